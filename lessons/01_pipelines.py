@@ -1,0 +1,275 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 1: what a diffusers pipeline is
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/01_pipelines.ipynb)
+#
+# **What you will learn.** What `DiffusionPipeline.from_pretrained` actually builds when you point it at
+# Stable Video Diffusion (SVD): the folder it reads, the five components it creates, how big each one is,
+# which weight files it picks, and what a call returns. Every claim is checked by a cell below.
+#
+# **The idea.** A pipeline is not one model. It is a folder with a `model_index.json` that names
+# components, and one subfolder per component. `from_pretrained` reads the index, builds each component
+# with its own library (diffusers or transformers), and hands them to a pipeline class that runs them in order.
+
+# %%
+# Setup. On Colab this installs the course and keeps Colab's torch; elsewhere it installs nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    get_ipython().run_line_magic("pip", 'install -q "svd-learn @ git+https://github.com/svd-learn/svd-learn"')
+
+from svd_learn.environment import check_requirements, print_header
+
+check_requirements()
+source = print_header()
+
+# %% [markdown]
+# The header says where the weights come from (the *model source*). Without a GPU the course uses **tiny**
+# random weights built with the real classes: every structure, shape and file below is real, the numbers
+# inside the weights are not, so generated frames are noise. With a GPU it uses the real SVD-XT weights.
+#
+# ## 1. The folder `from_pretrained` reads
+#
+# `pipeline_location` gives the folder (tiny weights are built once, in about a second) or, for the real
+# model, the Hub repo id. The layout is the Hub's, file for file.
+
+# %%
+from pathlib import Path
+
+from svd_learn import models
+
+location = models.pipeline_location(source.name, "svd-xt")
+print("from_pretrained will read:", location if source.name == "pretrained" else "a local folder in the Hub layout")
+
+# %%
+if source.name != "pretrained":
+    for path in sorted(Path(location).rglob("*")):
+        if path.is_file():
+            kind = "weights" if path.suffix == ".safetensors" else "config"
+            print(f"{kind:8}{path.relative_to(location)}")
+
+# %% [markdown]
+# Three kinds of file: `model_index.json` (the table of contents), one small JSON config per component
+# (the architecture: sizes, layer counts), and `.safetensors` weight files (only for components that are
+# neural networks). The scheduler and the feature extractor have a config and no weights.
+#
+# ## 2. `model_index.json`: the table of contents
+
+# %%
+import json
+
+from diffusers import DiffusionPipeline
+
+index = DiffusionPipeline.load_config(location)
+print(json.dumps({k: v for k, v in index.items() if not k.startswith("_diffusers")}, indent=2))
+
+# %% [markdown]
+# Each component maps to a pair `[library, class]`. `_class_name` is the pipeline class. That is how the
+# generic `DiffusionPipeline.from_pretrained` knows it must build a `StableVideoDiffusionPipeline`:
+
+# %%
+import torch
+
+dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_dtype" before (see section 5)
+pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", **{dtype_keyword: torch.float32})
+print(type(pipe).__name__)
+assert type(pipe).__name__ == index["_class_name"] == "StableVideoDiffusionPipeline"
+assert {name: [type(c).__module__.split(".")[0], type(c).__name__] for name, c in pipe.components.items()} == {
+    name: value for name, value in index.items() if not name.startswith("_")
+}
+
+# %% [markdown]
+# ## 3. The components: class, size, dtype, device
+#
+# `pipe.components` is a plain dict of the objects the pipeline holds.
+
+# %%
+def show_components(rows):
+    print(f"{'component':18}{'class':36}{'parameters':>14}  {'dtype':8}{'device':7}{'MB':>9}")
+    for row in rows:
+        if "parameters" in row:
+            print(f"{row['component']:18}{row['class']:36}{row['parameters']:>14,}  {row['dtype']:8}{row['device']:7}{row['bytes'] / 1e6:>9.2f}")
+        else:
+            print(f"{row['component']:18}{row['class']:36}{'(config only)':>14}")
+
+
+show_components(models.describe_components(pipe))
+
+# %% [markdown]
+# The tiny model has about 2 million parameters. The real SVD-XT has 2.25 **billion**. We do not need to
+# download 4.5 GB to see that: build the real architecture on PyTorch's `meta` device, which records shapes
+# and allocates nothing.
+
+# %%
+real = models.full_size_architecture("svd-xt")
+real_counts = {name: models.count_parameters(real[name]) for name in models.MODEL_COMPONENTS}
+for name, count in real_counts.items():
+    print(f"{name:14}{type(real[name]).__name__:36}{count:>15,} parameters  {count * 2 / 1e9:5.2f} GB in fp16")
+total = sum(real_counts.values())
+print(f"{'total':50}{total:>15,} parameters  {total * 2 / 1e9:5.2f} GB in fp16")
+assert real_counts == {"unet": 1_524_623_082, "image_encoder": 632_076_800, "vae": 97_742_847}
+assert next(real["unet"].parameters()).device.type == "meta"  # nothing was allocated
+
+# %% [markdown]
+# The UNet is two thirds of the model. In fp16 (2 bytes a parameter) the weights alone are 4.5 GB; in fp32
+# they would be 9 GB, more than half of a free Colab session's RAM. That is why the course always loads fp16.
+#
+# ## 4. `variant="fp16"` chooses the weight files
+#
+# The repo ships each model twice: `diffusion_pytorch_model.safetensors` (fp32) and
+# `diffusion_pytorch_model.fp16.safetensors`. `variant="fp16"` tells `from_pretrained` to read the second.
+# Evidence: weights read from the fp16 file are exactly representable in fp16 (rounding them changes
+# nothing); weights read from the fp32 file are not.
+
+# %%
+from diffusers import UNetSpatioTemporalConditionModel
+
+if source.name == "tiny":
+    for variant in ("fp16", None):
+        unet = UNetSpatioTemporalConditionModel.from_pretrained(location, subfolder="unet", variant=variant)
+        weight = unet.conv_in.weight
+        print(f"variant={variant!s:5} -> dtype in memory {weight.dtype}, values exactly fp16: {torch.equal(weight, weight.half().float())}")
+        assert torch.equal(weight, weight.half().float()) == (variant == "fp16")
+
+# %% [markdown]
+# Both load as float32 here because no dtype was requested: the *file* decides what values you get and how
+# much you download; the *dtype argument* decides what sits in memory. On a GPU you want both fp16.
+#
+# ## 5. `dtype=` or `torch_dtype=`?
+#
+# diffusers 0.40 renamed `torch_dtype=` to `dtype=` (transformers did the same). Older diffusers, like the
+# 0.39 on Colab in 2026, accept only `torch_dtype=`; newer ones accept both and warn on the old name.
+# Your code should not care: ask which name the installed version wants, as `models.dtype_keyword()` does.
+
+# %%
+import warnings
+
+import diffusers
+from packaging.version import Version
+
+print("diffusers", diffusers.__version__, "wants:", dtype_keyword)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=torch.float32)
+warned = any("torch_dtype" in str(w.message) for w in caught)
+print("torch_dtype= warned:", warned)
+assert warned == (Version(diffusers.__version__).release >= (0, 40))
+
+# %% [markdown]
+# ## 6. Save and load a pipeline folder
+#
+# `save_pretrained` writes the same layout you saw in section 1; `from_pretrained` on that folder gives
+# back identical weights. This is how you keep a model on Google Drive instead of downloading it each session.
+
+# %%
+import tempfile
+
+saved = Path(tempfile.mkdtemp()) / "my-svd"
+pipe.save_pretrained(saved, variant="fp16")
+print(sorted(str(p.relative_to(saved)) for p in saved.rglob("*.json")))
+reloaded = DiffusionPipeline.from_pretrained(saved, variant="fp16", **{dtype_keyword: torch.float32})
+same = all(torch.equal(a, b) for a, b in zip(pipe.unet.state_dict().values(), reloaded.unet.state_dict().values()))
+print("round trip identical:", same)
+assert same
+
+# %% [markdown]
+# ## 7. Replacing the scheduler
+#
+# The scheduler turns the UNet's predictions into a denoising trajectory. It has no weights, only a config,
+# so you can rebuild it with different settings. SVD's uses Karras sigmas from 700 down to 0.002:
+
+# %%
+from diffusers import EulerDiscreteScheduler
+
+print(type(pipe.scheduler).__name__, "use_karras_sigmas =", pipe.scheduler.config.use_karras_sigmas)
+pipe.scheduler.set_timesteps(5)
+print("Karras sigmas:", [round(s, 3) for s in pipe.scheduler.sigmas.tolist()])
+
+plain = EulerDiscreteScheduler.from_config(pipe.scheduler.config, use_karras_sigmas=False)
+plain.set_timesteps(5)
+print("plain sigmas: ", [round(s, 3) for s in plain.sigmas.tolist()])
+assert not torch.allclose(pipe.scheduler.sigmas, plain.sigmas)
+
+# %% [markdown]
+# To use it, assign it: `pipe.scheduler = plain`. The model card's defaults were chosen for the Karras
+# schedule; change it only to experiment.
+#
+# ## 8. Components can be shared
+#
+# A new pipeline built from `pipe.components` holds the very same objects: no copy, no extra memory.
+
+# %%
+from diffusers import StableVideoDiffusionPipeline
+
+twin = StableVideoDiffusionPipeline(**pipe.components)
+print("same UNet object:", twin.unet is pipe.unet)
+assert twin.unet is pipe.unet
+
+# %% [markdown]
+# ## 9. What a call returns
+#
+# SVD takes one image and no prompt. We call it at the model's trained size (for tiny weights, the real
+# 576x1024 divided by 8) with few steps: this lesson is about structure, lesson 2 is about the parameters.
+
+# %%
+from PIL import Image
+
+checkpoint = models.get_checkpoint("svd-xt")
+height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
+image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
+device = "cuda" if torch.cuda.is_available() else "cpu"
+pipe.to(device)
+result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=8,
+              generator=torch.Generator(device).manual_seed(0))
+frames = result.frames
+print(type(result).__name__, "| frames:", type(frames).__name__, "of", len(frames), "video(s),",
+      len(frames[0]), "frames of", type(frames[0][0]).__name__, frames[0][0].size)
+assert len(frames[0]) == checkpoint.num_frames == pipe.unet.config.num_frames
+
+# %% [markdown]
+# `frames` is a list with one entry per video, each a list of PIL images (width x height). With
+# `output_type="np"` you get one array instead, shaped (videos, frames, height, width, channels):
+
+# %%
+array = pipe(image, height=height, width=width, num_inference_steps=2, output_type="np",
+             generator=torch.Generator(device).manual_seed(0)).frames
+print(type(array).__name__, array.shape, array.dtype, f"values in [{array.min():.2f}, {array.max():.2f}]")
+assert array.shape == (1, checkpoint.num_frames, height, width, 3)
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 5, figsize=(15, 2.2))
+for ax, i in zip(axes, range(0, checkpoint.num_frames, 6)):
+    ax.imshow(frames[0][i])
+    ax.set_title(f"frame {i}")
+    ax.axis("off")
+fig.suptitle(f"SVD-XT output, {source.name} weights" + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
+plt.show()
+
+# %% [markdown]
+# ## Things to try
+# - Load with `variant=None` and compare the download size (lesson 3 measures it).
+# - Swap in `plain` as `pipe.scheduler` and call the pipeline again.
+# - Print `pipe.unet.config` and find `num_frames`, `in_channels` (8: why? lesson 2) and `cross_attention_dim`.
+# - Run with `SVD_LEARN_SOURCE=pretrained` on a GPU and compare section 3's table with the real sizes.
+#
+# ## Summary
+# - A pipeline is a folder: `model_index.json` names `[library, class]` per component; `_class_name` picks the pipeline.
+# - SVD-XT = UNet (1.52 B parameters) + CLIP image encoder (0.63 B) + temporal VAE (0.10 B) + scheduler + feature extractor: 4.5 GB in fp16.
+# - `variant="fp16"` picks the weight *files*; `dtype=` (or `torch_dtype=` before diffusers 0.40) picks the dtype *in memory*.
+# - `save_pretrained` / `from_pretrained` round-trip a folder exactly; schedulers are rebuilt from their config.
+# - A call returns `.frames`: one list of PIL images per video, 25 frames for SVD-XT.

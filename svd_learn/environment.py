@@ -1,0 +1,189 @@
+"""The machine a lesson runs on, and where its weights come from.
+
+Every lesson starts with `print_header()`: one probe of the environment (Colab or not, GPU, VRAM,
+compute capability, host RAM, library versions) and one choice of model source:
+
+- tiny:       tiny random weights, the real classes (default without a CUDA GPU; seconds on a CPU);
+- random:     the full-size SVD architecture with random fp16 weights, built locally (GPU checks, no download);
+- pretrained: the real weights from the Hub (default with a CUDA GPU, e.g. on Colab).
+
+Set the environment variable SVD_LEARN_SOURCE to one of these to override the choice. Nothing else in a
+lesson depends on the source.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+
+SOURCE_VARIABLE = "SVD_LEARN_SOURCE"
+SOURCES = {
+    "tiny": "tiny random weights, real classes (outputs are noise; shapes, memory flow and timing structure are real)",
+    "random": "full-size SVD architecture, random fp16 weights (real memory and speed; outputs are noise)",
+    "pretrained": "the real weights from the Hugging Face Hub",
+}
+# The libraries whose versions decide whether SVD runs (lesson 3 explains each one).
+LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "huggingface_hub", "numpy")
+GIB = 2**30
+
+
+def installed_version(distribution: str) -> str | None:
+    """The version pip installed, or None. (Not the imported module's: lesson 3 shows why they can differ.)"""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+@dataclass
+class Environment:
+    """What the course needs to know about a machine before it loads SVD."""
+
+    python: str
+    platform: str
+    in_colab: bool
+    host_ram_gib: float
+    cuda_available: bool
+    gpu_name: str | None = None
+    vram_gib: float | None = None
+    compute_capability: tuple[int, int] | None = None
+    cuda_version: str | None = None
+    versions: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def supports_bf16(self) -> bool:
+        """bf16 needs compute capability 8.0 (Ampere) or newer; a T4 is 7.5."""
+        return self.compute_capability is not None and self.compute_capability >= (8, 0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def probe() -> Environment:
+    """Look at this machine once: no downloads, no GPU memory allocated."""
+    import psutil
+    import torch
+
+    env = Environment(
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.machine()}",
+        in_colab=in_colab(),
+        host_ram_gib=round(psutil.virtual_memory().total / GIB, 1),
+        cuda_available=torch.cuda.is_available(),
+        versions={name: installed_version(name) for name in LIBRARIES},
+    )
+    if env.cuda_available:
+        props = torch.cuda.get_device_properties(0)
+        env.gpu_name = props.name
+        env.vram_gib = round(props.total_memory / GIB, 2)
+        env.compute_capability = (props.major, props.minor)
+        env.cuda_version = torch.version.cuda
+    return env
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    name: str  # one of SOURCES
+    reason: str
+
+
+def choose_source(env: Environment | None = None) -> SourceChoice:
+    """The model source: $SVD_LEARN_SOURCE if set, else pretrained with a CUDA GPU, else tiny."""
+    requested = os.environ.get(SOURCE_VARIABLE, "").strip().lower()
+    if requested:
+        if requested not in SOURCES:
+            raise ValueError(f"{SOURCE_VARIABLE}={requested!r} is not a model source. Use one of: {', '.join(SOURCES)}.")
+        return SourceChoice(requested, f"set by {SOURCE_VARIABLE}")
+    env = env or probe()
+    if env.cuda_available:
+        return SourceChoice("pretrained", f"a CUDA GPU is present; set {SOURCE_VARIABLE}=tiny or random to change")
+    return SourceChoice("tiny", f"no CUDA GPU; set {SOURCE_VARIABLE}=pretrained or random to change")
+
+
+def header(env: Environment, choice: SourceChoice) -> str:
+    """The two lines printed at the top of every lesson."""
+    if env.cuda_available:
+        machine = f"GPU {env.gpu_name}, {env.vram_gib:.1f} GiB VRAM, compute capability {env.compute_capability[0]}.{env.compute_capability[1]}"
+    else:
+        machine = "no CUDA GPU"
+    machine += f"; host RAM {env.host_ram_gib:.1f} GiB; {'Colab' if env.in_colab else 'not Colab'}"
+    versions = ", ".join(f"{name} {version or 'missing'}" for name, version in env.versions.items())
+    return (
+        f"model source: {choice.name} ({choice.reason})\n"
+        f"machine: {machine}\n"
+        f"versions: Python {env.python}, {versions}"
+    )
+
+
+def print_header() -> SourceChoice:
+    """Probe, choose the source, print both, and return the choice for the lesson to use."""
+    env = probe()
+    choice = choose_source(env)
+    print(header(env, choice))
+    return choice
+
+
+def loaded_version(module_name: str) -> str | None:
+    """The version of a module already imported in this process (None if not imported)."""
+    module = sys.modules.get(module_name)
+    return getattr(module, "__version__", None) if module else None
+
+
+def requirement_problems() -> list[str]:
+    """What is wrong with the installed libraries, each as a sentence that says what to do.
+
+    Two kinds: a library outside the range the course declares (pyproject's dependencies), and a library
+    whose installed version differs from the one already imported in this process: after a `pip install`
+    in a running notebook the old module stays loaded until the runtime restarts.
+    """
+    from packaging.requirements import Requirement
+
+    try:
+        requirements = [Requirement(r) for r in metadata.requires("svd-learn") or []]
+    except metadata.PackageNotFoundError:
+        return []  # running from a source checkout that was not installed: nothing declared to check
+    problems = []
+    for requirement in requirements:
+        if requirement.marker is not None:  # extras (test tools) are not needed to follow a lesson
+            continue
+        installed = installed_version(requirement.name)
+        if installed is None:
+            problems.append(f"{requirement.name} is not installed; the course needs {requirement}. Run: pip install '{requirement}'")
+        elif not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{requirement.name} {installed} is installed; the course needs {requirement}. Run: pip install '{requirement}'")
+        module_name = requirement.name.replace("-", "_").lower()
+        loaded = loaded_version(module_name)
+        if installed and loaded and loaded.split("+")[0] != installed.split("+")[0]:
+            problems.append(
+                f"{requirement.name} {loaded} is loaded in this process but {installed} is installed: "
+                "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version."
+            )
+    return problems
+
+
+def check_requirements() -> None:
+    """Raise a short, actionable error if the installed libraries cannot run the course."""
+    problems = requirement_problems()
+    if problems:
+        raise RuntimeError("The environment needs fixing before this lesson can run:\n- " + "\n- ".join(problems))
+
+
+def lesson_test_environment(home: str) -> dict[str, str]:
+    """The environment variables under which lessons are executed and tested (stored outputs must be stable):
+    tiny weights, no progress bars (their timings differ every run), a private Hub cache, no telemetry."""
+    return {
+        SOURCE_VARIABLE: "tiny",
+        "SVD_LEARN_HOME": f"{home}/svd-learn",
+        "HF_HOME": f"{home}/hf-home",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        "TQDM_DISABLE": "1",
+        "PYTHONHASHSEED": "0",
+    }

@@ -1,0 +1,303 @@
+"""Lesson 1: what a Stable Video Diffusion pipeline is made of, and where the course's weights come from.
+
+A diffusers pipeline on disk is a folder: `model_index.json` names each component's (library, class),
+and each component has a subfolder with its config and, for models, its weights. This module knows the
+three real checkpoints (data/checkpoints.toml), ships their real configs (data/svd-xt-config/), and
+writes pipeline folders in that exact layout from three sources:
+
+- tiny: the real classes with tiny random weights, built in seconds on a CPU (CI, lessons without a GPU);
+- random: the real full-size architecture with random fp16 weights (memory and speed checks on a GPU);
+- pretrained: the real weights, downloaded from the Hub by diffusers itself.
+
+`load_pipeline` is the one way every lesson and the capstone load a pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+DATA = resources.files("svd_learn") / "data"
+
+# The names of a StableVideoDiffusionPipeline's components, in the order diffusers offloads them.
+MODEL_COMPONENTS = ("image_encoder", "unet", "vae")
+CONFIG_FILES = {
+    "unet": "unet.config.json",
+    "vae": "vae.config.json",
+    "image_encoder": "image_encoder.config.json",
+    "scheduler": "scheduler.scheduler_config.json",
+    "feature_extractor": "feature_extractor.preprocessor_config.json",
+}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One SVD checkpoint on the Hub, as its model card describes it."""
+
+    name: str
+    repo_id: str
+    num_frames: int
+    height: int
+    width: int
+    gated: bool
+    note: str
+
+
+def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int]]:
+    table = tomllib.loads((DATA / "checkpoints.toml").read_text())
+    tiny = table.pop("tiny")
+    return {name: Checkpoint(name=name, **spec) for name, spec in table.items()}, (tiny["height"], tiny["width"])
+
+
+CHECKPOINTS, TINY_SIZE = _read_checkpoints()
+DEFAULT_CHECKPOINT = "svd-xt"
+SAMPLE_IMAGE = Path(str(DATA / "rocket.jpg"))  # the course's sample input (public domain; data/ATTRIBUTION.md)
+
+
+def get_checkpoint(name: str) -> Checkpoint:
+    """The checkpoint called `name` (svd, svd-xt, svd-xt-1-1), or a clear error listing the names."""
+    try:
+        return CHECKPOINTS[name]
+    except KeyError:
+        raise ValueError(f"Unknown checkpoint {name!r}. Known checkpoints: {', '.join(CHECKPOINTS)}.") from None
+
+
+def checkpoint_for_repo(repo_id: str) -> Checkpoint | None:
+    """The checkpoint whose Hub repo is `repo_id`, or None for any other repo or folder."""
+    return next((c for c in CHECKPOINTS.values() if c.repo_id == repo_id), None)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Configs: the real ones (package data) and tiny ones derived from them.
+
+
+def real_configs(checkpoint: str = DEFAULT_CHECKPOINT) -> dict[str, dict]:
+    """The real component configs of `checkpoint`, as on the Hub (svd differs from svd-xt only in frames)."""
+    folder = DATA / "svd-xt-config"
+    configs = {name: json.loads((folder / file).read_text()) for name, file in CONFIG_FILES.items()}
+    configs["unet"]["num_frames"] = get_checkpoint(checkpoint).num_frames
+    return configs
+
+
+def tiny_configs(checkpoint: str = DEFAULT_CHECKPOINT) -> dict[str, dict]:
+    """Configs of the same classes, shrunk to run in seconds on a CPU (after diffusers' own SVD tests).
+
+    Everything a lesson measures keeps its real meaning: 8 input channels (4 noisy + 4 image latents),
+    3 added time ids, the real scheduler, the real CLIP preprocessing (224x224 input).
+    """
+    configs = real_configs(checkpoint)
+    configs["unet"].update(
+        block_out_channels=[32, 64],
+        down_block_types=["CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"],
+        up_block_types=["UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"],
+        layers_per_block=1,
+        cross_attention_dim=32,
+        num_attention_heads=[2, 4],
+        addition_time_embed_dim=32,
+        projection_class_embeddings_input_dim=96,  # 3 added time ids x 32
+        sample_size=TINY_SIZE[0] // 8,
+    )
+    configs["vae"].update(
+        block_out_channels=[32, 32, 32, 64],  # 4 blocks, like the real VAE: latents are 1/8 of the image
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        layers_per_block=1,
+        sample_size=TINY_SIZE[0],
+    )
+    configs["image_encoder"].update(
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        patch_size=32,  # the pipeline always feeds CLIP 224x224 images: 7x7 patches
+        projection_dim=32,  # = the unet's cross_attention_dim
+    )
+    return configs
+
+
+def _model_config(config: dict) -> dict:
+    """A config without the bookkeeping keys that `save_pretrained` writes itself."""
+    return {k: v for k, v in config.items() if not k.startswith("_") and k not in ("architectures", "torch_dtype")}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Building components and pipeline folders.
+
+
+def build_components(configs: dict[str, dict], seed: int = 0, device: str | torch.device = "cpu") -> dict:
+    """The five components of a StableVideoDiffusionPipeline from configs, with random weights.
+
+    On device="meta" nothing is allocated: that is how the course counts the real model's parameters
+    on any machine.
+    """
+    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    with torch.device(device):
+        unet = UNetSpatioTemporalConditionModel.from_config(_model_config(configs["unet"]))
+        vae = AutoencoderKLTemporalDecoder.from_config(_model_config(configs["vae"]))
+        image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**_model_config(configs["image_encoder"])))
+    return {
+        "unet": unet,
+        "vae": vae,
+        "image_encoder": image_encoder,
+        "scheduler": EulerDiscreteScheduler.from_config(_model_config(configs["scheduler"])),
+        "feature_extractor": CLIPImageProcessor(**_model_config(configs["feature_extractor"])),
+    }
+
+
+def full_size_architecture(checkpoint: str = DEFAULT_CHECKPOINT) -> dict:
+    """The real architecture of `checkpoint` on the meta device: real shapes, no memory, no download."""
+    return build_components(real_configs(checkpoint), device="meta")
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = True, fp16: bool = True) -> Path:
+    """Save components as a Hub-layout pipeline folder: model_index.json, one subfolder per component,
+    `*.safetensors` (fp32) and/or `*.fp16.safetensors` (the fp16 variant) weight files."""
+    from diffusers import StableVideoDiffusionPipeline
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    folder = Path(folder)
+    pipe = StableVideoDiffusionPipeline(**components)
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # casting a model we just built is fine; diffusers warns anyway
+    transformers_logging.disable_progress_bar()  # one "Writing model shards" bar per tiny file is noise
+    try:
+        if fp32:
+            pipe.to(torch.float32).save_pretrained(folder)
+        if fp16:
+            pipe.to(torch.float16).save_pretrained(folder, variant="fp16")
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
+        transformers_logging.enable_progress_bar()
+    return folder
+
+
+def build_tiny_pipeline(folder: str | Path, checkpoint: str = DEFAULT_CHECKPOINT, seed: int = 0) -> Path:
+    """Write a pipeline folder with the real classes and tiny random weights (about a second on a CPU)."""
+    return write_pipeline_folder(build_components(tiny_configs(checkpoint), seed=seed), folder)
+
+
+def build_full_size_random_pipeline(
+    folder: str | Path, checkpoint: str = DEFAULT_CHECKPOINT, seed: int = 0, weight_scale: float = 0.5
+) -> Path:
+    """Write the real full-size architecture with random fp16 weights (fp16 variant files only).
+
+    Same memory and speed as the real model, without a download. Weight matrices are scaled by
+    `weight_scale` so that fp16 activations of random weights stay finite. Needs about 9 GB of host RAM.
+    """
+    components = build_components(real_configs(checkpoint), seed=seed)
+    with torch.no_grad():
+        for name in MODEL_COMPONENTS:
+            for parameter in components[name].parameters():
+                if parameter.ndim >= 2:
+                    parameter.mul_(weight_scale)
+    return write_pipeline_folder(components, folder, fp32=False, fp16=True)
+
+
+def course_home() -> Path:
+    """Where the course keeps what it builds (tiny weights, local Hub repos): $SVD_LEARN_HOME or ~/.cache/svd-learn."""
+    return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn"))
+
+
+def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
+    """The tiny pipeline folder for `checkpoint`, built once and reused (the build is deterministic)."""
+    import diffusers
+
+    folder = course_home() / f"tiny-{checkpoint}-diffusers-{diffusers.__version__}"
+    return _build_once(folder, lambda partial: build_tiny_pipeline(partial, checkpoint))
+
+
+def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
+    """The full-size random pipeline folder for `checkpoint`, built once (minutes, about 9 GB of host RAM)."""
+    return _build_once(course_home() / f"random-{checkpoint}", lambda partial: build_full_size_random_pipeline(partial, checkpoint))
+
+
+def _build_once(folder: Path, build) -> Path:
+    """Build a pipeline folder unless it exists; build beside it and rename, so a crash never leaves half a model."""
+    from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "model_index.json").exists():
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            build(partial)
+            shutil.rmtree(folder, ignore_errors=True)
+            partial.replace(folder)
+    return folder
+
+
+def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT) -> str:
+    """What to pass to `from_pretrained` for `checkpoint` from a model source (see svd_learn.environment):
+    a local folder for tiny and random, the Hub repo id for pretrained."""
+    if source == "tiny":
+        return str(tiny_pipeline_folder(checkpoint))
+    if source == "random":
+        return str(random_pipeline_folder(checkpoint))
+    if source == "pretrained":
+        return get_checkpoint(checkpoint).repo_id
+    raise ValueError(f"Unknown model source {source!r}: use tiny, random or pretrained.")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading.
+
+
+def dtype_keyword() -> str:
+    """`dtype` for diffusers >= 0.40, `torch_dtype` before (the old name still works there, with a warning)."""
+    import diffusers
+    from packaging.version import Version
+
+    return "dtype" if Version(diffusers.__version__).release >= (0, 40) else "torch_dtype"
+
+
+def default_dtype(device: str | torch.device) -> torch.dtype:
+    """fp16 on a GPU (a T4 has no usable bf16), fp32 on a CPU (fp16 convolutions there are slow or missing)."""
+    return torch.float16 if torch.device(device).type == "cuda" else torch.float32
+
+
+def load_pipeline(name_or_path: str | Path, *, device: str | None = None, dtype: torch.dtype | None = None, **kwargs):
+    """Load an SVD pipeline from a Hub repo id or a local folder: fp16 variant files, safetensors only.
+
+    `device` defaults to "cuda" when there is a GPU, else "cpu"; the pipeline is NOT moved there (memory
+    plans decide placement). `dtype` defaults to `default_dtype(device)`. Extra keyword arguments go
+    to `from_pretrained` (revision=, local_files_only=, token=...).
+    """
+    from diffusers import StableVideoDiffusionPipeline
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    kwargs.setdefault("variant", "fp16")
+    kwargs.setdefault("use_safetensors", True)
+    kwargs[dtype_keyword()] = dtype or default_dtype(device)
+    return StableVideoDiffusionPipeline.from_pretrained(str(name_or_path), **kwargs)
+
+
+def describe_components(pipe) -> list[dict]:
+    """One row per component: class, library, parameters, dtype, device and bytes of weights."""
+    rows = []
+    for name, component in pipe.components.items():
+        row = {"component": name, "class": type(component).__name__, "library": type(component).__module__.split(".")[0]}
+        if isinstance(component, torch.nn.Module):
+            parameters = list(component.parameters())
+            row.update(
+                parameters=sum(p.numel() for p in parameters),
+                dtype=str(parameters[0].dtype).removeprefix("torch."),
+                device=str(parameters[0].device),
+                bytes=sum(p.numel() * p.element_size() for p in parameters),
+            )
+        rows.append(row)
+    return rows
