@@ -1,0 +1,111 @@
+"""The checkpoints, the three model sources' builders, and loading."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from svd_learn import models
+
+REAL_PARAMETERS = {"unet": 1_524_623_082, "image_encoder": 632_076_800, "vae": 97_742_847}
+
+
+def test_three_checkpoints_from_the_model_cards():
+    assert set(models.CHECKPOINTS) == {"svd", "svd-xt", "svd-xt-1-1"}
+    assert models.get_checkpoint("svd").num_frames == 14
+    assert models.get_checkpoint("svd-xt").num_frames == 25
+    assert models.get_checkpoint("svd-xt-1-1").gated and not models.get_checkpoint("svd-xt").gated
+    assert models.checkpoint_for_repo("stabilityai/stable-video-diffusion-img2vid-xt").name == "svd-xt"
+    assert all((c.height, c.width) == (576, 1024) for c in models.CHECKPOINTS.values())
+    with pytest.raises(ValueError, match="Known checkpoints: svd, svd-xt, svd-xt-1-1"):
+        models.get_checkpoint("svd-2")
+
+
+@pytest.mark.parametrize("checkpoint", ["svd-xt", "svd"])
+def test_full_size_architecture_has_the_real_parameter_counts(checkpoint):
+    components = models.full_size_architecture(checkpoint)
+    counts = {name: models.count_parameters(components[name]) for name in models.MODEL_COMPONENTS}
+    assert counts == REAL_PARAMETERS  # frames do not change the weights
+    assert components["unet"].config.num_frames == models.get_checkpoint(checkpoint).num_frames
+    assert next(components["unet"].parameters()).is_meta
+
+
+def test_tiny_folder_has_the_hub_layout(tmp_path):
+    folder = models.build_tiny_pipeline(tmp_path / "tiny")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == [
+        "feature_extractor/preprocessor_config.json",
+        "image_encoder/config.json", "image_encoder/model.fp16.safetensors", "image_encoder/model.safetensors",
+        "model_index.json",
+        "scheduler/scheduler_config.json",
+        "unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors",
+        "vae/config.json", "vae/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors",
+    ]
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == "StableVideoDiffusionPipeline"
+    assert index["unet"] == ["diffusers", "UNetSpatioTemporalConditionModel"]
+    unet = json.loads((folder / "unet" / "config.json").read_text())
+    assert unet["in_channels"] == 8 and unet["num_frames"] == 25
+
+
+def test_tiny_pipeline_loads_and_generates_frames_of_the_expected_shape():
+    pipe = models.load_pipeline(models.tiny_pipeline_folder("svd-xt"), device="cpu")
+    assert type(pipe).__name__ == "StableVideoDiffusionPipeline"
+    assert pipe.unet.dtype == torch.float32  # CPU default
+    height, width = models.TINY_SIZE
+    pipe.set_progress_bar_config(disable=True)
+    frames = pipe(Image.new("RGB", (width, height), "orange"), height=height, width=width, num_inference_steps=2,
+                  output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    assert frames.shape == (1, 25, height, width, 3)
+    assert torch.isfinite(torch.from_numpy(frames)).all()
+
+
+def test_tiny_build_is_deterministic_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
+    first = models.tiny_pipeline_folder("svd")
+    stamp = (first / "unet" / "diffusion_pytorch_model.fp16.safetensors").stat().st_mtime_ns
+    assert models.tiny_pipeline_folder("svd") == first
+    assert (first / "unet" / "diffusion_pytorch_model.fp16.safetensors").stat().st_mtime_ns == stamp
+    again = models.build_tiny_pipeline(tmp_path / "again", "svd")
+    for name in ("unet/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors"):
+        assert (first / name).read_bytes() == (again / name).read_bytes()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_full_size_random_weights_are_scaled_fp16(tmp_path, monkeypatch):
+    # The full-size builder on the tiny configs: same code path, seconds instead of minutes.
+    tiny = models.tiny_configs()
+    monkeypatch.setattr(models, "real_configs", lambda checkpoint: tiny)
+    folder = models.build_full_size_random_pipeline(tmp_path / "random", weight_scale=0.5)
+    assert not list(folder.rglob("diffusion_pytorch_model.safetensors"))  # fp16 variant files only
+    reference = models.build_components(models.tiny_configs(), seed=0)["unet"].conv_in.weight
+    unet = models.load_pipeline(folder, device="cpu").unet
+    assert torch.allclose(unet.conv_in.weight, (reference * 0.5).half().float())
+
+
+def test_pipeline_location_per_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
+    assert models.pipeline_location("pretrained", "svd-xt-1-1") == "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+    assert models.pipeline_location("tiny", "svd").startswith(str(tmp_path))
+    with pytest.raises(ValueError, match="tiny, random or pretrained"):
+        models.pipeline_location("large")
+
+
+def test_dtype_keyword_follows_the_installed_diffusers(monkeypatch):
+    import diffusers
+
+    monkeypatch.setattr(diffusers, "__version__", "0.39.0")
+    assert models.dtype_keyword() == "torch_dtype"
+    monkeypatch.setattr(diffusers, "__version__", "0.40.0")
+    assert models.dtype_keyword() == "dtype"
+    assert models.default_dtype("cuda") == torch.float16 and models.default_dtype("cpu") == torch.float32
+
+
+def test_describe_components_reports_size_dtype_device():
+    pipe = models.load_pipeline(models.tiny_pipeline_folder("svd-xt"), device="cpu")
+    rows = {row["component"]: row for row in models.describe_components(pipe)}
+    assert rows["unet"]["parameters"] == models.count_parameters(pipe.unet)
+    assert rows["unet"]["bytes"] == 4 * rows["unet"]["parameters"]
+    assert rows["unet"]["device"] == "cpu" and rows["vae"]["dtype"] == "float32"
+    assert "parameters" not in rows["scheduler"]
