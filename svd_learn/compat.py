@@ -1,0 +1,347 @@
+"""Known version errors, as data: recognise them in an error text, and find them in this environment.
+
+Lesson 3 teaches why old pins break (`cached_download` and its family). The knowledge lives in
+`data/known_errors.toml`; one entry per error says how to recognise it (regular expressions on the error
+text), which versions it affects (ranges read with `packaging.specifiers`), why it happens, how to fix it
+and where the facts come from. This module only reads that file:
+
+- `diagnose(text)`       the known errors in an error message or a whole pasted traceback;
+- `check_environment()`  the known-bad combinations installed here, and modules that stay stale after a
+                         `pip install` in a running kernel (restart needed);
+- `doctor()` / `explain()` print both for a person (`svd-learn doctor`, `svd-learn explain`);
+- `load_ipython_extension(ip)` prints the diagnosis under the traceback of a cell (`%load_ext svd_learn`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from svd_learn.environment import installed_version, requirement_problems
+
+NOT_INSTALLED = "not installed"  # a version range in the data file that means "this library is absent"
+
+
+@dataclass(frozen=True)
+class KnownError:
+    """One entry of data/known_errors.toml."""
+
+    id: str
+    title: str
+    patterns: tuple[re.Pattern, ...]  # any one matching the error text recognises the error
+    versions: dict[str, tuple[str, ...]]  # distribution -> ranges (any one) in which the error happens
+    flag_when_installed: bool  # True: the version combination itself is broken, `doctor` reports it
+    explanation: str
+    fix: str
+    sources: tuple[str, ...]
+    conflicts_of: str | None = None  # a distribution whose own requirements, when unmet, cause this error
+
+    def matches_installed(self, versions: dict[str, str | None]) -> bool:
+        """True when every library of the entry is installed in one of its affected ranges."""
+        if not self.versions:
+            return False
+        return all(in_ranges(versions.get(name), ranges) for name, ranges in self.versions.items())
+
+
+@dataclass
+class Diagnosis:
+    """A known error recognised in a text."""
+
+    id: str
+    title: str
+    explanation: str
+    fix: str
+    versions: dict[str, str]  # distribution -> the affected range(s), e.g. {"diffusers": "<0.29"}
+    sources: tuple[str, ...]
+    evidence: str  # the line of the text that matched
+    seen: dict[str, str] = field(default_factory=dict)  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
+
+    def versions_line(self) -> str:
+        affected = ", ".join(f"{name} {spec}" for name, spec in self.versions.items()) or "any version"
+        line = f"affected: {affected}"
+        if self.seen:
+            line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
+        return line
+
+
+@dataclass
+class Finding:
+    """Something wrong in this environment, found without running anything."""
+
+    id: str
+    title: str
+    detail: str  # what was found, with the installed versions
+    fix: str
+
+
+def in_ranges(version: str | None, ranges: tuple[str, ...]) -> bool:
+    """True when an installed version (None = not installed) is in any of the ranges."""
+    for spec in ranges:
+        if spec == NOT_INSTALLED:
+            if version is None:
+                return True
+        elif version is not None:
+            try:
+                if SpecifierSet(spec).contains(Version(version), prereleases=True):
+                    return True
+            except InvalidVersion:
+                continue
+    return False
+
+
+def _read_known_errors() -> tuple[KnownError, ...]:
+    data = tomllib.loads(resources.files("svd_learn").joinpath("data/known_errors.toml").read_text(encoding="utf-8"))
+    entries = []
+    for raw in data["error"]:
+        versions = {name: tuple([ranges] if isinstance(ranges, str) else ranges) for name, ranges in raw.get("versions", {}).items()}
+        for ranges in versions.values():  # fail on a typo in the data file, not silently at diagnosis time
+            for spec in ranges:
+                if spec != NOT_INSTALLED:
+                    SpecifierSet(spec)
+        entries.append(
+            KnownError(
+                id=raw["id"],
+                title=raw["title"],
+                patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw["patterns"]),
+                versions=versions,
+                flag_when_installed=raw.get("flag_when_installed", False),
+                explanation=raw["explanation"].strip(),
+                fix=raw["fix"].strip(),
+                sources=tuple(raw["sources"]),
+                conflicts_of=raw.get("conflicts_of"),
+            )
+        )
+    ids = [entry.id for entry in entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"known_errors.toml has duplicate ids: {sorted(i for i in ids if ids.count(i) > 1)}")
+    return tuple(entries)
+
+
+KNOWN_ERRORS: tuple[KnownError, ...] = _read_known_errors()
+
+
+def known_error(error_id: str) -> KnownError:
+    for entry in KNOWN_ERRORS:
+        if entry.id == error_id:
+            return entry
+    raise KeyError(f"No known error {error_id!r}. Known: {', '.join(e.id for e in KNOWN_ERRORS)}.")
+
+
+def diagnose(text: str) -> list[Diagnosis]:
+    """The known errors named in `text` (an error message or a whole traceback), in the order they appear.
+
+    An empty list means: not recognised. Nothing is guessed.
+    """
+    found = []
+    for entry in KNOWN_ERRORS:
+        match = next((m for p in entry.patterns if (m := p.search(text))), None)
+        if match is None:
+            continue
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        evidence = text[line_start : line_end if line_end != -1 else len(text)].strip()
+        seen = {name.replace("__", "-"): value for name, value in match.groupdict().items() if value}
+        diagnosis = Diagnosis(
+            id=entry.id,
+            title=entry.title,
+            explanation=entry.explanation,
+            fix=entry.fix,
+            versions={name: " or ".join(ranges) for name, ranges in entry.versions.items()},
+            sources=entry.sources,
+            evidence=evidence,
+            seen=seen,
+        )
+        found.append((match.start(), diagnosis))
+    return [diagnosis for _, diagnosis in sorted(found, key=lambda pair: pair[0])]
+
+
+def _unmet_requirements(distribution: str) -> list[str]:
+    """The requirements `distribution` declares that the installed versions do not meet (like `pip check`)."""
+    from importlib import metadata
+
+    try:
+        declared = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return []
+    unmet = []
+    for line in declared:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue  # an optional extra, or not for this platform
+        installed = installed_version(requirement.name)
+        if installed is not None and not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{distribution} requires {requirement} but {requirement.name} {installed} is installed")
+    return unmet
+
+
+def check_environment(versions: dict[str, str | None] | None = None) -> list[Finding]:
+    """The known-bad combinations installed here, plus modules loaded in this process at a version other
+    than the installed one (after `pip install` in a running kernel: restart needed).
+
+    `versions` (distribution -> version or None) replaces the installed versions, to ask "what if".
+    """
+    names = {name for entry in KNOWN_ERRORS for name in entry.versions}
+    if versions is None:
+        versions = {name: installed_version(name) for name in names}
+    else:
+        versions = {name: versions.get(name) for name in names}
+    findings = []
+    for entry in KNOWN_ERRORS:
+        if entry.flag_when_installed and entry.matches_installed(versions):
+            installed = ", ".join(f"{name} {versions[name] or NOT_INSTALLED}" for name in entry.versions)
+            findings.append(Finding(entry.id, entry.title, f"installed: {installed}", entry.fix))
+        if entry.conflicts_of and versions is not None:
+            for unmet in _unmet_requirements(entry.conflicts_of):
+                findings.append(Finding(entry.id, entry.title, unmet, entry.fix))
+    stale = known_error("stale_module")
+    for problem in requirement_problems():
+        if "is loaded in this process" in problem:  # the restart case of requirement_problems()
+            findings.append(Finding(stale.id, stale.title, problem, stale.fix))
+    return findings
+
+
+# --- for people: the text that `svd-learn explain` and the IPython extension print ------------------------
+
+
+def format_diagnosis(diagnosis: Diagnosis) -> str:
+    lines = [
+        f"Known error: {diagnosis.title} [{diagnosis.id}]",
+        f"  matched: {diagnosis.evidence}",
+        f"  {diagnosis.versions_line()}",
+        "  why: " + diagnosis.explanation.replace("\n", "\n       "),
+        "  fix: " + diagnosis.fix.replace("\n", "\n       "),
+        "  sources: " + "; ".join(diagnosis.sources),
+    ]
+    return "\n".join(lines)
+
+
+class UnreadableInput(ValueError):
+    """The input to `explain` is empty or not text."""
+
+
+def read_error_text(data: bytes) -> str:
+    """Decode what a person pasted or piped into `explain`; refuse empty or binary input with a clear message."""
+    if not data.strip():
+        raise UnreadableInput("The input is empty. Paste an error message or a traceback, or pass a file that holds one.")
+    if b"\x00" in data:
+        raise UnreadableInput("The input is binary, not text. Pass the error message or traceback as text.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableInput("The input is not UTF-8 text. Save the error message or traceback as UTF-8 text.") from None
+
+
+def explain(text: str) -> list[Diagnosis]:
+    """Print the diagnosis of an error text (or say honestly that it is not recognised); return it."""
+    diagnoses = diagnose(text)
+    if not diagnoses:
+        print(
+            "Not recognised: this error is not in svd-learn's knowledge base "
+            f"({len(KNOWN_ERRORS)} known errors; see `svd-learn explain --list`).\n"
+            "Read the last line of the traceback first, then the frames above it that are in your code."
+        )
+    for diagnosis in diagnoses:
+        print(format_diagnosis(diagnosis))
+    return diagnoses
+
+
+def doctor(console=None) -> list[Finding]:
+    """Print this environment as a table, then every known-bad combination installed with its fix.
+
+    Call it inside a running notebook (`compat.doctor()`) to also catch modules that stay loaded at an
+    old version after a `pip install` there; `svd-learn doctor` runs in a fresh process, which cannot see them.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from svd_learn.environment import probe
+
+    console = console or Console()
+    env = probe()
+    table = Table(title="svd-learn doctor: this environment", show_header=True)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("Python", f"{env.python} ({env.platform})")
+    table.add_row("Colab", "yes" if env.in_colab else "no")
+    table.add_row("host RAM", f"{env.host_ram_gib:.1f} GiB")
+    if env.cuda_available:
+        major, minor = env.compute_capability
+        gpu = f"{env.gpu_name}, {env.vram_gib:.2f} GiB VRAM, compute capability {major}.{minor}, CUDA {env.cuda_version}"
+        gpu += "" if env.supports_bf16 else " (no bf16: use fp16)"
+    else:
+        gpu = "no CUDA GPU"
+    table.add_row("GPU", gpu)
+    for name, version in env.versions.items():
+        table.add_row(name, version or NOT_INSTALLED)
+    console.print(table)
+    findings = check_environment()
+    if not findings:
+        console.print(f"No known-bad combination installed ({len(KNOWN_ERRORS)} known errors checked).")
+    for finding in findings:
+        console.print(f"[bold red]Problem:[/] {finding.title} [{finding.id}]", highlight=False)
+        console.print(f"  {finding.detail}", highlight=False, markup=False)
+        console.print("  fix: " + finding.fix.replace("\n", "\n       "), highlight=False, markup=False)
+    return findings
+
+
+# --- the IPython extension: %load_ext svd_learn ----------------------------------------------------------
+
+
+def _after_cell(result) -> None:
+    """post_run_cell hook: when a cell raised a known error, print its diagnosis under the traceback."""
+    error = getattr(result, "error_in_exec", None)
+    if error is None:
+        return
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    diagnoses = diagnose(text)
+    if diagnoses:
+        print("\nsvd-learn recognises this error:")
+        for diagnosis in diagnoses:
+            print(format_diagnosis(diagnosis))
+
+
+def load_ipython_extension(ip) -> None:
+    if _after_cell not in ip.events.callbacks["post_run_cell"]:
+        ip.events.register("post_run_cell", _after_cell)
+    print(f"svd-learn: known errors will be diagnosed under their traceback ({len(KNOWN_ERRORS)} known).")
+
+
+def unload_ipython_extension(ip) -> None:
+    if _after_cell in ip.events.callbacks["post_run_cell"]:
+        ip.events.unregister("post_run_cell", _after_cell)
+
+
+def explain_command(source: str, list_known: bool = False) -> int:
+    """`svd-learn explain [FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
+    if list_known:
+        for entry in KNOWN_ERRORS:
+            print(f"{entry.id:24} {entry.title}")
+        return 0
+    try:
+        if source == "-":
+            if sys.stdin.isatty():
+                print("Paste the error message or traceback, then press Ctrl-D (Ctrl-Z Enter on Windows):", file=sys.stderr)
+            data = sys.stdin.buffer.read()
+        else:
+            try:
+                with open(source, "rb") as handle:
+                    data = handle.read()
+            except OSError as error:
+                raise UnreadableInput(f"Cannot read {source}: {error.strerror}.") from None
+        text = read_error_text(data)
+    except UnreadableInput as error:
+        print(f"svd-learn explain: {error}", file=sys.stderr)
+        return 1
+    return 0 if explain(text) else 1

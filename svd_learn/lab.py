@@ -1,0 +1,276 @@
+"""Reproduce a known version error on purpose, in a throwaway environment (lesson 3, part B).
+
+A reproduction (one entry of data/reproductions.toml) names the pinned versions that break, a line of
+Python that fails with them, and the pinned versions that fix it. `run_reproduction(id)`:
+
+1. creates a fresh virtual environment and installs the broken pins from the package registry,
+2. runs the failing line there and captures the error text,
+3. diagnoses that text with `compat.diagnose` (the same code as `svd-learn explain`),
+4. creates a second environment with the fixed pins and shows that the same line now runs cleanly.
+
+Nothing touches the environment you run it from. The installer is uv when it is available (seconds),
+else `python -m venv` + pip (what Colab always has). Downloads are cached in one folder, so the second
+run of a reproduction installs from the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from svd_learn import compat
+from svd_learn.environment import installed_version
+
+# What an installer prints when it cannot reach the package index (uv first, then pip).
+UNREACHABLE_SIGNS = (
+    "Failed to fetch",
+    "error sending request",
+    "tcp connect error",
+    "dns error",
+    "Could not fetch URL",
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+)
+
+
+class LabError(RuntimeError):
+    """A reproduction could not run (unknown id, installer missing, registry unreachable, install failed)."""
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One entry of data/reproductions.toml."""
+
+    id: str  # the id of the known error it reproduces (data/known_errors.toml)
+    summary: str
+    broken: tuple[tuple[str, ...], ...]  # install steps, in order; a later step may upgrade past an earlier one's caps
+    fixed: tuple[tuple[str, ...], ...]
+    code: str  # the Python that fails in the broken environment
+    needs_torch: bool = False  # installs the same torch as this environment (from a local wheel if there is one)
+
+
+@dataclass
+class LabResult:
+    entry_id: str
+    broken_pins: list[str]
+    fixed_pins: list[str]
+    reproduced: bool  # the failing line failed in the broken environment and the diagnosis names this error
+    error_text: str  # what the failing line printed in the broken environment (the traceback)
+    diagnoses: list[compat.Diagnosis]
+    fixed_ok: bool  # the same line ran cleanly (exit 0, no known error in its output) in the fixed environment
+    fixed_output: str
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> wall-clock seconds
+
+    @property
+    def diagnosed_ids(self) -> list[str]:
+        return [d.id for d in self.diagnoses]
+
+
+def _read_reproductions() -> dict[str, Reproduction]:
+    data = tomllib.loads(resources.files("svd_learn").joinpath("data/reproductions.toml").read_text(encoding="utf-8"))
+    entries = {}
+    for raw in data["reproduction"]:
+        entries[raw["id"]] = Reproduction(
+            id=raw["id"],
+            summary=raw["summary"],
+            broken=tuple(tuple(step) for step in raw["broken"]),
+            fixed=tuple(tuple(step) for step in raw["fixed"]),
+            code=raw["code"],
+            needs_torch=raw.get("needs_torch", False),
+        )
+    return entries
+
+
+REPRODUCTIONS: dict[str, Reproduction] = _read_reproductions()
+
+
+def list_reproductions() -> list[Reproduction]:
+    return list(REPRODUCTIONS.values())
+
+
+def get_reproduction(entry_id: str) -> Reproduction:
+    if entry_id not in REPRODUCTIONS:
+        raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
+    return REPRODUCTIONS[entry_id]
+
+
+def lab_home() -> Path:
+    """Where the lab keeps its download cache and throwaway environments: $SVD_LEARN_HOME/lab."""
+    return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn")) / "lab"
+
+
+def find_uv() -> str | None:
+    """uv on PATH or next to this Python (a venv's bin/), else None (then venv + pip are used)."""
+    beside_python = Path(sys.executable).parent / "uv"
+    return shutil.which("uv") or (str(beside_python) if beside_python.exists() else None)
+
+
+def index_url() -> str:
+    """The package index the installer will ask (for messages)."""
+    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(variable):
+            return f"{os.environ[variable]} (from ${variable})"
+    return "https://pypi.org/simple"
+
+
+def _find_links() -> list[str]:
+    """Local wheel folders the user already configured for pip (PIP_FIND_LINKS), passed on to uv too."""
+    return [folder for folder in os.environ.get("PIP_FIND_LINKS", "").split() if folder]
+
+
+class Installer:
+    """Creates a virtual environment and installs pins into it, with uv or with venv + pip."""
+
+    def __init__(self, cache_dir: Path, uv: str | None = None):
+        self.uv = uv if uv is not None else find_uv()
+        self.cache_dir = cache_dir
+        self.name = "uv" if self.uv else "venv + pip"
+
+    def create(self, path: Path) -> Path:
+        shutil.rmtree(path, ignore_errors=True)
+        if self.uv:
+            self._run([self.uv, "venv", "--quiet", "--python", sys.executable, str(path)])
+        else:
+            self._run([sys.executable, "-m", "venv", str(path)])
+        return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def install(self, python: Path, pins: list[str]) -> None:
+        links = [arg for folder in _find_links() for arg in ("--find-links", folder)]
+        if self.uv:
+            command = [self.uv, "pip", "install", "--quiet", "--python", str(python), "--cache-dir", str(self.cache_dir / "uv")]
+        else:
+            command = [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(self.cache_dir / "pip")]
+        self._run(command + links + pins, installing=pins)
+
+    def _run(self, command: list[str], installing: list[str] | None = None) -> None:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        output = (done.stdout + done.stderr).strip()
+        if installing and any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS):
+            raise LabError(
+                f"Cannot reach the package registry {index_url()}: the lab downloads the pinned versions "
+                f"({' '.join(installing)}) from it. Check the network (on Colab: is the runtime connected?) and retry.\n"
+                f"{self.name} said: {output.splitlines()[-1] if output else '(nothing)'}"
+            )
+        what = f"install {' '.join(installing)}" if installing else "create a virtual environment"
+        raise LabError(f"{self.name} could not {what}:\n{output}")
+
+
+def _with_torch(pins: list[str]) -> list[str]:
+    """Add this environment's torch, pinned, so the throwaway one does not resolve a different (multi-GB) build."""
+    torch = installed_version("torch")
+    if torch is None:
+        raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
+    return pins + [f"torch=={torch}"]
+
+
+def _run_code(python: Path, code: str) -> tuple[int, str]:
+    environment = {**os.environ, "PYTHONWARNINGS": "default", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    environment.pop("PYTHONPATH", None)  # only what was installed into the throwaway environment
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=environment, cwd=python.parent)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...], needs_torch: bool, echo) -> tuple[Path, list[str]]:
+    python = installer.create(path)
+    pins = []
+    for number, step in enumerate(steps):
+        step_pins = list(step)
+        if needs_torch and number == 0:
+            step_pins = _with_torch(step_pins)
+        echo(f"    {installer.name} install {' '.join(step_pins)}")
+        installer.install(python, step_pins)
+        pins += step_pins
+    return python, pins
+
+
+def run_reproduction(entry_id: str, *, workdir: str | Path | None = None, keep: bool = False, echo=print) -> LabResult:
+    """Reproduce a known error for real, diagnose it, and check the fix (see the module docstring).
+
+    Progress is printed with `echo` as it goes. The throwaway environments are deleted afterwards
+    unless `keep`. Raises LabError with a clear message when the reproduction cannot run.
+    """
+    reproduction = get_reproduction(entry_id)
+    home = Path(workdir) if workdir is not None else lab_home()
+    installer = Installer(cache_dir=home / "cache")
+    envs = home / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    echo(f"[lab] {reproduction.id}: {reproduction.summary}")
+    try:
+        start = time.perf_counter()
+        echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
+        broken_python, broken_pins = _build(installer, envs / f"{entry_id}-broken", reproduction.broken, reproduction.needs_torch, echo)
+        seconds["broken install"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        echo(f"[2/4] run in the broken environment: python -c {reproduction.code!r}")
+        returncode, error_text = _run_code(broken_python, reproduction.code)
+        seconds["broken run"] = time.perf_counter() - start
+        echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
+        echo(f"    exit status {returncode}")
+
+        echo("[3/4] diagnose the captured text (svd-learn explain)")
+        diagnoses = compat.diagnose(error_text)
+        reproduced = entry_id in [d.id for d in diagnoses]
+        for diagnosis in diagnoses:
+            echo("    " + compat.format_diagnosis(diagnosis).replace("\n", "\n    "))
+        if not reproduced:
+            echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
+
+        start = time.perf_counter()
+        echo("[4/4] fixed environment: the same line with the fixed pins")
+        fixed_python, fixed_pins = _build(installer, envs / f"{entry_id}-fixed", reproduction.fixed, reproduction.needs_torch, echo)
+        fixed_code, fixed_output = _run_code(fixed_python, reproduction.code)
+        seconds["fixed install and run"] = time.perf_counter() - start
+        fixed_ok = fixed_code == 0 and not compat.diagnose(fixed_output)
+        if fixed_output:
+            echo("    " + "\n    ".join(fixed_output.splitlines()[-4:]))
+        echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_code})")
+    finally:
+        if not keep:
+            for suffix in ("broken", "fixed"):
+                shutil.rmtree(envs / f"{entry_id}-{suffix}", ignore_errors=True)
+    return LabResult(
+        entry_id=entry_id,
+        broken_pins=broken_pins,
+        fixed_pins=fixed_pins,
+        reproduced=reproduced,
+        error_text=error_text,
+        diagnoses=diagnoses,
+        fixed_ok=fixed_ok,
+        fixed_output=fixed_output,
+        seconds={step: round(value, 1) for step, value in seconds.items()},
+    )
+
+
+# --- the commands: svd-learn lab list / svd-learn lab run ID -------------------------------------------------
+
+
+def print_list() -> None:
+    for reproduction in list_reproductions():
+        torch = " (installs torch)" if reproduction.needs_torch else ""
+        print(f"{reproduction.id:24} {reproduction.summary}{torch}")
+
+
+def run_command(entry_id: str) -> int:
+    """`svd-learn lab run ID`: exit status 0 when the error was reproduced and diagnosed and the fix runs."""
+    try:
+        result = run_reproduction(entry_id)
+    except LabError as error:
+        print(f"svd-learn lab: {error}", file=sys.stderr)
+        return 2
+    timings = ", ".join(f"{step} {value:.1f} s" for step, value in result.seconds.items())
+    print(f"[lab] reproduced: {'yes' if result.reproduced else 'NO'}; fixed environment runs cleanly: "
+          f"{'yes' if result.fixed_ok else 'NO'} ({timings})")
+    return 0 if result.reproduced and result.fixed_ok else 1
