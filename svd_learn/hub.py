@@ -1,0 +1,394 @@
+"""Lesson 3: a real Hub-compatible server on 127.0.0.1, serving a course model repo with history.
+
+Nothing in CI can reach huggingface.co, and a lesson about downloads must still make real downloads.
+So the course runs olah (a self-hosted Hub mirror, from PyPI) in offline mode on this machine. It serves
+one model repo, built here as a git repository the way model repos on the Hub are:
+
+    commit 1  "Add full-precision weights"   model_index.json, configs, *.safetensors (fp32)   tag v1.0
+    commit 2  "Add the fp16 variant"         + *.fp16.safetensors                              branch main
+    commit 3  "Try 30 sampling steps"        scheduler config edited                           branch dev
+
+Weights are tiny (svd_learn.models), the layout is the real SVD-XT's, and `*.safetensors` files are
+stored with Git LFS, as on the Hub. Commits have fixed authors and dates, so their hashes only change
+when the files do.
+
+    with hub.local_hub() as server:           # free port, starts in about 2 s, always stopped
+        hf_hub_download(hub.COURSE_REPO, "model_index.json", endpoint=server.endpoint)
+        print(server.request_log())            # what the client asked for
+
+huggingface_hub reads HF_ENDPOINT once, when it is imported. To point diffusers at this server without
+`endpoint=` arguments, pick the port first, set HF_ENDPOINT, then start (which imports diffusers):
+
+    port = hub.free_port(); os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"; server = hub.start(port)
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+COURSE_REPO = "svd-learn/tiny-svd-xt"  # the repo id the local Hub serves
+TAG = "v1.0"  # on the first commit: full-precision weights only
+DEV_BRANCH = "dev"
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 15.0  # a first start (cold imports) takes about 3 s, later ones about 1.5 s
+
+# Fixed identity and dates: the same files always give the same commit hashes.
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "svd-learn",
+    "GIT_AUTHOR_EMAIL": "course@svd-learn.invalid",
+    "GIT_COMMITTER_NAME": "svd-learn",
+    "GIT_COMMITTER_EMAIL": "course@svd-learn.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,  # ignore the user's git config (hooks, signing, default branch)
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+_COMMIT_DATES = ("2026-01-05T12:00:00+00:00", "2026-02-02T12:00:00+00:00", "2026-03-02T12:00:00+00:00")
+_LFS_ATTRIBUTES = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+
+
+class PortInUseError(RuntimeError):
+    """The port asked for is already taken on 127.0.0.1."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# The course repo: a git repository with history, weights in Git LFS.
+
+
+def _git(repo: Path, *args: str, date: str | None = None) -> str:
+    env = {**os.environ, **_GIT_ENV}
+    if date:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
+    result = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _add_files(repo: Path, source: Path, names: list[Path]) -> None:
+    """Copy files into the repo; `*.safetensors` become Git LFS pointers plus an object in .git/lfs
+    (what `git lfs` does, without needing git-lfs installed)."""
+    for name in names:
+        target = repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = (source / name).read_bytes()
+        if name.suffix == ".safetensors":
+            oid = hashlib.sha256(data).hexdigest()
+            lfs_object = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+            lfs_object.parent.mkdir(parents=True, exist_ok=True)
+            lfs_object.write_bytes(data)
+            target.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n")
+        else:
+            target.write_bytes(data)
+        _git(repo, "add", str(name))
+
+
+def build_course_repo(repo: str | Path, seed: int = 0) -> Path:
+    """Write the course model repo (a git repository with three commits, a tag and a dev branch) at `repo`."""
+    from svd_learn import models
+
+    repo = Path(repo)
+    with tempfile.TemporaryDirectory(prefix="svd-learn-weights-") as weights:
+        weights = Path(weights)
+        components = models.build_components(models.tiny_configs("svd-xt"), seed=seed)
+        models.write_pipeline_folder(components, weights, fp32=True, fp16=True)
+        files = sorted(p.relative_to(weights) for p in weights.rglob("*") if p.is_file())
+        fp16_files = [p for p in files if ".fp16." in p.name]
+        first_files = [p for p in files if p not in fp16_files]
+
+        repo.mkdir(parents=True)
+        _git(repo, "init", "--quiet", "--initial-branch=main")
+        (repo / ".gitattributes").write_text(_LFS_ATTRIBUTES)
+        (repo / "README.md").write_text(
+            "# tiny-svd-xt\n\nThe course's stand-in for stabilityai/stable-video-diffusion-img2vid-xt: the same "
+            "pipeline layout and classes, tiny random weights. Outputs are noise.\n"
+        )
+        _git(repo, "add", ".gitattributes", "README.md")
+        _add_files(repo, weights, first_files)
+        _git(repo, "commit", "--quiet", "-m", "Add full-precision weights", date=_COMMIT_DATES[0])
+        _git(repo, "tag", TAG)
+        _add_files(repo, weights, fp16_files)
+        _git(repo, "commit", "--quiet", "-m", "Add the fp16 variant", date=_COMMIT_DATES[1])
+
+    # dev: a change the authors are trying out, not yet on main.
+    _git(repo, "checkout", "--quiet", "-b", DEV_BRANCH)
+    scheduler = repo / "scheduler" / "scheduler_config.json"
+    scheduler.write_text(scheduler.read_text().replace("{", '{\n  "_course_note": "dev: trying 30 sampling steps",', 1))
+    _git(repo, "commit", "--quiet", "-am", "Try 30 sampling steps", date=_COMMIT_DATES[2])
+    _git(repo, "checkout", "--quiet", "main")
+    return repo
+
+
+def course_repo_template() -> Path:
+    """The course repo, built once per diffusers version under the course home (about 2 s) and copied
+    for each server, so that a lesson that pushes a commit never changes the next run's history."""
+    from importlib.metadata import version
+
+    from svd_learn import models
+
+    folder = models.course_home() / f"hub-repo-diffusers-{version('diffusers')}"
+    return models._build_once(folder, build_course_repo)  # the checked-out repo has model_index.json
+
+
+def commit_file(repo: str | Path, path_in_repo: str, content: str, message: str, branch: str = "main") -> str:
+    """Commit one text file to `branch` of a served repo (what a model's authors do when they push).
+    The server sees it at once. Returns the new commit hash."""
+    repo = Path(repo)
+    current = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    _git(repo, "checkout", "--quiet", branch)
+    try:
+        (repo / path_in_repo).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path_in_repo).write_text(content)
+        _git(repo, "add", path_in_repo)
+        _git(repo, "commit", "--quiet", "-m", message, date=_COMMIT_DATES[-1].replace("03-02", "04-06"))
+        return _git(repo, "rev-parse", "HEAD")
+    finally:
+        _git(repo, "checkout", "--quiet", current)
+
+
+def repo_refs(repo: str | Path) -> dict[str, str]:
+    """Branch and tag names of a repo, each with the commit it points to."""
+    lines = _git(Path(repo), "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads", "refs/tags")
+    return dict(line.split() for line in lines.splitlines())
+
+
+# ----------------------------------------------------------------------------------------------------
+# The server.
+
+_RUNNING: set[LocalHub] = set()  # stopped at interpreter exit, whatever happened before
+
+
+@dataclass(eq=False)
+class LocalHub:
+    """A running olah server on 127.0.0.1 serving the course repo. Stop it with `stop()` (idempotent),
+    or use `local_hub()` which always does."""
+
+    port: int
+    folder: Path  # its private folder: config, mirrored repo, log
+    process: subprocess.Popen
+    repo_id: str = COURSE_REPO
+    _log_start: int = field(default=0, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def repo_path(self) -> Path:
+        """The served git repository (commit to it with `commit_file`)."""
+        return self.folder / "mirrors" / "models" / self.repo_id
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "server.log"
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every HTTP request the server answered since the last `clear_log()`."""
+        text = self.log_path.read_bytes()[self._log_start :].decode(errors="replace")
+        return [(m, p, int(s)) for m, p, s in re.findall(r'"(GET|HEAD|POST|PUT) (\S+) HTTP/[\d.]+" (\d{3})', text)]
+
+    def request_log(self, sort: bool = False) -> str:
+        """The requests as lines a learner can read: `HEAD 200 /repo/resolve/main/file`. Clients fetch
+        files in parallel, so their order differs between runs: `sort=True` sorts by path, then method."""
+        requests = self.requests()
+        if sort:
+            requests = sorted(requests, key=lambda r: (r[1], r[0]))
+        return "\n".join(f"{method:4} {status} {path}" for method, path, status in requests)
+
+    def clear_log(self) -> None:
+        """Forget the requests so far (the next `requests()` shows only new ones)."""
+        self._log_start = self.log_path.stat().st_size
+
+    def stop(self) -> None:
+        """Stop the server and every process it started (its process group), then delete its folder."""
+        if self.is_running():
+            _kill_group(self.process)
+        _RUNNING.discard(self)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> LocalHub:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _kill_group(process: subprocess.Popen, grace_s: float = 3.0) -> None:
+    """SIGTERM the process group, SIGKILL it if it has not exited after `grace_s`."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            raise PortInUseError(
+                f"Port {port} on {HOST} is already in use (another local Hub, or another program). "
+                "Stop that program, choose another port, or leave port= out to pick a free one."
+            ) from None
+
+
+_CONFIG = """\
+[basic]
+host = "{host}"
+port = {port}
+repos-path = "{folder}/olah-cache"
+hf-scheme = "http"
+hf-netloc = "{host}:9"
+hf-lfs-netloc = "{host}:9"
+mirror-scheme = "http"
+mirror-netloc = "{host}:{port}"
+mirror-lfs-netloc = "{host}:{port}"
+mirrors-path = ["{folder}/mirrors"]
+
+[accessibility]
+offline = true
+"""
+# ^ hf-netloc points at a closed local port: there is no upstream Hub. offline = true makes olah answer
+#   from the mirrors at once instead of trying that upstream first.
+
+# The server runs in its own process group (so stop() kills everything it started) and watches its
+# parent: if the notebook kernel or test process dies without calling stop(), the server exits too.
+# One fix to olah: offline, it cannot answer `GET /api/models/{org}/{repo}` (repo info without a
+# revision, which the Hub answers for the default branch and diffusers' from_pretrained asks for),
+# so that request is served as `.../revision/main`. The request log still shows the path as asked.
+_SERVE = """\
+import os, re, sys, threading, time
+parent = int(sys.argv[1])
+def exit_with_parent():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=exit_with_parent, daemon=True).start()
+
+from olah.server import app, main
+
+class DefaultBranchInfo:
+    def __init__(self, app):
+        self.app = app
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and re.fullmatch(r"/api/(models|datasets|spaces)/[^/]+/[^/]+", scope["path"]):
+            path = scope["path"] + "/revision/main"
+            scope = dict(scope, path=path, raw_path=path.encode())
+        await self.app(scope, receive, send)
+
+app.add_middleware(DefaultBranchInfo)
+sys.argv = ["olah-cli", "-c", sys.argv[2], "--log-path", sys.argv[3]]
+main()
+"""
+
+
+def start(port: int | None = None, repo: str | Path | None = None, timeout_s: float = START_TIMEOUT_S) -> LocalHub:
+    """Start olah on 127.0.0.1 serving a copy of the course repo (or of the git repo `repo`).
+
+    `port=None` picks a free port. Returns once the server answers; raises a short error if the port is
+    taken, if olah is not installed, or if the server does not come up (with the end of its log).
+    """
+    if port is not None:
+        _check_port_free(port)
+    try:
+        import olah  # noqa: F401  (only to fail early with a clear message)
+    except ImportError:
+        raise RuntimeError("The local Hub needs olah: pip install olah (lesson 3's setup cell does it).") from None
+    template = Path(repo) if repo is not None else course_repo_template()
+
+    folder = Path(tempfile.mkdtemp(prefix="svd-learn-hub-"))
+    served = folder / "mirrors" / "models" / COURSE_REPO
+    shutil.copytree(template, served, symlinks=True)
+    port = port or free_port()
+    config = folder / "configs.toml"
+    config.write_text(_CONFIG.format(host=HOST, port=port, folder=folder))
+    log = open(folder / "server.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(os.getpid()), str(config), str(folder / "logs")],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    log.close()
+    server = LocalHub(port=port, folder=folder, process=process)
+    _RUNNING.add(server)
+    try:
+        _wait_until_ready(server, timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    server.clear_log()  # the readiness probe is not the learner's request
+    return server
+
+
+def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
+    """Poll the revision API of the served repo until it answers 200."""
+    import http.client
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.is_running():
+            tail = server.log_path.read_text(errors="replace")[-1500:]
+            if "address already in use" in tail.lower():
+                raise PortInUseError(f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again.")
+            raise RuntimeError(f"The local Hub (olah) exited during start-up. The end of its log:\n{tail}")
+        try:
+            connection = http.client.HTTPConnection(HOST, server.port, timeout=2)
+            connection.request("GET", f"/api/models/{server.repo_id}/revision/main")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"The local Hub did not answer within {timeout_s:.0f} s. The end of its log:\n"
+        + server.log_path.read_text(errors="replace")[-1500:]
+    )
+
+
+@contextmanager
+def local_hub(port: int | None = None, repo: str | Path | None = None):
+    """`with local_hub() as server:` a running server, stopped when the block ends, even on an error."""
+    server = start(port=port, repo=repo)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop()

@@ -1,0 +1,135 @@
+"""The local Hub (svd_learn.hub): the course repo's history, a real server, and that it never outlives us.
+
+huggingface_hub was imported with the default endpoint here, so every call passes `endpoint=`."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from svd_learn import hub
+
+
+def gone(pid: int, within_s: float = 10.0) -> bool:
+    """True once no live process has this pid (a zombie counts as gone: it runs nothing)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def template() -> Path:
+    return hub.course_repo_template()
+
+
+@pytest.fixture(scope="module")
+def server(template):
+    with hub.local_hub() as running:
+        yield running
+
+
+def test_course_repo_history(template):
+    refs = hub.repo_refs(template)
+    assert set(refs) == {"main", "dev", hub.TAG}
+    files = {ref: set(hub._git(template, "ls-tree", "-r", "--name-only", ref).splitlines()) for ref in refs}
+    fp16 = {name for name in files["main"] if name.endswith(".fp16.safetensors")}
+    assert fp16 == {"unet/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors", "image_encoder/model.fp16.safetensors"}
+    assert files[hub.TAG] == files["main"] - fp16  # the tag is the full-precision-only commit
+    assert hub._git(template, "rev-parse", "main~1") == refs[hub.TAG]
+    assert hub._git(template, "rev-parse", "dev~1") == refs["main"]  # dev is one commit ahead of main
+    # weights are Git LFS pointers, with the object in .git/lfs, as on the Hub
+    pointer = hub._git(template, "show", "main:unet/diffusion_pytorch_model.fp16.safetensors")
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1\noid sha256:")
+    oid = pointer.split("sha256:")[1].split()[0]
+    assert (template / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid).stat().st_size > 100_000
+
+
+def test_commit_hashes_are_deterministic(template, tmp_path):
+    rebuilt = hub.build_course_repo(tmp_path / "again")
+    assert hub.repo_refs(rebuilt) == hub.repo_refs(template)
+
+
+def test_server_serves_revisions_and_logs_requests(server, template, tmp_path):
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+
+    refs = hub.repo_refs(template)
+    server.clear_log()
+    path = hf_hub_download(hub.COURSE_REPO, "model_index.json", revision=hub.TAG, endpoint=server.endpoint, cache_dir=tmp_path)
+    assert f"/snapshots/{refs[hub.TAG]}/" in path
+    assert server.requests()[0] == ("HEAD", f"/{hub.COURSE_REPO}/resolve/{hub.TAG}/model_index.json", 200)
+    assert f"GET  200 /{hub.COURSE_REPO}/resolve/{hub.TAG}/model_index.json" in server.request_log()
+
+    folder = snapshot_download(hub.COURSE_REPO, allow_patterns=["unet/*"], endpoint=server.endpoint, cache_dir=tmp_path)
+    assert sorted(p.name for p in Path(folder, "unet").iterdir()) == [
+        "config.json", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.safetensors"
+    ]
+    assert not Path(folder, "vae").exists()
+    branches = {b.name: b.target_commit for b in HfApi(endpoint=server.endpoint).list_repo_refs(hub.COURSE_REPO).branches}
+    assert branches == {"main": refs["main"], "dev": refs["dev"]}
+
+
+def test_repo_info_without_revision_is_the_default_branch(server, template):
+    # The Hub answers repo info for the default branch; olah alone answers 401 offline (hub.py fixes it).
+    from huggingface_hub import HfApi
+
+    info = HfApi(endpoint=server.endpoint).model_info(hub.COURSE_REPO)
+    assert info.sha == hub.repo_refs(template)["main"]
+
+
+def test_a_pushed_commit_is_served_at_once(template, tmp_path):
+    from huggingface_hub import hf_hub_download
+
+    with hub.local_hub() as server:
+        new_commit = hub.commit_file(server.repo_path, "NOTES.md", "hello\n", "Add notes")
+        path = hf_hub_download(hub.COURSE_REPO, "NOTES.md", endpoint=server.endpoint, cache_dir=tmp_path)
+        assert f"/snapshots/{new_commit}/" in path
+    assert hub.repo_refs(template)["main"] != new_commit  # the template is untouched
+
+
+def test_starts_fast_and_stops_completely():
+    started = time.perf_counter()
+    server = hub.start()
+    seconds = time.perf_counter() - started
+    pid, folder = server.process.pid, server.folder
+    assert server.is_running() and seconds < 5, f"started in {seconds:.1f} s"
+    server.stop()
+    server.stop()  # idempotent
+    assert gone(pid) and not folder.exists()
+
+
+def test_stops_when_the_block_fails():
+    with pytest.raises(ZeroDivisionError):
+        with hub.local_hub() as server:
+            pid = server.process.pid
+            1 / 0
+    assert gone(pid)
+
+
+def test_port_already_taken(server):
+    with pytest.raises(hub.PortInUseError, match=rf"Port {server.port} on 127.0.0.1 is already in use.*leave port= out"):
+        hub.start(port=server.port)
+
+
+@pytest.mark.parametrize("ending", ["sys.exit(0)", "os.kill(os.getpid(), signal.SIGKILL)"], ids=["normal-exit", "killed"])
+def test_server_never_outlives_its_process(ending, template):
+    # A normal exit without stop() runs atexit; a killed process runs nothing: the server watches its parent.
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from svd_learn import hub
+        server = hub.start(repo={str(template)!r})
+        print(server.process.pid, flush=True)
+        {ending}
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pid = int(result.stdout.split()[0])
+    assert gone(pid), f"the server (pid {pid}) outlived its parent"
