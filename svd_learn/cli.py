@@ -68,5 +68,39 @@ def lab_run(entry_id: str = typer.Argument(..., help="The id of a reproduction (
     raise typer.Exit(lab.run_command(entry_id))
 
 
+@app.command()
+def generate(
+    image: str = typer.Argument(..., help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
+    output: str = typer.Option(..., "-o", "--output", help="The video to write (.mp4, H.264, plays in a browser)."),
+    model: str = typer.Option(None, "--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt."),
+    source: str = typer.Option(None, "--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without."),
+    frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt)."),
+    steps: int = typer.Option(None, "--steps", help="Denoising steps (default 25)."),
+    fps: int = typer.Option(None, "--fps", help="Frames per second: the video's rate and the model's conditioning (default 7)."),
+    motion_bucket_id: int = typer.Option(None, "--motion-bucket-id", help="More motion when higher (default 127; trained up to 255)."),
+    noise_aug_strength: float = typer.Option(None, "--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02)."),
+    min_guidance: float = typer.Option(None, "--min-guidance", help="Guidance scale of the first frame (default 1.0)."),
+    max_guidance: float = typer.Option(None, "--max-guidance", help="Guidance scale of the last frame (default 3.0)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed, parameters and plan give the same video)."),
+    decode_chunk_size: int = typer.Option(None, "--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's)."),
+    plan: str = typer.Option("auto", "--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`."),
+    emulate_t4: bool = typer.Option(False, "--emulate-t4", help="On a bigger GPU, behave like a T4: 14.74 GiB cap, no FlashAttention."),
+    vram_budget: float = typer.Option(None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."),
+    gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
+    force: bool = typer.Option(False, "--force", help="Replace existing output files."),
+    report: str = typer.Option(None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."),
+) -> None:
+    """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
+    from svd_learn.generate import run_command
+
+    raise typer.Exit(run_command(
+        image=image, output=output, model=model, source=source, num_frames=frames, num_inference_steps=steps,
+        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
+        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
+        decode_chunk_size=decode_chunk_size, plan=plan, emulate_t4=emulate_t4, vram_budget_gib=vram_budget,
+        gif=gif, force=force, report=report,
+    ))
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,579 @@
+"""Lesson 5, the capstone: one image in, one SVD video out, planned, guarded and reported.
+
+`generate_video` is the whole course in one function, in the order of the design's data flow:
+
+    check the outputs (refuse before minutes of work, never overwrite without force)
+    -> load and prepare the image (parameters.load_image / prepare_image)
+    -> parameters (a preset from the model card, the caller's overrides, validated)
+    -> the machine (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
+    -> load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
+       (on CUDA out-of-memory: free everything, take the next lower plan, say so, record it)
+    -> write the mp4 (and a GIF) atomically -> the run report (JSON beside the video).
+
+`svd-learn generate` (cli.py) is a thin wrapper. Every mistake a user can make ends in a short
+`GenerationError` (or the ParameterError / ImageError / OutputError it came from) that says what to do.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import resource
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from svd_learn import models
+from svd_learn.environment import GIB, SOURCE_VARIABLE, SOURCES, choose_source, probe
+
+RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
+
+
+class GenerationError(RuntimeError):
+    """A generation that cannot run as asked; the message says what to do."""
+
+
+class HubUnreachable(GenerationError):
+    """The weights are not cached and the Hub cannot be reached (no network, or HF_HUB_OFFLINE=1)."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Which weights: a model name, Hub id or folder, and a source.
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    location: str  # what from_pretrained reads: a folder or a Hub repo id
+    source: str  # tiny, random, pretrained, or folder (a local folder the user named)
+    checkpoint: models.Checkpoint  # the checkpoint whose presets apply (svd-xt for unknown repos and folders)
+    explicit_source: bool  # the user asked for this source (so no quiet fallback to tiny)
+    reason: str
+
+
+def choose_model(model: str | None = None, source: str | None = None) -> ModelChoice:
+    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`.
+
+    Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
+    """
+    if source is not None and source not in SOURCES:
+        raise GenerationError(f"Unknown model source {source!r}: use one of {', '.join(SOURCES)}.")
+    model = model or models.DEFAULT_CHECKPOINT
+    if Path(model).expanduser().is_dir():
+        folder = Path(model).expanduser()
+        if not (folder / "model_index.json").exists():
+            raise GenerationError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
+        return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
+    if model in models.CHECKPOINTS:
+        checkpoint = models.get_checkpoint(model)
+    else:
+        checkpoint = models.checkpoint_for_repo(model)
+    if source is not None:
+        chosen, reason, explicit = source, "asked for with --source", True
+    else:
+        try:
+            choice = choose_source()
+        except ValueError as error:
+            raise GenerationError(str(error)) from None
+        chosen, reason, explicit = choice.name, choice.reason, SOURCE_VARIABLE in os.environ
+    if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
+        if chosen != "pretrained" and explicit:
+            raise GenerationError(
+                f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), so there are no "
+                f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
+            )
+        if "/" not in model:
+            raise GenerationError(
+                f"{model!r} is neither a checkpoint ({', '.join(models.CHECKPOINTS)}), a Hub repo id (owner/name) "
+                "nor an existing folder."
+            )
+        return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), explicit, "a Hub repo id")
+    location = models.pipeline_location(chosen, checkpoint.name)
+    return ModelChoice(location, chosen, checkpoint, explicit, reason)
+
+
+def _checkpoint_of_folder(folder: Path) -> models.Checkpoint:
+    """The checkpoint whose presets fit a local folder: by its UNet's trained frame count."""
+    try:
+        frames = json.loads((folder / "unet" / "config.json").read_text()).get("num_frames")
+    except (OSError, ValueError):
+        frames = None
+    return models.get_checkpoint("svd" if frames == 14 else models.DEFAULT_CHECKPOINT)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading, with errors that say what to do.
+
+
+def load_pipeline(choice: ModelChoice, device: str):
+    """Load the chosen pipeline (fp16 variant, safetensors only), translating Hub errors into advice."""
+    try:
+        return models.load_pipeline(choice.location, device=device)
+    except Exception as error:  # noqa: BLE001: we translate what we recognise and re-raise the rest
+        advice = hub_advice(error, choice.location)
+        if advice is None:
+            raise
+        raise advice from error
+
+
+def hub_advice(error: BaseException, repo_id: str) -> GenerationError | None:
+    """A short what-to-do for the Hub errors a user meets (looking down the chain diffusers wraps them in)."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    page = f"https://huggingface.co/{repo_id}"
+    for cause in _chain(error):
+        if isinstance(cause, GatedRepoError):
+            return GenerationError(
+                f"{repo_id} is gated: accept its license at {page} while logged in, then give this machine a token: "
+                "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). "
+                "Or use --model svd-xt, which is not gated."
+            )
+        if isinstance(cause, RepositoryNotFoundError):
+            return GenerationError(f"{repo_id} was not found on the Hub (or is private): check the spelling at {page}.")
+        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or _is_connection_error(cause):
+            return HubUnreachable(
+                f"Cannot download {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
+                "Connect to the internet and run again (the download is about 4.5 GB, once), "
+                "or run without a download: --source tiny (seconds, noise) or --source random (full size, noise)."
+            )
+    return None
+
+
+def _chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"ConnectionError", "ConnectError", "NetworkError", "ConnectTimeout", "TimeoutException"})
+
+
+# ----------------------------------------------------------------------------------------------------
+# Freeing GPU memory after a failed attempt.
+
+
+def free_memory(device: str) -> None:
+    """Give back what a failed attempt held: Python objects first, then the CUDA cache."""
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The run report.
+
+
+@dataclass
+class RunReport:
+    """Everything needed to reproduce a run and to judge it; saved as JSON beside the video."""
+
+    output: str
+    image: str
+    model: str
+    source: str
+    source_reason: str
+    checkpoint: str
+    random_weights: bool
+    parameters: dict
+    warnings: list[str]
+    device: str
+    plan: str
+    plan_reason: str
+    predicted_peak_gib: float | None
+    budget_gib: float | None
+    emulate_t4: bool
+    environment: dict
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0
+    file_bytes: int = 0
+    gif: str | None = None
+    fallbacks: list[dict] = field(default_factory=list)
+    peak_allocated_gib: float | None = None
+    peak_reserved_gib: float | None = None
+    denoise_peak_allocated_gib: float | None = None
+    host_rss_peak_gib: float = 0.0
+    timings: dict = field(default_factory=dict)
+    report: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | Path, force: bool = True) -> Path:
+        from svd_learn.video import atomic_path
+
+        with atomic_path(Path(path), force=force) as temporary:
+            temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return Path(path)
+
+    def summary(self) -> str:
+        peak = f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
+        fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
+        return (
+            f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
+            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s, {peak}, plan {self.plan}{fallbacks}"
+            + (f" ({self.source} random weights: the frames are noise)" if self.random_weights else "")
+        )
+
+
+def host_rss_peak_gib() -> float:
+    """The most host memory this process has held (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak * (1 if sys.platform == "darwin" else 1024) / GIB, 2)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Plans: the memory module decides; this module only walks down its order when memory runs out.
+
+
+def plans_to_try(requested: str, device: str, env, budget_gib, params, checkpoint, say) -> tuple[list, str, float | None]:
+    """The plans to try in order (the first, then every plan that needs less GPU memory), why the first,
+    and its predicted peak reserved GPU memory."""
+    from svd_learn import memory
+
+    order = [memory.PLANS[name] for name in memory.fallback_order()]  # most GPU memory (fastest) first
+    if requested == "auto":
+        vram = (budget_gib if budget_gib is not None else env.vram_gib) if device == "cuda" else None
+        choice = memory.choose_plan(vram, env.host_ram_gib, checkpoint.name, params.num_frames, params.height, params.width)
+        for warning in choice.warnings:
+            say(f"warning: {warning}")
+        first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
+    else:
+        try:
+            first = memory.get_plan(requested)
+        except ValueError:
+            raise GenerationError(f"Unknown plan {requested!r}. Plans, fastest first: {', '.join(p.name for p in order)}, or auto.") from None
+        reason, predicted = "asked for with --plan", memory.predict_peak_gib(first, params.num_frames, params.height, params.width)
+    if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
+        raise GenerationError(
+            f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
+            f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
+        )
+    if device == "cpu" or first not in order:
+        # On a CPU there is nothing to fall back to; after a baseline, every plan predicted to need less.
+        lower = [p for p in order if _peak(p, params) < _peak(first, params)] if device == "cuda" else []
+        return [first] + lower, reason, _round(predicted)
+    return order[order.index(first):], reason, _round(predicted)
+
+
+def _peak(plan, params) -> float:
+    from svd_learn import memory
+
+    peak = memory.predict_peak_gib(plan, params.num_frames, params.height, params.width)
+    return float("inf") if peak is None else peak
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+@contextmanager
+def gpu_budget(budget_gib: float | None, emulate_t4: bool):
+    """--emulate-t4: a T4's memory cap and attention kernels (memory.emulate_t4); --vram-budget: a cap only."""
+    import torch
+
+    from svd_learn import memory
+
+    if emulate_t4:
+        with memory.emulate_t4(budget_gib or memory.T4_GIB):
+            yield
+        return
+    if budget_gib is None:
+        yield
+        return
+    total = torch.cuda.get_device_properties(0).total_memory / GIB
+    if budget_gib > total:
+        raise GenerationError(f"A {budget_gib:g} GiB budget is more than this GPU's {total:.1f} GiB.")
+    torch.cuda.set_per_process_memory_fraction(budget_gib / total)
+    try:
+        yield
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The capstone.
+
+
+def generate_video(
+    image: str | Path,
+    output: str | Path,
+    *,
+    model: str | None = None,
+    source: str | None = None,
+    num_frames: int | None = None,
+    num_inference_steps: int | None = None,
+    fps: int | None = None,
+    motion_bucket_id: int | None = None,
+    noise_aug_strength: float | None = None,
+    min_guidance_scale: float | None = None,
+    max_guidance_scale: float | None = None,
+    decode_chunk_size: int | None = None,
+    seed: int | None = 0,
+    plan: str = "auto",
+    emulate_t4: bool = False,
+    vram_budget_gib: float | None = None,
+    gif: bool = False,
+    force: bool = False,
+    report: str | Path | None = None,
+    say: Callable[[str], None] = print,
+    on_step: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """Generate a video from one image and write it to `output` (an .mp4); return the run report.
+
+    Parameters left as None take the checkpoint's preset (the model card's values). `seed=None` draws one
+    (recorded in the report). `plan="auto"` lets the memory planner choose; a plan name forces one.
+    `emulate_t4` caps CUDA memory at a T4's 14.74 GiB and forbids FlashAttention; `vram_budget_gib` sets
+    another cap. `say` receives progress messages; `on_step(step, total)` after each denoising step
+    (without it diffusers shows its own progress bar). KeyboardInterrupt from anywhere leaves no file.
+    """
+    import torch
+
+    from svd_learn import memory, parameters
+    from svd_learn.video import check_output, write_gif, write_mp4
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    # 1. Outputs first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
+    output = check_output(output, force=force, suffix=".mp4")
+    report_path = check_output(report if report is not None else output.with_suffix(".json"), force=force, suffix=".json")
+    gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
+
+    # 2. The weights, and the image checked before anything is downloaded.
+    choice = choose_model(model, source)
+    overrides = dict(
+        num_frames=num_frames, num_inference_steps=num_inference_steps, fps=fps, motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=noise_aug_strength, min_guidance_scale=min_guidance_scale,
+        max_guidance_scale=max_guidance_scale, decode_chunk_size=decode_chunk_size,
+        seed=seed if seed is not None else random.randrange(2**32),
+    )
+    params, warnings = generation_parameters(choice, overrides)
+    original = parameters.load_image(image, height=params.height, width=params.width)
+    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so before loading
+
+    # 3. The machine and its budget.
+    if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
+        _expandable_segments(say)
+    env = probe()
+    device = "cuda" if env.cuda_available else "cpu"
+    if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
+        raise GenerationError("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
+    budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
+    if choice.source == "random" and device == "cpu":
+        say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
+
+    # 4. Load (fp16 variant, safetensors). Without Hub access and without an explicit source: tiny weights.
+    say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
+    loaded = time.perf_counter()
+    try:
+        pipe = load_pipeline(choice, device)
+    except HubUnreachable as error:
+        if choice.explicit_source:
+            raise GenerationError(str(error)) from None
+        say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
+        choice = choose_model(choice.checkpoint.name, "tiny")
+        params, warnings = generation_parameters(choice, overrides)
+        picture = parameters.prepare_image(original, params.height, params.width)
+        pipe = load_pipeline(choice, device)
+    timings["load_s"] = round(time.perf_counter() - loaded, 2)
+    for warning in warnings:
+        say(f"warning: {warning}")
+    if choice.source in ("tiny", "random"):
+        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=choice.source))
+
+    # 5. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
+    plans, plan_reason, predicted = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
+    say(f"plan: {plans[0].name} ({plan_reason})")
+    run = RunReport(
+        output=str(output), image=str(image), model=choice.location, source=choice.source,
+        source_reason=choice.reason, checkpoint=choice.checkpoint.name,
+        random_weights=choice.source in ("tiny", "random"), parameters=params.to_dict(), warnings=warnings,
+        device=device, plan=plans[0].name, plan_reason=plan_reason, predicted_peak_gib=predicted,
+        budget_gib=budget, emulate_t4=emulate_t4, environment=env.to_dict(), report=str(report_path),
+    )
+
+    # 6. Apply the plan and generate; on CUDA out-of-memory free everything and take the next lower plan.
+    frames = None
+    with gpu_budget(budget, emulate_t4) if device == "cuda" else ExitStack():
+        for index, current in enumerate(plans):
+            try:
+                if pipe is None:  # after an out-of-memory: a fresh pipeline, free of the last plan's hooks
+                    say(f"reloading {choice.location} ...")
+                    pipe = load_pipeline(choice, device)
+                memory.apply_plan(pipe, current, device)
+                frames = _denoise_and_decode(pipe, picture, params, current, decode_chunk_size, device, run, timings, say, on_step)
+                run.plan = current.name
+                break
+            except torch.OutOfMemoryError as error:
+                message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
+                run.fallbacks.append({"plan": current.name, "error": message})
+            # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
+            pipe = None  # drops the pipeline with its offload hooks
+            free_memory(device)
+            if index + 1 == len(plans):
+                raise GenerationError(
+                    f"Out of GPU memory with every plan down to {current.name}. Try fewer frames (--frames 14), "
+                    "a smaller --decode-chunk-size (1), or a GPU with more memory."
+                )
+            say(f"out of GPU memory with plan {current.name} ({message}); freed it, falling back to plan {plans[index + 1].name}")
+    del pipe
+
+    # 7. Write the video (and GIF) atomically, then the report.
+    say(f"writing {output} ...")
+    written = time.perf_counter()
+    write_mp4(frames, output, fps=params.fps, force=force)
+    if gif_path:
+        run.gif = str(write_gif(frames, gif_path, fps=params.fps, force=force))
+    timings["write_s"] = round(time.perf_counter() - written, 2)
+    run.frames, run.fps = len(frames), params.fps
+    run.width, run.height = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # as written: even sizes
+    run.file_bytes = output.stat().st_size
+    run.host_rss_peak_gib = host_rss_peak_gib()
+    timings["total_s"] = round(time.perf_counter() - started, 2)
+    run.timings = timings
+    run.save(report_path, force=force)
+    return run
+
+
+def _expandable_segments(say) -> None:
+    """Expandable segments cut fragmentation (the planner's calibration was measured with them); they must be
+    asked for before CUDA starts, so in a notebook that already used the GPU we can only say so."""
+    from svd_learn import memory
+
+    try:
+        memory.enable_expandable_segments()
+    except RuntimeError:
+        say(f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
+            "expect more reserved memory than the plan predicts")
+
+
+def generation_parameters(choice: ModelChoice, overrides: dict):
+    """The checkpoint's preset with the caller's values (None = keep the preset), validated; and its warnings.
+
+    Tiny weights run at their own trained size (the real one / 8) with the real frame count and steps.
+    """
+    from dataclasses import replace
+
+    from svd_learn import parameters
+
+    params = replace(parameters.preset(choice.checkpoint.name), **{k: v for k, v in overrides.items() if v is not None})
+    if choice.source == "tiny":
+        params = replace(params, height=models.TINY_SIZE[0], width=models.TINY_SIZE[1])
+    warnings = params.validate(choice.checkpoint.name)
+    if choice.source == "tiny":  # tiny weights were "trained" at TINY_SIZE: the size warnings do not apply
+        warnings = [w for w in warnings if w.split("=")[0] not in ("height", "width")]
+    return params, warnings
+
+
+def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, run: RunReport, timings, say, on_step):
+    """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding."""
+    import torch
+
+    total_steps = params.num_inference_steps
+    marks: dict[str, float] = {}
+
+    def step_end(pipeline, step, timestep, tensors):
+        if on_step is not None:
+            on_step(step + 1, total_steps)
+        if step + 1 == total_steps:
+            marks["denoised"] = time.perf_counter()
+            if device == "cuda":
+                torch.cuda.synchronize()
+                run.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated() / GIB, 2)
+            chunk = kwargs["decode_chunk_size"]
+            say(f"decoding {params.num_frames} frames, {chunk} at a time ...")
+        return tensors
+
+    if on_step is not None:
+        pipe.set_progress_bar_config(disable=True)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    kwargs = params.pipeline_kwargs()
+    kwargs["decode_chunk_size"] = decode_chunk_size or plan.decode_chunk_size or params.num_frames  # the user's, else the plan's
+    kwargs["generator"] = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
+    run.parameters["decode_chunk_size"] = kwargs["decode_chunk_size"]
+    say(f"denoising: {total_steps} steps, {params.num_frames} frames of {params.width}x{params.height}")
+    called = time.perf_counter()
+    frames = pipe(picture, callback_on_step_end=step_end, **kwargs).frames[0]
+    finished = time.perf_counter()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        run.peak_allocated_gib = round(torch.cuda.max_memory_allocated() / GIB, 2)
+        run.peak_reserved_gib = round(torch.cuda.max_memory_reserved() / GIB, 2)
+    denoised = marks.get("denoised", finished)
+    timings.update(
+        denoise_s=round(denoised - called, 2), s_per_step=round((denoised - called) / total_steps, 3),
+        decode_s=round(finished - denoised, 2), call_s=round(finished - called, 2),
+    )
+    return frames
+
+
+# ----------------------------------------------------------------------------------------------------
+# The command line: rich progress on stderr, the summary on stdout, short errors, exit codes.
+
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def run_command(**options) -> int:
+    """`svd-learn generate`: call generate_video with rich progress; turn a user's mistake into one message.
+
+    Returns the exit code: 0 done, 1 a problem the message explains, 130 interrupted (Ctrl-C).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from svd_learn.parameters import ImageError, ParameterError
+    from svd_learn.video import OutputError
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft: no hard breaks in messages
+    progress = Progress(
+        TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
+    )
+    task = None
+
+    def on_step(step: int, total: int) -> None:
+        nonlocal task
+        if step == 1:  # a new denoising loop (a fallback plan starts one too)
+            if task is not None:
+                progress.remove_task(task)
+            progress.start()
+            task = progress.add_task("denoising", total=total)
+        progress.update(task, completed=step)
+        if step == total:
+            progress.stop()
+
+    def say(message: str) -> None:
+        console.print(message, markup=False)
+
+    output = options.get("output")
+    try:
+        report = generate_video(say=say, on_step=on_step, **options)
+    except (ImageError, ParameterError, OutputError, GenerationError) as error:
+        progress.stop()
+        console.print(f"error: {error}", markup=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        progress.stop()
+        console.print(f"interrupted: nothing was written ({output} is as it was).", markup=False)
+        return EXIT_INTERRUPTED
+    print(report.summary())
+    return EXIT_OK
