@@ -87,9 +87,17 @@ dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_d
 pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", **{dtype_keyword: torch.float32})
 print(type(pipe).__name__)
 assert type(pipe).__name__ == index["_class_name"] == "StableVideoDiffusionPipeline"
-assert {name: [type(c).__module__.split(".")[0], type(c).__name__] for name, c in pipe.components.items()} == {
-    name: value for name, value in index.items() if not name.startswith("_")
-}
+for name, component in pipe.components.items():
+    library, class_name = index[name]
+    print(f"{name:18} index: {library}.{class_name:34} built: {type(component).__module__.split('.')[0]}.{type(component).__name__}")
+    assert type(component).__module__.startswith(library)
+    assert type(component).__name__.startswith(class_name)  # see the note below on CLIPImageProcessorPil
+assert set(pipe.components) == {name for name in index if not name.startswith("_")}
+
+# %% [markdown]
+# Each component was built by the library its index entry names. One detail you may see: transformers
+# without torchvision installed builds `CLIPImageProcessorPil` for `CLIPImageProcessor` (and warns). It does
+# the same preprocessing with Pillow; on Colab, torchvision is installed and you get the class named.
 
 # %% [markdown]
 # ## 3. The components: class, size, dtype, device
@@ -252,10 +260,13 @@ assert array.shape == (1, checkpoint.num_frames, height, width, 3)
 # %%
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 5, figsize=(15, 2.2))
-for ax, i in zip(axes, range(0, checkpoint.num_frames, 6)):
+fig, axes = plt.subplots(1, 6, figsize=(18, 2.2))
+axes[0].imshow(image)
+axes[0].set_title("input image")
+for ax, i in zip(axes[1:], range(0, checkpoint.num_frames, 6)):
     ax.imshow(frames[0][i])
     ax.set_title(f"frame {i}")
+for ax in axes:
     ax.axis("off")
 fig.suptitle(f"SVD-XT output, {source.name} weights" + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
 plt.show()

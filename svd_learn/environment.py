@@ -185,5 +185,8 @@ def lesson_test_environment(home: str) -> dict[str, str]:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
         "TQDM_DISABLE": "1",
+        # transformers' warnings depend on what else is installed (torchvision...) and appear once per
+        # process, wherever the first import happens: not a lesson's claim, and not stable text.
+        "TRANSFORMERS_VERBOSITY": "error",
         "PYTHONHASHSEED": "0",
     }

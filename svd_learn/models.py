@@ -183,6 +183,13 @@ def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = Tru
     finally:
         diffusers_logging.set_verbosity(verbosity)
         transformers_logging.enable_progress_bar()
+    # Name the classes exactly as the Hub repo does. (transformers without torchvision substitutes
+    # CLIPImageProcessorPil for CLIPImageProcessor and would write that name into the index.)
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    real_index = json.loads((DATA / "svd-xt-config" / "model_index.json").read_text())
+    index.update({name: real_index[name] for name in CONFIG_FILES})
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return folder
 
 
