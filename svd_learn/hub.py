@@ -6,7 +6,7 @@ one model repo, built here as a git repository the way model repos on the Hub ar
 
     commit 1  "Add full-precision weights"   model_index.json, configs, *.safetensors (fp32)   tag v1.0
     commit 2  "Add the fp16 variant"         + *.fp16.safetensors                              branch main
-    commit 3  "Try 30 sampling steps"        scheduler config edited                           branch dev
+    commit 3  "Try trailing timestep spacing" scheduler config edited                          branch dev
 
 Weights are tiny (svd_learn.models), the layout is the real SVD-XT's, and `*.safetensors` files are
 stored with Git LFS, as on the Hub. Commits have fixed authors and dates, so their hashes only change
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -124,8 +125,10 @@ def build_course_repo(repo: str | Path, seed: int = 0) -> Path:
     # dev: a change the authors are trying out, not yet on main.
     _git(repo, "checkout", "--quiet", "-b", DEV_BRANCH)
     scheduler = repo / "scheduler" / "scheduler_config.json"
-    scheduler.write_text(scheduler.read_text().replace("{", '{\n  "_course_note": "dev: trying 30 sampling steps",', 1))
-    _git(repo, "commit", "--quiet", "-am", "Try 30 sampling steps", date=_COMMIT_DATES[2])
+    text = scheduler.read_text()
+    assert '"timestep_spacing": "leading"' in text, "the scheduler config changed: update build_course_repo"
+    scheduler.write_text(text.replace('"timestep_spacing": "leading"', '"timestep_spacing": "trailing"'))
+    _git(repo, "commit", "--quiet", "-am", "Try trailing timestep spacing", date=_COMMIT_DATES[2])
     _git(repo, "checkout", "--quiet", "main")
     return repo
 
@@ -141,17 +144,14 @@ def course_repo_template() -> Path:
     return models._build_once(folder, build_course_repo)  # the checked-out repo has model_index.json
 
 
-def commit_file(repo: str | Path, path_in_repo: str, content: str, message: str, branch: str = "main") -> str:
-    """Commit one text file to `branch` of a served repo (what a model's authors do when they push).
-    The server sees it at once. Returns the new commit hash."""
+def fast_forward(repo: str | Path, branch: str = "main", to: str = DEV_BRANCH) -> str:
+    """Move `branch` forward to `to` (what a model's authors do when they merge their dev branch).
+    A running server serves the new commit at once. Returns the commit `branch` now points to."""
     repo = Path(repo)
     current = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     _git(repo, "checkout", "--quiet", branch)
     try:
-        (repo / path_in_repo).parent.mkdir(parents=True, exist_ok=True)
-        (repo / path_in_repo).write_text(content)
-        _git(repo, "add", path_in_repo)
-        _git(repo, "commit", "--quiet", "-m", message, date=_COMMIT_DATES[-1].replace("03-02", "04-06"))
+        _git(repo, "merge", "--quiet", "--ff-only", to)
         return _git(repo, "rev-parse", "HEAD")
     finally:
         _git(repo, "checkout", "--quiet", current)
@@ -186,7 +186,7 @@ class LocalHub:
 
     @property
     def repo_path(self) -> Path:
-        """The served git repository (commit to it with `commit_file`)."""
+        """The served git repository (a copy: change it with `fast_forward` or git)."""
         return self.folder / "mirrors" / "models" / self.repo_id
 
     @property
@@ -317,15 +317,9 @@ def start(port: int | None = None, repo: str | Path | None = None, timeout_s: fl
     """
     if port is not None:
         _check_port_free(port)
-    try:
-        import olah  # noqa: F401  (only to fail early with a clear message)
-    except ImportError:
+    if importlib.util.find_spec("olah") is None:
         raise RuntimeError("The local Hub needs olah: pip install olah (lesson 3's setup cell does it).") from None
-    template = Path(repo) if repo is not None else course_repo_template()
-
     folder = Path(tempfile.mkdtemp(prefix="svd-learn-hub-"))
-    served = folder / "mirrors" / "models" / COURSE_REPO
-    shutil.copytree(template, served, symlinks=True)
     port = port or free_port()
     config = folder / "configs.toml"
     config.write_text(_CONFIG.format(host=HOST, port=port, folder=folder))
@@ -343,6 +337,9 @@ def start(port: int | None = None, repo: str | Path | None = None, timeout_s: fl
     server = LocalHub(port=port, folder=folder, process=process)
     _RUNNING.add(server)
     try:
+        # olah reads its mirrors per request: build and copy the repo while it boots
+        template = Path(repo) if repo is not None else course_repo_template()
+        shutil.copytree(template, server.repo_path, symlinks=True)
         _wait_until_ready(server, timeout_s)
     except BaseException:
         server.stop()

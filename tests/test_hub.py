@@ -86,14 +86,15 @@ def test_repo_info_without_revision_is_the_default_branch(server, template):
     assert info.sha == hub.repo_refs(template)["main"]
 
 
-def test_a_pushed_commit_is_served_at_once(template, tmp_path):
+def test_a_moved_branch_is_served_at_once(template, tmp_path):
     from huggingface_hub import hf_hub_download
 
+    refs = hub.repo_refs(template)
     with hub.local_hub() as server:
-        new_commit = hub.commit_file(server.repo_path, "NOTES.md", "hello\n", "Add notes")
-        path = hf_hub_download(hub.COURSE_REPO, "NOTES.md", endpoint=server.endpoint, cache_dir=tmp_path)
-        assert f"/snapshots/{new_commit}/" in path
-    assert hub.repo_refs(template)["main"] != new_commit  # the template is untouched
+        assert hub.fast_forward(server.repo_path, "main", to="dev") == refs["dev"]
+        path = hf_hub_download(hub.COURSE_REPO, "scheduler/scheduler_config.json", endpoint=server.endpoint, cache_dir=tmp_path)
+        assert f"/snapshots/{refs['dev']}/" in path and '"timestep_spacing": "trailing"' in Path(path).read_text()
+    assert hub.repo_refs(template) == refs  # the template is untouched
 
 
 def test_starts_fast_and_stops_completely():
