@@ -191,22 +191,24 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
     `versions` (distribution -> version or None) replaces the installed versions, to ask "what if".
     """
     names = {name for entry in KNOWN_ERRORS for name in entry.versions}
-    if versions is None:
-        versions = {name: installed_version(name) for name in names}
-    else:
+    what_if = versions is not None
+    if what_if:
         versions = {name: versions.get(name) for name in names}
+    else:
+        versions = {name: installed_version(name) for name in names}
     findings = []
     for entry in KNOWN_ERRORS:
         if entry.flag_when_installed and entry.matches_installed(versions):
             installed = ", ".join(f"{name} {versions[name] or NOT_INSTALLED}" for name in entry.versions)
             findings.append(Finding(entry.id, entry.title, f"installed: {installed}", entry.fix))
-        if entry.conflicts_of and versions is not None:
+        if entry.conflicts_of and not what_if:
             for unmet in _unmet_requirements(entry.conflicts_of):
                 findings.append(Finding(entry.id, entry.title, unmet, entry.fix))
-    stale = known_error("stale_module")
-    for problem in requirement_problems():
-        if "is loaded in this process" in problem:  # the restart case of requirement_problems()
-            findings.append(Finding(stale.id, stale.title, problem, stale.fix))
+    if not what_if:
+        stale = known_error("stale_module")
+        for problem in requirement_problems():
+            if "is loaded in this process" in problem:  # the restart case of requirement_problems()
+                findings.append(Finding(stale.id, stale.title, problem, stale.fix))
     return findings
 
 

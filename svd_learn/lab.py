@@ -15,6 +15,8 @@ run of a reproduction installs from the cache.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -53,9 +55,11 @@ class Reproduction:
     id: str  # the id of the known error it reproduces (data/known_errors.toml)
     summary: str
     broken: tuple[tuple[str, ...], ...]  # install steps, in order; a later step may upgrade past an earlier one's caps
-    fixed: tuple[tuple[str, ...], ...]
+    fixed: tuple[tuple[str, ...], ...]  # empty: the fix is in the code, `fixed_code` runs in the broken environment
     code: str  # the Python that fails in the broken environment
+    fixed_code: str  # the Python that runs cleanly in the fixed environment (usually `code`)
     needs_torch: bool = False  # installs the same torch as this environment (from a local wheel if there is one)
+    env: dict[str, str] = field(default_factory=dict)  # environment variables for both runs
 
 
 @dataclass
@@ -83,9 +87,11 @@ def _read_reproductions() -> dict[str, Reproduction]:
             id=raw["id"],
             summary=raw["summary"],
             broken=tuple(tuple(step) for step in raw["broken"]),
-            fixed=tuple(tuple(step) for step in raw["fixed"]),
+            fixed=tuple(tuple(step) for step in raw.get("fixed", [])),
             code=raw["code"],
+            fixed_code=raw.get("fixed_code", raw["code"]),
             needs_torch=raw.get("needs_torch", False),
+            env=raw.get("env", {}),
         )
     return entries
 
@@ -143,13 +149,15 @@ class Installer:
             self._run([sys.executable, "-m", "venv", str(path)])
         return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
-    def install(self, python: Path, pins: list[str]) -> None:
+    def install_command(self, python: Path) -> list[str]:
+        """The command that installs into the environment of `python` (pins follow)."""
         links = [arg for folder in _find_links() for arg in ("--find-links", folder)]
         if self.uv:
-            command = [self.uv, "pip", "install", "--quiet", "--python", str(python), "--cache-dir", str(self.cache_dir / "uv")]
-        else:
-            command = [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(self.cache_dir / "pip")]
-        self._run(command + links + pins, installing=pins)
+            return [self.uv, "pip", "install", "--quiet", "--python", str(python), "--cache-dir", str(self.cache_dir / "uv")] + links
+        return [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(self.cache_dir / "pip")] + links
+
+    def install(self, python: Path, pins: list[str]) -> None:
+        self._run(self.install_command(python) + pins, installing=pins)
 
     def _run(self, command: list[str], installing: list[str] | None = None) -> None:
         done = subprocess.run(command, capture_output=True, text=True)
@@ -167,16 +175,22 @@ class Installer:
 
 
 def _with_torch(pins: list[str]) -> list[str]:
-    """Add this environment's torch, pinned, so the throwaway one does not resolve a different (multi-GB) build."""
-    torch = installed_version("torch")
+    """Add this environment's torch (and numpy), pinned, so the throwaway one does not resolve a different,
+    multi-GB build. With a local torch wheel in PIP_FIND_LINKS the install takes seconds."""
+    torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
         raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
-    return pins + [f"torch=={torch}"]
+    return pins + [f"torch=={torch}"] + ([f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else [])
 
 
-def _run_code(python: Path, code: str) -> tuple[int, str]:
-    environment = {**os.environ, "PYTHONWARNINGS": "default", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+def _run_code(python: Path, code: str, installer: Installer, extra_env: dict[str, str]) -> tuple[int, str]:
+    environment = {**os.environ, "PYTHONWARNINGS": "default", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", **extra_env}
+    environment["SVD_LEARN_LAB_INSTALL"] = json.dumps(installer.install_command(python))  # for code that installs (stale_module)
     environment.pop("PYTHONPATH", None)  # only what was installed into the throwaway environment
+    # Compiled bytecode is kept between runs (torch alone takes ~10 s to compile on 2 cores). It stays valid
+    # because the environments always live at the same two paths and uv hard-links files from its cache.
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    environment["PYTHONPYCACHEPREFIX"] = str(installer.cache_dir / "pycache")
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=environment, cwd=python.parent)
     return done.returncode, (done.stdout + done.stderr).strip()
 
@@ -205,17 +219,35 @@ def run_reproduction(entry_id: str, *, workdir: str | Path | None = None, keep: 
     installer = Installer(cache_dir=home / "cache")
     envs = home / "envs"
     envs.mkdir(parents=True, exist_ok=True)
+    with _lab_lock(home):  # one reproduction at a time per lab folder: they share envs/broken and envs/fixed
+        return _run_locked(reproduction, installer, envs, keep, echo)
+
+
+@contextlib.contextmanager
+def _lab_lock(home: Path):
+    import fcntl
+
+    with open(home / "lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, keep: bool, echo) -> LabResult:
+    entry_id = reproduction.id
     seconds = {}
     echo(f"[lab] {reproduction.id}: {reproduction.summary}")
     try:
         start = time.perf_counter()
         echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
-        broken_python, broken_pins = _build(installer, envs / f"{entry_id}-broken", reproduction.broken, reproduction.needs_torch, echo)
+        broken_python, broken_pins = _build(installer, envs / "broken", reproduction.broken, reproduction.needs_torch, echo)
         seconds["broken install"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        echo(f"[2/4] run in the broken environment: python -c {reproduction.code!r}")
-        returncode, error_text = _run_code(broken_python, reproduction.code)
+        echo("[2/4] run in the broken environment: python -c '...'\n    " + reproduction.code.strip().replace("\n", "\n    "))
+        returncode, error_text = _run_code(broken_python, reproduction.code, installer, reproduction.env)
         seconds["broken run"] = time.perf_counter() - start
         echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
         echo(f"    exit status {returncode}")
@@ -229,18 +261,24 @@ def run_reproduction(entry_id: str, *, workdir: str | Path | None = None, keep: 
             echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
 
         start = time.perf_counter()
-        echo("[4/4] fixed environment: the same line with the fixed pins")
-        fixed_python, fixed_pins = _build(installer, envs / f"{entry_id}-fixed", reproduction.fixed, reproduction.needs_torch, echo)
-        fixed_code, fixed_output = _run_code(fixed_python, reproduction.code)
+        if reproduction.fixed:
+            echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
+            fixed_python, fixed_pins = _build(installer, envs / "fixed", reproduction.fixed, reproduction.needs_torch, echo)
+        else:
+            echo("[4/4] the fix is in the code: the same environment, the corrected code")
+            fixed_python, fixed_pins = broken_python, broken_pins
+        if reproduction.fixed_code != reproduction.code:
+            echo("    python -c '...'\n    " + reproduction.fixed_code.strip().replace("\n", "\n    "))
+        fixed_status, fixed_output = _run_code(fixed_python, reproduction.fixed_code, installer, reproduction.env)
         seconds["fixed install and run"] = time.perf_counter() - start
-        fixed_ok = fixed_code == 0 and not compat.diagnose(fixed_output)
+        fixed_ok = fixed_status == 0 and not compat.diagnose(fixed_output)
         if fixed_output:
             echo("    " + "\n    ".join(fixed_output.splitlines()[-4:]))
-        echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_code})")
+        echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_status})")
     finally:
         if not keep:
-            for suffix in ("broken", "fixed"):
-                shutil.rmtree(envs / f"{entry_id}-{suffix}", ignore_errors=True)
+            for name in ("broken", "fixed"):
+                shutil.rmtree(envs / name, ignore_errors=True)
     return LabResult(
         entry_id=entry_id,
         broken_pins=broken_pins,
