@@ -219,7 +219,7 @@ by_motion = captures_for("motion_bucket_id", [0, 255])
 for value, c in by_motion.items():
     print(f"motion_bucket_id={value:3}: time ids {[round(x, 4) for x in c.added_time_ids[1].tolist()]}")
 low, high = by_motion[0], by_motion[255]
-assert torch.equal(low.image_embeddings, high.image_embeddings) and torch.equal(low.unet_sample, high.unet_sample)
+assert torch.allclose(low.image_embeddings, high.image_embeddings) and torch.allclose(low.unet_sample, high.unet_sample)
 assert not torch.equal(low.time_id_embedding, high.time_id_embedding)
 
 # %% [markdown]
@@ -236,8 +236,8 @@ for value, c in by_noise.items():
     print(f"noise_aug_strength={value:<5}: std of the noise added to the image {c.added_noise.std().item():.4f}")
     assert abs(c.added_noise.std().item() - value) <= 0.05 * value + 1e-6
 clean, noisy = by_noise[0.0], by_noise[0.1]
-assert torch.equal(clean.image_embeddings, noisy.image_embeddings)  # CLIP: the clean image either way
-assert not torch.equal(clean.image_latents, noisy.image_latents)  # VAE: the noisy image
+assert torch.allclose(clean.image_embeddings, noisy.image_embeddings)  # CLIP: the clean image either way
+assert not torch.allclose(clean.image_latents, noisy.image_latents)  # VAE: the noisy image
 
 # %% [markdown]
 # Default 0.02. Raise it (0.05 to 0.1) for more motion or when your image is not 576x1024; above about 0.3
@@ -268,7 +268,8 @@ assert capture.unet_sample.shape[-2:] == (height // 8, width // 8)  # height and
 # %%
 print("set:     ", [round(x, 2) for x in capture.guidance_scale[:5].tolist()], "...", round(capture.guidance_scale[-1].item(), 2))
 print("measured:", [round(x, 2) for x in capture.applied_guidance[:5].tolist()], "...", round(capture.applied_guidance[-1].item(), 2))
-assert torch.allclose(capture.applied_guidance, torch.linspace(params.min_guidance_scale, params.max_guidance_scale, params.num_frames), atol=1e-3)
+expected = torch.linspace(params.min_guidance_scale, params.max_guidance_scale, params.num_frames)
+assert torch.allclose(capture.applied_guidance, expected, atol=0.02)  # 0.02: fp16 rounding on a GPU
 print("unconditional half: nonzero embedding values", torch.count_nonzero(capture.half(capture.image_embeddings, False)).item(),
       "| nonzero image latent values", torch.count_nonzero(capture.half(capture.image_latents, False)).item())
 assert torch.count_nonzero(capture.half(capture.image_embeddings, False)) == torch.count_nonzero(capture.half(capture.image_latents, False)) == 0
@@ -326,6 +327,8 @@ if source.name == "pretrained":
         parameters.plot_frame_grid({f"{name}={v}\nmotion {scores[v]:.1f}": f for v, f in videos.items()}, title=f"{name} sweep")
         plt.show()
         print(name, "motion scores:", {v: round(s, 1) for v, s in scores.items()})
+else:
+    print(f"skipped on {source.name} weights: their frames are noise, and comparing noise with noise teaches nothing")
 
 # %% [markdown]
 # ## 8. Sensible ranges, and what the card says SVD cannot do
