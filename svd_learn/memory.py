@@ -1,0 +1,470 @@
+"""Lesson 4: fitting Stable Video Diffusion into a small GPU, measured.
+
+Four ways to place the three networks (image encoder, UNet, VAE) during a call:
+
+- gpu:                everything on the GPU (fastest; needs the weights, 4.5 GB, plus activations);
+- model_offload:      diffusers' `enable_model_cpu_offload()`: one whole network on the GPU at a time;
+- sequential_offload: `enable_sequential_cpu_offload()`: one layer at a time (least GPU memory, slowest);
+- group_offload:      `unet.enable_group_offload(..., use_stream=True)`: blocks of the UNet stream in while
+                      the previous block computes; the encoder and VAE stay on the GPU. (On the whole pipeline
+                      group offload clashes with the VAE's fp32 upcast, so only the UNet gets it.)
+
+Each combines with two knobs that cut activations: the UNet's forward chunking (feed-forward layers one
+sample at a time) and `decode_chunk_size` (how many frames the VAE decodes at once: THE memory knob of
+the VAE). `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` cuts fragmentation (reserved minus allocated).
+
+`apply_plan` applies a named plan in one call. `measure_run` measures one call. `choose_plan` picks the
+fastest plan predicted to fit a GPU, from calibration measured on real GPUs (data/memory_calibration.json,
+written from benchmarks/results/ by benchmarks/calibrate.py), and says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+import torch
+
+GIB = 2**30
+T4_GIB = 14.74  # what torch reports for a Colab T4 (total_memory)
+T4_SAFE_PEAK_GIB = 14.0  # the most a plan may reserve on a T4: the CUDA context and cuDNN need the rest
+ALLOC_CONF_VARIABLE = "PYTORCH_CUDA_ALLOC_CONF"
+EXPANDABLE_SEGMENTS = "expandable_segments:True"
+COMPONENTS = ("image_encoder", "unet", "vae")  # diffusers' model_cpu_offload_seq for SVD
+PLACEMENTS = ("gpu", "model_offload", "sequential_offload", "group_offload", "cpu")
+SPEED_TIE = 0.05  # plans measured within 5% of the fastest count as equally fast
+DECODE_ALL = 25  # a decode_chunk_size >= num_frames decodes every frame at once (SVD-XT has 25)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Plans
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where the networks sit during a call, and how the activations are cut."""
+
+    name: str
+    placement: str  # one of PLACEMENTS
+    forward_chunking: bool  # pipe.unet.enable_forward_chunking(): feed-forward layers one sample at a time
+    decode_chunk_size: int  # frames the VAE decodes at once (pass it to the pipeline call)
+    attention_slicing: bool = False  # pipe.enable_attention_slicing(): a no-op for SVD, kept for the seed recipe
+    baseline: bool = False  # a recipe we measure against, never chosen by the planner
+    description: str = ""
+
+    def __post_init__(self):
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"Unknown placement {self.placement!r}: use one of {', '.join(PLACEMENTS)}.")
+        if self.decode_chunk_size < 1:
+            raise ValueError(f"decode_chunk_size must be at least 1, got {self.decode_chunk_size}.")
+
+
+def _plan(name, placement, forward_chunking, decode_chunk_size, description, **extra) -> tuple[str, Plan]:
+    return name, Plan(name, placement, forward_chunking, decode_chunk_size, description=description, **extra)
+
+
+# Ordered from fastest (most GPU memory) to least GPU memory; fallback_order() follows this order.
+PLANS: dict[str, Plan] = dict(
+    [
+        _plan("gpu-decode8", "gpu", False, 8, "everything on the GPU, decode 8 frames at a time"),
+        _plan("gpu-decode2", "gpu", False, 2, "everything on the GPU, decode 2 frames at a time"),
+        _plan("gpu-chunked-decode2", "gpu", True, 2, "everything on the GPU, forward chunking, decode 2"),
+        _plan("model-offload-chunked-decode2", "model_offload", True, 2, "model CPU offload, forward chunking, decode 2"),
+        _plan("group-offload-chunked-decode2", "group_offload", True, 2, "UNet group offload with CUDA streams, forward chunking, decode 2"),
+        _plan("sequential-offload-chunked-decode1", "sequential_offload", True, 1, "sequential CPU offload, forward chunking, decode 1"),
+        # Baselines: measured, never chosen.
+        _plan("gpu-decode-all", "gpu", False, DECODE_ALL, "the naive way: everything on the GPU, decode all frames at once", baseline=True),
+        _plan(
+            "seed-recipe", "model_offload", False, DECODE_ALL,
+            "the seed notes' T4 advice: model offload + enable_attention_slicing(), decode all frames at once",
+            attention_slicing=True, baseline=True,
+        ),
+        _plan("model-offload-decode-all", "model_offload", False, DECODE_ALL, "the seed recipe without attention slicing", baseline=True),
+        _plan("docs-recipe", "model_offload", True, 2, "diffusers docs' low-memory recipe: model offload + forward chunking + decode 2", baseline=True),
+        _plan("cpu", "cpu", False, DECODE_ALL, "no GPU: everything on the CPU (fp32; tiny weights in seconds, full size takes hours)", baseline=True),
+    ]
+)
+
+
+def get_plan(plan: Plan | str) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    try:
+        return PLANS[plan]
+    except KeyError:
+        raise ValueError(f"Unknown memory plan {plan!r}. Known plans: {', '.join(PLANS)}.") from None
+
+
+def fallback_order() -> list[str]:
+    """The plans a GPU run may use, from most to least GPU memory (which is also fastest to slowest, as
+    measured): on CUDA out-of-memory, try the next. Ordered by the calibration's measured peaks."""
+    candidates = [name for name, plan in PLANS.items() if not plan.baseline]
+    peaks = {name: entry.get("peak_reserved_gib") for name, entry in read_calibration()["plans"].items()}
+    unmeasured = float("inf")  # plans without a measurement go last, in PLANS order (sorted() is stable)
+    return sorted(candidates, key=lambda name: -peaks[name] if peaks.get(name) is not None else unmeasured)
+
+
+def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> int:
+    """Place and chunk `pipe` as `plan` says, in one call. Returns the decode_chunk_size to pass to the call.
+
+    Call it once, on a freshly loaded pipeline: offload hooks cannot be cleanly removed.
+    """
+    plan = get_plan(plan)
+    device = torch.device(device)
+    if plan.placement in ("gpu", "cpu"):
+        pipe.to(device if plan.placement == "gpu" else "cpu")
+    elif plan.placement == "model_offload":
+        pipe.enable_model_cpu_offload(device=device)
+    elif plan.placement == "sequential_offload":
+        pipe.enable_sequential_cpu_offload(device=device)
+    elif plan.placement == "group_offload":
+        # The small networks stay on the GPU; the UNet's top-level blocks stream in one group at a time.
+        pipe.image_encoder.to(device)
+        pipe.vae.to(device)
+        pipe.unet.enable_group_offload(
+            onload_device=device, offload_device=torch.device("cpu"), offload_type="block_level",
+            num_blocks_per_group=1, use_stream=device.type == "cuda",
+        )
+    if plan.forward_chunking:
+        pipe.unet.enable_forward_chunking()
+    if plan.attention_slicing:
+        pipe.enable_attention_slicing()  # reaches no SVD component: neither has set_attention_slice
+    return plan.decode_chunk_size
+
+
+# ----------------------------------------------------------------------------------------------------
+# A T4 on a bigger GPU, and expandable segments
+
+
+def expandable_segments_enabled() -> bool:
+    return EXPANDABLE_SEGMENTS in os.environ.get(ALLOC_CONF_VARIABLE, "") + os.environ.get("PYTORCH_ALLOC_CONF", "")
+
+
+def enable_expandable_segments() -> None:
+    """Ask PyTorch's CUDA allocator for expandable segments (less fragmentation: reserved stays near allocated).
+
+    The allocator reads PYTORCH_CUDA_ALLOC_CONF once, when CUDA initialises. Call this before anything
+    touches the GPU (first cell of a notebook, or `export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`).
+    """
+    if expandable_segments_enabled():
+        return
+    if torch.cuda.is_initialized():
+        raise RuntimeError(
+            f"CUDA is already initialised, so {ALLOC_CONF_VARIABLE} is read and fixed for this process. "
+            "Restart the runtime and call enable_expandable_segments() before anything uses the GPU."
+        )
+    current = os.environ.get(ALLOC_CONF_VARIABLE, "")
+    os.environ[ALLOC_CONF_VARIABLE] = f"{current},{EXPANDABLE_SEGMENTS}" if current else EXPANDABLE_SEGMENTS
+
+
+@contextlib.contextmanager
+def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
+    """Behave like a Colab T4 on a bigger GPU: cap PyTorch's memory at `cap_gib` and allow only the attention
+    kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    total = torch.cuda.get_device_properties(device).total_memory
+    if cap_gib * GIB > total:
+        raise ValueError(f"This GPU has {total / GIB:.2f} GiB; it cannot emulate a {cap_gib} GiB budget.")
+    torch.cuda.set_per_process_memory_fraction(cap_gib * GIB / total, device)
+    try:
+        with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
+            yield
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0, device)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Measuring one call
+
+
+def host_peak_rss_gib() -> float:
+    """The most host memory this process has held so far (peak RSS, loading included).
+
+    On Linux this is VmHWM. Not getrusage's ru_maxrss: Linux carries that over exec from the forked parent,
+    so a child of a big process would report its parent's peak.
+    """
+    if sys.platform.startswith("linux"):
+        return host_memory_gib()["VmHWM"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / GIB if sys.platform == "darwin" else peak * 1024 / GIB
+
+
+def host_memory_gib() -> dict[str, float]:
+    """This process's host memory now (Linux): peak RSS (VmHWM), RSS, and its anonymous and file-backed parts.
+    File-backed pages (memory-mapped weight files) can be dropped by the kernel; anonymous pages cannot."""
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                fields[key] = int(value.split()[0]) * 1024 / GIB
+    return fields
+
+
+def _where(module: torch.nn.Module) -> str:
+    """Where a network's weights are: 'cuda', 'cpu', 'meta' (sequential offload parks them there), or a mix."""
+    sizes: dict[str, int] = {}
+    for parameter in module.parameters():
+        sizes[parameter.device.type] = sizes.get(parameter.device.type, 0) + parameter.numel()
+    total = sum(sizes.values())
+    if len(sizes) == 1:
+        return next(iter(sizes))
+    return "+".join(f"{kind} {100 * n / total:.0f}%" for kind, n in sorted(sizes.items(), key=lambda kv: -kv[1]))
+
+
+@contextlib.contextmanager
+def trace_placement(pipe):
+    """Record where each network sits each time one of them finishes a forward call.
+
+    Yields a list that fills with (stage, {component: place}) rows; repeats of the same row (the UNet runs
+    once per step) are merged. A forward hook runs after any offload hook has moved the weights in.
+    """
+    rows: list[tuple[str, dict[str, str]]] = []
+    modules = {name: getattr(pipe, name) for name in COMPONENTS}
+    # The pipeline calls vae.encode()/vae.decode(), never vae.forward(): hook the VAE's encoder and decoder.
+    stages = {"image_encoder": pipe.image_encoder, "vae encode": pipe.vae.encoder, "unet": pipe.unet,
+              "vae decode": pipe.vae.decoder}
+
+    def record(stage):
+        def hook(module, args, output):
+            row = (stage, {name: _where(m) for name, m in modules.items()})
+            if not rows or rows[-1] != row:
+                rows.append(row)
+
+        return hook
+
+    handles = [module.register_forward_hook(record(stage)) for stage, module in stages.items()]
+    try:
+        yield rows
+    finally:
+        for handle in handles:
+            handle.remove()
+        rows.append(("after the call", {name: _where(m) for name, m in modules.items()}))
+
+
+@dataclass
+class Measurement:
+    """One pipeline call, measured. Memory in GiB, times in seconds; GPU fields are None on a CPU."""
+
+    plan: str
+    num_frames: int
+    height: int
+    width: int
+    steps: int
+    decode_chunk_size: int
+    seconds: float  # the whole call
+    seconds_per_step: float  # median over denoising steps
+    prepare_seconds: float  # call start to the end of the first step, minus one step (encoders, latents)
+    decode_seconds: float  # the end of the last step to the end of the call (VAE decode, postprocessing)
+    host_rss_gib: float  # the process's peak host memory so far (loading included)
+    peak_allocated_gib: float | None = None
+    peak_reserved_gib: float | None = None
+    denoise_peak_allocated_gib: float | None = None  # encoders + denoising steps
+    denoise_peak_reserved_gib: float | None = None
+    decode_peak_allocated_gib: float | None = None  # VAE decode (peak counters reset after the last step)
+    decode_peak_reserved_gib: float | None = None
+    placement: list = field(default_factory=list)  # (stage, {component: place}) rows
+    frames_finite: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_run(pipe, image, plan: Plan | str, *, num_frames: int, height: int, width: int, steps: int = 25,
+                seed: int = 0, device: str | torch.device | None = None, **call_kwargs) -> Measurement:
+    """Call `pipe` once (after `apply_plan`) and measure memory and time; trace placement with hooks.
+
+    Raises torch.OutOfMemoryError like the call itself would.
+    """
+    plan = get_plan(plan)
+    device = torch.device(device or pipe._execution_device)
+    step_ends: list[float] = []
+
+    denoise_peaks: dict[str, float] = {}
+
+    def on_step_end(pipeline, step, timestep, callback_kwargs):
+        _synchronize(device)
+        step_ends.append(time.perf_counter())
+        if device.type == "cuda" and len(step_ends) == steps:  # split the peak: denoising here, decoding after
+            denoise_peaks["allocated"] = torch.cuda.max_memory_allocated(device) / GIB
+            denoise_peaks["reserved"] = torch.cuda.max_memory_reserved(device) / GIB
+            torch.cuda.reset_peak_memory_stats(device)
+        return callback_kwargs
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    generator = torch.Generator("cpu").manual_seed(seed)
+    with trace_placement(pipe) as placement:
+        _synchronize(device)
+        started = time.perf_counter()
+        try:
+            frames = pipe(
+                image, num_frames=num_frames, height=height, width=width, num_inference_steps=steps,
+                decode_chunk_size=plan.decode_chunk_size, generator=generator, output_type="pt",
+                callback_on_step_end=on_step_end, **call_kwargs,
+            ).frames
+        except Exception as error:
+            stage = "in the VAE decode" if len(step_ends) == steps else "while denoising"
+            error.add_note(f"{stage}, after {len(step_ends)} of {steps} steps")
+            raise
+        _synchronize(device)
+        ended = time.perf_counter()
+    step_times = [b - a for a, b in zip(step_ends, step_ends[1:])] or [step_ends[0] - started]
+    seconds_per_step = sorted(step_times)[len(step_times) // 2]
+    measurement = Measurement(
+        plan=plan.name, num_frames=num_frames, height=height, width=width, steps=steps,
+        decode_chunk_size=plan.decode_chunk_size, seconds=ended - started, seconds_per_step=seconds_per_step,
+        prepare_seconds=max(0.0, step_ends[0] - started - seconds_per_step), decode_seconds=ended - step_ends[-1],
+        host_rss_gib=host_peak_rss_gib(), placement=placement, frames_finite=bool(torch.isfinite(frames).all()),
+    )
+    if device.type == "cuda":
+        measurement.decode_peak_allocated_gib = torch.cuda.max_memory_allocated(device) / GIB
+        measurement.decode_peak_reserved_gib = torch.cuda.max_memory_reserved(device) / GIB
+        measurement.denoise_peak_allocated_gib = denoise_peaks["allocated"]
+        measurement.denoise_peak_reserved_gib = denoise_peaks["reserved"]
+        measurement.peak_allocated_gib = max(denoise_peaks["allocated"], measurement.decode_peak_allocated_gib)
+        measurement.peak_reserved_gib = max(denoise_peaks["reserved"], measurement.decode_peak_reserved_gib)
+    return measurement
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA out-of-memory, as torch raises it (OutOfMemoryError) or as a RuntimeError from a kernel."""
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The planner
+
+
+def read_calibration() -> dict:
+    """Peak GPU memory and speed per plan, measured on a real GPU under a T4 budget (see benchmarks/)."""
+    return json.loads((resources.files("svd_learn") / "data" / "memory_calibration.json").read_text())
+
+
+@dataclass(frozen=True)
+class Rejected:
+    plan: str
+    predicted_peak_gib: float | None
+    why: str
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """The planner's answer: a plan, why, its predicted peak, and what it rejected and why."""
+
+    plan: Plan
+    reason: str
+    predicted_peak_gib: float | None
+    fits: bool  # False when nothing is predicted to fit (the plan is then the least-memory one: try anyway)
+    alternatives: tuple[Rejected, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def explain(self) -> str:
+        peak = f"{self.predicted_peak_gib:.1f} GiB" if self.predicted_peak_gib is not None else "n/a"
+        lines = [f"plan: {self.plan.name} ({self.plan.description})", f"predicted peak GPU memory: {peak}", f"why: {self.reason}"]
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.alternatives:
+            lines.append("considered:")
+            lines += [f"  {r.plan}: {r.why}" for r in self.alternatives]
+        return "\n".join(lines)
+
+
+def predict_peak_gib(plan: Plan | str, num_frames: int = 25, height: int = 576, width: int = 1024,
+                     calibration: dict | None = None) -> float | None:
+    """Predicted peak reserved GPU memory of `plan` for a call of this size (None if never measured).
+
+    From the calibration's measurement at the reference call (SVD-XT, 25 frames, 576x1024, T4 cap): the peak
+    is the larger of two stages, each = the weights the plan keeps on the GPU + activations.
+    - denoising: activations grow with frames x pixels (the UNet batch is 2 x frames with CFG);
+    - decoding: activations grow with the frames decoded at once (decode_chunk_size) x pixels.
+    Add the measured fragmentation (reserved minus allocated). At the reference call this is the measurement.
+    """
+    plan = get_plan(plan)
+    calibration = calibration or read_calibration()
+    entry = calibration["plans"].get(plan.name)
+    if entry is None:
+        return None
+    ref = calibration["reference"]
+    pixels = (height * width) / (ref["height"] * ref["width"])
+    denoise_scale = pixels * num_frames / ref["frames"]
+    decode_scale = pixels * min(plan.decode_chunk_size, num_frames) / min(plan.decode_chunk_size, ref["frames"])
+    denoise = entry["resident_denoise_gib"] + (entry["denoise_peak_allocated_gib"] - entry["resident_denoise_gib"]) * denoise_scale
+    decode = entry["resident_decode_gib"] + (entry["decode_peak_allocated_gib"] - entry["resident_decode_gib"]) * decode_scale
+    fragmentation = entry["peak_reserved_gib"] - entry["peak_allocated_gib"]
+    return max(denoise, decode) + fragmentation
+
+
+def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str = "svd-xt", num_frames: int = 25,
+                height: int = 576, width: int = 1024, calibration: dict | None = None) -> PlanChoice:
+    """The fastest plan predicted to fit this GPU and host, with the reasons. `vram_gib` None or 0: no GPU.
+
+    Fits means: predicted peak reserved <= vram_gib - gpu_reserve_gib (the CUDA context and cuDNN live outside
+    PyTorch's pool: on a 14.74 GiB T4 a plan may reserve 14.0 GiB), and the plan's measured host memory
+    <= host_ram_gib - host_reserve_gib. Among the plans that fit, the one measured fastest wins.
+    """
+    from svd_learn.models import get_checkpoint
+
+    get_checkpoint(checkpoint)  # a clear error for an unknown name
+    calibration = calibration or read_calibration()
+    if not vram_gib:
+        return PlanChoice(
+            plan=PLANS["cpu"], predicted_peak_gib=None, fits=True,
+            reason="no CUDA GPU: everything runs on the CPU in fp32. Tiny weights take seconds; the real SVD takes "
+            "hours per video on a CPU, so use a GPU (a free Colab T4 fits SVD-XT: see `svd-learn plan --vram 14.74`).",
+        )
+    budget = vram_gib - calibration["gpu_reserve_gib"]
+    host_budget = host_ram_gib - calibration["host_reserve_gib"] if host_ram_gib else None
+    warnings: list[str] = []
+    if not expandable_segments_enabled():
+        warnings.append(f"set {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS} before CUDA starts: the calibration was measured with it.")
+    fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
+    rejected: dict[str, Rejected] = {}
+    for name in fallback_order():
+        entry = calibration["plans"].get(name, {})
+        peak = predict_peak_gib(name, num_frames, height, width, calibration)
+        host_needed = entry.get("host_rss_gib")
+        if peak is None:
+            rejected[name] = Rejected(name, None, "not measured on a GPU yet")
+        elif peak > budget:
+            rejected[name] = Rejected(name, peak, f"predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
+        elif host_budget is not None and host_needed and host_needed > host_budget:
+            rejected[name] = Rejected(name, peak, f"needs about {host_needed:.1f} GiB of host RAM, {host_budget:.1f} GiB usable")
+        else:
+            fitting.append((entry.get("seconds") or float("inf"), name, peak))
+    if fitting:
+        fastest = min(seconds for seconds, _, _ in fitting)
+        # Within the noise of one measurement (5%), prefer the plan that leaves the most memory free.
+        seconds, name, peak = min((f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)), key=lambda f: f[2])
+        for other_seconds, other, other_peak in fitting:
+            if other == name:
+                continue
+            if other_seconds <= fastest * (1 + SPEED_TIE):
+                why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
+            else:
+                why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
+            rejected[other] = Rejected(other, other_peak, why)
+        reason = (f"the fastest measured plan, within {SPEED_TIE:.0%} ({seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call on "
+                  f"{calibration['machine']['gpu']} under a T4 budget) whose predicted peak, {peak:.1f} GiB, fits the "
+                  f"{budget:.1f} GiB usable on a {vram_gib:g} GiB GPU")
+        alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected)
+        return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
+    name = fallback_order()[-1]
+    peak = predict_peak_gib(name, num_frames, height, width, calibration)
+    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {budget:.1f} GiB: try this one, "
+                    "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size.")
+    alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected and n != name)
+    return PlanChoice(PLANS[name], "nothing is predicted to fit; this plan needs the least GPU memory", peak, False,
+                      alternatives, tuple(warnings))
