@@ -266,11 +266,15 @@ def plans_to_try(requested: str, device: str, env, budget_gib, params, checkpoin
             f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
             f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
         )
-    if device == "cpu" or first not in order:
-        # On a CPU there is nothing to fall back to; after a baseline, every plan predicted to need less.
-        lower = [p for p in order if _peak(p, params) < _peak(first, params)] if device == "cuda" else []
-        return [first] + lower, reason, _round(predicted)
-    return order[order.index(first):], reason, _round(predicted)
+    if first.placement == "cpu":
+        return [first], reason, _round(predicted)  # nothing to fall back to
+    if first in order:
+        candidates = order[order.index(first):]
+    else:  # a baseline recipe: then every plan predicted to need less memory
+        candidates = [first] + [p for p in order if _peak(p, params) < _peak(first, params)]
+    if device == "cpu":  # "gpu" placements run on the CPU device; offloading needs a GPU
+        candidates = [p for p in candidates if p.placement == "gpu"]
+    return candidates, reason, _round(predicted)
 
 
 def _peak(plan, params) -> float:

@@ -1,0 +1,316 @@
+"""`svd-learn generate` and generate.generate_video on tiny weights (conftest sets SVD_LEARN_SOURCE=tiny).
+
+Every bad input ends with a short message, exit code 1 (130 for Ctrl-C), no traceback, and nothing lost.
+Generations use few frames and steps where the test allows, so the file runs in well under a minute.
+"""
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError
+from PIL import Image
+from typer.testing import CliRunner
+
+from svd_learn import generate, memory, models, video
+from svd_learn.cli import app
+from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
+
+FAST = ["--frames", "3", "--steps", "1"]
+
+
+def cli(*arguments):
+    return CliRunner().invoke(app, ["generate", *map(str, arguments)])
+
+
+def assert_clean_failure(result, *phrases, code=1):
+    """Failed with `code`, said what is wrong (every phrase), and showed no traceback."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception  # not a crash
+    for phrase in phrases:
+        assert phrase in result.output, result.output
+
+
+def no_leftovers(folder):
+    return not [p.name for p in folder.iterdir() if ".partial" in p.name or p.name.endswith(".check")]
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "input.png"
+    Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((256, 144)).save(path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------
+# It works: the embedded default, the video, the report.
+
+
+def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it_is_noise(tmp_path):
+    out = tmp_path / "new folder" / "rakéta videó.mp4"  # a missing folder, spaces and non-ASCII letters
+    result = cli(models.SAMPLE_IMAGE, "-o", out, "--steps", "1", "--gif")
+    assert result.exit_code == 0, result.output
+    info = video.read_video_info(out)
+    checkpoint = models.get_checkpoint("svd-xt")
+    assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": models.TINY_SIZE[1], "height": models.TINY_SIZE[0],
+                    "fps": 7.0, "frames": checkpoint.num_frames}
+    assert "frames are noise" in result.output and f"wrote {out}" in result.output and "plan cpu" in result.output
+    with Image.open(out.with_suffix(".gif")) as gif:
+        assert gif.n_frames == checkpoint.num_frames
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["source"] == "tiny" and report["random_weights"] and report["checkpoint"] == "svd-xt"
+    assert report["parameters"]["seed"] == 0 and report["parameters"]["num_frames"] == 25
+    assert report["plan"] == "cpu" and "CUDA GPU" in report["plan_reason"] and report["fallbacks"] == []
+    assert report["environment"]["versions"]["diffusers"] and report["host_rss_peak_gib"] > 0
+    assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(report["timings"])
+    assert no_leftovers(out.parent)
+
+
+def test_requested_fps_frames_and_report_path(tmp_path, image):
+    out, report = tmp_path / "clip.mp4", tmp_path / "reports" / "run.json"
+    result = cli(image, "-o", out, "--frames", "5", "--steps", "2", "--fps", "9", "--seed", "7", "--report", report)
+    assert result.exit_code == 0, result.output
+    info = video.read_video_info(out)
+    assert (info["frames"], info["fps"]) == (5, 9.0)
+    saved = json.loads(report.read_text())
+    assert saved["parameters"]["seed"] == 7 and saved["parameters"]["fps"] == 9 and saved["frames"] == 5
+    assert saved["parameters"]["num_inference_steps"] == 2
+    assert not out.with_suffix(".json").exists()
+
+
+def test_python_api_returns_the_report(tmp_path, image):
+    messages = []
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=3, num_inference_steps=1, say=messages.append)
+    assert isinstance(run, generate.RunReport) and run.frames == 3 and run.file_bytes > 0
+    assert json.loads((tmp_path / "a.json").read_text()) == run.to_dict()
+    assert any(m.startswith("plan: cpu") for m in messages) and any("decoding 3 frames" in m for m in messages)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
+def test_image_modes_are_converted_not_refused(tmp_path, mode):
+    source = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((256, 144))
+    if mode == "I;16":
+        converted = Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257))
+    else:
+        converted = source.convert(mode)
+    path = tmp_path / f"image.{'jpg' if mode == 'CMYK' else 'png'}"
+    converted.save(path)
+    result = cli(path, "-o", tmp_path / "out.mp4", *FAST)
+    assert result.exit_code == 0, result.output
+    assert video.read_video_info(tmp_path / "out.mp4")["frames"] == 3
+
+
+def test_a_very_large_image_is_resized(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.new("RGB", (8000, 6000), (30, 90, 160)).save(path, quality=70)
+    result = cli(path, "-o", tmp_path / "out.mp4", *FAST)
+    assert result.exit_code == 0, result.output
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bad images: refused before any model is loaded, nothing written.
+
+
+def bad_images(tmp_path):
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "text.png").write_bytes(b"this is not an image at all" * 10)
+    full = tmp_path / "full.jpg"
+    Image.open(models.SAMPLE_IMAGE).save(full)
+    (tmp_path / "truncated.jpg").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    Image.new("RGB", (40, 24)).save(tmp_path / "small.png")
+    first, second = Image.new("RGB", (256, 144), "red"), Image.new("RGB", (256, 144), "blue")
+    first.save(tmp_path / "animated.gif", save_all=True, append_images=[second], duration=100)
+    return {
+        "missing.png": "does not exist",
+        "folder.png": "is a folder",
+        "text.png": "not an image",
+        "truncated.jpg": "truncated",
+        "small.png": "upscale",
+        "animated.gif": "animated",
+    }
+
+
+def test_bad_images_get_a_short_message_and_no_output(tmp_path, monkeypatch):
+    loads = []
+    monkeypatch.setattr(generate, "load_pipeline", lambda *a: loads.append(a))
+    for name, phrase in bad_images(tmp_path).items():
+        out = tmp_path / f"{name}.mp4"
+        assert_clean_failure(cli(tmp_path / name, "-o", out), "error:", phrase)
+        assert not out.exists() and not out.with_suffix(".json").exists()
+    assert loads == []  # refused before loading a model
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bad outputs and parameters.
+
+
+def test_existing_output_is_refused_without_force_and_untouched(tmp_path, image):
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"my old video")
+    assert_clean_failure(cli(image, "-o", out, *FAST), "exists; pass --force")
+    assert out.read_bytes() == b"my old video"
+    result = cli(image, "-o", out, *FAST, "--force")
+    assert result.exit_code == 0, result.output
+    assert video.read_video_info(out)["frames"] == 3
+
+
+def test_unwritable_outputs(tmp_path, image):
+    (tmp_path / "a file").write_text("x")
+    assert_clean_failure(cli(image, "-o", tmp_path / "a file" / "out.mp4"), "Cannot create the folder")
+    (tmp_path / "dir.mp4").mkdir()
+    assert_clean_failure(cli(image, "-o", tmp_path / "dir.mp4"), "is a folder")
+    assert_clean_failure(cli(image, "-o", tmp_path / "out.avi"), "must end with .mp4")
+    assert_clean_failure(cli(image, "-o", tmp_path / "ok.mp4", "--report", tmp_path / "a file"), "must end with .json")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root can write anywhere")
+def test_read_only_folder(tmp_path, image):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    assert_clean_failure(cli(image, "-o", folder / "out.mp4"), "Cannot write to the folder")
+
+
+@pytest.mark.parametrize(
+    "option, phrase",
+    [
+        (["--frames", "0"], "num_frames=0"),
+        (["--steps", "0"], "num_inference_steps=0"),
+        (["--decode-chunk-size", "0"], "decode_chunk_size=0"),
+        (["--noise-aug-strength", "-1"], "noise_aug_strength=-1"),
+        (["--plan", "fastest"], "Unknown plan 'fastest'"),
+        (["--plan", "docs-recipe"], "this run is on the CPU"),
+        (["--source", "cloud"], "Unknown model source 'cloud'"),
+        (["--emulate-t4"], "no CUDA GPU"),
+        (["--vram-budget", "8"], "no CUDA GPU"),
+        (["--model", "no-such-model"], "not one of the course's checkpoints"),
+    ],
+)
+def test_out_of_range_parameters(tmp_path, image, option, phrase):
+    out = tmp_path / "out.mp4"
+    assert_clean_failure(cli(image, "-o", out, *option), "error:", phrase)
+    assert not out.exists()
+
+
+def test_ctrl_c_during_generation_leaves_no_file(tmp_path, image, monkeypatch):
+    original = generate._denoise_and_decode
+
+    def interrupted(*args):
+        *rest, on_step = args
+
+        def ctrl_c(step, total):
+            raise KeyboardInterrupt  # what Ctrl-C raises, in the middle of denoising
+
+        return original(*rest, ctrl_c)
+
+    monkeypatch.setattr(generate, "_denoise_and_decode", interrupted)
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"my old video")
+    result = cli(image, "-o", out, "--frames", "3", "--steps", "3", "--force")
+    assert_clean_failure(result, "interrupted: nothing was written", code=130)
+    assert out.read_bytes() == b"my old video" and not out.with_suffix(".json").exists()
+    assert no_leftovers(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The Hub: gated, unreachable.
+
+
+def fail_loading(monkeypatch, error):
+    """Make loading anything but a local folder fail as from_pretrained does (diffusers wraps the cause)."""
+    real = models.load_pipeline
+
+    def load(location, **kwargs):
+        if not models.Path(location).is_dir():
+            raise OSError(f"Cannot load model {location}") from error
+        return real(location, **kwargs)
+
+    monkeypatch.setattr(models, "load_pipeline", load)
+
+
+def gated_error():
+    url = "https://huggingface.co/api/models/stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+    response = httpx.Response(401, request=httpx.Request("GET", url), headers={"X-Error-Code": "GatedRepo"})
+    return GatedRepoError("Access to model stabilityai/stable-video-diffusion-img2vid-xt-1-1 is restricted.", response=response)
+
+
+def test_gated_model_without_token_says_how_to_get_access(tmp_path, monkeypatch):
+    fail_loading(monkeypatch, gated_error())
+    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--model", "svd-xt-1-1", "--source", "pretrained")
+    assert_clean_failure(result, "is gated", "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1", "hf auth login")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("error", [LocalEntryNotFoundError("not cached"), httpx.ConnectError("Name or service not known")])
+def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, error):
+    fail_loading(monkeypatch, error)
+    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--source", "pretrained")
+    assert_clean_failure(result, "Hub is unreachable", "--source tiny")
+
+
+def test_without_an_explicit_source_no_hub_falls_back_to_tiny(tmp_path, monkeypatch):
+    monkeypatch.delenv(SOURCE_VARIABLE)
+    monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
+    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "falling back to tiny random weights" in result.output and "frames are noise" in result.output
+    assert json.loads((tmp_path / "out.json").read_text())["source"] == "tiny"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Out of GPU memory: free, fall back to the next lower plan, say so, record it.
+
+
+def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkeypatch):
+    original, loads, tried = generate._denoise_and_decode, [], []
+    real_load = generate.load_pipeline
+
+    def counting_load(*args):
+        loads.append(args)
+        return real_load(*args)
+
+    def first_plan_runs_out(pipe, picture, params, plan, *rest):
+        tried.append(plan.name)
+        if len(tried) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
+        return original(pipe, picture, params, plan, *rest)
+
+    monkeypatch.setattr(generate, "load_pipeline", counting_load)
+    monkeypatch.setattr(generate, "_denoise_and_decode", first_plan_runs_out)
+    order = memory.fallback_order()
+    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
+    assert result.exit_code == 0, result.output
+    assert tried == order[:2] and len(loads) == 2  # a fresh pipeline for the second plan (no stale hooks)
+    assert f"out of GPU memory with plan {order[0]}" in result.output and f"falling back to plan {order[1]}" in result.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["plan"] == order[1]
+    assert report["fallbacks"] == [{"plan": order[0], "error": "CUDA out of memory. Tried to allocate 7.03 GiB"}]
+    assert video.read_video_info(tmp_path / "out.mp4")["frames"] == 3
+
+
+def test_out_of_memory_with_every_plan_is_a_clear_error(tmp_path, image, monkeypatch):
+    def always_out(pipe, picture, params, plan, *rest):
+        raise torch.OutOfMemoryError("CUDA out of memory.")
+
+    monkeypatch.setattr(generate, "_denoise_and_decode", always_out)
+    monkeypatch.setattr(generate, "load_pipeline", lambda *args: object())  # no need for real weights here
+    monkeypatch.setattr(memory, "apply_plan", lambda *args: None)
+    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
+    assert_clean_failure(result, "Out of GPU memory with every plan", "--frames 14")
+    assert not (tmp_path / "out.mp4").exists() and no_leftovers(tmp_path)
+
+
+def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
+    from types import SimpleNamespace
+
+    env = SimpleNamespace(vram_gib=15.0, host_ram_gib=12.7)
+    params = SimpleNamespace(num_frames=25, height=576, width=1024)
+    plans, reason, predicted = generate.plans_to_try("auto", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)
+    order = memory.fallback_order()
+    assert [p.name for p in plans] == order[order.index(plans[0].name):]
+    assert predicted is not None and predicted <= 14.0 and reason
+    docs = generate.plans_to_try("docs-recipe", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)[0]
+    assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)

@@ -1,0 +1,82 @@
+"""Writing videos: browser-playable mp4 (H.264, yuv420p, even size), GIF, atomic writes, output checks."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from svd_learn import video
+
+
+def frames(count=5, height=72, width=128):
+    """Distinct frames (a moving bar), so the encoder cannot merge them."""
+    result = []
+    for i in range(count):
+        array = np.zeros((height, width, 3), dtype=np.uint8)
+        array[:, (i * 7) % width : (i * 7) % width + 8] = (255, 120, 0)
+        result.append(Image.fromarray(array))
+    return result
+
+
+def test_mp4_plays_in_a_browser_with_the_requested_fps_and_frames(tmp_path):
+    path = video.write_mp4(frames(9), tmp_path / "clip.mp4", fps=7)
+    info = video.read_video_info(path)
+    assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": 128, "height": 72, "fps": 7.0, "frames": 9}
+    assert path.stat().st_mode & 0o777 == 0o666 & ~video._umask()  # the usual permissions, not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # no temporary left behind
+
+
+def test_odd_sizes_are_cropped_to_even_not_resized(tmp_path):
+    odd = [np.full((33, 65, 3), 200, dtype=np.uint8)] * 3
+    info = video.read_video_info(video.write_mp4(odd, tmp_path / "odd.mp4", fps=12))
+    assert (info["width"], info["height"], info["fps"], info["frames"]) == (64, 32, 12.0, 3)
+
+
+def test_float_frames_in_0_1_are_accepted(tmp_path):
+    floats = [np.random.default_rng(i).random((32, 32, 3)) for i in range(4)]
+    assert video.read_video_info(video.write_mp4(floats, tmp_path / "f.mp4", fps=5))["frames"] == 4
+
+
+def test_gif_has_every_frame_and_the_frame_duration(tmp_path):
+    path = video.write_gif(frames(6), tmp_path / "clip.gif", fps=10)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 6 and gif.info["duration"] == 100 and gif.info["loop"] == 0
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "clip.mp4"
+    target.write_bytes(b"old video")
+    with pytest.raises(KeyboardInterrupt):
+        with video.atomic_path(target, force=True) as temporary:
+            temporary.write_bytes(b"half a vid")
+            raise KeyboardInterrupt
+    assert target.read_bytes() == b"old video"
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_existing_output_is_refused_without_force_and_kept(tmp_path):
+    target = tmp_path / "clip.mp4"
+    target.write_bytes(b"old video")
+    with pytest.raises(video.OutputError, match="exists; pass --force"):
+        video.check_output(target, force=False, suffix=".mp4")
+    with pytest.raises(video.OutputError, match="pass --force"):
+        video.write_mp4(frames(2), target, fps=7, force=False)
+    assert target.read_bytes() == b"old video"
+    video.write_mp4(frames(2), target, fps=7, force=True)
+    assert video.read_video_info(target)["frames"] == 2
+
+
+def test_output_checks(tmp_path):
+    assert video.check_output(tmp_path / "new" / "deeper" / "a.mp4", force=False, suffix=".mp4").parent.is_dir()
+    with pytest.raises(video.OutputError, match="must end with .mp4"):
+        video.check_output(tmp_path / "a.avi", force=False, suffix=".mp4")
+    (tmp_path / "folder.mp4").mkdir()
+    with pytest.raises(video.OutputError, match="is a folder"):
+        video.check_output(tmp_path / "folder.mp4", force=True, suffix=".mp4")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(video.OutputError, match="Cannot create the folder"):
+        video.check_output(tmp_path / "file.txt" / "a.mp4", force=False, suffix=".mp4")
+
+
+def test_frame_grid_lays_out_every_nth_frame():
+    grid = video.frame_grid(frames(10, 8, 16), columns=3, every=2)  # frames 0, 2, 4, 6, 8: two rows of three
+    assert grid.size == (3 * 16, 2 * 8)
