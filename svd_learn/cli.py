@@ -102,5 +102,39 @@ def generate(
     ))
 
 
+@app.command()
+def batch(
+    images_dir: str = typer.Argument(..., help="A folder of images: each becomes one video (and one per swept value)."),
+    output_dir: str = typer.Option(..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."),
+    sweep: list[str] = typer.Option([], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."),
+    model: str = typer.Option(None, "--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt."),
+    source: str = typer.Option(None, "--source", help="Where the weights come from: tiny, random or pretrained."),
+    frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's)."),
+    steps: int = typer.Option(None, "--steps", help="Denoising steps (default 25)."),
+    fps: int = typer.Option(None, "--fps", help="Frames per second (default 7)."),
+    motion_bucket_id: int = typer.Option(None, "--motion-bucket-id", help="More motion when higher (default 127)."),
+    noise_aug_strength: float = typer.Option(None, "--noise-aug-strength", help="Noise added to the image (default 0.02)."),
+    min_guidance: float = typer.Option(None, "--min-guidance", help="Guidance scale of the first frame (default 1.0)."),
+    max_guidance: float = typer.Option(None, "--max-guidance", help="Guidance scale of the last frame (default 3.0)."),
+    seed: int = typer.Option(0, "--seed", help="The seed of every job (sweep seed=... for several)."),
+    decode_chunk_size: int = typer.Option(None, "--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's)."),
+    plan: str = typer.Option("auto", "--plan", help="Memory plan: auto or a name from `svd-learn plan`."),
+    force: bool = typer.Option(False, "--force", help="Remake every job, even those already complete."),
+) -> None:
+    """Make a video of every image in a folder, split across processes with Accelerate (appendix lesson 6).
+
+    Under `accelerate launch --num_processes N -m svd_learn.cli batch ...` each process (one per GPU) takes
+    its share. Complete outputs are skipped on a re-run; a failed image is recorded and the others go on.
+    """
+    from svd_learn.batch import run_command
+
+    raise typer.Exit(run_command(
+        images_dir, output_dir, sweep, model=model, source=source, num_frames=frames, num_inference_steps=steps,
+        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
+        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
+        decode_chunk_size=decode_chunk_size, plan=plan, force=force,
+    ))
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,197 @@
+"""svd_learn.batch: job lists, sweeps, resume, and a real 2-process Accelerate launch on tiny weights."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from svd_learn import batch
+from svd_learn.batch import BatchError, Job
+from svd_learn.video import read_video_info
+
+FAST = dict(source="tiny", num_frames=2, num_inference_steps=1)  # seconds a video on a CPU
+FAST_FLAGS = ["--source", "tiny", "--frames", "2", "--steps", "1"]
+
+
+def write_images(folder: Path, count: int, broken: str | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        pixels = (np.random.default_rng(index).random((160, 256, 3)) * 255).astype("uint8")
+        path = folder / f"image{index}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    if broken:
+        (folder / broken).write_bytes(b"this is not a PNG")  # Pillow cannot identify it
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------------
+# Jobs and sweeps (no model).
+
+
+def test_images_are_listed_by_name_and_other_files_are_ignored(tmp_path):
+    write_images(tmp_path, 2)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / ".hidden.png").write_bytes(b"")
+    (tmp_path / "a.JPG").write_bytes(b"")
+    assert [p.name for p in batch.list_images(tmp_path)] == ["a.JPG", "image0.png", "image1.png"]
+    with pytest.raises(BatchError, match="has no images"):
+        batch.list_images(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None)
+    with pytest.raises(BatchError, match="is not a folder"):
+        batch.list_images(tmp_path / "missing")
+
+
+def test_sweep_values_take_the_parameters_types():
+    sweep = batch.parse_sweep(["motion_bucket_id=60,127,180", "noise_aug_strength=0.02,0.1", "seed=0,1"])
+    assert sweep == {"motion_bucket_id": [60, 127, 180], "noise_aug_strength": [0.02, 0.1], "seed": [0, 1]}
+    assert all(isinstance(v, int) for v in sweep["motion_bucket_id"])
+    assert all(isinstance(v, float) for v in sweep["noise_aug_strength"])
+    for bad, message in [("motion_bucket_id", "write NAME=V1"), ("height=576", "cannot be swept"),
+                         ("motion_bucket_id=a,b", "whole numbers"), ("seed=1,1", "repeated")]:
+        with pytest.raises(BatchError, match=message):
+            batch.parse_sweep([bad])
+    with pytest.raises(BatchError, match="given twice"):
+        batch.parse_sweep(["seed=1", "seed=2"])
+
+
+def test_jobs_are_image_by_image_with_deterministic_names(tmp_path):
+    images = write_images(tmp_path, 2)
+    jobs = batch.make_jobs(images, {"motion_bucket_id": [60, 180], "seed": [0, 1]})
+    assert [job.name for job in jobs] == [
+        "image0__motion_bucket_id-60__seed-0", "image0__motion_bucket_id-60__seed-1",
+        "image0__motion_bucket_id-180__seed-0", "image0__motion_bucket_id-180__seed-1",
+        "image1__motion_bucket_id-60__seed-0", "image1__motion_bucket_id-60__seed-1",
+        "image1__motion_bucket_id-180__seed-0", "image1__motion_bucket_id-180__seed-1",
+    ]
+    assert jobs == batch.make_jobs(images, {"motion_bucket_id": [60, 180], "seed": [0, 1]})  # same list every time
+    assert [job.name for job in batch.make_jobs(images)] == ["image0", "image1"]
+    (tmp_path / "image0.jpg").write_bytes(b"")
+    with pytest.raises(BatchError, match="would both write image0.mp4"):
+        batch.make_jobs(batch.list_images(tmp_path))
+
+
+def test_output_state_tells_complete_partial_different_and_missing(tmp_path):
+    job = Job("in/a.png", "a")
+    expected = batch.fingerprint("tiny", "svd-xt", {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 8})
+    assert "decode_chunk_size" not in expected  # memory only: does not change the video
+    assert batch.output_state(job, tmp_path, expected)[0] == "missing"
+    job.video(tmp_path).write_bytes(b"12345")
+    assert batch.output_state(job, tmp_path, expected) == ("partial", "a video without its report")
+    report = {"source": "tiny", "checkpoint": "svd-xt", "parameters": {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 2},
+              "file_bytes": 5, "frames": 2}
+    job.report(tmp_path).write_text(json.dumps(report))
+    assert batch.output_state(job, tmp_path, expected) == ("complete", "")
+    job.report(tmp_path).write_text(json.dumps({**report, "file_bytes": 4}))
+    assert batch.output_state(job, tmp_path, expected)[0] == "partial"  # the video is not the one reported
+    job.report(tmp_path).write_text("{not json")
+    assert batch.output_state(job, tmp_path, expected) == ("partial", "an unreadable report")
+    job.report(tmp_path).write_text(json.dumps({**report, "parameters": {"motion_bucket_id": 60, "seed": 0}}))
+    state, why = batch.output_state(job, tmp_path, expected)
+    assert state == "different" and "motion_bucket_id 60 there, 127 now" in why
+
+
+# ----------------------------------------------------------------------------------------------------
+# Real runs on tiny weights.
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_make_each_good_image_exactly_once_and_record_the_broken_one(tmp_path):
+    """The issue's test: `accelerate launch` starts 2 CPU processes (gloo) over 5 images, one broken."""
+    images = write_images(tmp_path / "in", 4, broken="broken.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_cpu_threads_per_process", "1", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+               "-m", "svd_learn.cli", "batch", str(tmp_path / "in"), "-o", str(out), *FAST_FLAGS]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    log = done.stdout + done.stderr
+    assert done.returncode != 0, log  # one job failed: the launch says so with its exit status
+    summary = json.loads((out / batch.SUMMARY_NAME).read_text())
+    assert summary["num_processes"] == 2 and summary["distributed_type"] == "MULTI_CPU", log
+    assert sorted(r["name"] for r in summary["done"]) == [p.stem for p in images]
+    assert [r["name"] for r in summary["failed"]] == ["broken"] and "Pillow" in summary["failed"][0]["error"]
+    assert summary["skipped"] == []
+    assert {r["process"] for r in summary["done"]} == {0, 1}, log  # both processes worked
+    assert sorted(p["jobs"] for p in summary["processes"]) == [2, 3]  # 5 jobs split 3 + 2
+    # Exactly one valid video (read back) and one report per good image; nothing for the broken one.
+    assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
+    for image in images:
+        assert read_video_info(out / f"{image.stem}.mp4")["frames"] == 2
+        report = json.loads((out / f"{image.stem}.json").read_text())
+        assert report["frames"] == 2 and report["image"] == str(image) and report["parameters"]["seed"] == 0
+    assert not list(out.glob(".*partial*")), "a temporary file was left behind"
+    assert log.count("batch: 5 jobs on 2 process(es): 4 done, 0 skipped, 1 failed") == 1, log  # printed once
+
+
+def test_a_rerun_skips_complete_outputs_and_redoes_an_interrupted_one(tmp_path):
+    write_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    first = batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
+    assert [r["name"] for r in first.done] == ["image0", "image1"] and not first.failed
+    made = (out / "image0.mp4").stat().st_mtime_ns
+    (out / "image1.json").unlink()  # interrupted between the video and its report
+    again = batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
+    assert [r["name"] for r in again.skipped] == ["image0"]
+    assert [r["name"] for r in again.done] == ["image1"]
+    assert (out / "image0.mp4").stat().st_mtime_ns == made  # untouched
+    # Other settings in the same folder: refused per job (before loading anything), never silently replaced.
+    changed = batch.run_batch(tmp_path / "in", out, **FAST, motion_bucket_id=60, say=lambda _: None)
+    assert [r["name"] for r in changed.failed] == ["image0", "image1"] and not changed.done
+    assert "motion_bucket_id 127 there, 60 now" in changed.failed[0]["error"] and "--force" in changed.failed[0]["error"]
+    assert changed.processes[0]["jobs"] == 0 and changed.processes[0]["load_s"] == 0
+    assert (out / "image0.mp4").stat().st_mtime_ns == made
+
+
+def test_force_remakes_complete_outputs(tmp_path):
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
+    forced = batch.run_batch(tmp_path / "in", out, **FAST, motion_bucket_id=60, force=True, say=lambda _: None)
+    assert [r["name"] for r in forced.done] == ["image0"] and not forced.skipped
+    assert json.loads((out / "image0.json").read_text())["parameters"]["motion_bucket_id"] == 60
+
+
+def test_a_sweep_makes_one_video_per_value_with_its_own_report(tmp_path):
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    summary = batch.run_batch(tmp_path / "in", out, sweep=batch.parse_sweep(["motion_bucket_id=60,180"]), **FAST,
+                              say=lambda _: None)
+    assert [r["name"] for r in summary.done] == ["image0__motion_bucket_id-60", "image0__motion_bucket_id-180"]
+    for value in (60, 180):
+        report = json.loads((out / f"image0__motion_bucket_id-{value}.json").read_text())
+        assert report["parameters"]["motion_bucket_id"] == value
+        assert read_video_info(report["output"])["frames"] == 2
+    assert json.loads((out / batch.SUMMARY_NAME).read_text())["settings"]["sweep"] == {"motion_bucket_id": [60, 180]}
+
+
+def test_a_bad_sweep_value_stops_the_batch_before_any_work(tmp_path):
+    write_images(tmp_path / "in", 1)
+    with pytest.raises(BatchError, match="motion_bucket_id=-5"):
+        batch.run_batch(tmp_path / "in", tmp_path / "out", sweep={"motion_bucket_id": [60, -5]}, **FAST, say=lambda _: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_returns_1_when_a_job_failed_and_explains_a_bad_folder(tmp_path, capsys):
+    from typer.testing import CliRunner
+
+    from svd_learn.cli import app
+
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "is not a folder" in result.output
+    write_images(tmp_path / "in", 1, broken="zz.png")
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *FAST_FLAGS])
+    assert result.exit_code == 1, result.output
+    assert "1 done, 0 skipped, 1 failed" in result.output
