@@ -212,6 +212,7 @@ class RunReport:
     host_rss_peak_gib: float = 0.0
     timings: dict = field(default_factory=dict)
     report: str | None = None
+    command: list[str] | None = None  # the command line, when run as `svd-learn generate`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -339,6 +340,7 @@ def generate_video(
     report: str | Path | None = None,
     say: Callable[[str], None] = print,
     on_step: Callable[[int, int], None] | None = None,
+    command: list[str] | None = None,
 ) -> RunReport:
     """Generate a video from one image and write it to `output` (an .mp4); return the run report.
 
@@ -411,7 +413,7 @@ def generate_video(
         source_reason=choice.reason, checkpoint=choice.checkpoint.name,
         random_weights=choice.source in ("tiny", "random"), parameters=params.to_dict(), warnings=warnings,
         device=device, plan=plans[0].name, plan_reason=plan_reason, predicted_peak_gib=predicted,
-        budget_gib=budget, emulate_t4=emulate_t4, environment=env.to_dict(), report=str(report_path),
+        budget_gib=budget, emulate_t4=emulate_t4, environment=env.to_dict(), report=str(report_path), command=command,
     )
 
     # 6. Apply the plan and generate; on CUDA out-of-memory free everything and take the next lower plan.
@@ -570,7 +572,7 @@ def run_command(**options) -> int:
 
     output = options.get("output")
     try:
-        report = generate_video(say=say, on_step=on_step, **options)
+        report = generate_video(say=say, on_step=on_step, command=["svd-learn", *sys.argv[1:]], **options)
     except (ImageError, ParameterError, OutputError, GenerationError) as error:
         progress.stop()
         console.print(f"error: {error}", markup=False)
