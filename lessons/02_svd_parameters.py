@@ -161,7 +161,8 @@ except parameters.ImageError as error:
 # ## 4. What the UNet receives: the inspector
 #
 # `inspect_conditioning(pipe, image, params)` runs the real pipeline once with PyTorch hooks on the UNet,
-# the VAE and the scheduler, and returns what they saw. We load the pipeline exactly as in lesson 1.
+# the VAE and the scheduler, and returns what they saw. `models.load_pipeline` loads it as lesson 1 did
+# (fp16 weight files; fp16 on a GPU, fp32 on a CPU).
 
 # %%
 import torch
@@ -186,6 +187,20 @@ for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.to
 # %%
 print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
 assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
+
+# %% [markdown]
+# The inspector is nothing magic. Here is the same evidence with one PyTorch hook of your own, which you
+# can copy into any notebook: a *forward pre-hook* sees a module's inputs just before it runs.
+
+# %%
+received = []
+hook = pipe.unet.register_forward_pre_hook(lambda module, args, kwargs: received.append(kwargs["added_time_ids"].tolist()), with_kwargs=True)
+try:
+    pipe(image, height=height, width=width, fps=12, num_inference_steps=1, output_type="latent")
+finally:
+    hook.remove()  # hooks stay until removed
+print("fps=12 -> added_time_ids[0] =", received[0][0])
+assert received[0][0][0] == 11
 
 # %% [markdown]
 # `fps` does not change how many frames you get: it tells the model how much time passes between frames
