@@ -152,6 +152,17 @@ def read_video_info(path: str | Path) -> dict:
         reader.close()
 
 
+def read_frames(path: str | Path) -> list[np.ndarray]:
+    """Every frame of a video file, decoded, as (height, width, 3) uint8 arrays."""
+    import imageio
+
+    reader = imageio.get_reader(Path(path), format="FFMPEG")
+    try:
+        return [np.asarray(frame) for frame in reader]
+    finally:
+        reader.close()
+
+
 def frame_grid(frames, columns: int = 5, every: int = 1) -> Image.Image:
     """Every `every`-th frame, side by side in rows of `columns`: one picture of a whole video."""
     arrays = to_uint8_frames(frames)[::every]

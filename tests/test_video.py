@@ -23,6 +23,9 @@ def test_mp4_plays_in_a_browser_with_the_requested_fps_and_frames(tmp_path):
     assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": 128, "height": 72, "fps": 7.0, "frames": 9}
     assert path.stat().st_mode & 0o777 == 0o666 & ~video._umask()  # the usual permissions, not mkstemp's 0600
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # no temporary left behind
+    decoded = video.read_frames(path)
+    assert len(decoded) == 9 and decoded[0].shape == (72, 128, 3)
+    assert np.abs(decoded[3].astype(int) - np.asarray(frames(9)[3]).astype(int)).mean() < 8  # H.264 is lossy, not wrong
 
 
 def test_odd_sizes_are_cropped_to_even_not_resized(tmp_path):
