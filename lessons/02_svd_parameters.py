@@ -199,7 +199,7 @@ try:
     pipe(image, height=height, width=width, fps=12, num_inference_steps=1, output_type="latent")
 finally:
     hook.remove()  # hooks stay until removed
-print("fps=12 -> added_time_ids[0] =", received[0][0])
+print("fps=12 -> added_time_ids[0] =", [round(x, 4) for x in received[0][0]])
 assert received[0][0][0] == 11
 
 # %% [markdown]

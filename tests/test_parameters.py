@@ -316,7 +316,7 @@ def image():
 @pytest.fixture(scope="module")
 def capture(pipe, image):
     params = GenerationParameters(
-        height=TINY_HEIGHT, width=TINY_WIDTH, num_inference_steps=2, fps=9, motion_bucket_id=42,
+        height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=10, num_inference_steps=2, fps=9, motion_bucket_id=42,
         noise_aug_strength=0.05, min_guidance_scale=1.5, max_guidance_scale=3.5, decode_chunk_size=8,
     )
     return P.inspect_conditioning(pipe, image, params, output_type="np")
@@ -330,13 +330,13 @@ def test_fps_minus_one_motion_bucket_and_noise_reach_the_unet(capture, pipe):
 
 
 def test_guidance_is_per_frame_and_really_applied(capture):
-    expected = torch.linspace(1.5, 3.5, 25)
+    expected = torch.linspace(1.5, 3.5, 10)
     assert torch.allclose(capture.guidance_scale, expected)
     assert torch.allclose(capture.applied_guidance, expected, atol=1e-3)  # measured from the UNet's two halves
 
 
 def test_unet_input_has_8_channels_with_the_image_latent_on_every_frame(capture):
-    assert capture.unet_sample.shape == (2, 25, 8, TINY_HEIGHT // 8, TINY_WIDTH // 8)
+    assert capture.unet_sample.shape == (2, 10, 8, TINY_HEIGHT // 8, TINY_WIDTH // 8)
     image_latents = capture.half(capture.image_latents, conditional=True)
     assert image_latents.abs().sum() > 0
     assert torch.equal(image_latents, image_latents[:, :1].expand_as(image_latents))  # the same latent on every frame
@@ -359,12 +359,12 @@ def test_the_vae_sees_the_image_plus_scaled_noise(capture):
 
 def test_call_counts_follow_steps_and_decode_chunks(capture):
     assert capture.unet_calls == 2
-    assert capture.vae_decoder_calls == math.ceil(25 / 8)
-    assert capture.frames.shape == (1, 25, TINY_HEIGHT, TINY_WIDTH, 3)
+    assert capture.vae_decoder_calls == math.ceil(10 / 8)
+    assert capture.frames.shape == (1, 10, TINY_HEIGHT, TINY_WIDTH, 3)
 
 
 def test_without_guidance_the_batch_has_one_half_and_hooks_are_removed(pipe, image):
-    params = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_inference_steps=1, max_guidance_scale=1.0)
+    params = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, max_guidance_scale=1.0)
     capture = P.inspect_conditioning(pipe, image, params)
     assert not capture.classifier_free_guidance
     assert capture.unet_sample.shape[0] == capture.image_embeddings.shape[0] == 1
@@ -385,9 +385,9 @@ def test_plot_conditioning_draws_both_panels(capture):
 
 
 def test_sweep_changes_one_parameter_and_motion_score_measures_change(pipe, image):
-    base = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=4, num_inference_steps=1, decode_chunk_size=4)
+    base = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, decode_chunk_size=3)
     videos = P.sweep(pipe, image, base, "motion_bucket_id", [0, 255])
-    assert list(videos) == [0, 255] and all(len(frames) == 4 for frames in videos.values())
+    assert list(videos) == [0, 255] and all(len(frames) == 3 for frames in videos.values())
     assert not np.array_equal(np.asarray(videos[0][1]), np.asarray(videos[255][1]))
     assert P.motion_score([image, image, image]) == 0.0
     assert P.motion_score(videos[0]) > 0
