@@ -549,7 +549,7 @@ def run_command(**options) -> int:
     from svd_learn.parameters import ImageError, ParameterError
     from svd_learn.video import OutputError
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft: no hard breaks in messages
+    console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
     progress = Progress(
         TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
