@@ -130,6 +130,8 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
         return f"expected {rule['min']} to {rule['max']}"
     if check == "not_above" and value > getattr(params, rule["other"]):
         return f"expected at most {rule['other']}={getattr(params, rule['other'])!r}"
+    if check == "max_when_other_at_most" and value > rule["limit"] and getattr(params, rule["other"]) <= rule["other_limit"]:
+        return f"must be at most {rule['limit']} when {rule['other']}={getattr(params, rule['other'])!r}"
     if check == "checkpoint":
         names = [checkpoint] if checkpoint else list(CHECKPOINTS)
         expected = sorted({getattr(CHECKPOINTS[name], rule["attribute"]) for name in names})

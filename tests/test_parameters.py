@@ -76,6 +76,7 @@ CASES = [
     ({"noise_aug_strength": -0.1}, None, "error", "noise_aug_strength=-0.1: must be at least 0.0"),
     ({"min_guidance_scale": -1.0}, None, "error", "min_guidance_scale=-1.0: must be at least 0.0"),
     ({"max_guidance_scale": -1.0, "min_guidance_scale": -2.0}, None, "error", "max_guidance_scale=-1.0: must be at least 0.0"),
+    ({"min_guidance_scale": 2.0, "max_guidance_scale": 1.0}, None, "error", "min_guidance_scale=2.0: must be at most 1.0 when max_guidance_scale=1.0"),
     ({"decode_chunk_size": 0}, None, "error", "decode_chunk_size=0: must be at least 1"),
     ({"num_videos_per_prompt": 0}, None, "error", "num_videos_per_prompt=0: must be at least 1"),
     ({"seed": -1}, None, "error", "seed=-1: expected 0 to 18446744073709551615"),
@@ -393,3 +394,12 @@ def test_sweep_changes_one_parameter_and_motion_score_measures_change(pipe, imag
     assert P.motion_score(videos[0]) > 0
     with pytest.raises(ValueError, match="not a generation parameter"):
         P.sweep(pipe, image, base, "prompt", ["a cat"])
+
+
+def test_the_guidance_error_rule_prevents_a_real_diffusers_crash(pipe, image):
+    params = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1,
+                                  min_guidance_scale=2.0, max_guidance_scale=1.0)
+    with pytest.raises(ParameterError, match="crashes with a tensor size mismatch"):
+        params.validate()
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match"):  # what diffusers does without the rule
+        pipe(image, **params.pipeline_kwargs(), output_type="latent")
