@@ -560,10 +560,11 @@ print(f"every huggingface_hub that transformers accepts is >= {lowest}: none has
 assert lowest >= Version("0.26.0")
 
 # %% [markdown]
-# pip warns about such a conflict and installs anyway; then `import transformers` fails, and SVD needs
-# transformers (its image encoder is a CLIP model). The lab reproduces that too, with transformers 5.0.0
-# and `pip install huggingface_hub==0.25.2`: run `svd-learn lab run old_hub_pin` (about 20 s; the course's
-# test suite runs it, but it would push this notebook past its one-minute budget).
+# pip warns about such a conflict and installs anyway. Then `import transformers` fails, and SVD needs
+# transformers (its image encoder is a CLIP model). With transformers 5.0.0 the import stops at
+# `ImportError: cannot import name 'is_offline_mode' from 'huggingface_hub'`, a function 0.25.2 does not
+# have yet. See it for real with `svd-learn lab run old_hub_pin` (about 15 s; the course's test suite runs
+# it, but here it would push this notebook past its one-minute budget).
 #
 # An old hub cannot serve both an old diffusers and a new transformers. A new diffusers works with both.
 #
