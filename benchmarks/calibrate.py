@@ -22,7 +22,7 @@ GPU_RESERVE_GIB = round(memory.T4_GIB - memory.T4_SAFE_PEAK_GIB, 2)  # CUDA cont
 HOST_RESERVE_GIB = 2.0  # the OS, Python and the notebook itself (free Colab: 12.7 GiB in all)
 # The plan the planner may choose whose settings equal a baseline's: measured once, as the baseline.
 SAME_SETTINGS = {"model-offload-chunked-decode2": "docs-recipe"}
-KEEP = ("plan", "checkpoint", "frames", "height", "width", "steps", "cap_gib", "oom", "chosen_by_planner",
+KEEP = ("plan", "warm_up", "placement", "checkpoint", "frames", "height", "width", "steps", "cap_gib", "oom", "chosen_by_planner",
         "peak_allocated_gib", "peak_reserved_gib", "denoise_peak_allocated_gib", "decode_peak_allocated_gib",
         "host_rss_gib", "seconds", "seconds_per_step", "prepare_seconds", "decode_seconds", "error", "error_at",
         "load_kwargs")

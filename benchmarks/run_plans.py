@@ -182,9 +182,7 @@ def parent(args) -> None:
             print(f"skipped {plan} {shape['checkpoint']} cap={cap}: {left:.0f} s left", flush=True)
             continue
         chosen = False
-        if plan == "warm-up":
-            plan = "gpu-decode2"
-        elif plan == "planner":  # the planner's choice for this budget, from the committed calibration
+        if plan == "planner":  # the planner's choice for this budget, from the committed calibration
             choice = memory.choose_plan(cap or props.total_memory / 2**30, 12.7, shape["checkpoint"], shape["frames"],
                                         shape["height"], shape["width"])
             plan, chosen = choice.plan.name, True
@@ -192,8 +190,13 @@ def parent(args) -> None:
             chosen = memory.choose_plan(T4, 12.7).plan.name == plan
         if chosen:
             print(f"planner ({memory.read_calibration()['source'][:40]}...) chose {plan} for cap={cap}", flush=True)
+        warm_up = plan == "warm-up"
+        if warm_up:
+            plan = "gpu-decode2"
         record = run_job(folder, plan, shape, steps, cap, min(left - 5, 240), chosen, load_onto_gpu)
         record["machine"] = machine
+        if warm_up:
+            record["warm_up"] = True
         if chosen:
             record["planner_calibration"] = memory.read_calibration()["source"]
         runs.append(record)
