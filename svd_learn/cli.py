@@ -48,6 +48,22 @@ def explain(
     raise typer.Exit(compat.explain_command(file, list_known))
 
 
+@app.command()
+def plan(
+    vram: float = typer.Option(None, "--vram", help="GPU memory in GiB (default: this machine's; 0 = no GPU). A Colab T4 has 14.74."),
+    host_ram: float = typer.Option(None, "--host-ram", help="Host RAM in GiB (default: this machine's; free Colab has 12.7)."),
+    checkpoint: str = typer.Option("svd-xt", "--checkpoint", help="svd, svd-xt or svd-xt-1-1."),
+    frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's)."),
+    height: int = typer.Option(576, "--height"),
+    width: int = typer.Option(1024, "--width"),
+    as_json: bool = typer.Option(False, "--json", help="Print the choice as JSON."),
+) -> None:
+    """The fastest memory plan predicted to fit this GPU (lesson 4), why, and what was rejected."""
+    from svd_learn.memory import plan_command
+
+    raise typer.Exit(plan_command(vram, host_ram, checkpoint, frames, height, width, as_json))
+
+
 lab_app = typer.Typer(help="Reproduce a known version error in a throwaway environment (lesson 3).", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 

@@ -87,7 +87,7 @@ PLANS: dict[str, Plan] = dict(
         ),
         _plan("model-offload-decode-all", "model_offload", False, DECODE_ALL, "the seed recipe without attention slicing", baseline=True),
         _plan("docs-recipe", "model_offload", True, 2, "diffusers docs' low-memory recipe: model offload + forward chunking + decode 2", baseline=True),
-        _plan("cpu", "cpu", False, DECODE_ALL, "no GPU: everything on the CPU (fp32; tiny weights in seconds, full size takes hours)", baseline=True),
+        _plan("cpu", "cpu", False, DECODE_ALL, "no GPU: everything on the CPU, in fp32", baseline=True),
     ]
 )
 
@@ -169,6 +169,8 @@ def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
     kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    if not torch.cuda.is_available():
+        raise RuntimeError("emulate_t4() caps a CUDA GPU's memory; this machine has no CUDA GPU.")
     total = torch.cuda.get_device_properties(device).total_memory
     if cap_gib * GIB > total:
         raise ValueError(f"This GPU has {total / GIB:.2f} GiB; it cannot emulate a {cap_gib} GiB budget.")
@@ -354,6 +356,11 @@ def read_calibration() -> dict:
     return json.loads((resources.files("svd_learn") / "data" / "memory_calibration.json").read_text())
 
 
+def read_benchmarks() -> dict:
+    """Every GPU run in benchmarks/results/ (the machine, then one row per run), for Lesson 4's table and plots."""
+    return json.loads((resources.files("svd_learn") / "data" / "memory_benchmarks.json").read_text())
+
+
 @dataclass(frozen=True)
 class Rejected:
     plan: str
@@ -456,9 +463,13 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
             else:
                 why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
             rejected[other] = Rejected(other, other_peak, why)
-        reason = (f"the fastest measured plan, within {SPEED_TIE:.0%} ({seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call on "
-                  f"{calibration['machine']['gpu']} under a T4 budget) whose predicted peak, {peak:.1f} GiB, fits the "
-                  f"{budget:.1f} GiB usable on a {vram_gib:g} GiB GPU")
+        estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
+        measured = f"estimated from {estimated} steps" if estimated else "measured"
+        reason = (f"the fastest plan that fits ({seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, "
+                  f"{measured} on {calibration['machine']['gpu']} under a T4 budget); its predicted peak, {peak:.1f} GiB, "
+                  f"fits the {budget:.1f} GiB usable of {vram_gib:g} GiB")
+        if len(fitting) > 1:
+            reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
         alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
     name = fallback_order()[-1]
@@ -468,3 +479,30 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected and n != name)
     return PlanChoice(PLANS[name], "nothing is predicted to fit; this plan needs the least GPU memory", peak, False,
                       alternatives, tuple(warnings))
+
+
+def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str, num_frames: int | None,
+                 height: int, width: int, as_json: bool = False) -> int:
+    """`svd-learn plan`: the planner's choice for this machine (or the one described), and why."""
+    from svd_learn.environment import probe
+    from svd_learn.models import get_checkpoint
+
+    if vram_gib is None or host_ram_gib is None:
+        env = probe()
+        vram_gib = env.vram_gib if vram_gib is None else vram_gib
+        host_ram_gib = env.host_ram_gib if host_ram_gib is None else host_ram_gib
+    num_frames = num_frames or get_checkpoint(checkpoint).num_frames
+    choice = choose_plan(vram_gib, host_ram_gib, checkpoint, num_frames, height, width)
+    calibration = read_calibration()
+    if as_json:
+        print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
+                          "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
+                          "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
+        return 0
+    gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
+    print(f"{checkpoint}, {num_frames} frames at {height}x{width}, on {gpu} and {host_ram_gib:g} GiB of host RAM\n")
+    print(choice.explain())
+    machine = calibration["machine"]
+    print(f"\ncalibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
+          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}")
+    return 0

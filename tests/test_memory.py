@@ -1,0 +1,249 @@
+"""svd_learn.memory: plans, the planner (against the committed GPU measurements), tracing and measuring on CPU."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from svd_learn import memory, models
+from svd_learn.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+BUDGETS = [8, 12, 14.74, 16, 24, 40, 80]
+COLAB_HOST_GIB = 12.7
+
+
+def all_runs() -> list[dict]:
+    return [run for path in sorted(RESULTS.glob("*.json")) for run in json.loads(path.read_text())]
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe_factory():
+    folder = models.tiny_pipeline_folder()
+
+    def make():
+        pipe = models.load_pipeline(folder, device="cpu")
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    return make
+
+
+def image(size=64):
+    return Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((size, size))
+
+
+# ---------------------------------------------------------------------------------------------------- plans
+
+
+def test_plans_the_capstone_names_exist_with_their_settings():
+    for name in ("gpu-decode8", "gpu-decode2", "gpu-chunked-decode2", "model-offload-chunked-decode2",
+                 "group-offload-chunked-decode2", "sequential-offload-chunked-decode1", "seed-recipe", "docs-recipe"):
+        assert memory.PLANS[name].name == name
+    docs = memory.PLANS["docs-recipe"]
+    assert (docs.placement, docs.forward_chunking, docs.decode_chunk_size) == ("model_offload", True, 2)
+    seed = memory.PLANS["seed-recipe"]
+    assert (seed.placement, seed.attention_slicing, seed.decode_chunk_size >= 25) == ("model_offload", True, True)
+
+
+def test_a_plan_with_a_wrong_placement_or_chunk_says_what_is_allowed():
+    with pytest.raises(ValueError, match="Unknown placement 'disk'"):
+        memory.Plan("x", "disk", False, 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        memory.Plan("x", "gpu", False, 0)
+    with pytest.raises(ValueError, match="Known plans: gpu-decode8"):
+        memory.get_plan("gpu-fast")
+
+
+def test_fallback_order_goes_down_in_measured_peak_and_holds_no_baseline():
+    order = memory.fallback_order()
+    assert not any(memory.PLANS[name].baseline for name in order)
+    peaks = [memory.predict_peak_gib(name) for name in order]
+    assert None not in peaks and peaks == sorted(peaks, reverse=True)
+    assert order[0].startswith("gpu-") and order[-1].startswith("sequential-offload")
+
+
+# ---------------------------------------------------------------------------------------------------- planner
+
+
+@pytest.mark.parametrize("vram", BUDGETS)
+def test_the_planner_picks_a_measured_plan_that_fits_each_gpu(vram):
+    choice = memory.choose_plan(vram, COLAB_HOST_GIB)
+    usable = vram - memory.read_calibration()["gpu_reserve_gib"]
+    assert choice.fits and not choice.plan.baseline
+    assert choice.predicted_peak_gib <= usable
+    assert choice.plan.name in choice.explain() and "usable" in choice.reason
+    # Every plan it passed over is explained.
+    assert {r.plan for r in choice.alternatives} == set(memory.fallback_order()) - {choice.plan.name}
+
+
+def test_the_planner_answers_for_each_size_as_measured():
+    chosen = {vram: memory.choose_plan(vram, COLAB_HOST_GIB).plan.name for vram in BUDGETS}
+    assert chosen[8] == "sequential-offload-chunked-decode1"  # 8.6 GiB offload peak does not fit 7.3 usable
+    assert chosen[12] == "gpu-chunked-decode2"
+    assert chosen[14.74] in ("gpu-decode2", "gpu-decode8")  # all on the GPU: faster than the docs recipe
+    assert all(memory.PLANS[chosen[v]].placement == "gpu" for v in (14.74, 16, 24, 40, 80))
+
+
+def test_without_a_gpu_the_planner_says_cpu_and_why():
+    for vram in (None, 0):
+        choice = memory.choose_plan(vram, 24)
+        assert choice.plan.placement == "cpu" and choice.predicted_peak_gib is None
+        assert "no CUDA GPU" in choice.reason
+
+
+def test_a_gpu_too_small_for_anything_gets_the_least_memory_plan_and_a_warning():
+    choice = memory.choose_plan(4, COLAB_HOST_GIB)
+    assert not choice.fits and choice.plan.name == memory.fallback_order()[-1]
+    assert any("fewer frames" in w for w in choice.warnings)
+
+
+def test_little_host_ram_rules_out_offloading_plans():
+    # Offload plans keep every weight in host RAM (6 GiB measured); everything-on-GPU needs 3.8.
+    roomy = memory.choose_plan(12, COLAB_HOST_GIB)
+    tight = memory.choose_plan(12, 7.0)
+    assert roomy.plan.name == tight.plan.name == "gpu-chunked-decode2"
+    rejected = {r.plan: r.why for r in tight.alternatives}
+    assert "host RAM" in rejected["model-offload-chunked-decode2"]
+
+
+def test_predictions_equal_the_measurement_at_the_reference_and_scale_with_frames():
+    calibration = memory.read_calibration()
+    for name, entry in calibration["plans"].items():
+        assert memory.predict_peak_gib(name) == pytest.approx(entry["peak_reserved_gib"])
+    assert memory.predict_peak_gib("gpu-decode2", num_frames=14) < memory.predict_peak_gib("gpu-decode2")
+    assert memory.predict_peak_gib("gpu-decode2", height=768, width=1344) > memory.predict_peak_gib("gpu-decode2")
+    assert memory.predict_peak_gib("seed-recipe") is None  # never calibrated: it does not fit a T4
+
+
+def test_predictions_for_the_14_frame_model_are_on_the_safe_side_of_the_measurement():
+    measured = [r for r in all_runs() if r["checkpoint"] == "svd" and r["steps"] == 25 and not r["oom"]]
+    assert measured, "the committed results hold 14-frame runs"
+    for run in measured:
+        predicted = memory.predict_peak_gib(run["plan"], run["frames"], run["height"], run["width"])
+        assert run["peak_reserved_gib"] <= predicted <= run["peak_reserved_gib"] * 1.1, run["plan"]
+
+
+def test_the_unknown_checkpoint_error_lists_the_names():
+    with pytest.raises(ValueError, match="Known checkpoints"):
+        memory.choose_plan(16, 16, checkpoint="svd-xxl")
+
+
+def test_svd_learn_plan_explains_its_choice():
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
+    assert result.exit_code == 0, result.output
+    assert "plan: gpu-decode" in result.output and "considered:" in result.output and "calibration: measured on" in result.output
+    as_json = json.loads(CliRunner().invoke(app, ["plan", "--vram", "8", "--host-ram", "12.7", "--json"]).output)
+    assert as_json["plan"]["name"] == "sequential-offload-chunked-decode1" and as_json["fits"]
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+def test_the_calibration_is_what_calibrate_py_makes_from_the_committed_results():
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "benchmarks" / "calibrate.py")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    runs = calibrate.load_runs()
+    assert calibrate.calibrate(runs) == memory.read_calibration()
+    assert calibrate.lesson_data(runs) == memory.read_benchmarks()
+
+
+def test_every_run_has_the_fields_the_issue_asks_for():
+    fields = {"plan", "checkpoint", "frames", "height", "width", "steps", "cap_gib", "peak_allocated_gib",
+              "peak_reserved_gib", "host_rss_gib", "oom", "machine"}
+    for run in all_runs():
+        assert fields <= run.keys(), run["plan"]
+        assert {"gpu", "torch", "diffusers"} <= run["machine"].keys()
+        assert run["oom"] or "error" not in run, run.get("error")  # nothing failed except by running out of memory
+
+
+def test_done_criteria_hold_in_one_t4_budget_run():
+    runs = json.loads((RESULTS / "h100-planner.json").read_text())
+    t4 = [r for r in runs if r["cap_gib"] == memory.T4_GIB and r["checkpoint"] == "svd-xt" and r["steps"] == 25
+          and (r["frames"], r["height"], r["width"]) == (25, 576, 1024)]
+    chosen = [r for r in t4 if r.get("chosen_by_planner")]
+    assert len(chosen) == 1
+    (chosen,) = chosen
+    (docs,) = [r for r in t4 if r["plan"] == "docs-recipe"]
+    (seed,) = [r for r in t4 if r["plan"] == "seed-recipe"]
+    assert chosen["plan"] == memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).plan.name  # today's planner agrees
+    assert not chosen["oom"] and chosen["frames_finite"]
+    assert chosen["peak_reserved_gib"] <= memory.T4_SAFE_PEAK_GIB and chosen["host_rss_gib"] <= 6.0
+    assert docs["seconds"] / chosen["seconds"] >= 1.25
+    assert seed["oom"] and "VAE decode" in seed["error_at"]
+
+
+# ---------------------------------------------------------------------------------------------------- on a CPU
+
+
+def test_apply_plan_chunks_the_unet_and_returns_the_decode_chunk(tiny_pipe_factory):
+    pipe = tiny_pipe_factory()
+    assert memory.apply_plan(pipe, "gpu-chunked-decode2", "cpu") == 2
+    chunked = [m for m in pipe.unet.modules() if hasattr(m, "_chunk_size")]
+    assert chunked and all(m._chunk_size == 1 for m in chunked)
+
+
+def test_attention_slicing_changes_no_attention_processor(tiny_pipe_factory):
+    pipe = tiny_pipe_factory()
+    before = dict(pipe.unet.attn_processors)
+    memory.apply_plan(pipe, "seed-recipe", "cpu")  # model offload on device cpu works; attention slicing is on
+    after = pipe.unet.attn_processors
+    assert before.keys() == after.keys() and all(before[k] is after[k] for k in before)
+    assert not hasattr(pipe.unet, "set_attention_slice") and not hasattr(pipe.vae, "set_attention_slice")
+
+
+def test_measure_run_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
+    pipe = tiny_pipe_factory()
+    memory.apply_plan(pipe, "cpu", "cpu")
+    measurement = memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
+    assert [stage for stage, _ in measurement.placement] == ["image_encoder", "vae encode", "unet", "vae decode", "after the call"]
+    assert all(place == {"image_encoder": "cpu", "unet": "cpu", "vae": "cpu"} for _, place in measurement.placement)
+    assert measurement.peak_reserved_gib is None and measurement.host_rss_gib > 0 and measurement.frames_finite
+    assert measurement.seconds >= measurement.decode_seconds > 0
+
+
+def test_an_error_in_the_call_says_at_which_stage(tiny_pipe_factory):
+    pipe = tiny_pipe_factory()
+
+    def fail(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
+
+    pipe.vae.decoder.forward = fail
+    with pytest.raises(torch.OutOfMemoryError) as error:
+        memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
+    assert memory.is_out_of_memory(error.value)
+    assert error.value.__notes__ == ["in the VAE decode, after 2 of 2 steps"]
+
+
+def test_expandable_segments_are_set_before_cuda_and_refused_after(monkeypatch):
+    monkeypatch.delenv(memory.ALLOC_CONF_VARIABLE, raising=False)
+    monkeypatch.delenv("PYTORCH_ALLOC_CONF", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    with pytest.raises(RuntimeError, match="Restart the runtime"):
+        memory.enable_expandable_segments()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setenv(memory.ALLOC_CONF_VARIABLE, "max_split_size_mb:512")
+    memory.enable_expandable_segments()
+    assert memory.expandable_segments_enabled()
+    import os
+
+    assert os.environ[memory.ALLOC_CONF_VARIABLE] == "max_split_size_mb:512,expandable_segments:True"
+
+
+def test_host_peak_is_this_process_own():
+    now = memory.host_memory_gib()
+    assert now["VmHWM"] >= now["VmRSS"] > 0 and memory.host_peak_rss_gib() == pytest.approx(now["VmHWM"], abs=0.05)
+
+
+def test_emulating_a_t4_without_a_gpu_says_so():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        with memory.emulate_t4():
+            pass
