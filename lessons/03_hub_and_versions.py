@@ -82,7 +82,7 @@ for name, commit in refs.items():
 # ## 1. What `from_pretrained` downloads
 #
 # `server.clear_log()` forgets earlier requests; `server.requests()` lists the ones since, as
-# `(method, path, status)`. The helper below keeps the file downloads (`GET .../resolve/...`).
+# `(method, path, status)`. The helper below keeps the file names of the downloads (`GET .../resolve/<revision>/<file>`).
 
 # %%
 import torch
@@ -93,15 +93,15 @@ from svd_learn import models
 dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_dtype" before (lesson 1)
 
 
-def downloaded_files(requests):
-    """The files a client downloaded (GET .../resolve/<revision>/<file>), sorted."""
-    return sorted(path.split("/resolve/", 1)[1].split("/", 1)[1] for method, path, status in requests if method == "GET" and "/resolve/" in path)
+def requested_files(requests, method="GET"):
+    """The files asked for with `method` (GET: downloaded) in requests like `.../resolve/<revision>/<file>`, sorted."""
+    return sorted(path.split("/resolve/", 1)[1].split("/", 1)[1] for m, path, status in requests if m == method and "/resolve/" in path)
 
 
 server.clear_log()
 pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, variant="fp16", **{dtype_keyword: torch.float16})
 fp16_requests = server.requests()
-fp16_files = downloaded_files(fp16_requests)
+fp16_files = requested_files(fp16_requests)
 print("\n".join(fp16_files))
 assert all(".fp16." in name for name in fp16_files if name.endswith(".safetensors"))
 assert len([name for name in fp16_files if name.endswith(".safetensors")]) == 3  # unet, vae, image_encoder
@@ -137,7 +137,7 @@ assert api_requests[0][:2] == ("GET", f"/api/models/{REPO}")  # 1. which files d
 # %%
 server.clear_log()
 pipe32 = StableVideoDiffusionPipeline.from_pretrained(REPO, **{dtype_keyword: torch.float32})
-fp32_files = downloaded_files(server.requests())
+fp32_files = requested_files(server.requests())
 print("\n".join(fp32_files))
 assert fp32_files == sorted(name.replace(".fp16", "") for name in fp16_files if name.endswith(".safetensors"))
 asked_for = {path.split("/resolve/", 1)[1].split("/", 1)[1] for method, path, status in server.requests() if "/resolve/" in path}
@@ -179,7 +179,7 @@ assert 2.2e9 < total < 2.3e9
 # %% [markdown]
 # `from_pretrained(..., variant="fp16")` downloads about 4.5 GB for SVD-XT; without the variant about
 # 9 GB, which it then casts to fp16 anyway if you ask for `dtype=torch.float16`. On Colab, always pass
-# `variant="fp16"`: half the download, half the disk, and the same weights in memory.
+# `variant="fp16"`: half the download, half the disk, and the same fp16 weights in memory.
 #
 # A variant is just a file name. A revision that has no such files fails, and says so. The tag `v1.0` is
 # the commit from before the fp16 files were added:
@@ -219,25 +219,33 @@ assert metadata.commit_hash == refs["main"] and metadata.size == sizes["unet/dif
 # ## 3. Several files: `snapshot_download` with `allow_patterns`
 #
 # `snapshot_download` downloads a whole revision, or the part that matches `allow_patterns` (shell-style
-# patterns). Here: the UNet's config and fp16 weights only.
+# patterns). Here: every JSON file (the configs, no weights) of the `dev` branch.
 
 # %%
 from pathlib import Path
 
 from huggingface_hub import snapshot_download
 
+
 server.clear_log()
-folder = Path(snapshot_download(REPO, allow_patterns=["unet/config.json", "unet/*.fp16.safetensors"]))
+folder = Path(snapshot_download(REPO, revision="dev", allow_patterns=["*.json"]))
 files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-print("files in the snapshot folder now:", len(files))
-print("downloaded by this call:", downloaded_files(server.requests()) or "nothing (all cached)")
-print(f"without allow_patterns it would fetch all {len(sizes)} files, {all_bytes / 1e6:.2f} MB (every variant)")
-assert "unet/diffusion_pytorch_model.fp16.safetensors" in files
+print("files in the dev snapshot:", ", ".join(files))
+print("asked about with HEAD:   ", len(requested_files(server.requests(), "HEAD")), "files")
+print("downloaded with GET:     ", ", ".join(requested_files(server.requests())))
+print(f"(without allow_patterns: all {len(sizes)} files, {all_bytes / 1e6:.2f} MB, every variant)")
+assert files == requested_files(server.requests(), "HEAD") and all(name.endswith(".json") for name in files)
+assert requested_files(server.requests()) == ["scheduler/scheduler_config.json"]
 
 # %% [markdown]
-# Nothing was downloaded: those files were already in the cache. `from_pretrained` itself is
-# `snapshot_download` with patterns computed from `model_index.json` and the variant. When you need a
-# part of a big repo (one component, one format), `allow_patterns` is how you avoid the rest.
+# Six config files, no weights, and only one of them downloaded. On `dev` the scheduler config differs
+# from `main`; the other five have the same content as files already in the cache. The `HEAD` answer
+# carries the content hash (ETag), the client found a file with that hash in its cache, and linked it
+# instead of downloading it again. The cache stores contents, not file names, as the next section shows.
+#
+# `from_pretrained` itself is `snapshot_download` with patterns computed from `model_index.json` and the
+# variant. When you need a part of a big repo (one component, one format), `allow_patterns` is how you
+# skip the rest.
 #
 # ## 4. The cache: blobs, snapshots, refs
 #
@@ -379,8 +387,9 @@ print(type(offline_pipe).__name__, "loaded from the cache with the server stoppe
 #
 # ## 7. Inspecting and cleaning the cache
 #
-# `scan_cache_dir()` reads the cache (the `hf cache ls` command prints the same), and
-# `delete_revisions(...)` plans a deletion, tells you how much it frees, and does it on `.execute()`.
+# `scan_cache_dir()` reads the cache, and `delete_revisions(...)` plans a deletion, tells you how much it
+# frees, and does it on `.execute()`. (From a terminal, recent huggingface_hub versions have `hf cache ls`
+# and `hf cache rm`.)
 
 # %%
 from huggingface_hub import scan_cache_dir
@@ -394,7 +403,8 @@ assert {r.commit_hash: set(r.refs) for r in repo_info.revisions}[pinned] == set(
 
 # %% [markdown]
 # Three commits are cached. The one with all 13 files is the old `main`: no ref points to it any more
-# (`main` moved to `dev`'s commit in section 5). An unreferenced revision is the usual thing to clean.
+# (`main` moved to `dev`'s commit in section 5). Such a *detached* revision is the usual thing to clean
+# (`hf cache prune` removes all of them).
 # `delete_revisions` first makes a plan and says how much it would free:
 
 
@@ -450,7 +460,7 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 # **What this local server cannot show.** It has no accounts and no gating: it serves every file to
 # anyone and ignores tokens, so we cannot show you a real gated answer, the license page or a rejected
 # token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`), where
-# the Hub raises `EntryNotFoundError` or `RevisionNotFoundError`; we do not show those errors here for
+# the Hub raises `RemoteEntryNotFoundError` or `RevisionNotFoundError`; we do not show those errors here for
 # that reason. Everything else above is the real client against a real HTTP server.
 #
 # # Part B: the version errors
