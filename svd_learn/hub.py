@@ -68,6 +68,8 @@ class PortInUseError(RuntimeError):
 
 
 def _git(repo: Path, *args: str, date: str | None = None) -> str:
+    if shutil.which("git") is None:
+        raise RuntimeError("The local Hub builds its model repo with git, and git is not installed: install it (apt-get install git).")
     env = {**os.environ, **_GIT_ENV}
     if date:
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
@@ -316,7 +318,11 @@ def start(port: int | None = None, repo: str | Path | None = None, timeout_s: fl
     taken, if olah is not installed, or if the server does not come up (with the end of its log).
     """
     if port is not None:
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port must be a whole number from 1 to 65535, not {port!r}. Leave it out to pick a free port.")
         _check_port_free(port)
+    if repo is not None and not (Path(repo) / ".git").is_dir():
+        raise ValueError(f"{repo} is not a git repository (no .git folder). Pass a folder made by build_course_repo, or leave repo= out.")
     if importlib.util.find_spec("olah") is None:
         raise RuntimeError("The local Hub needs olah: pip install olah (lesson 3's setup cell does it).") from None
     folder = Path(tempfile.mkdtemp(prefix="svd-learn-hub-"))

@@ -121,6 +121,17 @@ def test_port_already_taken(server):
         hub.start(port=server.port)
 
 
+@pytest.mark.parametrize("port", [0, 70000, "8080"])
+def test_bad_port(port):
+    with pytest.raises(ValueError, match="port must be a whole number from 1 to 65535"):
+        hub.start(port=port)
+
+
+def test_repo_that_is_not_a_git_repository(tmp_path):
+    with pytest.raises(ValueError, match="is not a git repository"):
+        hub.start(repo=tmp_path)
+
+
 @pytest.mark.parametrize("ending", ["sys.exit(0)", "os.kill(os.getpid(), signal.SIGKILL)"], ids=["normal-exit", "killed"])
 def test_server_never_outlives_its_process(ending, template):
     # A normal exit without stop() runs atexit; a killed process runs nothing: the server watches its parent.
