@@ -65,6 +65,7 @@ from svd_learn import hub
 port = hub.free_port()
 os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"  # must come before the first import of huggingface_hub
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"  # keep the request log to the requests we make
+os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # never send your own Hub token (if you have one) to this server
 server = hub.start(port)
 
 import huggingface_hub
