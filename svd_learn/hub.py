@@ -128,7 +128,8 @@ def build_course_repo(repo: str | Path, seed: int = 0) -> Path:
     _git(repo, "checkout", "--quiet", "-b", DEV_BRANCH)
     scheduler = repo / "scheduler" / "scheduler_config.json"
     text = scheduler.read_text()
-    assert '"timestep_spacing": "leading"' in text, "the scheduler config changed: update build_course_repo"
+    if '"timestep_spacing": "leading"' not in text:
+        raise RuntimeError("The course's scheduler config no longer says timestep_spacing 'leading': update build_course_repo.")
     scheduler.write_text(text.replace('"timestep_spacing": "leading"', '"timestep_spacing": "trailing"'))
     _git(repo, "commit", "--quiet", "-am", "Try trailing timestep spacing", date=_COMMIT_DATES[2])
     _git(repo, "checkout", "--quiet", "main")
