@@ -354,7 +354,7 @@ def run_batch(
     from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    from svd_learn import memory
+    from svd_learn import memory, parameters
     from svd_learn.environment import probe
     from svd_learn.parameters import ParameterError
 
@@ -417,8 +417,17 @@ def run_batch(
         share = list(share)
     if share:
         say_here(f"{len(share)} of {len(pending)} jobs on {state.device}: {', '.join(job.name for job in share)}")
+    # Images that cannot be used fail now (milliseconds each), not after loading the pipeline for them.
+    unusable: dict[str, str] = {}
+    for job in share:
+        params = resolved[job.name][0]
+        try:
+            picture = parameters.load_image(job.image, height=params.height, width=params.width)
+            parameters.prepare_image(picture, params.height, params.width)
+        except parameters.ImageError as error:
+            unusable[job.name] = str(error)
     worker, environment, load_error = None, {}, None
-    if share:
+    if len(unusable) < len(share):
         try:
             machine = probe()
             environment = machine.to_dict()
@@ -441,6 +450,8 @@ def run_batch(
         entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=state.process_index)
         job_started = time.perf_counter()
         try:
+            if job.name in unusable:
+                raise parameters.ImageError(unusable[job.name])
             if load_error:
                 raise generate.GenerationError(f"the pipeline did not load: {load_error}")
             run = run_job(job, out_dir, params, warnings, explicit_chunk, worker, environment)
@@ -479,6 +490,14 @@ def run_batch(
         say(summary.text())
     state.wait_for_everyone()  # nobody exits (and tears the group down) before the summary is written
     return summary
+
+
+def measured_throughput() -> dict:
+    """The throughput of `svd-learn batch` on 1 and 2 GPUs, as measured by benchmarks/batch_throughput.py
+    (a copy of benchmarks/results/batch-*.json shipped as package data for the appendix lesson)."""
+    from svd_learn.models import DATA
+
+    return json.loads((DATA / "batch_throughput.json").read_text())
 
 
 def run_command(images_dir: str, out_dir: str, sweep: list[str], **options) -> int:

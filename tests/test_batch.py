@@ -195,3 +195,12 @@ def test_the_command_returns_1_when_a_job_failed_and_explains_a_bad_folder(tmp_p
     result = CliRunner().invoke(app, ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *FAST_FLAGS])
     assert result.exit_code == 1, result.output
     assert "1 done, 0 skipped, 1 failed" in result.output
+
+
+def test_unusable_images_fail_before_the_pipeline_is_loaded(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a PNG")
+    Image.new("RGB", (30, 20)).save(tmp_path / "in" / "small.png")  # would need more than 2x upscaling
+    summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, say=lambda _: None)
+    assert [r["name"] for r in summary.failed] == ["broken", "small"] and "upscale" in summary.failed[1]["error"]
+    assert summary.processes[0]["jobs"] == 2 and summary.processes[0]["load_s"] == 0  # nothing was loaded
