@@ -359,7 +359,11 @@ def run_batch(
     from svd_learn.parameters import ParameterError
 
     if torch.cuda.is_available():
-        memory.enable_expandable_segments()  # before CUDA starts (the planner's calibration used it)
+        try:
+            memory.enable_expandable_segments()  # before CUDA starts (the planner's calibration used it)
+        except RuntimeError:  # a notebook that already used the GPU: it still works, with more fragmentation
+            say(f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
+                "expect more reserved memory than the plan predicts")
     # The weights first (tiny and random ones are built once, under a file lock), before the process group
     # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
     # another rank would lack the image encoder's weights.
