@@ -77,11 +77,14 @@ def lab_list() -> None:
 
 
 @lab_app.command("run")
-def lab_run(entry_id: str = typer.Argument(..., help="The id of a reproduction (svd-learn lab list).")) -> None:
+def lab_run(
+    entry_id: str = typer.Argument(..., help="The id of a reproduction (svd-learn lab list)."),
+    no_uv: bool = typer.Option(False, "--no-uv", help="Use venv + pip even when uv is installed."),
+) -> None:
     """Reproduce a known error for real, diagnose it, then show the fixed environment running cleanly."""
     from svd_learn import lab
 
-    raise typer.Exit(lab.run_command(entry_id))
+    raise typer.Exit(lab.run_command(entry_id, use_uv=False if no_uv else None))
 
 
 @app.command()

@@ -68,6 +68,8 @@ class Diagnosis:
         line = f"affected: {affected}"
         if self.seen:
             line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
+        if self.versions:  # the error may come from another environment (a pasted traceback): say what is here
+            line += "; installed here: " + ", ".join(f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions)
         return line
 
 
@@ -147,7 +149,7 @@ def diagnose(text: str) -> list[Diagnosis]:
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         evidence = text[line_start : line_end if line_end != -1 else len(text)].strip()
-        seen = {name.replace("__", "-"): value for name, value in match.groupdict().items() if value}
+        seen = {name: value for name, value in match.groupdict().items() if value}
         diagnosis = Diagnosis(
             id=entry.id,
             title=entry.title,
@@ -300,7 +302,13 @@ def doctor(console=None) -> list[Finding]:
 
 
 def _after_cell(result) -> None:
-    """post_run_cell hook: when a cell raised a known error, print its diagnosis under the traceback."""
+    """post_run_cell hook: when a cell raised a known error, print its diagnosis under the traceback.
+    After a cell that ran `pip install`, warn about modules that now need a restart."""
+    cell = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+    if "pip install" in cell:
+        for finding in check_environment():
+            if finding.id == "stale_module":
+                print(f"svd-learn: {finding.detail}")
     error = getattr(result, "error_in_exec", None)
     if error is None:
         return

@@ -44,6 +44,11 @@ UNREACHABLE_SIGNS = (
 )
 
 
+# Every environment is built at this one path, the broken one, then the fixed one: compiled bytecode cached for
+# a file at that path stays valid (same path, same hard-linked file), so torch compiles once, not once per run.
+ENV_NAME = "env"
+
+
 class LabError(RuntimeError):
     """A reproduction could not run (unknown id, installer missing, registry unreachable, install failed)."""
 
@@ -120,12 +125,26 @@ def find_uv() -> str | None:
     return shutil.which("uv") or (str(beside_python) if beside_python.exists() else None)
 
 
-def index_url() -> str:
-    """The package index the installer will ask (for messages)."""
-    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+def index_url(uv: bool = True) -> tuple[str, str]:
+    """The package index the installer will ask, and where that setting comes from."""
+    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL") if uv else ("PIP_INDEX_URL",):
         if os.environ.get(variable):
-            return f"{os.environ[variable]} (from ${variable})"
-    return "https://pypi.org/simple"
+            return os.environ[variable], f"${variable}"
+    return "https://pypi.org/simple", "the default"
+
+
+def registry_reachable(url: str, timeout: float = 10) -> bool:
+    """True when the index answers at all (any HTTP status); False when it cannot be reached."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/pip/", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return True
 
 
 def _find_links() -> list[str]:
@@ -136,8 +155,11 @@ def _find_links() -> list[str]:
 class Installer:
     """Creates a virtual environment and installs pins into it, with uv or with venv + pip."""
 
-    def __init__(self, cache_dir: Path, uv: str | None = None):
-        self.uv = uv if uv is not None else find_uv()
+    def __init__(self, cache_dir: Path, use_uv: bool | None = None):
+        uv = find_uv()
+        if use_uv and uv is None:
+            raise LabError("uv is not installed: pip install uv, or run without it (venv + pip, slower).")
+        self.uv = uv if use_uv in (None, True) else None
         self.cache_dir = cache_dir
         self.name = "uv" if self.uv else "venv + pip"
 
@@ -164,11 +186,13 @@ class Installer:
         if done.returncode == 0:
             return
         output = (done.stdout + done.stderr).strip()
-        if installing and any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS):
+        url, origin = index_url(uv=bool(self.uv))
+        # uv says why it failed; pip with a local extra index may only say "no matching distribution": ask the index
+        if installing and (any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS) or not registry_reachable(url)):
             raise LabError(
-                f"Cannot reach the package registry {index_url()}: the lab downloads the pinned versions "
-                f"({' '.join(installing)}) from it. Check the network (on Colab: is the runtime connected?) and retry.\n"
-                f"{self.name} said: {output.splitlines()[-1] if output else '(nothing)'}"
+                f"Cannot reach the package registry {url} (the index set by {origin}): the lab downloads the pinned "
+                f"versions ({' '.join(installing)}) from it. Check the network (on Colab: is the runtime connected?) "
+                f"and retry.\n{self.name} said: {output.splitlines()[-1] if output else '(nothing)'}"
             )
         what = f"install {' '.join(installing)}" if installing else "create a virtual environment"
         raise LabError(f"{self.name} could not {what}:\n{output}")
@@ -188,7 +212,7 @@ def _run_code(python: Path, code: str, installer: Installer, extra_env: dict[str
     environment["SVD_LEARN_LAB_INSTALL"] = json.dumps(installer.install_command(python))  # for code that installs (stale_module)
     environment.pop("PYTHONPATH", None)  # only what was installed into the throwaway environment
     # Compiled bytecode is kept between runs (torch alone takes ~10 s to compile on 2 cores). It stays valid
-    # because the environments always live at the same two paths and uv hard-links files from its cache.
+    # because the environments always live at the same path and uv hard-links files from its cache.
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
     environment["PYTHONPYCACHEPREFIX"] = str(installer.cache_dir / "pycache")
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=environment, cwd=python.parent)
@@ -208,18 +232,21 @@ def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...],
     return python, pins
 
 
-def run_reproduction(entry_id: str, *, workdir: str | Path | None = None, keep: bool = False, echo=print) -> LabResult:
+def run_reproduction(
+    entry_id: str, *, workdir: str | Path | None = None, use_uv: bool | None = None, keep: bool = False, echo=print
+) -> LabResult:
     """Reproduce a known error for real, diagnose it, and check the fix (see the module docstring).
 
-    Progress is printed with `echo` as it goes. The throwaway environments are deleted afterwards
-    unless `keep`. Raises LabError with a clear message when the reproduction cannot run.
+    Progress is printed with `echo` as it goes. `use_uv`: None picks uv when it is installed, False forces
+    venv + pip. The throwaway environments are deleted afterwards unless
+    `keep` (then the last one stays in workdir/envs/env until the next run). Raises LabError with a clear message when the reproduction cannot run.
     """
     reproduction = get_reproduction(entry_id)
     home = Path(workdir) if workdir is not None else lab_home()
-    installer = Installer(cache_dir=home / "cache")
+    installer = Installer(cache_dir=home / "cache", use_uv=use_uv)
     envs = home / "envs"
     envs.mkdir(parents=True, exist_ok=True)
-    with _lab_lock(home):  # one reproduction at a time per lab folder: they share envs/broken and envs/fixed
+    with _lab_lock(home):  # one reproduction at a time per lab folder: they all use envs/env
         return _run_locked(reproduction, installer, envs, keep, echo)
 
 
@@ -242,7 +269,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
     try:
         start = time.perf_counter()
         echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
-        broken_python, broken_pins = _build(installer, envs / "broken", reproduction.broken, reproduction.needs_torch, echo)
+        broken_python, broken_pins = _build(installer, envs / ENV_NAME, reproduction.broken, reproduction.needs_torch, echo)
         seconds["broken install"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -263,7 +290,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         start = time.perf_counter()
         if reproduction.fixed:
             echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
-            fixed_python, fixed_pins = _build(installer, envs / "fixed", reproduction.fixed, reproduction.needs_torch, echo)
+            fixed_python, fixed_pins = _build(installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo)
         else:
             echo("[4/4] the fix is in the code: the same environment, the corrected code")
             fixed_python, fixed_pins = broken_python, broken_pins
@@ -277,8 +304,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_status})")
     finally:
         if not keep:
-            for name in ("broken", "fixed"):
-                shutil.rmtree(envs / name, ignore_errors=True)
+            shutil.rmtree(envs / ENV_NAME, ignore_errors=True)
     return LabResult(
         entry_id=entry_id,
         broken_pins=broken_pins,
@@ -301,10 +327,10 @@ def print_list() -> None:
         print(f"{reproduction.id:24} {reproduction.summary}{torch}")
 
 
-def run_command(entry_id: str) -> int:
+def run_command(entry_id: str, use_uv: bool | None = None) -> int:
     """`svd-learn lab run ID`: exit status 0 when the error was reproduced and diagnosed and the fix runs."""
     try:
-        result = run_reproduction(entry_id)
+        result = run_reproduction(entry_id, use_uv=use_uv)
     except LabError as error:
         print(f"svd-learn lab: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,87 @@
+"""lab.py: each reproduction runs for real (throwaway environments, pinned versions from the package registry).
+
+These tests download from the registry on their first run (then uv's cache serves them) and take seconds to
+tens of seconds each; the reproductions that need torch install this environment's torch from a local wheel
+when PIP_FIND_LINKS has one.
+"""
+
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from svd_learn import compat, lab
+from svd_learn.cli import app
+
+GPU_ONLY = {"cuda_oom", "bf16_on_t4"}  # need a GPU (a T4 for bf16) to reproduce
+RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
+
+
+def run(entry_id):
+    if entry_id not in RESULTS:
+        RESULTS[entry_id] = lab.run_reproduction(entry_id, echo=lambda line: None)
+    return RESULTS[entry_id]
+
+
+def test_every_known_error_that_needs_no_gpu_has_a_reproduction():
+    known = {entry.id for entry in compat.KNOWN_ERRORS}
+    assert {r.id for r in lab.list_reproductions()} == known - GPU_ONLY
+
+
+@pytest.mark.parametrize("entry_id", [r.id for r in lab.list_reproductions()])
+def test_reproduction(entry_id):
+    lines = []
+    start = time.perf_counter()
+    result = RESULTS[entry_id] = lab.run_reproduction(entry_id, echo=lines.append)
+    seconds = time.perf_counter() - start
+    log = "\n".join(lines)
+    assert result.reproduced, f"{entry_id} was not reproduced:\n{result.error_text[-3000:]}"
+    assert result.diagnosed_ids[0] == entry_id or entry_id in result.diagnosed_ids
+    assert result.fixed_ok, f"{entry_id}: the fixed environment still fails:\n{result.fixed_output[-3000:]}"
+    # progress was printed as it went: the four steps, the captured error and the diagnosis
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", f"[{entry_id}]"):
+        assert step in log
+    assert seconds < 60, f"{entry_id} took {seconds:.0f} s"
+    assert not (lab.lab_home() / "envs" / lab.ENV_NAME).exists()  # throwaway environments are removed
+
+
+def test_the_captured_error_names_the_pinned_versions():
+    result = run("cached_download")
+    assert result.broken_pins == ["diffusers==0.28.2", "huggingface_hub==0.26.0"]
+    assert "diffusers/utils/dynamic_modules_utils.py" in result.error_text  # which file does the import
+    assert "ImportError: cannot import name 'cached_download' from 'huggingface_hub'" in result.error_text
+
+
+def test_venv_and_pip_when_uv_is_absent():
+    lines = []
+    result = lab.run_reproduction("hf_folder", use_uv=False, echo=lines.append)  # pip's cache: lab_home()/cache/pip
+    assert result.reproduced and result.fixed_ok
+    assert "venv + pip install huggingface_hub==1.3.4" in "\n".join(lines)
+
+
+def test_unknown_id_lists_the_ids():
+    with pytest.raises(lab.LabError, match="No reproduction 'nope'. Choose one of: cached_download, "):
+        lab.run_reproduction("nope")
+    result = CliRunner().invoke(app, ["lab", "run", "nope"])
+    assert result.exit_code == 2
+    assert "No reproduction 'nope'" in result.output and "hf_cache_home" in result.output
+
+
+def test_unreachable_registry_is_said_clearly(monkeypatch, tmp_path):
+    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    with pytest.raises(lab.LabError, match=r"Cannot reach the package registry http://127\.0\.0\.1:9/simple"):
+        lab.run_reproduction("hf_folder", workdir=tmp_path, echo=lambda line: None)
+    result = CliRunner().invoke(app, ["lab", "run", "hf_folder"])
+    assert result.exit_code == 2 and "Cannot reach the package registry" in result.output
+    # pip (with this machine's local extra index) only says "no matching distribution": the lab asks the index
+    with pytest.raises(lab.LabError, match=r"Cannot reach the package registry http://127\.0\.0\.1:9/simple \(the index set by \$PIP_INDEX_URL\)"):
+        lab.run_reproduction("hf_folder", workdir=tmp_path, use_uv=False, echo=lambda line: None)
+
+
+def test_lab_list():
+    result = CliRunner().invoke(app, ["lab", "list"])
+    assert result.exit_code == 0
+    assert all(r.id in result.output for r in lab.list_reproductions())
+    assert "(installs torch)" in result.output
