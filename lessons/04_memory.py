@@ -187,8 +187,8 @@ assert f"Tried to allocate {all_frames_gib:.2f} GiB" in seed_oom["error"]
 #
 # `pipe.to("cuda")` puts all 4.2 GiB on the GPU. `enable_model_cpu_offload()` keeps the networks in host
 # RAM and moves one *whole network* to the GPU when it runs, using Accelerate hooks
-# (`accelerate.cpu_offload_with_hook`) chained in the order `model_cpu_offload_seq`. Since diffusers 0.34 it
-# refuses to run without an accelerator:
+# (`accelerate.cpu_offload_with_hook`) chained in the order `model_cpu_offload_seq`. Current diffusers (0.42
+# here) refuses to enable it without an accelerator:
 
 # %%
 try:
