@@ -230,7 +230,7 @@ class RunReport:
         return (
             f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
             f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s, {peak}, plan {self.plan}{fallbacks}"
-            + (f" ({self.source} random weights: the frames are noise)" if self.random_weights else "")
+            + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
         )
 
 
