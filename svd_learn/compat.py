@@ -63,12 +63,12 @@ class Diagnosis:
     evidence: str  # the line of the text that matched
     seen: dict[str, str] = field(default_factory=dict)  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
 
-    def versions_line(self) -> str:
+    def versions_line(self, show_installed: bool = True) -> str:
         affected = ", ".join(f"{name} {spec}" for name, spec in self.versions.items()) or "any version"
         line = f"affected: {affected}"
         if self.seen:
             line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
-        if self.versions:  # the error may come from another environment (a pasted traceback): say what is here
+        if show_installed and self.versions:  # a pasted error may come from another environment: say what is here
             line += "; installed here: " + ", ".join(f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions)
         return line
 
@@ -217,11 +217,12 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
 # --- for people: the text that `svd-learn explain` and the IPython extension print ------------------------
 
 
-def format_diagnosis(diagnosis: Diagnosis) -> str:
+def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
+    """The diagnosis as text; `show_installed` adds the versions installed in this environment."""
     lines = [
         f"Known error: {diagnosis.title} [{diagnosis.id}]",
         f"  matched: {diagnosis.evidence}",
-        f"  {diagnosis.versions_line()}",
+        f"  {diagnosis.versions_line(show_installed)}",
         "  why: " + diagnosis.explanation.replace("\n", "\n       "),
         "  fix: " + diagnosis.fix.replace("\n", "\n       "),
         "  sources: " + "; ".join(diagnosis.sources),

@@ -276,6 +276,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         echo("[2/4] run in the broken environment: python -c '...'\n    " + reproduction.code.strip().replace("\n", "\n    "))
         returncode, error_text = _run_code(broken_python, reproduction.code, installer, reproduction.env)
         seconds["broken run"] = time.perf_counter() - start
+        echo("    output (last lines):")
         echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
         echo(f"    exit status {returncode}")
 
@@ -283,7 +284,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         diagnoses = compat.diagnose(error_text)
         reproduced = entry_id in [d.id for d in diagnoses]
         for diagnosis in diagnoses:
-            echo("    " + compat.format_diagnosis(diagnosis).replace("\n", "\n    "))
+            echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
         if not reproduced:
             echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
 
