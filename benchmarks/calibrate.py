@@ -58,7 +58,7 @@ def is_reference(run: dict) -> bool:
 def calibrate(runs: list[dict]) -> dict:
     resident = resident_weights_gib()
     plans = {}
-    for name in memory.fallback_order() + [n for n, p in memory.PLANS.items() if p.baseline and p.placement != "cpu"]:
+    for name in [n for n, p in memory.PLANS.items() if p.placement != "cpu"]:
         measured_as = SAME_SETTINGS.get(name, name)
         if measured_as != name:
             a, b = memory.PLANS[name], memory.PLANS[measured_as]

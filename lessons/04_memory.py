@@ -421,7 +421,9 @@ assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chose
 # - Keeping everything on the GPU and decoding a few frames at a time fits a T4 too, and is faster. It also
 #   needs less host RAM (free Colab has 12.7 GB): the weights do not have to stay in host memory. Most of
 #   the gain is in the decode (2.6 s against 4.8 to 5.1 s) and in not moving weights; per step it is 11%.
-# - Group and sequential offload save GPU memory for smaller GPUs, and pay for it in time.
+# - Sequential offload needs the least GPU memory (4.6 GiB) and is 7x slower per step: for small GPUs only.
+# - Group offload of the UNet, as set up here (one block per group, CUDA streams), did worse than model
+#   offload on all three counts: a higher reserved peak (its streams fragment memory), slower, more host RAM.
 #
 # ## 4. The planner: the fastest plan predicted to fit
 #
@@ -438,6 +440,18 @@ for vram in (None, 8, 12, memory.T4_GIB, 16, 24, 40, 80):
     print(f"{vram or 'none':>8}  {choice.plan.name:36}{peak:>19}  {choice.fits}")
 t4_choice = memory.choose_plan(memory.T4_GIB, 12.7)
 assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB
+
+# %% [markdown]
+# A plan that another plan beats on GPU memory, host RAM and time at once is never tried, not even as a
+# fallback: `memory.fallback_order()` leaves it out.
+
+# %%
+for name in memory.PLANS:
+    better = memory.dominated_by(name)
+    if better and not memory.PLANS[name].baseline:
+        print(f"{name} is never tried: {better} is as good or better on every count")
+print("fallback order on out-of-memory:", " -> ".join(memory.fallback_order()))
+assert memory.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
 
 # %% [markdown]
 # It explains itself (the same text as `svd-learn plan --vram 14.74 --host-ram 12.7`):

@@ -69,7 +69,7 @@ def _plan(name, placement, forward_chunking, decode_chunk_size, description, **e
     return name, Plan(name, placement, forward_chunking, decode_chunk_size, description=description, **extra)
 
 
-# Ordered from fastest (most GPU memory) to least GPU memory; fallback_order() follows this order.
+# Candidates first (fallback_order() sorts them by measured peak), then the baselines.
 PLANS: dict[str, Plan] = dict(
     [
         _plan("gpu-decode8", "gpu", False, 8, "everything on the GPU, decode 8 frames at a time"),
@@ -102,12 +102,35 @@ def get_plan(plan: Plan | str) -> Plan:
 
 
 def fallback_order() -> list[str]:
-    """The plans a GPU run may use, from most to least GPU memory (which is also fastest to slowest, as
-    measured): on CUDA out-of-memory, try the next. Ordered by the calibration's measured peaks."""
-    candidates = [name for name, plan in PLANS.items() if not plan.baseline]
-    peaks = {name: entry.get("peak_reserved_gib") for name, entry in read_calibration()["plans"].items()}
+    """The plans a GPU run may use, from most to least GPU memory as measured: on CUDA out-of-memory, try the
+    next. A plan that another one beats on peak, time and host memory at once (see `dominated_by`) is left out."""
+    calibration = read_calibration()
+    candidates = [name for name, plan in PLANS.items() if not plan.baseline and not dominated_by(name, calibration)]
+    peaks = {name: entry.get("peak_reserved_gib") for name, entry in calibration["plans"].items()}
     unmeasured = float("inf")  # plans without a measurement go last, in PLANS order (sorted() is stable)
     return sorted(candidates, key=lambda name: -peaks[name] if peaks.get(name) is not None else unmeasured)
+
+
+def dominated_by(name: str, calibration: dict | None = None) -> str | None:
+    """A candidate plan that, as measured, needs no more GPU memory and host memory than `name`, is no slower
+    (within SPEED_TIE), and is better in one of the three; None if there is none. Examples: gpu-decode2 is as
+    fast as gpu-decode8 with a lower peak; UNet group offload peaked higher than model offload, ran slower and
+    held more host RAM. Such a plan is never worth trying."""
+    calibration = calibration or read_calibration()
+    mine = calibration["plans"].get(name)
+    if mine is None:
+        return None
+    for other, plan in PLANS.items():
+        theirs = calibration["plans"].get(other)
+        if other == name or plan.baseline or theirs is None:
+            continue
+        no_worse = (theirs["peak_reserved_gib"] <= mine["peak_reserved_gib"] and theirs["host_rss_gib"] <= mine["host_rss_gib"]
+                    and theirs["seconds"] <= mine["seconds"] * (1 + SPEED_TIE))
+        better = (theirs["peak_reserved_gib"] < mine["peak_reserved_gib"] or theirs["host_rss_gib"] < mine["host_rss_gib"]
+                  or theirs["seconds"] < mine["seconds"])
+        if no_worse and better:
+            return other
+    return None
 
 
 def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> int:
@@ -439,6 +462,11 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
         warnings.append(f"set {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS} before CUDA starts: the calibration was measured with it.")
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
     rejected: dict[str, Rejected] = {}
+    for name, plan in PLANS.items():
+        better = None if plan.baseline else dominated_by(name, calibration)
+        if better:
+            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
+                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
     for name in fallback_order():
         entry = calibration["plans"].get(name, {})
         peak = predict_peak_gib(name, num_frames, height, width, calibration)
@@ -470,13 +498,13 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
                   f"fits the {budget:.1f} GiB usable of {vram_gib:g} GiB")
         if len(fitting) > 1:
             reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
-        alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected)
+        alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
     name = fallback_order()[-1]
     peak = predict_peak_gib(name, num_frames, height, width, calibration)
     warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {budget:.1f} GiB: try this one, "
                     "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size.")
-    alternatives = tuple(rejected[n] for n in fallback_order() if n in rejected and n != name)
+    alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
     return PlanChoice(PLANS[name], "nothing is predicted to fit; this plan needs the least GPU memory", peak, False,
                       alternatives, tuple(warnings))
 
