@@ -65,6 +65,7 @@ class Reproduction:
     fixed_code: str  # the Python that runs cleanly in the fixed environment (usually `code`)
     needs_torch: bool = False  # installs the same torch as this environment (from a local wheel if there is one)
     env: dict[str, str] = field(default_factory=dict)  # environment variables for both runs
+    python: str = ""  # the Python versions the pinned wheels exist for (a specifier; empty: any)
 
 
 @dataclass
@@ -97,6 +98,7 @@ def _read_reproductions() -> dict[str, Reproduction]:
             fixed_code=raw.get("fixed_code", raw["code"]),
             needs_torch=raw.get("needs_torch", False),
             env=raw.get("env", {}),
+            python=raw.get("python", ""),
         )
     return entries
 
@@ -112,6 +114,14 @@ def get_reproduction(entry_id: str) -> Reproduction:
     if entry_id not in REPRODUCTIONS:
         raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
     return REPRODUCTIONS[entry_id]
+
+
+def runs_on_this_python(reproduction: Reproduction) -> bool:
+    import platform
+
+    from packaging.specifiers import SpecifierSet
+
+    return not reproduction.python or SpecifierSet(reproduction.python).contains(platform.python_version())
 
 
 def lab_home() -> Path:
@@ -198,13 +208,22 @@ class Installer:
         raise LabError(f"{self.name} could not {what}:\n{output}")
 
 
-def _with_torch(pins: list[str]) -> list[str]:
-    """Add this environment's torch (and numpy), pinned, so the throwaway one does not resolve a different,
-    multi-GB build. With a local torch wheel in PIP_FIND_LINKS the install takes seconds."""
+def _with_torch(pins: list[str], echo) -> list[str]:
+    """Add this environment's torch (and numpy), pinned, so the throwaway one does not resolve another build.
+
+    With a local wheel of that torch in PIP_FIND_LINKS the install takes seconds. Without one, the same
+    public version comes from the registry: a download of about 1 GB (several GB with CUDA), once.
+    """
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
         raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
-    return pins + [f"torch=={torch}"] + ([f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else [])
+    local_wheel = any(Path(folder, name).is_file() for folder in _find_links() if Path(folder).is_dir()
+                      for name in os.listdir(folder) if name.startswith(f"torch-{torch}-"))
+    if not local_wheel:
+        torch = torch.split("+")[0]  # the registry has no local builds such as +cu128: take the public one
+        echo(f"    (no local torch wheel: torch {torch} is downloaded from the registry once, then cached; this takes minutes)")
+    numpy_pin = [f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else []
+    return pins + [f"torch=={torch}"] + numpy_pin
 
 
 def _run_code(python: Path, code: str, installer: Installer, extra_env: dict[str, str]) -> tuple[int, str]:
@@ -225,7 +244,7 @@ def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...],
     for number, step in enumerate(steps):
         step_pins = list(step)
         if needs_torch and number == 0:
-            step_pins = _with_torch(step_pins)
+            step_pins = _with_torch(step_pins, echo)
         echo(f"    {installer.name} install {' '.join(step_pins)}")
         installer.install(python, step_pins)
         pins += step_pins
@@ -242,6 +261,13 @@ def run_reproduction(
     `keep` (then the last one stays in workdir/envs/env until the next run). Raises LabError with a clear message when the reproduction cannot run.
     """
     reproduction = get_reproduction(entry_id)
+    if not runs_on_this_python(reproduction):
+        import platform
+
+        raise LabError(
+            f"{entry_id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
+            f"{platform.python_version()}, so this error cannot happen here either."
+        )
     home = Path(workdir) if workdir is not None else lab_home()
     installer = Installer(cache_dir=home / "cache", use_uv=use_uv)
     envs = home / "envs"
@@ -325,7 +351,8 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
 def print_list() -> None:
     for reproduction in list_reproductions():
         torch = " (installs torch)" if reproduction.needs_torch else ""
-        print(f"{reproduction.id:24} {reproduction.summary}{torch}")
+        python = f" (Python {reproduction.python} only)" if reproduction.python else ""
+        print(f"{reproduction.id:24} {reproduction.summary}{torch}{python}")
 
 
 def run_command(entry_id: str, use_uv: bool | None = None) -> int:

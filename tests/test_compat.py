@@ -82,7 +82,8 @@ You must restart the runtime in order to use newly installed versions.""",
 
 # More verbatim variants of the same errors.
 VARIANTS = [
-    ("cached_download", "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?"),
+    # captured on Python 3.13.0 (3.12 and later add the suggestion)
+    ("cached_download", "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/venv/lib/python3.13/site-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?"),
     ("flax_weights_name", "RuntimeError: Failed to import diffusers.pipelines.pipeline_utils because of the following error (look up to see its traceback): cannot import name 'FLAX_WEIGHTS_NAME' from 'transformers.utils'"),
     ("old_hub_pin", "ImportError: huggingface-hub>=1.3.0,<2.0 is required for a normal functioning of this module, but found huggingface-hub==1.2.1."),
     ("old_hub_pin", "ImportError: cannot import name 'ResolvedRevision' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)"),
@@ -283,3 +284,12 @@ def test_ipython_extension_warns_after_pip_install_when_a_restart_is_needed(caps
     finally:
         shell.run_cell("%unload_ext svd_learn")
         InteractiveShell.clear_instance()
+
+
+def test_a_library_built_for_another_version_is_found_from_its_own_requirements(monkeypatch):
+    # xformers pins the exact torch it was compiled for; the same check read on an installed library here:
+    assert compat._unmet_requirements("transformers") == []
+    real = compat.installed_version
+    monkeypatch.setattr(compat, "installed_version", lambda name: "0.25.2" if name == "huggingface-hub" else real(name))
+    (unmet,) = compat._unmet_requirements("transformers")
+    assert unmet.startswith("transformers requires huggingface-hub") and unmet.endswith("but huggingface-hub 0.25.2 is installed")

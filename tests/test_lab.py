@@ -30,6 +30,8 @@ def test_every_known_error_that_needs_no_gpu_has_a_reproduction():
 
 @pytest.mark.parametrize("entry_id", [r.id for r in lab.list_reproductions()])
 def test_reproduction(entry_id):
+    if not lab.runs_on_this_python(lab.get_reproduction(entry_id)):
+        pytest.skip(f"{entry_id}'s pinned wheels do not exist for this Python")
     lines = []
     start = time.perf_counter()
     result = RESULTS[entry_id] = lab.run_reproduction(entry_id, echo=lines.append)
@@ -85,3 +87,26 @@ def test_lab_list():
     assert result.exit_code == 0
     assert all(r.id in result.output for r in lab.list_reproductions())
     assert "(installs torch)" in result.output
+
+
+def test_a_reproduction_for_another_python_says_so(monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "python_version", lambda: "3.13.15")  # Colab's Python in 2026-08
+    with pytest.raises(lab.LabError, match=r"numpy2_abi needs Python <3\.13: its pinned wheels do not exist for Python 3\.13\.15"):
+        lab.run_reproduction("numpy2_abi")
+
+
+def test_torch_is_pinned_to_this_environment(monkeypatch, tmp_path):
+    from svd_learn.environment import installed_version
+
+    torch = installed_version("torch")
+    wheel_folder = tmp_path / "wheels"
+    wheel_folder.mkdir()
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheel_folder))
+    notes = []
+    assert f"torch=={torch.split('+')[0]}" in lab._with_torch(["diffusers==0.39.0"], notes.append)  # no local wheel
+    assert "downloaded from the registry" in notes[0]
+    (wheel_folder / f"torch-{torch}-cp311-cp311-manylinux_2_28_x86_64.whl").touch()
+    notes.clear()
+    assert f"torch=={torch}" in lab._with_torch(["diffusers==0.39.0"], notes.append) and notes == []
