@@ -44,10 +44,13 @@ def resident_weights_gib() -> dict[str, tuple[float, float]]:
 
 
 def load_runs() -> list[dict]:
+    """Every run of every results file written by run_plans.py (a JSON list of runs). Other JSON files there
+    (capstone-*.json: reports of `svd-learn generate` runs) are not plan measurements and are skipped."""
     runs = []
     for path in sorted(RESULTS.glob("*.json")):
-        for run in json.loads(path.read_text()):
-            runs.append(dict(run, source=path.name))
+        content = json.loads(path.read_text())
+        if isinstance(content, list) and all("plan" in run and "machine" in run for run in content):
+            runs.extend(dict(run, source=path.name) for run in content)
     return runs
 
 

@@ -18,8 +18,18 @@ BUDGETS = [8, 12, 14.74, 16, 24, 40, 80]
 COLAB_HOST_GIB = 12.7
 
 
+def load_calibrate_script():
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "benchmarks" / "calibrate.py")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    return calibrate
+
+
+calibrate = load_calibrate_script()
+
+
 def all_runs() -> list[dict]:
-    return [run for path in sorted(RESULTS.glob("*.json")) for run in json.loads(path.read_text())]
+    return calibrate.load_runs()
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +166,8 @@ def test_svd_learn_plan_explains_its_choice():
 
 
 def test_the_calibration_is_what_calibrate_py_makes_from_the_committed_results():
-    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "benchmarks" / "calibrate.py")
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
     runs = calibrate.load_runs()
+    assert {run["source"] for run in runs} == {"h100-main.json", "h100-planner.json"}
     assert calibrate.calibrate(runs) == memory.read_calibration()
     assert calibrate.lesson_data(runs) == memory.read_benchmarks()
 
