@@ -4,9 +4,6 @@ The texts below are verbatim: captured by the lab's reproductions on this machin
 /venv/...), or quoted in shared/reference/versions.md, or taken from the library source that prints them.
 """
 
-import io
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
@@ -95,9 +92,6 @@ VARIANTS = [
     ("stale_module", "huggingface_hub 1.3.4 is loaded in this process but 1.27.0 is installed"),
     ("numpy2_abi", "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)"),
 ]
-
-GPU_ONLY = {"cuda_oom", "bf16_on_t4"}  # the errors the lab cannot reproduce without a GPU
-
 
 def test_every_known_error_has_a_verbatim_text():
     assert set(VERBATIM) == {entry.id for entry in compat.KNOWN_ERRORS}
