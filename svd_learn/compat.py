@@ -143,9 +143,11 @@ def diagnose(text: str) -> list[Diagnosis]:
     """
     found = []
     for entry in KNOWN_ERRORS:
-        match = next((m for p in entry.patterns if (m := p.search(text))), None)
-        if match is None:
+        matches = [m for pattern in entry.patterns for m in pattern.finditer(text)]
+        if not matches:
             continue
+        first = min(m.start() for m in matches)
+        match = max(matches, key=lambda m: m.start())  # the evidence: the last mention, the error line of a traceback
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         evidence = text[line_start : line_end if line_end != -1 else len(text)].strip()
@@ -160,7 +162,7 @@ def diagnose(text: str) -> list[Diagnosis]:
             evidence=evidence,
             seen=seen,
         )
-        found.append((match.start(), diagnosis))
+        found.append((first, diagnosis))
     return [diagnosis for _, diagnosis in sorted(found, key=lambda pair: pair[0])]
 
 

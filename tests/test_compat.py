@@ -287,3 +287,20 @@ def test_a_library_built_for_another_version_is_found_from_its_own_requirements(
     monkeypatch.setattr(compat, "installed_version", lambda name: "0.25.2" if name == "huggingface-hub" else real(name))
     (unmet,) = compat._unmet_requirements("transformers")
     assert unmet.startswith("transformers requires huggingface-hub") and unmet.endswith("but huggingface-hub 0.25.2 is installed")
+
+
+def test_ipython_extension_in_a_real_kernel():
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext svd_learn"),
+        nbformat.v4.new_code_cell("raise ImportError(\"cannot import name 'cached_download' from 'huggingface_hub' (/x/__init__.py)\")"),
+    ]
+    nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    outputs = notebook.cells[1].outputs
+    assert outputs[0].output_type == "error" and outputs[0].ename == "ImportError"
+    printed = "".join(output.get("text", "") for output in outputs[1:])  # under the traceback, in the same cell
+    assert "[cached_download]" in printed
+    assert "matched: ImportError: cannot import name 'cached_download'" in printed  # the error line, not the source line
