@@ -304,3 +304,25 @@ def test_ipython_extension_in_a_real_kernel():
     printed = "".join(output.get("text", "") for output in outputs[1:])  # under the traceback, in the same cell
     assert "[cached_download]" in printed
     assert "matched: ImportError: cannot import name 'cached_download'" in printed  # the error line, not the source line
+
+
+# Colab's preinstalled stacks (versions.md, from Colab's published pip freeze): each worked as shipped.
+COLAB_STACKS = {
+    "2024-11": {"torch": "2.5.0", "numpy": "1.26.4", "huggingface_hub": "0.26.2", "transformers": "4.46.2", "diffusers": "0.31.0", "accelerate": "1.1.1"},
+    "2025-03": {"torch": "2.6.0", "numpy": "2.0.2", "huggingface_hub": "0.28.1", "transformers": "4.48.3", "diffusers": "0.32.2", "accelerate": "1.3.0"},
+    "2026-01": {"torch": "2.9.0", "numpy": "2.0.2", "huggingface_hub": "1.3.4", "transformers": "5.0.0", "diffusers": "0.36.0", "accelerate": "1.12.0"},
+    "2026-08": {"torch": "2.11.0+cu128", "numpy": "2.1.3", "huggingface_hub": "1.27.0", "transformers": "5.15.0", "diffusers": "0.39.0", "accelerate": "1.14.0"},
+}
+
+
+@pytest.mark.parametrize("date", sorted(COLAB_STACKS))
+def test_colab_stacks_as_shipped_are_not_flagged(date):
+    assert compat.check_environment(COLAB_STACKS[date]) == []
+
+
+def test_an_old_svd_notebook_pin_on_each_colab_stack():
+    # diffusers 0.24.0 (the first with SVD) on the 2024-11 stack: hub 0.26 removed cached_download
+    assert {f.id for f in compat.check_environment({**COLAB_STACKS["2024-11"], "diffusers": "0.24.0"})} == {"cached_download"}
+    # the same pin on the 2026-01 stack: hub 1.x and transformers 5 break it three ways
+    found = {f.id for f in compat.check_environment({**COLAB_STACKS["2026-01"], "diffusers": "0.24.0"})}
+    assert found == {"cached_download", "hf_cache_home", "flax_weights_name"}
