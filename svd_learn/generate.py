@@ -55,7 +55,7 @@ class ModelChoice:
     reason: str
 
 
-def choose_model(model: str | None = None, source: str | None = None) -> ModelChoice:
+def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
     """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`.
 
     Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
@@ -92,6 +92,8 @@ def choose_model(model: str | None = None, source: str | None = None) -> ModelCh
                 "nor an existing folder."
             )
         return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), explicit, "a Hub repo id")
+    if chosen in ("tiny", "random"):
+        say(f"preparing {chosen} weights for {checkpoint.name} (built once, then reused) ...")
     location = models.pipeline_location(chosen, checkpoint.name)
     return ModelChoice(location, chosen, checkpoint, explicit, reason)
 
@@ -364,7 +366,7 @@ def generate_video(
     gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
 
     # 2. The weights, and the image checked before anything is downloaded.
-    choice = choose_model(model, source)
+    choice = choose_model(model, source, say)
     overrides = dict(
         num_frames=num_frames, num_inference_steps=num_inference_steps, fps=fps, motion_bucket_id=motion_bucket_id,
         noise_aug_strength=noise_aug_strength, min_guidance_scale=min_guidance_scale,
@@ -395,7 +397,7 @@ def generate_video(
         if choice.explicit_source:
             raise GenerationError(str(error)) from None
         say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
-        choice = choose_model(choice.checkpoint.name, "tiny")
+        choice = choose_model(choice.checkpoint.name, "tiny", say)
         params, warnings = generation_parameters(choice, overrides)
         picture = parameters.prepare_image(original, params.height, params.width)
         pipe = load_pipeline(choice, device)

@@ -40,7 +40,8 @@ def no_leftovers(folder):
 
 @pytest.fixture
 def image(tmp_path):
-    path = tmp_path / "input.png"
+    path = tmp_path / "my pictures" / "fusée à l'aube.png"  # spaces and non-ASCII letters in the input path too
+    path.parent.mkdir()
     Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((256, 144)).save(path)
     return path
 
@@ -71,12 +72,17 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
 
 def test_requested_fps_frames_and_report_path(tmp_path, image):
     out, report = tmp_path / "clip.mp4", tmp_path / "reports" / "run.json"
-    result = cli(image, "-o", out, "--frames", "5", "--steps", "2", "--fps", "9", "--seed", "7", "--report", report)
+    result = cli(image, "-o", out, "--frames", "5", "--steps", "2", "--fps", "9", "--seed", "7", "--report", report,
+                 "--decode-chunk-size", "2", "--motion-bucket-id", "180", "--noise-aug-strength", "0.1",
+                 "--min-guidance", "1.5", "--max-guidance", "2.5")
     assert result.exit_code == 0, result.output
     info = video.read_video_info(out)
     assert (info["frames"], info["fps"]) == (5, 9.0)
     saved = json.loads(report.read_text())
     assert saved["parameters"]["seed"] == 7 and saved["parameters"]["fps"] == 9 and saved["frames"] == 5
+    assert {k: saved["parameters"][k] for k in ("decode_chunk_size", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale", "max_guidance_scale")} == {
+        "decode_chunk_size": 2, "motion_bucket_id": 180, "noise_aug_strength": 0.1, "min_guidance_scale": 1.5, "max_guidance_scale": 2.5}
+    assert "decoding 5 frames, 2 at a time" in result.output
     assert saved["parameters"]["num_inference_steps"] == 2
     assert not out.with_suffix(".json").exists()
 
@@ -87,6 +93,13 @@ def test_python_api_returns_the_report(tmp_path, image):
     assert isinstance(run, generate.RunReport) and run.frames == 3 and run.file_bytes > 0
     assert json.loads((tmp_path / "a.json").read_text()) == run.to_dict()
     assert any(m.startswith("plan: cpu") for m in messages) and any("decoding 3 frames" in m for m in messages)
+
+
+def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
+    folder = models.tiny_pipeline_folder()
+    choice = generate.choose_model(str(folder), None)
+    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit_source) == (str(folder), "folder", "svd-xt", True)
+    assert_clean_failure(cli(image, "-o", tmp_path / "b.mp4", "--model", tmp_path), "not a diffusers pipeline")
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
