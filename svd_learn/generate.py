@@ -20,7 +20,6 @@ import gc
 import json
 import os
 import random
-import resource
 import sys
 import time
 from contextlib import ExitStack, contextmanager
@@ -237,9 +236,10 @@ class RunReport:
 
 
 def host_rss_peak_gib() -> float:
-    """The most host memory this process has held (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak * (1 if sys.platform == "darwin" else 1024) / GIB, 2)
+    """The most host memory this process has held so far, in GiB (lesson 4's measurement)."""
+    from svd_learn import memory
+
+    return round(memory.host_peak_rss_gib(), 2)
 
 
 # ----------------------------------------------------------------------------------------------------
