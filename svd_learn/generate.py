@@ -389,6 +389,7 @@ def generate_video(
         say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
 
     # 4. Load (fp16 variant, safetensors). Without Hub access and without an explicit source: tiny weights.
+    free_memory(device)  # a pipeline from an earlier run in this notebook may still wait for the garbage collector
     say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
     loaded = time.perf_counter()
     try:
