@@ -572,10 +572,17 @@ assert lowest >= Version("0.26.0")
 
 # %% [markdown]
 # pip warns about such a conflict and installs anyway. Then `import transformers` fails, and SVD needs
-# transformers (its image encoder is a CLIP model). With transformers 5.0.0 the import stops at
-# `ImportError: cannot import name 'is_offline_mode' from 'huggingface_hub'`, a function 0.25.2 does not
-# have yet. See it for real with `svd-learn lab run old_hub_pin` (about 15 s; the course's test suite runs
-# it, but here it would push this notebook past its one-minute budget).
+# transformers (its image encoder is a CLIP model). The lab shows it: transformers 5.0.0, then
+# `pip install huggingface_hub==0.25.2`, then `import transformers`:
+
+# %%
+old_pin = lab.run_reproduction("old_hub_pin")
+assert old_pin.reproduced and old_pin.fixed_ok
+print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
+
+# %% [markdown]
+# transformers 5.0.0 imports names that only huggingface_hub 1.x has (here `is_offline_mode`), so the
+# import fails before transformers even gets to check the versions it declared.
 #
 # An old hub cannot serve both an old diffusers and a new transformers. A new diffusers works with both.
 #
