@@ -204,3 +204,17 @@ def test_unusable_images_fail_before_the_pipeline_is_loaded(tmp_path):
     summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, say=lambda _: None)
     assert [r["name"] for r in summary.failed] == ["broken", "small"] and "upscale" in summary.failed[1]["error"]
     assert summary.processes[0]["jobs"] == 2 and summary.processes[0]["load_s"] == 0  # nothing was loaded
+
+
+def test_the_lessons_throughput_data_is_the_committed_measurement():
+    """svd_learn/data/batch_throughput.json ships with the package (the appendix lesson reads it on Colab);
+    it must be the measurement committed under benchmarks/results/, and that measurement must meet the bar."""
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "batch-h100x2.json"
+    measured = batch.measured_throughput()
+    assert measured == json.loads(results.read_text())
+    assert measured["settings"]["source"] == "random" and measured["settings"]["num_frames"] == 25
+    assert len(measured["machine"]["gpus"]) == 2
+    for run in ("one_process", "two_processes"):
+        assert measured[run]["videos_done"] == measured["settings"]["videos"]
+        assert measured[run]["frames_read_back"] == [25] * measured["settings"]["videos"]
+    assert measured["two_processes"]["videos_per_minute"] / measured["one_process"]["videos_per_minute"] >= 1.8
