@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -367,7 +368,8 @@ def run_batch(
     # The weights first (tiny and random ones are built once, under a file lock), before the process group
     # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
     # another rank would lack the image encoder's weights.
-    choice = generate.choose_model(model, source)
+    first_process = os.environ.get("RANK", "0") == "0"  # set by the launcher; PartialState does not exist yet
+    choice = generate.choose_model(model, source, say=say if first_process else lambda message: None)
     # cpu=True where there is no GPU: without it, processes started by `accelerate launch` or torchrun on a
     # machine without CUDA do not join one group, and each one believes it is alone (and would do every job).
     state = PartialState(cpu=not torch.cuda.is_available())
@@ -509,8 +511,6 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], **options) -> i
 
     Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start.
     """
-    import os
-
     from svd_learn.parameters import ImageError, ParameterError
     from svd_learn.video import OutputError
 
