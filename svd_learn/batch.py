@@ -21,8 +21,8 @@ a report beside a video of the size it records means the job finished. NAME is t
 `__motion_bucket_id-60` and the like for swept values. Every job uses the seed given (default 0) unless the
 sweep varies `seed`, so a job gives the same video whichever process, GPU or launch runs it.
 
-One generation is the capstone's (generate.py): the same model choice, parameters, plans and report. What
-differs is that each process loads the pipeline once for all its jobs, not once per video.
+One generation is the capstone's (generate.make_video): the same model choice, parameters, plans, out-of-memory
+fallback and report. What differs is that each process loads the pipeline once for all its jobs, not once per video.
 """
 
 from __future__ import annotations
@@ -161,99 +161,21 @@ def output_state(job: Job, out_dir: Path, expected: dict) -> tuple[str, str]:
 
 
 # ----------------------------------------------------------------------------------------------------
-# One process's pipeline: loaded once, planned once.
+# One job: the capstone's make_video, with the process's already loaded pipeline.
 
 
-class Worker:
-    """The pipeline of one process. Loaded on first use and planned once; on CUDA out-of-memory it is
-    dropped and reloaded with the next lower plan, which the following jobs keep."""
-
-    def __init__(self, choice: generate.ModelChoice, device, plans: list, plan_reason: str, predicted: float | None, say):
-        self.choice, self.device, self.plans, self.say = choice, device, plans, say
-        self.plan_reason, self.predicted_peak_gib = plan_reason, predicted
-        self.plan_index = 0
-        self.pipe = None
-        self.load_s = 0.0
-
-    @property
-    def plan(self):
-        return self.plans[self.plan_index]
-
-    def pipeline(self):
-        from svd_learn import memory
-
-        if self.pipe is None:
-            started = time.perf_counter()
-            self.pipe = generate.load_pipeline(self.choice, self.device.type)
-            memory.apply_plan(self.pipe, self.plan, self.device)
-            self.pipe.set_progress_bar_config(disable=True)  # one line per job instead (processes would interleave bars)
-            self.load_s += time.perf_counter() - started
-        return self.pipe
-
-    def generate(self, picture, params, decode_chunk_size: int | None, fallbacks: list) -> list:
-        """The frames of one call; on CUDA out-of-memory, the next plan (recorded in `fallbacks`)."""
-        import torch
-
-        while True:
-            try:
-                pipe = self.pipeline()
-                kwargs = params.pipeline_kwargs()
-                kwargs["decode_chunk_size"] = decode_chunk_size or self.plan.decode_chunk_size or params.num_frames
-                kwargs["generator"] = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
-                if self.device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(self.device)
-                return pipe(picture, **kwargs).frames[0]
-            except torch.OutOfMemoryError as error:
-                message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
-            fallbacks.append({"plan": self.plan.name, "error": message})
-            self.pipe = None  # drops the pipeline with its offload hooks
-            generate.free_memory(self.device.type)
-            if self.plan_index + 1 == len(self.plans):
-                raise generate.GenerationError(f"Out of GPU memory with every plan down to {self.plan.name}: use fewer frames.")
-            self.plan_index += 1
-            self.say(f"out of GPU memory with plan {fallbacks[-1]['plan']}; falling back to plan {self.plan.name}")
-
-
-def run_job(job: Job, out_dir: Path, params, warnings: list[str], decode_chunk_size: int | None, worker: Worker,
-            environment: dict) -> generate.RunReport:
-    """Make one job's video and report (atomically, video first), with the worker's already loaded pipeline."""
-    import torch
-
+def run_job(job: Job, out_dir: Path, params, warnings: list[str], decode_chunk_size: int | None,
+            planned: generate.PlannedPipeline, say: Callable[[str], None] = print) -> generate.RunReport:
+    """Make one job's video and report (atomically, video first) with the process's pipeline. On CUDA
+    out-of-memory the pipeline falls back to the next lower plan, which the following jobs keep."""
     from svd_learn import parameters
-    from svd_learn.video import write_mp4
 
     started = time.perf_counter()
     picture = parameters.load_image(job.image, height=params.height, width=params.width)
     picture = parameters.prepare_image(picture, params.height, params.width)
-    fallbacks: list = []
-    loads_before = worker.load_s
-    called = time.perf_counter()
-    frames = worker.generate(picture, params, decode_chunk_size, fallbacks)
-    finished = time.perf_counter()
-    video, report = job.video(out_dir), job.report(out_dir)
-    write_mp4(frames, video, fps=params.fps, force=True)  # output_state said this job is to be (re)made
-    written = time.perf_counter()
-    choice, device = worker.choice, worker.device
-    run = generate.RunReport(
-        output=str(video), image=job.image, model=choice.location, source=choice.source, source_reason=choice.reason,
-        checkpoint=choice.checkpoint.name, random_weights=choice.source in ("tiny", "random"),
-        parameters=params.to_dict(), warnings=warnings, device=str(device), plan=worker.plan.name,
-        plan_reason=worker.plan_reason, predicted_peak_gib=worker.predicted_peak_gib, budget_gib=None,
-        emulate_t4=False, environment=environment, report=str(report), fallbacks=fallbacks,
-    )
-    run.parameters["decode_chunk_size"] = decode_chunk_size or worker.plan.decode_chunk_size or params.num_frames
-    run.frames, run.fps = len(frames), params.fps
-    run.width, run.height = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # as written: even sizes
-    run.file_bytes = video.stat().st_size
-    if device.type == "cuda":
-        run.peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-        run.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / 2**30, 2)
-    run.host_rss_peak_gib = generate.host_rss_peak_gib()
-    load_s = worker.load_s - loads_before  # the first job of a process pays for loading the pipeline
-    run.timings = {"load_s": round(load_s, 2), "call_s": round(finished - called - load_s, 2),
-                   "write_s": round(written - finished, 2), "total_s": round(time.perf_counter() - started, 2)}
-    run.save(report, force=True)
-    return run
+    # force: output_state said this job is to be (re)made. quiet: one line per job (run_batch's), not a bar.
+    return generate.make_video(planned, job.image, picture, params, warnings, job.video(out_dir), job.report(out_dir),
+                               decode_chunk_size=decode_chunk_size, force=True, started=started, say=say, quiet=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -355,16 +277,12 @@ def run_batch(
     from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    from svd_learn import memory, parameters
+    from svd_learn import parameters
     from svd_learn.environment import probe
     from svd_learn.parameters import ParameterError
 
     if torch.cuda.is_available():
-        try:
-            memory.enable_expandable_segments()  # before CUDA starts (the planner's calibration used it)
-        except RuntimeError:  # a notebook that already used the GPU: it still works, with more fragmentation
-            say(f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
-                "expect more reserved memory than the plan predicts")
+        generate.expandable_segments(say)  # before CUDA starts (the planner's calibration used it)
     # The weights first (tiny and random ones are built once, under a file lock), before the process group
     # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
     # another rank would lack the image encoder's weights.
@@ -432,21 +350,22 @@ def run_batch(
             parameters.prepare_image(picture, params.height, params.width)
         except parameters.ImageError as error:
             unusable[job.name] = str(error)
-    worker, environment, load_error = None, {}, None
+    planned, load_s, load_error = None, 0.0, None
     if len(unusable) < len(share):
         try:
             machine = probe()
-            environment = machine.to_dict()
             params_list = [resolved[job.name][0] for job in share]
             largest = max(params_list, key=lambda p: p.num_frames * p.height * p.width)  # plan for the biggest call
             plans, reason, predicted = generate.plans_to_try(plan, state.device.type, machine, None, largest, choice.checkpoint, say_here)
-            worker = Worker(choice, state.device, plans, reason, predicted, say_here)
-            worker.pipeline()
-            say_here(f"loaded {choice.source} weights in {worker.load_s:.1f} s, plan {worker.plan.name}")
+            loading = time.perf_counter()
+            planned = generate.PlannedPipeline(generate.load_pipeline(choice, state.device.type), choice, str(state.device),
+                                               plans, reason, predicted, machine.to_dict())
+            planned.pipeline()  # the plan applied now, before the start line
+            load_s = time.perf_counter() - loading
+            say_here(f"loaded {choice.source} weights in {load_s:.1f} s, plan {planned.plan.name}")
         except Exception as error:  # noqa: BLE001: every job of this share fails with it; the others go on
             load_error = short_error(error)
             say_here(f"could not load the pipeline: {load_error}")
-    load_s = worker.load_s if worker else 0.0
     state.wait_for_everyone()  # the common start line: throughput is measured from here, loading excluded
     work_started = time.perf_counter()
 
@@ -460,7 +379,7 @@ def run_batch(
                 raise parameters.ImageError(unusable[job.name])
             if load_error:
                 raise generate.GenerationError(f"the pipeline did not load: {load_error}")
-            run = run_job(job, out_dir, params, warnings, explicit_chunk, worker, environment)
+            run = run_job(job, out_dir, params, warnings, explicit_chunk, planned, say_here)
             entry.status, entry.video, entry.report = "done", run.output, run.report
         except Exception as error:  # noqa: BLE001: a broken image must not stop the others
             entry.error = short_error(error)

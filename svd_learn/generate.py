@@ -10,6 +10,8 @@
        (on CUDA out-of-memory: free everything, take the next lower plan, say so, record it)
     -> write the mp4 (and a GIF) atomically -> the run report (JSON beside the video).
 
+The last three steps are `make_video`, which takes an already loaded pipeline (a `PlannedPipeline`):
+`generate_video` loads one per call, `svd-learn batch` (batch.py) one per process for all its videos.
 `svd-learn generate` (cli.py) is a thin wrapper. Every mistake a user can make ends in a short
 `GenerationError` (or the ParameterError / ImageError / OutputError it came from) that says what to do.
 """
@@ -171,8 +173,8 @@ def free_memory(device: str) -> None:
     import torch
 
     gc.collect()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
 
 
@@ -355,10 +357,9 @@ def generate_video(
     import torch
 
     from svd_learn import memory, parameters
-    from svd_learn.video import check_output, write_gif, write_mp4
+    from svd_learn.video import check_output
 
     started = time.perf_counter()
-    timings: dict[str, float] = {}
 
     # 1. Outputs first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
     output = check_output(output, force=force, suffix=".mp4")
@@ -379,7 +380,7 @@ def generate_video(
 
     # 3. The machine and its budget.
     if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
-        _expandable_segments(say)
+        expandable_segments(say)
     env = probe()
     device = "cuda" if env.cuda_available else "cpu"
     if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
@@ -402,7 +403,7 @@ def generate_video(
         params, warnings = generation_parameters(choice, overrides)
         picture = parameters.prepare_image(original, params.height, params.width)
         pipe = load_pipeline(choice, device)
-    timings["load_s"] = round(time.perf_counter() - loaded, 2)
+    load_s = time.perf_counter() - loaded
     for warning in warnings:
         say(f"warning: {warning}")
     if choice.source in ("tiny", "random"):
@@ -411,58 +412,17 @@ def generate_video(
     # 5. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
     plans, plan_reason, predicted = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
     say(f"plan: {plans[0].name} ({plan_reason})")
-    run = RunReport(
-        output=str(output), image=str(image), model=choice.location, source=choice.source,
-        source_reason=choice.reason, checkpoint=choice.checkpoint.name,
-        random_weights=choice.source in ("tiny", "random"), parameters=params.to_dict(), warnings=warnings,
-        device=device, plan=plans[0].name, plan_reason=plan_reason, predicted_peak_gib=predicted,
-        budget_gib=budget, emulate_t4=emulate_t4, environment=env.to_dict(), report=str(report_path), command=command,
-    )
+    planned = PlannedPipeline(pipe, choice, device, plans, plan_reason, predicted, env.to_dict(), budget, emulate_t4)
+    del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
 
-    # 6. Apply the plan and generate; on CUDA out-of-memory free everything and take the next lower plan.
-    frames = None
+    # 6. and 7. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
     with gpu_budget(budget, emulate_t4) if device == "cuda" else ExitStack():
-        for index, current in enumerate(plans):
-            try:
-                if pipe is None:  # after an out-of-memory: a fresh pipeline, free of the last plan's hooks
-                    say(f"reloading {choice.location} ...")
-                    pipe = load_pipeline(choice, device)
-                memory.apply_plan(pipe, current, device)
-                frames = _denoise_and_decode(pipe, picture, params, current, decode_chunk_size, device, run, timings, say, on_step)
-                run.plan = current.name
-                break
-            except torch.OutOfMemoryError as error:
-                message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
-                run.fallbacks.append({"plan": current.name, "error": message})
-            # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
-            pipe = None  # drops the pipeline with its offload hooks
-            free_memory(device)
-            if index + 1 == len(plans):
-                raise GenerationError(
-                    f"Out of GPU memory with every plan down to {current.name}. Try fewer frames (--frames 14), "
-                    "a smaller --decode-chunk-size (1), or a GPU with more memory."
-                )
-            say(f"out of GPU memory with plan {current.name} ({message}); freed it, falling back to plan {plans[index + 1].name}")
-    del pipe
-
-    # 7. Write the video (and GIF) atomically, then the report.
-    say(f"writing {output} ...")
-    written = time.perf_counter()
-    write_mp4(frames, output, fps=params.fps, force=force)
-    if gif_path:
-        run.gif = str(write_gif(frames, gif_path, fps=params.fps, force=force))
-    timings["write_s"] = round(time.perf_counter() - written, 2)
-    run.frames, run.fps = len(frames), params.fps
-    run.width, run.height = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # as written: even sizes
-    run.file_bytes = output.stat().st_size
-    run.host_rss_peak_gib = host_rss_peak_gib()
-    timings["total_s"] = round(time.perf_counter() - started, 2)
-    run.timings = timings
-    run.save(report_path, force=force)
-    return run
+        return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
+                          decode_chunk_size=decode_chunk_size, force=force, command=command, started=started,
+                          load_s=load_s, say=say, on_step=on_step)
 
 
-def _expandable_segments(say) -> None:
+def expandable_segments(say) -> None:
     """Expandable segments cut fragmentation (the planner's calibration was measured with them); they must be
     asked for before CUDA starts, so in a notebook that already used the GPU we can only say so."""
     from svd_learn import memory
@@ -492,10 +452,134 @@ def generation_parameters(choice: ModelChoice, overrides: dict):
     return params, warnings
 
 
+# ----------------------------------------------------------------------------------------------------
+# One video from a loaded pipeline: what `generate_video` does once and `svd-learn batch` (batch.py) many times.
+
+
+@dataclass
+class PlannedPipeline:
+    """A loaded pipeline with its memory plans: the first to try, then every lower one to fall back to.
+
+    The current plan is applied on first use. After a CUDA out-of-memory `fall_back` drops the pipeline (with
+    its offload hooks); the next use loads a fresh one with the next lower plan, which later videos keep.
+    """
+
+    pipe: object = field(repr=False)  # None after an out-of-memory, until the next use reloads it
+    choice: ModelChoice
+    device: str  # "cpu", "cuda" or "cuda:N" (one GPU per process in a batch); the report's device
+    plans: list  # memory.Plan objects, the first to try first
+    plan_reason: str
+    predicted_peak_gib: float | None
+    environment: dict  # probe().to_dict(), for the reports
+    budget_gib: float | None = None
+    emulate_t4: bool = False
+    plan_index: int = 0
+    applied: bool = False  # the current plan is applied to `pipe`
+    load_s: float = 0.0  # seconds spent applying plans and reloading
+
+    @property
+    def plan(self):
+        return self.plans[self.plan_index]
+
+    def pipeline(self, say: Callable[[str], None] = print):
+        """The pipeline with the current plan applied (and reloaded first, after an out-of-memory)."""
+        from svd_learn import memory
+
+        if self.pipe is None or not self.applied:
+            started = time.perf_counter()
+            if self.pipe is None:  # a fresh pipeline, free of the last plan's hooks
+                say(f"reloading {self.choice.location} ...")
+                self.pipe = load_pipeline(self.choice, self.device.split(":")[0])  # "cuda:1" loads as "cuda"
+            memory.apply_plan(self.pipe, self.plan, self.device)
+            self.applied = True
+            self.load_s += time.perf_counter() - started
+        return self.pipe
+
+    def fall_back(self, error: str, say: Callable[[str], None] = print) -> None:
+        """After a CUDA out-of-memory: drop the pipeline, free its memory, take the next lower plan (or give up)."""
+        failed = self.plan
+        self.pipe, self.applied = None, False
+        free_memory(self.device)
+        if self.plan_index + 1 == len(self.plans):
+            raise GenerationError(
+                f"Out of GPU memory with every plan down to {failed.name}. Try fewer frames (--frames 14), "
+                "a smaller --decode-chunk-size (1), or a GPU with more memory."
+            )
+        self.plan_index += 1
+        say(f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}")
+
+
+def make_video(planned: PlannedPipeline, image: str | Path, picture, params, warnings: list[str], output: Path,
+               report_path: Path, *, gif_path: Path | None = None, decode_chunk_size: int | None = None,
+               force: bool = False, command: list[str] | None = None, started: float | None = None, load_s: float = 0.0,
+               say: Callable[[str], None] = print, on_step: Callable[[int, int], None] | None = None,
+               quiet: bool = False) -> RunReport:
+    """One video from a loaded pipeline: denoise and decode (on CUDA out-of-memory: free, take the next lower
+    plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report; return the report.
+
+    `picture` is `image` prepared to the parameters' size; `decode_chunk_size` is the caller's (None: the
+    plan's). `started` is when the caller's work began and `load_s` what it spent loading (both for the
+    report's timings). `quiet` keeps only the fallback messages (no progress lines or bar): what a batch wants.
+    """
+    import torch
+
+    from svd_learn.video import write_gif, write_mp4
+
+    started = time.perf_counter() if started is None else started
+    progress = (lambda message: None) if quiet else say
+    timings: dict[str, float] = {"load_s": load_s}
+    loads_before = planned.load_s
+    choice = planned.choice
+    run = RunReport(
+        output=str(output), image=str(image), model=choice.location, source=choice.source,
+        source_reason=choice.reason, checkpoint=choice.checkpoint.name,
+        random_weights=choice.source in ("tiny", "random"), parameters=params.to_dict(), warnings=warnings,
+        device=planned.device, plan=planned.plan.name, plan_reason=planned.plan_reason,
+        predicted_peak_gib=planned.predicted_peak_gib, budget_gib=planned.budget_gib, emulate_t4=planned.emulate_t4,
+        environment=planned.environment, report=str(report_path), command=command,
+    )
+
+    # Generate; on CUDA out-of-memory free everything and take the next lower plan.
+    while True:
+        try:
+            pipe = planned.pipeline(progress)
+            if quiet:
+                pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
+            frames = _denoise_and_decode(pipe, picture, params, planned.plan, decode_chunk_size, planned.device, run,
+                                         timings, progress, on_step)
+            break
+        except torch.OutOfMemoryError as error:
+            message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
+            run.fallbacks.append({"plan": planned.plan.name, "error": message})
+        # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
+        pipe = None
+        planned.fall_back(message, say)
+    del pipe
+    run.plan = planned.plan.name
+    timings["load_s"] = round(load_s + planned.load_s - loads_before, 2)  # applying the plan, and any reload
+
+    # Write the video (and GIF) atomically, then the report.
+    progress(f"writing {output} ...")
+    written = time.perf_counter()
+    write_mp4(frames, output, fps=params.fps, force=force)
+    if gif_path:
+        run.gif = str(write_gif(frames, gif_path, fps=params.fps, force=force))
+    timings["write_s"] = round(time.perf_counter() - written, 2)
+    run.frames, run.fps = len(frames), params.fps
+    run.width, run.height = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # as written: even sizes
+    run.file_bytes = Path(output).stat().st_size
+    run.host_rss_peak_gib = host_rss_peak_gib()
+    timings["total_s"] = round(time.perf_counter() - started, 2)
+    run.timings = timings
+    run.save(report_path, force=force)
+    return run
+
+
 def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, run: RunReport, timings, say, on_step):
     """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding."""
     import torch
 
+    cuda = device.startswith("cuda")  # "cuda" or "cuda:N": the memory counters of that GPU
     total_steps = params.num_inference_steps
     marks: dict[str, float] = {}
 
@@ -504,17 +588,17 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
             on_step(step + 1, total_steps)
         if step + 1 == total_steps:
             marks["denoised"] = time.perf_counter()
-            if device == "cuda":
-                torch.cuda.synchronize()
-                run.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated() / GIB, 2)
+            if cuda:
+                torch.cuda.synchronize(device)
+                run.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
             chunk = kwargs["decode_chunk_size"]
             say(f"decoding {params.num_frames} frames, {chunk} at a time ...")
         return tensors
 
     if on_step is not None:
         pipe.set_progress_bar_config(disable=True)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
     kwargs = params.pipeline_kwargs()
     kwargs["decode_chunk_size"] = decode_chunk_size or plan.decode_chunk_size or params.num_frames  # the user's, else the plan's
     kwargs["generator"] = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
@@ -523,10 +607,10 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
     called = time.perf_counter()
     frames = pipe(picture, callback_on_step_end=step_end, **kwargs).frames[0]
     finished = time.perf_counter()
-    if device == "cuda":
-        torch.cuda.synchronize()
-        run.peak_allocated_gib = round(torch.cuda.max_memory_allocated() / GIB, 2)
-        run.peak_reserved_gib = round(torch.cuda.max_memory_reserved() / GIB, 2)
+    if cuda:
+        torch.cuda.synchronize(device)
+        run.peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
+        run.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
     denoised = marks.get("denoised", finished)
     timings.update(
         denoise_s=round(denoised - called, 2), s_per_step=round((denoised - called) / total_steps, 3),

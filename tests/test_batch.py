@@ -206,6 +206,41 @@ def test_unusable_images_fail_before_the_pipeline_is_loaded(tmp_path):
     assert summary.processes[0]["jobs"] == 2 and summary.processes[0]["load_s"] == 0  # nothing was loaded
 
 
+def test_out_of_memory_falls_back_once_and_the_next_jobs_keep_the_lower_plan(tmp_path, monkeypatch):
+    """The capstone's fallback (generate.make_video), with one pipeline for the whole share: simulated on a CPU."""
+    import torch
+
+    from svd_learn import generate, memory
+
+    original, tried, loads = generate._denoise_and_decode, [], []
+    real_load = generate.load_pipeline
+
+    def first_call_runs_out(pipe, picture, params, plan, *rest):
+        tried.append(plan.name)
+        if len(tried) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
+        return original(pipe, picture, params, plan, *rest)
+
+    def counting_load(*args):
+        loads.append(args)
+        return real_load(*args)
+
+    monkeypatch.setattr(generate, "_denoise_and_decode", first_call_runs_out)
+    monkeypatch.setattr(generate, "load_pipeline", counting_load)
+    write_images(tmp_path / "in", 2)
+    order = memory.fallback_order()
+    messages = []
+    summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, plan=order[0], say=messages.append)
+    assert [r["name"] for r in summary.done] == ["image0", "image1"] and not summary.failed
+    assert tried == [order[0], order[1], order[1]] and len(loads) == 2  # one reload, then the lower plan stays
+    assert any(f"out of GPU memory with plan {order[0]}" in m and f"falling back to plan {order[1]}" in m for m in messages)
+    first, second = (json.loads((tmp_path / "out" / f"image{i}.json").read_text()) for i in (0, 1))
+    assert first["plan"] == second["plan"] == order[1]
+    assert first["fallbacks"] == [{"plan": order[0], "error": "CUDA out of memory. Tried to allocate 7.03 GiB"}]
+    assert second["fallbacks"] == []
+    assert {"load_s", "denoise_s", "decode_s", "call_s", "write_s", "total_s"} <= set(second["timings"])
+
+
 def test_the_lessons_throughput_data_is_the_committed_measurement():
     """svd_learn/data/batch_throughput.json ships with the package (the appendix lesson reads it on Colab);
     it must be the measurement committed under benchmarks/results/, and that measurement must meet the bar."""
