@@ -68,7 +68,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"  # keep the request log to the requ
 os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # never send your own Hub token (if you have one) to this server
 server = hub.start(port)
 
-import huggingface_hub
+import huggingface_hub.constants  # the submodule itself: importing the package alone may not load it
 
 assert huggingface_hub.constants.ENDPOINT == server.endpoint, "huggingface_hub was imported before HF_ENDPOINT was set: restart the runtime"
 REPO = hub.COURSE_REPO

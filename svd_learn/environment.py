@@ -188,5 +188,7 @@ def lesson_test_environment(home: str) -> dict[str, str]:
         # transformers' warnings depend on what else is installed (torchvision...) and appear once per
         # process, wherever the first import happens: not a lesson's claim, and not stable text.
         "TRANSFORMERS_VERBOSITY": "error",
+        # tqdm warns once per kernel that ipywidgets is missing, in whichever cell first imports it.
+        "PYTHONWARNINGS": "ignore:IProgress not found",
         "PYTHONHASHSEED": "0",
     }
