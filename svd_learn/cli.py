@@ -1,6 +1,7 @@
 """The `svd-learn` command. Each lesson's module adds the commands it teaches; this file only wires them."""
 
 import json
+from typing import Annotated
 
 import typer
 
@@ -87,22 +88,36 @@ def lab_run(
     raise typer.Exit(lab.run_command(entry_id, use_uv=False if no_uv else None))
 
 
+# The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).
+ModelOption = Annotated[str, typer.Option("--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt.")]
+SourceOption = Annotated[str, typer.Option("--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without.")]
+FramesOption = Annotated[int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")]
+StepsOption = Annotated[int, typer.Option("--steps", help="Denoising steps (default 25).")]
+FpsOption = Annotated[int, typer.Option("--fps", help="Frames per second: the video's rate and the model's conditioning (default 7).")]
+MotionOption = Annotated[int, typer.Option("--motion-bucket-id", help="More motion when higher (default 127; trained up to 255).")]
+NoiseOption = Annotated[float, typer.Option("--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02).")]
+MinGuidanceOption = Annotated[float, typer.Option("--min-guidance", help="Guidance scale of the first frame (default 1.0).")]
+MaxGuidanceOption = Annotated[float, typer.Option("--max-guidance", help="Guidance scale of the last frame (default 3.0).")]
+DecodeChunkOption = Annotated[int, typer.Option("--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's).")]
+PlanOption = Annotated[str, typer.Option("--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`.")]
+
+
 @app.command()
 def generate(
     image: str = typer.Argument(..., help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
     output: str = typer.Option(..., "-o", "--output", help="The video to write (.mp4, H.264, plays in a browser)."),
-    model: str = typer.Option(None, "--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt."),
-    source: str = typer.Option(None, "--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without."),
-    frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt)."),
-    steps: int = typer.Option(None, "--steps", help="Denoising steps (default 25)."),
-    fps: int = typer.Option(None, "--fps", help="Frames per second: the video's rate and the model's conditioning (default 7)."),
-    motion_bucket_id: int = typer.Option(None, "--motion-bucket-id", help="More motion when higher (default 127; trained up to 255)."),
-    noise_aug_strength: float = typer.Option(None, "--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02)."),
-    min_guidance: float = typer.Option(None, "--min-guidance", help="Guidance scale of the first frame (default 1.0)."),
-    max_guidance: float = typer.Option(None, "--max-guidance", help="Guidance scale of the last frame (default 3.0)."),
+    model: ModelOption = None,
+    source: SourceOption = None,
+    frames: FramesOption = None,
+    steps: StepsOption = None,
+    fps: FpsOption = None,
+    motion_bucket_id: MotionOption = None,
+    noise_aug_strength: NoiseOption = None,
+    min_guidance: MinGuidanceOption = None,
+    max_guidance: MaxGuidanceOption = None,
     seed: int = typer.Option(0, "--seed", help="Random seed (the same seed, parameters and plan give the same video)."),
-    decode_chunk_size: int = typer.Option(None, "--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's)."),
-    plan: str = typer.Option("auto", "--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`."),
+    decode_chunk_size: DecodeChunkOption = None,
+    plan: PlanOption = "auto",
     emulate_t4: bool = typer.Option(False, "--emulate-t4", help="On a bigger GPU, behave like a T4: 14.74 GiB cap, no FlashAttention."),
     vram_budget: float = typer.Option(None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."),
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
@@ -126,18 +141,18 @@ def batch(
     images_dir: str = typer.Argument(..., help="A folder of images: each becomes one video (and one per swept value)."),
     output_dir: str = typer.Option(..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."),
     sweep: list[str] = typer.Option([], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."),
-    model: str = typer.Option(None, "--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt."),
-    source: str = typer.Option(None, "--source", help="Where the weights come from: tiny, random or pretrained."),
-    frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's)."),
-    steps: int = typer.Option(None, "--steps", help="Denoising steps (default 25)."),
-    fps: int = typer.Option(None, "--fps", help="Frames per second (default 7)."),
-    motion_bucket_id: int = typer.Option(None, "--motion-bucket-id", help="More motion when higher (default 127)."),
-    noise_aug_strength: float = typer.Option(None, "--noise-aug-strength", help="Noise added to the image (default 0.02)."),
-    min_guidance: float = typer.Option(None, "--min-guidance", help="Guidance scale of the first frame (default 1.0)."),
-    max_guidance: float = typer.Option(None, "--max-guidance", help="Guidance scale of the last frame (default 3.0)."),
+    model: ModelOption = None,
+    source: SourceOption = None,
+    frames: FramesOption = None,
+    steps: StepsOption = None,
+    fps: FpsOption = None,
+    motion_bucket_id: MotionOption = None,
+    noise_aug_strength: NoiseOption = None,
+    min_guidance: MinGuidanceOption = None,
+    max_guidance: MaxGuidanceOption = None,
     seed: int = typer.Option(0, "--seed", help="The seed of every job (sweep seed=... for several)."),
-    decode_chunk_size: int = typer.Option(None, "--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's)."),
-    plan: str = typer.Option("auto", "--plan", help="Memory plan: auto or a name from `svd-learn plan`."),
+    decode_chunk_size: DecodeChunkOption = None,
+    plan: PlanOption = "auto",
     force: bool = typer.Option(False, "--force", help="Remake every job, even those already complete."),
 ) -> None:
     """Make a video of every image in a folder, split across processes with Accelerate (appendix lesson 6).
