@@ -37,6 +37,20 @@ check_requirements()
 source = print_header()
 
 # %% [markdown]
+# **Optional, on Colab: keep the weights on Google Drive.** Each notebook you open from a badge gets a fresh
+# machine, so it downloads the 4.5 GB of weights again (a few minutes each time). If you set
+# `KEEP_WEIGHTS_ON_DRIVE = True` below, the cell mounts your Drive (Colab asks for permission) and points
+# `HF_HOME`, the Hugging Face cache folder, at it: the next lesson finds the files there and downloads nothing.
+# It needs about 5 GB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
+# right after the setup cell. Outside Colab it does nothing.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
+
+# %% [markdown]
 # The header says where the weights come from (the *model source*). Without a GPU the course uses **tiny**
 # random weights built with the real classes: every structure, shape and file below is real, the numbers
 # inside the weights are not, so generated frames are noise. With a GPU it uses the real SVD-XT weights.
@@ -84,7 +98,8 @@ print(json.dumps({k: v for k, v in index.items() if not k.startswith("_diffusers
 import torch
 
 dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_dtype" before (see section 5)
-pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", **{dtype_keyword: torch.float32})
+dtype = torch.float16 if torch.cuda.is_available() else torch.float32  # fp16 on a GPU; a CPU computes in fp32
+pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", **{dtype_keyword: dtype})
 print(type(pipe).__name__)
 assert type(pipe).__name__ == index["_class_name"] == "StableVideoDiffusionPipeline"
 for name, component in pipe.components.items():
@@ -161,6 +176,10 @@ if source.name == "tiny":
 # diffusers 0.40 renamed `torch_dtype=` to `dtype=` (transformers did the same). Older diffusers, like the
 # 0.39 on Colab in 2026, accept only `torch_dtype=`; newer ones accept both and warn on the old name.
 # Your code should not care: ask which name the installed version wants, as `models.dtype_keyword()` does.
+#
+# To see the warning we load the pipeline again with `torch_dtype=`. Passing every component
+# (`**pipe.components`) makes `from_pretrained` reuse them instead of loading them: a second full model
+# would need another 4.5 GB of memory.
 
 # %%
 import warnings
@@ -171,7 +190,7 @@ from packaging.version import Version
 print("diffusers", diffusers.__version__, "wants:", dtype_keyword)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=torch.float32)
+    DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=dtype, **pipe.components)
 warned = any("torch_dtype" in str(w.message) for w in caught)
 print("torch_dtype= warned:", warned)
 assert warned == (Version(diffusers.__version__).release >= (0, 40))
@@ -180,18 +199,27 @@ assert warned == (Version(diffusers.__version__).release >= (0, 40))
 # ## 6. Save and load a pipeline folder
 #
 # `save_pretrained` writes the same layout you saw in section 1; `from_pretrained` on that folder gives
-# back identical weights. This is how you keep a model on Google Drive instead of downloading it each session.
+# back identical weights. Name the variant after what you save: `variant="fp16"` promises fp16 tensors, so
+# a pipeline held in fp32 (as on a CPU here) is saved without a variant.
+#
+# To check the round trip we reload one component, the VAE: any component loads alone with `subfolder=`,
+# and a second copy of the whole model would need another 4.5 GB of memory.
 
 # %%
 import tempfile
 
+from diffusers import AutoencoderKLTemporalDecoder
+
+variant = "fp16" if pipe.dtype == torch.float16 else None
 saved = Path(tempfile.mkdtemp()) / "my-svd"
-pipe.save_pretrained(saved, variant="fp16")
+pipe.save_pretrained(saved, variant=variant)
 print(sorted(str(p.relative_to(saved)) for p in saved.rglob("*.json")))
-reloaded = DiffusionPipeline.from_pretrained(saved, variant="fp16", **{dtype_keyword: torch.float32})
-same = all(torch.equal(a, b) for a, b in zip(pipe.unet.state_dict().values(), reloaded.unet.state_dict().values()))
+print(sorted(p.name for p in (saved / "vae").glob("*.safetensors")))
+reloaded_vae = AutoencoderKLTemporalDecoder.from_pretrained(saved, subfolder="vae", variant=variant, torch_dtype=pipe.dtype)
+same = all(torch.equal(a, b) for a, b in zip(pipe.vae.state_dict().values(), reloaded_vae.state_dict().values()))
 print("round trip identical:", same)
-assert same
+assert same and next(reloaded_vae.parameters()).dtype == pipe.dtype
+del reloaded_vae
 
 # %% [markdown]
 # ## 7. Replacing the scheduler
@@ -231,6 +259,14 @@ assert twin.unet is pipe.unet
 #
 # SVD takes one image and no prompt. We call it at the model's trained size (for tiny weights, the real
 # 576x1024 divided by 8) with few steps: this lesson is about structure, lesson 2 is about the parameters.
+# On a GPU, `enable_model_cpu_offload()` keeps each network on the CPU until the pipeline needs it, and
+# `decode_chunk_size=2` decodes two frames at a time: all of the model on the GPU, or all 25 frames decoded
+# at once, would not leave a T4 enough memory (lesson 4 measures why). How long the two calls below take on a T4:
+
+# %%
+from svd_learn import t4
+
+print(t4.describe_estimate(unet_steps=3 + 2, decoded_frames=2 * 25))
 
 # %%
 from PIL import Image
@@ -239,8 +275,11 @@ checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
 image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
 device = "cuda" if torch.cuda.is_available() else "cpu"
-pipe.to(device)
-result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=8,
+if device == "cuda":
+    pipe.enable_model_cpu_offload()  # one network on the GPU at a time: a T4 has room for that (lesson 4)
+else:
+    pipe.to(device)
+result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=2,
               generator=torch.Generator(device).manual_seed(0))
 frames = result.frames
 print(type(result).__name__, "| frames:", type(frames).__name__, "of", len(frames), "video(s),",
@@ -252,7 +291,7 @@ assert len(frames[0]) == checkpoint.num_frames == pipe.unet.config.num_frames
 # `output_type="np"` you get one array instead, shaped (videos, frames, height, width, channels):
 
 # %%
-array = pipe(image, height=height, width=width, num_inference_steps=2, output_type="np",
+array = pipe(image, height=height, width=width, num_inference_steps=2, decode_chunk_size=2, output_type="np",
              generator=torch.Generator(device).manual_seed(0)).frames
 print(type(array).__name__, array.shape, array.dtype, f"values in [{array.min():.2f}, {array.max():.2f}]")
 assert array.shape == (1, checkpoint.num_frames, height, width, 3)

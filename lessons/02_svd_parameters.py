@@ -162,7 +162,13 @@ except parameters.ImageError as error:
 #
 # `inspect_conditioning(pipe, image, params)` runs the real pipeline once with PyTorch hooks on the UNet,
 # the VAE and the scheduler, and returns what they saw. `models.load_pipeline` loads it as lesson 1 did
-# (fp16 weight files; fp16 on a GPU, fp32 on a CPU).
+# (fp16 weight files; fp16 on a GPU, fp32 on a CPU). With the real model each inspection in sections 4 and 5
+# runs one or two UNet steps on 25 frames, and decodes them:
+
+# %%
+from svd_learn import t4
+
+print("one inspection of one step:", t4.describe_estimate(unet_steps=1))
 
 # %%
 import torch
@@ -329,9 +335,12 @@ fig = parameters.plot_frame_grid({"tiny output": list(capture.frames[0])}, title
 plt.show()
 
 # %% [markdown]
-# **Real weights only** (about 10 minutes on a T4): a motion bucket sweep and a noise strength sweep, each
-# with the same seed, 10 steps, decoding 2 frames at a time. `motion_score` is the mean change between
-# consecutive frames (0 for a still video): expect it to grow with both parameters, but not in every image.
+# **Real weights only:** a motion bucket sweep and a noise strength sweep, each with the same seed, 10 steps,
+# decoding 2 frames at a time: six videos. `motion_score` is the mean change between consecutive frames
+# (0 for a still video): expect it to grow with both parameters, but not in every image.
+
+# %%
+print("six videos of 10 steps:", t4.describe_estimate(unet_steps=6 * 10, decoded_frames=6 * 25))
 
 # %%
 if source.name == "pretrained":

@@ -483,6 +483,11 @@ assert svd14["peak_reserved_gib"] <= predicted
 # weights and records host memory, time, and where each network sat.
 
 # %%
+from svd_learn import t4
+
+print("8 steps on 25 frames:", t4.describe_estimate(unet_steps=8))
+
+# %%
 import gc
 
 from svd_learn.environment import probe

@@ -47,11 +47,17 @@ source = print_header()
 
 # %% [markdown]
 # On Colab with a T4 the source is **pretrained**: the next cell downloads SVD-XT (4.5 GB, once) and makes
-# a real video in a few minutes. Without a GPU the source is **tiny**: the same code runs with tiny random
+# a real video of 25 frames in 25 steps. How long that takes on a T4 (an estimate, printed below; the download
+# comes on top). Without a GPU the source is **tiny**: the same code runs with tiny random
 # weights in seconds, at the real model's frame count and 1/8 of its size, and **the frames are noise**.
 # Everything else below (checks, plan, fallbacks, file, report) is the same.
 #
 # ## 1. The whole run, in one call
+
+# %%
+from svd_learn import t4
+
+print(t4.describe_estimate(unet_steps=25))
 
 # %%
 import tempfile

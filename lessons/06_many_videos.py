@@ -121,6 +121,11 @@ assert state.num_processes == 1 and list(my_jobs) == jobs
 # Few frames and steps here, so the lesson runs in seconds.
 
 # %%
+from svd_learn import t4
+
+print("each video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
+
+# %%
 import subprocess
 
 import torch

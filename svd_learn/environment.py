@@ -63,7 +63,11 @@ class Environment:
         return self.compute_capability is not None and self.compute_capability >= (8, 0)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As JSON stores it (a run report read back must equal this): lists, not tuples."""
+        data = asdict(self)
+        if self.compute_capability is not None:
+            data["compute_capability"] = list(self.compute_capability)
+        return data
 
 
 def probe() -> Environment:
@@ -128,6 +132,27 @@ def print_header() -> SourceChoice:
     choice = choose_source(env)
     print(header(env, choice))
     return choice
+
+
+DRIVE_HF_HOME = "/content/drive/MyDrive/huggingface"  # where keep_hub_cache_on_drive() puts the Hub cache
+
+
+def keep_hub_cache_on_drive(keep: bool, folder: str = DRIVE_HF_HOME) -> str:
+    """On Colab, with `keep`: mount Google Drive and set HF_HOME to `folder` on it, so the weights downloaded
+    in one notebook are found by the next one (each Colab runtime starts with an empty disk). Outside Colab,
+    or without `keep`, nothing changes. Returns one line saying where the Hub cache is."""
+    if keep and in_colab():
+        if "huggingface_hub" in sys.modules:  # it reads HF_HOME once, when it is imported
+            raise RuntimeError("huggingface_hub is already imported, so it would not see the new HF_HOME. "
+                               "Restart the session (Runtime > Restart session) and run this cell right after the setup cell.")
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.makedirs(folder, exist_ok=True)
+        os.environ["HF_HOME"] = folder
+    elif keep:
+        return f"Not on Colab: the Hub cache stays where it is ({os.environ.get('HF_HOME', '~/.cache/huggingface')})."
+    return f"Hub cache: {os.environ.get('HF_HOME', '~/.cache/huggingface (the default)')}"
 
 
 def loaded_version(module_name: str) -> str | None:

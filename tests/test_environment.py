@@ -75,3 +75,27 @@ def test_out_of_range_and_stale_versions_are_reported(monkeypatch):
     assert any("diffusers 0.27.0 is loaded in this process but 0.28.2 is installed: restart the runtime" in p for p in problems)
     with pytest.raises(RuntimeError, match="needs fixing"):
         environment.check_requirements()
+
+
+def test_a_gpu_environment_reads_back_from_json_unchanged():
+    """The run report stores the environment as JSON; on a GPU it must read back equal (a tuple would not)."""
+    import json
+
+    for env in (make_env(cuda=True), make_env(cuda=False)):
+        assert json.loads(json.dumps(env.to_dict())) == env.to_dict()
+
+
+def test_drive_cache_changes_nothing_outside_colab(monkeypatch):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setenv("HF_HOME", "/somewhere/hf")
+    assert environment.keep_hub_cache_on_drive(False) == "Hub cache: /somewhere/hf"
+    assert "Not on Colab" in environment.keep_hub_cache_on_drive(True)
+    assert environment.os.environ["HF_HOME"] == "/somewhere/hf"
+
+
+def test_drive_cache_on_colab_refuses_once_huggingface_hub_is_imported(monkeypatch):
+    import huggingface_hub  # noqa: F401  (imported, as after any earlier cell that used it)
+
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-20260819")
+    with pytest.raises(RuntimeError, match="Restart the session"):
+        environment.keep_hub_cache_on_drive(True)

@@ -1,0 +1,331 @@
+"""Rehearse the lessons as a Colab T4 learner runs them, on a bigger GPU machine that has no internet.
+
+A learner opens each lesson on Colab with a T4, where the default model source is `pretrained`. This script
+runs the same notebooks the same way, with three stand-ins:
+- the real repo ids are answered from a Hub cache filled with full-size random SVD weights, laid out exactly
+  as a finished `from_pretrained(repo_id, variant="fp16")` download leaves them, with HF_HUB_OFFLINE=1;
+- every Python process sees a T4 (svd_learn.t4.install_emulation, through benchmarks/colab_t4);
+- the libraries are Colab's (the 2026-08-19 image: diffusers 0.39.0, huggingface_hub 1.27.0, accelerate 1.14.0;
+  transformers is the GPU machine's), carried as wheels; the lab's pinned wheels come from a local folder.
+
+    # here, where the package registry is reachable: the wheels the GPU machine lacks, in bundles of <= 64 MiB
+    python benchmarks/rehearse_colab.py wheels
+    # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp
+    mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
+    # on the GPU machine, from the repository root (.rehearsal carried):
+    python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
+    # here again: merge the rows into benchmarks/results/colab-rehearsal.json
+    python benchmarks/rehearse_colab.py merge /path/to/rows.json
+
+Each lesson runs top to bottom in a fresh kernel (nbclient, every failing cell collected). Its row holds the
+failing cells, the wall time, the largest host peak (VmHWM) and CUDA peak reserved of the processes it
+started, and the full-size UNet steps they ran. Rows carry the sha256 of the lesson's .py, so a row for an
+older version of a lesson shows as stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ROOT / "lessons"
+BUNDLES = ROOT / ".rehearsal"  # ignored by git (.git/info/exclude); carried to the GPU machine
+RESULTS = ROOT / "benchmarks" / "results" / "colab-rehearsal.json"
+WORK = Path("/tmp/svd-learn-rehearsal")
+# Lesson 3 points HF_ENDPOINT at its own local Hub before huggingface_hub is imported: it never asks huggingface.co,
+# and it must reach its local server, as it does on Colab. Every other lesson runs with HF_HUB_OFFLINE=1.
+ASKS_ITS_OWN_HUB = {"03_hub_and_versions"}
+LAB_WHEELS = WORK / "lab-wheels"  # the lab bundle, copied there by an earlier call (see the docstring)
+
+# Colab's libraries (its 2026-08-19 image), for the code under test. Colab's transformers 5.15.0 (11 MB) does not
+# fit a call beside the video wheel: the GPU machine's own transformers (5.17) stands in for it.
+COLAB_STACK = ["diffusers==0.39.0", "huggingface_hub==1.27.0", "accelerate==1.14.0"]
+# What the lessons need beyond the GPU machine's image (KINDS.md lists that image's packages): the Jupyter
+# kernel and nbclient, jupytext to read the .py sources, olah for Lesson 3's local Hub, and ffmpeg for video.
+KERNEL = ["ipykernel", "nbclient", "jupytext"]
+VIDEO = ["imageio-ffmpeg==0.6.0"]  # Colab's version; 29.5 MB, so it travels in its own bundle
+HUB = ["olah==0.5.4"]
+# Packages the GPU machine's image already has (device/KINDS.md, 2026-11-17): not carried.
+GPU_IMAGE_HAS = set("""absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
+charset-normalizer click cloudpickle colorama contourpy cycler filelock fonttools frozenlist fsspec h11 hf-xet httpcore
+httpx huggingface-hub idna imageio iniconfig jinja2 joblib kiwisolver markdown markdown-it-py markupsafe matplotlib mdurl
+mpmath multidict networkx numpy packaging pillow pip pluggy portalocker propcache protobuf psutil pygments pyparsing
+python-dateutil pyyaml regex requests rich safetensors setuptools shellingham six sympy tokenizers torch tqdm
+transformers triton typer typing-extensions typing-inspect urllib3 uvloop wheel zipp""".split())
+PLATFORM = ["--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp"] + [
+    arg for tag in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+                    "manylinux1_x86_64", "any") for arg in ("--platform", tag)]
+# The lab reproductions Lesson 3 runs: their pinned wheels (with dependencies) go into the lab bundle.
+LESSON3_REPRODUCTIONS = ("cached_download", "old_hub_pin", "stale_module")
+BUNDLE_NAMES = ("kernel", "video", "hub", "lab")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Here: the wheels
+
+
+def _download(folder: Path, requirements: list[str], deps: bool) -> None:
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(folder), *PLATFORM]
+    subprocess.run(command + ([] if deps else ["--no-deps"]) + requirements, check=True)
+
+
+def _name(wheel: Path) -> str:
+    return wheel.name.split("-")[0].lower().replace("_", "-")
+
+
+def _drop(bundle: Path, names: set[str]) -> None:
+    for wheel in bundle.glob("*.whl"):
+        if _name(wheel) in names:
+            wheel.unlink()
+
+
+def download_wheels(bundles: list[str]) -> None:
+    """Fill .rehearsal/{kernel,video,hub,lab} (or the bundles named): each fits a GPU call's 64 MiB with the tree.
+    The lab bundle (57 MiB) travels alone: the call that carries it copies it to /tmp on the warm machine."""
+    from svd_learn import lab
+
+    pinned = {requirement.split("==")[0].lower().replace("_", "-") for requirement in COLAB_STACK}
+    for bundle in bundles:
+        shutil.rmtree(BUNDLES / bundle, ignore_errors=True)
+    if "kernel" in bundles:
+        # accelerate's dependencies include torch (gigabytes of CUDA wheels): it comes alone
+        _download(BUNDLES / "kernel", [r for r in COLAB_STACK if not r.startswith("accelerate")] + KERNEL, deps=True)
+        _download(BUNDLES / "kernel", [r for r in COLAB_STACK if r.startswith("accelerate")], deps=False)
+        _drop(BUNDLES / "kernel", GPU_IMAGE_HAS - pinned)
+    if "video" in bundles:
+        _download(BUNDLES / "video", VIDEO, deps=False)
+    if "hub" in bundles:
+        _download(BUNDLES / "hub", HUB, deps=True)
+        kernel = {_name(wheel) for wheel in (BUNDLES / "kernel").glob("*.whl")}  # travels with it: one copy each
+        _drop(BUNDLES / "hub", GPU_IMAGE_HAS | pinned | kernel)
+    if "lab" in bundles:
+        for entry_id in LESSON3_REPRODUCTIONS:  # every install step resolves on its own, as the lab runs it
+            reproduction = lab.get_reproduction(entry_id)
+            for step in reproduction.broken + reproduction.fixed:
+                _download(BUNDLES / "lab", list(step), deps=True)
+    for bundle in bundles:
+        wheels = list((BUNDLES / bundle).glob("*.whl"))
+        print(f".rehearsal/{bundle}: {len(wheels)} wheels, {sum(w.stat().st_size for w in wheels) / 2**20:.1f} MiB")
+
+
+# ----------------------------------------------------------------------------------------------------
+# There: the Hub cache, the emulation, the lessons
+
+
+def install_bundles(target: Path) -> None:
+    """Install the carried bundles (not the lab's: that is a find-links folder) into `target`, each once."""
+    for bundle in ("kernel", "video", "hub"):
+        wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
+        marker = target / f".installed-{bundle}"
+        if wheels and not marker.exists():
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-compile",
+                            "--target", str(target), *wheels], check=True)
+            marker.write_text("\n".join(sorted(Path(w).name for w in wheels)))
+
+
+def fill_hub_cache(hub_cache: Path, built: Path, commit: str = "0" * 39 + "1") -> None:
+    """Lay out the pipeline folder `built` (fp16 variant files) under every real SVD repo id, as a finished
+    `from_pretrained(repo_id, variant="fp16")` download leaves it: blobs named by their hash, a snapshot of
+    links to them, refs/main. The checkpoints share weight files (hard links); svd's UNet config says 14 frames."""
+    from svd_learn import models
+
+    for checkpoint in models.CHECKPOINTS.values():
+        repo = hub_cache / f"models--{checkpoint.repo_id.replace('/', '--')}"
+        snapshot = repo / "snapshots" / commit
+        for source in sorted(p for p in built.rglob("*") if p.is_file()):
+            relative = source.relative_to(built)
+            data = source.read_bytes() if source.suffix == ".json" else None
+            if relative.as_posix() == "unet/config.json":
+                config = json.loads(data)
+                config["num_frames"] = checkpoint.num_frames
+                data = (json.dumps(config, indent=2) + "\n").encode()
+            digest = hashlib.sha256(data if data is not None else source.read_bytes()).hexdigest()
+            blob = repo / "blobs" / digest
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            if not blob.exists():
+                blob.write_bytes(data) if data is not None else os.link(source, blob)
+            link = snapshot / relative
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+
+
+def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
+    """What the lessons' processes see: a T4, Colab's libraries, an offline Hub cache, the lab's wheels."""
+    return {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT), str(site)]),
+        "SVD_LEARN_EMULATE_T4": "1",
+        "HF_HOME": str(work / "hf-home"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "SVD_LEARN_HOME": str(work / "svd-learn"),
+        "PIP_NO_INDEX": "1",  # the lab installs its pins from the carried folder, as behind a proxy
+        "PIP_FIND_LINKS": str(LAB_WHEELS),
+        "UV_NO_INDEX": "1",  # the GPU machine has uv: the same for it
+        "UV_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def emulated_view(environment: dict[str, str]) -> dict:
+    """What code under the emulation sees, asked in a fresh process (as a lesson's kernel would)."""
+    probe = """
+import json, torch
+GIB = 2**30
+p = torch.cuda.get_device_properties(0)
+free, total = torch.cuda.mem_get_info()
+try:
+    torch.empty(int(15 * GIB), dtype=torch.uint8, device="cuda")
+    over_cap = "allocated"
+except torch.OutOfMemoryError:
+    over_cap = "out of memory"
+print(json.dumps({"name": p.name, "total_memory_gib": round(p.total_memory / GIB, 2),
+                  "compute_capability": list(torch.cuda.get_device_capability()),
+                  "mem_get_info_total_gib": round(total / GIB, 2), "allocating_15_gib": over_cap,
+                  "flash_sdp": torch.backends.cuda.flash_sdp_enabled(), "cudnn_sdp": torch.backends.cuda.cudnn_sdp_enabled(),
+                  "mem_efficient_sdp": torch.backends.cuda.mem_efficient_sdp_enabled()}))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **environment}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"The T4 emulation does not work here:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    import torch
+    from importlib import metadata
+
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"gpu": torch.cuda.get_device_name(0), "python": platform.python_version(), "torch": torch.__version__,
+            **{name: version(name) for name in ("diffusers", "transformers", "huggingface_hub", "accelerate", "numpy")}}
+
+
+def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeout: int) -> tuple[dict, object]:
+    """Execute one lesson in a fresh kernel under `environment`; its row and the executed notebook."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    log = work / f"{source.stem}.processes.jsonl"
+    log.unlink(missing_ok=True)
+    os.environ.update(environment, SVD_LEARN_REHEARSAL_LOG=str(log))
+    if source.stem in ASKS_ITS_OWN_HUB:
+        os.environ.pop("HF_HUB_OFFLINE")
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    started = time.perf_counter()
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(LESSONS)}}).execute()
+        stopped = None
+    except Exception as error:  # a cell over the timeout, a dead kernel: the row says so
+        stopped = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    seconds = time.perf_counter() - started
+    errors = [{"cell": index, "error": output.get("ename"), "message": str(output.get("evalue", ""))[:500]}
+              for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    if stopped:
+        errors.append({"cell": None, "error": "execution stopped", "message": stopped[:500]})
+    processes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    row = {
+        "lesson": source.stem,
+        "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "errors": errors,
+        "seconds": round(seconds, 1),
+        "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),  # the largest process (the kernel)
+        "cuda_peak_reserved_gib": max((p["cuda_peak_reserved_gib"] for p in processes), default=None),
+        "full_size_unet_steps": sum(p["full_size_unet_steps"] for p in processes),
+        "processes": len(processes),
+        "rehearsed": time.strftime("%Y-%m-%d"),
+    }
+    return row, notebook
+
+
+def run(prefixes: list[str], out: Path, timeout: int) -> None:
+    """On the GPU machine: install the bundles, fill the Hub cache, rehearse the lessons named by `prefixes`."""
+    site = WORK / "site"
+    install_bundles(site)
+    sys.path[:0] = [str(ROOT), str(site)]
+    import nbformat
+
+    from svd_learn import models
+
+    hub_cache = WORK / "hf-home" / "hub"
+    if not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists():
+        started = time.perf_counter()
+        built = models.build_full_size_random_pipeline(WORK / "random-svd-xt")
+        fill_hub_cache(hub_cache, built)
+        print(f"full-size random SVD-XT built and laid out in the Hub cache: {time.perf_counter() - started:.0f} s", flush=True)
+    environment = rehearsal_environment(site, WORK)
+    results = {"machine": machine(), "emulated": emulated_view(environment), "source": "pretrained", "lessons": []}
+    print(json.dumps(results["emulated"]), flush=True)
+    sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
+    for source in sources:
+        row, notebook = rehearse_lesson(source, environment, WORK, timeout)
+        results["lessons"].append(row)
+        print(json.dumps(row), flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")  # after every lesson: a call cut short keeps its rows
+        if row["errors"]:
+            nbformat.write(notebook, out.parent / f"{source.stem}.executed.ipynb")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Here again: the results
+
+
+def merge(paths: list[Path]) -> None:
+    """Merge rows into benchmarks/results/colab-rehearsal.json: a lesson's newest row replaces its older one."""
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"lessons": []}
+    rows = {row["lesson"]: row for row in merged["lessons"]}
+    for path in paths:
+        result = json.loads(path.read_text())
+        merged.update({key: result[key] for key in ("machine", "emulated", "source")})
+        rows.update({row["lesson"]: row for row in result["lessons"]})
+    merged["lessons"] = [rows[name] for name in sorted(rows)]
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
+    for row in merged["lessons"]:
+        current = (LESSONS / f"{row['lesson']}.py").exists() and hashlib.sha256(
+            (LESSONS / f"{row['lesson']}.py").read_bytes()).hexdigest() == row["source_sha256"]
+        print(f"{row['lesson']}: {'clean' if not row['errors'] else str(len(row['errors'])) + ' failing cell(s)'}, "
+              f"{row['seconds']} s, host {row['host_peak_gib']} GiB, CUDA {row['cuda_peak_reserved_gib']} GiB, "
+              f"{row['full_size_unet_steps']} full-size UNet steps{'' if current else ' (STALE: the lesson changed since)'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    wheels_parser = commands.add_parser("wheels", help="download the wheels the GPU machine lacks into .rehearsal/")
+    wheels_parser.add_argument("bundles", nargs="*", default=list(BUNDLE_NAMES), choices=BUNDLE_NAMES)
+    run_parser = commands.add_parser("run", help="on the GPU machine: rehearse lessons")
+    run_parser.add_argument("lessons", nargs="*", help="lesson prefixes (01 03 ...); none: every lesson")
+    run_parser.add_argument("--out", type=Path, required=True)
+    run_parser.add_argument("--cell-timeout", type=int, default=540)
+    merge_parser = commands.add_parser("merge", help="merge rows into benchmarks/results/colab-rehearsal.json")
+    merge_parser.add_argument("rows", nargs="+", type=Path)
+    arguments = parser.parse_args()
+    if arguments.command == "wheels":
+        download_wheels(arguments.bundles)
+    elif arguments.command == "run":
+        run(arguments.lessons, arguments.out, arguments.cell_timeout)
+    else:
+        merge(arguments.rows)
+
+
+if __name__ == "__main__":
+    main()

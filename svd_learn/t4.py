@@ -1,0 +1,201 @@
+"""A Colab T4, for code that runs somewhere else: how long SVD takes on one, and how to pretend to be one.
+
+Two things live here, both about the GPU a learner really has:
+
+- `estimate_seconds`: the time a T4 needs for a number of full-size UNet steps and decoded frames. It is an
+  estimate, not a measurement: the FLOPs of the real SVD-XT architecture (counted with
+  `torch.utils.flop_counter`, data/t4.toml) divided by the rate a T4 sustains on fp16 matrix products under
+  its 70 W power cap. Real layers run below that rate, so the true time is longer: read it as "at least".
+- `install_emulation`: make a bigger NVIDIA GPU look like a T4 to the code under test, so that a lesson run
+  on it makes the choices it would make on Colab. It is how the course rehearses its lessons
+  (benchmarks/rehearse_colab.py); put `benchmarks/colab_t4` on PYTHONPATH with SVD_LEARN_EMULATE_T4=1 and
+  every Python process started there (notebook kernels, `accelerate launch` workers) sees a T4:
+    * `torch.cuda.get_device_properties` (and so `get_device_name`, `get_device_capability`) says
+      "Tesla T4", 14.74 GiB, compute capability 7.5; `mem_get_info` counts against 14.74 GiB;
+    * PyTorch's memory pool is capped at 14.74 GiB when CUDA starts (not at import: code that sets
+      PYTORCH_CUDA_ALLOC_CONF before its first CUDA call must still get its way);
+      `set_per_process_memory_fraction` is read as a fraction of the T4's memory;
+    * FlashAttention and cuDNN attention are off: a T4 has only the memory-efficient and math kernels.
+  What it cannot change: the speed (an H200 is about 30 times faster) and the kernels chosen for the
+  bigger chip's architecture.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+GIB = 2**30
+EMULATION_VARIABLE = "SVD_LEARN_EMULATE_T4"  # "1": install_emulation() at start-up (benchmarks/colab_t4)
+REPORT_VARIABLE = "SVD_LEARN_REHEARSAL_LOG"  # a file: each process appends one JSON line at exit
+
+
+# ----------------------------------------------------------------------------------------------------
+# The time a T4 needs (an estimate)
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """data/t4.toml: FLOPs of the full-size model, and the T4 rate they are divided by."""
+
+    unet_tflop_per_frame_step: float  # one denoising step, one frame, guidance batch of 2, at 576x1024
+    vae_tflop_per_frame: float  # decoding one frame at 576x1024
+    sustained_tflops: float  # fp16 matrix products on a T4 under its power cap
+    source: str  # where that rate comes from
+    name: str
+    memory_gib: float
+    compute_capability: tuple[int, int]
+
+
+def time_model() -> TimeModel:
+    data = tomllib.loads(resources.files("svd_learn").joinpath("data/t4.toml").read_text(encoding="utf-8"))
+    flops, rate, gpu = data["flops"], data["rate"], data["gpu"]
+    return TimeModel(
+        unet_tflop_per_frame_step=flops["unet_tflop_per_frame_step"],
+        vae_tflop_per_frame=flops["vae_tflop_per_frame"],
+        sustained_tflops=rate["sustained_fp16_tflops"],
+        source=rate["source"],
+        name=gpu["name"],
+        memory_gib=gpu["memory_gib"],
+        compute_capability=tuple(gpu["compute_capability"]),
+    )
+
+
+def estimate_seconds(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None,
+                     height: int = 576, width: int = 1024, guidance: bool = True) -> float:
+    """At least how many seconds a T4 computes for `unet_steps` full-size UNet calls on `num_frames` frames,
+    plus decoding `decoded_frames` (default: all of them). FLOPs scale with frames and pixels; without
+    guidance (max_guidance_scale <= 1) the UNet sees a batch of 1 instead of 2."""
+    model = time_model()
+    scale = height * width / (576 * 1024)
+    decoded = num_frames if decoded_frames is None else decoded_frames
+    unet = unet_steps * num_frames * model.unet_tflop_per_frame_step * scale * (1 if guidance else 0.5)
+    vae = decoded * model.vae_tflop_per_frame * scale
+    return (unet + vae) / model.sustained_tflops
+
+
+def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None, **shape) -> str:
+    """One line for a lesson: the estimate, labelled as one, with its basis."""
+    seconds = estimate_seconds(unet_steps, num_frames, decoded_frames, **shape)
+    model = time_model()
+    when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
+    decoded = num_frames if decoded_frames is None else decoded_frames
+    return (f"On a T4 with the real model: {when} or more (an estimate: {unet_steps} UNet steps on {num_frames} "
+            f"frames and {decoded} decoded frames, counted in FLOPs, at the {model.sustained_tflops:g} TFLOP/s a T4 "
+            f"sustains; real layers run slower than that)")
+
+
+def count_tflops(num_frames: int = 25, height: int = 576, width: int = 1024) -> dict[str, float]:
+    """Count the full-size SVD-XT's FLOPs with torch.utils.flop_counter on the meta device (no memory, no
+    weights; about 10 s on a CPU): one UNet step with the guidance batch of 2, and one decoded frame.
+    This is where data/t4.toml's FLOPs come from (tests/test_t4.py checks that they still agree)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from svd_learn import models
+
+    components = models.full_size_architecture("svd-xt")
+    unet, vae = components["unet"].to("meta"), components["vae"].to("meta")  # .to: buffers made on the CPU too
+    latent_h, latent_w = height // 8, width // 8
+    with torch.device("meta"):
+        with FlopCounterMode(display=False) as unet_count:
+            unet(torch.randn(2, num_frames, 8, latent_h, latent_w), torch.ones(2), torch.randn(2, 1, 1024), torch.randn(2, 3))
+        with FlopCounterMode(display=False) as vae_count:
+            vae.decode(torch.randn(num_frames, 4, latent_h, latent_w), num_frames=num_frames)
+    return {"unet_tflop_per_frame_step": unet_count.get_total_flops() / 1e12 / num_frames,
+            "vae_tflop_per_frame": vae_count.get_total_flops() / 1e12 / num_frames}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pretending to be a T4 (for rehearsals on a bigger GPU)
+
+
+class _T4Properties:
+    """The real device's properties, with a T4's name, memory and compute capability."""
+
+    def __init__(self, real, model: TimeModel):
+        self._real = real
+        self.name = model.name
+        self.total_memory = int(model.memory_gib * GIB)
+        self.major, self.minor = model.compute_capability
+
+    def __getattr__(self, attribute):
+        return getattr(self._real, attribute)
+
+    def __repr__(self):
+        return f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, total_memory={self.total_memory // 2**20}MB)"
+
+
+def patch_cuda(cuda, model: TimeModel | None = None) -> None:
+    """Make the module `cuda` (torch.cuda) report a T4. Separate from install_emulation so it can be tested
+    on a stand-in module, on machines without a GPU."""
+    model = model or time_model()
+    t4_bytes = int(model.memory_gib * GIB)
+    real_properties = cuda.get_device_properties
+    real_fraction = cuda.set_per_process_memory_fraction
+    real_mem_get_info = cuda.mem_get_info
+
+    def get_device_properties(device=None):
+        return _T4Properties(real_properties(device), model)
+
+    def set_per_process_memory_fraction(fraction, device=None):
+        real_total = real_properties(device).total_memory
+        real_fraction(min(1.0, float(fraction) * t4_bytes / real_total), device)
+
+    def mem_get_info(device=None):
+        free, _ = real_mem_get_info(device)
+        return min(free, max(0, t4_bytes - cuda.memory_reserved(device))), t4_bytes
+
+    def cap_when_cuda_starts():
+        real_fraction(min(1.0, t4_bytes / real_properties(0).total_memory), 0)
+
+    for module in (cuda, getattr(cuda, "memory", None)):
+        if module is None:
+            continue
+        for name, function in (("get_device_properties", get_device_properties), ("mem_get_info", mem_get_info),
+                               ("set_per_process_memory_fraction", set_per_process_memory_fraction)):
+            if hasattr(module, name):
+                setattr(module, name, function)
+    cuda._lazy_call(cap_when_cuda_starts)
+
+
+def install_emulation() -> None:
+    """Emulate a T4 in this process (see the module docstring), and record what it ran (see `_report`)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("T4 emulation needs a CUDA GPU to cap; this machine has none.")
+    patch_cuda(torch.cuda)
+    torch.backends.cuda.enable_flash_sdp(False)  # flags only: CUDA does not start here
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    torch.nn.modules.module.register_module_forward_pre_hook(_count_full_size_unet_steps)
+    atexit.register(_report)
+
+
+_UNET_STEPS = 0
+
+
+def _count_full_size_unet_steps(module, args):
+    global _UNET_STEPS
+    if type(module).__name__ == "UNetSpatioTemporalConditionModel" and module.config.block_out_channels[-1] >= 1280:
+        _UNET_STEPS += 1
+
+
+def _report() -> None:
+    """At exit: append this process's full-size UNet steps, CUDA peak and host peak to $SVD_LEARN_REHEARSAL_LOG."""
+    path = os.environ.get(REPORT_VARIABLE)
+    if not path:
+        return
+    import torch
+
+    from svd_learn.memory import host_peak_rss_gib
+
+    record = {"pid": os.getpid(), "full_size_unet_steps": _UNET_STEPS,
+              "cuda_peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 2) if torch.cuda.is_initialized() else 0.0,
+              "host_peak_gib": round(host_peak_rss_gib(), 2)}
+    with open(path, "a") as log:
+        log.write(json.dumps(record) + "\n")

@@ -1,0 +1,115 @@
+"""The T4 time estimate and the T4 emulation used by the Colab rehearsal (svd_learn/t4.py)."""
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from svd_learn import t4
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 2**30
+
+
+def test_estimate_is_flops_over_the_sustained_rate():
+    model = t4.time_model()
+    unet = 25 * 25 * model.unet_tflop_per_frame_step
+    vae = 25 * model.vae_tflop_per_frame
+    assert t4.estimate_seconds(25) == pytest.approx((unet + vae) / 24)
+    assert 150 < t4.estimate_seconds(25) < 200  # 4.0 PFLOP of UNet work for one 25-frame video
+    assert t4.estimate_seconds(2, guidance=False, decoded_frames=0) == pytest.approx(t4.estimate_seconds(1, decoded_frames=0))
+    assert t4.estimate_seconds(1, height=288, width=512, decoded_frames=0) == pytest.approx(t4.estimate_seconds(1, decoded_frames=0) / 4)
+
+
+def test_estimate_says_it_is_an_estimate_and_its_basis():
+    text = t4.describe_estimate(25)
+    assert "about 2.9 min or more" in text and "an estimate" in text and "24 TFLOP/s" in text
+    assert "about 7 s" in t4.describe_estimate(1, decoded_frames=0)
+
+
+@pytest.mark.slow
+def test_flops_in_the_data_are_what_the_flop_counter_counts():
+    counted = t4.count_tflops()
+    model = t4.time_model()
+    assert counted["unet_tflop_per_frame_step"] == pytest.approx(model.unet_tflop_per_frame_step, rel=1e-3)
+    assert counted["vae_tflop_per_frame"] == pytest.approx(model.vae_tflop_per_frame, rel=1e-3)
+
+
+def fake_cuda(total_gib=140.0, reserved_gib=2.0):
+    """A stand-in for torch.cuda on an H200, recording what the emulation asks of it."""
+    cuda = types.ModuleType("fake_cuda")
+    cuda.fractions, cuda.queued = [], []
+    real = types.SimpleNamespace(name="NVIDIA H200", total_memory=int(total_gib * GIB), major=9, minor=0, multi_processor_count=132)
+    cuda.get_device_properties = lambda device=None: real
+    cuda.get_device_capability = lambda device=None: (cuda.get_device_properties(device).major, cuda.get_device_properties(device).minor)
+    cuda.get_device_name = lambda device=None: cuda.get_device_properties(device).name
+    cuda.set_per_process_memory_fraction = lambda fraction, device=None: cuda.fractions.append(fraction)
+    cuda.mem_get_info = lambda device=None: (int(130 * GIB), int(total_gib * GIB))
+    cuda.memory_reserved = lambda device=None: int(reserved_gib * GIB)
+    cuda._lazy_call = cuda.queued.append
+    return cuda
+
+
+def test_the_patched_cuda_module_reports_a_t4():
+    cuda = fake_cuda()
+    t4.patch_cuda(cuda)
+    properties = cuda.get_device_properties(0)
+    assert (properties.name, properties.major, properties.minor) == ("Tesla T4", 7, 5)
+    assert properties.total_memory == int(14.74 * GIB)
+    assert properties.multi_processor_count == 132  # what a T4 does not change comes from the real device
+    assert cuda.get_device_capability() == (7, 5) and cuda.get_device_name() == "Tesla T4"
+    free, total = cuda.mem_get_info()
+    assert total == int(14.74 * GIB) and free == int(14.74 * GIB) - 2 * GIB
+
+
+def test_the_memory_cap_waits_for_cuda_to_start_and_fractions_mean_a_t4():
+    cuda = fake_cuda()
+    t4.patch_cuda(cuda)
+    assert cuda.fractions == [] and len(cuda.queued) == 1  # nothing capped at import: only queued
+    cuda.queued[0]()  # CUDA starts
+    assert cuda.fractions == [pytest.approx(14.74 / 140)]
+    cuda.set_per_process_memory_fraction(1.0)  # code that lifts "its" cap lifts it to the T4's memory, not the H200's
+    cuda.set_per_process_memory_fraction(0.5)
+    assert cuda.fractions[1:] == [pytest.approx(14.74 / 140), pytest.approx(0.5 * 14.74 / 140)]
+
+
+def run_with_emulation(code: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "SVD_LEARN_EMULATE_T4": "1",
+                   "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT)])}
+    return subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=120)
+
+
+def test_the_emulation_starts_when_a_process_imports_torch_and_not_before():
+    untouched = run_with_emulation("import sys, json; print('torch' in sys.modules)")
+    assert untouched.returncode == 0 and untouched.stdout.strip() == "False", untouched.stderr
+    if sys.modules.get("torch") is None or not __import__("torch").cuda.is_available():
+        started = run_with_emulation("import torch")
+        assert started.returncode != 0 and "T4 emulation needs a CUDA GPU" in started.stderr  # the hook ran on import
+
+
+def test_the_rehearsal_hub_cache_answers_the_real_repo_ids_offline(tmp_path):
+    """benchmarks/rehearse_colab.py lays weights out as a finished download: from_pretrained(repo_id) finds them."""
+    import importlib.util
+
+    from svd_learn import models
+
+    spec = importlib.util.spec_from_file_location("rehearse_colab", ROOT / "benchmarks" / "rehearse_colab.py")
+    rehearse_colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rehearse_colab)
+    built = models.write_pipeline_folder(models.build_components(models.tiny_configs()), tmp_path / "tiny", fp32=False)
+    rehearse_colab.fill_hub_cache(tmp_path / "hub", built)
+    code = """
+from diffusers import StableVideoDiffusionPipeline
+for repo, frames in (("stabilityai/stable-video-diffusion-img2vid-xt", 25), ("stabilityai/stable-video-diffusion-img2vid", 14)):
+    pipe = StableVideoDiffusionPipeline.from_pretrained(repo, variant="fp16")
+    assert pipe.unet.config.num_frames == frames, pipe.unet.config.num_frames
+print("resolved offline")
+"""
+    environment = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "resolved offline" in done.stdout, done.stderr[-2000:]
+    blobs = list((tmp_path / "hub").glob("models--*/blobs/*"))
+    assert all(blob.is_file() and not blob.is_symlink() for blob in blobs)
