@@ -250,6 +250,8 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
         "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),  # the largest process (the kernel)
         "cuda_peak_reserved_gib": max((p["cuda_peak_reserved_gib"] for p in processes), default=None),
         "full_size_unet_steps": sum(p["full_size_unet_steps"] for p in processes),
+        # FLOPs of every full-size UNet step and VAE decode it ran, at the T4's sustained rate (svd_learn.t4)
+        "estimated_t4_minutes": round(sum(p["estimated_t4_seconds"] for p in processes) / 60, 1),
         "processes": len(processes),
         "rehearsed": time.strftime("%Y-%m-%d"),
     }
@@ -304,7 +306,8 @@ def merge(paths: list[Path]) -> None:
             (LESSONS / f"{row['lesson']}.py").read_bytes()).hexdigest() == row["source_sha256"]
         print(f"{row['lesson']}: {'clean' if not row['errors'] else str(len(row['errors'])) + ' failing cell(s)'}, "
               f"{row['seconds']} s, host {row['host_peak_gib']} GiB, CUDA {row['cuda_peak_reserved_gib']} GiB, "
-              f"{row['full_size_unet_steps']} full-size UNet steps{'' if current else ' (STALE: the lesson changed since)'}")
+              f"{row['full_size_unet_steps']} full-size UNet steps, about {row.get('estimated_t4_minutes', '?')} min on a T4 "
+              f"(estimate){'' if current else ' (STALE: the lesson changed since)'}")
 
 
 def main() -> None:

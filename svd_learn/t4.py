@@ -172,21 +172,28 @@ def install_emulation() -> None:
     patch_cuda(torch.cuda)
     torch.backends.cuda.enable_flash_sdp(False)  # flags only: CUDA does not start here
     torch.backends.cuda.enable_cudnn_sdp(False)
-    torch.nn.modules.module.register_module_forward_pre_hook(_count_full_size_unet_steps)
+    torch.nn.modules.module.register_module_forward_pre_hook(_count_full_size_work)
     atexit.register(_report)
 
 
-_UNET_STEPS = 0
+_WORK = {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0}  # what this process asked of the full-size model
 
 
-def _count_full_size_unet_steps(module, args):
-    global _UNET_STEPS
-    if type(module).__name__ == "UNetSpatioTemporalConditionModel" and module.config.block_out_channels[-1] >= 1280:
-        _UNET_STEPS += 1
+def _count_full_size_work(module, args):
+    """A forward pre-hook on every module: count the full-size UNet's steps, and the T4 seconds (estimated from
+    FLOPs) of every full-size UNet step and VAE decode, at the shapes the call really had."""
+    kind = type(module).__name__
+    if kind == "UNetSpatioTemporalConditionModel" and module.config.block_out_channels[-1] >= 1280 and args:
+        batch, frames, _, height, width = args[0].shape
+        _WORK["full_size_unet_steps"] += 1
+        _WORK["estimated_t4_seconds"] += estimate_seconds(1, frames, 0, 8 * height, 8 * width, guidance=batch == 2)
+    elif kind == "TemporalDecoder" and module.conv_in.out_channels >= 512 and args:
+        frames, _, height, width = args[0].shape
+        _WORK["estimated_t4_seconds"] += estimate_seconds(0, frames, frames, 8 * height, 8 * width)
 
 
 def _report() -> None:
-    """At exit: append this process's full-size UNet steps, CUDA peak and host peak to $SVD_LEARN_REHEARSAL_LOG."""
+    """At exit: append this process's full-size work, CUDA peak and host peak to $SVD_LEARN_REHEARSAL_LOG."""
     path = os.environ.get(REPORT_VARIABLE)
     if not path:
         return
@@ -194,7 +201,7 @@ def _report() -> None:
 
     from svd_learn.memory import host_peak_rss_gib
 
-    record = {"pid": os.getpid(), "full_size_unet_steps": _UNET_STEPS,
+    record = {"pid": os.getpid(), **_WORK,
               "cuda_peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 2) if torch.cuda.is_initialized() else 0.0,
               "host_peak_gib": round(host_peak_rss_gib(), 2)}
     with open(path, "a") as log:

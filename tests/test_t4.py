@@ -113,3 +113,41 @@ print("resolved offline")
     assert done.returncode == 0 and "resolved offline" in done.stdout, done.stderr[-2000:]
     blobs = list((tmp_path / "hub").glob("models--*/blobs/*"))
     assert all(blob.is_file() and not blob.is_symlink() for blob in blobs)
+
+
+def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
+    import torch
+
+    class UNetSpatioTemporalConditionModel:  # stand-ins with the names and sizes the counter reads
+        def __init__(self, widest):
+            self.config = types.SimpleNamespace(block_out_channels=[320, widest])
+
+    class TemporalDecoder:
+        conv_in = types.SimpleNamespace(out_channels=512)
+
+    monkeypatch.setattr(t4, "_WORK", {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0})
+    t4._count_full_size_work(UNetSpatioTemporalConditionModel(1280), (torch.empty(2, 25, 8, 72, 128, device="meta"),))
+    t4._count_full_size_work(UNetSpatioTemporalConditionModel(64), (torch.empty(2, 25, 8, 9, 16, device="meta"),))  # tiny
+    t4._count_full_size_work(TemporalDecoder(), (torch.empty(8, 4, 72, 128, device="meta"),))
+    assert t4._WORK["full_size_unet_steps"] == 1
+    assert t4._WORK["estimated_t4_seconds"] == pytest.approx(t4.estimate_seconds(1, 25, 0) + t4.estimate_seconds(0, 8, 8))
+
+
+def test_every_lesson_has_a_clean_rehearsal_of_its_current_source():
+    """benchmarks/results/colab-rehearsal.json: each lesson as it stands ran top to bottom as a Colab T4 learner runs
+    it (pretrained source, emulated T4), within a free Colab's limits. Editing a lesson makes this fail until the
+    lesson is rehearsed again (benchmarks/rehearse_colab.py)."""
+    import hashlib
+    import json
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "colab-rehearsal.json").read_text())
+    assert results["source"] == "pretrained" and results["emulated"]["name"] == "Tesla T4"
+    assert results["emulated"]["allocating_15_gib"] == "out of memory" and not results["emulated"]["flash_sdp"]
+    rows = {row["lesson"]: row for row in results["lessons"]}
+    for lesson in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py")):
+        row = rows.get(lesson.stem)
+        assert row is not None, f"{lesson.name} was never rehearsed"
+        assert row["source_sha256"] == hashlib.sha256(lesson.read_bytes()).hexdigest(), f"{lesson.name} changed since its rehearsal"
+        assert row["errors"] == [], f"{lesson.name}: {row['errors']}"
+        assert row["host_peak_gib"] <= 11.0 and row["cuda_peak_reserved_gib"] <= 14.0, row
+        assert row.get("estimated_t4_minutes", 0) <= 10.0, row
