@@ -2,17 +2,17 @@
 
 `generate_video` is the whole course in one function, in the order of the design's data flow:
 
-    check the outputs (refuse before minutes of work, never overwrite without force)
-    -> load and prepare the image (parameters.load_image / prepare_image)
-    -> parameters (a preset from the model card, the caller's overrides, validated)
-    -> the machine (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
-    -> load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
+    check every input before anything is built, loaded or downloaded: the outputs (never overwrite without
+    force; no folder made yet), the model and source, the parameters (a preset from the model card, the
+    caller's overrides, validated), the image (parameters.load_image / prepare_image), the machine
+    (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
+    -> build or load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
        (on CUDA out-of-memory: free everything, take the next lower plan, say so, record it)
     -> write the mp4 (and a GIF) atomically -> the run report (JSON beside the video).
 
 The last three steps are `make_video`, which takes an already loaded pipeline (a `PlannedPipeline`):
 `generate_video` loads one per call, `svd-learn batch` (batch.py) one per process for all its videos.
-`svd-learn generate` (cli.py) is a thin wrapper. Every mistake a user can make ends in a short
+`svd-learn generate` (cli.py) adds a progress bar. Every mistake a user can make ends in a short
 `GenerationError` (or the ParameterError / ImageError / OutputError it came from) that says what to do.
 """
 
@@ -22,15 +22,14 @@ import gc
 import json
 import os
 import random
-import sys
 import time
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from svd_learn import models
-from svd_learn.environment import GIB, SOURCE_VARIABLE, SOURCES, choose_source, probe
+from svd_learn.environment import GIB, SOURCE_VARIABLE, SOURCES, choose_source, cpu_threads, probe
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 
@@ -49,54 +48,68 @@ class HubUnreachable(GenerationError):
 
 @dataclass(frozen=True)
 class ModelChoice:
-    location: str  # what from_pretrained reads: a folder or a Hub repo id
+    location: str  # what from_pretrained reads: a folder or a Hub repo id ("" for tiny/random until with_weights)
     source: str  # tiny, random, pretrained, or folder (a local folder the user named)
     checkpoint: models.Checkpoint  # the checkpoint whose presets apply (svd-xt for unknown repos and folders)
-    explicit_source: bool  # the user asked for this source (so no quiet fallback to tiny)
+    explicit: bool  # the user named the model or the source (--model, --source, $SVD_LEARN_SOURCE): never fall back
     reason: str
 
 
 def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
-    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`.
+    """`resolve_model`, then `with_weights`: the choice with its weights ready to load."""
+    return with_weights(resolve_model(model, source), say)
+
+
+def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
+    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`, without
+    building or downloading anything, so that every input can be checked first.
 
     Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
     """
     if source is not None and source not in SOURCES:
         raise GenerationError(f"Unknown model source {source!r}: use one of {', '.join(SOURCES)}.")
+    named = model is not None
     model = model or models.DEFAULT_CHECKPOINT
     if Path(model).expanduser().is_dir():
         folder = Path(model).expanduser()
         if not (folder / "model_index.json").exists():
             raise GenerationError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
         return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
-    if model in models.CHECKPOINTS:
-        checkpoint = models.get_checkpoint(model)
-    else:
-        checkpoint = models.checkpoint_for_repo(model)
+    checkpoint = models.CHECKPOINTS.get(model) or models.checkpoint_for_repo(model)
     if source is not None:
-        chosen, reason, explicit = source, "asked for with --source", True
+        chosen, reason = source, "asked for with --source"
     else:
         try:
             choice = choose_source()
         except ValueError as error:
             raise GenerationError(str(error)) from None
-        chosen, reason, explicit = choice.name, choice.reason, SOURCE_VARIABLE in os.environ
+        chosen, reason = choice.name, choice.reason
+    explicit = named or source is not None or SOURCE_VARIABLE in os.environ
     if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
-        if chosen != "pretrained" and explicit:
+        if "/" not in model:
+            raise GenerationError(
+                f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), a Hub repo id "
+                "(owner/name) nor an existing folder."
+            )
+        if chosen != "pretrained" and (source is not None or SOURCE_VARIABLE in os.environ):
             raise GenerationError(
                 f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), so there are no "
                 f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
             )
-        if "/" not in model:
-            raise GenerationError(
-                f"{model!r} is neither a checkpoint ({', '.join(models.CHECKPOINTS)}), a Hub repo id (owner/name) "
-                "nor an existing folder."
-            )
-        return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), explicit, "a Hub repo id")
-    if chosen in ("tiny", "random"):
-        say(f"preparing {chosen} weights for {checkpoint.name} (built once, then reused) ...")
-    location = models.pipeline_location(chosen, checkpoint.name)
+        return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), True, "a Hub repo id")
+    location = checkpoint.repo_id if chosen == "pretrained" else ""
     return ModelChoice(location, chosen, checkpoint, explicit, reason)
+
+
+def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> ModelChoice:
+    """The choice with a location to load: tiny and random weights are built on first use (and said so), then reused."""
+    if choice.source not in ("tiny", "random") or choice.location:
+        return choice
+    name = choice.checkpoint.name
+    location = models.pipeline_location(
+        choice.source, name, on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ...")
+    )
+    return replace(choice, location=location)
 
 
 def _checkpoint_of_folder(folder: Path) -> models.Checkpoint:
@@ -258,13 +271,14 @@ def plans_to_try(requested: str, device: str, env, budget_gib, params, checkpoin
         vram = (budget_gib if budget_gib is not None else env.vram_gib) if device == "cuda" else None
         choice = memory.choose_plan(vram, env.host_ram_gib, checkpoint.name, params.num_frames, params.height, params.width)
         for warning in choice.warnings:
-            say(f"warning: {warning}")
+            if memory.ALLOC_CONF_VARIABLE not in warning:  # expandable_segments() set it, or said why it could not
+                say(f"warning: {warning}")
         first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
     else:
         try:
-            first = memory.get_plan(requested)
-        except ValueError:
-            raise GenerationError(f"Unknown plan {requested!r}. Plans, fastest first: {', '.join(p.name for p in order)}, or auto.") from None
+            first = memory.get_plan(requested)  # the one list of plan names, the same `svd-learn plan` prints
+        except ValueError as error:
+            raise GenerationError(str(error)) from None
         reason, predicted = "asked for with --plan", memory.predict_peak_gib(first, params.num_frames, params.height, params.width)
     if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
         raise GenerationError(
@@ -317,6 +331,19 @@ def gpu_budget(budget_gib: float | None, emulate_t4: bool):
         torch.cuda.set_per_process_memory_fraction(1.0)
 
 
+@contextmanager
+def torch_threads(threads: int):
+    """Run with this many CPU threads (see environment.cpu_threads), then give back the number there was."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # ----------------------------------------------------------------------------------------------------
 # The capstone.
 
@@ -353,21 +380,15 @@ def generate_video(
     `emulate_t4` caps CUDA memory at a T4's 14.74 GiB and forbids FlashAttention; `vram_budget_gib` sets
     another cap. `say` receives progress messages; `on_step(step, total)` after each denoising step
     (without it diffusers shows its own progress bar). KeyboardInterrupt from anywhere leaves no file.
+    Every input is checked before anything is built, loaded or downloaded; a failed run creates no folder.
     """
-    import torch
-
-    from svd_learn import memory, parameters
-    from svd_learn.video import check_output
+    from svd_learn import parameters
 
     started = time.perf_counter()
 
-    # 1. Outputs first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
-    output = check_output(output, force=force, suffix=".mp4")
-    report_path = check_output(report if report is not None else output.with_suffix(".json"), force=force, suffix=".json")
-    gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
-
-    # 2. The weights, and the image checked before anything is downloaded.
-    choice = choose_model(model, source, say)
+    # 1. Every input first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
+    output, report_path, gif_path = check_outputs(output, report, gif, force)
+    choice = resolve_model(model, source)  # nothing built or downloaded yet
     overrides = dict(
         num_frames=num_frames, num_inference_steps=num_inference_steps, fps=fps, motion_bucket_id=motion_bucket_id,
         noise_aug_strength=noise_aug_strength, min_guidance_scale=min_guidance_scale,
@@ -376,32 +397,31 @@ def generate_video(
     )
     params, warnings = generation_parameters(choice, overrides)
     original = parameters.load_image(image, height=params.height, width=params.width)
-    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so before loading
+    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so now
+    env, device, budget = check_machine(emulate_t4, vram_budget_gib, say)
+    plans = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
 
-    # 3. The machine and its budget.
-    if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
-        expandable_segments(say)
-    env = probe()
-    device = "cuda" if env.cuda_available else "cpu"
-    if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
-        raise GenerationError("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
-    budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
+    # 2. The weights: built (tiny, random) or loaded (fp16 variant, safetensors). Without Hub access, and only
+    #    when the user named neither a model nor a source: tiny weights, said and recorded.
     if choice.source == "random" and device == "cpu":
         say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
-
-    # 4. Load (fp16 variant, safetensors). Without Hub access and without an explicit source: tiny weights.
     free_memory(device)  # a pipeline from an earlier run in this notebook may still wait for the garbage collector
-    say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
     loaded = time.perf_counter()
     try:
+        choice = with_weights(choice, say)
+        say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
         pipe = load_pipeline(choice, device)
     except HubUnreachable as error:
-        if choice.explicit_source:
-            raise GenerationError(str(error)) from None
+        if choice.explicit:
+            raise
+        fallback = (f"the Hub is unreachable and {choice.location} is not cached, so tiny random weights were used "
+                    f"(set {SOURCE_VARIABLE}=pretrained to make this an error)")
         say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
-        choice = choose_model(choice.checkpoint.name, "tiny", say)
+        choice = with_weights(ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), say)
         params, warnings = generation_parameters(choice, overrides)
+        warnings.append(fallback)
         picture = parameters.prepare_image(original, params.height, params.width)
+        plans = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
         pipe = load_pipeline(choice, device)
     load_s = time.perf_counter() - loaded
     for warning in warnings:
@@ -409,17 +429,49 @@ def generate_video(
     if choice.source in ("tiny", "random"):
         say("note: " + RANDOM_WEIGHTS_NOTE.format(source=choice.source))
 
-    # 5. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
-    plans, plan_reason, predicted = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
-    say(f"plan: {plans[0].name} ({plan_reason})")
-    planned = PlannedPipeline(pipe, choice, device, plans, plan_reason, predicted, env.to_dict(), budget, emulate_t4)
+    # 3. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
+    threads, why = cpu_threads()  # on the CPU: the cores other processes leave free (recorded, not printed: it varies)
+    environment = {**env.to_dict(), "cpu_threads": f"{threads} ({why})" if device == "cpu" else None}
+    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4)
+    say(f"plan: {planned.plan.name} ({planned.plan_reason})")
     del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
 
-    # 6. and 7. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
-    with gpu_budget(budget, emulate_t4) if device == "cuda" else ExitStack():
+    # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
+    with gpu_budget(budget, emulate_t4) if device == "cuda" else torch_threads(threads):
         return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
                           decode_chunk_size=decode_chunk_size, force=force, command=command, started=started,
                           load_s=load_s, say=say, on_step=on_step)
+
+
+def check_outputs(output, report, gif: bool, force: bool) -> tuple[Path, Path, Path | None]:
+    """The video, report and GIF paths, each refused now if it cannot be written (no folder is created yet)."""
+    from svd_learn.video import check_output
+
+    output = check_output(output, force=force, suffix=".mp4")
+    report_path = check_output(report if report is not None else output.with_suffix(".json"), force=force, suffix=".json")
+    gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
+    return output, report_path, gif_path
+
+
+def check_machine(emulate_t4: bool, vram_budget_gib: float | None, say) -> tuple:
+    """Probe the machine (expandable segments asked for first); refuse a GPU cap this machine cannot have.
+    Returns the environment, the device ("cuda" or "cpu") and the GPU budget in GiB (None: the whole GPU)."""
+    import math
+
+    import torch
+
+    from svd_learn import memory
+
+    if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
+        expandable_segments(say)
+    env = probe()
+    device = "cuda" if env.cuda_available else "cpu"
+    if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
+        raise GenerationError("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
+    if vram_budget_gib is not None and not (math.isfinite(vram_budget_gib) and 0 < vram_budget_gib <= env.vram_gib):
+        raise GenerationError(f"--vram-budget {vram_budget_gib:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB.")
+    budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
+    return env, device, budget
 
 
 def expandable_segments(say) -> None:
@@ -439,8 +491,6 @@ def generation_parameters(choice: ModelChoice, overrides: dict):
 
     Tiny weights run at their own trained size (the real one / 8) with the real frame count and steps.
     """
-    from dataclasses import replace
-
     from svd_learn import parameters
 
     params = replace(parameters.preset(choice.checkpoint.name), **{k: v for k, v in overrides.items() if v is not None})
@@ -600,7 +650,8 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     kwargs = params.pipeline_kwargs()
-    kwargs["decode_chunk_size"] = decode_chunk_size or plan.decode_chunk_size or params.num_frames  # the user's, else the plan's
+    chunk = decode_chunk_size or plan.decode_chunk_size or params.num_frames  # the user's, else the plan's
+    kwargs["decode_chunk_size"] = min(chunk, params.num_frames)  # what the VAE really decodes at once
     kwargs["generator"] = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
     run.parameters["decode_chunk_size"] = kwargs["decode_chunk_size"]
     say(f"denoising: {total_steps} steps, {params.num_frames} frames of {params.width}x{params.height}")
@@ -617,56 +668,3 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
         decode_s=round(finished - denoised, 2), call_s=round(finished - called, 2),
     )
     return frames
-
-
-# ----------------------------------------------------------------------------------------------------
-# The command line: rich progress on stderr, the summary on stdout, short errors, exit codes.
-
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
-
-
-def run_command(**options) -> int:
-    """`svd-learn generate`: call generate_video with rich progress; turn a user's mistake into one message.
-
-    Returns the exit code: 0 done, 1 a problem the message explains, 130 interrupted (Ctrl-C).
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from svd_learn.parameters import ImageError, ParameterError
-    from svd_learn.video import OutputError
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
-    progress = Progress(
-        TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
-    )
-    task = None
-
-    def on_step(step: int, total: int) -> None:
-        nonlocal task
-        if step == 1:  # a new denoising loop (a fallback plan starts one too)
-            if task is not None:
-                progress.remove_task(task)
-            progress.start()
-            task = progress.add_task("denoising", total=total)
-        progress.update(task, completed=step)
-        if step == total:
-            progress.stop()
-
-    def say(message: str) -> None:
-        console.print(message, markup=False)
-
-    output = options.get("output")
-    try:
-        report = generate_video(say=say, on_step=on_step, command=["svd-learn", *sys.argv[1:]], **options)
-    except (ImageError, ParameterError, OutputError, GenerationError) as error:
-        progress.stop()
-        console.print(f"error: {error}", markup=False)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        progress.stop()
-        console.print(f"interrupted: nothing was written ({output} is as it was).", markup=False)
-        return EXIT_INTERRUPTED
-    print(report.summary())
-    return EXIT_OK

@@ -93,12 +93,13 @@ PLANS: dict[str, Plan] = dict(
 
 
 def get_plan(plan: Plan | str) -> Plan:
+    """The plan called `plan` (any name of PLANS: the one list `--plan` accepts), or a clear error."""
     if isinstance(plan, Plan):
         return plan
     try:
         return PLANS[plan]
     except KeyError:
-        raise ValueError(f"Unknown memory plan {plan!r}. Known plans: {', '.join(PLANS)}.") from None
+        raise ValueError(f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them).") from None
 
 
 def fallback_order() -> list[str]:
@@ -459,9 +460,11 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     host_budget = host_ram_gib - calibration["host_reserve_gib"] if host_ram_gib else None
     warnings: list[str] = []
     if not expandable_segments_enabled():
-        warnings.append(f"set {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS} before CUDA starts: the calibration was measured with it.")
+        warnings.append(f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
+                        "sets it itself; in your own code, set it before CUDA starts.")
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
     rejected: dict[str, Rejected] = {}
+    binding: set[str] = set()  # "GPU memory", "host RAM": what kept a plan out
     for name, plan in PLANS.items():
         better = None if plan.baseline else dominated_by(name, calibration)
         if better:
@@ -473,10 +476,15 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
         host_needed = entry.get("host_rss_gib")
         if peak is None:
             rejected[name] = Rejected(name, None, "not measured on a GPU yet")
-        elif peak > budget:
-            rejected[name] = Rejected(name, peak, f"predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
-        elif host_budget is not None and host_needed and host_needed > host_budget:
-            rejected[name] = Rejected(name, peak, f"needs about {host_needed:.1f} GiB of host RAM, {host_budget:.1f} GiB usable")
+            continue
+        limits = []  # every constraint this plan breaks, so the message names the one that binds
+        if peak > budget:
+            limits.append(f"GPU memory: predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
+        if host_budget is not None and host_needed and host_needed > host_budget:
+            limits.append(f"host RAM: needs about {host_needed:.1f} GiB > {host_budget:.1f} GiB usable")
+        if limits:
+            rejected[name] = Rejected(name, peak, "; ".join(limits))
+            binding.update(limit.split(":")[0] for limit in limits)
         else:
             fitting.append((entry.get("seconds") or float("inf"), name, peak))
     if fitting:
@@ -493,44 +501,73 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
             rejected[other] = Rejected(other, other_peak, why)
         estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
         measured = f"estimated from {estimated} steps" if estimated else "measured"
-        reason = (f"the fastest plan that fits ({seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, "
-                  f"{measured} on {calibration['machine']['gpu']} under a T4 budget); its predicted peak, {peak:.1f} GiB, "
-                  f"fits the {budget:.1f} GiB usable of {vram_gib:g} GiB")
+        reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+                  f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
+                  f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
+                  "your GPU's time differs)")
         if len(fitting) > 1:
             reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
         alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
     name = fallback_order()[-1]
     peak = predict_peak_gib(name, num_frames, height, width, calibration)
-    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {budget:.1f} GiB: try this one, "
+    limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
+    within = " and ".join(limits[name] for name in limits if name in binding) or f"{budget:.1f} GiB of GPU memory"
+    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within}: try this one, "
                     "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size.")
     alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
-    return PlanChoice(PLANS[name], "nothing is predicted to fit; this plan needs the least GPU memory", peak, False,
-                      alternatives, tuple(warnings))
+    why_not = rejected[name].why if name in rejected else "not measured"
+    return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
+                      False, alternatives, tuple(warnings))
+
+
+def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:
+    """Refuse a GPU or host size that no machine has (negative, nan, infinite), with what to pass instead."""
+    import math
+
+    for flag, value, rule in (("--vram", vram_gib, "0 (no GPU) or more"), ("--host-ram", host_ram_gib, "above 0")):
+        if value is not None and (not math.isfinite(value) or value < 0 or (flag == "--host-ram" and value == 0)):
+            raise ValueError(f"{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} "
+                             "(a Colab T4 has --vram 14.74 --host-ram 12.7).")
 
 
 def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str, num_frames: int | None,
                  height: int, width: int, as_json: bool = False) -> int:
-    """`svd-learn plan`: the planner's choice for this machine (or the one described), and why."""
+    """`svd-learn plan`: the planner's choice for this machine (or the one described), and why.
+
+    Returns the exit code: 0, or 1 with one short message for impossible inputs (checked as `generate` checks them).
+    """
     from svd_learn.environment import probe
     from svd_learn.models import get_checkpoint
+    from svd_learn.parameters import ParameterError, check_size
 
+    try:
+        check_machine(vram_gib, host_ram_gib)
+        num_frames = get_checkpoint(checkpoint).num_frames if num_frames is None else num_frames
+        size_warnings = check_size(checkpoint, num_frames, height, width)
+    except (ValueError, ParameterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if vram_gib is None or host_ram_gib is None:
         env = probe()
         vram_gib = env.vram_gib if vram_gib is None else vram_gib
         host_ram_gib = env.host_ram_gib if host_ram_gib is None else host_ram_gib
-    num_frames = num_frames or get_checkpoint(checkpoint).num_frames
     choice = choose_plan(vram_gib, host_ram_gib, checkpoint, num_frames, height, width)
     calibration = read_calibration()
     if as_json:
         print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
                           "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
+                          "size_warnings": size_warnings, "plans": ["auto", *PLANS],
                           "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
         return 0
     gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
     print(f"{checkpoint}, {num_frames} frames at {height}x{width}, on {gpu} and {host_ram_gib:g} GiB of host RAM\n")
+    for warning in size_warnings:
+        print(f"warning: {warning}")
     print(choice.explain())
+    print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
     machine = calibration["machine"]
-    print(f"\ncalibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
-          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}")
+    print(f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
+          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}. "
+          "Predicted peaks apply to any GPU; times are that GPU's.")
     return 0

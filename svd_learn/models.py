@@ -220,26 +220,30 @@ def course_home() -> Path:
     return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn"))
 
 
-def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
-    """The tiny pipeline folder for `checkpoint`, built once and reused (the build is deterministic)."""
+def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:
+    """The tiny pipeline folder for `checkpoint`, built once and reused (the build is deterministic).
+    `on_build()` is called before a build, never when the folder is reused."""
     import diffusers
 
     folder = course_home() / f"tiny-{checkpoint}-diffusers-{diffusers.__version__}"
-    return _build_once(folder, lambda partial: build_tiny_pipeline(partial, checkpoint))
+    return _build_once(folder, lambda partial: build_tiny_pipeline(partial, checkpoint), on_build)
 
 
-def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
+def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:
     """The full-size random pipeline folder for `checkpoint`, built once (minutes, about 9 GB of host RAM)."""
-    return _build_once(course_home() / f"random-{checkpoint}", lambda partial: build_full_size_random_pipeline(partial, checkpoint))
+    folder = course_home() / f"random-{checkpoint}"
+    return _build_once(folder, lambda partial: build_full_size_random_pipeline(partial, checkpoint), on_build)
 
 
-def _build_once(folder: Path, build) -> Path:
+def _build_once(folder: Path, build, on_build=None) -> Path:
     """Build a pipeline folder unless it exists; build beside it and rename, so a crash never leaves half a model."""
     from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / "model_index.json").exists():
+            if on_build is not None:
+                on_build()
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             build(partial)
@@ -248,13 +252,13 @@ def _build_once(folder: Path, build) -> Path:
     return folder
 
 
-def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT) -> str:
+def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> str:
     """What to pass to `from_pretrained` for `checkpoint` from a model source (see svd_learn.environment):
-    a local folder for tiny and random, the Hub repo id for pretrained."""
+    a local folder for tiny and random (built on first use: `on_build()` is called first), the Hub repo id for pretrained."""
     if source == "tiny":
-        return str(tiny_pipeline_folder(checkpoint))
+        return str(tiny_pipeline_folder(checkpoint, on_build))
     if source == "random":
-        return str(random_pipeline_folder(checkpoint))
+        return str(random_pipeline_folder(checkpoint, on_build))
     if source == "pretrained":
         return get_checkpoint(checkpoint).repo_id
     raise ValueError(f"Unknown model source {source!r}: use tiny, random or pretrained.")

@@ -149,6 +149,13 @@ def preset(name: str) -> GenerationParameters:
     return GenerationParameters(**{**_TABLE["defaults"], **overrides})
 
 
+def check_size(checkpoint: str, num_frames: int, height: int, width: int) -> list[str]:
+    """Check a call's size by the rules `generate` uses (the checkpoint's preset, with this size); return the
+    warnings or raise ParameterError. `svd-learn plan` checks its inputs with it."""
+    get_checkpoint(checkpoint)  # a clear error for an unknown name
+    return replace(preset(checkpoint), num_frames=num_frames, height=height, width=width).validate(checkpoint)
+
+
 def preset_checkpoint(name: str) -> str:
     """The checkpoint a preset is for (svd, svd-xt or svd-xt-1-1)."""
     preset(name)  # a clear error for an unknown name

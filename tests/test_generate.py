@@ -98,7 +98,7 @@ def test_python_api_returns_the_report(tmp_path, image):
 def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
     folder = models.tiny_pipeline_folder()
     choice = generate.choose_model(str(folder), None)
-    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit_source) == (str(folder), "folder", "svd-xt", True)
+    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit) == (str(folder), "folder", "svd-xt", True)
     assert_clean_failure(cli(image, "-o", tmp_path / "b.mp4", "--model", tmp_path), "not a diffusers pipeline")
 
 
@@ -263,14 +263,66 @@ def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, er
     assert_clean_failure(result, "Hub is unreachable", "--source tiny")
 
 
-def test_without_an_explicit_source_no_hub_falls_back_to_tiny(tmp_path, monkeypatch):
+def test_without_an_explicit_model_or_source_no_hub_falls_back_to_tiny_and_records_why(tmp_path, monkeypatch):
     monkeypatch.delenv(SOURCE_VARIABLE)
     monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
     result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST)
     assert result.exit_code == 0, result.output
     assert "falling back to tiny random weights" in result.output and "frames are noise" in result.output
-    assert json.loads((tmp_path / "out.json").read_text())["source"] == "tiny"
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["source"] == "tiny" and "--source" not in report["source_reason"]  # nobody asked for tiny
+    assert "Hub is unreachable" in report["source_reason"]
+    assert any("tiny random weights were used" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize("model", ["stabilityai/nonexistent-model", "svd-xt"])
+def test_a_named_model_without_hub_access_fails_instead_of_becoming_tiny(tmp_path, monkeypatch, model):
+    monkeypatch.delenv(SOURCE_VARIABLE)
+    monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
+    out = tmp_path / "out.mp4"
+    assert_clean_failure(cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", model), "Hub is unreachable")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Every input is checked before anything is built, loaded or downloaded; a failed run leaves nothing.
+
+
+def count_builds_and_loads(monkeypatch):
+    calls = []
+    monkeypatch.setattr(models, "pipeline_location", lambda *a, **k: calls.append(("build", a)))
+    monkeypatch.setattr(generate, "load_pipeline", lambda *a: calls.append(("load", a)))
+    return calls
+
+
+def test_a_too_small_image_is_refused_before_any_weights_are_built(tmp_path, monkeypatch):
+    Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
+    calls = count_builds_and_loads(monkeypatch)
+    for source in ("random", "tiny"):
+        assert_clean_failure(cli(tmp_path / "tiny.png", "-o", tmp_path / "out.mp4", "--source", source), "upscale")
+    assert calls == []
+
+
+@pytest.mark.parametrize("plan", ["turbo", "fastest"])
+def test_an_unknown_plan_is_refused_before_loading_with_the_one_list(tmp_path, image, monkeypatch, plan):
+    calls = count_builds_and_loads(monkeypatch)
+    result = cli(image, "-o", tmp_path / "out.mp4", "--plan", plan)
+    assert_clean_failure(result, f"Unknown plan {plan!r}", *memory.PLANS)  # every plan, as `svd-learn plan` lists them
+    assert calls == []
+
+
+def test_a_failed_run_creates_no_folder(tmp_path):
+    assert_clean_failure(cli(tmp_path / "missing.png", "-o", tmp_path / "bad" / "newdir" / "sub" / "o.mp4"), "does not exist")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_report_and_messages_give_the_decode_chunk_really_used(tmp_path, image):
+    result = cli(image, "-o", tmp_path / "out.mp4", "--steps", "1", "--frames", "2")
+    assert result.exit_code == 0, result.output
+    assert "decoding 2 frames, 2 at a time" in result.output
+    assert json.loads((tmp_path / "out.json").read_text())["parameters"]["decode_chunk_size"] == 2
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -327,3 +379,28 @@ def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
     assert predicted is not None and predicted <= 14.0 and reason
     docs = generate.plans_to_try("docs-recipe", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)[0]
     assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CPU threads: the cores other processes leave free, not one per core.
+
+
+@pytest.mark.parametrize("load, threads", [(6.3, 1), (1.2, 1), (0.2, 2), (0.0, 2)])
+def test_cpu_threads_leave_busy_cores_alone(monkeypatch, load, threads):
+    from svd_learn import environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(environment.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(environment.os, "getloadavg", lambda: (load, load, load))
+    assert environment.cpu_threads()[0] == threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert environment.cpu_threads() == (torch.get_num_threads(), "set by OMP_NUM_THREADS")
+
+
+def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_path, image, monkeypatch):
+    monkeypatch.setattr(generate, "cpu_threads", lambda: (1, "2 cores, load average 6.3: 1 left for this run"))
+    before, during = torch.get_num_threads(), []
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=2, say=lambda m: None,
+                                  on_step=lambda step, total: during.append(torch.get_num_threads()))
+    assert during == [1, 1] and torch.get_num_threads() == before
+    assert run.environment["cpu_threads"].startswith("1 (2 cores, load average 6.3")

@@ -66,7 +66,7 @@ def test_a_plan_with_a_wrong_placement_or_chunk_says_what_is_allowed():
         memory.Plan("x", "disk", False, 2)
     with pytest.raises(ValueError, match="at least 1"):
         memory.Plan("x", "gpu", False, 0)
-    with pytest.raises(ValueError, match="Known plans: gpu-decode8"):
+    with pytest.raises(ValueError, match="Plans: auto, gpu-decode8"):
         memory.get_plan("gpu-fast")
 
 
@@ -265,3 +265,56 @@ def test_emulating_a_t4_without_a_gpu_says_so():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         with memory.emulate_t4():
             pass
+
+
+# ---------------------------------------------------------------------------------------------------- a newcomer's inputs
+
+
+@pytest.mark.parametrize(
+    "arguments, phrase",
+    [
+        (["--checkpoint", "sdxl"], "Unknown checkpoint 'sdxl'"),
+        (["--vram", "-3"], "--vram -3 is not a memory size"),
+        (["--vram", "nan"], "--vram nan is not a memory size"),
+        (["--vram", "inf"], "--vram inf is not a memory size"),
+        (["--host-ram", "0"], "--host-ram 0 is not a memory size"),
+        (["--frames", "-5"], "num_frames=-5: must be at least 1"),
+        (["--frames", "0"], "num_frames=0: must be at least 1"),  # not silently the checkpoint's 25
+        (["--height", "0", "--width", "0"], "height=0: must be at least 8"),
+        (["--height", "500"], "height=500: must be a multiple of 8"),
+    ],
+)
+def test_svd_learn_plan_refuses_impossible_inputs_in_one_line(arguments, phrase):
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7", *arguments])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("error: ") and phrase in result.output, result.output
+    assert "fits the" not in result.output  # no answer for an impossible question
+
+
+def test_the_planner_names_the_constraint_that_binds():
+    # 8 GiB of VRAM would fit sequential offload, but 2 GiB of host RAM fits nothing: host RAM is the limit.
+    choice = memory.choose_plan(8, 2)
+    assert not choice.fits
+    warning = next(w for w in choice.warnings if "no plan is predicted to fit" in w)
+    assert "host RAM" in warning and "host RAM" in choice.reason
+    assert all("host RAM" in r.why for r in choice.alternatives if "needs no more" not in r.why)
+    # With plenty of host RAM and too little VRAM, the GPU is named, and host RAM is not blamed.
+    small_gpu = memory.choose_plan(4, 64)
+    warning = next(w for w in small_gpu.warnings if "no plan is predicted to fit" in w)
+    assert "GPU memory" in warning and "host RAM" not in warning
+
+
+def test_svd_learn_plan_lists_every_plan_generate_accepts():
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
+    listed = next(line for line in result.output.splitlines() if line.startswith("plans for `svd-learn generate --plan`"))
+    assert all(name in listed for name in memory.PLANS)
+    with pytest.raises(ValueError) as raised:
+        memory.get_plan("turbo")
+    assert all(name in str(raised.value) for name in memory.PLANS)  # the same list in the error
+
+
+def test_the_calibration_gpu_time_is_not_presented_as_the_users():
+    reason = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
+    assert "calibration GPU" in reason and "your GPU's time differs" in reason
