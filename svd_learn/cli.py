@@ -123,6 +123,20 @@ def lab_run(
 
 
 # The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).
+# Their values reach the library as one mapping of GenerationParameters' field names (knobs_from): the short
+# option names below are the only renames.
+RENAMES = {"frames": "num_frames", "steps": "num_inference_steps", "min_guidance": "min_guidance_scale",
+           "max_guidance": "max_guidance_scale"}
+
+
+def knobs_from(options: dict) -> dict:
+    """The generation parameters among a command's options (typer's ctx.params), by their field names."""
+    from svd_learn.parameters import KNOBS
+
+    renamed = {RENAMES.get(name, name): value for name, value in options.items()}
+    return {name: value for name, value in renamed.items() if name in KNOBS}
+
+
 ModelOption = Annotated[str, typer.Option("--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt.")]
 SourceOption = Annotated[str, typer.Option("--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without.")]
 FramesOption = Annotated[int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")]
@@ -138,6 +152,7 @@ PlanOption = Annotated[str, typer.Option("--plan", help="Memory plan: auto (the 
 
 @app.command(cls=Command)
 def generate(
+    ctx: typer.Context,
     image: str = typer.Argument(..., metavar="IMAGE", help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
     output: str = typer.Option(..., "-o", "--output", help="The video to write (.mp4, H.264, plays in a browser)."),
     model: ModelOption = None,
@@ -160,13 +175,9 @@ def generate(
 ) -> None:
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
     raise typer.Exit(run_generate(
-        image=image, output=output, model=model, source=source, num_frames=frames, num_inference_steps=steps,
-        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
-        decode_chunk_size=decode_chunk_size, plan=plan, emulate_t4=emulate_t4, vram_budget_gib=vram_budget,
-        gif=gif, force=force, report=report,
+        image=image, output=output, model=model, source=source, plan=plan, emulate_t4=emulate_t4,
+        vram_budget_gib=vram_budget, gif=gif, force=force, report=report, **knobs_from(ctx.params),
     ))
-
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -250,6 +261,7 @@ def quiet_loading() -> None:
 
 @app.command(cls=Command)
 def batch(
+    ctx: typer.Context,
     images_dir: str = typer.Argument(..., metavar="IMAGES_DIR", help="A folder of images: each becomes one video (and one per swept value)."),
     output_dir: str = typer.Option(..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."),
     sweep: list[str] = typer.Option([], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."),
@@ -274,12 +286,8 @@ def batch(
     """
     from svd_learn.batch import run_command
 
-    raise typer.Exit(run_command(
-        images_dir, output_dir, sweep, model=model, source=source, num_frames=frames, num_inference_steps=steps,
-        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
-        decode_chunk_size=decode_chunk_size, plan=plan, force=force,
-    ))
+    raise typer.Exit(run_command(images_dir, output_dir, sweep, model=model, source=source, plan=plan, force=force,
+                                 **knobs_from(ctx.params)))
 
 
 if __name__ == "__main__":

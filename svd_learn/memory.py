@@ -15,7 +15,8 @@ the VAE). `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` cuts fragmentation 
 
 `apply_plan` applies a named plan in one call. `measure_run` measures one call. `choose_plan` picks the
 fastest plan predicted to fit a GPU, from calibration measured on real GPUs (data/memory_calibration.json,
-written from benchmarks/results/ by benchmarks/calibrate.py), and says why.
+written from benchmarks/results/ by benchmarks/calibrate.py), and says why; `plans_to_try` adds the lower
+plans a run falls back to on CUDA out-of-memory. `emulate_t4` caps a bigger GPU like a T4 (or any budget).
 """
 
 from __future__ import annotations
@@ -188,9 +189,10 @@ def enable_expandable_segments() -> None:
 
 
 @contextlib.contextmanager
-def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
+def emulate_t4(cap_gib: float = T4_GIB, device: int = 0, t4_kernels: bool = True):
     """Behave like a Colab T4 on a bigger GPU: cap PyTorch's memory at `cap_gib` and allow only the attention
-    kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4."""
+    kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4.
+    With `t4_kernels=False` only the cap applies (`svd-learn generate --vram-budget`)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     if not torch.cuda.is_available():
@@ -199,8 +201,9 @@ def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
     if cap_gib * GIB > total:
         raise ValueError(f"This GPU has {total / GIB:.2f} GiB; it cannot emulate a {cap_gib} GiB budget.")
     torch.cuda.set_per_process_memory_fraction(cap_gib * GIB / total, device)
+    kernels = [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH] if t4_kernels else list(SDPBackend)
     try:
-        with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
+        with sdpa_kernel(kernels):
             yield
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, device)
@@ -438,6 +441,17 @@ def predict_peak_gib(plan: Plan | str, num_frames: int = 25, height: int = 576, 
     return max(denoise, decode) + fragmentation
 
 
+def _dominated(num_frames: int, height: int, width: int, calibration: dict) -> dict[str, Rejected]:
+    """The candidate plans another plan beats in everything (dominated_by), rejected with the reason."""
+    rejected = {}
+    for name, plan in PLANS.items():
+        better = None if plan.baseline else dominated_by(name, calibration)
+        if better:
+            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
+                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
+    return rejected
+
+
 def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str = "svd-xt", num_frames: int = 25,
                 height: int = 576, width: int = 1024, calibration: dict | None = None) -> PlanChoice:
     """The fastest plan predicted to fit this GPU and host, with the reasons. `vram_gib` None or 0: no GPU.
@@ -463,13 +477,8 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
         warnings.append(f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
                         "sets it itself; in your own code, set it before CUDA starts.")
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
-    rejected: dict[str, Rejected] = {}
+    rejected = _dominated(num_frames, height, width, calibration)
     binding: set[str] = set()  # "GPU memory", "host RAM": what kept a plan out
-    for name, plan in PLANS.items():
-        better = None if plan.baseline else dominated_by(name, calibration)
-        if better:
-            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
-                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
     for name in fallback_order():
         entry = calibration["plans"].get(name, {})
         peak = predict_peak_gib(name, num_frames, height, width, calibration)
@@ -519,6 +528,54 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     why_not = rejected[name].why if name in rejected else "not measured"
     return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
                       False, alternatives, tuple(warnings))
+
+
+class PlanError(ValueError):
+    """A plan that cannot run as asked: an unknown name, or a placement this device does not have."""
+
+
+def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_gib: float | None, checkpoint: str,
+                 params, say=print) -> tuple[list[Plan], str, float | None]:
+    """The plans a run tries in order (the first, then every plan that needs less GPU memory: on CUDA
+    out-of-memory, the next), why the first, and its predicted peak reserved GPU memory.
+
+    `requested` is "auto" (choose_plan for `vram_gib`, None without a GPU) or a plan name; `params` gives
+    the call's size (num_frames, height, width).
+    """
+    size = (params.num_frames, params.height, params.width)
+    order = [PLANS[name] for name in fallback_order()]  # most GPU memory (fastest) first
+    if requested == "auto":
+        choice = choose_plan(vram_gib, host_ram_gib, checkpoint, *size)
+        for warning in choice.warnings:
+            if ALLOC_CONF_VARIABLE not in warning:  # the capstone set it, or said why it could not
+                say(f"warning: {warning}")
+        first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
+    else:
+        try:
+            first = get_plan(requested)  # the one list of plan names, the same `svd-learn plan` prints
+        except ValueError as error:
+            raise PlanError(str(error)) from None
+        reason, predicted = "asked for with --plan", predict_peak_gib(first, *size)
+    if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
+        raise PlanError(
+            f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
+            f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
+        )
+    predicted = None if predicted is None else round(predicted, 2)
+    if first.placement == "cpu":
+        return [first], reason, predicted  # nothing to fall back to
+    if first in order:
+        candidates = order[order.index(first):]
+    else:  # a baseline recipe: then every plan predicted to need less memory
+
+        def peak(plan: Plan) -> float:
+            value = predict_peak_gib(plan, *size)
+            return float("inf") if value is None else value
+
+        candidates = [first] + [p for p in order if peak(p) < peak(first)]
+    if device == "cpu":  # "gpu" placements run on the CPU device; offloading needs a GPU
+        candidates = [p for p in candidates if p.placement == "gpu"]
+    return candidates, reason, predicted
 
 
 def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:

@@ -2,9 +2,10 @@
 
 Four parts, in the order a generation uses them:
 
-- `GenerationParameters`: the knobs of `StableVideoDiffusionPipeline.__call__`, with `validate()` (errors
-  for impossible values, warnings for values the model was not trained on) and `preset()` (the model
-  cards' settings and Stability's reference sampler). Presets and rules live in data/parameters.toml.
+- `GenerationParameters`: the knobs of `StableVideoDiffusionPipeline.__call__`, their defaults where they are
+  declared, with `validate()` (errors for impossible values, warnings for values the model was not trained
+  on) and `preset()` (the model cards' settings and Stability's reference sampler). `KNOBS` are the fields a
+  run may set, `check_overrides` checks a caller's values. Presets and rules live in data/parameters.toml.
 - `load_image` / `prepare_image`: any image file to an RGB image of exactly the generation's size.
 - `inspect_conditioning`: run the real pipeline with hooks and capture what the UNet actually receives
   (added time ids, per-frame guidance, the 8-channel input, the zero embeddings of the unconditional half,
@@ -44,24 +45,23 @@ PRESETS: tuple[str, ...] = tuple(_TABLE["presets"])
 
 @dataclass
 class GenerationParameters:
-    """One SVD generation's parameters. Defaults are diffusers' call defaults for SVD-XT (data/parameters.toml).
-
-    `fps` is the frame rate you want; the pipeline gives the UNet `fps - 1` (the model was trained on that).
-    `seed` seeds the generator the caller builds (`torch.Generator(device).manual_seed(seed)`).
+    """One SVD generation's parameters, with diffusers' `StableVideoDiffusionPipeline.__call__` defaults for SVD-XT
+    (tests/test_parameters.py checks them against the installed diffusers). The rules that check them, and the
+    presets of each checkpoint, are in data/parameters.toml.
     """
 
-    height: int = _TABLE["defaults"]["height"]
-    width: int = _TABLE["defaults"]["width"]
-    num_frames: int = _TABLE["defaults"]["num_frames"]
-    num_inference_steps: int = _TABLE["defaults"]["num_inference_steps"]
-    fps: int = _TABLE["defaults"]["fps"]
-    motion_bucket_id: int = _TABLE["defaults"]["motion_bucket_id"]
-    noise_aug_strength: float = _TABLE["defaults"]["noise_aug_strength"]
-    min_guidance_scale: float = _TABLE["defaults"]["min_guidance_scale"]
-    max_guidance_scale: float = _TABLE["defaults"]["max_guidance_scale"]
-    decode_chunk_size: int = _TABLE["defaults"]["decode_chunk_size"]
-    seed: int = _TABLE["defaults"]["seed"]
-    num_videos_per_prompt: int = _TABLE["defaults"]["num_videos_per_prompt"]
+    height: int = 576  # pixels, a multiple of 8 (the VAE turns 8x8 pixels into one latent); the checkpoints' size
+    width: int = 1024  # pixels, a multiple of 8
+    num_frames: int = 25  # frames to generate: SVD-XT was trained on 25, SVD on 14
+    num_inference_steps: int = 25  # denoising steps: time grows with them
+    fps: int = 7  # the video's frame rate; the pipeline gives the UNet fps - 1 (what the model was trained on)
+    motion_bucket_id: int = 127  # how much motion: higher moves more (trained on 0 to 255)
+    noise_aug_strength: float = 0.02  # noise added to the conditioning image: less like the image, more motion
+    min_guidance_scale: float = 1.0  # guidance of the first frame; it rises linearly ...
+    max_guidance_scale: float = 3.0  # ... to this value at the last frame (guidance is off when it is <= 1)
+    decode_chunk_size: int = 25  # frames the VAE decodes at once: the memory knob of the decoder (25 = all)
+    seed: int = 0  # seeds the generator the caller builds: the same seed gives the same noise
+    num_videos_per_prompt: int = 1  # videos per call (the course makes one)
 
     def validate(self, checkpoint: str | None = None) -> list[str]:
         """Check every rule of data/parameters.toml.
@@ -141,12 +141,26 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
     return None
 
 
+# The parameters a run may set (and a batch may sweep): every field but the size, which is the checkpoint's,
+# and num_videos_per_prompt (a run makes one video).
+KNOBS: tuple[str, ...] = tuple(f.name for f in fields(GenerationParameters) if f.name not in ("height", "width", "num_videos_per_prompt"))
+
+
+def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The caller's values for some KNOBS, without those left as None (None: keep the preset's value).
+    A name that is not a knob is a ParameterError that lists the knobs."""
+    unknown = [name for name in overrides if name not in KNOBS]
+    if unknown:
+        raise ParameterError(f"{', '.join(map(repr, unknown))}: not a generation parameter. Parameters: {', '.join(KNOBS)}.")
+    return {name: value for name, value in overrides.items() if value is not None}
+
+
 def preset(name: str) -> GenerationParameters:
     """The parameters of a named preset (see PRESETS): model-card settings or Stability's reference sampler."""
     if name not in _TABLE["presets"]:
         raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.")
     overrides = {k: v for k, v in _TABLE["presets"][name].items() if k not in ("checkpoint", "description")}
-    return GenerationParameters(**{**_TABLE["defaults"], **overrides})
+    return GenerationParameters(**overrides)
 
 
 def check_size(checkpoint: str, num_frames: int, height: int, width: int) -> list[str]:
@@ -160,11 +174,6 @@ def preset_checkpoint(name: str) -> str:
     """The checkpoint a preset is for (svd, svd-xt or svd-xt-1-1)."""
     preset(name)  # a clear error for an unknown name
     return _TABLE["presets"][name]["checkpoint"]
-
-
-def preset_description(name: str) -> str:
-    preset(name)
-    return _TABLE["presets"][name]["description"]
 
 
 # ----------------------------------------------------------------------------------------------------

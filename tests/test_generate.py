@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from svd_learn import generate, memory, models, video
 from svd_learn.cli import app
 from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
+from svd_learn.parameters import ParameterError
 
 FAST = ["--frames", "3", "--steps", "1"]
 
@@ -208,17 +209,12 @@ def test_out_of_range_parameters(tmp_path, image, option, phrase):
 
 
 def test_ctrl_c_during_generation_leaves_no_file(tmp_path, image, monkeypatch):
-    original = generate._denoise_and_decode
+    from svd_learn import cli as command_line
 
-    def interrupted(*args):
-        *rest, on_step = args
+    def ctrl_c(self, step, total):
+        raise KeyboardInterrupt  # what Ctrl-C raises, in the middle of denoising
 
-        def ctrl_c(step, total):
-            raise KeyboardInterrupt  # what Ctrl-C raises, in the middle of denoising
-
-        return original(*rest, ctrl_c)
-
-    monkeypatch.setattr(generate, "_denoise_and_decode", interrupted)
+    monkeypatch.setattr(command_line.DenoisingBar, "on_step", ctrl_c)
     out = tmp_path / "clip.mp4"
     out.write_bytes(b"my old video")
     result = cli(image, "-o", out, "--frames", "3", "--steps", "3", "--force")
@@ -330,23 +326,17 @@ def test_the_report_and_messages_give_the_decode_chunk_really_used(tmp_path, ima
 
 
 def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkeypatch):
-    original, loads, tried = generate._denoise_and_decode, [], []
+    loads = []
     real_load = generate.load_pipeline
 
     def counting_load(*args):
         loads.append(args)
         return real_load(*args)
 
-    def first_plan_runs_out(pipe, picture, params, plan, *rest):
-        tried.append(plan.name)
-        if len(tried) == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
-        return original(pipe, picture, params, plan, *rest)
-
     monkeypatch.setattr(generate, "load_pipeline", counting_load)
-    monkeypatch.setattr(generate, "_denoise_and_decode", first_plan_runs_out)
     order = memory.fallback_order()
-    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
+    with generate.simulated_out_of_memory(order[0], message="CUDA out of memory. Tried to allocate 7.03 GiB") as tried:
+        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
     assert result.exit_code == 0, result.output
     assert tried == order[:2] and len(loads) == 2  # a fresh pipeline for the second plan (no stale hooks)
     assert f"out of GPU memory with plan {order[0]}" in result.output and f"falling back to plan {order[1]}" in result.output
@@ -357,27 +347,30 @@ def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkey
 
 
 def test_out_of_memory_with_every_plan_is_a_clear_error(tmp_path, image, monkeypatch):
-    def always_out(pipe, picture, params, plan, *rest):
-        raise torch.OutOfMemoryError("CUDA out of memory.")
-
-    monkeypatch.setattr(generate, "_denoise_and_decode", always_out)
     monkeypatch.setattr(generate, "load_pipeline", lambda *args: object())  # no need for real weights here
     monkeypatch.setattr(memory, "apply_plan", lambda *args: None)
-    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
+    with generate.simulated_out_of_memory(*memory.PLANS):
+        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
     assert_clean_failure(result, "Out of GPU memory with every plan", "--frames 14")
     assert not (tmp_path / "out.mp4").exists() and no_leftovers(tmp_path)
+
+
+def test_the_simulated_out_of_memory_is_off_outside_its_block(tmp_path, image):
+    with generate.simulated_out_of_memory("cpu"):
+        pass
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, say=lambda m: None)
+    assert run.fallbacks == [] and run.plan == "cpu"
 
 
 def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
     from types import SimpleNamespace
 
-    env = SimpleNamespace(vram_gib=15.0, host_ram_gib=12.7)
     params = SimpleNamespace(num_frames=25, height=576, width=1024)
-    plans, reason, predicted = generate.plans_to_try("auto", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)
+    plans, reason, predicted = memory.plans_to_try("auto", "cuda", 14.74, 12.7, "svd-xt", params, print)
     order = memory.fallback_order()
     assert [p.name for p in plans] == order[order.index(plans[0].name):]
     assert predicted is not None and predicted <= 14.0 and reason
-    docs = generate.plans_to_try("docs-recipe", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)[0]
+    docs = memory.plans_to_try("docs-recipe", "cuda", 14.74, 12.7, "svd-xt", params, print)[0]
     assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)
 
 
@@ -404,3 +397,10 @@ def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_p
                                   on_step=lambda step, total: during.append(torch.get_num_threads()))
     assert during == [1, 1] and torch.get_num_threads() == before
     assert run.environment["cpu_threads"].startswith("1 (2 cores, load average 6.3")
+
+
+def test_the_python_api_takes_parameters_by_field_name_and_refuses_a_misspelt_one(tmp_path, image, monkeypatch):
+    calls = count_builds_and_loads(monkeypatch)
+    with pytest.raises(ParameterError, match="'num_frame': not a generation parameter"):
+        generate.generate_video(image, tmp_path / "a.mp4", num_frame=3, say=lambda m: None)
+    assert calls == [] and not (tmp_path / "a.mp4").exists()
