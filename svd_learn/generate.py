@@ -557,7 +557,7 @@ def _generate_with_fallback(planned: PlannedPipeline, picture, params, run: RunR
                             on_step, quiet: bool):
     """Denoise and decode with the current plan; on CUDA out-of-memory free everything, record it in
     `run.fallbacks`, take the next lower plan and try again. Returns the frames and the call's measurements."""
-    import torch
+    from svd_learn import memory
 
     while True:
         try:
@@ -567,7 +567,9 @@ def _generate_with_fallback(planned: PlannedPipeline, picture, params, run: RunR
                 pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
             return denoise_and_decode(pipe, picture, params, plan=planned.plan, decode_chunk_size=decode_chunk_size,
                                       device=planned.device, say=progress, on_step=on_step)
-        except torch.OutOfMemoryError as error:
+        except Exception as error:  # noqa: BLE001: only out-of-memory is handled here
+            if not memory.is_out_of_memory(error):  # the one test of "out of memory" (lesson 4's)
+                raise
             message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
             run.fallbacks.append({"plan": planned.plan.name, "error": message})
         # Outside the except block the exception (and the frames it holds, with their tensors) is gone.

@@ -28,16 +28,17 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 
 import torch
 
-GIB = 2**30
+from svd_learn.environment import GIB
+from svd_learn.models import DATA
+from svd_learn.models import MODEL_COMPONENTS as COMPONENTS  # diffusers' model_cpu_offload_seq for SVD
+
 T4_GIB = 14.74  # what torch reports for a Colab T4 (total_memory)
 T4_SAFE_PEAK_GIB = 14.0  # the most a plan may reserve on a T4: the CUDA context and cuDNN need the rest
 ALLOC_CONF_VARIABLE = "PYTORCH_CUDA_ALLOC_CONF"
 EXPANDABLE_SEGMENTS = "expandable_segments:True"
-COMPONENTS = ("image_encoder", "unet", "vae")  # diffusers' model_cpu_offload_seq for SVD
 PLACEMENTS = ("gpu", "model_offload", "sequential_offload", "group_offload", "cpu")
 SPEED_TIE = 0.05  # plans measured within 5% of the fastest count as equally fast
 DECODE_ALL = 25  # a decode_chunk_size >= num_frames decodes every frame at once (SVD-XT has 25)
@@ -103,10 +104,10 @@ def get_plan(plan: Plan | str) -> Plan:
         raise ValueError(f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them).") from None
 
 
-def fallback_order() -> list[str]:
+def fallback_order(calibration: dict | None = None) -> list[str]:
     """The plans a GPU run may use, from most to least GPU memory as measured: on CUDA out-of-memory, try the
     next. A plan that another one beats on peak, time and host memory at once (see `dominated_by`) is left out."""
-    calibration = read_calibration()
+    calibration = calibration or read_calibration()
     candidates = [name for name, plan in PLANS.items() if not plan.baseline and not dominated_by(name, calibration)]
     peaks = {name: entry.get("peak_reserved_gib") for name, entry in calibration["plans"].items()}
     unmeasured = float("inf")  # plans without a measurement go last, in PLANS order (sorted() is stable)
@@ -380,12 +381,12 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def read_calibration() -> dict:
     """Peak GPU memory and speed per plan, measured on a real GPU under a T4 budget (see benchmarks/)."""
-    return json.loads((resources.files("svd_learn") / "data" / "memory_calibration.json").read_text())
+    return json.loads((DATA / "memory_calibration.json").read_text())
 
 
 def read_benchmarks() -> dict:
     """Every GPU run in benchmarks/results/ (the machine, then one row per run), for Lesson 4's table and plots."""
-    return json.loads((resources.files("svd_learn") / "data" / "memory_benchmarks.json").read_text())
+    return json.loads((DATA / "memory_benchmarks.json").read_text())
 
 
 @dataclass(frozen=True)
@@ -479,7 +480,7 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
     rejected = _dominated(num_frames, height, width, calibration)
     binding: set[str] = set()  # "GPU memory", "host RAM": what kept a plan out
-    for name in fallback_order():
+    for name in fallback_order(calibration):
         entry = calibration["plans"].get(name, {})
         peak = predict_peak_gib(name, num_frames, height, width, calibration)
         host_needed = entry.get("host_rss_gib")
@@ -518,7 +519,7 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
             reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
         alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
-    name = fallback_order()[-1]
+    name = fallback_order(calibration)[-1]
     peak = predict_peak_gib(name, num_frames, height, width, calibration)
     limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
     within = " and ".join(limits[name] for name in limits if name in binding) or f"{budget:.1f} GiB of GPU memory"

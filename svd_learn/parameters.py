@@ -33,7 +33,7 @@ class ImageError(ValueError):
 
 
 _TABLE = tomllib.loads((DATA / "parameters.toml").read_text())
-SOURCES: dict[str, str] = _TABLE["sources"]
+RULE_SOURCES: dict[str, str] = _TABLE["sources"]  # where each rule comes from (not environment.SOURCES)
 RULES: list[dict] = _TABLE["rules"]
 IMAGE_POLICY: dict = _TABLE["image"]
 PRESETS: tuple[str, ...] = tuple(_TABLE["presets"])
@@ -60,7 +60,7 @@ class GenerationParameters:
     min_guidance_scale: float = 1.0  # guidance of the first frame; it rises linearly ...
     max_guidance_scale: float = 3.0  # ... to this value at the last frame (guidance is off when it is <= 1)
     decode_chunk_size: int = 25  # frames the VAE decodes at once: the memory knob of the decoder (25 = all)
-    seed: int = 0  # seeds the generator the caller builds: the same seed gives the same noise
+    seed: int = 0  # seeds a CPU torch.Generator (as the capstone does): the same noise on any device
     num_videos_per_prompt: int = 1  # videos per call (the course makes one)
 
     def validate(self, checkpoint: str | None = None) -> list[str]:
@@ -84,7 +84,7 @@ class GenerationParameters:
             requirement = _broken_requirement(rule, value, self, checkpoint)
             if requirement:
                 problems[rule["level"]].append(
-                    f"{rule['field']}={value!r}: {requirement}. {rule['why']} (source: {SOURCES[rule['source']]})"
+                    f"{rule['field']}={value!r}: {requirement}. {rule['why']} (source: {RULE_SOURCES[rule['source']]})"
                 )
         if problems["error"]:
             raise ParameterError("\n".join(problems["error"]))
@@ -95,11 +95,11 @@ class GenerationParameters:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if spec.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                errors.append(f"{spec.name}={value!r}: must be a whole number (int). (source: {SOURCES['diffusers']})")
+                errors.append(f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})")
             elif spec.type == "float" and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
-                errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {SOURCES['diffusers']})")
+                errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {RULE_SOURCES['diffusers']})")
         return errors
 
     def pipeline_kwargs(self) -> dict[str, Any]:
@@ -263,7 +263,7 @@ def prepare_image(image, height: int, width: int):
         smallest = (math.ceil(width / IMAGE_POLICY["max_upscale"]), math.ceil(height / IMAGE_POLICY["max_upscale"]))
         raise ImageError(
             f"The image is {source_width}x{source_height} (width x height); covering {width}x{height} would upscale it "
-            f"{scale:.1f}x, more than the {IMAGE_POLICY['max_upscale']:g}x allowed (source: {SOURCES['course']}: upscaling "
+            f"{scale:.1f}x, more than the {IMAGE_POLICY['max_upscale']:g}x allowed (source: {RULE_SOURCES['course']}: upscaling "
             f"invents blur that SVD then animates). Use an image of at least {smallest[0]}x{smallest[1]} pixels."
         )
     # The centred region of the source with the target's aspect ratio, resized straight to the target.
@@ -364,12 +364,11 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
         pipe.vae.decoder.register_forward_pre_hook(decoder_call),
     ]
     scheduler.step = step  # an instance attribute shadows the method; deleted below
-    device = pipe._execution_device
     try:
         frames = pipe(
             image,
             **params.pipeline_kwargs(),
-            generator=torch.Generator(device).manual_seed(params.seed),
+            generator=torch.Generator("cpu").manual_seed(params.seed),
             output_type=output_type,
         ).frames
     finally:
@@ -443,12 +442,11 @@ def sweep(pipe, image, params: GenerationParameters, name: str, values) -> dict:
 
     if name not in {f.name for f in fields(GenerationParameters)}:
         raise ValueError(f"{name!r} is not a generation parameter. Parameters: {', '.join(f.name for f in fields(GenerationParameters))}.")
-    device = pipe._execution_device
     videos = {}
     for value in values:
         changed = replace(params, **{name: value})
         changed.validate()
-        videos[value] = pipe(image, **changed.pipeline_kwargs(), generator=torch.Generator(device).manual_seed(changed.seed)).frames[0]
+        videos[value] = pipe(image, **changed.pipeline_kwargs(), generator=torch.Generator("cpu").manual_seed(changed.seed)).frames[0]
     return videos
 
 

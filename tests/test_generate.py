@@ -393,9 +393,13 @@ def test_cpu_threads_leave_busy_cores_alone(monkeypatch, load, threads):
 def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_path, image, monkeypatch):
     monkeypatch.setattr(generate, "cpu_threads", lambda: (1, "2 cores, load average 6.3: 1 left for this run"))
     before, during = torch.get_num_threads(), []
-    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=2, say=lambda m: None,
-                                  on_step=lambda step, total: during.append(torch.get_num_threads()))
-    assert during == [1, 1] and torch.get_num_threads() == before
+    torch.set_num_threads(2)  # what torch starts with on 2 cores
+    try:
+        run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=2, say=lambda m: None,
+                                      on_step=lambda step, total: during.append(torch.get_num_threads()))
+        assert during == [1, 1] and torch.get_num_threads() == 2  # given back
+    finally:
+        torch.set_num_threads(before)
     assert run.environment["cpu_threads"].startswith("1 (2 cores, load average 6.3")
 
 
@@ -404,3 +408,19 @@ def test_the_python_api_takes_parameters_by_field_name_and_refuses_a_misspelt_on
     with pytest.raises(ParameterError, match="'num_frame': not a generation parameter"):
         generate.generate_video(image, tmp_path / "a.mp4", num_frame=3, say=lambda m: None)
     assert calls == [] and not (tmp_path / "a.mp4").exists()
+
+
+def test_an_out_of_memory_runtime_error_from_a_kernel_also_falls_back(tmp_path, image, monkeypatch):
+    real, tried = generate.denoise_and_decode, []
+
+    def kernel_runs_out(pipe, picture, params, **named):
+        tried.append(named["plan"].name)
+        if len(tried) == 1:  # how some CUDA kernels report it: a RuntimeError, not torch.OutOfMemoryError
+            raise RuntimeError("CUDA error: out of memory")
+        return real(pipe, picture, params, **named)
+
+    monkeypatch.setattr(generate, "denoise_and_decode", kernel_runs_out)
+    order = memory.fallback_order()
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0],
+                                  say=lambda m: None)
+    assert tried == order[:2] and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"

@@ -318,3 +318,16 @@ def test_svd_learn_plan_lists_every_plan_generate_accepts():
 def test_the_calibration_gpu_time_is_not_presented_as_the_users():
     reason = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
     assert "calibration GPU" in reason and "your GPU's time differs" in reason
+
+
+def test_choose_plan_uses_the_calibration_it_is_given():
+    import copy
+
+    calibration = copy.deepcopy(memory.read_calibration())
+    chunked = calibration["plans"]["gpu-chunked-decode2"]
+    chunked["peak_reserved_gib"] -= 9  # now the least GPU memory of all (and too slow to beat any other plan)
+    chunked["seconds"] = 1000
+    order = memory.fallback_order(calibration)
+    assert order[-1] == "gpu-chunked-decode2" != memory.fallback_order()[-1]
+    choice = memory.choose_plan(0.5, 64, calibration=calibration)  # nothing fits: the least GPU memory, as given
+    assert not choice.fits and choice.plan.name == "gpu-chunked-decode2"

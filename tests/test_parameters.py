@@ -433,3 +433,18 @@ def test_overrides_keep_the_preset_for_none_and_refuse_unknown_names():
     assert P.check_overrides({"num_frames": 14, "seed": None}) == {"num_frames": 14}
     with pytest.raises(P.ParameterError, match="'num_frame': not a generation parameter. Parameters: num_frames"):
         P.check_overrides({"num_frame": 14})
+
+
+def test_sweeps_and_the_inspector_seed_a_cpu_generator_as_the_capstone_does():
+    # The same seed must give the same noise on every path: the capstone seeds torch.Generator("cpu").
+    seen = []
+
+    class Pipe:
+        _execution_device = torch.device("cuda")  # a pipeline on a GPU
+
+        def __call__(self, image, generator=None, **kwargs):
+            seen.append(generator.device.type)
+            return type("Output", (), {"frames": [["frame"]]})()
+
+    P.sweep(Pipe(), Image.new("RGB", (64, 64)), GenerationParameters(), "seed", [1, 2])
+    assert seen == ["cpu", "cpu"]
