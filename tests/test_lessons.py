@@ -92,6 +92,7 @@ def test_cell_ids_come_from_the_cells_not_from_chance():
     assert ids == [cell.id for cell in second.cells] and len(set(ids)) == len(ids)
 
 
+@pytest.mark.slow  # starts a real kernel, twice
 def test_re_executing_an_unchanged_notebook_writes_the_same_file(tmp_path, monkeypatch):
     executor = load_executor()
     source = tmp_path / "99_check.py"
