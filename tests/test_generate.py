@@ -424,3 +424,28 @@ def test_an_out_of_memory_runtime_error_from_a_kernel_also_falls_back(tmp_path, 
     run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0],
                                   say=lambda m: None)
     assert tried == order[:2] and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"
+
+
+def test_hub_advice_for_a_missing_repo_and_for_offline_mode():
+    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+
+    url = "https://huggingface.co/api/models/stabilityai/nonexistent-model"
+    missing = RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", url)))
+    assert generate.hub_advice(OSError("Cannot load model"), "x") is None  # an error it does not know is left alone
+    wrapped = OSError("Cannot load model stabilityai/nonexistent-model")
+    wrapped.__cause__ = missing
+    advice = generate.hub_advice(wrapped, "stabilityai/nonexistent-model")
+    assert "was not found on the Hub" in str(advice) and "https://huggingface.co/stabilityai/nonexistent-model" in str(advice)
+    offline = generate.hub_advice(OfflineModeIsEnabled("offline"), "stabilityai/stable-video-diffusion-img2vid-xt")
+    assert isinstance(offline, generate.HubUnreachable) and "HF_HUB_OFFLINE=1" in str(offline)
+
+
+def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
+    folder = tmp_path / "my-svd"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "model_index.json").write_text("{}")
+    (folder / "unet" / "config.json").write_text(json.dumps({"num_frames": 14}))
+    choice = generate.resolve_model(str(folder))
+    assert choice.source == "folder" and choice.checkpoint.name == "svd"
+    params, _ = generate.generation_parameters(choice, {})
+    assert params.num_frames == 14  # SVD's preset, not SVD-XT's 25

@@ -36,16 +36,20 @@ def test_notebook_code_matches_its_source(source):
     )
 
 
+def execution_problems(notebook) -> list[str]:
+    """What makes a notebook's stored outputs unfit for strict nbval: cells never run, printing cells without
+    output, stored errors."""
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+    problems = [f"never executed: {cell.source.splitlines()[0]}" for cell in cells if cell.execution_count is None]
+    problems += [f"prints but has no stored output: {cell.source.splitlines()[0]}"
+                 for cell in cells if SHOWS.search(cell.source) and not cell.outputs]
+    problems += [f"stored error: {out.get('ename')}" for cell in cells for out in cell.outputs if out.output_type == "error"]
+    return problems
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_was_executed_with_outputs(source):
-    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
-    not_run = [cell.source.splitlines()[0] for cell in cells if cell.execution_count is None]
-    assert not not_run, f"cells never executed: {not_run}"
-    silent = [cell.source.splitlines()[0] for cell in cells if SHOWS.search(cell.source) and not cell.outputs]
-    assert not silent, f"cells that print but have no stored output: {silent}"
-    errors = [out.get("ename") for cell in cells for out in cell.outputs if out.output_type == "error"]
-    assert not errors, f"stored errors: {errors}"
+    assert execution_problems(nbformat.read(source.with_suffix(".ipynb"), as_version=4)) == []
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -58,11 +62,10 @@ def test_lesson_starts_with_badge_and_colab_install(source):
     assert "check_requirements()" in text and "print_header()" in text
 
 
-def test_lesson_checks_detect_an_unexecuted_notebook(tmp_path):
-    # The guard itself must be able to fail: an unexecuted conversion has no outputs.
-    notebook = jupytext.read(SOURCES[0])
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and SHOWS.search(cell.source)]
-    assert cells and all(not cell.get("outputs") for cell in cells)
+def test_lesson_checks_detect_an_unexecuted_notebook():
+    # The guard itself must be able to fail: an unexecuted conversion of a lesson has no outputs.
+    problems = execution_problems(jupytext.read(SOURCES[0]))
+    assert problems and all(p.startswith(("never executed", "prints but has no stored output")) for p in problems)
 
 
 def load_executor():

@@ -9,9 +9,11 @@ this checkout's svd_learn, so that strict nbval compares like with like. Prints 
 
 The stored notebook is reproducible: re-executing an unchanged lesson on a quiet machine writes the same
 file. So cell ids come from the cells' sources (not random), no execution timestamps are recorded, streams
-are merged as a reader sees them, and progress bars are stored as their final line without their timings.
+are merged as a reader sees them, progress bars are stored as their final line without their timings, and
+temporary paths and the local Hub's port are stored as lessons/sanitize.cfg writes them.
 """
 
+import configparser
 import hashlib
 import os
 import re
@@ -31,6 +33,15 @@ LESSONS = ROOT / "lessons"
 # recognises the bar: its pattern needs the brackets.)
 PROGRESS_TIMING = re.compile(r"(\|\s*\d+/\d+ )\[[^\]\n]*\]")
 STABLE_TIMING = r"\1[time varies]"
+# Text that changes on every run, stored already as lessons/sanitize.cfg writes it: temporary folders and
+# the local Hub's port. (The machine and version lines stay: they are the same on one machine.)
+PER_RUN = ("temporary-paths", "local-hub-port")
+
+
+def per_run_rules() -> list[tuple[re.Pattern, str]]:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(LESSONS / "sanitize.cfg")
+    return [(re.compile(config[name]["regex"]), config[name]["replace"]) for name in PER_RUN]
 
 
 def stable_ids(notebook) -> None:
@@ -49,11 +60,20 @@ def as_displayed(text: str) -> str:
     return PROGRESS_TIMING.sub(STABLE_TIMING, "\n".join(lines))
 
 
+def without_per_run_text(text: str, rules) -> str:
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def stabilise_outputs(notebook) -> None:
+    rules = per_run_rules()
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
-                output["text"] = as_displayed(output["text"])
+                output["text"] = without_per_run_text(as_displayed(output["text"]), rules)
+            elif "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = without_per_run_text(output["data"]["text/plain"], rules)
 
 
 def execute(source: Path) -> float:
