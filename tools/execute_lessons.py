@@ -29,6 +29,7 @@ from svd_learn.environment import lesson_test_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
+SANITIZE = LESSONS / "sanitize.cfg"  # nbval's sanitizers (pytest --nbval-sanitize-with)
 # tqdm's timing and rate, "[00:01<00:02,  5.64it/s]": different every run. (lessons/sanitize.cfg still
 # recognises the bar: its pattern needs the brackets.)
 PROGRESS_TIMING = re.compile(r"(\|\s*\d+/\d+ )\[[^\]\n]*\]")
@@ -40,7 +41,7 @@ PER_RUN = ("temporary-paths", "local-hub-port")
 
 def per_run_rules() -> list[tuple[re.Pattern, str]]:
     config = configparser.ConfigParser(interpolation=None)
-    config.read(LESSONS / "sanitize.cfg")
+    config.read(SANITIZE)
     return [(re.compile(config[name]["regex"]), config[name]["replace"]) for name in PER_RUN]
 
 
