@@ -474,12 +474,13 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], **options) -> i
 
     Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start.
     """
+    from svd_learn.models import ModelError
     from svd_learn.parameters import ImageError, ParameterError
     from svd_learn.video import OutputError
 
     try:
         summary = run_batch(images_dir, out_dir, sweep=parse_sweep(sweep), **options)
-    except (BatchError, ImageError, ParameterError, OutputError, generate.GenerationError) as error:
+    except (BatchError, ImageError, ParameterError, OutputError, generate.GenerationError, ModelError) as error:
         if os.environ.get("RANK", "0") == "0":  # every process fails the same way: say it once
             print(f"error: {error}")
         return 1

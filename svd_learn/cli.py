@@ -189,6 +189,7 @@ def run_generate(**options) -> int:
     from rich.console import Console
 
     from svd_learn.generate import GenerationError, generate_video
+    from svd_learn.models import ModelError
     from svd_learn.parameters import ImageError, ParameterError
     from svd_learn.video import OutputError
 
@@ -201,7 +202,7 @@ def run_generate(**options) -> int:
     quiet_loading()
     try:
         report = generate_video(say=say, on_step=bar.on_step, command=["svd-learn", *sys.argv[1:]], **options)
-    except (ImageError, ParameterError, OutputError, GenerationError) as error:
+    except (ImageError, ParameterError, OutputError, GenerationError, ModelError) as error:
         bar.stop()
         console.print(f"error: {error}", markup=False)
         return EXIT_ERROR

@@ -88,6 +88,13 @@ def probe() -> Environment:
     return env
 
 
+def check_source(name: str, given_as: str) -> str:
+    """`name` if it is a model source (the one check of source names), else a ValueError that lists them."""
+    if name not in SOURCES:
+        raise ValueError(f"{given_as} is not a model source. Use one of: {', '.join(SOURCES)}.")
+    return name
+
+
 @dataclass(frozen=True)
 class SourceChoice:
     name: str  # one of SOURCES
@@ -98,9 +105,7 @@ def choose_source(env: Environment | None = None) -> SourceChoice:
     """The model source: $SVD_LEARN_SOURCE if set, else pretrained with a CUDA GPU, else tiny."""
     requested = os.environ.get(SOURCE_VARIABLE, "").strip().lower()
     if requested:
-        if requested not in SOURCES:
-            raise ValueError(f"{SOURCE_VARIABLE}={requested!r} is not a model source. Use one of: {', '.join(SOURCES)}.")
-        return SourceChoice(requested, f"set by {SOURCE_VARIABLE}")
+        return SourceChoice(check_source(requested, f"{SOURCE_VARIABLE}={requested}"), f"set by {SOURCE_VARIABLE}")
     env = env or probe()
     if env.cuda_available:
         return SourceChoice("pretrained", f"a CUDA GPU is present; set {SOURCE_VARIABLE}=tiny or random to change")

@@ -13,7 +13,8 @@
 The last three steps are `make_video`, which takes an already loaded pipeline (a `PlannedPipeline`):
 `generate_video` loads one per call, `svd-learn batch` (batch.py) one per process for all its videos.
 `svd-learn generate` (cli.py) adds a progress bar. Every mistake a user can make ends in a short
-`GenerationError` (or the ParameterError / ImageError / OutputError it came from) that says what to do.
+`GenerationError` (or the ModelError / ParameterError / ImageError / OutputError it came from) that says
+what to do. Which weights, and loading them with Hub errors turned into advice, is models.py's job.
 The memory plans come from memory.py (`plans_to_try`); `simulated_out_of_memory` is the seam through which
 lesson 5 and the tests exercise the fallback on a machine without a GPU.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import random
 import time
 from contextlib import contextmanager, nullcontext
@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Callable
 
 from svd_learn import models
-from svd_learn.environment import GIB, SOURCE_VARIABLE, SOURCES, choose_source, cpu_threads, probe
+from svd_learn.environment import GIB, SOURCE_VARIABLE, cpu_threads, probe
+from svd_learn.models import (  # noqa: F401: the capstone's names for what models.py decides
+    HubUnreachable, ModelChoice, ModelError, choose_model, hub_advice, resolve_model, with_weights,
+)
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 
@@ -40,143 +43,9 @@ class GenerationError(RuntimeError):
     """A generation that cannot run as asked; the message says what to do."""
 
 
-class HubUnreachable(GenerationError):
-    """The weights are not cached and the Hub cannot be reached (no network, or HF_HUB_OFFLINE=1)."""
-
-
-# ----------------------------------------------------------------------------------------------------
-# Which weights: a model name, Hub id or folder, and a source.
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    location: str  # what from_pretrained reads: a folder or a Hub repo id ("" for tiny/random until with_weights)
-    source: str  # tiny, random, pretrained, or folder (a local folder the user named)
-    checkpoint: models.Checkpoint  # the checkpoint whose presets apply (svd-xt for unknown repos and folders)
-    explicit: bool  # the user named the model or the source (--model, --source, $SVD_LEARN_SOURCE): never fall back
-    reason: str
-
-
-def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
-    """`resolve_model`, then `with_weights`: the choice with its weights ready to load."""
-    return with_weights(resolve_model(model, source), say)
-
-
-def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
-    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`, without
-    building or downloading anything, so that every input can be checked first.
-
-    Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
-    """
-    if source is not None and source not in SOURCES:
-        raise GenerationError(f"Unknown model source {source!r}: use one of {', '.join(SOURCES)}.")
-    named = model is not None
-    model = model or models.DEFAULT_CHECKPOINT
-    if Path(model).expanduser().is_dir():
-        folder = Path(model).expanduser()
-        if not (folder / "model_index.json").exists():
-            raise GenerationError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
-        return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
-    checkpoint = models.CHECKPOINTS.get(model) or models.checkpoint_for_repo(model)
-    if source is not None:
-        chosen, reason = source, "asked for with --source"
-    else:
-        try:
-            choice = choose_source()
-        except ValueError as error:
-            raise GenerationError(str(error)) from None
-        chosen, reason = choice.name, choice.reason
-    explicit = named or source is not None or SOURCE_VARIABLE in os.environ
-    if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
-        if "/" not in model:
-            raise GenerationError(
-                f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), a Hub repo id "
-                "(owner/name) nor an existing folder."
-            )
-        if chosen != "pretrained" and (source is not None or SOURCE_VARIABLE in os.environ):
-            raise GenerationError(
-                f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), so there are no "
-                f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
-            )
-        return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), True, "a Hub repo id")
-    location = checkpoint.repo_id if chosen == "pretrained" else ""
-    return ModelChoice(location, chosen, checkpoint, explicit, reason)
-
-
-def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> ModelChoice:
-    """The choice with a location to load: tiny and random weights are built on first use (and said so), then reused."""
-    if choice.source not in ("tiny", "random") or choice.location:
-        return choice
-    name = choice.checkpoint.name
-    location = models.pipeline_location(
-        choice.source, name, on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ...")
-    )
-    return replace(choice, location=location)
-
-
-def _checkpoint_of_folder(folder: Path) -> models.Checkpoint:
-    """The checkpoint whose presets fit a local folder: by its UNet's trained frame count."""
-    try:
-        frames = json.loads((folder / "unet" / "config.json").read_text()).get("num_frames")
-    except (OSError, ValueError):
-        frames = None
-    return models.get_checkpoint("svd" if frames == 14 else models.DEFAULT_CHECKPOINT)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Loading, with errors that say what to do.
-
-
-def load_pipeline(choice: ModelChoice, device: str):
-    """Load the chosen pipeline (fp16 variant, safetensors only), translating Hub errors into advice."""
-    try:
-        return models.load_pipeline(choice.location, device=device)
-    except Exception as error:  # noqa: BLE001: we translate what we recognise and re-raise the rest
-        advice = hub_advice(error, choice.location)
-        if advice is None:
-            raise
-        raise advice from error
-
-
-def hub_advice(error: BaseException, repo_id: str) -> GenerationError | None:
-    """A short what-to-do for the Hub errors a user meets (looking down the chain diffusers wraps them in)."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-    )
-
-    page = f"https://huggingface.co/{repo_id}"
-    for cause in _chain(error):
-        if isinstance(cause, GatedRepoError):
-            return GenerationError(
-                f"{repo_id} is gated: accept its license at {page} while logged in, then give this machine a token: "
-                "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). "
-                "Or use --model svd-xt, which is not gated."
-            )
-        if isinstance(cause, RepositoryNotFoundError):
-            return GenerationError(f"{repo_id} was not found on the Hub (or is private): check the spelling at {page}.")
-        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or _is_connection_error(cause):
-            return HubUnreachable(
-                f"Cannot download {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
-                "Connect to the internet and run again (the download is about 4.5 GB, once), "
-                "or run without a download: --source tiny (seconds, noise) or --source random (full size, noise)."
-            )
-    return None
-
-
-def _chain(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(names & {"ConnectionError", "ConnectError", "NetworkError", "ConnectTimeout", "TimeoutException"})
+# The weights (which model, from which source, loaded with errors that say what to do) are models.py's:
+# these names are the capstone's, and `load_pipeline` is the seam the tests replace.
+load_pipeline = models.load_chosen
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError
 from PIL import Image
 from typer.testing import CliRunner
 
-from svd_learn import generate, memory, models, video
+from svd_learn import environment, generate, memory, models, video
 from svd_learn.cli import app
 from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
 from svd_learn.parameters import ParameterError
@@ -196,7 +196,7 @@ def test_read_only_folder(tmp_path, image):
         (["--noise-aug-strength", "-1"], "noise_aug_strength=-1"),
         (["--plan", "fastest"], "Unknown plan 'fastest'"),
         (["--plan", "docs-recipe"], "this run is on the CPU"),
-        (["--source", "cloud"], "Unknown model source 'cloud'"),
+        (["--source", "cloud"], "--source cloud is not a model source. Use one of: tiny, random, pretrained"),
         (["--emulate-t4"], "no CUDA GPU"),
         (["--vram-budget", "8"], "no CUDA GPU"),
         (["--model", "no-such-model"], "not one of the course's checkpoints"),
@@ -261,7 +261,7 @@ def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, er
 
 def test_without_an_explicit_model_or_source_no_hub_falls_back_to_tiny_and_records_why(tmp_path, monkeypatch):
     monkeypatch.delenv(SOURCE_VARIABLE)
-    monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
     result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST)
     assert result.exit_code == 0, result.output
@@ -275,7 +275,7 @@ def test_without_an_explicit_model_or_source_no_hub_falls_back_to_tiny_and_recor
 @pytest.mark.parametrize("model", ["stabilityai/nonexistent-model", "svd-xt"])
 def test_a_named_model_without_hub_access_fails_instead_of_becoming_tiny(tmp_path, monkeypatch, model):
     monkeypatch.delenv(SOURCE_VARIABLE)
-    monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
     out = tmp_path / "out.mp4"
     assert_clean_failure(cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", model), "Hub is unreachable")
