@@ -3,7 +3,9 @@
 
     python3 tasks.py demo      # the capstone on the sample image: writes outputs/rocket.mp4 (+ .json report)
     python3 tasks.py test      # every test: unit tests and strict nbval of the lesson notebooks
+    python3 tasks.py test -m "not slow"   # the fast tier: no installs, launches, kernels or notebooks
     python3 tasks.py lessons   # re-execute the lesson notebooks (python3 tasks.py lessons 01 03: some of them)
+    python3 tasks.py cli ...   # the svd-learn command from .venv, e.g. python3 tasks.py cli plan --vram 14.74
 
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
 torch==2.13.0: on the course's CI machines this is a CPU build already on disk), then the course with its
@@ -55,16 +57,20 @@ def demo() -> None:
     run(PYTHON, "-m", "svd_learn.cli", "generate", sample, "-o", "outputs/rocket.mp4", "--force")
 
 
-def test() -> None:
+def test(*arguments: str) -> None:
     step("pytest: unit tests (tests/) and strict nbval of the lessons (lessons/*.ipynb)")
-    run(PYTHON, "-m", "pytest")
+    run(PYTHON, "-m", "pytest", *arguments)
 
 
 def lessons(*prefixes: str) -> None:
     run(PYTHON, "tools/execute_lessons.py", *prefixes)
 
 
-TASKS = {"demo": demo, "test": test, "lessons": lessons}
+def cli(*arguments: str) -> None:
+    run(PYTHON, "-m", "svd_learn.cli", *arguments)
+
+
+TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

@@ -200,26 +200,12 @@ print(t4.explain())
 # allocates more. Then the pipeline raises `torch.OutOfMemoryError`. `generate_video` catches it, drops
 # the pipeline (and the offload hooks attached to it), runs `gc.collect()` and `torch.cuda.empty_cache()`,
 # loads a fresh pipeline and tries the next plan down. We cannot run out of GPU memory on a CPU, so we
-# simulate it: the first plan's run raises the same error a GPU would.
+# simulate it: `generate.simulated_out_of_memory` makes the first plan's run raise the same error a GPU would.
 
 # %%
-import torch
-
-real_run = generate._denoise_and_decode
-
-
-def first_plan_runs_out(pipe, picture, params, plan, *rest):
-    if plan.name == memory.fallback_order()[0]:
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB (simulated)")
-    return real_run(pipe, picture, params, plan, *rest)
-
-
-generate._denoise_and_decode = first_plan_runs_out
-try:
+with generate.simulated_out_of_memory(memory.fallback_order()[0]):
     rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4", plan=memory.fallback_order()[0],
                                       num_frames=4, num_inference_steps=2)
-finally:
-    generate._denoise_and_decode = real_run
 print("fallbacks:", rescued.fallbacks)
 assert rescued.plan == memory.fallback_order()[1] and rescued.fallbacks[0]["plan"] == memory.fallback_order()[0]
 assert video.read_video_info(work / "rescued.mp4")["frames"] == 4

@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Callable
 
 from svd_learn import generate
+from svd_learn.parameters import KNOBS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 SUMMARY_NAME = "batch_summary.json"
-# What a sweep may vary: the generation parameters of one call (size is the checkpoint's, so not these).
-SWEEPABLE = ("num_frames", "num_inference_steps", "fps", "motion_bucket_id", "noise_aug_strength",
-             "min_guidance_scale", "max_guidance_scale", "decode_chunk_size", "seed")
+# What a sweep may vary: the generation parameters a run may set (parameters.KNOBS: size is the checkpoint's).
+SWEEPABLE = KNOBS
 # Parameters that do not change the video (only memory), so an old report with other values still counts.
 MEMORY_ONLY = ("decode_chunk_size", "num_videos_per_prompt")
 
@@ -253,20 +253,15 @@ def run_batch(
     model: str | None = None,
     source: str | None = None,
     sweep: dict[str, list[int | float]] | None = None,
-    num_frames: int | None = None,
-    num_inference_steps: int | None = None,
-    fps: int | None = None,
-    motion_bucket_id: int | None = None,
-    noise_aug_strength: float | None = None,
-    min_guidance_scale: float | None = None,
-    max_guidance_scale: float | None = None,
-    decode_chunk_size: int | None = None,
-    seed: int = 0,
     plan: str = "auto",
     force: bool = False,
     say: Callable[[str], None] = print,
+    **overrides,
 ) -> BatchSummary:
     """Make one video and one report per (image, swept parameters) in OUT_DIR, on this process's share.
+
+    `overrides` are the generation parameters of every job, by field name (parameters.KNOBS, as for
+    generate_video); `sweep` maps some of them to lists of values, one job per combination.
 
     Call it in every process of a launch (or in a plain process: one share, everything). Returns the gathered
     summary in every process; the main process prints it (through `say`) and writes OUT_DIR/batch_summary.json.
@@ -275,11 +270,6 @@ def run_batch(
     """
     import torch
     from accelerate import PartialState
-    from accelerate.utils import gather_object
-
-    from svd_learn import parameters
-    from svd_learn.environment import probe
-    from svd_learn.parameters import ParameterError
 
     if torch.cuda.is_available():
         generate.expandable_segments(say)  # before CUDA starts (the planner's calibration used it)
@@ -298,26 +288,77 @@ def run_batch(
     def say_here(message: str) -> None:
         say(tag + message)
 
-    # 1. The same job list, in the same order, in every process.
+    # 1. The same job list, in the same order, in every process, each with its checked parameters.
     jobs = make_jobs(list_images(images_dir), sweep)
-    base = dict(num_frames=num_frames, num_inference_steps=num_inference_steps, fps=fps, motion_bucket_id=motion_bucket_id,
-                noise_aug_strength=noise_aug_strength, min_guidance_scale=min_guidance_scale,
-                max_guidance_scale=max_guidance_scale, decode_chunk_size=decode_chunk_size, seed=seed)
-    resolved = {}
-    for job in jobs:
-        overrides = {**base, **dict(job.sweep)}
-        try:
-            resolved[job.name] = (*generate.generation_parameters(choice, overrides), overrides["decode_chunk_size"])
-        except ParameterError as error:  # the same for every image: the command line is wrong, stop here
-            raise BatchError(f"{job.name}: {error}") from None
-
+    base, resolved = job_parameters(jobs, choice, overrides)
     if state.is_main_process:  # the same for every process: said once
-        for warning in dict.fromkeys(w for params, warnings, _ in resolved.values() for w in warnings):
-            say(f"warning: {warning}")
-        if choice.source in ("tiny", "random"):
-            say("note: " + generate.RANDOM_WEIGHTS_NOTE.format(source=choice.source))
+        say_warnings(resolved, choice, say)
 
     # 2. Resume: look at OUT_DIR, then wait until every process has looked, before anyone writes.
+    results, pending = resume(jobs, resolved, out_dir, choice, force)
+    if not state.is_main_process:
+        results = []  # decided identically everywhere: reported once
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state.wait_for_everyone()
+
+    # 3. This process's share; the pipeline is loaded once, and only if there is work.
+    with state.split_between_processes(pending) as share:
+        share = list(share)
+    if share:
+        say_here(f"{len(share)} of {len(pending)} jobs on {state.device}: {', '.join(job.name for job in share)}")
+    loaded = load_for_share(share, resolved, plan, state, choice, say_here)
+    state.wait_for_everyone()  # the common start line: throughput is measured from here, loading excluded
+
+    # 4. The jobs, one after another; a failure is recorded and the next job runs.
+    work_started = time.perf_counter()
+    results += run_share(share, resolved, out_dir, loaded, state.process_index, say_here)
+    work_s = time.perf_counter() - work_started
+
+    # 5. Gather every process's results; the main process writes and prints the summary.
+    process = {"process": state.process_index, "device": str(state.device), "jobs": len(share),
+               "load_s": round(loaded.load_s, 2), "work_s": round(work_s, 2)}
+    settings = {"model": choice.location, "source": choice.source, "plan": plan, "force": force, **base,
+                "sweep": {k: list(v) for k, v in (sweep or {}).items()}}
+    summary = gather_summary(state, jobs, results, process, images_dir, out_dir, settings, started)
+    if state.is_main_process:
+        write_summary(summary, out_dir)
+        say(summary.text())
+    state.wait_for_everyone()  # nobody exits (and tears the group down) before the summary is written
+    return summary
+
+
+def say_warnings(resolved: dict, choice, say) -> None:
+    for warning in dict.fromkeys(w for params, warnings, _ in resolved.values() for w in warnings):
+        say(f"warning: {warning}")
+    if choice.source in ("tiny", "random"):
+        say("note: " + generate.RANDOM_WEIGHTS_NOTE.format(source=choice.source))
+
+
+def write_summary(summary: BatchSummary, out_dir: Path) -> None:
+    from svd_learn.video import atomic_path
+
+    with atomic_path(out_dir / SUMMARY_NAME, force=True) as temporary:
+        temporary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+
+
+def job_parameters(jobs: list[Job], choice, overrides: dict) -> tuple[dict, dict]:
+    """Every knob of the batch (None: the preset's; seed 0 unless given), and per job its checked parameters,
+    warnings and explicit decode chunk. A value that cannot work stops the batch (BatchError)."""
+    from svd_learn import parameters
+
+    base = {**dict.fromkeys(KNOBS), "seed": 0, **parameters.check_overrides(overrides)}
+    resolved = {}
+    for job in jobs:
+        job_overrides = {**base, **dict(job.sweep)}
+        try:
+            resolved[job.name] = (*generate.generation_parameters(choice, job_overrides), job_overrides["decode_chunk_size"])
+        except parameters.ParameterError as error:  # the same for every image: the command line is wrong, stop here
+            raise BatchError(f"{job.name}: {error}") from None
+    return base, resolved
+
+
+def resume(jobs: list[Job], resolved: dict, out_dir: Path, choice, force: bool) -> tuple[list[JobResult], list[Job]]:
+    """The jobs already complete (skipped) or in the way (failed: made with other settings), and those to make."""
     results: list[JobResult] = []
     pending: list[Job] = []
     for job in jobs:
@@ -331,55 +372,65 @@ def run_batch(
             results.append(entry)
         else:
             pending.append(job)
-    if not state.is_main_process:
-        results = []  # decided identically everywhere: reported once
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state.wait_for_everyone()
+    return results, pending
 
-    # 3. This process's share; the pipeline is loaded once, and only if there is work.
-    with state.split_between_processes(pending) as share:
-        share = list(share)
-    if share:
-        say_here(f"{len(share)} of {len(pending)} jobs on {state.device}: {', '.join(job.name for job in share)}")
-    # Images that cannot be used fail now (milliseconds each), not after loading the pipeline for them.
-    unusable: dict[str, str] = {}
+
+@dataclass
+class LoadedShare:
+    """A process's pipeline for its share (None if nothing to do or it failed to load), and the images that
+    cannot be used (checked in milliseconds each, before loading)."""
+
+    planned: generate.PlannedPipeline | None = None
+    load_s: float = 0.0
+    load_error: str | None = None
+    unusable: dict = field(default_factory=dict)  # job name -> the image's error
+
+
+def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, say_here) -> LoadedShare:
+    from svd_learn import parameters
+    from svd_learn.environment import probe
+
+    loaded = LoadedShare()
     for job in share:
         params = resolved[job.name][0]
         try:
             picture = parameters.load_image(job.image, height=params.height, width=params.width)
             parameters.prepare_image(picture, params.height, params.width)
         except parameters.ImageError as error:
-            unusable[job.name] = str(error)
-    planned, load_s, load_error = None, 0.0, None
-    if len(unusable) < len(share):
-        try:
-            machine = probe()
-            params_list = [resolved[job.name][0] for job in share]
-            largest = max(params_list, key=lambda p: p.num_frames * p.height * p.width)  # plan for the biggest call
-            plans, reason, predicted = generate.plans_to_try(plan, state.device.type, machine, None, largest, choice.checkpoint, say_here)
-            loading = time.perf_counter()
-            planned = generate.PlannedPipeline(generate.load_pipeline(choice, state.device.type), choice, str(state.device),
-                                               plans, reason, predicted, machine.to_dict())
-            planned.pipeline()  # the plan applied now, before the start line
-            load_s = time.perf_counter() - loading
-            say_here(f"loaded {choice.source} weights in {load_s:.1f} s, plan {planned.plan.name}")
-        except Exception as error:  # noqa: BLE001: every job of this share fails with it; the others go on
-            load_error = short_error(error)
-            say_here(f"could not load the pipeline: {load_error}")
-    state.wait_for_everyone()  # the common start line: throughput is measured from here, loading excluded
-    work_started = time.perf_counter()
+            loaded.unusable[job.name] = str(error)
+    if len(loaded.unusable) == len(share):
+        return loaded
+    try:
+        machine = probe()
+        largest = max((resolved[job.name][0] for job in share), key=lambda p: p.num_frames * p.height * p.width)
+        plans, reason, predicted = generate.plans_for(plan, state.device.type, machine, None, largest, choice.checkpoint, say_here)
+        loading = time.perf_counter()  # plan for the biggest call, load once
+        loaded.planned = generate.PlannedPipeline(generate.load_pipeline(choice, state.device.type), choice, str(state.device),
+                                                  plans, reason, predicted, machine.to_dict())
+        loaded.planned.pipeline()  # the plan applied now, before the start line
+        loaded.load_s = time.perf_counter() - loading
+        say_here(f"loaded {choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.planned.plan.name}")
+    except Exception as error:  # noqa: BLE001: every job of this share fails with it; the others go on
+        loaded.load_error = short_error(error)
+        say_here(f"could not load the pipeline: {loaded.load_error}")
+    return loaded
 
-    # 4. The jobs, one after another; a failure is recorded and the next job runs.
+
+def run_share(share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedShare, process: int, say_here) -> list[JobResult]:
+    """This process's jobs, one after another: a failed job is recorded and the next one runs."""
+    from svd_learn import parameters
+
+    results = []
     for number, job in enumerate(share, 1):
         params, warnings, explicit_chunk = resolved[job.name]
-        entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=state.process_index)
+        entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=process)
         job_started = time.perf_counter()
         try:
-            if job.name in unusable:
-                raise parameters.ImageError(unusable[job.name])
-            if load_error:
-                raise generate.GenerationError(f"the pipeline did not load: {load_error}")
-            run = run_job(job, out_dir, params, warnings, explicit_chunk, planned, say_here)
+            if job.name in loaded.unusable:
+                raise parameters.ImageError(loaded.unusable[job.name])
+            if loaded.load_error:
+                raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
+            run = run_job(job, out_dir, params, warnings, explicit_chunk, loaded.planned, say_here)
             entry.status, entry.video, entry.report = "done", run.output, run.report
         except Exception as error:  # noqa: BLE001: a broken image must not stop the others
             entry.error = short_error(error)
@@ -387,34 +438,27 @@ def run_batch(
         results.append(entry)
         outcome = f"wrote {job.video(out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
         say_here(f"job {number}/{len(share)} {job.name}: {outcome} ({entry.seconds:.1f} s)")
-    work_s = time.perf_counter() - work_started
+    return results
 
-    # 5. Gather every process's results; the main process writes and prints the summary.
-    process = {"process": state.process_index, "device": str(state.device), "jobs": len(share),
-               "load_s": round(load_s, 2), "work_s": round(work_s, 2)}
+
+def gather_summary(state, jobs: list[Job], results: list[JobResult], process: dict, images_dir, out_dir: Path,
+                   settings: dict, started: float) -> BatchSummary:
+    """Every process's results and timings, gathered into one summary (the same in every process)."""
+    from accelerate.utils import gather_object
+
     gathered = gather_object([{"results": [asdict(r) for r in results], "process": process}])
     order = {job.name: index for index, job in enumerate(jobs)}
     every = sorted((r for part in gathered for r in part["results"]), key=lambda r: order[r["name"]])
     slowest = max((part["process"]["work_s"] for part in gathered if part["process"]["jobs"]), default=0.0)
     done = [r for r in every if r["status"] == "done"]
-    summary = BatchSummary(
+    return BatchSummary(
         images_dir=str(images_dir), out_dir=str(out_dir), num_processes=state.num_processes,
         distributed_type=str(state.distributed_type).removeprefix("DistributedType."), jobs=len(jobs), done=done,
         skipped=[r for r in every if r["status"] == "skipped"], failed=[r for r in every if r["status"] == "failed"],
-        processes=[part["process"] for part in gathered],
-        settings={"model": choice.location, "source": choice.source, "plan": plan, "force": force,
-                  **{k: v for k, v in base.items()}, "sweep": {k: list(v) for k, v in (sweep or {}).items()}},
+        processes=[part["process"] for part in gathered], settings=settings,
         wall_s=round(time.perf_counter() - started, 2), work_s=round(slowest, 2),
         videos_per_minute=round(len(done) * 60 / slowest, 3) if done and slowest else None,
     )
-    if state.is_main_process:
-        from svd_learn.video import atomic_path
-
-        with atomic_path(out_dir / SUMMARY_NAME, force=True) as temporary:
-            temporary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-        say(summary.text())
-    state.wait_for_everyone()  # nobody exits (and tears the group down) before the summary is written
-    return summary
 
 
 def measured_throughput() -> dict:
@@ -430,12 +474,13 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], **options) -> i
 
     Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start.
     """
+    from svd_learn.models import ModelError
     from svd_learn.parameters import ImageError, ParameterError
     from svd_learn.video import OutputError
 
     try:
         summary = run_batch(images_dir, out_dir, sweep=parse_sweep(sweep), **options)
-    except (BatchError, ImageError, ParameterError, OutputError, generate.GenerationError) as error:
+    except (BatchError, ImageError, ParameterError, OutputError, generate.GenerationError, ModelError) as error:
         if os.environ.get("RANK", "0") == "0":  # every process fails the same way: say it once
             print(f"error: {error}")
         return 1

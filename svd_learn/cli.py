@@ -1,32 +1,66 @@
 """The `svd-learn` command. Each lesson's module adds the commands it teaches; this file only wires them."""
 
 import json
+import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 app = typer.Typer(
     help="svd-learn: run Stable Video Diffusion on a small GPU, and diagnose what goes wrong.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags without a misleading <bool>, options that wrap on any terminal
 )
 
 
+class Command(TyperCommand):
+    """Usage lines as click writes them (`generate [OPTIONS] IMAGE`), without typer's braces (`{image}`)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece.strip("{}") for piece in super().collect_usage_pieces(ctx)]
+
+
+def course_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("svd-learn")
+    except metadata.PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"svd-learn {course_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version, help="Print the version and exit."),
+) -> None:
     """svd-learn: run Stable Video Diffusion on a small GPU, and diagnose what goes wrong."""
 
 
-@app.command()
-def env(as_json: bool = typer.Option(False, "--json", help="Print the probe as JSON.")) -> None:
+@app.command(cls=Command)
+def env(as_json: bool = typer.Option(False, "--json", help="Print the probe and the model source as JSON.")) -> None:
     """Show this machine (GPU, VRAM, host RAM, Colab or not, library versions) and the model source."""
+    from dataclasses import asdict
+
     from svd_learn.environment import choose_source, header, probe
 
     environment = probe()
+    try:
+        source = choose_source(environment)
+    except ValueError as error:  # a bad $SVD_LEARN_SOURCE
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
-        typer.echo(json.dumps(environment.to_dict(), indent=2))
+        typer.echo(json.dumps({**environment.to_dict(), "model_source": asdict(source)}, indent=2))
     else:
-        typer.echo(header(environment, choose_source(environment)))
+        typer.echo(header(environment, source))
 
 
 
@@ -49,7 +83,7 @@ def explain(
     raise typer.Exit(compat.explain_command(file, list_known))
 
 
-@app.command()
+@app.command(cls=Command)
 def plan(
     vram: float = typer.Option(None, "--vram", help="GPU memory in GiB (default: this machine's; 0 = no GPU). A Colab T4 has 14.74."),
     host_ram: float = typer.Option(None, "--host-ram", help="Host RAM in GiB (default: this machine's; free Colab has 12.7)."),
@@ -89,6 +123,20 @@ def lab_run(
 
 
 # The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).
+# Their values reach the library as one mapping of GenerationParameters' field names (knobs_from): the short
+# option names below are the only renames.
+RENAMES = {"frames": "num_frames", "steps": "num_inference_steps", "min_guidance": "min_guidance_scale",
+           "max_guidance": "max_guidance_scale"}
+
+
+def knobs_from(options: dict) -> dict:
+    """The generation parameters among a command's options (typer's ctx.params), by their field names."""
+    from svd_learn.parameters import KNOBS
+
+    renamed = {RENAMES.get(name, name): value for name, value in options.items()}
+    return {name: value for name, value in renamed.items() if name in KNOBS}
+
+
 ModelOption = Annotated[str, typer.Option("--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt.")]
 SourceOption = Annotated[str, typer.Option("--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without.")]
 FramesOption = Annotated[int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")]
@@ -102,9 +150,10 @@ DecodeChunkOption = Annotated[int, typer.Option("--decode-chunk-size", help="Fra
 PlanOption = Annotated[str, typer.Option("--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`.")]
 
 
-@app.command()
+@app.command(cls=Command)
 def generate(
-    image: str = typer.Argument(..., help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
+    ctx: typer.Context,
+    image: str = typer.Argument(..., metavar="IMAGE", help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
     output: str = typer.Option(..., "-o", "--output", help="The video to write (.mp4, H.264, plays in a browser)."),
     model: ModelOption = None,
     source: SourceOption = None,
@@ -125,20 +174,96 @@ def generate(
     report: str = typer.Option(None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."),
 ) -> None:
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
-    from svd_learn.generate import run_command
-
-    raise typer.Exit(run_command(
-        image=image, output=output, model=model, source=source, num_frames=frames, num_inference_steps=steps,
-        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
-        decode_chunk_size=decode_chunk_size, plan=plan, emulate_t4=emulate_t4, vram_budget_gib=vram_budget,
-        gif=gif, force=force, report=report,
+    raise typer.Exit(run_generate(
+        image=image, output=output, model=model, source=source, plan=plan, emulate_t4=emulate_t4,
+        vram_budget_gib=vram_budget, gif=gif, force=force, report=report, **knobs_from(ctx.params),
     ))
 
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
-@app.command()
+
+def run_generate(**options) -> int:
+    """`svd-learn generate`: generate_video with a rich progress bar on stderr, the summary on stdout, and a
+    user's mistake turned into one message. Returns the exit code: 0 done, 1 a problem the message explains,
+    130 interrupted (Ctrl-C)."""
+    from rich.console import Console
+
+    from svd_learn.generate import GenerationError, generate_video
+    from svd_learn.models import ModelError
+    from svd_learn.parameters import ImageError, ParameterError
+    from svd_learn.video import OutputError
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
+    bar = DenoisingBar(console)
+
+    def say(message: str) -> None:
+        console.print(message, markup=False)
+
+    quiet_loading()
+    try:
+        report = generate_video(say=say, on_step=bar.on_step, command=["svd-learn", *sys.argv[1:]], **options)
+    except (ImageError, ParameterError, OutputError, GenerationError, ModelError) as error:
+        bar.stop()
+        console.print(f"error: {error}", markup=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        bar.stop()
+        console.print(f"interrupted: nothing was written ({options.get('output')} is as it was).", markup=False)
+        return EXIT_INTERRUPTED
+    print(report.summary())
+    return EXIT_OK
+
+
+class DenoisingBar:
+    """rich's progress bar for the denoising steps: `denoising ---- 12/25 steps, 0:00:31 elapsed, 0:00:33 left`."""
+
+    def __init__(self, console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps,"),
+            TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"), console=console,
+        )
+        self.task = None
+        self.running = False
+
+    def on_step(self, step: int, total: int) -> None:
+        if step == 1:  # a new denoising loop (a fallback plan starts one too)
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.progress.start()
+            self.running = True
+            self.task = self.progress.add_task("denoising", total=total)
+        self.progress.update(self.task, completed=step)
+        if step == total:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.running:  # stopping a bar that never started prints an empty line
+            self.progress.stop()
+            self.running = False
+
+
+def quiet_loading() -> None:
+    """Keep off the terminal what a learner cannot act on: the loading bars of diffusers and transformers (nested
+    bars print raw cursor escapes outside a terminal) and transformers' notice that torchvision is missing (the
+    course does not need it). Download bars (huggingface_hub) stay: a 4.5 GB download should show its progress."""
+    import logging
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    logging.getLogger("transformers.utils.import_utils").addFilter(
+        lambda record: "requires torchvision (not installed)" not in record.getMessage()
+    )
+
+
+@app.command(cls=Command)
 def batch(
-    images_dir: str = typer.Argument(..., help="A folder of images: each becomes one video (and one per swept value)."),
+    ctx: typer.Context,
+    images_dir: str = typer.Argument(..., metavar="IMAGES_DIR", help="A folder of images: each becomes one video (and one per swept value)."),
     output_dir: str = typer.Option(..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."),
     sweep: list[str] = typer.Option([], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."),
     model: ModelOption = None,
@@ -162,12 +287,8 @@ def batch(
     """
     from svd_learn.batch import run_command
 
-    raise typer.Exit(run_command(
-        images_dir, output_dir, sweep, model=model, source=source, num_frames=frames, num_inference_steps=steps,
-        fps=fps, motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance, max_guidance_scale=max_guidance, seed=seed,
-        decode_chunk_size=decode_chunk_size, plan=plan, force=force,
-    ))
+    raise typer.Exit(run_command(images_dir, output_dir, sweep, model=model, source=source, plan=plan, force=force,
+                                 **knobs_from(ctx.params)))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,13 @@ def probe() -> Environment:
     return env
 
 
+def check_source(name: str, given_as: str) -> str:
+    """`name` if it is a model source (the one check of source names), else a ValueError that lists them."""
+    if name not in SOURCES:
+        raise ValueError(f"{given_as} is not a model source. Use one of: {', '.join(SOURCES)}.")
+    return name
+
+
 @dataclass(frozen=True)
 class SourceChoice:
     name: str  # one of SOURCES
@@ -102,9 +109,7 @@ def choose_source(env: Environment | None = None) -> SourceChoice:
     """The model source: $SVD_LEARN_SOURCE if set, else pretrained with a CUDA GPU, else tiny."""
     requested = os.environ.get(SOURCE_VARIABLE, "").strip().lower()
     if requested:
-        if requested not in SOURCES:
-            raise ValueError(f"{SOURCE_VARIABLE}={requested!r} is not a model source. Use one of: {', '.join(SOURCES)}.")
-        return SourceChoice(requested, f"set by {SOURCE_VARIABLE}")
+        return SourceChoice(check_source(requested, f"{SOURCE_VARIABLE}={requested}"), f"set by {SOURCE_VARIABLE}")
     env = env or probe()
     if env.cuda_available:
         return SourceChoice("pretrained", f"a CUDA GPU is present; set {SOURCE_VARIABLE}=tiny or random to change")
@@ -191,6 +196,26 @@ def requirement_problems() -> list[str]:
                 "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version."
             )
     return problems
+
+
+def cpu_threads() -> tuple[int, str]:
+    """How many threads torch should use on the CPU now, and why: the cores that other processes leave free.
+
+    torch starts one thread per core. On a busy machine its threads wait for each other while other processes
+    hold the cores. Measured (tiny SVD-XT, 25 frames, 10 steps, 2 cores, load average 4.5 to 6.3 from other
+    processes): 4.4 to 16 s with 1 thread, 16 to 58 s with torch's 2. So: the cores minus the 1-minute load
+    average, rounded, at least 1 (on a quiet machine, every core). OMP_NUM_THREADS wins if set.
+    """
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads(), "set by OMP_NUM_THREADS"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not hasattr(os, "getloadavg"):  # Windows: no load average to read
+        return cores, f"{cores} cores"
+    load = os.getloadavg()[0]
+    free = max(1, min(cores, int(cores - load + 0.5)))
+    return free, f"{cores} cores, load average {load:.1f}: {free} left for this run"
 
 
 def check_requirements() -> None:

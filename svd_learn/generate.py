@@ -2,35 +2,39 @@
 
 `generate_video` is the whole course in one function, in the order of the design's data flow:
 
-    check the outputs (refuse before minutes of work, never overwrite without force)
-    -> load and prepare the image (parameters.load_image / prepare_image)
-    -> parameters (a preset from the model card, the caller's overrides, validated)
-    -> the machine (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
-    -> load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
+    check every input before anything is built, loaded or downloaded: the outputs (never overwrite without
+    force; no folder made yet), the model and source, the parameters (a preset from the model card, the
+    caller's overrides, validated), the image (parameters.load_image / prepare_image), the machine
+    (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
+    -> build or load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
        (on CUDA out-of-memory: free everything, take the next lower plan, say so, record it)
     -> write the mp4 (and a GIF) atomically -> the run report (JSON beside the video).
 
 The last three steps are `make_video`, which takes an already loaded pipeline (a `PlannedPipeline`):
 `generate_video` loads one per call, `svd-learn batch` (batch.py) one per process for all its videos.
-`svd-learn generate` (cli.py) is a thin wrapper. Every mistake a user can make ends in a short
-`GenerationError` (or the ParameterError / ImageError / OutputError it came from) that says what to do.
+`svd-learn generate` (cli.py) adds a progress bar. Every mistake a user can make ends in a short
+`GenerationError` (or the ModelError / ParameterError / ImageError / OutputError it came from) that says
+what to do. Which weights, and loading them with Hub errors turned into advice, is models.py's job.
+The memory plans come from memory.py (`plans_to_try`); `simulated_out_of_memory` is the seam through which
+lesson 5 and the tests exercise the fallback on a machine without a GPU.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import os
 import random
-import sys
 import time
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from svd_learn import models
-from svd_learn.environment import GIB, SOURCE_VARIABLE, SOURCES, choose_source, probe
+from svd_learn.environment import GIB, SOURCE_VARIABLE, cpu_threads, probe
+from svd_learn.models import (  # noqa: F401: the capstone's names for what models.py decides
+    HubUnreachable, ModelChoice, ModelError, choose_model, hub_advice, resolve_model, with_weights,
+)
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 
@@ -39,129 +43,9 @@ class GenerationError(RuntimeError):
     """A generation that cannot run as asked; the message says what to do."""
 
 
-class HubUnreachable(GenerationError):
-    """The weights are not cached and the Hub cannot be reached (no network, or HF_HUB_OFFLINE=1)."""
-
-
-# ----------------------------------------------------------------------------------------------------
-# Which weights: a model name, Hub id or folder, and a source.
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    location: str  # what from_pretrained reads: a folder or a Hub repo id
-    source: str  # tiny, random, pretrained, or folder (a local folder the user named)
-    checkpoint: models.Checkpoint  # the checkpoint whose presets apply (svd-xt for unknown repos and folders)
-    explicit_source: bool  # the user asked for this source (so no quiet fallback to tiny)
-    reason: str
-
-
-def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
-    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`.
-
-    Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
-    """
-    if source is not None and source not in SOURCES:
-        raise GenerationError(f"Unknown model source {source!r}: use one of {', '.join(SOURCES)}.")
-    model = model or models.DEFAULT_CHECKPOINT
-    if Path(model).expanduser().is_dir():
-        folder = Path(model).expanduser()
-        if not (folder / "model_index.json").exists():
-            raise GenerationError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
-        return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
-    if model in models.CHECKPOINTS:
-        checkpoint = models.get_checkpoint(model)
-    else:
-        checkpoint = models.checkpoint_for_repo(model)
-    if source is not None:
-        chosen, reason, explicit = source, "asked for with --source", True
-    else:
-        try:
-            choice = choose_source()
-        except ValueError as error:
-            raise GenerationError(str(error)) from None
-        chosen, reason, explicit = choice.name, choice.reason, SOURCE_VARIABLE in os.environ
-    if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
-        if chosen != "pretrained" and explicit:
-            raise GenerationError(
-                f"{model!r} is not one of the course's checkpoints ({', '.join(models.CHECKPOINTS)}), so there are no "
-                f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
-            )
-        if "/" not in model:
-            raise GenerationError(
-                f"{model!r} is neither a checkpoint ({', '.join(models.CHECKPOINTS)}), a Hub repo id (owner/name) "
-                "nor an existing folder."
-            )
-        return ModelChoice(model, "pretrained", models.get_checkpoint(models.DEFAULT_CHECKPOINT), explicit, "a Hub repo id")
-    if chosen in ("tiny", "random"):
-        say(f"preparing {chosen} weights for {checkpoint.name} (built once, then reused) ...")
-    location = models.pipeline_location(chosen, checkpoint.name)
-    return ModelChoice(location, chosen, checkpoint, explicit, reason)
-
-
-def _checkpoint_of_folder(folder: Path) -> models.Checkpoint:
-    """The checkpoint whose presets fit a local folder: by its UNet's trained frame count."""
-    try:
-        frames = json.loads((folder / "unet" / "config.json").read_text()).get("num_frames")
-    except (OSError, ValueError):
-        frames = None
-    return models.get_checkpoint("svd" if frames == 14 else models.DEFAULT_CHECKPOINT)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Loading, with errors that say what to do.
-
-
-def load_pipeline(choice: ModelChoice, device: str):
-    """Load the chosen pipeline (fp16 variant, safetensors only), translating Hub errors into advice."""
-    try:
-        return models.load_pipeline(choice.location, device=device)
-    except Exception as error:  # noqa: BLE001: we translate what we recognise and re-raise the rest
-        advice = hub_advice(error, choice.location)
-        if advice is None:
-            raise
-        raise advice from error
-
-
-def hub_advice(error: BaseException, repo_id: str) -> GenerationError | None:
-    """A short what-to-do for the Hub errors a user meets (looking down the chain diffusers wraps them in)."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-    )
-
-    page = f"https://huggingface.co/{repo_id}"
-    for cause in _chain(error):
-        if isinstance(cause, GatedRepoError):
-            return GenerationError(
-                f"{repo_id} is gated: accept its license at {page} while logged in, then give this machine a token: "
-                "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). "
-                "Or use --model svd-xt, which is not gated."
-            )
-        if isinstance(cause, RepositoryNotFoundError):
-            return GenerationError(f"{repo_id} was not found on the Hub (or is private): check the spelling at {page}.")
-        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or _is_connection_error(cause):
-            return HubUnreachable(
-                f"Cannot download {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
-                "Connect to the internet and run again (the download is about 4.5 GB, once), "
-                "or run without a download: --source tiny (seconds, noise) or --source random (full size, noise)."
-            )
-    return None
-
-
-def _chain(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(names & {"ConnectionError", "ConnectError", "NetworkError", "ConnectTimeout", "TimeoutException"})
+# The weights (which model, from which source, loaded with errors that say what to do) are models.py's:
+# these names are the capstone's, and `load_pipeline` is the seam the tests replace.
+load_pipeline = models.load_chosen
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -244,77 +128,17 @@ def host_rss_peak_gib() -> float:
     return round(memory.host_peak_rss_gib(), 2)
 
 
-# ----------------------------------------------------------------------------------------------------
-# Plans: the memory module decides; this module only walks down its order when memory runs out.
-
-
-def plans_to_try(requested: str, device: str, env, budget_gib, params, checkpoint, say) -> tuple[list, str, float | None]:
-    """The plans to try in order (the first, then every plan that needs less GPU memory), why the first,
-    and its predicted peak reserved GPU memory."""
-    from svd_learn import memory
-
-    order = [memory.PLANS[name] for name in memory.fallback_order()]  # most GPU memory (fastest) first
-    if requested == "auto":
-        vram = (budget_gib if budget_gib is not None else env.vram_gib) if device == "cuda" else None
-        choice = memory.choose_plan(vram, env.host_ram_gib, checkpoint.name, params.num_frames, params.height, params.width)
-        for warning in choice.warnings:
-            say(f"warning: {warning}")
-        first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
-    else:
-        try:
-            first = memory.get_plan(requested)
-        except ValueError:
-            raise GenerationError(f"Unknown plan {requested!r}. Plans, fastest first: {', '.join(p.name for p in order)}, or auto.") from None
-        reason, predicted = "asked for with --plan", memory.predict_peak_gib(first, params.num_frames, params.height, params.width)
-    if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
-        raise GenerationError(
-            f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
-            f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
-        )
-    if first.placement == "cpu":
-        return [first], reason, _round(predicted)  # nothing to fall back to
-    if first in order:
-        candidates = order[order.index(first):]
-    else:  # a baseline recipe: then every plan predicted to need less memory
-        candidates = [first] + [p for p in order if _peak(p, params) < _peak(first, params)]
-    if device == "cpu":  # "gpu" placements run on the CPU device; offloading needs a GPU
-        candidates = [p for p in candidates if p.placement == "gpu"]
-    return candidates, reason, _round(predicted)
-
-
-def _peak(plan, params) -> float:
-    from svd_learn import memory
-
-    peak = memory.predict_peak_gib(plan, params.num_frames, params.height, params.width)
-    return float("inf") if peak is None else peak
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
 @contextmanager
-def gpu_budget(budget_gib: float | None, emulate_t4: bool):
-    """--emulate-t4: a T4's memory cap and attention kernels (memory.emulate_t4); --vram-budget: a cap only."""
+def torch_threads(threads: int):
+    """Run with this many CPU threads (see environment.cpu_threads), then give back the number there was."""
     import torch
 
-    from svd_learn import memory
-
-    if emulate_t4:
-        with memory.emulate_t4(budget_gib or memory.T4_GIB):
-            yield
-        return
-    if budget_gib is None:
-        yield
-        return
-    total = torch.cuda.get_device_properties(0).total_memory / GIB
-    if budget_gib > total:
-        raise GenerationError(f"A {budget_gib:g} GiB budget is more than this GPU's {total:.1f} GiB.")
-    torch.cuda.set_per_process_memory_fraction(budget_gib / total)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.cuda.set_per_process_memory_fraction(1.0)
+        torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -327,15 +151,6 @@ def generate_video(
     *,
     model: str | None = None,
     source: str | None = None,
-    num_frames: int | None = None,
-    num_inference_steps: int | None = None,
-    fps: int | None = None,
-    motion_bucket_id: int | None = None,
-    noise_aug_strength: float | None = None,
-    min_guidance_scale: float | None = None,
-    max_guidance_scale: float | None = None,
-    decode_chunk_size: int | None = None,
-    seed: int | None = 0,
     plan: str = "auto",
     emulate_t4: bool = False,
     vram_budget_gib: float | None = None,
@@ -345,81 +160,130 @@ def generate_video(
     say: Callable[[str], None] = print,
     on_step: Callable[[int, int], None] | None = None,
     command: list[str] | None = None,
+    **overrides,
 ) -> RunReport:
-    """Generate a video from one image and write it to `output` (an .mp4); return the run report.
+    """Generate a video from one image and write it to `output` (an .mp4, its JSON report beside it or at
+    `report`); return the run report. Every input is checked before anything is built, loaded or downloaded.
 
-    Parameters left as None take the checkpoint's preset (the model card's values). `seed=None` draws one
-    (recorded in the report). `plan="auto"` lets the memory planner choose; a plan name forces one.
-    `emulate_t4` caps CUDA memory at a T4's 14.74 GiB and forbids FlashAttention; `vram_budget_gib` sets
-    another cap. `say` receives progress messages; `on_step(step, total)` after each denoising step
-    (without it diffusers shows its own progress bar). KeyboardInterrupt from anywhere leaves no file.
+    - model: a checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or pipeline folder; source: tiny, random or
+      pretrained (default: $SVD_LEARN_SOURCE, else by the machine). plan: "auto" or a name of memory.PLANS.
+    - emulate_t4: a T4's 14.74 GiB cap and attention kernels; vram_budget_gib: another cap.
+    - say: progress messages; on_step(step, total): after each step (else diffusers' bar); command: recorded.
+    - **overrides: generation parameters by field name (parameters.KNOBS: num_frames=14, seed=7, ...); not
+      given or None: the checkpoint's preset. seed=None draws one. A decode_chunk_size replaces the plan's.
+    KeyboardInterrupt from anywhere leaves no file; a failed run creates no folder.
     """
-    import torch
-
     from svd_learn import memory, parameters
-    from svd_learn.video import check_output
 
     started = time.perf_counter()
 
-    # 1. Outputs first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
+    # 1. Every input first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
+    output, report_path, gif_path = check_outputs(output, report, gif, force)
+    choice = resolve_model(model, source)  # nothing built or downloaded yet
+    if "seed" in overrides and overrides["seed"] is None:
+        overrides["seed"] = random.randrange(2**32)  # drawn once: the fallback below keeps it
+    overrides = parameters.check_overrides(overrides)
+    params, warnings = generation_parameters(choice, overrides)
+    original = parameters.load_image(image, height=params.height, width=params.width)
+    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so now
+    env, device, budget = check_machine(emulate_t4, vram_budget_gib, say)
+    plans = plans_for(plan, device, env, budget, params, choice.checkpoint, say)
+
+    # 2. The weights: built (tiny, random) or loaded (fp16 variant, safetensors). Without Hub access, and only
+    #    when the user named neither a model nor a source: tiny weights, said and recorded.
+    free_memory(device)  # a pipeline from an earlier run in this notebook may still wait for the garbage collector
+    loaded = time.perf_counter()
+    try:
+        choice = with_weights(choice, say)
+        say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
+        pipe = load_pipeline(choice, device)
+    except HubUnreachable as error:
+        if choice.explicit:
+            raise
+        choice, fallback = tiny_fallback(choice, error, say)
+        params, warnings = generation_parameters(choice, overrides)
+        warnings.append(fallback)
+        picture = parameters.prepare_image(original, params.height, params.width)
+        plans = plans_for(plan, device, env, budget, params, choice.checkpoint, say)
+        pipe = load_pipeline(choice, device)
+    load_s = time.perf_counter() - loaded
+    say_warnings(choice, device, warnings, say)
+
+    # 3. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
+    threads, why = cpu_threads()  # on the CPU: the cores other processes leave free (recorded, not printed: it varies)
+    environment = {**env.to_dict(), "cpu_threads": f"{threads} ({why})" if device == "cpu" else None}
+    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4)
+    say(f"plan: {planned.plan.name} ({planned.plan_reason})")
+    del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
+
+    # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
+    if budget is not None:
+        limits = memory.emulate_t4(budget, t4_kernels=emulate_t4)  # a T4's cap (and kernels), or --vram-budget's cap
+    else:
+        limits = torch_threads(threads) if device == "cpu" else nullcontext()
+    with limits:
+        return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
+                          decode_chunk_size=overrides.get("decode_chunk_size"), force=force, command=command, started=started,
+                          load_s=load_s, say=say, on_step=on_step)
+
+
+def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoice, str]:
+    """Tiny weights instead of the default's pretrained ones, which the Hub cannot give; and the warning to record."""
+    fallback = (f"the Hub is unreachable and {choice.location} is not cached, so tiny random weights were used "
+                f"(set {SOURCE_VARIABLE}=pretrained to make this an error)")
+    say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
+    return with_weights(ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), say), fallback
+
+
+def say_warnings(choice: ModelChoice, device: str, warnings: list[str], say) -> None:
+    for warning in warnings:
+        say(f"warning: {warning}")
+    if choice.source in ("tiny", "random"):
+        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=choice.source))
+    if choice.source == "random" and device == "cpu":
+        say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
+
+
+def plans_for(plan: str, device: str, env, budget_gib: float | None, params, checkpoint, say) -> tuple:
+    """memory.plans_to_try for this machine (under the GPU budget, if any): the plans, why the first, its peak."""
+    from svd_learn import memory
+
+    vram = (budget_gib if budget_gib is not None else env.vram_gib) if device == "cuda" else None
+    try:
+        return memory.plans_to_try(plan, device, vram, env.host_ram_gib, checkpoint.name, params, say)
+    except memory.PlanError as error:
+        raise GenerationError(str(error)) from None
+
+
+def check_outputs(output, report, gif: bool, force: bool) -> tuple[Path, Path, Path | None]:
+    """The video, report and GIF paths, each refused now if it cannot be written (no folder is created yet)."""
+    from svd_learn.video import check_output
+
     output = check_output(output, force=force, suffix=".mp4")
     report_path = check_output(report if report is not None else output.with_suffix(".json"), force=force, suffix=".json")
     gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
+    return output, report_path, gif_path
 
-    # 2. The weights, and the image checked before anything is downloaded.
-    choice = choose_model(model, source, say)
-    overrides = dict(
-        num_frames=num_frames, num_inference_steps=num_inference_steps, fps=fps, motion_bucket_id=motion_bucket_id,
-        noise_aug_strength=noise_aug_strength, min_guidance_scale=min_guidance_scale,
-        max_guidance_scale=max_guidance_scale, decode_chunk_size=decode_chunk_size,
-        seed=seed if seed is not None else random.randrange(2**32),
-    )
-    params, warnings = generation_parameters(choice, overrides)
-    original = parameters.load_image(image, height=params.height, width=params.width)
-    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so before loading
 
-    # 3. The machine and its budget.
+def check_machine(emulate_t4: bool, vram_budget_gib: float | None, say) -> tuple:
+    """Probe the machine (expandable segments asked for first); refuse a GPU cap this machine cannot have.
+    Returns the environment, the device ("cuda" or "cpu") and the GPU budget in GiB (None: the whole GPU)."""
+    import math
+
+    import torch
+
+    from svd_learn import memory
+
     if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
         expandable_segments(say)
     env = probe()
     device = "cuda" if env.cuda_available else "cpu"
     if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
         raise GenerationError("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
+    if vram_budget_gib is not None and not (math.isfinite(vram_budget_gib) and 0 < vram_budget_gib <= env.vram_gib):
+        raise GenerationError(f"--vram-budget {vram_budget_gib:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB.")
     budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
-    if choice.source == "random" and device == "cpu":
-        say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
-
-    # 4. Load (fp16 variant, safetensors). Without Hub access and without an explicit source: tiny weights.
-    free_memory(device)  # a pipeline from an earlier run in this notebook may still wait for the garbage collector
-    say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
-    loaded = time.perf_counter()
-    try:
-        pipe = load_pipeline(choice, device)
-    except HubUnreachable as error:
-        if choice.explicit_source:
-            raise GenerationError(str(error)) from None
-        say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
-        choice = choose_model(choice.checkpoint.name, "tiny", say)
-        params, warnings = generation_parameters(choice, overrides)
-        picture = parameters.prepare_image(original, params.height, params.width)
-        pipe = load_pipeline(choice, device)
-    load_s = time.perf_counter() - loaded
-    for warning in warnings:
-        say(f"warning: {warning}")
-    if choice.source in ("tiny", "random"):
-        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=choice.source))
-
-    # 5. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
-    plans, plan_reason, predicted = plans_to_try(plan, device, env, budget, params, choice.checkpoint, say)
-    say(f"plan: {plans[0].name} ({plan_reason})")
-    planned = PlannedPipeline(pipe, choice, device, plans, plan_reason, predicted, env.to_dict(), budget, emulate_t4)
-    del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
-
-    # 6. and 7. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
-    with gpu_budget(budget, emulate_t4) if device == "cuda" else ExitStack():
-        return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
-                          decode_chunk_size=decode_chunk_size, force=force, command=command, started=started,
-                          load_s=load_s, say=say, on_step=on_step)
+    return env, device, budget
 
 
 def expandable_segments(say) -> None:
@@ -435,15 +299,14 @@ def expandable_segments(say) -> None:
 
 
 def generation_parameters(choice: ModelChoice, overrides: dict):
-    """The checkpoint's preset with the caller's values (None = keep the preset), validated; and its warnings.
+    """The checkpoint's preset with the caller's values (parameters.KNOBS; None = keep the preset), validated;
+    and its warnings.
 
     Tiny weights run at their own trained size (the real one / 8) with the real frame count and steps.
     """
-    from dataclasses import replace
-
     from svd_learn import parameters
 
-    params = replace(parameters.preset(choice.checkpoint.name), **{k: v for k, v in overrides.items() if v is not None})
+    params = replace(parameters.preset(choice.checkpoint.name), **parameters.check_overrides(overrides))
     if choice.source == "tiny":
         params = replace(params, height=models.TINY_SIZE[0], width=models.TINY_SIZE[1])
     warnings = params.validate(choice.checkpoint.name)
@@ -521,13 +384,10 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     plan's). `started` is when the caller's work began and `load_s` what it spent loading (both for the
     report's timings). `quiet` keeps only the fallback messages (no progress lines or bar): what a batch wants.
     """
-    import torch
-
     from svd_learn.video import write_gif, write_mp4
 
     started = time.perf_counter() if started is None else started
     progress = (lambda message: None) if quiet else say
-    timings: dict[str, float] = {"load_s": load_s}
     loads_before = planned.load_s
     choice = planned.choice
     run = RunReport(
@@ -538,25 +398,12 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
         predicted_peak_gib=planned.predicted_peak_gib, budget_gib=planned.budget_gib, emulate_t4=planned.emulate_t4,
         environment=planned.environment, report=str(report_path), command=command,
     )
-
-    # Generate; on CUDA out-of-memory free everything and take the next lower plan.
-    while True:
-        try:
-            pipe = planned.pipeline(progress)
-            if quiet:
-                pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
-            frames = _denoise_and_decode(pipe, picture, params, planned.plan, decode_chunk_size, planned.device, run,
-                                         timings, progress, on_step)
-            break
-        except torch.OutOfMemoryError as error:
-            message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
-            run.fallbacks.append({"plan": planned.plan.name, "error": message})
-        # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
-        pipe = None
-        planned.fall_back(message, say)
-    del pipe
+    frames, call = _generate_with_fallback(planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet)
     run.plan = planned.plan.name
-    timings["load_s"] = round(load_s + planned.load_s - loads_before, 2)  # applying the plan, and any reload
+    run.parameters["decode_chunk_size"] = call.decode_chunk_size
+    run.peak_allocated_gib, run.peak_reserved_gib = call.peak_allocated_gib, call.peak_reserved_gib
+    run.denoise_peak_allocated_gib = call.denoise_peak_allocated_gib
+    timings = {"load_s": round(load_s + planned.load_s - loads_before, 2), **call.timings}  # with any reload
 
     # Write the video (and GIF) atomically, then the report.
     progress(f"writing {output} ...")
@@ -575,12 +422,51 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     return run
 
 
-def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, run: RunReport, timings, say, on_step):
-    """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding."""
+def _generate_with_fallback(planned: PlannedPipeline, picture, params, run: RunReport, decode_chunk_size, say, progress,
+                            on_step, quiet: bool):
+    """Denoise and decode with the current plan; on CUDA out-of-memory free everything, record it in
+    `run.fallbacks`, take the next lower plan and try again. Returns the frames and the call's measurements."""
+    from svd_learn import memory
+
+    while True:
+        try:
+            pipe = planned.pipeline(progress)
+            _raise_if_simulated(planned.plan.name)
+            if quiet:
+                pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
+            return denoise_and_decode(pipe, picture, params, plan=planned.plan, decode_chunk_size=decode_chunk_size,
+                                      device=planned.device, say=progress, on_step=on_step)
+        except Exception as error:  # noqa: BLE001: only out-of-memory is handled here
+            if not memory.is_out_of_memory(error):  # the one test of "out of memory" (lesson 4's)
+                raise
+            message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
+            run.fallbacks.append({"plan": planned.plan.name, "error": message})
+        # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
+        pipe = None
+        planned.fall_back(message, say)
+
+
+@dataclass
+class CallMeasures:
+    """What one pipeline call measured: the decode chunk it used, its GPU peaks (None on a CPU) and its timings."""
+
+    decode_chunk_size: int
+    timings: dict  # denoise_s, s_per_step, decode_s, call_s
+    peak_allocated_gib: float | None = None
+    peak_reserved_gib: float | None = None
+    denoise_peak_allocated_gib: float | None = None  # the peak before decoding began
+
+
+def denoise_and_decode(pipe, picture, params, *, plan, decode_chunk_size: int | None, device: str,
+                       say: Callable[[str], None] = print, on_step: Callable[[int, int], None] | None = None):
+    """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding.
+    `decode_chunk_size` is the caller's (None: the plan's). Returns the frames and a CallMeasures."""
     import torch
 
     cuda = device.startswith("cuda")  # "cuda" or "cuda:N": the memory counters of that GPU
     total_steps = params.num_inference_steps
+    chunk = min(decode_chunk_size or plan.decode_chunk_size or params.num_frames, params.num_frames)  # what the VAE decodes at once
+    measures = CallMeasures(decode_chunk_size=chunk, timings={})
     marks: dict[str, float] = {}
 
     def step_end(pipeline, step, timestep, tensors):
@@ -590,8 +476,7 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
             marks["denoised"] = time.perf_counter()
             if cuda:
                 torch.cuda.synchronize(device)
-                run.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
-            chunk = kwargs["decode_chunk_size"]
+                measures.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
             say(f"decoding {params.num_frames} frames, {chunk} at a time ...")
         return tensors
 
@@ -599,74 +484,46 @@ def _denoise_and_decode(pipe, picture, params, plan, decode_chunk_size, device, 
         pipe.set_progress_bar_config(disable=True)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    kwargs = params.pipeline_kwargs()
-    kwargs["decode_chunk_size"] = decode_chunk_size or plan.decode_chunk_size or params.num_frames  # the user's, else the plan's
-    kwargs["generator"] = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
-    run.parameters["decode_chunk_size"] = kwargs["decode_chunk_size"]
+    kwargs = {**params.pipeline_kwargs(), "decode_chunk_size": chunk}
+    generator = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
     say(f"denoising: {total_steps} steps, {params.num_frames} frames of {params.width}x{params.height}")
     called = time.perf_counter()
-    frames = pipe(picture, callback_on_step_end=step_end, **kwargs).frames[0]
+    frames = pipe(picture, callback_on_step_end=step_end, generator=generator, **kwargs).frames[0]
     finished = time.perf_counter()
     if cuda:
         torch.cuda.synchronize(device)
-        run.peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
-        run.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
+        measures.peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
+        measures.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
     denoised = marks.get("denoised", finished)
-    timings.update(
+    measures.timings = dict(
         denoise_s=round(denoised - called, 2), s_per_step=round((denoised - called) / total_steps, 3),
         decode_s=round(finished - denoised, 2), call_s=round(finished - called, 2),
     )
-    return frames
+    return frames, measures
 
 
 # ----------------------------------------------------------------------------------------------------
-# The command line: rich progress on stderr, the summary on stdout, short errors, exit codes.
+# A simulated out-of-memory error: the public seam for lesson 5 and the tests (a CPU has no GPU memory to exhaust).
 
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
+_SIMULATED_OUT_OF_MEMORY: dict = {}
 
 
-def run_command(**options) -> int:
-    """`svd-learn generate`: call generate_video with rich progress; turn a user's mistake into one message.
-
-    Returns the exit code: 0 done, 1 a problem the message explains, 130 interrupted (Ctrl-C).
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from svd_learn.parameters import ImageError, ParameterError
-    from svd_learn.video import OutputError
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
-    progress = Progress(
-        TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
-    )
-    task = None
-
-    def on_step(step: int, total: int) -> None:
-        nonlocal task
-        if step == 1:  # a new denoising loop (a fallback plan starts one too)
-            if task is not None:
-                progress.remove_task(task)
-            progress.start()
-            task = progress.add_task("denoising", total=total)
-        progress.update(task, completed=step)
-        if step == total:
-            progress.stop()
-
-    def say(message: str) -> None:
-        console.print(message, markup=False)
-
-    output = options.get("output")
+@contextmanager
+def simulated_out_of_memory(*plans: str, message: str = "CUDA out of memory. Tried to allocate 7.03 GiB (simulated)"):
+    """While active, every pipeline call with one of these plans raises torch.OutOfMemoryError, as a GPU too
+    small for them would; other plans run as usual. Yields the list of plans called, in order."""
+    called: list[str] = []
+    _SIMULATED_OUT_OF_MEMORY.update(plans=set(plans), message=message, called=called)
     try:
-        report = generate_video(say=say, on_step=on_step, command=["svd-learn", *sys.argv[1:]], **options)
-    except (ImageError, ParameterError, OutputError, GenerationError) as error:
-        progress.stop()
-        console.print(f"error: {error}", markup=False)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        progress.stop()
-        console.print(f"interrupted: nothing was written ({output} is as it was).", markup=False)
-        return EXIT_INTERRUPTED
-    print(report.summary())
-    return EXIT_OK
+        yield called
+    finally:
+        _SIMULATED_OUT_OF_MEMORY.clear()
+
+
+def _raise_if_simulated(plan: str) -> None:
+    import torch
+
+    if _SIMULATED_OUT_OF_MEMORY:
+        _SIMULATED_OUT_OF_MEMORY["called"].append(plan)
+        if plan in _SIMULATED_OUT_OF_MEMORY["plans"]:
+            raise torch.OutOfMemoryError(_SIMULATED_OUT_OF_MEMORY["message"])

@@ -15,7 +15,8 @@ the VAE). `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` cuts fragmentation 
 
 `apply_plan` applies a named plan in one call. `measure_run` measures one call. `choose_plan` picks the
 fastest plan predicted to fit a GPU, from calibration measured on real GPUs (data/memory_calibration.json,
-written from benchmarks/results/ by benchmarks/calibrate.py), and says why.
+written from benchmarks/results/ by benchmarks/calibrate.py), and says why; `plans_to_try` adds the lower
+plans a run falls back to on CUDA out-of-memory. `emulate_t4` caps a bigger GPU like a T4 (or any budget).
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 
 import torch
 
-GIB = 2**30
+from svd_learn.environment import GIB
+from svd_learn.models import DATA
+from svd_learn.models import MODEL_COMPONENTS as COMPONENTS  # diffusers' model_cpu_offload_seq for SVD
+
 T4_GIB = 14.74  # what torch reports for a Colab T4 (total_memory)
 T4_SAFE_PEAK_GIB = 14.0  # the most a plan may reserve on a T4: the CUDA context and cuDNN need the rest
 ALLOC_CONF_VARIABLE = "PYTORCH_CUDA_ALLOC_CONF"
 EXPANDABLE_SEGMENTS = "expandable_segments:True"
-COMPONENTS = ("image_encoder", "unet", "vae")  # diffusers' model_cpu_offload_seq for SVD
 PLACEMENTS = ("gpu", "model_offload", "sequential_offload", "group_offload", "cpu")
 SPEED_TIE = 0.05  # plans measured within 5% of the fastest count as equally fast
 DECODE_ALL = 25  # a decode_chunk_size >= num_frames decodes every frame at once (SVD-XT has 25)
@@ -93,18 +95,19 @@ PLANS: dict[str, Plan] = dict(
 
 
 def get_plan(plan: Plan | str) -> Plan:
+    """The plan called `plan` (any name of PLANS: the one list `--plan` accepts), or a clear error."""
     if isinstance(plan, Plan):
         return plan
     try:
         return PLANS[plan]
     except KeyError:
-        raise ValueError(f"Unknown memory plan {plan!r}. Known plans: {', '.join(PLANS)}.") from None
+        raise ValueError(f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them).") from None
 
 
-def fallback_order() -> list[str]:
+def fallback_order(calibration: dict | None = None) -> list[str]:
     """The plans a GPU run may use, from most to least GPU memory as measured: on CUDA out-of-memory, try the
     next. A plan that another one beats on peak, time and host memory at once (see `dominated_by`) is left out."""
-    calibration = read_calibration()
+    calibration = calibration or read_calibration()
     candidates = [name for name, plan in PLANS.items() if not plan.baseline and not dominated_by(name, calibration)]
     peaks = {name: entry.get("peak_reserved_gib") for name, entry in calibration["plans"].items()}
     unmeasured = float("inf")  # plans without a measurement go last, in PLANS order (sorted() is stable)
@@ -187,9 +190,10 @@ def enable_expandable_segments() -> None:
 
 
 @contextlib.contextmanager
-def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
+def emulate_t4(cap_gib: float = T4_GIB, device: int = 0, t4_kernels: bool = True):
     """Behave like a Colab T4 on a bigger GPU: cap PyTorch's memory at `cap_gib` and allow only the attention
-    kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4."""
+    kernels a T4 has (memory-efficient and math; no FlashAttention). Use fp16 weights, as on a T4.
+    With `t4_kernels=False` only the cap applies (`svd-learn generate --vram-budget`)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     if not torch.cuda.is_available():
@@ -198,8 +202,9 @@ def emulate_t4(cap_gib: float = T4_GIB, device: int = 0):
     if cap_gib * GIB > total:
         raise ValueError(f"This GPU has {total / GIB:.2f} GiB; it cannot emulate a {cap_gib} GiB budget.")
     torch.cuda.set_per_process_memory_fraction(cap_gib * GIB / total, device)
+    kernels = [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH] if t4_kernels else list(SDPBackend)
     try:
-        with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
+        with sdpa_kernel(kernels):
             yield
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, device)
@@ -376,12 +381,12 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def read_calibration() -> dict:
     """Peak GPU memory and speed per plan, measured on a real GPU under a T4 budget (see benchmarks/)."""
-    return json.loads((resources.files("svd_learn") / "data" / "memory_calibration.json").read_text())
+    return json.loads((DATA / "memory_calibration.json").read_text())
 
 
 def read_benchmarks() -> dict:
     """Every GPU run in benchmarks/results/ (the machine, then one row per run), for Lesson 4's table and plots."""
-    return json.loads((resources.files("svd_learn") / "data" / "memory_benchmarks.json").read_text())
+    return json.loads((DATA / "memory_benchmarks.json").read_text())
 
 
 @dataclass(frozen=True)
@@ -437,6 +442,17 @@ def predict_peak_gib(plan: Plan | str, num_frames: int = 25, height: int = 576, 
     return max(denoise, decode) + fragmentation
 
 
+def _dominated(num_frames: int, height: int, width: int, calibration: dict) -> dict[str, Rejected]:
+    """The candidate plans another plan beats in everything (dominated_by), rejected with the reason."""
+    rejected = {}
+    for name, plan in PLANS.items():
+        better = None if plan.baseline else dominated_by(name, calibration)
+        if better:
+            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
+                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
+    return rejected
+
+
 def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str = "svd-xt", num_frames: int = 25,
                 height: int = 576, width: int = 1024, calibration: dict | None = None) -> PlanChoice:
     """The fastest plan predicted to fit this GPU and host, with the reasons. `vram_gib` None or 0: no GPU.
@@ -459,24 +475,26 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     host_budget = host_ram_gib - calibration["host_reserve_gib"] if host_ram_gib else None
     warnings: list[str] = []
     if not expandable_segments_enabled():
-        warnings.append(f"set {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS} before CUDA starts: the calibration was measured with it.")
+        warnings.append(f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
+                        "sets it itself; in your own code, set it before CUDA starts.")
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
-    rejected: dict[str, Rejected] = {}
-    for name, plan in PLANS.items():
-        better = None if plan.baseline else dominated_by(name, calibration)
-        if better:
-            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
-                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
-    for name in fallback_order():
+    rejected = _dominated(num_frames, height, width, calibration)
+    binding: set[str] = set()  # "GPU memory", "host RAM": what kept a plan out
+    for name in fallback_order(calibration):
         entry = calibration["plans"].get(name, {})
         peak = predict_peak_gib(name, num_frames, height, width, calibration)
         host_needed = entry.get("host_rss_gib")
         if peak is None:
             rejected[name] = Rejected(name, None, "not measured on a GPU yet")
-        elif peak > budget:
-            rejected[name] = Rejected(name, peak, f"predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
-        elif host_budget is not None and host_needed and host_needed > host_budget:
-            rejected[name] = Rejected(name, peak, f"needs about {host_needed:.1f} GiB of host RAM, {host_budget:.1f} GiB usable")
+            continue
+        limits = []  # every constraint this plan breaks, so the message names the one that binds
+        if peak > budget:
+            limits.append(f"GPU memory: predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
+        if host_budget is not None and host_needed and host_needed > host_budget:
+            limits.append(f"host RAM: needs about {host_needed:.1f} GiB > {host_budget:.1f} GiB usable")
+        if limits:
+            rejected[name] = Rejected(name, peak, "; ".join(limits))
+            binding.update(limit.split(":")[0] for limit in limits)
         else:
             fitting.append((entry.get("seconds") or float("inf"), name, peak))
     if fitting:
@@ -493,44 +511,121 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
             rejected[other] = Rejected(other, other_peak, why)
         estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
         measured = f"estimated from {estimated} steps" if estimated else "measured"
-        reason = (f"the fastest plan that fits ({seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, "
-                  f"{measured} on {calibration['machine']['gpu']} under a T4 budget); its predicted peak, {peak:.1f} GiB, "
-                  f"fits the {budget:.1f} GiB usable of {vram_gib:g} GiB")
+        reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+                  f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
+                  f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
+                  "your GPU's time differs)")
         if len(fitting) > 1:
             reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
         alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
-    name = fallback_order()[-1]
+    name = fallback_order(calibration)[-1]
     peak = predict_peak_gib(name, num_frames, height, width, calibration)
-    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {budget:.1f} GiB: try this one, "
+    limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
+    within = " and ".join(limits[name] for name in limits if name in binding) or f"{budget:.1f} GiB of GPU memory"
+    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within}: try this one, "
                     "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size.")
     alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
-    return PlanChoice(PLANS[name], "nothing is predicted to fit; this plan needs the least GPU memory", peak, False,
-                      alternatives, tuple(warnings))
+    why_not = rejected[name].why if name in rejected else "not measured"
+    return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
+                      False, alternatives, tuple(warnings))
+
+
+class PlanError(ValueError):
+    """A plan that cannot run as asked: an unknown name, or a placement this device does not have."""
+
+
+def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_gib: float | None, checkpoint: str,
+                 params, say=print) -> tuple[list[Plan], str, float | None]:
+    """The plans a run tries in order (the first, then every plan that needs less GPU memory: on CUDA
+    out-of-memory, the next), why the first, and its predicted peak reserved GPU memory.
+
+    `requested` is "auto" (choose_plan for `vram_gib`, None without a GPU) or a plan name; `params` gives
+    the call's size (num_frames, height, width).
+    """
+    size = (params.num_frames, params.height, params.width)
+    order = [PLANS[name] for name in fallback_order()]  # most GPU memory (fastest) first
+    if requested == "auto":
+        choice = choose_plan(vram_gib, host_ram_gib, checkpoint, *size)
+        for warning in choice.warnings:
+            if ALLOC_CONF_VARIABLE not in warning:  # the capstone set it, or said why it could not
+                say(f"warning: {warning}")
+        first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
+    else:
+        try:
+            first = get_plan(requested)  # the one list of plan names, the same `svd-learn plan` prints
+        except ValueError as error:
+            raise PlanError(str(error)) from None
+        reason, predicted = "asked for with --plan", predict_peak_gib(first, *size)
+    if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
+        raise PlanError(
+            f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
+            f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
+        )
+    predicted = None if predicted is None else round(predicted, 2)
+    if first.placement == "cpu":
+        return [first], reason, predicted  # nothing to fall back to
+    if first in order:
+        candidates = order[order.index(first):]
+    else:  # a baseline recipe: then every plan predicted to need less memory
+
+        def peak(plan: Plan) -> float:
+            value = predict_peak_gib(plan, *size)
+            return float("inf") if value is None else value
+
+        candidates = [first] + [p for p in order if peak(p) < peak(first)]
+    if device == "cpu":  # "gpu" placements run on the CPU device; offloading needs a GPU
+        candidates = [p for p in candidates if p.placement == "gpu"]
+    return candidates, reason, predicted
+
+
+def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:
+    """Refuse a GPU or host size that no machine has (negative, nan, infinite), with what to pass instead."""
+    import math
+
+    for flag, value, rule in (("--vram", vram_gib, "0 (no GPU) or more"), ("--host-ram", host_ram_gib, "above 0")):
+        if value is not None and (not math.isfinite(value) or value < 0 or (flag == "--host-ram" and value == 0)):
+            raise ValueError(f"{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} "
+                             "(a Colab T4 has --vram 14.74 --host-ram 12.7).")
 
 
 def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str, num_frames: int | None,
                  height: int, width: int, as_json: bool = False) -> int:
-    """`svd-learn plan`: the planner's choice for this machine (or the one described), and why."""
+    """`svd-learn plan`: the planner's choice for this machine (or the one described), and why.
+
+    Returns the exit code: 0, or 1 with one short message for impossible inputs (checked as `generate` checks them).
+    """
     from svd_learn.environment import probe
     from svd_learn.models import get_checkpoint
+    from svd_learn.parameters import ParameterError, check_size
 
+    try:
+        check_machine(vram_gib, host_ram_gib)
+        num_frames = get_checkpoint(checkpoint).num_frames if num_frames is None else num_frames
+        size_warnings = check_size(checkpoint, num_frames, height, width)
+    except (ValueError, ParameterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if vram_gib is None or host_ram_gib is None:
         env = probe()
         vram_gib = env.vram_gib if vram_gib is None else vram_gib
         host_ram_gib = env.host_ram_gib if host_ram_gib is None else host_ram_gib
-    num_frames = num_frames or get_checkpoint(checkpoint).num_frames
     choice = choose_plan(vram_gib, host_ram_gib, checkpoint, num_frames, height, width)
     calibration = read_calibration()
     if as_json:
         print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
                           "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
+                          "size_warnings": size_warnings, "plans": ["auto", *PLANS],
                           "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
         return 0
     gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
     print(f"{checkpoint}, {num_frames} frames at {height}x{width}, on {gpu} and {host_ram_gib:g} GiB of host RAM\n")
+    for warning in size_warnings:
+        print(f"warning: {warning}")
     print(choice.explain())
+    print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
     machine = calibration["machine"]
-    print(f"\ncalibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
-          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}")
+    print(f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
+          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}. "
+          "Predicted peaks apply to any GPU; times are that GPU's.")
     return 0

@@ -9,7 +9,10 @@ writes pipeline folders in that exact layout from three sources:
 - random: the real full-size architecture with random fp16 weights (memory and speed checks on a GPU);
 - pretrained: the real weights, downloaded from the Hub by diffusers itself.
 
-`load_pipeline` is the one way every lesson and the capstone load a pipeline.
+`load_pipeline` is the one way every lesson and the capstone load a pipeline. For the capstone,
+`resolve_model` turns --model and --source into a `ModelChoice` (nothing built or downloaded),
+`with_weights` builds tiny or random weights once, and `load_chosen` loads them, turning the Hub's
+errors into advice (`hub_advice`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ import json
 import os
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import torch
+
+from svd_learn import environment
+from svd_learn.environment import check_source
 
 DATA = resources.files("svd_learn") / "data"
 
@@ -220,26 +227,30 @@ def course_home() -> Path:
     return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn"))
 
 
-def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
-    """The tiny pipeline folder for `checkpoint`, built once and reused (the build is deterministic)."""
+def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:
+    """The tiny pipeline folder for `checkpoint`, built once and reused (the build is deterministic).
+    `on_build()` is called before a build, never when the folder is reused."""
     import diffusers
 
     folder = course_home() / f"tiny-{checkpoint}-diffusers-{diffusers.__version__}"
-    return _build_once(folder, lambda partial: build_tiny_pipeline(partial, checkpoint))
+    return _build_once(folder, lambda partial: build_tiny_pipeline(partial, checkpoint), on_build)
 
 
-def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT) -> Path:
+def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:
     """The full-size random pipeline folder for `checkpoint`, built once (minutes, about 9 GB of host RAM)."""
-    return _build_once(course_home() / f"random-{checkpoint}", lambda partial: build_full_size_random_pipeline(partial, checkpoint))
+    folder = course_home() / f"random-{checkpoint}"
+    return _build_once(folder, lambda partial: build_full_size_random_pipeline(partial, checkpoint), on_build)
 
 
-def _build_once(folder: Path, build) -> Path:
+def _build_once(folder: Path, build, on_build=None) -> Path:
     """Build a pipeline folder unless it exists; build beside it and rename, so a crash never leaves half a model."""
     from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / "model_index.json").exists():
+            if on_build is not None:
+                on_build()
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             build(partial)
@@ -248,16 +259,15 @@ def _build_once(folder: Path, build) -> Path:
     return folder
 
 
-def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT) -> str:
+def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> str:
     """What to pass to `from_pretrained` for `checkpoint` from a model source (see svd_learn.environment):
-    a local folder for tiny and random, the Hub repo id for pretrained."""
+    a local folder for tiny and random (built on first use: `on_build()` is called first), the Hub repo id for pretrained."""
     if source == "tiny":
-        return str(tiny_pipeline_folder(checkpoint))
+        return str(tiny_pipeline_folder(checkpoint, on_build))
     if source == "random":
-        return str(random_pipeline_folder(checkpoint))
-    if source == "pretrained":
-        return get_checkpoint(checkpoint).repo_id
-    raise ValueError(f"Unknown model source {source!r}: use tiny, random or pretrained.")
+        return str(random_pipeline_folder(checkpoint, on_build))
+    check_source(source, f"source {source}")
+    return get_checkpoint(checkpoint).repo_id
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -308,3 +318,153 @@ def describe_components(pipe) -> list[dict]:
             )
         rows.append(row)
     return rows
+
+
+# ----------------------------------------------------------------------------------------------------
+# Which weights: a model name, Hub id or folder, and a source; loaded with errors that say what to do.
+
+
+class ModelError(RuntimeError):
+    """Weights that cannot be had as asked (unknown model or source, gated, not on the Hub); the message says what to do."""
+
+
+class HubUnreachable(ModelError):
+    """The weights are not cached and the Hub cannot be reached (no network, or HF_HUB_OFFLINE=1)."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Which weights: a model name, Hub id or folder, and a source.
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    location: str  # what from_pretrained reads: a folder or a Hub repo id ("" for tiny/random until with_weights)
+    source: str  # tiny, random, pretrained, or folder (a local folder the user named)
+    checkpoint: Checkpoint  # the checkpoint whose presets apply (svd-xt for unknown repos and folders)
+    explicit: bool  # the user named the model or the source (--model, --source, $SVD_LEARN_SOURCE): never fall back
+    reason: str
+
+
+def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
+    """`resolve_model`, then `with_weights`: the choice with its weights ready to load."""
+    return with_weights(resolve_model(model, source), say)
+
+
+def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
+    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`, without
+    building or downloading anything, so that every input can be checked first.
+
+    Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
+    """
+    if source is not None:
+        try:
+            check_source(source, f"--source {source}")
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+    named = model is not None
+    model = model or DEFAULT_CHECKPOINT
+    if Path(model).expanduser().is_dir():
+        folder = Path(model).expanduser()
+        if not (folder / "model_index.json").exists():
+            raise ModelError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
+        return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
+    checkpoint = CHECKPOINTS.get(model) or checkpoint_for_repo(model)
+    if source is not None:
+        chosen, reason = source, "asked for with --source"
+    else:
+        try:
+            choice = environment.choose_source()
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+        chosen, reason = choice.name, choice.reason
+    explicit = named or source is not None or environment.SOURCE_VARIABLE in os.environ
+    if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
+        if "/" not in model:
+            raise ModelError(
+                f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), a Hub repo id "
+                "(owner/name) nor an existing folder."
+            )
+        if chosen != "pretrained" and (source is not None or environment.SOURCE_VARIABLE in os.environ):
+            raise ModelError(
+                f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), so there are no "
+                f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
+            )
+        return ModelChoice(model, "pretrained", get_checkpoint(DEFAULT_CHECKPOINT), True, "a Hub repo id")
+    location = checkpoint.repo_id if chosen == "pretrained" else ""
+    return ModelChoice(location, chosen, checkpoint, explicit, reason)
+
+
+def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> ModelChoice:
+    """The choice with a location to load: tiny and random weights are built on first use (and said so), then reused."""
+    if choice.source not in ("tiny", "random") or choice.location:
+        return choice
+    name = choice.checkpoint.name
+    location = pipeline_location(
+        choice.source, name, on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ...")
+    )
+    return replace(choice, location=location)
+
+
+def _checkpoint_of_folder(folder: Path) -> Checkpoint:
+    """The checkpoint whose presets fit a local folder: by its UNet's trained frame count."""
+    try:
+        frames = json.loads((folder / "unet" / "config.json").read_text()).get("num_frames")
+    except (OSError, ValueError):
+        frames = None
+    return get_checkpoint("svd" if frames == 14 else DEFAULT_CHECKPOINT)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading, with errors that say what to do.
+
+
+def load_chosen(choice: ModelChoice, device: str):
+    """Load the chosen pipeline (fp16 variant, safetensors only), translating Hub errors into advice."""
+    try:
+        return load_pipeline(choice.location, device=device)
+    except Exception as error:  # noqa: BLE001: we translate what we recognise and re-raise the rest
+        advice = hub_advice(error, choice.location)
+        if advice is None:
+            raise
+        raise advice from error
+
+
+def hub_advice(error: BaseException, repo_id: str) -> ModelError | None:
+    """A short what-to-do for the Hub errors a user meets (looking down the chain diffusers wraps them in)."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    page = f"https://huggingface.co/{repo_id}"
+    for cause in _chain(error):
+        if isinstance(cause, GatedRepoError):
+            return ModelError(
+                f"{repo_id} is gated: accept its license at {page} while logged in, then give this machine a token: "
+                "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). "
+                "Or use --model svd-xt, which is not gated."
+            )
+        if isinstance(cause, RepositoryNotFoundError):
+            return ModelError(f"{repo_id} was not found on the Hub (or is private): check the spelling at {page}.")
+        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or _is_connection_error(cause):
+            return HubUnreachable(
+                f"Cannot download {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
+                "Connect to the internet and run again (the download is about 4.5 GB, once), "
+                "or run without a download: --source tiny (seconds, noise) or --source random (full size, noise)."
+            )
+    return None
+
+
+def _chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"ConnectionError", "ConnectError", "NetworkError", "ConnectTimeout", "TimeoutException"})

@@ -2,9 +2,10 @@
 
 Four parts, in the order a generation uses them:
 
-- `GenerationParameters`: the knobs of `StableVideoDiffusionPipeline.__call__`, with `validate()` (errors
-  for impossible values, warnings for values the model was not trained on) and `preset()` (the model
-  cards' settings and Stability's reference sampler). Presets and rules live in data/parameters.toml.
+- `GenerationParameters`: the knobs of `StableVideoDiffusionPipeline.__call__`, their defaults where they are
+  declared, with `validate()` (errors for impossible values, warnings for values the model was not trained
+  on) and `preset()` (the model cards' settings and Stability's reference sampler). `KNOBS` are the fields a
+  run may set, `check_overrides` checks a caller's values. Presets and rules live in data/parameters.toml.
 - `load_image` / `prepare_image`: any image file to an RGB image of exactly the generation's size.
 - `inspect_conditioning`: run the real pipeline with hooks and capture what the UNet actually receives
   (added time ids, per-frame guidance, the 8-channel input, the zero embeddings of the unconditional half,
@@ -32,7 +33,7 @@ class ImageError(ValueError):
 
 
 _TABLE = tomllib.loads((DATA / "parameters.toml").read_text())
-SOURCES: dict[str, str] = _TABLE["sources"]
+RULE_SOURCES: dict[str, str] = _TABLE["sources"]  # where each rule comes from (not environment.SOURCES)
 RULES: list[dict] = _TABLE["rules"]
 IMAGE_POLICY: dict = _TABLE["image"]
 PRESETS: tuple[str, ...] = tuple(_TABLE["presets"])
@@ -44,24 +45,23 @@ PRESETS: tuple[str, ...] = tuple(_TABLE["presets"])
 
 @dataclass
 class GenerationParameters:
-    """One SVD generation's parameters. Defaults are diffusers' call defaults for SVD-XT (data/parameters.toml).
-
-    `fps` is the frame rate you want; the pipeline gives the UNet `fps - 1` (the model was trained on that).
-    `seed` seeds the generator the caller builds (`torch.Generator(device).manual_seed(seed)`).
+    """One SVD generation's parameters, with diffusers' `StableVideoDiffusionPipeline.__call__` defaults for SVD-XT
+    (tests/test_parameters.py checks them against the installed diffusers). The rules that check them, and the
+    presets of each checkpoint, are in data/parameters.toml.
     """
 
-    height: int = _TABLE["defaults"]["height"]
-    width: int = _TABLE["defaults"]["width"]
-    num_frames: int = _TABLE["defaults"]["num_frames"]
-    num_inference_steps: int = _TABLE["defaults"]["num_inference_steps"]
-    fps: int = _TABLE["defaults"]["fps"]
-    motion_bucket_id: int = _TABLE["defaults"]["motion_bucket_id"]
-    noise_aug_strength: float = _TABLE["defaults"]["noise_aug_strength"]
-    min_guidance_scale: float = _TABLE["defaults"]["min_guidance_scale"]
-    max_guidance_scale: float = _TABLE["defaults"]["max_guidance_scale"]
-    decode_chunk_size: int = _TABLE["defaults"]["decode_chunk_size"]
-    seed: int = _TABLE["defaults"]["seed"]
-    num_videos_per_prompt: int = _TABLE["defaults"]["num_videos_per_prompt"]
+    height: int = 576  # pixels, a multiple of 8 (the VAE turns 8x8 pixels into one latent); the checkpoints' size
+    width: int = 1024  # pixels, a multiple of 8
+    num_frames: int = 25  # frames to generate: SVD-XT was trained on 25, SVD on 14
+    num_inference_steps: int = 25  # denoising steps: time grows with them
+    fps: int = 7  # the video's frame rate; the pipeline gives the UNet fps - 1 (what the model was trained on)
+    motion_bucket_id: int = 127  # how much motion: higher moves more (trained on 0 to 255)
+    noise_aug_strength: float = 0.02  # noise added to the conditioning image: less like the image, more motion
+    min_guidance_scale: float = 1.0  # guidance of the first frame; it rises linearly ...
+    max_guidance_scale: float = 3.0  # ... to this value at the last frame (guidance is off when it is <= 1)
+    decode_chunk_size: int = 25  # frames the VAE decodes at once: the memory knob of the decoder (25 = all)
+    seed: int = 0  # seeds a CPU torch.Generator (as the capstone does): the same noise on any device
+    num_videos_per_prompt: int = 1  # videos per call (the course makes one)
 
     def validate(self, checkpoint: str | None = None) -> list[str]:
         """Check every rule of data/parameters.toml.
@@ -84,7 +84,7 @@ class GenerationParameters:
             requirement = _broken_requirement(rule, value, self, checkpoint)
             if requirement:
                 problems[rule["level"]].append(
-                    f"{rule['field']}={value!r}: {requirement}. {rule['why']} (source: {SOURCES[rule['source']]})"
+                    f"{rule['field']}={value!r}: {requirement}. {rule['why']} (source: {RULE_SOURCES[rule['source']]})"
                 )
         if problems["error"]:
             raise ParameterError("\n".join(problems["error"]))
@@ -95,11 +95,11 @@ class GenerationParameters:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if spec.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                errors.append(f"{spec.name}={value!r}: must be a whole number (int). (source: {SOURCES['diffusers']})")
+                errors.append(f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})")
             elif spec.type == "float" and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
-                errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {SOURCES['diffusers']})")
+                errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {RULE_SOURCES['diffusers']})")
         return errors
 
     def pipeline_kwargs(self) -> dict[str, Any]:
@@ -141,23 +141,39 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
     return None
 
 
+# The parameters a run may set (and a batch may sweep): every field but the size, which is the checkpoint's,
+# and num_videos_per_prompt (a run makes one video).
+KNOBS: tuple[str, ...] = tuple(f.name for f in fields(GenerationParameters) if f.name not in ("height", "width", "num_videos_per_prompt"))
+
+
+def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The caller's values for some KNOBS, without those left as None (None: keep the preset's value).
+    A name that is not a knob is a ParameterError that lists the knobs."""
+    unknown = [name for name in overrides if name not in KNOBS]
+    if unknown:
+        raise ParameterError(f"{', '.join(map(repr, unknown))}: not a generation parameter. Parameters: {', '.join(KNOBS)}.")
+    return {name: value for name, value in overrides.items() if value is not None}
+
+
 def preset(name: str) -> GenerationParameters:
     """The parameters of a named preset (see PRESETS): model-card settings or Stability's reference sampler."""
     if name not in _TABLE["presets"]:
         raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.")
     overrides = {k: v for k, v in _TABLE["presets"][name].items() if k not in ("checkpoint", "description")}
-    return GenerationParameters(**{**_TABLE["defaults"], **overrides})
+    return GenerationParameters(**overrides)
+
+
+def check_size(checkpoint: str, num_frames: int, height: int, width: int) -> list[str]:
+    """Check a call's size by the rules `generate` uses (the checkpoint's preset, with this size); return the
+    warnings or raise ParameterError. `svd-learn plan` checks its inputs with it."""
+    get_checkpoint(checkpoint)  # a clear error for an unknown name
+    return replace(preset(checkpoint), num_frames=num_frames, height=height, width=width).validate(checkpoint)
 
 
 def preset_checkpoint(name: str) -> str:
     """The checkpoint a preset is for (svd, svd-xt or svd-xt-1-1)."""
     preset(name)  # a clear error for an unknown name
     return _TABLE["presets"][name]["checkpoint"]
-
-
-def preset_description(name: str) -> str:
-    preset(name)
-    return _TABLE["presets"][name]["description"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -247,7 +263,7 @@ def prepare_image(image, height: int, width: int):
         smallest = (math.ceil(width / IMAGE_POLICY["max_upscale"]), math.ceil(height / IMAGE_POLICY["max_upscale"]))
         raise ImageError(
             f"The image is {source_width}x{source_height} (width x height); covering {width}x{height} would upscale it "
-            f"{scale:.1f}x, more than the {IMAGE_POLICY['max_upscale']:g}x allowed (source: {SOURCES['course']}: upscaling "
+            f"{scale:.1f}x, more than the {IMAGE_POLICY['max_upscale']:g}x allowed (source: {RULE_SOURCES['course']}: upscaling "
             f"invents blur that SVD then animates). Use an image of at least {smallest[0]}x{smallest[1]} pixels."
         )
     # The centred region of the source with the target's aspect ratio, resized straight to the target.
@@ -348,12 +364,11 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
         pipe.vae.decoder.register_forward_pre_hook(decoder_call),
     ]
     scheduler.step = step  # an instance attribute shadows the method; deleted below
-    device = pipe._execution_device
     try:
         frames = pipe(
             image,
             **params.pipeline_kwargs(),
-            generator=torch.Generator(device).manual_seed(params.seed),
+            generator=torch.Generator("cpu").manual_seed(params.seed),
             output_type=output_type,
         ).frames
     finally:
@@ -427,12 +442,11 @@ def sweep(pipe, image, params: GenerationParameters, name: str, values) -> dict:
 
     if name not in {f.name for f in fields(GenerationParameters)}:
         raise ValueError(f"{name!r} is not a generation parameter. Parameters: {', '.join(f.name for f in fields(GenerationParameters))}.")
-    device = pipe._execution_device
     videos = {}
     for value in values:
         changed = replace(params, **{name: value})
         changed.validate()
-        videos[value] = pipe(image, **changed.pipeline_kwargs(), generator=torch.Generator(device).manual_seed(changed.seed)).frames[0]
+        videos[value] = pipe(image, **changed.pipeline_kwargs(), generator=torch.Generator("cpu").manual_seed(changed.seed)).frames[0]
     return videos
 
 

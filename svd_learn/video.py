@@ -31,7 +31,8 @@ class OutputError(ValueError):
 def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
     """Refuse early (before minutes of generation) an output that exists or cannot be written.
 
-    A missing folder is created; `force` allows replacing an existing file, never a folder.
+    Nothing is created: a missing folder is made when the file is written (`atomic_path`), so a run that
+    fails leaves no new folder behind. `force` allows replacing an existing file, never a folder.
     """
     path = Path(path).expanduser()
     if path.suffix.lower() != suffix:
@@ -40,15 +41,19 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
         raise OutputError(f"{path} is a folder; give a file name ending with {suffix}.")
     if path.exists() and not force:
         raise OutputError(f"{path} exists; pass --force to replace it (the old file is untouched).")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"Cannot create the folder {path.parent}: {error.strerror or error}.") from None
+    existing = path.parent
+    while not existing.exists():  # the nearest folder that exists: the missing ones will be made inside it
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"Cannot create the folder {path.parent}: {existing} is a file, not a folder.")
     try:  # the only reliable test (as root, os.access says yes to everything): create a file there
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=f".{path.name}.", suffix=".check"):
             pass
     except OSError as error:
-        raise OutputError(f"Cannot write to the folder {path.parent}: {error.strerror or error}.") from None
+        raise OutputError(
+            f"Cannot write to the folder {existing}: creating a file there failed ({error.strerror or error}). "
+            "Choose another folder for the output."
+        ) from None
     return path
 
 
@@ -59,6 +64,7 @@ def atomic_path(path: str | Path, *, force: bool):
     The temporary name keeps the suffix, so writers that choose the format by extension still work.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
     os.close(handle)
     temporary = Path(temporary)

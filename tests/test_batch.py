@@ -107,6 +107,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # launches two processes
 def test_two_processes_make_each_good_image_exactly_once_and_record_the_broken_one(tmp_path):
     """The issue's test: `accelerate launch` starts 2 CPU processes (gloo) over 5 images, one broken."""
     images = write_images(tmp_path / "in", 4, broken="broken.png")
@@ -208,29 +209,21 @@ def test_unusable_images_fail_before_the_pipeline_is_loaded(tmp_path):
 
 def test_out_of_memory_falls_back_once_and_the_next_jobs_keep_the_lower_plan(tmp_path, monkeypatch):
     """The capstone's fallback (generate.make_video), with one pipeline for the whole share: simulated on a CPU."""
-    import torch
-
     from svd_learn import generate, memory
 
-    original, tried, loads = generate._denoise_and_decode, [], []
+    loads = []
     real_load = generate.load_pipeline
-
-    def first_call_runs_out(pipe, picture, params, plan, *rest):
-        tried.append(plan.name)
-        if len(tried) == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
-        return original(pipe, picture, params, plan, *rest)
 
     def counting_load(*args):
         loads.append(args)
         return real_load(*args)
 
-    monkeypatch.setattr(generate, "_denoise_and_decode", first_call_runs_out)
     monkeypatch.setattr(generate, "load_pipeline", counting_load)
     write_images(tmp_path / "in", 2)
     order = memory.fallback_order()
     messages = []
-    summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, plan=order[0], say=messages.append)
+    with generate.simulated_out_of_memory(order[0], message="CUDA out of memory. Tried to allocate 7.03 GiB") as tried:
+        summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, plan=order[0], say=messages.append)
     assert [r["name"] for r in summary.done] == ["image0", "image1"] and not summary.failed
     assert tried == [order[0], order[1], order[1]] and len(loads) == 2  # one reload, then the lower plan stays
     assert any(f"out of GPU memory with plan {order[0]}" in m and f"falling back to plan {order[1]}" in m for m in messages)

@@ -289,6 +289,7 @@ def test_a_library_built_for_another_version_is_found_from_its_own_requirements(
     assert unmet.startswith("transformers requires huggingface-hub") and unmet.endswith("but huggingface-hub 0.25.2 is installed")
 
 
+@pytest.mark.slow  # starts a real kernel
 def test_ipython_extension_in_a_real_kernel():
     import nbclient
     import nbformat

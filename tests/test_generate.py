@@ -14,9 +14,10 @@ from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError
 from PIL import Image
 from typer.testing import CliRunner
 
-from svd_learn import generate, memory, models, video
+from svd_learn import environment, generate, memory, models, video
 from svd_learn.cli import app
 from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
+from svd_learn.parameters import ParameterError
 
 FAST = ["--frames", "3", "--steps", "1"]
 
@@ -98,7 +99,7 @@ def test_python_api_returns_the_report(tmp_path, image):
 def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
     folder = models.tiny_pipeline_folder()
     choice = generate.choose_model(str(folder), None)
-    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit_source) == (str(folder), "folder", "svd-xt", True)
+    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit) == (str(folder), "folder", "svd-xt", True)
     assert_clean_failure(cli(image, "-o", tmp_path / "b.mp4", "--model", tmp_path), "not a diffusers pipeline")
 
 
@@ -195,7 +196,7 @@ def test_read_only_folder(tmp_path, image):
         (["--noise-aug-strength", "-1"], "noise_aug_strength=-1"),
         (["--plan", "fastest"], "Unknown plan 'fastest'"),
         (["--plan", "docs-recipe"], "this run is on the CPU"),
-        (["--source", "cloud"], "Unknown model source 'cloud'"),
+        (["--source", "cloud"], "--source cloud is not a model source. Use one of: tiny, random, pretrained"),
         (["--emulate-t4"], "no CUDA GPU"),
         (["--vram-budget", "8"], "no CUDA GPU"),
         (["--model", "no-such-model"], "not one of the course's checkpoints"),
@@ -208,17 +209,12 @@ def test_out_of_range_parameters(tmp_path, image, option, phrase):
 
 
 def test_ctrl_c_during_generation_leaves_no_file(tmp_path, image, monkeypatch):
-    original = generate._denoise_and_decode
+    from svd_learn import cli as command_line
 
-    def interrupted(*args):
-        *rest, on_step = args
+    def ctrl_c(self, step, total):
+        raise KeyboardInterrupt  # what Ctrl-C raises, in the middle of denoising
 
-        def ctrl_c(step, total):
-            raise KeyboardInterrupt  # what Ctrl-C raises, in the middle of denoising
-
-        return original(*rest, ctrl_c)
-
-    monkeypatch.setattr(generate, "_denoise_and_decode", interrupted)
+    monkeypatch.setattr(command_line.DenoisingBar, "on_step", ctrl_c)
     out = tmp_path / "clip.mp4"
     out.write_bytes(b"my old video")
     result = cli(image, "-o", out, "--frames", "3", "--steps", "3", "--force")
@@ -263,14 +259,66 @@ def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, er
     assert_clean_failure(result, "Hub is unreachable", "--source tiny")
 
 
-def test_without_an_explicit_source_no_hub_falls_back_to_tiny(tmp_path, monkeypatch):
+def test_without_an_explicit_model_or_source_no_hub_falls_back_to_tiny_and_records_why(tmp_path, monkeypatch):
     monkeypatch.delenv(SOURCE_VARIABLE)
-    monkeypatch.setattr(generate, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
     result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST)
     assert result.exit_code == 0, result.output
     assert "falling back to tiny random weights" in result.output and "frames are noise" in result.output
-    assert json.loads((tmp_path / "out.json").read_text())["source"] == "tiny"
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["source"] == "tiny" and "--source" not in report["source_reason"]  # nobody asked for tiny
+    assert "Hub is unreachable" in report["source_reason"]
+    assert any("tiny random weights were used" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize("model", ["stabilityai/nonexistent-model", "svd-xt"])
+def test_a_named_model_without_hub_access_fails_instead_of_becoming_tiny(tmp_path, monkeypatch, model):
+    monkeypatch.delenv(SOURCE_VARIABLE)
+    monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
+    fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
+    out = tmp_path / "out.mp4"
+    assert_clean_failure(cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", model), "Hub is unreachable")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Every input is checked before anything is built, loaded or downloaded; a failed run leaves nothing.
+
+
+def count_builds_and_loads(monkeypatch):
+    calls = []
+    monkeypatch.setattr(models, "pipeline_location", lambda *a, **k: calls.append(("build", a)))
+    monkeypatch.setattr(generate, "load_pipeline", lambda *a: calls.append(("load", a)))
+    return calls
+
+
+def test_a_too_small_image_is_refused_before_any_weights_are_built(tmp_path, monkeypatch):
+    Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
+    calls = count_builds_and_loads(monkeypatch)
+    for source in ("random", "tiny"):
+        assert_clean_failure(cli(tmp_path / "tiny.png", "-o", tmp_path / "out.mp4", "--source", source), "upscale")
+    assert calls == []
+
+
+@pytest.mark.parametrize("plan", ["turbo", "fastest"])
+def test_an_unknown_plan_is_refused_before_loading_with_the_one_list(tmp_path, image, monkeypatch, plan):
+    calls = count_builds_and_loads(monkeypatch)
+    result = cli(image, "-o", tmp_path / "out.mp4", "--plan", plan)
+    assert_clean_failure(result, f"Unknown plan {plan!r}", *memory.PLANS)  # every plan, as `svd-learn plan` lists them
+    assert calls == []
+
+
+def test_a_failed_run_creates_no_folder(tmp_path):
+    assert_clean_failure(cli(tmp_path / "missing.png", "-o", tmp_path / "bad" / "newdir" / "sub" / "o.mp4"), "does not exist")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_report_and_messages_give_the_decode_chunk_really_used(tmp_path, image):
+    result = cli(image, "-o", tmp_path / "out.mp4", "--steps", "1", "--frames", "2")
+    assert result.exit_code == 0, result.output
+    assert "decoding 2 frames, 2 at a time" in result.output
+    assert json.loads((tmp_path / "out.json").read_text())["parameters"]["decode_chunk_size"] == 2
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -278,23 +326,17 @@ def test_without_an_explicit_source_no_hub_falls_back_to_tiny(tmp_path, monkeypa
 
 
 def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkeypatch):
-    original, loads, tried = generate._denoise_and_decode, [], []
+    loads = []
     real_load = generate.load_pipeline
 
     def counting_load(*args):
         loads.append(args)
         return real_load(*args)
 
-    def first_plan_runs_out(pipe, picture, params, plan, *rest):
-        tried.append(plan.name)
-        if len(tried) == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 7.03 GiB")
-        return original(pipe, picture, params, plan, *rest)
-
     monkeypatch.setattr(generate, "load_pipeline", counting_load)
-    monkeypatch.setattr(generate, "_denoise_and_decode", first_plan_runs_out)
     order = memory.fallback_order()
-    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
+    with generate.simulated_out_of_memory(order[0], message="CUDA out of memory. Tried to allocate 7.03 GiB") as tried:
+        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
     assert result.exit_code == 0, result.output
     assert tried == order[:2] and len(loads) == 2  # a fresh pipeline for the second plan (no stale hooks)
     assert f"out of GPU memory with plan {order[0]}" in result.output and f"falling back to plan {order[1]}" in result.output
@@ -305,25 +347,105 @@ def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkey
 
 
 def test_out_of_memory_with_every_plan_is_a_clear_error(tmp_path, image, monkeypatch):
-    def always_out(pipe, picture, params, plan, *rest):
-        raise torch.OutOfMemoryError("CUDA out of memory.")
-
-    monkeypatch.setattr(generate, "_denoise_and_decode", always_out)
     monkeypatch.setattr(generate, "load_pipeline", lambda *args: object())  # no need for real weights here
     monkeypatch.setattr(memory, "apply_plan", lambda *args: None)
-    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
+    with generate.simulated_out_of_memory(*memory.PLANS):
+        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
     assert_clean_failure(result, "Out of GPU memory with every plan", "--frames 14")
     assert not (tmp_path / "out.mp4").exists() and no_leftovers(tmp_path)
+
+
+def test_the_simulated_out_of_memory_is_off_outside_its_block(tmp_path, image):
+    with generate.simulated_out_of_memory("cpu"):
+        pass
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, say=lambda m: None)
+    assert run.fallbacks == [] and run.plan == "cpu"
 
 
 def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
     from types import SimpleNamespace
 
-    env = SimpleNamespace(vram_gib=15.0, host_ram_gib=12.7)
     params = SimpleNamespace(num_frames=25, height=576, width=1024)
-    plans, reason, predicted = generate.plans_to_try("auto", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)
+    plans, reason, predicted = memory.plans_to_try("auto", "cuda", 14.74, 12.7, "svd-xt", params, print)
     order = memory.fallback_order()
     assert [p.name for p in plans] == order[order.index(plans[0].name):]
     assert predicted is not None and predicted <= 14.0 and reason
-    docs = generate.plans_to_try("docs-recipe", "cuda", env, 14.74, params, models.get_checkpoint("svd-xt"), print)[0]
+    docs = memory.plans_to_try("docs-recipe", "cuda", 14.74, 12.7, "svd-xt", params, print)[0]
     assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CPU threads: the cores other processes leave free, not one per core.
+
+
+@pytest.mark.parametrize("load, threads", [(6.3, 1), (1.2, 1), (0.2, 2), (0.0, 2)])
+def test_cpu_threads_leave_busy_cores_alone(monkeypatch, load, threads):
+    from svd_learn import environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(environment.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(environment.os, "getloadavg", lambda: (load, load, load))
+    assert environment.cpu_threads()[0] == threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert environment.cpu_threads() == (torch.get_num_threads(), "set by OMP_NUM_THREADS")
+
+
+def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_path, image, monkeypatch):
+    monkeypatch.setattr(generate, "cpu_threads", lambda: (1, "2 cores, load average 6.3: 1 left for this run"))
+    before, during = torch.get_num_threads(), []
+    torch.set_num_threads(2)  # what torch starts with on 2 cores
+    try:
+        run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=2, say=lambda m: None,
+                                      on_step=lambda step, total: during.append(torch.get_num_threads()))
+        assert during == [1, 1] and torch.get_num_threads() == 2  # given back
+    finally:
+        torch.set_num_threads(before)
+    assert run.environment["cpu_threads"].startswith("1 (2 cores, load average 6.3")
+
+
+def test_the_python_api_takes_parameters_by_field_name_and_refuses_a_misspelt_one(tmp_path, image, monkeypatch):
+    calls = count_builds_and_loads(monkeypatch)
+    with pytest.raises(ParameterError, match="'num_frame': not a generation parameter"):
+        generate.generate_video(image, tmp_path / "a.mp4", num_frame=3, say=lambda m: None)
+    assert calls == [] and not (tmp_path / "a.mp4").exists()
+
+
+def test_an_out_of_memory_runtime_error_from_a_kernel_also_falls_back(tmp_path, image, monkeypatch):
+    real, tried = generate.denoise_and_decode, []
+
+    def kernel_runs_out(pipe, picture, params, **named):
+        tried.append(named["plan"].name)
+        if len(tried) == 1:  # how some CUDA kernels report it: a RuntimeError, not torch.OutOfMemoryError
+            raise RuntimeError("CUDA error: out of memory")
+        return real(pipe, picture, params, **named)
+
+    monkeypatch.setattr(generate, "denoise_and_decode", kernel_runs_out)
+    order = memory.fallback_order()
+    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0],
+                                  say=lambda m: None)
+    assert tried == order[:2] and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"
+
+
+def test_hub_advice_for_a_missing_repo_and_for_offline_mode():
+    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+
+    url = "https://huggingface.co/api/models/stabilityai/nonexistent-model"
+    missing = RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", url)))
+    assert generate.hub_advice(OSError("Cannot load model"), "x") is None  # an error it does not know is left alone
+    wrapped = OSError("Cannot load model stabilityai/nonexistent-model")
+    wrapped.__cause__ = missing
+    advice = generate.hub_advice(wrapped, "stabilityai/nonexistent-model")
+    assert "was not found on the Hub" in str(advice) and "https://huggingface.co/stabilityai/nonexistent-model" in str(advice)
+    offline = generate.hub_advice(OfflineModeIsEnabled("offline"), "stabilityai/stable-video-diffusion-img2vid-xt")
+    assert isinstance(offline, generate.HubUnreachable) and "HF_HUB_OFFLINE=1" in str(offline)
+
+
+def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
+    folder = tmp_path / "my-svd"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "model_index.json").write_text("{}")
+    (folder / "unet" / "config.json").write_text(json.dumps({"num_frames": 14}))
+    choice = generate.resolve_model(str(folder))
+    assert choice.source == "folder" and choice.checkpoint.name == "svd"
+    params, _ = generate.generation_parameters(choice, {})
+    assert params.num_frames == 14  # SVD's preset, not SVD-XT's 25

@@ -28,6 +28,7 @@ def test_every_known_error_that_needs_no_gpu_has_a_reproduction():
     assert {r.id for r in lab.list_reproductions()} == known - GPU_ONLY
 
 
+@pytest.mark.slow  # real installs from the package registry
 @pytest.mark.parametrize("entry_id", [r.id for r in lab.list_reproductions()])
 def test_reproduction(entry_id):
     if not lab.runs_on_this_python(lab.get_reproduction(entry_id)):
@@ -47,6 +48,7 @@ def test_reproduction(entry_id):
     assert not (lab.lab_home() / "envs" / lab.ENV_NAME).exists()  # throwaway environments are removed
 
 
+@pytest.mark.slow  # a real install (unless test_reproduction ran first)
 def test_the_captured_error_names_the_pinned_versions():
     result = run("cached_download")
     assert result.broken_pins == ["diffusers==0.28.2", "huggingface_hub==0.26.0"]
@@ -54,6 +56,7 @@ def test_the_captured_error_names_the_pinned_versions():
     assert "ImportError: cannot import name 'cached_download' from 'huggingface_hub'" in result.error_text
 
 
+@pytest.mark.slow  # real installs with venv + pip
 def test_venv_and_pip_when_uv_is_absent():
     lines = []
     result = lab.run_reproduction("hf_folder", use_uv=False, echo=lines.append)  # pip's cache: lab_home()/cache/pip
@@ -69,6 +72,7 @@ def test_unknown_id_lists_the_ids():
     assert "No reproduction 'nope'" in result.output and "hf_cache_home" in result.output
 
 
+@pytest.mark.slow  # runs uv and pip for real against a closed port (20 s)
 def test_unreachable_registry_is_said_clearly(monkeypatch, tmp_path):
     for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
         monkeypatch.setenv(variable, "http://127.0.0.1:9/simple")  # nothing listens on port 9

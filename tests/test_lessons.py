@@ -36,16 +36,20 @@ def test_notebook_code_matches_its_source(source):
     )
 
 
+def execution_problems(notebook) -> list[str]:
+    """What makes a notebook's stored outputs unfit for strict nbval: cells never run, printing cells without
+    output, stored errors."""
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+    problems = [f"never executed: {cell.source.splitlines()[0]}" for cell in cells if cell.execution_count is None]
+    problems += [f"prints but has no stored output: {cell.source.splitlines()[0]}"
+                 for cell in cells if SHOWS.search(cell.source) and not cell.outputs]
+    problems += [f"stored error: {out.get('ename')}" for cell in cells for out in cell.outputs if out.output_type == "error"]
+    return problems
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_was_executed_with_outputs(source):
-    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
-    not_run = [cell.source.splitlines()[0] for cell in cells if cell.execution_count is None]
-    assert not not_run, f"cells never executed: {not_run}"
-    silent = [cell.source.splitlines()[0] for cell in cells if SHOWS.search(cell.source) and not cell.outputs]
-    assert not silent, f"cells that print but have no stored output: {silent}"
-    errors = [out.get("ename") for cell in cells for out in cell.outputs if out.output_type == "error"]
-    assert not errors, f"stored errors: {errors}"
+    assert execution_problems(nbformat.read(source.with_suffix(".ipynb"), as_version=4)) == []
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -58,8 +62,54 @@ def test_lesson_starts_with_badge_and_colab_install(source):
     assert "check_requirements()" in text and "print_header()" in text
 
 
-def test_lesson_checks_detect_an_unexecuted_notebook(tmp_path):
-    # The guard itself must be able to fail: an unexecuted conversion has no outputs.
-    notebook = jupytext.read(SOURCES[0])
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and SHOWS.search(cell.source)]
-    assert cells and all(not cell.get("outputs") for cell in cells)
+def test_lesson_checks_detect_an_unexecuted_notebook():
+    # The guard itself must be able to fail: an unexecuted conversion of a lesson has no outputs.
+    problems = execution_problems(jupytext.read(SOURCES[0]))
+    assert problems and all(p.startswith(("never executed", "prints but has no stored output")) for p in problems)
+
+
+def load_executor():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("execute_lessons", ROOT / "tools" / "execute_lessons.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stored_progress_bars_keep_their_last_state_without_timings_and_nbval_still_sees_a_bar():
+    executor = load_executor()
+    run_one = "\r  0%|          | 0/3 [00:00<?, ?it/s]\r 33%|###3      | 1/3 [00:00<00:00,  4.59it/s]\r100%|##########| 3/3 [00:00<00:00,  6.36it/s]\n"
+    run_two = "\r  0%|          | 0/3 [00:00<?, ?it/s]\r100%|##########| 3/3 [00:01<00:00,  2.01it/s]\n"
+    assert executor.as_displayed(run_one) == executor.as_displayed(run_two) == "100%|##########| 3/3 [time varies]\n"
+    sanitizer = re.compile(r"(?m)^[^\n]*\d+%\|[^\n]*\| *\d+/\d+ \[[^\n]*\]\s*$")  # lessons/sanitize.cfg's progress-bar
+    assert "progress-bar" in (LESSONS / "sanitize.cfg").read_text() and sanitizer.search(executor.as_displayed(run_one))
+
+
+def test_cell_ids_come_from_the_cells_not_from_chance():
+    executor = load_executor()
+    first, second = jupytext.read(SOURCES[0]), jupytext.read(SOURCES[0])
+    executor.stable_ids(first)
+    executor.stable_ids(second)
+    ids = [cell.id for cell in first.cells]
+    assert ids == [cell.id for cell in second.cells] and len(set(ids)) == len(ids)
+
+
+@pytest.mark.slow  # starts a real kernel, twice
+def test_re_executing_an_unchanged_notebook_writes_the_same_file(tmp_path, monkeypatch):
+    executor = load_executor()
+    source = tmp_path / "99_check.py"
+    source.write_text(
+        "# %%\nimport sys, time\nfrom tqdm import tqdm\n"
+        "for _ in tqdm(range(3), file=sys.stdout, disable=False):\n    time.sleep(0.05)\n"
+        "print('one'); sys.stdout.flush(); time.sleep(0.2); print('two')\n"  # may arrive as two stream messages
+    )
+    monkeypatch.setattr(executor, "LESSONS", tmp_path)
+    executor.execute(source)
+    first = source.with_suffix(".ipynb").read_text()
+    executor.execute(source)
+    assert source.with_suffix(".ipynb").read_text() == first
+    assert "[time varies]" in first and "it/s" not in first  # the bar was there, without its rate
+    outputs = nbformat.reads(first, as_version=4).cells[0].outputs
+    assert len(outputs) == 1 and outputs[0].text.endswith("one\ntwo\n")  # one stream, as a reader sees it
+    assert '"execution": {' not in first  # no execution timestamps

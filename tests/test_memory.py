@@ -66,7 +66,7 @@ def test_a_plan_with_a_wrong_placement_or_chunk_says_what_is_allowed():
         memory.Plan("x", "disk", False, 2)
     with pytest.raises(ValueError, match="at least 1"):
         memory.Plan("x", "gpu", False, 0)
-    with pytest.raises(ValueError, match="Known plans: gpu-decode8"):
+    with pytest.raises(ValueError, match="Plans: auto, gpu-decode8"):
         memory.get_plan("gpu-fast")
 
 
@@ -235,8 +235,14 @@ def test_an_error_in_the_call_says_at_which_stage(tiny_pipe_factory):
     pipe.vae.decoder.forward = fail
     with pytest.raises(torch.OutOfMemoryError) as error:
         memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
-    assert memory.is_out_of_memory(error.value)
     assert error.value.__notes__ == ["in the VAE decode, after 2 of 2 steps"]
+
+
+def test_out_of_memory_is_recognised_in_both_forms_and_nothing_else():
+    assert memory.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert memory.is_out_of_memory(RuntimeError("CUDA error: out of memory"))  # from a kernel
+    assert not memory.is_out_of_memory(RuntimeError("Expected all tensors to be on the same device"))
+    assert not memory.is_out_of_memory(ValueError("decode_chunk_size must be at least 1"))
 
 
 def test_expandable_segments_are_set_before_cuda_and_refused_after(monkeypatch):
@@ -265,3 +271,95 @@ def test_emulating_a_t4_without_a_gpu_says_so():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         with memory.emulate_t4():
             pass
+
+
+# ---------------------------------------------------------------------------------------------------- a newcomer's inputs
+
+
+@pytest.mark.parametrize(
+    "arguments, phrase",
+    [
+        (["--checkpoint", "sdxl"], "Unknown checkpoint 'sdxl'"),
+        (["--vram", "-3"], "--vram -3 is not a memory size"),
+        (["--vram", "nan"], "--vram nan is not a memory size"),
+        (["--vram", "inf"], "--vram inf is not a memory size"),
+        (["--host-ram", "0"], "--host-ram 0 is not a memory size"),
+        (["--frames", "-5"], "num_frames=-5: must be at least 1"),
+        (["--frames", "0"], "num_frames=0: must be at least 1"),  # not silently the checkpoint's 25
+        (["--height", "0", "--width", "0"], "height=0: must be at least 8"),
+        (["--height", "500"], "height=500: must be a multiple of 8"),
+    ],
+)
+def test_svd_learn_plan_refuses_impossible_inputs_in_one_line(arguments, phrase):
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7", *arguments])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("error: ") and phrase in result.output, result.output
+    assert "fits the" not in result.output  # no answer for an impossible question
+
+
+def test_the_planner_names_the_constraint_that_binds():
+    # 8 GiB of VRAM would fit sequential offload, but 2 GiB of host RAM fits nothing: host RAM is the limit.
+    choice = memory.choose_plan(8, 2)
+    assert not choice.fits
+    warning = next(w for w in choice.warnings if "no plan is predicted to fit" in w)
+    assert "host RAM" in warning and "host RAM" in choice.reason
+    assert all("host RAM" in r.why for r in choice.alternatives if "needs no more" not in r.why)
+    # With plenty of host RAM and too little VRAM, the GPU is named, and host RAM is not blamed.
+    small_gpu = memory.choose_plan(4, 64)
+    warning = next(w for w in small_gpu.warnings if "no plan is predicted to fit" in w)
+    assert "GPU memory" in warning and "host RAM" not in warning
+
+
+def test_svd_learn_plan_lists_every_plan_generate_accepts():
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
+    listed = next(line for line in result.output.splitlines() if line.startswith("plans for `svd-learn generate --plan`"))
+    assert all(name in listed for name in memory.PLANS)
+    with pytest.raises(ValueError) as raised:
+        memory.get_plan("turbo")
+    assert all(name in str(raised.value) for name in memory.PLANS)  # the same list in the error
+
+
+def test_the_calibration_gpu_time_is_not_presented_as_the_users():
+    reason = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
+    assert "calibration GPU" in reason and "your GPU's time differs" in reason
+
+
+def test_choose_plan_uses_the_calibration_it_is_given():
+    import copy
+
+    calibration = copy.deepcopy(memory.read_calibration())
+    chunked = calibration["plans"]["gpu-chunked-decode2"]
+    chunked["peak_reserved_gib"] -= 9  # now the least GPU memory of all (and too slow to beat any other plan)
+    chunked["seconds"] = 1000
+    order = memory.fallback_order(calibration)
+    assert order[-1] == "gpu-chunked-decode2" != memory.fallback_order()[-1]
+    choice = memory.choose_plan(0.5, 64, calibration=calibration)  # nothing fits: the least GPU memory, as given
+    assert not choice.fits and choice.plan.name == "gpu-chunked-decode2"
+
+
+def test_forward_chunking_leaves_the_frames_unchanged(tiny_pipe_factory):
+    def frames(plan):
+        pipe = tiny_pipe_factory()
+        memory.apply_plan(pipe, plan, "cpu")
+        return pipe(image(), num_frames=3, height=64, width=64, num_inference_steps=2, decode_chunk_size=2,
+                    generator=torch.Generator("cpu").manual_seed(0), output_type="pt").frames
+
+    plain, chunked = frames("gpu-decode2"), frames("gpu-chunked-decode2")
+    assert torch.allclose(plain, chunked, atol=1e-5)  # the same numbers, computed one sample at a time
+
+
+@pytest.mark.parametrize("plan", ["group-offload-chunked-decode2", "sequential-offload-chunked-decode1"])
+def test_apply_plan_offload_branches_attach_their_hooks(tiny_pipe_factory, plan):
+    pipe = tiny_pipe_factory()
+    memory.apply_plan(pipe, plan, "cpu")
+    hooked = [m for m in pipe.unet.modules() if getattr(m, "_diffusers_hook", None) is not None or hasattr(m, "_hf_hook")]
+    assert hooked, f"{plan} attached no offload hook to the UNet"
+    if plan.startswith("sequential"):
+        assert pipe.unet.device.type == "meta" or any(p.device.type == "meta" for p in pipe.unet.parameters())
+        return  # (a sequential-offload call needs a GPU: accelerate cannot re-create the weights on a CPU device)
+    assert pipe.image_encoder.device.type == pipe.vae.device.type == "cpu"  # the small networks stay put
+    frames = pipe(image(), num_frames=3, height=64, width=64, num_inference_steps=1, decode_chunk_size=1,
+                  generator=torch.Generator("cpu").manual_seed(0), output_type="pt").frames
+    assert frames.shape[1] == 3 and torch.isfinite(frames).all()

@@ -88,8 +88,21 @@ def test_pipeline_location_per_source(monkeypatch, tmp_path):
     monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
     assert models.pipeline_location("pretrained", "svd-xt-1-1") == "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
     assert models.pipeline_location("tiny", "svd").startswith(str(tmp_path))
-    with pytest.raises(ValueError, match="tiny, random or pretrained"):
+    with pytest.raises(ValueError, match="Use one of: tiny, random, pretrained"):
         models.pipeline_location("large")
+
+
+def test_source_names_are_checked_in_one_place_with_one_message(monkeypatch):
+    from svd_learn import environment
+
+    expected = "is not a model source. Use one of: tiny, random, pretrained."
+    with pytest.raises(models.ModelError, match=f"--source cloud {expected}"):
+        models.resolve_model("svd-xt", "cloud")
+    with pytest.raises(ValueError, match=f"source cloud {expected}"):
+        models.pipeline_location("cloud")
+    monkeypatch.setenv(environment.SOURCE_VARIABLE, "cloud")
+    with pytest.raises(models.ModelError, match=f"{environment.SOURCE_VARIABLE}=cloud {expected}"):
+        models.resolve_model()
 
 
 def test_dtype_keyword_follows_the_installed_diffusers(monkeypatch):

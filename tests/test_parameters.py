@@ -403,3 +403,48 @@ def test_the_guidance_error_rule_prevents_a_real_diffusers_crash(pipe, image):
         params.validate()
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):  # what diffusers does without the rule
         pipe(image, **params.pipeline_kwargs(), output_type="latent")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The knobs travel as one mapping of field names, from the command line to the pipeline call.
+
+
+def test_the_knobs_are_the_fields_a_run_may_set_and_a_batch_may_sweep():
+    from dataclasses import fields
+
+    from svd_learn import batch
+
+    names = [f.name for f in fields(GenerationParameters)]
+    assert list(P.KNOBS) == [n for n in names if n not in ("height", "width", "num_videos_per_prompt")]
+    assert batch.SWEEPABLE == P.KNOBS
+
+
+def test_every_knob_has_one_option_in_generate_and_batch():
+    import typer
+
+    from svd_learn import cli
+
+    for command in ("generate", "batch"):
+        options = [p.name for p in typer.main.get_command(cli.app).commands[command].params]
+        assert sorted(cli.knobs_from(dict.fromkeys(options, 1))) == sorted(P.KNOBS), command
+
+
+def test_overrides_keep_the_preset_for_none_and_refuse_unknown_names():
+    assert P.check_overrides({"num_frames": 14, "seed": None}) == {"num_frames": 14}
+    with pytest.raises(P.ParameterError, match="'num_frame': not a generation parameter. Parameters: num_frames"):
+        P.check_overrides({"num_frame": 14})
+
+
+def test_sweeps_and_the_inspector_seed_a_cpu_generator_as_the_capstone_does():
+    # The same seed must give the same noise on every path: the capstone seeds torch.Generator("cpu").
+    seen = []
+
+    class Pipe:
+        _execution_device = torch.device("cuda")  # a pipeline on a GPU
+
+        def __call__(self, image, generator=None, **kwargs):
+            seen.append(generator.device.type)
+            return type("Output", (), {"frames": [["frame"]]})()
+
+    P.sweep(Pipe(), Image.new("RGB", (64, 64)), GenerationParameters(), "seed", [1, 2])
+    assert seen == ["cpu", "cpu"]

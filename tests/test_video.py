@@ -69,7 +69,10 @@ def test_existing_output_is_refused_without_force_and_kept(tmp_path):
 
 
 def test_output_checks(tmp_path):
-    assert video.check_output(tmp_path / "new" / "deeper" / "a.mp4", force=False, suffix=".mp4").parent.is_dir()
+    checked = video.check_output(tmp_path / "new" / "deeper" / "a.mp4", force=False, suffix=".mp4")
+    assert not (tmp_path / "new").exists()  # checked, not created: a run that fails later leaves no folder
+    video.write_mp4(frames(2), checked, fps=7, force=False)  # the folders are made when there is a file to write
+    assert video.read_video_info(checked)["frames"] == 2
     with pytest.raises(video.OutputError, match="must end with .mp4"):
         video.check_output(tmp_path / "a.avi", force=False, suffix=".mp4")
     (tmp_path / "folder.mp4").mkdir()
@@ -83,3 +86,10 @@ def test_output_checks(tmp_path):
 def test_frame_grid_lays_out_every_nth_frame():
     grid = video.frame_grid(frames(10, 8, 16), columns=3, every=2)  # frames 0, 2, 4, 6, 8: two rows of three
     assert grid.size == (3 * 16, 2 * 8)
+
+
+def test_an_unwritable_existing_folder_says_what_failed():
+    # /proc exists, but no file can be created in it: the message must not say the folder is missing.
+    with pytest.raises(video.OutputError) as raised:
+        video.check_output("/proc/x.mp4", force=False, suffix=".mp4")
+    assert "Cannot write to the folder /proc: creating a file there failed" in str(raised.value)

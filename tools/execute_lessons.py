@@ -4,31 +4,88 @@
     python tools/execute_lessons.py 01 03      # lessons whose names start with 01 or 03
 
 Runs each lesson in a fresh kernel, in lessons/, under the same environment as the tests
-(svd_learn.environment.lesson_test_environment: tiny weights, no progress bars, private caches), so that
-strict nbval compares like with like. Prints each lesson's wall time.
+(svd_learn.environment.lesson_test_environment: tiny weights, no progress bars, private caches) and with
+this checkout's svd_learn, so that strict nbval compares like with like. Prints each lesson's wall time.
+
+The stored notebook is reproducible: re-executing an unchanged lesson on a quiet machine writes the same
+file. So cell ids come from the cells' sources (not random), no execution timestamps are recorded, streams
+are merged as a reader sees them, progress bars are stored as their final line without their timings, and
+temporary paths and the local Hub's port are stored as lessons/sanitize.cfg writes them.
 """
 
+import configparser
+import hashlib
 import os
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import jupytext
-import nbformat
 from nbclient import NotebookClient
 
 from svd_learn.environment import lesson_test_environment
 
-LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ROOT / "lessons"
+SANITIZE = LESSONS / "sanitize.cfg"  # nbval's sanitizers (pytest --nbval-sanitize-with)
+# tqdm's timing and rate, "[00:01<00:02,  5.64it/s]": different every run. (lessons/sanitize.cfg still
+# recognises the bar: its pattern needs the brackets.)
+PROGRESS_TIMING = re.compile(r"(\|\s*\d+/\d+ )\[[^\]\n]*\]")
+STABLE_TIMING = r"\1[time varies]"
+# Text that changes on every run, stored already as lessons/sanitize.cfg writes it: temporary folders and
+# the local Hub's port. (The machine and version lines stay: they are the same on one machine.)
+PER_RUN = ("temporary-paths", "local-hub-port")
 
 
-def execute(source: Path, home: str) -> float:
+def per_run_rules() -> list[tuple[re.Pattern, str]]:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(SANITIZE)
+    return [(re.compile(config[name]["regex"]), config[name]["replace"]) for name in PER_RUN]
+
+
+def stable_ids(notebook) -> None:
+    """Give each cell an id made from its type and source (a repeated cell gets a counter), instead of a random one."""
+    seen: dict[str, int] = {}
+    for cell in notebook.cells:
+        digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:12]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell.id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+
+
+def as_displayed(text: str) -> str:
+    """Stream text as a terminal shows it: of each line rewritten with carriage returns, only the last state;
+    progress bars without their timings."""
+    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return PROGRESS_TIMING.sub(STABLE_TIMING, "\n".join(lines))
+
+
+def without_per_run_text(text: str, rules) -> str:
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def stabilise_outputs(notebook) -> None:
+    rules = per_run_rules()
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = without_per_run_text(as_displayed(output["text"]), rules)
+            elif "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = without_per_run_text(output["data"]["text/plain"], rules)
+
+
+def execute(source: Path) -> float:
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}}).execute()
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}},
+                   record_timing=False, coalesce_streams=True).execute()
     seconds = time.perf_counter() - started
+    stable_ids(notebook)
+    stabilise_outputs(notebook)
     jupytext.write(notebook, source.with_suffix(".ipynb"), fmt="ipynb")
     return seconds
 
@@ -39,9 +96,11 @@ def main(prefixes: list[str]) -> None:
         sys.exit(f"No lesson in {LESSONS} starts with {' or '.join(prefixes)}.")
     with tempfile.TemporaryDirectory(prefix="svd-learn-lessons-") as home:
         os.environ.update(lesson_test_environment(home))
+        # The kernels import this checkout's svd_learn, whichever checkout the virtual environment was installed from.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         for source in sources:
             print(f"{source.name}: executing...", flush=True)
-            print(f"{source.name}: {execute(source, home):.1f} s", flush=True)
+            print(f"{source.name}: {execute(source):.1f} s", flush=True)
 
 
 if __name__ == "__main__":
