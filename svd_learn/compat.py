@@ -211,8 +211,8 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
     if not what_if:
         stale = known_error("stale_module")
         for problem in requirement_problems():
-            if "is loaded in this process" in problem:  # the restart case of requirement_problems()
-                findings.append(Finding(stale.id, stale.title, problem, stale.fix))
+            if problem.kind == "stale":
+                findings.append(Finding(stale.id, stale.title, str(problem), stale.fix))
     return findings
 
 
