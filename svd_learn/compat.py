@@ -171,7 +171,7 @@ def _diagnosis(entry: KnownError, evidence: str, seen: dict[str, str] | None = N
         title=fields.pop("title", entry.title),
         explanation=fields.pop("explanation", entry.explanation),
         fix=fields.pop("fix", entry.fix),
-        versions={name: " or ".join(ranges) for name, ranges in entry.versions.items()},
+        versions=fields.pop("versions", {name: " or ".join(ranges) for name, ranges in entry.versions.items()}),
         sources=fields.pop("sources", entry.sources),
         evidence=evidence,
         seen=seen or {},
@@ -197,7 +197,12 @@ def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis
 
 
 def _contradicted(entry: KnownError, report: Report, asked: str) -> str | None:
-    """Why the frames contradict the entry (another package asks library `asked`), or None."""
+    """Why the report's evidence contradicts the entry, or None: a pasted version outside the entry's ranges,
+    or frames that show another package (or your code) asking library `asked`."""
+    for name, ranges in entry.versions.items():
+        pasted = report.versions.get(name)
+        if pasted and not in_ranges(pasted, ranges):
+            return f"the pasted {name} {pasted} is not in {' or '.join(ranges)}"
     if not entry.asker or not report.frames:
         return None
     asker, frame = name_errors.asker_of(report, asked)
@@ -226,7 +231,8 @@ def _from_history(text: str, report: Report) -> tuple[Diagnosis | None, list[str
     fields = answer.fields()
     diagnosis = _diagnosis(entry, answer.evidence[0].removeprefix("error: "), title=entry.title.format(**fields),
                            explanation=entry.explanation.format(**fields), fix=answer.fix,
-                           sources=tuple(answer.sources) + entry.sources, notes=answer.evidence[1:])
+                           sources=tuple(answer.sources) + entry.sources, notes=answer.evidence[1:],
+                           versions={answer.library: (">=" if answer.change == "removed" else "<") + answer.release})
     return diagnosis, answer.evidence
 
 
@@ -242,10 +248,13 @@ def diagnose(text: str) -> list[Diagnosis]:
 def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
     report = read_report(text)
     name_error = name_errors.read_name_error(text)
-    found = []
+    found, against = [], []  # against: entries that matched, and the evidence that contradicts them
     for entry in KNOWN_ERRORS:
         matched = _match(entry, text, report)
-        if matched is not None and not _contradicted(entry, report, name_error.library if name_error else ""):
+        why = matched and _contradicted(entry, report, name_error.library if name_error else "")
+        if why:
+            against.append(f"not {entry.id}: {why}")
+        elif matched:
             found.append(matched)
     ids = {diagnosis.id for _, diagnosis in found}
     found = [(at, d) for at, d in found if not set(known_error(d.id).superseded_by) & ids]
@@ -266,7 +275,7 @@ def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
                   if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes]
         if pasted:
             diagnosis.notes.append("pasted: " + ", ".join(pasted))
-    return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, shown
+    return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, shown[1:] + against
 
 
 def _unmet_requirements(distribution: str, on: str | None = None) -> list[str]:
@@ -361,7 +370,7 @@ def format_unknown(report: Report, shown: list[str]) -> str:
     if raised:
         frame = raised[-1]
         lines.append(f'  raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
-    lines += [f"  {line}" for line in shown[1:]]
+    lines += [f"  {line}" for line in shown]
     if report.versions:
         lines.append("  versions in the text: " + ", ".join(f"{name} {version}" for name, version in report.versions.items()))
     lines.append("  Read the last line of the traceback first, then the frames above it: the last frame in your code "

@@ -30,6 +30,15 @@ def _data() -> dict:
     return json.loads(resources.files("svd_learn").joinpath("data/release_history.json").read_text(encoding="utf-8"))
 
 
+@cache
+def _facts(library: str, kind: str) -> dict[str, str]:
+    """fact -> spans, from the file's grouping ({group: {spans: [members]}}, see tools/build_release_history.py)."""
+    joiner = "." if kind == "modules" else ":"
+    return {(f"{group}{joiner}{member}" if member else group): spans
+            for group, by_spans in _data().get(library, {}).get(kind, {}).items()
+            for spans, members in by_spans.items() for member in members}
+
+
 def releases(library: str) -> list[str]:
     """The releases of a library that the history covers, oldest first ([] for an untracked library)."""
     return list(_data().get(library, {}).get("releases", []))
@@ -76,7 +85,8 @@ class FactHistory:
         return f"{self.library} {span}{ended}"
 
 
-def _unpack(spans: str, covered: list[str]) -> tuple[str, ...]:
+@cache
+def _unpack(spans: str, covered: tuple[str, ...]) -> tuple[str, ...]:
     held = []
     for run in spans.split(","):
         first, _, last = run.partition("..")
@@ -87,10 +97,10 @@ def _unpack(spans: str, covered: list[str]) -> tuple[str, ...]:
 
 def history(library: str, kind: str, fact: str) -> FactHistory | None:
     """When a fact held in a library's releases; None when the history never saw it (or the library is untracked)."""
-    spans = _data().get(library, {}).get(kind, {}).get(fact)
+    spans = _facts(library, kind).get(fact)
     if spans is None:
         return None
-    return FactHistory(library, kind, fact, _unpack(spans, releases(library)))
+    return FactHistory(library, kind, fact, _unpack(spans, tuple(releases(library))))
 
 
 def name_history(module: str, name: str) -> FactHistory | None:
@@ -106,7 +116,7 @@ def modules_exporting(library: str, name: str, release: str | None = None) -> li
     """The modules of `library` that export `name` in a release (default: the newest covered one)."""
     release = release or releases(library)[-1]
     found = []
-    for fact in _data().get(library, {}).get("exports", {}):
+    for fact in _facts(library, "exports"):
         module, _, exported = fact.partition(":")
         if exported == name and (history(library, "exports", fact).holds_in(release)):
             found.append(module)
@@ -116,7 +126,7 @@ def modules_exporting(library: str, name: str, release: str | None = None) -> li
 def modules_named(library: str, leaf: str, release: str | None = None) -> list[str]:
     """The module paths of `library` ending in `.leaf` in a release (default: the newest): where a module moved."""
     release = release or releases(library)[-1]
-    return sorted(module for module in _data().get(library, {}).get("modules", {})
+    return sorted(module for module in _facts(library, "modules")
                   if module.rsplit(".", 1)[-1] == leaf and history(library, "modules", module).holds_in(release))
 
 
@@ -129,7 +139,7 @@ def parameter_history(function: str, keyword: str) -> list[FactHistory]:
     """Every tracked function named `function` ("hf_hub_download", "from_pretrained") with its history of `keyword`."""
     found = []
     for library in LIBRARIES:
-        for fact in _data().get(library, {}).get("params", {}):
+        for fact in _facts(library, "params"):
             qualified, _, parameter = fact.partition(":")
             if parameter == keyword and qualified.rsplit(".", 1)[-1] == function:
                 found.append(history(library, "params", fact))
@@ -138,7 +148,7 @@ def parameter_history(function: str, keyword: str) -> list[FactHistory]:
 
 def imports_of(asker: str, module: str) -> list[str]:
     """The import facts of `asker` that name `module` or a module inside it ("diffusers.models.unets:X")."""
-    return [fact for fact in _data().get(asker, {}).get("imports", {})
+    return [fact for fact in _facts(asker, "imports")
             if fact.split(":")[0] == module or fact.split(":")[0].startswith(module + ".")]
 
 

@@ -34,6 +34,12 @@ VERSION_LINES = (
 # "xFormers was built for: PyTorch 2.8.0+cu128 ... (you have 2.13.0+cpu)": the installed torch is the second.
 XFORMERS_BUILT_FOR = re.compile(rf"built for:\s*PyTorch (?P<built>{_VERSION})[^\n]*\(you have (?P<version>{_VERSION})\)", re.I)
 FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>\S+))?', re.M)
+IPYTHON_FRAMES = (  # notebooks print frames their own way
+    re.compile(r"^\s*File (?P<path>(?:[A-Za-z]:)?[^:\"]+\.py):(?P<line>\d+)(?:, in (?P<function>\S+))?"),  # IPython 8
+    re.compile(r"^(?P<path>(?:[A-Za-z]:\\|/)\S+\.py) in (?P<function>\S+?)(?:\(.*\))?\s*$"),  # IPython 7 (older Colab)
+    re.compile(r"^\s*(?P<path>Cell In\[\d+\]|<ipython-input-[\w-]+>), line (?P<line>\d+)"),  # your own cell
+)
+ARROW = re.compile(r"^\s*-*> ?(?P<line>\d+) (?P<code>.*)$")  # IPython's "---> 28 from huggingface_hub import ..."
 EXCEPTION = re.compile(r"^(?:\w+\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Warning|Exit)|KeyboardInterrupt)(?:: (?P<message>.*))?$", re.M)
 SITE = re.compile(r"[\\/](?:site|dist)-packages[\\/](?P<top>[^\\/]+)", re.I)
 CUSTOM_NODE = re.compile(r"[\\/]custom_nodes[\\/](?P<node>[^\\/]+)", re.I)
@@ -74,17 +80,39 @@ def owner_of(path: str) -> str:
     return f"custom node {node.group('node')}" if node else ""
 
 
+def _frame_match(line: str) -> re.Match | None:
+    for pattern in (FRAME, *IPYTHON_FRAMES):
+        match = pattern.match(line)
+        if match:
+            return match
+    return None
+
+
+def _code_after(lines: list[str], index: int, ipython: bool) -> tuple[str, int]:
+    """The source line a report prints under a frame (the next line, or IPython's `--->` line), and its number."""
+    if not ipython:
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        return ("" if _frame_match(following) or EXCEPTION.match(following) else following), 0
+    for line in lines[index + 1 : index + 12]:
+        if _frame_match(line):
+            break
+        arrow = ARROW.match(line)
+        if arrow:
+            return arrow.group("code").strip(), int(arrow.group("line"))
+    return "", 0
+
+
 def _frames(text: str) -> list[Frame]:
     frames = []
     lines = text.splitlines()
     for index, line in enumerate(lines):
-        match = FRAME.match(line)
-        if not match or match.group("path").startswith("<"):
-            continue  # <string>, <frozen importlib._bootstrap>: no file to own
-        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-        code = "" if FRAME.match(following) or EXCEPTION.match(following) else following
-        frames.append(Frame(match.group("path"), int(match.group("line")), match.group("function") or "",
-                            owner_of(match.group("path")), code))
+        match = _frame_match(line)
+        if not match or match.group("path").startswith("<frozen"):
+            continue  # Python's own import machinery: no file to own
+        groups = match.groupdict()
+        code, arrow_line = _code_after(lines, index, match.re is not FRAME)
+        number = int(groups["line"]) if groups.get("line") else arrow_line
+        frames.append(Frame(groups["path"], number, groups.get("function") or "", owner_of(groups["path"]), code))
     return frames
 
 

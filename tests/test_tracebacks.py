@@ -40,7 +40,7 @@ ImportError: cannot import name 'cached_download' from 'huggingface_hub' (D:\Com
     report = read_report(text)
     assert report.exception == "ImportError"
     assert report.message.startswith("cannot import name 'cached_download'")
-    assert [frame.owner for frame in report.frames] == ["", "custom node ComfyUI-VideoHelper"]  # <frozen ...> has no file
+    assert [frame.owner for frame in report.frames] == ["", "custom node ComfyUI-VideoHelper"]  # <frozen ...> is skipped
     assert report.frames[-1].code == "from huggingface_hub import cached_download"
     assert report.raised_in == "custom node ComfyUI-VideoHelper"
 
@@ -82,3 +82,36 @@ def test_no_exception_line():
 )
 def test_pasted_versions(text, versions):
     assert pasted_versions(text) == versions
+
+
+def test_ipython_7_frames_as_older_colab_prints_them():
+    text = """/usr/local/lib/python3.10/dist-packages/diffusers/utils/dynamic_modules_utils.py in <module>
+     26 from urllib import request
+     27 
+---> 28 from huggingface_hub import cached_download, hf_hub_download, model_info
+     29 from packaging import version
+
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/local/lib/python3.10/dist-packages/huggingface_hub/__init__.py)"""
+    report = read_report(text)
+    (frame,) = report.frames
+    assert frame.owner == "diffusers" and frame.line == 28 and frame.code.startswith("from huggingface_hub import cached_download")
+
+
+def test_ipython_8_frames():
+    text = """Cell In[3], line 1
+----> 1 from diffusers import StableVideoDiffusionPipeline
+
+File /usr/local/lib/python3.12/dist-packages/diffusers/__init__.py:5
+      3 from typing import TYPE_CHECKING
+----> 5 from .utils import (
+      6     DIFFUSERS_SLOW_IMPORT,
+
+ImportError: cannot import name 'cached_download' from 'huggingface_hub'"""
+    report = read_report(text)
+    assert [(f.owner, f.line) for f in report.frames] == [("", 1), ("diffusers", 5)]
+    assert report.frames[0].path == "Cell In[3]"
+
+
+def test_string_and_stdin_frames_are_your_code():
+    report = read_report('  File "<string>", line 1, in <module>\nImportError: x')
+    assert [(f.path, f.owner) for f in report.frames] == [("<string>", "")]

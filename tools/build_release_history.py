@@ -94,15 +94,34 @@ def _lazy_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def _top_level_names(tree: ast.Module) -> set[str]:
-    """Names a module defines or imports at its top level (inside if/try blocks too, not inside functions)."""
+def _lazy_modules(tree: ast.Module) -> set[str]:
+    """The submodules a lazy import table serves (its keys), relative to the package: "models.clip"."""
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in LAZY_TABLES and isinstance(node.value, ast.Dict):
+                    keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id in LAZY_TABLES
+                        and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str)):
+                    keys.add(target.slice.value)
+    return keys
+
+
+def _top_level_names(tree: ast.Module, library: str, package: bool) -> set[str]:
+    """Names a module defines or imports at its top level (inside if/try blocks too, not inside functions).
+
+    A package's __init__ exports what it imports; a plain module only what it imports from its own library
+    (`transformers.modeling_utils` imports torch, but `from transformers.modeling_utils import torch` is not an API)."""
     names, todo = set(), list(tree.body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+            own = isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").split(".")[0] == library)
+            if package or own:
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -167,6 +186,32 @@ def _parameters(tree: ast.Module, function: str, class_name: str) -> set[str] | 
     return None
 
 
+def _transformers_aliases(archive: zipfile.ZipFile, facts: dict[str, set[str]]) -> None:
+    """transformers 5 serves some old names at run time, which no file defines; add them as facts.
+
+    - `XTokenizerFast` and `XImageProcessorFast` fall back to `XTokenizer` / `XImageProcessor`
+      (utils/import_utils.py, `_LazyModule.__getattr__`);
+    - old module paths are served by `_LegacyModuleAliasFinder`: the keys of `_LEGACY_MODULE_ALIASES` and
+      `models/x/image_processing_y_fast` for `models/x/image_processing_y` (transformers/__init__.py), or
+      (5.0) by `_create_tokenization_alias(f"{__name__}.tokenization_utils_fast", ...)`.
+    """
+    names = archive.namelist()
+    utils = archive.read("transformers/utils/import_utils.py") if "transformers/utils/import_utils.py" in names else b""
+    for suffix in (b"TokenizerFast", b"ImageProcessorFast"):
+        if b'endswith("' + suffix + b'")' in utils:
+            short = suffix.decode()[:-4]
+            facts["exports"] |= {f"{fact}Fast" for fact in facts["exports"] if fact.startswith("transformers:") and fact.endswith(short)}
+    init = archive.read("transformers/__init__.py").decode("utf-8", errors="replace")
+    for node in ast.walk(ast.parse(init)):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "_LEGACY_MODULE_ALIASES" and isinstance(node.value, ast.Dict)):
+            facts["modules"] |= {f"transformers.{key.value}" for key in node.value.keys if isinstance(key, ast.Constant)}
+    facts["modules"] |= {f"transformers.{m}" for m in re.findall(r'_create_\w*alias\(\s*f"\{__name__\}\.([\w.]+)"', init)}
+    if "_LEGACY_FAST_IMAGE_PROCESSOR_MODULE" in init:
+        facts["modules"] |= {f"{m}_fast" for m in facts["modules"]
+                             if m.startswith("transformers.models.") and ".image_processing_" in m and ".image_processing_pil_" not in m}
+
+
 # A quick test before parsing a file: does it import another tracked library?
 _ASKS = {library: re.compile(rb"(?:from|import) +(?:" + b"|".join(o.encode() for o in LIBRARIES if o != library) + rb")\b")
          for library in LIBRARIES}
@@ -194,7 +239,8 @@ def read_wheel(wheel: Path, library: str) -> dict[str, set[str]]:
             except SyntaxError:
                 continue
             if exporting:
-                names = _top_level_names(tree) | _lazy_names(tree)
+                names = _top_level_names(tree, library, path.endswith("__init__.py")) | _lazy_names(tree)
+                facts["modules"] |= {f"{module}.{key}" for key in _lazy_modules(tree)}
                 facts["exports"] |= {f"{module}:{name}" for name in names if not name.startswith("_")}
             if asks:
                 facts["imports"] |= _imports_from(tree, library)
@@ -203,6 +249,8 @@ def read_wheel(wheel: Path, library: str) -> dict[str, set[str]]:
                     if file == path:
                         params = _parameters(tree, qualified.split(".")[-1], cls)
                         facts["params"] |= {f"{qualified}:{p}" for p in params or ()}
+        if library == "transformers":
+            _transformers_aliases(archive, facts)
     return facts
 
 
@@ -240,8 +288,16 @@ def spans(indices: list[int], releases: list[str]) -> str:
     return ",".join(runs)
 
 
+def _split(kind: str, fact: str) -> tuple[str, str]:
+    """A fact -> (group, member): "huggingface_hub:cached_download" -> ("huggingface_hub", "cached_download");
+    a module path -> its parent and its last part."""
+    return tuple(fact.rsplit(".", 1)) if kind == "modules" and "." in fact else tuple(fact.split(":", 1)) if kind != "modules" else (fact, "")
+
+
 def compact(per_release: dict[str, dict[str, set[str]]]) -> dict:
-    """{version: facts} of one library -> {"releases": [...], kind: {fact: spans}}."""
+    """{version: facts} of one library -> {"releases": [...], kind: {group: {spans: [members]}}}.
+
+    Most facts hold in the same releases, so members are listed under their spans once (the file stays small)."""
     releases = sorted(per_release, key=Version)
     library = {"releases": releases}
     for kind in ("exports", "modules", "imports", "params"):
@@ -249,7 +305,11 @@ def compact(per_release: dict[str, dict[str, set[str]]]) -> dict:
         for index, version in enumerate(releases):
             for fact in per_release[version][kind]:
                 holding.setdefault(fact, []).append(index)
-        library[kind] = {fact: spans(indices, releases) for fact, indices in sorted(holding.items())}
+        grouped: dict[str, dict[str, list[str]]] = {}
+        for fact, indices in sorted(holding.items()):
+            group, member = _split(kind, fact)
+            grouped.setdefault(group, {}).setdefault(spans(indices, releases), []).append(member)
+        library[kind] = grouped
     return library
 
 
