@@ -55,6 +55,7 @@ class KnownError:
     context: tuple[re.Pattern, ...] = ()  # with `pasted`: the text must also match one of these
     history: dict[str, str] = field(default_factory=dict)  # {"library", "change"}: answers name errors of the release history
     harmless: bool = False  # a warning, not an error
+    doctor_title: str = ""  # the title of a `conflicts_of` finding in doctor ({asker}: the distribution)
 
     def matches_installed(self, versions: dict[str, str | None]) -> bool:
         """True when every library of the entry is installed in one of its affected ranges."""
@@ -141,6 +142,7 @@ def _read_known_errors() -> tuple[KnownError, ...]:
                 context=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("context", [])),
                 history=raw.get("history", {}),
                 harmless=raw.get("harmless", False),
+                doctor_title=raw.get("doctor_title", ""),
             )
         )
     ids = [entry.id for entry in entries]
@@ -219,9 +221,8 @@ def _history_entry(answer: name_errors.NameAnswer) -> KnownError | None:
     return None
 
 
-def _from_history(text: str, report: Report) -> tuple[Diagnosis | None, list[str]]:
+def _from_history(error: name_errors.NameError_ | None, report: Report) -> tuple[Diagnosis | None, list[str]]:
     """A diagnosis of a name error from the release history, or None and what the history showed."""
-    error = name_errors.read_name_error(text)
     if error is None:
         return None, []
     answer = name_errors.answer(error, report)
@@ -258,7 +259,7 @@ def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
             found.append(matched)
     ids = {diagnosis.id for _, diagnosis in found}
     found = [(at, d) for at, d in found if not set(known_error(d.id).superseded_by) & ids]
-    from_history, shown = _from_history(text, report)
+    from_history, shown = _from_history(name_error, report)
     covered = from_history is not None and any(d.evidence == from_history.evidence for _, d in found)
     if from_history is not None and not covered:
         found.append((text.rfind(from_history.evidence), from_history))
@@ -334,7 +335,8 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
                 findings.append(Finding(entry.id, entry.title, f"installed: {name} {installed}, and this machine has an NVIDIA driver", entry.fix))
         for distribution in entry.conflicts_of if not what_if else ():
             for unmet in _unmet_requirements(distribution, entry.conflicts_on):
-                findings.append(Finding(entry.id, entry.title, unmet, entry.fix))
+                title = entry.doctor_title.format(asker=distribution) if entry.doctor_title else entry.title
+                findings.append(Finding(entry.id, title, unmet, entry.fix))
     if not what_if:
         stale = known_error("stale_module")
         for problem in requirement_problems():

@@ -479,3 +479,24 @@ def test_every_diagnosis_prints_its_evidence():
     printed = compat.format_diagnosis(diagnosis)
     assert "matched: cannot import name 'FLAX_WEIGHTS_NAME'" in printed
     assert "history: FLAX_WEIGHTS_NAME (from transformers.utils) is in transformers" in printed
+
+
+# --- doctor uses the same knowledge ------------------------------------------------------------------------
+
+
+def test_doctor_finds_a_huggingface_hub_older_than_the_libraries_declare(monkeypatch):
+    real = compat.installed_version
+    monkeypatch.setattr(compat, "installed_version", lambda name: "0.22.2" if compat.canonical(name) == "huggingface-hub" else real(name))
+    findings = [f for f in compat.check_environment() if f.id == "hub_too_old"]
+    assert findings and all("{" not in f.title and "huggingface_hub" in f.fix for f in findings)
+    assert any(f.title == "huggingface_hub is older than transformers declares" for f in findings)
+
+
+def test_doctor_finds_a_cpu_torch_on_a_machine_with_an_nvidia_driver(monkeypatch):
+    real = compat.installed_version
+    monkeypatch.setattr(compat, "installed_version", lambda name: "2.5.1+cpu" if name == "torch" else real(name))
+    monkeypatch.setattr(compat, "nvidia_driver_present", lambda: False)
+    assert "torch_cpu_build" not in [f.id for f in compat.check_environment()]  # no GPU: a CPU torch is a choice
+    monkeypatch.setattr(compat, "nvidia_driver_present", lambda: True)
+    (finding,) = [f for f in compat.check_environment() if f.id == "torch_cpu_build"]
+    assert "torch 2.5.1+cpu" in finding.detail and "pytorch.org" in finding.fix

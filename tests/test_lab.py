@@ -13,7 +13,19 @@ from typer.testing import CliRunner
 from svd_learn import compat, lab
 from svd_learn.cli import app
 
-GPU_ONLY = {"cuda_oom", "bf16_on_t4"}  # need a GPU (a T4 for bf16) to reproduce
+# Known errors the lab cannot reproduce on this machine, and why (their tests use captured or written texts).
+NOT_REPRODUCIBLE_HERE = {
+    "cuda_oom": "needs a GPU",
+    "bf16_on_t4": "needs a T4",
+    "no_gpu": "needs a CUDA build of torch (GBs to download) on a machine without a GPU",
+    "no_kernel_image": "needs a GPU",
+    "half_on_cpu": "this torch has fp16 CPU kernels for what SVD calls; older torch releases have no CPU wheel for this Python",
+    "gated_repo": "needs the Hub (the lab is offline)",
+    "repo_not_found": "needs the Hub (the lab is offline)",
+    "python_too_old_for_diffusers": "needs Python 3.7 (the lab uses this Python); captured with pip download --python-version 3.7",
+    "imp_removed": "needs Python 3.12 (the lab uses this Python); captured with Python 3.12.1",
+    "transformers_too_old": "not reproduced yet (diffusers guards most of its transformers imports); its test text is written",
+}
 RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
 
 
@@ -25,9 +37,10 @@ def run(entry_id):
 
 def test_every_known_error_that_needs_no_gpu_has_a_reproduction():
     known = {entry.id for entry in compat.KNOWN_ERRORS}
-    assert {r.id for r in lab.list_reproductions()} == known - GPU_ONLY
+    assert {r.id for r in lab.list_reproductions()} == known - set(NOT_REPRODUCIBLE_HERE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry_id", [r.id for r in lab.list_reproductions()])
 def test_reproduction(entry_id):
     if not lab.runs_on_this_python(lab.get_reproduction(entry_id)):
@@ -38,15 +51,18 @@ def test_reproduction(entry_id):
     seconds = time.perf_counter() - start
     log = "\n".join(lines)
     assert result.reproduced, f"{entry_id} was not reproduced:\n{result.error_text[-3000:]}"
-    assert result.diagnosed_ids[0] == entry_id or entry_id in result.diagnosed_ids
+    expected = {entry_id, *lab.get_reproduction(entry_id).also_diagnosed_as}  # a CPU torch here: a deeper cause
+    assert expected & set(result.diagnosed_ids)
     assert result.fixed_ok, f"{entry_id}: the fixed environment still fails:\n{result.fixed_output[-3000:]}"
     # progress was printed as it went: the four steps, the captured error and the diagnosis
-    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", f"[{entry_id}]"):
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
         assert step in log
+    assert any(f"[{expected_id}]" in log for expected_id in expected)
     assert seconds < 60, f"{entry_id} took {seconds:.0f} s"
     assert not (lab.lab_home() / "envs" / lab.ENV_NAME).exists()  # throwaway environments are removed
 
 
+@pytest.mark.slow
 def test_the_captured_error_names_the_pinned_versions():
     result = run("cached_download")
     assert result.broken_pins == ["diffusers==0.28.2", "huggingface_hub==0.26.0"]
@@ -54,6 +70,7 @@ def test_the_captured_error_names_the_pinned_versions():
     assert "ImportError: cannot import name 'cached_download' from 'huggingface_hub'" in result.error_text
 
 
+@pytest.mark.slow
 def test_venv_and_pip_when_uv_is_absent():
     lines = []
     result = lab.run_reproduction("hf_folder", use_uv=False, echo=lines.append)  # pip's cache: lab_home()/cache/pip
