@@ -3,7 +3,10 @@
 Lesson 3 teaches why old pins break (`cached_download` and its family). The knowledge lives in
 `data/known_errors.toml`; one entry per error says how to recognise it (regular expressions on the error
 text), which versions it affects (ranges read with `packaging.specifiers`), why it happens, how to fix it
-and where the facts come from. This module only reads that file:
+and where the facts come from. Name errors in huggingface_hub, diffusers, transformers and accelerate are
+also answered from their release history (`name_errors.py`, `releases.py`), and the structure of a report
+(`tracebacks.py`: the frames, the versions pasted beside it) is evidence that wins over an entry. This module
+reads the file and puts the pieces together:
 
 - `diagnose(text)`       the known errors in an error message or a whole pasted traceback;
 - `check_environment()`  the known-bad combinations installed here, and modules that stay stale after a

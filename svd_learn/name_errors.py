@@ -85,7 +85,7 @@ def asker_of(report: Report, library: str) -> tuple[str, str]:
 
 
 def _notes_release(library: str, version: str) -> str:
-    return f"https://github.com/huggingface/{REPOSITORIES[library]}/releases/tag/v{version}"
+    return f"{library} {version} release notes: https://github.com/huggingface/{REPOSITORIES[library]}/releases/tag/v{version}"
 
 
 def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bool | None:
@@ -138,7 +138,8 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
         who = answer.asker or "the package that asks for it (look at the frames above the error)"
         version = f" (pasted: {pasted[answer.asker]})" if answer.asker in pasted else ""
         answer.fix = (f"Upgrade {who}{version}: a newer release may no longer need it. If none does, keep "
-                      f'{library} below {removed}: pip install "{library}<{removed}".')
+                      f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
+                      f"libraries may need a newer {library}).")
 
 
 def answer(error: NameError_, report: Report) -> NameAnswer:

@@ -119,6 +119,34 @@ ModuleNotFoundError: No module named 'imp'""",
   warnings.warn(""",
     "local_dir_use_symlinks_warning": f"""{SITE}/huggingface_hub/file_download.py:896: UserWarning: `local_dir_use_symlinks` parameter is deprecated and will be ignored. The process to download files to a local folder has been updated and do not rely on symlinks anymore. You only need to pass a destination folder as`local_dir`.""",
     "ignored_keyword_warning": "Keyword arguments {'use_auth_token': 'hf_xxx'} are not expected by StableVideoDiffusionPipeline and will be ignored.",
+    # captured: huggingface_hub only, python -c "import diffusers"
+    "not_installed": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ModuleNotFoundError: No module named 'diffusers'""",
+    # captured: huggingface_hub==0.26.0, python -c "from huggingface_hub import cached_download" (your own code asks)
+    "removed_name": f"""Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
+    # captured: accelerate==0.32.0 + huggingface_hub==0.20.3 + torch, python -c "import accelerate"
+    "hub_too_old": f"""Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+  File "{SITE}/accelerate/__init__.py", line 16, in <module>
+    from .accelerator import Accelerator
+  File "{SITE}/accelerate/accelerator.py", line 34, in <module>
+    from huggingface_hub import split_torch_state_dict_into_shards
+ImportError: cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
+    # written for this test: a diffusers pipeline file next to a transformers older than the name it imports (Colab layout)
+    "transformers_too_old": """  File "/usr/local/lib/python3.10/dist-packages/diffusers/pipelines/qwenimage/pipeline_qwenimage.py", line 19, in <module>
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2Tokenizer
+ImportError: cannot import name 'Qwen2_5_VLForConditionalGeneration' from 'transformers' (/usr/local/lib/python3.10/dist-packages/transformers/__init__.py)""",
+    # captured: diffusers==0.29.0, python -c "from diffusers import AutoencoderKLWan" (a name of a later release)
+    "library_too_old": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ImportError: cannot import name 'AutoencoderKLWan' from 'diffusers' (/venv/lib/python3.11/site-packages/diffusers/__init__.py)""",
+    # captured: diffusers==0.29.0, python -c "from diffusers.models.unet_2d_condition import UNet2DConditionModel"
+    "moved_module": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'""",
 }
 
 # More verbatim variants of the same errors.
@@ -135,6 +163,29 @@ VARIANTS = [
     ("torch_dtype_deprecated", "`torch_dtype` is deprecated! Use `dtype` instead!"),
     ("stale_module", "huggingface_hub 1.3.4 is loaded in this process but 1.27.0 is installed"),
     ("numpy2_abi", "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)"),
+    # written for these tests in the layouts and forms learners meet (Windows, conda, ComfyUI, Python 3.12)
+    ("numpy2_abi", "RuntimeError: Numpy is not available"),
+    ("hf_cache_home", "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?"),
+    ("torch_cpu_build", r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\cuda\__init__.py", line 310, in _lazy_init
+    raise AssertionError("Torch not compiled with CUDA enabled")
+AssertionError: Torch not compiled with CUDA enabled"""),
+    ("half_on_cpu", "RuntimeError: \"LayerNormKernelImpl\" not implemented for 'Half'"),
+    ("no_kernel_image", "UserWarning: Tesla T4 with CUDA capability sm_75 is not compatible with the current PyTorch installation."),
+    ("no_gpu", "RuntimeError: No CUDA GPUs are available"),
+    ("gated_repo", "OSError: You are trying to access a gated repo.\nMake sure to have access to it at https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt.\n401 Client Error. (Request ID: Root=1-x)"),
+    ("repo_not_found", "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. (Request ID: Root=1-x)\n\nRepository Not Found for url: https://huggingface.co/api/models/stabilityai/svd-xt."),
+    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer"),
+    ("safetensors_header", "SafetensorError: Error while deserializing header: incomplete metadata, file not fully covered"),
+    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge"),  # captured, safetensors 0.5.3
+    ("imp_removed", r"""  File "C:\Users\ana\AppData\Local\Programs\Python\Python312\Lib\site-packages\oldpkg\__init__.py", line 3, in <module>
+    import imp
+ModuleNotFoundError: No module named 'imp'"""),
+    ("use_auth_token_transformers5", "TypeError: CLIPVisionModelWithProjection.__init__() got an unexpected keyword argument 'use_auth_token'"),
+    ("variant_missing", "ValueError: You are trying to load the model files of the `variant=fp16`, but no such modeling files are available."),
+    ("not_installed", r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-node\__init__.py", line 1, in <module>
+    import diffusers
+ModuleNotFoundError: No module named 'diffusers'"""),
+    ("removed_name", "AttributeError: module 'huggingface_hub' has no attribute 'cached_download'"),
 ]
 
 def test_every_known_error_has_a_verbatim_text():
