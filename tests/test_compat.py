@@ -119,6 +119,10 @@ ModuleNotFoundError: No module named 'imp'""",
   warnings.warn(""",
     "local_dir_use_symlinks_warning": f"""{SITE}/huggingface_hub/file_download.py:896: UserWarning: `local_dir_use_symlinks` parameter is deprecated and will be ignored. The process to download files to a local folder has been updated and do not rely on symlinks anymore. You only need to pass a destination folder as`local_dir`.""",
     "ignored_keyword_warning": "Keyword arguments {'use_auth_token': 'hf_xxx'} are not expected by StableVideoDiffusionPipeline and will be ignored.",
+    # huggingface_hub 0.26's message with HF_HUB_OFFLINE=1 (as the lab runs) and no cached file
+    "hub_unreachable": "huggingface_hub.errors.LocalEntryNotFoundError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. To enable hf.co look-ups and downloads online, set 'local_files_only' to False.",
+    "host_ram_exhausted": "Your session crashed after using all available RAM. If you are interested in access to high-RAM runtimes, you may want to check out Colab Pro.",
+    "disk_full": "OSError: [Errno 28] No space left on device: '/root/.cache/huggingface/hub/models--stabilityai--stable-video-diffusion-img2vid-xt/blobs/abc.incomplete'",
     # captured: huggingface_hub only, python -c "import diffusers"
     "not_installed": """Traceback (most recent call last):
   File "<string>", line 1, in <module>
@@ -186,6 +190,10 @@ ModuleNotFoundError: No module named 'imp'"""),
     import diffusers
 ModuleNotFoundError: No module named 'diffusers'"""),
     ("removed_name", "AttributeError: module 'huggingface_hub' has no attribute 'cached_download'"),
+    ("cuda_oom", "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some other API call"),
+    ("xformers_torch_mismatch", "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:"),
+    ("hub_unreachable", "OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find it in the cached files and it looks like stabilityai/stable-video-diffusion-img2vid-xt is not the path to a directory containing a file named model_index.json."),
+    ("host_ram_exhausted", "Loading pipeline components...:  60%|######    | 3/5 [00:41<00:27, 13.9s/it]\nKilled"),
 ]
 
 def test_every_known_error_has_a_verbatim_text():

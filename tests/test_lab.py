@@ -24,6 +24,9 @@ NOT_REPRODUCIBLE_HERE = {
     "repo_not_found": "needs the Hub (the lab is offline)",
     "python_too_old_for_diffusers": "needs Python 3.7 (the lab uses this Python); captured with pip download --python-version 3.7",
     "imp_removed": "needs Python 3.12 (the lab uses this Python); captured with Python 3.12.1",
+    "hub_unreachable": "its fix needs the Hub (the lab is offline)",
+    "host_ram_exhausted": "would exhaust this shared machine's RAM",
+    "disk_full": "would fill this shared machine's disk",
     "transformers_too_old": "not reproduced yet (diffusers guards most of its transformers imports); its test text is written",
 }
 RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
