@@ -487,8 +487,9 @@ def unload_ipython_extension(ip) -> None:
 def explain_command(source: str, list_known: bool = False) -> int:
     """`svd-learn explain [FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
     if list_known:
-        for entry in KNOWN_ERRORS:
-            print(f"{entry.id:24} {entry.title}")
+        for entry in KNOWN_ERRORS:  # a history entry's title is filled in per error: show its slots as <slot>
+            title = re.sub(r"[{](\w+)[}]", r"<\1>", entry.title)
+            print(f"{entry.id:30} {title}")
         return 0
     try:
         if source == "-":

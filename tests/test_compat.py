@@ -123,6 +123,13 @@ ModuleNotFoundError: No module named 'imp'""",
     "hub_unreachable": "huggingface_hub.errors.LocalEntryNotFoundError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. To enable hf.co look-ups and downloads online, set 'local_files_only' to False.",
     "host_ram_exhausted": "Your session crashed after using all available RAM. If you are interested in access to high-RAM runtimes, you may want to check out Colab Pro.",
     "disk_full": "OSError: [Errno 28] No space left on device: '/root/.cache/huggingface/hub/models--stabilityai--stable-video-diffusion-img2vid-xt/blobs/abc.incomplete'",
+    # captured: a script named huggingface_hub.py that imports hf_hub_download
+    "shadowed_module": """Traceback (most recent call last):
+  File "/tmp/tmpiptpnh7y/huggingface_hub.py", line 1, in <module>
+    from huggingface_hub import hf_hub_download
+  File "/tmp/tmpiptpnh7y/huggingface_hub.py", line 1, in <module>
+    from huggingface_hub import hf_hub_download
+ImportError: cannot import name 'hf_hub_download' from partially initialized module 'huggingface_hub' (most likely due to a circular import) (/tmp/tmpiptpnh7y/huggingface_hub.py)""",
     # captured: huggingface_hub only, python -c "import diffusers"
     "not_installed": """Traceback (most recent call last):
   File "<string>", line 1, in <module>
