@@ -33,8 +33,10 @@ def _data() -> dict:
 @cache
 def _facts(library: str, kind: str) -> dict[str, str]:
     """fact -> spans, from the file's grouping ({group: {spans: [members]}}, see tools/build_release_history.py)."""
-    joiner = "." if kind == "modules" else ":"
-    return {(f"{group}{joiner}{member}" if member else group): spans
+    if kind != "modules":
+        return {f"{group}:{member}": spans for group, by_spans in _data().get(library, {}).get(kind, {}).items()
+                for spans, members in by_spans.items() for member in members}
+    return {(f"{group}.{member}" if member else group): spans
             for group, by_spans in _data().get(library, {}).get(kind, {}).items()
             for spans, members in by_spans.items() for member in members}
 
