@@ -566,3 +566,58 @@ def test_doctor_finds_a_cpu_torch_on_a_machine_with_an_nvidia_driver(monkeypatch
     monkeypatch.setattr(compat, "nvidia_driver_present", lambda: True)
     (finding,) = [f for f in compat.check_environment() if f.id == "torch_cpu_build"]
     assert "torch 2.5.1+cpu" in finding.detail and "pytorch.org" in finding.fix
+
+
+# --- name errors answered from the release history ---------------------------------------------------------
+
+
+def test_a_keyword_removed_from_a_function_names_the_release_and_the_asker():
+    text = r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-loader\download.py", line 12, in fetch
+    snapshot_download(repo_id, local_dir=folder, local_dir_use_symlinks=False)
+  File "D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\huggingface_hub\utils\_validators.py", line 89, in _inner_fn
+    return fn(*args, **kwargs)
+TypeError: snapshot_download() got an unexpected keyword argument 'local_dir_use_symlinks'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "removed_name"
+    assert diagnosis.title == ("custom node svd-loader asks for the keyword local_dir_use_symlinks= of snapshot_download(), "
+                               "which huggingface_hub 1.0.0 removed")
+
+
+def test_a_module_that_appeared_later_says_upgrade():
+    text = """  File "/home/ana/svd/run.py", line 2, in <module>
+    from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionModel
+ModuleNotFoundError: No module named 'diffusers.models.unets'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "library_too_old" and 'diffusers>=0.26.0' in diagnosis.fix
+
+
+def test_a_moved_module_asked_by_another_package_says_upgrade_it():
+    text = """  File "/opt/conda/envs/svd/lib/python3.10/site-packages/oldsvdtools/loader.py", line 4, in <module>
+    from diffusers.models.unet_2d_condition import UNet2DConditionModel
+ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "moved_module" and diagnosis.fix.startswith("Upgrade oldsvdtools")
+    assert 'diffusers<0.29.0' in diagnosis.fix
+
+
+def test_a_tracked_asker_gets_the_first_release_that_stops_asking():
+    text = VERBATIM["hf_cache_home"].replace("    from huggingface_hub.constants", """  File "/usr/local/lib/python3.12/dist-packages/diffusers/utils/constants.py", line 17, in <module>
+    from huggingface_hub.constants""")
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "hf_cache_home"  # the entry, with the history as evidence
+    assert any(note.startswith("history: diffusers asks for it in 0.24.0") for note in diagnosis.notes)
+
+
+def test_names_the_history_cannot_date_are_admitted():
+    assert compat.diagnose("ImportError: cannot import name 'no_such_name' from 'huggingface_hub'") == []
+    # a module deeper than the history records names for: no claim
+    assert compat.diagnose("ImportError: cannot import name 'x' from 'diffusers.models.unets.unet_2d_condition'") == []
+    # a name in every covered release: the version is not the cause
+    assert compat.diagnose("ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'") == []
+    result = CliRunner().invoke(app, ["explain", "-"], input="ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'")
+    assert result.exit_code == 1 and "every release since 0.24.0" in result.output
+
+
+def test_transformers_5_serves_the_old_fast_tokenizer_names():
+    # transformers 5 resolves BertTokenizerFast at run time; the history must not call it removed
+    assert compat.diagnose("ImportError: cannot import name 'BertTokenizerFast' from 'transformers'") == []
