@@ -515,8 +515,11 @@ def test_a_pasted_cpu_torch_next_to_a_gpu_error():
     text = ("Package  Version\n-------- -----------\ntorch    2.3.0+cpu\nxformers 0.0.26.post1\n\n"
             "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions.\n")
     assert [d.id for d in compat.diagnose(text)] == ["torch_cpu_build"]
-    # the same torch next to an error that has nothing to do with the GPU: not mentioned
+    # the same torch next to an error that has nothing to do with the GPU: not mentioned, even in diffusers-cli env
     assert compat.diagnose("torch 2.3.0+cpu\nValueError: the image must be 1024x576") == []
+    env = "- PyTorch version (GPU?): 2.3.0+cpu (False)\nnvidia-cuda-runtime-cu12 12.1.105\n"
+    assert [d.id for d in compat.diagnose(env + VERBATIM["cached_download"])] == ["cached_download"]
+    assert [d.id for d in compat.diagnose(env + "RuntimeError: CUDA error: device-side assert triggered")] == ["torch_cpu_build"]
 
 
 def test_an_unknown_error_says_what_the_report_shows():
