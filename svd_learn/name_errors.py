@@ -30,6 +30,7 @@ PATTERNS = (  # Python's own messages; a message may be wrapped in another (diff
 )
 REPOSITORIES = {"huggingface_hub": "huggingface_hub", "diffusers": "diffusers", "transformers": "transformers", "accelerate": "accelerate"}
 YOUR_CODE = "your code"
+DID_YOU_MEAN = re.compile(r"Did you mean: '(\w+)'\?")
 
 
 @dataclass
@@ -133,7 +134,9 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
     elif answer.asker == YOUR_CODE:
         moved = releases.modules_exporting(library, error.name) if error.kind == "name" else releases.modules_named(library, error.name.rsplit(".", 1)[-1])
         where = f" It is in {', '.join(moved[:3])} now." if moved and error.kind != "keyword" else ""
-        answer.fix = f"Change your code: {library} {removed} removed it (read its release notes).{where}"
+        suggested = DID_YOU_MEAN.search(error.line)  # Python 3.12+ suggests a name that exists
+        hint = f" Python suggests {suggested.group(1)}: check that it does the same job." if suggested else ""
+        answer.fix = f"Change your code: {library} {removed} removed it (read its release notes).{where}{hint}"
     else:
         who = answer.asker or "the package that asks for it (look at the frames above the error)"
         version = f" (pasted: {pasted[answer.asker]})" if answer.asker in pasted else ""

@@ -485,6 +485,7 @@ def test_cached_download_in_your_own_code_says_change_it():
 ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?"""
     (diagnosis,) = compat.diagnose(text)
     assert diagnosis.id == "removed_name" and diagnosis.fix.startswith("Change your code")
+    assert "Python suggests hf_hub_download" in diagnosis.fix  # from Python 3.12's "Did you mean" suffix
 
 
 def test_cached_download_in_diffusers_keeps_the_entry_and_adds_the_history():
