@@ -28,7 +28,6 @@ PATTERNS = (  # Python's own messages; a message may be wrapped in another (diff
     ("module", re.compile(r"No module named '(?P<module>[\w.]+)'")),
     ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")),
 )
-REPOSITORIES = {"huggingface_hub": "huggingface_hub", "diffusers": "diffusers", "transformers": "transformers", "accelerate": "accelerate"}
 YOUR_CODE = "your code"
 DID_YOU_MEAN = re.compile(r"Did you mean: '(\w+)'\?")
 
@@ -86,7 +85,7 @@ def asker_of(report: Report, library: str) -> tuple[str, str]:
 
 
 def _notes_release(library: str, version: str) -> str:
-    return f"{library} {version} release notes: https://github.com/huggingface/{REPOSITORIES[library]}/releases/tag/v{version}"
+    return f"{library} {version} release notes: https://github.com/huggingface/{library}/releases/tag/v{version}"  # each repository is named as its package
 
 
 def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bool | None:
