@@ -154,9 +154,9 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
         result.evidence.append(f"asked by: {asker} ({frame})")
     if history is None:
         result.known = False
-        if error.kind == "name" and not releases.exports_recorded(error.module):
-            result.evidence.append(f"history: svd-learn records the names of {library} and of the modules one level "
-                                   f"below it, not of {error.module}")
+        if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
+            result.evidence.append(f"history: svd-learn records the public names of {library} and of the modules one "
+                                   f"level below it, not {error.name} of {error.module}")
         elif library in releases.LIBRARIES:
             result.evidence.append(f"history: {what} is in no release of {library} since November 2023")
         return result

@@ -106,8 +106,15 @@ def history(library: str, kind: str, fact: str) -> FactHistory | None:
 
 
 def name_history(module: str, name: str) -> FactHistory | None:
-    """When `from module import name` worked (module: the package or a module one level below it)."""
-    return history(module.split(".")[0], "exports", f"{module}:{name}")
+    """When `from module import name` worked (module: the package or a module one level below it).
+
+    A submodule can always be imported that way (`from huggingface_hub import constants`), named or not."""
+    library = module.split(".")[0]
+    exported, submodule = history(library, "exports", f"{module}:{name}"), history(library, "modules", f"{module}.{name}")
+    if exported is None or submodule is None:
+        return exported or submodule
+    held = set(exported.held_in) | set(submodule.held_in)
+    return FactHistory(library, "exports", exported.fact, tuple(v for v in releases(library) if v in held))
 
 
 def module_history(module: str) -> FactHistory | None:
@@ -154,6 +161,7 @@ def imports_of(asker: str, module: str) -> list[str]:
             if fact.split(":")[0] == module or fact.split(":")[0].startswith(module + ".")]
 
 
-def exports_recorded(module: str) -> bool:
-    """The history records the names of the package and of the modules one level below it, not deeper."""
-    return module.split(".")[0] in LIBRARIES and module.count(".") <= 1
+def exports_recorded(module: str, name: str = "") -> bool:
+    """The history records the public names of the package and of the modules one level below it: not
+    deeper modules, and not private names (`_CACHED_NO_EXIST`)."""
+    return module.split(".")[0] in LIBRARIES and module.count(".") <= 1 and not name.startswith("_")

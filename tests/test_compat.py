@@ -616,6 +616,10 @@ def test_names_the_history_cannot_date_are_admitted():
     assert compat.diagnose("ImportError: cannot import name 'no_such_name' from 'huggingface_hub'") == []
     # a module deeper than the history records names for: no claim
     assert compat.diagnose("ImportError: cannot import name 'x' from 'diffusers.models.unets.unet_2d_condition'") == []
+    # a private name: the history does not record those, so it claims nothing
+    assert compat.diagnose("ImportError: cannot import name '_CACHED_NO_EXIST' from 'huggingface_hub'") == []
+    # a submodule can always be imported by name: it is not "in no release"
+    assert compat.diagnose("ImportError: cannot import name 'constants' from 'huggingface_hub'") == []
     # a name in every covered release: the version is not the cause
     assert compat.diagnose("ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'") == []
     result = CliRunner().invoke(app, ["explain", "-"], input="ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'")

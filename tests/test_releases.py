@@ -61,6 +61,11 @@ def test_parameters_of_the_functions_learners_call():
     assert releases.parameter_history("hf_hub_download", "no_such_keyword") == []
 
 
+def test_a_submodule_counts_as_a_name():
+    history = releases.name_history("huggingface_hub", "constants")
+    assert history is not None and history.removed_in is None
+
+
 def test_unknown_facts_are_none():
     assert releases.name_history("huggingface_hub", "no_such_name") is None
     assert releases.name_history("torch", "zeros") is None  # not a tracked library
