@@ -77,7 +77,7 @@ def explain(
     file: str = typer.Argument("-", help="A file holding the error message or traceback; '-' reads standard input."),
     list_known: bool = typer.Option(False, "--list", help="List the known errors instead."),
 ) -> None:
-    """Name the cause, the versions involved and the fix of a pasted error (lesson 3); exit 1 if not recognised."""
+    """Name the cause, the evidence, the versions involved and the fix of a pasted error (lesson 3); exit 1 if not recognised."""
     from svd_learn import compat
 
     raise typer.Exit(compat.explain_command(file, list_known))

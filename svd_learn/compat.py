@@ -3,7 +3,10 @@
 Lesson 3 teaches why old pins break (`cached_download` and its family). The knowledge lives in
 `data/known_errors.toml`; one entry per error says how to recognise it (regular expressions on the error
 text), which versions it affects (ranges read with `packaging.specifiers`), why it happens, how to fix it
-and where the facts come from. This module only reads that file:
+and where the facts come from. Name errors in huggingface_hub, diffusers, transformers and accelerate are
+also answered from their release history (`name_errors.py`, `releases.py`), and the structure of a report
+(`tracebacks.py`: the frames, the versions pasted beside it) is evidence that wins over an entry. This module
+reads the file and puts the pieces together:
 
 - `diagnose(text)`       the known errors in an error message or a whole pasted traceback;
 - `check_environment()`  the known-bad combinations installed here, and modules that stay stale after a
@@ -24,7 +27,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from svd_learn import name_errors
 from svd_learn.environment import installed_version, requirement_problems
+from svd_learn.tracebacks import Report, read_report
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 NOT_INSTALLED = "not installed"  # a version range in the data file that means "this library is absent"
 
@@ -41,7 +50,15 @@ class KnownError:
     explanation: str
     fix: str
     sources: tuple[str, ...]
-    conflicts_of: str | None = None  # a distribution whose own requirements, when unmet, cause this error
+    conflicts_of: tuple[str, ...] = ()  # distributions whose own requirements, when unmet, cause this error
+    conflicts_on: str | None = None  # only their requirements on this distribution (None: any)
+    asker: str | None = None  # the package whose code raises it; frames that show another package contradict the entry
+    superseded_by: tuple[str, ...] = ()  # entries that, when also found, are the deeper cause: this one is dropped
+    pasted: dict[str, re.Pattern] = field(default_factory=dict)  # distribution -> pattern on a version pasted in the text
+    context: tuple[re.Pattern, ...] = ()  # with `pasted`: the text must also match one of these
+    history: dict[str, str] = field(default_factory=dict)  # {"library", "change"}: answers name errors of the release history
+    harmless: bool = False  # a warning, not an error
+    doctor_title: str = ""  # the title of a `conflicts_of` finding in doctor ({asker}: the distribution)
 
     def matches_installed(self, versions: dict[str, str | None]) -> bool:
         """True when every library of the entry is installed in one of its affected ranges."""
@@ -62,6 +79,8 @@ class Diagnosis:
     sources: tuple[str, ...]
     evidence: str  # the line of the text that matched
     seen: dict[str, str] = field(default_factory=dict)  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
+    notes: list[str] = field(default_factory=list)  # more evidence: the frame that asks, pasted versions, the release history
+    harmless: bool = False  # a warning, not an error: nothing to fix
 
     def versions_line(self, show_installed: bool = True) -> str:
         affected = ", ".join(f"{name} {spec}" for name, spec in self.versions.items()) or "any version"
@@ -107,17 +126,26 @@ def _read_known_errors() -> tuple[KnownError, ...]:
             for spec in ranges:
                 if spec != NOT_INSTALLED:
                     SpecifierSet(spec)
+        conflicts = raw.get("conflicts_of", ())
         entries.append(
             KnownError(
                 id=raw["id"],
                 title=raw["title"],
-                patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw["patterns"]),
+                patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", [])),
                 versions=versions,
                 flag_when_installed=raw.get("flag_when_installed", False),
                 explanation=raw["explanation"].strip(),
                 fix=raw["fix"].strip(),
                 sources=tuple(raw["sources"]),
-                conflicts_of=raw.get("conflicts_of"),
+                conflicts_of=(conflicts,) if isinstance(conflicts, str) else tuple(conflicts),
+                conflicts_on=raw.get("conflicts_on"),
+                asker=raw.get("asker"),
+                superseded_by=tuple(raw.get("superseded_by", ())),
+                pasted={name: re.compile(p) for name, p in raw.get("pasted", {}).items()},
+                context=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("context", [])),
+                history=raw.get("history", {}),
+                harmless=raw.get("harmless", False),
+                doctor_title=raw.get("doctor_title", ""),
             )
         )
     ids = [entry.id for entry in entries]
@@ -136,38 +164,127 @@ def known_error(error_id: str) -> KnownError:
     raise KeyError(f"No known error {error_id!r}. Known: {', '.join(e.id for e in KNOWN_ERRORS)}.")
 
 
+def _line_of(text: str, start: int, end: int) -> str:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return text[line_start : line_end if line_end != -1 else len(text)].strip()
+
+
+def _diagnosis(entry: KnownError, evidence: str, seen: dict[str, str] | None = None, **fields) -> Diagnosis:
+    return Diagnosis(
+        id=entry.id,
+        title=fields.pop("title", entry.title),
+        explanation=fields.pop("explanation", entry.explanation),
+        fix=fields.pop("fix", entry.fix),
+        versions=fields.pop("versions", {name: " or ".join(ranges) for name, ranges in entry.versions.items()}),
+        sources=fields.pop("sources", entry.sources),
+        evidence=evidence,
+        seen=seen or {},
+        harmless=entry.harmless,
+        **fields,
+    )
+
+
+def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis] | None:
+    """The entry's diagnosis and where in the text it first shows, or None."""
+    matches = [m for pattern in entry.patterns for m in pattern.finditer(text)]
+    if matches:
+        match = max(matches, key=lambda m: m.start())  # the evidence: the last mention, the error line of a traceback
+        seen = {name: value for name, value in match.groupdict().items() if value}
+        return min(m.start() for m in matches), _diagnosis(entry, _line_of(text, match.start(), match.end()), seen)
+    for name, pattern in entry.pasted.items():  # a pasted version, e.g. torch 2.1.2+cpu, next to a GPU error
+        version = report.versions.get(name, "")
+        context = [m for p in entry.context for m in p.finditer(text)]
+        if version and pattern.search(version) and context:
+            line = _line_of(text, context[-1].start(), context[-1].end())
+            return context[-1].start(), _diagnosis(entry, line, {name: version}, notes=[f"pasted: {name} {version}"])
+    return None
+
+
+def _contradicted(entry: KnownError, report: Report, asked: str) -> str | None:
+    """Why the report's evidence contradicts the entry, or None: a pasted version outside the entry's ranges,
+    or frames that show another package (or your code) asking library `asked`."""
+    for name, ranges in entry.versions.items():
+        pasted = report.versions.get(name)
+        if pasted and not in_ranges(pasted, ranges):
+            return f"the pasted {name} {pasted} is not in {' or '.join(ranges)}"
+    if not entry.asker or not report.frames:
+        return None
+    asker, frame = name_errors.asker_of(report, asked)
+    return None if asker == entry.asker else f"the frames show {asker}, not {entry.asker}: {frame}"
+
+
+def _history_entry(answer: name_errors.NameAnswer) -> KnownError | None:
+    """The entry that explains this kind of change: the most specific one (library and change, then change)."""
+    library, change, kind = {"library": answer.library}, {"change": answer.change}, {"kind": answer.kind}
+    for wanted in (library | change | kind, library | change, change | kind, change):
+        for entry in KNOWN_ERRORS:
+            if entry.history == wanted:
+                return entry
+    return None
+
+
+def _from_history(error: name_errors.NameError_ | None, report: Report) -> tuple[Diagnosis | None, list[str]]:
+    """A diagnosis of a name error from the release history, or None and what the history showed."""
+    if error is None:
+        return None, []
+    answer = name_errors.answer(error, report)
+    entry = _history_entry(answer) if answer.known else None
+    if entry is None:
+        return None, answer.evidence
+    fields = answer.fields()
+    diagnosis = _diagnosis(entry, answer.evidence[0].removeprefix("error: "), title=entry.title.format(**fields),
+                           explanation=entry.explanation.format(**fields), fix=answer.fix,
+                           sources=tuple(answer.sources) + entry.sources, notes=answer.evidence[1:],
+                           versions={answer.library: (">=" if answer.change == "removed" else "<") + answer.release})
+    return diagnosis, answer.evidence
+
+
 def diagnose(text: str) -> list[Diagnosis]:
     """The known errors named in `text` (an error message or a whole traceback), in the order they appear.
 
-    An empty list means: not recognised. Nothing is guessed.
+    An empty list means: not recognised. Nothing is guessed: an entry that the report's own evidence
+    contradicts (the frames show another package, a pasted version) gives way to what the evidence shows.
     """
-    found = []
+    return _diagnose(text)[0]
+
+
+def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
+    report = read_report(text)
+    name_error = name_errors.read_name_error(text)
+    found, against = [], []  # against: entries that matched, and the evidence that contradicts them
     for entry in KNOWN_ERRORS:
-        matches = [m for pattern in entry.patterns for m in pattern.finditer(text)]
-        if not matches:
-            continue
-        first = min(m.start() for m in matches)
-        match = max(matches, key=lambda m: m.start())  # the evidence: the last mention, the error line of a traceback
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        line_end = text.find("\n", match.end())
-        evidence = text[line_start : line_end if line_end != -1 else len(text)].strip()
-        seen = {name: value for name, value in match.groupdict().items() if value}
-        diagnosis = Diagnosis(
-            id=entry.id,
-            title=entry.title,
-            explanation=entry.explanation,
-            fix=entry.fix,
-            versions={name: " or ".join(ranges) for name, ranges in entry.versions.items()},
-            sources=entry.sources,
-            evidence=evidence,
-            seen=seen,
-        )
-        found.append((first, diagnosis))
-    return [diagnosis for _, diagnosis in sorted(found, key=lambda pair: pair[0])]
+        matched = _match(entry, text, report)
+        why = matched and _contradicted(entry, report, name_error.library if name_error else "")
+        if why:
+            against.append(f"not {entry.id}: {why}")
+        elif matched:
+            found.append(matched)
+    ids = {diagnosis.id for _, diagnosis in found}
+    found = [(at, d) for at, d in found if not set(known_error(d.id).superseded_by) & ids]
+    from_history, shown = _from_history(name_error, report)
+    covered = from_history is not None and any(d.evidence == from_history.evidence for _, d in found)
+    if from_history is not None and not covered:
+        found.append((text.rfind(from_history.evidence), from_history))
+    elif from_history is not None:  # an entry explains it: add what the history shows as evidence
+        for _, diagnosis in found:
+            if diagnosis.evidence == from_history.evidence:
+                diagnosis.notes += from_history.notes
+    raised = [frame for frame in report.frames if frame.owner]
+    for _, diagnosis in found:
+        if raised and not any(note.startswith("asked by") for note in diagnosis.notes):
+            frame = raised[-1]
+            diagnosis.notes.append(f'raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
+        pasted = [f"{name} {version}" for name, version in report.versions.items()
+                  if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes]
+        if pasted:
+            diagnosis.notes.append("pasted: " + ", ".join(pasted))
+    return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, shown[1:] + against
 
 
-def _unmet_requirements(distribution: str) -> list[str]:
-    """The requirements `distribution` declares that the installed versions do not meet (like `pip check`)."""
+def _unmet_requirements(distribution: str, on: str | None = None) -> list[str]:
+    """The requirements `distribution` declares (on `on` only, when given) that the installed versions do not
+    meet (like `pip check`)."""
     from importlib import metadata
 
     try:
@@ -182,10 +299,20 @@ def _unmet_requirements(distribution: str) -> list[str]:
             continue
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue  # an optional extra, or not for this platform
+        if on is not None and canonical(requirement.name) != canonical(on):
+            continue
         installed = installed_version(requirement.name)
         if installed is not None and not requirement.specifier.contains(installed, prereleases=True):
             unmet.append(f"{distribution} requires {requirement} but {requirement.name} {installed} is installed")
     return unmet
+
+
+def nvidia_driver_present() -> bool:
+    """True when the machine has an NVIDIA driver (then a CPU-only torch is a problem, not a choice)."""
+    import os
+    import shutil
+
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
 
 
 def check_environment(versions: dict[str, str | None] | None = None) -> list[Finding]:
@@ -205,14 +332,19 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
         if entry.flag_when_installed and entry.matches_installed(versions):
             installed = ", ".join(f"{name} {versions[name] or NOT_INSTALLED}" for name in entry.versions)
             findings.append(Finding(entry.id, entry.title, f"installed: {installed}", entry.fix))
-        if entry.conflicts_of and not what_if:
-            for unmet in _unmet_requirements(entry.conflicts_of):
-                findings.append(Finding(entry.id, entry.title, unmet, entry.fix))
+        for name, pattern in entry.pasted.items() if entry.flag_when_installed and not what_if and nvidia_driver_present() else ():
+            installed = installed_version(name)
+            if installed and pattern.search(installed):  # e.g. torch 2.13.0+cpu on a machine with an NVIDIA GPU
+                findings.append(Finding(entry.id, entry.title, f"installed: {name} {installed}, and this machine has an NVIDIA driver", entry.fix))
+        for distribution in entry.conflicts_of if not what_if else ():
+            for unmet in _unmet_requirements(distribution, entry.conflicts_on):
+                title = entry.doctor_title.format(asker=distribution) if entry.doctor_title else entry.title
+                findings.append(Finding(entry.id, title, unmet, entry.fix))
     if not what_if:
         stale = known_error("stale_module")
         for problem in requirement_problems():
-            if "is loaded in this process" in problem:  # the restart case of requirement_problems()
-                findings.append(Finding(stale.id, stale.title, problem, stale.fix))
+            if problem.kind == "stale":
+                findings.append(Finding(stale.id, stale.title, str(problem), stale.fix))
     return findings
 
 
@@ -220,15 +352,34 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
 
 
 def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
-    """The diagnosis as text; `show_installed` adds the versions installed in this environment."""
-    lines = [
-        f"Known error: {diagnosis.title} [{diagnosis.id}]",
-        f"  matched: {diagnosis.evidence}",
+    """The diagnosis as text, with the evidence it rests on; `show_installed` adds the versions installed here."""
+    kind = "Harmless warning" if diagnosis.harmless else "Known error"
+    lines = [f"{kind}: {diagnosis.title} [{diagnosis.id}]", f"  matched: {diagnosis.evidence}"]
+    lines += [f"  {note}" for note in diagnosis.notes]
+    lines += [
         f"  {diagnosis.versions_line(show_installed)}",
         "  why: " + diagnosis.explanation.replace("\n", "\n       "),
         "  fix: " + diagnosis.fix.replace("\n", "\n       "),
         "  sources: " + "; ".join(diagnosis.sources),
     ]
+    return "\n".join(lines)
+
+
+def format_unknown(report: Report, shown: list[str]) -> str:
+    """What a report shows when no entry explains it: the exception, where it was raised, the versions."""
+    lines = [f"Not recognised: the cause is not in svd-learn's knowledge ({len(KNOWN_ERRORS)} known errors, "
+             "and the release history of huggingface_hub, diffusers, transformers and accelerate)."]
+    if report.exception:
+        lines.append(f"  the error: {report.error_line}")
+    raised = [frame for frame in report.frames if frame.owner]
+    if raised:
+        frame = raised[-1]
+        lines.append(f'  raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
+    lines += [f"  {line}" for line in shown]
+    if report.versions:
+        lines.append("  versions in the text: " + ", ".join(f"{name} {version}" for name, version in report.versions.items()))
+    lines.append("  Read the last line of the traceback first, then the frames above it: the last frame in your code "
+                 "is the call that failed. Search the error line in the issues of the package it was raised in.")
     return "\n".join(lines)
 
 
@@ -249,14 +400,11 @@ def read_error_text(data: bytes) -> str:
 
 
 def explain(text: str) -> list[Diagnosis]:
-    """Print the diagnosis of an error text (or say honestly that it is not recognised); return it."""
-    diagnoses = diagnose(text)
+    """Print the diagnosis of an error text (or say honestly that it is not recognised, and what the text
+    does show); return it."""
+    diagnoses, report, shown = _diagnose(text)
     if not diagnoses:
-        print(
-            "Not recognised: this error is not in svd-learn's knowledge base "
-            f"({len(KNOWN_ERRORS)} known errors; see `svd-learn explain --list`).\n"
-            "Read the last line of the traceback first, then the frames above it that are in your code."
-        )
+        print(format_unknown(report, shown))
     for diagnosis in diagnoses:
         print(format_diagnosis(diagnosis))
     return diagnoses
@@ -339,8 +487,9 @@ def unload_ipython_extension(ip) -> None:
 def explain_command(source: str, list_known: bool = False) -> int:
     """`svd-learn explain [FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
     if list_known:
-        for entry in KNOWN_ERRORS:
-            print(f"{entry.id:24} {entry.title}")
+        for entry in KNOWN_ERRORS:  # a history entry's title is filled in per error: show its slots as <slot>
+            title = re.sub(r"[{](\w+)[}]", r"<\1>", entry.title)
+            print(f"{entry.id:30} {title}")
         return 0
     try:
         if source == "-":

@@ -166,8 +166,28 @@ def loaded_version(module_name: str) -> str | None:
     return getattr(module, "__version__", None) if module else None
 
 
-def requirement_problems() -> list[str]:
-    """What is wrong with the installed libraries, each as a sentence that says what to do.
+@dataclass(frozen=True)
+class RequirementProblem:
+    """One thing wrong with an installed library. `kind`: "missing", "out_of_range" or "stale" (the version
+    loaded in this process differs from the installed one: restart needed). `str()` is the sentence to show."""
+
+    kind: str
+    name: str
+    requirement: str
+    installed: str | None = None
+    loaded: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"{self.name} is not installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
+        if self.kind == "out_of_range":
+            return f"{self.name} {self.installed} is installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
+        return (f"{self.name} {self.loaded} is loaded in this process but {self.installed} is installed: "
+                "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version.")
+
+
+def requirement_problems() -> list[RequirementProblem]:
+    """What is wrong with the installed libraries (`str(problem)` says what to do).
 
     Two kinds: a library outside the range the course declares (pyproject's dependencies), and a library
     whose installed version differs from the one already imported in this process: after a `pip install`
@@ -185,16 +205,13 @@ def requirement_problems() -> list[str]:
             continue
         installed = installed_version(requirement.name)
         if installed is None:
-            problems.append(f"{requirement.name} is not installed; the course needs {requirement}. Run: pip install '{requirement}'")
+            problems.append(RequirementProblem("missing", requirement.name, str(requirement)))
         elif not requirement.specifier.contains(installed, prereleases=True):
-            problems.append(f"{requirement.name} {installed} is installed; the course needs {requirement}. Run: pip install '{requirement}'")
+            problems.append(RequirementProblem("out_of_range", requirement.name, str(requirement), installed))
         module_name = requirement.name.replace("-", "_").lower()
         loaded = loaded_version(module_name)
         if installed and loaded and loaded.split("+")[0] != installed.split("+")[0]:
-            problems.append(
-                f"{requirement.name} {loaded} is loaded in this process but {installed} is installed: "
-                "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version."
-            )
+            problems.append(RequirementProblem("stale", requirement.name, str(requirement), installed, loaded))
     return problems
 
 
@@ -222,7 +239,7 @@ def check_requirements() -> None:
     """Raise a short, actionable error if the installed libraries cannot run the course."""
     problems = requirement_problems()
     if problems:
-        raise RuntimeError("The environment needs fixing before this lesson can run:\n- " + "\n- ".join(problems))
+        raise RuntimeError("The environment needs fixing before this lesson can run:\n- " + "\n- ".join(map(str, problems)))
 
 
 def lesson_test_environment(home: str) -> dict[str, str]:

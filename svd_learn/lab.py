@@ -66,6 +66,7 @@ class Reproduction:
     needs_torch: bool = False  # installs the same torch as this environment (from a local wheel if there is one)
     env: dict[str, str] = field(default_factory=dict)  # environment variables for both runs
     python: str = ""  # the Python versions the pinned wheels exist for (a specifier; empty: any)
+    also_diagnosed_as: tuple[str, ...] = ()  # deeper causes the text may show instead (a CPU torch here)
 
 
 @dataclass
@@ -99,6 +100,7 @@ def _read_reproductions() -> dict[str, Reproduction]:
             needs_torch=raw.get("needs_torch", False),
             env=raw.get("env", {}),
             python=raw.get("python", ""),
+            also_diagnosed_as=tuple(raw.get("also_diagnosed_as", ())),
         )
     return entries
 
@@ -308,7 +310,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
 
         echo("[3/4] diagnose the captured text (svd-learn explain)")
         diagnoses = compat.diagnose(error_text)
-        reproduced = entry_id in [d.id for d in diagnoses]
+        reproduced = bool({entry_id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
         for diagnosis in diagnoses:
             echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
         if not reproduced:

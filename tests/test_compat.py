@@ -45,8 +45,10 @@ ImportError: cannot import name 'is_offline_mode' from 'huggingface_hub' ({SITE}
     # captured: diffusers==0.39.0 + accelerate==1.14.0 + torch, no GPU
     "offload_no_accelerator": "RuntimeError: `enable_model_cpu_offload` requires accelerator, but not found",
     # captured: xformers==0.0.32.post2 next to torch 2.13.0+cpu, python -c "import xformers"
+    # (the lab's torch is a CPU build, so that text is diagnosed torch_cpu_build: test_a_cpu_torch_is_the_cause_not_xformers;
+    # here the torch of a GPU machine stands in)
     "xformers_torch_mismatch": """WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:
-    PyTorch 2.8.0+cu128 with CUDA 1208 (you have 2.13.0+cpu)
+    PyTorch 2.8.0+cu128 with CUDA 1208 (you have 2.9.0+cu126)
     Python  3.9.23 (you have 3.11.7)
   Please reinstall xformers (see https://github.com/facebookresearch/xformers#installing-xformers)
   Memory-efficient attention, SwiGLU, sparse and more won't be available.
@@ -75,6 +77,87 @@ Some module may need to rebuild instead e.g. with 'pybind11>=2.12'.
     "stale_module": """WARNING: The following packages were previously imported in this runtime:
   [huggingface_hub]
 You must restart the runtime in order to use newly installed versions.""",
+    # captured: diffusers==0.23.1 + huggingface_hub==0.25.2, from diffusers import StableVideoDiffusionPipeline
+    "diffusers_too_old_for_svd": f"""Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ImportError: cannot import name 'StableVideoDiffusionPipeline' from 'diffusers' ({SITE}/diffusers/__init__.py)""",
+    # captured: pip download --python-version 3.7 diffusers==0.24.0 (the list of ignored releases shortened)
+    "python_too_old_for_diffusers": """ERROR: Ignored the following versions that require a different python version: 0.22.0 Requires-Python >=3.8.0; 0.24.0 Requires-Python >=3.8.0; 0.42.1 Requires-Python >=3.11.0
+ERROR: Could not find a version that satisfies the requirement diffusers==0.24.0 (from versions: 0.0.1, 0.20.1, 0.21.3, 0.21.4)
+ERROR: No matching distribution found for diffusers==0.24.0""",
+    # captured: torch 2.13.0+cpu, torch.zeros(1).cuda()
+    "torch_cpu_build": f"""  File "{SITE}/torch/cuda/__init__.py", line 403, in _lazy_init
+    raise AssertionError("Torch not compiled with CUDA enabled")
+AssertionError: Torch not compiled with CUDA enabled""",
+    # torch's message for a CPU kernel without fp16 (older torch releases), written for this test
+    "half_on_cpu": """  File "/usr/local/lib/python3.10/dist-packages/torch/nn/modules/conv.py", line 456, in _conv_forward
+    return F.conv2d(input, weight, bias, self.stride,
+RuntimeError: "slow_conv2d_cpu" not implemented for 'Half'""",
+    "no_gpu": "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx",
+    "no_kernel_image": """RuntimeError: CUDA error: no kernel image is available for execution on the device
+CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.""",
+    # captured: transformers==5.0.0 + torch, CLIPVisionModel.from_pretrained(folder, use_auth_token=...)
+    "use_auth_token_transformers5": "TypeError: CLIPVisionModel.__init__() got an unexpected keyword argument 'use_auth_token'",
+    "gated_repo": """huggingface_hub.errors.GatedRepoError: 401 Client Error. (Request ID: Root=1-6745a1b2-0c1d2e3f4a5b6c7d8e9f0a1b)
+
+Cannot access gated repo for url https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt/resolve/main/model_index.json.
+Access to model stabilityai/stable-video-diffusion-img2vid-xt is restricted. You must have access to it and be authenticated to access it. Please log in.""",
+    "repo_not_found": """OSError: stabilityai/stable-video-difusion-img2vid-xt is not a local folder and is not a valid model identifier listed on 'https://huggingface.co/models'
+If this is a private repository, make sure to pass a token having permission to this repo either by logging in with `hf auth login` or by passing `token=<your_token>`""",
+    # captured: diffusers 0.42.1, a UNet saved without a variant, from_pretrained(folder, variant="fp16")
+    "variant_missing": "OSError: Error no file named diffusion_pytorch_model.fp16.bin found in directory /tmp/tmpqcxt6d08.",
+    # captured: diffusers 0.42.1, a UNet saved with variant="fp16", from_pretrained(folder)
+    "variant_not_requested": "OSError: Error no file named diffusion_pytorch_model.bin found in directory /tmp/tmpnr_0huq5.",
+    # captured: safetensors 0.8.0 on a Git LFS pointer file
+    "safetensors_header": "safetensors_rust.SafetensorError: Error while deserializing header: header too large",
+    # captured: Python 3.12.1, python -c "import imp"
+    "imp_removed": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ModuleNotFoundError: No module named 'imp'""",
+    # huggingface_hub 0.23's warning, as transformers 4.40 triggered it
+    "resume_download_warning": f"""{SITE}/huggingface_hub/file_download.py:1132: FutureWarning: `resume_download` is deprecated and will be removed in version 1.0.0. Downloads always resume when possible. If you want to force a new download, use `force_download=True`.
+  warnings.warn(""",
+    "local_dir_use_symlinks_warning": f"""{SITE}/huggingface_hub/file_download.py:896: UserWarning: `local_dir_use_symlinks` parameter is deprecated and will be ignored. The process to download files to a local folder has been updated and do not rely on symlinks anymore. You only need to pass a destination folder as`local_dir`.""",
+    "ignored_keyword_warning": "Keyword arguments {'use_auth_token': 'hf_xxx'} are not expected by StableVideoDiffusionPipeline and will be ignored.",
+    # huggingface_hub 0.26's message with HF_HUB_OFFLINE=1 (as the lab runs) and no cached file
+    "hub_unreachable": "huggingface_hub.errors.LocalEntryNotFoundError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. To enable hf.co look-ups and downloads online, set 'local_files_only' to False.",
+    "host_ram_exhausted": "Your session crashed after using all available RAM. If you are interested in access to high-RAM runtimes, you may want to check out Colab Pro.",
+    "disk_full": "OSError: [Errno 28] No space left on device: '/root/.cache/huggingface/hub/models--stabilityai--stable-video-diffusion-img2vid-xt/blobs/abc.incomplete'",
+    # captured: a script named huggingface_hub.py that imports hf_hub_download
+    "shadowed_module": """Traceback (most recent call last):
+  File "/tmp/tmpiptpnh7y/huggingface_hub.py", line 1, in <module>
+    from huggingface_hub import hf_hub_download
+  File "/tmp/tmpiptpnh7y/huggingface_hub.py", line 1, in <module>
+    from huggingface_hub import hf_hub_download
+ImportError: cannot import name 'hf_hub_download' from partially initialized module 'huggingface_hub' (most likely due to a circular import) (/tmp/tmpiptpnh7y/huggingface_hub.py)""",
+    # captured: huggingface_hub only, python -c "import diffusers"
+    "not_installed": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ModuleNotFoundError: No module named 'diffusers'""",
+    # captured: huggingface_hub==0.26.0, python -c "from huggingface_hub import cached_download" (your own code asks)
+    "removed_name": f"""Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
+    # captured: accelerate==0.32.0 + huggingface_hub==0.20.3 + torch, python -c "import accelerate"
+    "hub_too_old": f"""Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+  File "{SITE}/accelerate/__init__.py", line 16, in <module>
+    from .accelerator import Accelerator
+  File "{SITE}/accelerate/accelerator.py", line 34, in <module>
+    from huggingface_hub import split_torch_state_dict_into_shards
+ImportError: cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
+    # written for this test: a diffusers pipeline file next to a transformers older than the name it imports (Colab layout)
+    "transformers_too_old": """  File "/usr/local/lib/python3.10/dist-packages/diffusers/pipelines/qwenimage/pipeline_qwenimage.py", line 19, in <module>
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2Tokenizer
+ImportError: cannot import name 'Qwen2_5_VLForConditionalGeneration' from 'transformers' (/usr/local/lib/python3.10/dist-packages/transformers/__init__.py)""",
+    # captured: diffusers==0.29.0, python -c "from diffusers import AutoencoderKLWan" (a name of a later release)
+    "library_too_old": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ImportError: cannot import name 'AutoencoderKLWan' from 'diffusers' (/venv/lib/python3.11/site-packages/diffusers/__init__.py)""",
+    # captured: diffusers==0.29.0, python -c "from diffusers.models.unet_2d_condition import UNet2DConditionModel"
+    "moved_module": """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'""",
 }
 
 # More verbatim variants of the same errors.
@@ -91,6 +174,33 @@ VARIANTS = [
     ("torch_dtype_deprecated", "`torch_dtype` is deprecated! Use `dtype` instead!"),
     ("stale_module", "huggingface_hub 1.3.4 is loaded in this process but 1.27.0 is installed"),
     ("numpy2_abi", "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)"),
+    # written for these tests in the layouts and forms learners meet (Windows, conda, ComfyUI, Python 3.12)
+    ("numpy2_abi", "RuntimeError: Numpy is not available"),
+    ("hf_cache_home", "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?"),
+    ("torch_cpu_build", r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\cuda\__init__.py", line 310, in _lazy_init
+    raise AssertionError("Torch not compiled with CUDA enabled")
+AssertionError: Torch not compiled with CUDA enabled"""),
+    ("half_on_cpu", "RuntimeError: \"LayerNormKernelImpl\" not implemented for 'Half'"),
+    ("no_kernel_image", "UserWarning: Tesla T4 with CUDA capability sm_75 is not compatible with the current PyTorch installation."),
+    ("no_gpu", "RuntimeError: No CUDA GPUs are available"),
+    ("gated_repo", "OSError: You are trying to access a gated repo.\nMake sure to have access to it at https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt.\n401 Client Error. (Request ID: Root=1-x)"),
+    ("repo_not_found", "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. (Request ID: Root=1-x)\n\nRepository Not Found for url: https://huggingface.co/api/models/stabilityai/svd-xt."),
+    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer"),
+    ("safetensors_header", "SafetensorError: Error while deserializing header: incomplete metadata, file not fully covered"),
+    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge"),  # captured, safetensors 0.5.3
+    ("imp_removed", r"""  File "C:\Users\ana\AppData\Local\Programs\Python\Python312\Lib\site-packages\oldpkg\__init__.py", line 3, in <module>
+    import imp
+ModuleNotFoundError: No module named 'imp'"""),
+    ("use_auth_token_transformers5", "TypeError: CLIPVisionModelWithProjection.__init__() got an unexpected keyword argument 'use_auth_token'"),
+    ("variant_missing", "ValueError: You are trying to load the model files of the `variant=fp16`, but no such modeling files are available."),
+    ("not_installed", r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-node\__init__.py", line 1, in <module>
+    import diffusers
+ModuleNotFoundError: No module named 'diffusers'"""),
+    ("removed_name", "AttributeError: module 'huggingface_hub' has no attribute 'cached_download'"),
+    ("cuda_oom", "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some other API call"),
+    ("xformers_torch_mismatch", "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:"),
+    ("hub_unreachable", "OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find it in the cached files and it looks like stabilityai/stable-video-diffusion-img2vid-xt is not the path to a directory containing a file named model_index.json."),
+    ("host_ram_exhausted", "Loading pipeline components...:  60%|######    | 3/5 [00:41<00:27, 13.9s/it]\nKilled"),
 ]
 
 def test_every_known_error_has_a_verbatim_text():
@@ -115,8 +225,8 @@ def test_diagnose_reads_versions_from_the_text():
     (diagnosis,) = compat.diagnose(VERBATIM["transformers4_hub1"])
     assert diagnosis.seen == {"huggingface_hub": "1.3.4"}
     assert diagnosis.versions == {"transformers": "<5", "huggingface_hub": ">=1.0"}
-    (diagnosis,) = compat.diagnose(VERBATIM["xformers_torch_mismatch"])
-    assert diagnosis.seen == {"xformers_torch": "2.8.0+cu128", "torch": "2.13.0+cpu"}
+    (diagnosis,) = compat.diagnose(VERBATIM["xformers_torch_mismatch"].replace("2.13.0+cpu", "2.9.0+cu126"))
+    assert diagnosis.seen == {"xformers_torch": "2.8.0+cu128", "torch": "2.9.0+cu126"}
 
 
 def test_a_whole_pasted_traceback_with_warnings_around_it():
@@ -148,9 +258,19 @@ def test_oom_advice_is_svd_specific_and_never_attention_slicing():
 
 def test_the_data_file_is_complete():
     for entry in compat.KNOWN_ERRORS:
-        assert entry.patterns and entry.title and entry.sources, entry.id
+        assert (entry.patterns or entry.history) and entry.title and entry.sources, entry.id
         if entry.flag_when_installed:  # doctor can only flag what the data describes
-            assert entry.versions or entry.conflicts_of, entry.id
+            assert entry.versions or entry.conflicts_of or entry.pasted, entry.id
+        for superseding in entry.superseded_by:
+            compat.known_error(superseding)
+
+
+def test_sources_are_public():
+    # learners do not have the course's private notes: every source is a public page or a reproduction they can run
+    for entry in compat.KNOWN_ERRORS:
+        for source in entry.sources:
+            assert "shared/reference" not in source and ".md" not in source.split("http")[0], (entry.id, source)
+        assert any(source.startswith(("http", "reproduced", "captured")) or "https://" in source for source in entry.sources), entry.id
 
 
 def test_in_ranges():
@@ -303,7 +423,8 @@ def test_ipython_extension_in_a_real_kernel():
     outputs = notebook.cells[1].outputs
     assert outputs[0].output_type == "error" and outputs[0].ename == "ImportError"
     printed = "".join(output.get("text", "") for output in outputs[1:])  # under the traceback, in the same cell
-    assert "[cached_download]" in printed
+    # the cell itself raised it: the frame is the user's code, so the diagnosis says so (not "diffusers < 0.29")
+    assert "your code asks for cached_download" in printed and "removed in 0.26.0" in printed
     assert "matched: ImportError: cannot import name 'cached_download'" in printed  # the error line, not the source line
 
 
@@ -327,3 +448,185 @@ def test_an_old_svd_notebook_pin_on_each_colab_stack():
     # the same pin on the 2026-01 stack: hub 1.x and transformers 5 break it three ways
     found = {f.id for f in compat.check_environment({**COLAB_STACKS["2026-01"], "diffusers": "0.24.0"})}
     assert found == {"cached_download", "hf_cache_home", "flax_weights_name"}
+
+
+# --- Never confidently wrong: the report's own evidence wins over an entry ---------------------------------
+# Realistic variants written for these tests (Windows, ComfyUI, conda, Colab layouts), not users' posts.
+
+COMFY_NODE_CACHED_DOWNLOAD = r"""Traceback (most recent call last):
+  File "D:\ComfyUI_windows_portable\ComfyUI\nodes.py", line 2006, in load_custom_node
+    module_spec.loader.exec_module(module)
+  File "<frozen importlib._bootstrap_external>", line 995, in exec_module
+  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\ComfyUI-VideoHelper\__init__.py", line 3, in <module>
+    from huggingface_hub import cached_download
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' (D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\huggingface_hub\__init__.py)
+"""
+
+
+def test_cached_download_asked_by_a_custom_node_is_not_blamed_on_diffusers():
+    (diagnosis,) = compat.diagnose(COMFY_NODE_CACHED_DOWNLOAD)
+    assert diagnosis.id == "removed_name"
+    assert "custom node ComfyUI-VideoHelper" in diagnosis.title and "0.26.0" in diagnosis.title
+    assert 'huggingface_hub<0.26.0' in diagnosis.fix and "diffusers" not in diagnosis.fix
+    assert any(note.startswith("asked by: custom node ComfyUI-VideoHelper") for note in diagnosis.notes)
+    assert any("removed in 0.26.0" in note for note in diagnosis.notes)
+
+
+def test_cached_download_asked_by_another_library_says_upgrade_it():
+    text = """  File "/opt/conda/envs/svd/lib/python3.10/site-packages/gfpgan/utils.py", line 9, in <module>
+    from huggingface_hub import cached_download
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/opt/conda/envs/svd/lib/python3.10/site-packages/huggingface_hub/__init__.py)"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "removed_name" and diagnosis.fix.startswith("Upgrade gfpgan")
+
+
+def test_cached_download_in_your_own_code_says_change_it():
+    text = """  File "/content/download_weights.py", line 2, in <module>
+    from huggingface_hub import cached_download
+ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "removed_name" and diagnosis.fix.startswith("Change your code")
+    assert "Python suggests hf_hub_download" in diagnosis.fix  # from Python 3.12's "Did you mean" suffix
+
+
+def test_cached_download_in_diffusers_keeps_the_entry_and_adds_the_history():
+    text = VERBATIM["cached_download"].replace(SITE, "/usr/local/lib/python3.12/dist-packages") + ". Did you mean: 'hf_hub_download'?"
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "cached_download"
+    assert any("removed in 0.26.0" in note for note in diagnosis.notes)
+    assert any("0.29.0 no longer does" in note for note in diagnosis.notes)  # diffusers' own history of the import
+
+
+def test_a_pasted_version_that_still_has_the_name_is_not_explained_by_the_version():
+    text = "huggingface_hub==0.25.2\ndiffusers==0.28.2\nImportError: cannot import name 'cached_download' from 'huggingface_hub'"
+    assert compat.diagnose(text) == []
+    result = CliRunner().invoke(app, ["explain", "-"], input=text)
+    assert result.exit_code == 1
+    assert "Not recognised" in result.output and "huggingface_hub 0.25.2" in result.output
+
+
+def test_a_cpu_torch_is_the_cause_not_xformers():
+    captured = VERBATIM["xformers_torch_mismatch"].replace("2.9.0+cu126", "2.13.0+cpu")  # what the lab captured
+    (diagnosis,) = compat.diagnose(captured)
+    assert diagnosis.id == "torch_cpu_build"
+    assert "uninstall" not in diagnosis.fix.lower()
+    assert [d.id for d in compat.diagnose(VERBATIM["xformers_torch_mismatch"])] == ["xformers_torch_mismatch"]
+
+
+def test_a_pasted_cpu_torch_next_to_a_gpu_error():
+    text = ("Package  Version\n-------- -----------\ntorch    2.3.0+cpu\nxformers 0.0.26.post1\n\n"
+            "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions.\n")
+    assert [d.id for d in compat.diagnose(text)] == ["torch_cpu_build"]
+    # the same torch next to an error that has nothing to do with the GPU: not mentioned, even in diffusers-cli env
+    assert compat.diagnose("torch 2.3.0+cpu\nValueError: the image must be 1024x576") == []
+    env = "- PyTorch version (GPU?): 2.3.0+cpu (False)\nnvidia-cuda-runtime-cu12 12.1.105\n"
+    assert [d.id for d in compat.diagnose(env + VERBATIM["cached_download"])] == ["cached_download"]
+    assert [d.id for d in compat.diagnose(env + "RuntimeError: CUDA error: device-side assert triggered")] == ["torch_cpu_build"]
+
+
+def test_an_unknown_error_says_what_the_report_shows():
+    text = """Traceback (most recent call last):
+  File "/content/run.py", line 12, in <module>
+    frames = pipe(image, num_frames=25).frames[0]
+  File "/usr/local/lib/python3.12/dist-packages/diffusers/pipelines/stable_video_diffusion/pipeline_stable_video_diffusion.py", line 512, in __call__
+    raise ValueError(f"something new: {x}")
+ValueError: something new: 3"""
+    assert compat.diagnose(text) == []
+    result = CliRunner().invoke(app, ["explain", "-"], input=text)
+    assert result.exit_code == 1
+    assert "the error: ValueError: something new: 3" in result.output
+    assert "raised in: diffusers" in result.output and "cause is not in svd-learn's knowledge" in result.output
+
+
+def test_a_harmless_warning_exits_0_and_says_so():
+    result = CliRunner().invoke(app, ["explain", "-"], input=VERBATIM["resume_download_warning"])
+    assert result.exit_code == 0
+    assert "Harmless warning" in result.output and "Nothing to fix" in result.output
+
+
+def test_every_diagnosis_prints_its_evidence():
+    text = VERBATIM["flax_weights_name"]
+    (diagnosis,) = compat.diagnose(text)
+    printed = compat.format_diagnosis(diagnosis)
+    assert "matched: cannot import name 'FLAX_WEIGHTS_NAME'" in printed
+    assert "history: FLAX_WEIGHTS_NAME (from transformers.utils) is in transformers" in printed
+
+
+# --- doctor uses the same knowledge ------------------------------------------------------------------------
+
+
+def test_doctor_finds_a_huggingface_hub_older_than_the_libraries_declare(monkeypatch):
+    real = compat.installed_version
+    monkeypatch.setattr(compat, "installed_version", lambda name: "0.22.2" if compat.canonical(name) == "huggingface-hub" else real(name))
+    findings = [f for f in compat.check_environment() if f.id == "hub_too_old"]
+    assert findings and all("{" not in f.title and "huggingface_hub" in f.fix for f in findings)
+    assert any(f.title == "huggingface_hub is older than transformers declares" for f in findings)
+
+
+def test_doctor_finds_a_cpu_torch_on_a_machine_with_an_nvidia_driver(monkeypatch):
+    real = compat.installed_version
+    monkeypatch.setattr(compat, "installed_version", lambda name: "2.5.1+cpu" if name == "torch" else real(name))
+    monkeypatch.setattr(compat, "nvidia_driver_present", lambda: False)
+    assert "torch_cpu_build" not in [f.id for f in compat.check_environment()]  # no GPU: a CPU torch is a choice
+    monkeypatch.setattr(compat, "nvidia_driver_present", lambda: True)
+    (finding,) = [f for f in compat.check_environment() if f.id == "torch_cpu_build"]
+    assert "torch 2.5.1+cpu" in finding.detail and "pytorch.org" in finding.fix
+
+
+# --- name errors answered from the release history ---------------------------------------------------------
+
+
+def test_a_keyword_removed_from_a_function_names_the_release_and_the_asker():
+    text = r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-loader\download.py", line 12, in fetch
+    snapshot_download(repo_id, local_dir=folder, local_dir_use_symlinks=False)
+  File "D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\huggingface_hub\utils\_validators.py", line 89, in _inner_fn
+    return fn(*args, **kwargs)
+TypeError: snapshot_download() got an unexpected keyword argument 'local_dir_use_symlinks'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "removed_name"
+    assert diagnosis.title == ("custom node svd-loader asks for the keyword local_dir_use_symlinks= of snapshot_download(), "
+                               "which huggingface_hub 1.0.0 removed")
+
+
+def test_a_module_that_appeared_later_says_upgrade():
+    text = """  File "/home/ana/svd/run.py", line 2, in <module>
+    from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionModel
+ModuleNotFoundError: No module named 'diffusers.models.unets'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "library_too_old" and 'diffusers>=0.26.0' in diagnosis.fix
+
+
+def test_a_moved_module_asked_by_another_package_says_upgrade_it():
+    text = """  File "/opt/conda/envs/svd/lib/python3.10/site-packages/oldsvdtools/loader.py", line 4, in <module>
+    from diffusers.models.unet_2d_condition import UNet2DConditionModel
+ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'"""
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "moved_module" and diagnosis.fix.startswith("Upgrade oldsvdtools")
+    assert 'diffusers<0.29.0' in diagnosis.fix
+
+
+def test_a_tracked_asker_gets_the_first_release_that_stops_asking():
+    text = VERBATIM["hf_cache_home"].replace("    from huggingface_hub.constants", """  File "/usr/local/lib/python3.12/dist-packages/diffusers/utils/constants.py", line 17, in <module>
+    from huggingface_hub.constants""")
+    (diagnosis,) = compat.diagnose(text)
+    assert diagnosis.id == "hf_cache_home"  # the entry, with the history as evidence
+    assert any(note.startswith("history: diffusers asks for it in 0.24.0") for note in diagnosis.notes)
+
+
+def test_names_the_history_cannot_date_are_admitted():
+    assert compat.diagnose("ImportError: cannot import name 'no_such_name' from 'huggingface_hub'") == []
+    # a module deeper than the history records names for: no claim
+    assert compat.diagnose("ImportError: cannot import name 'x' from 'diffusers.models.unets.unet_2d_condition'") == []
+    # a private name: the history does not record those, so it claims nothing
+    assert compat.diagnose("ImportError: cannot import name '_CACHED_NO_EXIST' from 'huggingface_hub'") == []
+    # a submodule can always be imported by name: it is not "in no release"
+    assert compat.diagnose("ImportError: cannot import name 'constants' from 'huggingface_hub'") == []
+    # a name in every covered release: the version is not the cause
+    assert compat.diagnose("ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'") == []
+    result = CliRunner().invoke(app, ["explain", "-"], input="ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'")
+    assert result.exit_code == 1 and "every release since 0.24.0" in result.output
+
+
+def test_transformers_5_serves_the_old_fast_tokenizer_names():
+    # transformers 5 resolves BertTokenizerFast at run time; the history must not call it removed
+    assert compat.diagnose("ImportError: cannot import name 'BertTokenizerFast' from 'transformers'") == []
