@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -64,8 +65,6 @@ transformers triton typer typing-extensions typing-inspect urllib3 uvloop wheel 
 PLATFORM = ["--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp"] + [
     arg for tag in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
                     "manylinux1_x86_64", "any") for arg in ("--platform", tag)]
-# The lab reproductions Lesson 3 runs: their pinned wheels (with dependencies) go into the lab bundle.
-LESSON3_REPRODUCTIONS = ("cached_download", "old_hub_pin", "stale_module")
 BUNDLE_NAMES = ("kernel", "video", "hub", "lab")
 
 
@@ -80,6 +79,12 @@ def _download(folder: Path, requirements: list[str], deps: bool) -> None:
 
 def _name(wheel: Path) -> str:
     return wheel.name.split("-")[0].lower().replace("_", "-")
+
+
+def reproductions_the_lessons_run() -> list[str]:
+    """The lab reproductions the lessons run (`lab.run_reproduction("id")`): their pins go into the lab bundle."""
+    calls = re.compile(r"""run_reproduction\(\s*["']([\w-]+)["']""")
+    return sorted({entry_id for lesson in LESSONS.glob("[0-9][0-9]_*.py") for entry_id in calls.findall(lesson.read_text())})
 
 
 def _drop(bundle: Path, names: set[str]) -> None:
@@ -108,7 +113,7 @@ def download_wheels(bundles: list[str]) -> None:
         kernel = {_name(wheel) for wheel in (BUNDLES / "kernel").glob("*.whl")}  # travels with it: one copy each
         _drop(BUNDLES / "hub", GPU_IMAGE_HAS | pinned | kernel)
     if "lab" in bundles:
-        for entry_id in LESSON3_REPRODUCTIONS:  # every install step resolves on its own, as the lab runs it
+        for entry_id in reproductions_the_lessons_run():  # each install step resolves on its own, as the lab runs it
             reproduction = lab.get_reproduction(entry_id)
             for step in reproduction.broken + reproduction.fixed:
                 _download(BUNDLES / "lab", list(step), deps=True)
