@@ -41,6 +41,13 @@ check_requirements()
 source = print_header()
 
 # %% [markdown]
+# **On Colab.** Colab gives you one GPU, so nothing here runs on several GPUs there. What runs on a Colab
+# T4: every cell. The launch of section 2 starts one process on the one GPU, with the real weights. The
+# split, the broken image, the resume and the summary work the same with one process. What needs a
+# machine with several GPUs: seeing two or more processes share the list, and the speed-up. For those,
+# section 5 shows numbers measured on two H100s, and section 6 the commands to type on such a machine.
+# Without a GPU (on tiny weights) the lesson starts two CPU processes, so you see the split there too.
+#
 # On **tiny** weights (no GPU) the frames are noise, but everything this lesson is about is real: the
 # processes, the split, the files, the failures and the resume. Without a GPU, the processes are CPU
 # processes talking over `gloo` (PyTorch's CPU backend) instead of GPU processes talking over NCCL.
@@ -282,7 +289,7 @@ plt.show()
 
 # %% [markdown]
 # Why is "launch to exit" further from 2x? Because every launch pays a fixed cost once per process, in
-# parallel: starting Python and importing torch, and loading the 4.5 GB pipeline onto its GPU. With 4
+# parallel: starting Python and importing torch, and loading the 4.2 GiB pipeline onto its GPU. With 4
 # videos that fixed cost is a large share; with a class's 400 images it vanishes. A simple model of one
 # launch on G GPUs is `fixed + ceil(N / G) x seconds_per_video`; with the measured numbers it predicts:
 
