@@ -88,18 +88,20 @@ import json
 from diffusers import DiffusionPipeline, __version__ as diffusers_version
 
 index = DiffusionPipeline.load_config(location)
-print(json.dumps(index, indent=2))
+print(json.dumps({k: v for k, v in index.items() if k != "_diffusers_version"}, indent=2))  # that one: next cell
 
 # %% [markdown]
-# `_diffusers_version` records which diffusers wrote the file. It is a record, not a pin. The tiny
-# folder was written by the diffusers installed here. The real SVD-XT's `model_index.json` (the course
-# ships a copy, taken from the Hub) was written by 0.24.0.dev0, just before SVD's first release. Today's
-# diffusers still loads it: on Colab, every lesson does.
+# `_diffusers_version` records which diffusers wrote the file. It is a record, not a pin. The tiny and
+# random folders are written by the diffusers installed here. The real SVD-XT's `model_index.json` (the
+# course ships a copy, taken from the Hub) was written by 0.24.0.dev0, just before SVD's first release.
+# Today's diffusers still loads it: on Colab, every lesson does.
 
 # %%
 real_index = json.loads((models.DATA / "svd-xt-config" / "model_index.json").read_text())
-print("this folder:", index["_diffusers_version"], "| stabilityai/stable-video-diffusion-img2vid-xt:", real_index["_diffusers_version"])
-assert index["_diffusers_version"] == diffusers_version and real_index["_diffusers_version"] == "0.24.0.dev0"
+print("this model_index.json was written by the diffusers installed here:", index["_diffusers_version"] == diffusers_version)
+print("stabilityai/stable-video-diffusion-img2vid-xt was written by diffusers", real_index["_diffusers_version"])
+assert real_index["_diffusers_version"] == "0.24.0.dev0"
+assert index["_diffusers_version"] in (diffusers_version, real_index["_diffusers_version"])  # built here, or the Hub's
 
 # %% [markdown]
 # Each component maps to a pair `[library, class]`. `_class_name` is the pipeline class. That is how the
@@ -240,7 +242,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     reused = DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=dtype, **pipe.components)
 warned = any("torch_dtype" in str(w.message) for w in caught)
-print("diffusers", diffusers.__version__, "| torch_dtype= warned:", warned, "| dtype in memory:", reused.dtype)
+print("diffusers >= 0.40:", Version(diffusers.__version__).release >= (0, 40), "| torch_dtype= warned:", warned, "| dtype in memory:", reused.dtype)
 assert warned == (Version(diffusers.__version__).release >= (0, 40)) and reused.dtype == dtype
 del unknown, reused
 

@@ -46,8 +46,8 @@ source = print_header()
 # ## A real Hub on this machine
 #
 # This lesson does not download from huggingface.co: it runs a Hub-compatible server (olah, from PyPI) on
-# `127.0.0.1` and points the client at it. The server speaks the Hub's HTTP API and serves a course repo,
-# `svd-learn/tiny-svd-xt`: the real SVD-XT layout and classes with tiny random weights, built as a git
+# `127.0.0.1` and points the client at it. The server speaks the Hub's HTTP API. It serves a course repo,
+# `svd-learn/tiny-svd-xt`: the real SVD-XT layout and classes, with tiny random weights. The repo is a git
 # repository with a history:
 #
 # | commit | message | what changed | refs |
@@ -143,9 +143,9 @@ print("configs downloaded again:", configs_downloaded or "none")
 assert not configs_downloaded
 
 # %% [markdown]
-# Only the three full-precision weight files were downloaded. The configs were not downloaded again: they
-# were already in the cache under `snapshots/<commit>/`, and a file at a given commit can never change,
-# so the client needs no download to trust it. (Some diffusers versions, like Colab's 0.39, still send one
+# Only the three full-precision weight files were downloaded. The configs were not downloaded again. They
+# were already in the cache under `snapshots/<commit>/`, and a file at a given commit can never change.
+# So the client needs no download to trust it. (Some diffusers versions, like Colab's 0.39, still send one
 # `HEAD .../resolve/main/model_index.json` to learn which commit `main` is now.)
 #
 # How many bytes is that? The repo's file list carries each file's size:
@@ -320,7 +320,7 @@ assert (repo_cache / "refs" / "main").read_text() == refs["dev"]
 # %% [markdown]
 # The same line, `from_pretrained(repo)`, now builds a different scheduler: a notebook that said
 # `revision="main"` (or nothing) silently changed its results. The one that pinned the commit did not.
-# Pinning also makes the cache enough: a file at a commit hash that is already cached needs no request.
+# Pinning also makes the cache enough. A file at a commit hash that is already cached needs no request.
 
 # %%
 server.clear_log()
@@ -469,11 +469,11 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 #   subclass of `RepositoryNotFoundError`, so catch `GatedRepoError` first if you want to tell them apart.
 #   The fix is on the web page (accept the license), then a token; retrying does not help.
 #
-# **What this local server cannot show.** It has no accounts and no gating: it serves every file to
-# anyone and ignores tokens, so we cannot show you a real gated answer, the license page or a rejected
-# token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`), where
-# the Hub raises `RemoteEntryNotFoundError` or `RevisionNotFoundError`; we do not show those errors here for
-# that reason. Everything else above is the real client against a real HTTP server.
+# **What this local server cannot show.** It has no accounts and no gating. It serves every file to
+# anyone and ignores tokens. So we cannot show you a real gated answer, the license page or a rejected
+# token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`). The Hub
+# raises `RemoteEntryNotFoundError` or `RevisionNotFoundError` there, so we do not show those errors here.
+# Everything else above is the real client against a real HTTP server.
 #
 # # Part B: the version errors
 #
@@ -483,9 +483,13 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 #
 # `ImportError: cannot import name 'cached_download' from 'huggingface_hub'`
 #
-# The course's lab reproduces it for real: a throwaway virtual environment, the pinned versions installed
-# from the package registry (with uv, a fast installer, when it is available), the failing line run there,
-# then the fixed versions. Your own environment is not touched.
+# The course's lab reproduces it for real, in four steps:
+# 1. a throwaway virtual environment;
+# 2. the pinned versions, installed from the package registry (with uv, a fast installer, when it is there);
+# 3. the failing line, run there;
+# 4. the same with the fixed versions.
+#
+# Your own environment is not touched.
 
 # %%
 from svd_learn import compat, lab
@@ -572,9 +576,9 @@ assert f"Diffusers version: {installed_version('diffusers')}" in diffusers_env
 assert f"huggingface_hub version: {installed_version('huggingface_hub')}" in hub_env
 
 # %% [markdown]
-# `doctor` finds a second problem in that Colab stack, one the traceback could not show, because the import
-# stopped at the first: diffusers before 0.35.2 imports `FLAX_WEIGHTS_NAME` from transformers, which
-# transformers 5 removed. Pinning `diffusers==0.29` would only move you to that error (see it with
+# `doctor` finds a second problem in that Colab stack. The traceback could not show it, because the import
+# stopped at the first. diffusers before 0.35.2 imports `FLAX_WEIGHTS_NAME` from transformers, and
+# transformers 5 removed it. Pinning `diffusers==0.29` would only move you to that error (see it with
 # `svd-learn lab run flax_weights_name`). Upgrading diffusers to a current release fixes both.
 #
 # An old diffusers pin on today's Colab (huggingface_hub 1.x, transformers 5), row by row. Each failing row
@@ -637,7 +641,7 @@ assert old_pin.reproduced and old_pin.fixed_ok
 print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 
 # %% [markdown]
-# transformers 5.0.0 imports names that only huggingface_hub 1.x has (here `is_offline_mode`), so the
+# transformers 5.0.0 imports names that only huggingface_hub 1.x has (here `is_offline_mode`). So the
 # import fails before transformers even gets to check the versions it declared.
 #
 # An old hub cannot serve both an old diffusers and a new transformers. A new diffusers works with both.
@@ -645,9 +649,9 @@ print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 # ## 13. The Colab restart rule
 #
 # Python imports a module once per process. A `pip install` in a running notebook changes the files on
-# disk, not the modules already imported: the old version stays loaded, and Colab warns
+# disk, not the modules already imported. The old version stays loaded. Colab warns:
 # `The following packages were previously imported in this runtime: [...] You must restart the runtime in
-# order to use newly installed versions.` The lab shows it in a throwaway environment: a process imports
+# order to use newly installed versions.` The lab shows it in a throwaway environment. A process imports
 # huggingface_hub 1.3.4, installs 1.27.0 (as a `!pip install` cell would), and compares:
 
 # %%

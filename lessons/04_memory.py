@@ -252,6 +252,52 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 #   VAE's fp32 upcast. Each step moves the whole UNet again.
 # - **sequential offload**: one layer at a time. The least GPU memory, and much slower.
 #
+# **Host RAM while loading: Accelerate's empty weights.** Placement is one half of Accelerate's help.
+# The other half is loading. A plain PyTorch model is built with random weights first; loading then
+# overwrites them. For a moment the host holds the model twice. `accelerate.init_empty_weights()` builds
+# the model on the `meta` device instead: shapes, no memory. Then the weights go straight into it. We
+# build the real SVD-XT VAE (0.1 B parameters, fp32) both ways and measure the process's memory (RSS):
+
+# %%
+import gc
+
+import psutil
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKLTemporalDecoder
+
+
+def host_gib():
+    """This process's resident memory (RSS), in GiB."""
+    return psutil.Process().memory_info().rss / GIB
+
+
+vae_config = models.real_configs("svd-xt")["vae"]
+gc.collect()
+start = host_gib()
+with init_empty_weights():
+    empty_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+empty_growth, start = host_gib() - start, host_gib()
+random_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+random_growth = host_gib() - start
+vae_bytes_gib = models.count_parameters(random_vae) * 4 / GIB
+print(f"built empty: +{empty_growth:.2f} GiB (device {next(empty_vae.parameters()).device.type}) | "
+      f"built with random weights: +{random_growth:.2f} GiB (the weights: {vae_bytes_gib:.2f} GiB)")
+assert next(empty_vae.parameters()).device.type == "meta" and empty_growth < 0.05 < 0.8 * vae_bytes_gib < random_growth
+del empty_vae, random_vae
+gc.collect()
+
+# %% [markdown]
+# You rarely call it yourself. `from_pretrained` does it when accelerate is installed:
+# `low_cpu_mem_usage=True` is its default. diffusers' docstring says it "tries to not use more than 1x model
+# size in CPU memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`).
+# Without accelerate diffusers warns, and the host RAM peak rises.
+#
+# Two more loading arguments come from Accelerate:
+# - `device_map="cuda"` loads the weights onto the GPU instead of the CPU. Section 3 measured it: it saved
+#   no host RAM there, and the GPU peak was 1.1 GiB higher.
+# - `max_memory={0: "10GiB", "cpu": "8GiB"}` with `device_map="auto"` lets Accelerate split one *model*
+#   between the GPU and the CPU. SVD's networks each fit a T4, so the course does not need it.
+#
 # ### 2.2 Attention slicing does nothing for SVD
 #
 # `pipe.enable_attention_slicing()` only reaches networks that have a `set_attention_slice` method. Neither

@@ -115,9 +115,13 @@ if torch.cuda.is_available():
     assert torch.cuda.memory_allocated() < 0.5 * 2**30
 
 # %% [markdown]
-# What the recipe does not do: check that it can write the output before it spends minutes, pick the
-# settings for the GPU it finds, recover from out-of-memory, crop instead of stretch, write the file safely,
-# or say what it did. `generate_video` adds exactly that.
+# What the recipe does not do:
+# - check that it can write the output before it spends minutes;
+# - pick the settings for the GPU it finds, and recover from out-of-memory;
+# - crop instead of stretch;
+# - write the file safely, and say what it did.
+#
+# `generate_video` adds exactly that.
 #
 # ## 1. The whole run, in one call
 
@@ -166,8 +170,8 @@ assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "ro
 
 # %% [markdown]
 # Only the video, the GIF and the report are there: no temporary file. Each was written as
-# `.rocket.<random>.partial.mp4` beside its target and renamed at the end; `os.replace` is atomic on one
-# file system, so a crash or a Ctrl-C leaves the old file or nothing, never half a video.
+# `.rocket.<random>.partial.mp4` beside its target, then renamed. `os.replace` is atomic on one file
+# system. So a crash or a Ctrl-C leaves the old file or nothing, never half a video.
 #
 # ## 3. Outputs are checked first, and never overwritten by accident
 #
@@ -240,10 +244,10 @@ print(t4.explain())
 # which moves weights over PCIe every call. On 8 GiB the weights no longer fit beside the activations, so
 # the planner offloads. On a CPU there is nothing to plan: everything runs there.
 #
-# `generate_video` also asks PyTorch for *expandable segments* before CUDA starts (less fragmentation; the
-# calibration was measured with them), and `emulate_t4=True` caps a bigger GPU at 14.74 GiB without
-# FlashAttention, which a T4 lacks. That is how the course checked this very function on a lent H100 80GB
-# with full-size random SVD-XT weights (25 frames, 576x1024, 25 steps; `benchmarks/results/capstone-*.json`):
+# `generate_video` also asks PyTorch for *expandable segments* before CUDA starts: less fragmentation, and
+# the calibration was measured with them. `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without
+# FlashAttention (a T4 lacks it). That is how the course checked this very function on a lent H100 80GB,
+# with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`):
 #
 # | budget | plan chosen | peak reserved | pipeline call | host RAM peak |
 # |---|---|---|---|---|
@@ -306,14 +310,16 @@ assert saved["parameters"]["seed"] == 0 and saved["host_rss_peak_gib"] > 0
 assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["timings"])
 
 # %% [markdown]
-# On a GPU the report also has `peak_allocated_gib` and `peak_reserved_gib` (the number that must stay under
-# 14 GiB on a T4), and `denoise_peak_allocated_gib`: the peak before decoding, which tells you whether the
+# On a GPU the report also has `peak_allocated_gib` and `peak_reserved_gib`. The reserved peak must stay
+# under 14 GiB on a T4. `denoise_peak_allocated_gib` is the peak before decoding: it tells you whether the
 # UNet or the VAE set the peak.
 #
 # ## 8. Mistakes get one clear sentence, not a traceback
 #
-# The command line is the same function. Its errors say what was wrong and what to do, exit with code 1
-# (130 for Ctrl-C) and leave your files as they were. Three examples:
+# The command line is the same function. Its errors say what was wrong and what to do. It exits with code
+# 1 (130 for Ctrl-C) and leaves your files as they were. Three examples. In your own notebook you would
+# type `!svd-learn generate missing.jpg -o a.mp4`. Here typer's `CliRunner` runs the same command inside
+# this process, which saves starting Python three times; the output is the same:
 
 # %%
 from typer.testing import CliRunner
@@ -331,10 +337,14 @@ for arguments in (
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 # %% [markdown]
-# The same holds for a truncated or animated image, an image too small to use, out-of-range parameters,
-# a gated model without a token (the message says where to accept the license and how to log in), and no
-# network with nothing cached (the message says what to do; without an explicit `--source pretrained` the
-# command falls back to tiny weights and says so). `tests/test_generate.py` checks each one.
+# The same holds for:
+# - a truncated or animated image, or one too small to use;
+# - out-of-range parameters;
+# - a gated model without a token (the message says where to accept the license and how to log in);
+# - no network with nothing cached. The message says what to do. Without an explicit `--source pretrained`
+#   the command falls back to tiny weights, and says so.
+#
+# `tests/test_generate.py` checks each one.
 #
 # ## 9. On the command line
 #
