@@ -41,7 +41,7 @@ source = print_header()
 # machine, so it downloads the 4.2 GiB of weights again (a few minutes each time). If you set
 # `KEEP_WEIGHTS_ON_DRIVE = True` below, the cell mounts your Drive (Colab asks for permission) and points
 # `HF_HOME`, the Hugging Face cache folder, at it: the next lesson finds the files there and downloads nothing.
-# It needs about 5 GB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
+# It needs about 5 GiB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
 # right after the setup cell. Outside Colab it does nothing.
 
 # %%

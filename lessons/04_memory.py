@@ -280,11 +280,12 @@ empty_growth, start = host_gib() - start, host_gib()
 random_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
 random_growth = host_gib() - start
 vae_bytes_gib = models.count_parameters(random_vae) * 4 / GIB
-print(f"built empty: +{empty_growth:.2f} GiB (device {next(empty_vae.parameters()).device.type}) | "
-      f"built with random weights: +{random_growth:.2f} GiB (the weights: {vae_bytes_gib:.2f} GiB)")
+print(f"the weights in fp32: {vae_bytes_gib:.2f} GiB")
+print(f"built empty: the process grew by less than 0.05 GiB: {empty_growth < 0.05} (device: {next(empty_vae.parameters()).device.type})")
+print(f"built with random weights: the process grew by {random_growth / vae_bytes_gib:.1f} x the weights")
 assert next(empty_vae.parameters()).device.type == "meta" and empty_growth < 0.05 < 0.8 * vae_bytes_gib < random_growth
 del empty_vae, random_vae
-gc.collect()
+_ = gc.collect()
 
 # %% [markdown]
 # You rarely call it yourself. `from_pretrained` does it when accelerate is installed:
@@ -392,8 +393,9 @@ assert decoder_batches == [2] * (num_frames // 2)
 # %% [markdown]
 # **What a small chunk costs.** SVD's VAE decoder is *temporal*: some of its layers mix neighbouring
 # frames, to keep the video smooth. But each chunk is decoded alone. Frames in different chunks never see
-# each other. The diffusers docs say it plainly: a smaller `decode_chunk_size` uses less memory, and may
-# flicker a little more between chunks ([SVD guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)).
+# each other. The diffusers docs warn about it ([SVD guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)):
+# with `decode_chunk_size=1` "the video might have some flickering", and a smaller chunk "slightly leads to
+# video quality deterioration".
 #
 # We measure it. One set of latents for all 25 frames (a few denoising steps), then the same latents decoded
 # with `decode_chunk_size` 1, 2, 8 and 25. `pipe.decode_latents` is the pipeline's own decode loop. Two
