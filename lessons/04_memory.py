@@ -78,7 +78,55 @@ print(f"{'total':14}{sum(weights_gib.values()):5.2f} GiB")
 assert 4.1 < sum(weights_gib.values()) < 4.3
 
 # %% [markdown]
-# A T4 holds that easily. So where do the other 10 GiB go?
+# **Host RAM while loading: Accelerate's empty weights.** The `meta` device is also how loading saves
+# host RAM. A plain PyTorch model is built with random weights first; loading then overwrites them. For a
+# moment the host holds the model twice. `accelerate.init_empty_weights()` builds the model on the `meta`
+# device instead: shapes, no memory. Then the weights go straight into it. We build the real SVD-XT VAE
+# (0.1 B parameters, fp32) both ways and measure the process's memory (RSS). This runs first in the lesson,
+# before any pipeline was loaded and freed: freed memory would be reused and hide the growth.
+
+# %%
+import gc
+
+import psutil
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKLTemporalDecoder
+
+
+def host_gib():
+    """This process's resident memory (RSS), in GiB."""
+    return psutil.Process().memory_info().rss / GIB
+
+
+vae_config = models.real_configs("svd-xt")["vae"]
+gc.collect()
+start = host_gib()
+with init_empty_weights():
+    empty_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+empty_growth, start = host_gib() - start, host_gib()
+random_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+random_growth = host_gib() - start
+vae_bytes_gib = models.count_parameters(random_vae) * 4 / GIB
+print(f"the weights in fp32: {vae_bytes_gib:.2f} GiB")
+print(f"built empty: the process grew by less than 0.05 GiB: {empty_growth < 0.05} (device: {next(empty_vae.parameters()).device.type})")
+print(f"built with random weights: the process grew by at least 0.8 x the weights: {random_growth > 0.8 * vae_bytes_gib}")
+assert next(empty_vae.parameters()).device.type == "meta" and empty_growth < 0.05 < 0.8 * vae_bytes_gib < random_growth
+del empty_vae, random_vae
+_ = gc.collect()
+
+# %% [markdown]
+# You rarely call it yourself. `from_pretrained` does it when accelerate is installed:
+# `low_cpu_mem_usage=True` is its default. diffusers' docstring says it "tries to not use more than 1x model
+# size in CPU memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`).
+# Without accelerate diffusers warns, and the host RAM peak rises.
+#
+# Two more loading arguments come from Accelerate:
+# - `device_map="cuda"` loads the weights onto the GPU instead of the CPU. Section 3 measures it: it saved
+#   no host RAM there, and the GPU peak was 1.1 GiB higher.
+# - `max_memory={0: "10GiB", "cpu": "8GiB"}` with `device_map="auto"` lets Accelerate split one *model*
+#   between the GPU and the CPU. SVD's networks each fit a T4, so the course does not need it.
+#
+# Back to the GPU. A T4 holds 4.2 GiB of weights easily. So where do the other 10 GiB go?
 #
 # ### 1.2 The UNet sees every frame twice
 #
@@ -251,53 +299,6 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 #   the UNet on the CPU even right after it ran). Only the UNet: on the whole pipeline it clashes with the
 #   VAE's fp32 upcast. Each step moves the whole UNet again.
 # - **sequential offload**: one layer at a time. The least GPU memory, and much slower.
-#
-# **Host RAM while loading: Accelerate's empty weights.** Placement is one half of Accelerate's help.
-# The other half is loading. A plain PyTorch model is built with random weights first; loading then
-# overwrites them. For a moment the host holds the model twice. `accelerate.init_empty_weights()` builds
-# the model on the `meta` device instead: shapes, no memory. Then the weights go straight into it. We
-# build the real SVD-XT VAE (0.1 B parameters, fp32) both ways and measure the process's memory (RSS):
-
-# %%
-import gc
-
-import psutil
-from accelerate import init_empty_weights
-from diffusers import AutoencoderKLTemporalDecoder
-
-
-def host_gib():
-    """This process's resident memory (RSS), in GiB."""
-    return psutil.Process().memory_info().rss / GIB
-
-
-vae_config = models.real_configs("svd-xt")["vae"]
-gc.collect()
-start = host_gib()
-with init_empty_weights():
-    empty_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
-empty_growth, start = host_gib() - start, host_gib()
-random_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
-random_growth = host_gib() - start
-vae_bytes_gib = models.count_parameters(random_vae) * 4 / GIB
-print(f"the weights in fp32: {vae_bytes_gib:.2f} GiB")
-print(f"built empty: the process grew by less than 0.05 GiB: {empty_growth < 0.05} (device: {next(empty_vae.parameters()).device.type})")
-print(f"built with random weights: the process grew by {random_growth / vae_bytes_gib:.1f} x the weights")
-assert next(empty_vae.parameters()).device.type == "meta" and empty_growth < 0.05 < 0.8 * vae_bytes_gib < random_growth
-del empty_vae, random_vae
-_ = gc.collect()
-
-# %% [markdown]
-# You rarely call it yourself. `from_pretrained` does it when accelerate is installed:
-# `low_cpu_mem_usage=True` is its default. diffusers' docstring says it "tries to not use more than 1x model
-# size in CPU memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`).
-# Without accelerate diffusers warns, and the host RAM peak rises.
-#
-# Two more loading arguments come from Accelerate:
-# - `device_map="cuda"` loads the weights onto the GPU instead of the CPU. Section 3 measured it: it saved
-#   no host RAM there, and the GPU peak was 1.1 GiB higher.
-# - `max_memory={0: "10GiB", "cpu": "8GiB"}` with `device_map="auto"` lets Accelerate split one *model*
-#   between the GPU and the CPU. SVD's networks each fit a T4, so the course does not need it.
 #
 # ### 2.2 Attention slicing does nothing for SVD
 #
