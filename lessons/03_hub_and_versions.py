@@ -461,9 +461,10 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 
 # %% [markdown]
 # - The client sends the token as `Authorization: Bearer <token>`. Where it looks for it depends on the
-#   version. In huggingface_hub 2.4: `token=`, else the `HF_TOKEN` environment variable, else the file
-#   `hf auth login` wrote, else (on Colab) a secret named `HF_TOKEN` in the Secrets panel. Older versions
-#   (0.x) asked the Colab secret first. `help(huggingface_hub.get_token)` says the order of yours.
+#   version. From huggingface_hub 1.19 (Colab has 1.27): `token=`, else the `HF_TOKEN` environment
+#   variable, else the file `hf auth login` wrote, else (on Colab) a secret named `HF_TOKEN` in the Secrets
+#   panel. Up to 1.18 the Colab secret came before the variable and the file (read in `get_token`, in
+#   `huggingface_hub/utils/_auth.py` of each release). `help(huggingface_hub.get_token)` describes yours.
 #   Use the Secrets panel: a token typed into a cell ends up in the saved notebook.
 # - Without access, a gated repo answers with an error that the client raises as `GatedRepoError`. It is a
 #   subclass of `RepositoryNotFoundError`, so catch `GatedRepoError` first if you want to tell them apart.
