@@ -38,10 +38,10 @@ source = print_header()
 
 # %% [markdown]
 # **Optional, on Colab: keep the weights on Google Drive.** Each notebook you open from a badge gets a fresh
-# machine, so it downloads the 4.5 GB of weights again (a few minutes each time). If you set
+# machine, so it downloads the 4.2 GiB of weights again (a few minutes each time). If you set
 # `KEEP_WEIGHTS_ON_DRIVE = True` below, the cell mounts your Drive (Colab asks for permission) and points
 # `HF_HOME`, the Hugging Face cache folder, at it: the next lesson finds the files there and downloads nothing.
-# It needs about 5 GB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
+# It needs about 5 GiB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
 # right after the setup cell. Outside Colab it does nothing.
 
 # %%
@@ -85,10 +85,23 @@ if source.name != "pretrained":
 # %%
 import json
 
-from diffusers import DiffusionPipeline
+from diffusers import DiffusionPipeline, __version__ as diffusers_version
 
 index = DiffusionPipeline.load_config(location)
-print(json.dumps({k: v for k, v in index.items() if not k.startswith("_diffusers")}, indent=2))
+print(json.dumps({k: v for k, v in index.items() if k != "_diffusers_version"}, indent=2))  # that one: next cell
+
+# %% [markdown]
+# `_diffusers_version` records which diffusers wrote the file. It is a record, not a pin. The tiny and
+# random folders are written by the diffusers installed here. The real SVD-XT's `model_index.json` (the
+# course ships a copy, taken from the Hub) was written by 0.24.0.dev0, just before SVD's first release.
+# Today's diffusers still loads it: on Colab, every lesson does.
+
+# %%
+real_index = json.loads((models.DATA / "svd-xt-config" / "model_index.json").read_text())
+print("this model_index.json was written by the diffusers installed here:", index["_diffusers_version"] == diffusers_version)
+print("stabilityai/stable-video-diffusion-img2vid-xt was written by diffusers", real_index["_diffusers_version"])
+assert real_index["_diffusers_version"] == "0.24.0.dev0"
+assert index["_diffusers_version"] in (diffusers_version, real_index["_diffusers_version"])  # built here, or the Hub's
 
 # %% [markdown]
 # Each component maps to a pair `[library, class]`. `_class_name` is the pipeline class. That is how the
@@ -97,9 +110,8 @@ print(json.dumps({k: v for k, v in index.items() if not k.startswith("_diffusers
 # %%
 import torch
 
-dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_dtype" before (see section 5)
 dtype = torch.float16 if torch.cuda.is_available() else torch.float32  # fp16 on a GPU; a CPU computes in fp32
-pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", **{dtype_keyword: dtype})
+pipe = DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=dtype)  # torch_dtype=: see section 5
 print(type(pipe).__name__)
 assert type(pipe).__name__ == index["_class_name"] == "StableVideoDiffusionPipeline"
 for name, component in pipe.components.items():
@@ -133,22 +145,25 @@ show_components(models.describe_components(pipe))
 
 # %% [markdown]
 # The tiny model has about 2 million parameters. The real SVD-XT has 2.25 **billion**. We do not need to
-# download 4.5 GB to see that: build the real architecture on PyTorch's `meta` device, which records shapes
+# download 4.2 GiB to see that: build the real architecture on PyTorch's `meta` device, which records shapes
 # and allocates nothing.
 
 # %%
 real = models.full_size_architecture("svd-xt")
 real_counts = {name: models.count_parameters(real[name]) for name in models.MODEL_COMPONENTS}
 for name, count in real_counts.items():
-    print(f"{name:14}{type(real[name]).__name__:36}{count:>15,} parameters  {count * 2 / 1e9:5.2f} GB in fp16")
+    print(f"{name:14}{type(real[name]).__name__:36}{count:>15,} parameters  {count * 2 / 2**30:5.2f} GiB in fp16")
 total = sum(real_counts.values())
-print(f"{'total':50}{total:>15,} parameters  {total * 2 / 1e9:5.2f} GB in fp16")
+print(f"{'total':50}{total:>15,} parameters  {total * 2 / 2**30:5.2f} GiB in fp16")
 assert real_counts == {"unet": 1_524_623_082, "image_encoder": 632_076_800, "vae": 97_742_847}
 assert next(real["unet"].parameters()).device.type == "meta"  # nothing was allocated
 
 # %% [markdown]
-# The UNet is two thirds of the model. In fp16 (2 bytes a parameter) the weights alone are 4.5 GB; in fp32
-# they would be 9 GB, more than half of a free Colab session's RAM. That is why the course always loads fp16.
+# The UNet is two thirds of the model. In fp16 (2 bytes a parameter) the weights alone are 4.2 GiB. In fp32
+# they would be 8.4 GiB, more than half of a free Colab session's RAM. That is why the course always loads fp16.
+#
+# **Units.** Sizes in this course are in GiB (1 GiB = 2^30 bytes), as PyTorch reports them. The Hub's
+# pages say GB (10^9 bytes): the same 4.2 GiB is 4.5 GB there.
 #
 # ## 4. `variant="fp16"` chooses the weight files
 #
@@ -171,29 +186,65 @@ if source.name == "tiny":
 # Both load as float32 here because no dtype was requested: the *file* decides what values you get and how
 # much you download; the *dtype argument* decides what sits in memory. On a GPU you want both fp16.
 #
-# ## 5. `dtype=` or `torch_dtype=`?
+# ## 5. `torch_dtype=`, not `dtype=`: a trap on Colab
 #
-# diffusers 0.40 renamed `torch_dtype=` to `dtype=` (transformers did the same). Older diffusers, like the
-# 0.39 on Colab in 2026, accept only `torch_dtype=`; newer ones accept both and warn on the old name.
-# Your code should not care: ask which name the installed version wants, as `models.dtype_keyword()` does.
+# diffusers 0.40 added a new name for the argument: `dtype=` (transformers did the same). The old name
+# `torch_dtype=` still works there. It only warns that it will go away in diffusers 1.0. Older diffusers,
+# like the 0.39 on Colab in 2026, know only `torch_dtype=`.
 #
-# To see the warning we load the pipeline again with `torch_dtype=`. Passing every component
-# (`**pipe.components`) makes `from_pretrained` reuse them instead of loading them: a second full model
-# would need another 4.5 GB of memory.
+# **The trap.** Copy `dtype=torch.float16` from today's docs into a Colab with diffusers 0.39. Nothing
+# fails. diffusers logs one line, ignores the argument, and loads the model in fp32: twice the memory.
+# The source says so. In diffusers 0.39.0, `DiffusionPipeline.from_pretrained` takes only `torch_dtype`
+# out of its arguments. Every argument it does not know goes into one warning
+# (`src/diffusers/pipelines/pipeline_utils.py`):
+#
+# `logger.warning(f"Keyword arguments {unused_kwargs} are not expected by {pipeline_class.__name__} and will be ignored.")`
+#
+# So this course always writes `torch_dtype=`: every diffusers version with SVD accepts it.
+#
+# We cannot install diffusers 0.39 inside this notebook. But that warning is still in today's diffusers,
+# and to 0.39 `dtype` is just a name it does not know. So we pass a name today's diffusers does not know
+# either, and watch. Passing every component (`**pipe.components`) makes `from_pretrained` reuse them
+# instead of loading them: a second full model would need another 4.2 GiB of memory.
 
 # %%
+import logging
 import warnings
 
 import diffusers
 from packaging.version import Version
 
-print("diffusers", diffusers.__version__, "wants:", dtype_keyword)
+
+class KeepMessages(logging.Handler):
+    """Keeps the messages that diffusers logs (they also go to the notebook, in red)."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+kept = KeepMessages()
+logging.getLogger("diffusers").addHandler(kept)
+unknown = DiffusionPipeline.from_pretrained(location, variant="fp16", a_name_it_does_not_know=torch.float16, **pipe.components)
+logging.getLogger("diffusers").removeHandler(kept)
+print("logged:", kept.messages)
+assert any("are not expected by StableVideoDiffusionPipeline and will be ignored" in m for m in kept.messages)
+
+# %% [markdown]
+# On diffusers 0.40 and later, `torch_dtype=` works and warns (a `FutureWarning`). The warning is harmless:
+# the dtype is used.
+
+# %%
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=dtype, **pipe.components)
+    reused = DiffusionPipeline.from_pretrained(location, variant="fp16", torch_dtype=dtype, **pipe.components)
 warned = any("torch_dtype" in str(w.message) for w in caught)
-print("torch_dtype= warned:", warned)
-assert warned == (Version(diffusers.__version__).release >= (0, 40))
+print("diffusers >= 0.40:", Version(diffusers.__version__).release >= (0, 40), "| torch_dtype= warned:", warned, "| dtype in memory:", reused.dtype)
+assert warned == (Version(diffusers.__version__).release >= (0, 40)) and reused.dtype == dtype
+del unknown, reused
 
 # %% [markdown]
 # ## 6. Save and load a pipeline folder
@@ -203,7 +254,7 @@ assert warned == (Version(diffusers.__version__).release >= (0, 40))
 # a pipeline held in fp32 (as on a CPU here) is saved without a variant.
 #
 # To check the round trip we reload one component, the VAE: any component loads alone with `subfolder=`,
-# and a second copy of the whole model would need another 4.5 GB of memory.
+# and a second copy of the whole model would need another 4.2 GiB of memory.
 
 # %%
 import tempfile
@@ -319,7 +370,7 @@ plt.show()
 #
 # ## Summary
 # - A pipeline is a folder: `model_index.json` names `[library, class]` per component; `_class_name` picks the pipeline.
-# - SVD-XT = UNet (1.52 B parameters) + CLIP image encoder (0.63 B) + temporal VAE (0.10 B) + scheduler + feature extractor: 4.5 GB in fp16.
-# - `variant="fp16"` picks the weight *files*; `dtype=` (or `torch_dtype=` before diffusers 0.40) picks the dtype *in memory*.
+# - SVD-XT = UNet (1.52 B parameters) + CLIP image encoder (0.63 B) + temporal VAE (0.10 B) + scheduler + feature extractor: 4.2 GiB in fp16.
+# - `variant="fp16"` picks the weight *files*; `torch_dtype=` picks the dtype *in memory*. Write `torch_dtype=`: Colab's diffusers 0.39 ignores `dtype=` and loads fp32.
 # - `save_pretrained` / `from_pretrained` round-trip a folder exactly; schedulers are rebuilt from their config.
 # - A call returns `.frames`: one list of PIL images per video, 25 frames for SVD-XT.

@@ -73,7 +73,8 @@ for checkpoint in models.CHECKPOINTS.values():
 # has accepted the license on the model's Hub page. A *token* is how your code proves who you are: create
 # one (read access) at huggingface.co/settings/tokens, then run `huggingface_hub.login()` or, on Colab, add
 # it as the secret `HF_TOKEN`. Without it, `from_pretrained` fails with a 401/403 "gated repo" error
-# (lesson 3 reproduces it). The other two repos need no token.
+# (lesson 3 explains that error; its local server has no accounts, so it cannot show a real one). The
+# other two repos need no token.
 
 # %%
 import huggingface_hub
@@ -158,6 +159,32 @@ except parameters.ImageError as error:
     assert "at least 512x288" in str(error)
 
 # %% [markdown]
+# What that means for your photos. SVD was trained on landscape 1024x576 (16:9). A smaller photo is
+# enlarged: the course's sample, 640x427, is enlarged 1.6 times for the real model. That is allowed, but
+# the video is softer than one from a photo of 1024x576 or more. A portrait photo is scaled until its
+# width is 1024, then its centre strip is kept: most of the top and bottom is cut off. The cell checks
+# both numbers:
+
+# %%
+def enlargement(size, target=(1024, 576)):
+    """How much prepare_image enlarges a (width, height) photo to cover the target (1 or less: no enlarging)."""
+    return max(target[0] / size[0], target[1] / size[1])
+
+
+portrait = (1080, 1920)
+kept = 576 / (1920 * enlargement(portrait))  # the share of the portrait's height that survives the crop
+print(f"sample 640x427: enlarged {enlargement((640, 427)):.2f}x | portrait 1080x1920: {kept:.0%} of its height kept")
+assert parameters.prepare_image(Image.new("RGB", (640, 427)), 576, 1024).size == (1024, 576)  # 1.6x: allowed
+
+# A portrait in three bands, red / blue / green from top to bottom: only the blue middle survives.
+bands = Image.new("RGB", portrait, "red")
+bands.paste("blue", (0, 640, 1080, 1280))
+bands.paste("green", (0, 1280, 1080, 1920))
+cropped = parameters.prepare_image(bands, 576, 1024)
+print("colours of the top and bottom rows after prepare_image:", cropped.getpixel((512, 0)), cropped.getpixel((512, 575)))
+assert kept < 1 / 3 and cropped.getpixel((512, 0))[2] > 200 and cropped.getpixel((512, 575))[2] > 200
+
+# %% [markdown]
 # ## 4. What the UNet receives: the inspector
 #
 # `inspect_conditioning(pipe, image, params)` runs the real pipeline once with PyTorch hooks on the UNet,
@@ -175,7 +202,7 @@ import torch
 
 pipe = models.load_pipeline(models.pipeline_location(source.name, "svd-xt"))
 if torch.cuda.is_available():
-    pipe.enable_model_cpu_offload()  # keeps a 15 GB T4 within memory; lesson 4 explains
+    pipe.enable_model_cpu_offload()  # keeps a 14.74 GiB T4 within memory; lesson 4 explains
 pipe.set_progress_bar_config(disable=True)
 
 capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
@@ -246,7 +273,8 @@ assert not torch.equal(low.time_id_embedding, high.time_id_embedding)
 # %% [markdown]
 # The motion bucket changes one number and nothing else: the image, its latents and the starting noise are
 # identical. How Stability computed the buckets from training videos is not public; 0 to 255 is the range
-# its script accepts without a warning. Useful values: 60 to 180; try 180 for more motion.
+# its script accepts without a warning. The default is 127. The diffusers guide uses 180 as its "more
+# motion" example ([Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Section 7 shows what it does.
 #
 # The noise strength acts twice: it is a conditioning number, and the pipeline really adds
 # `noise_aug_strength * randn` to the image before the VAE encodes it. CLIP sees the clean image.
@@ -261,8 +289,9 @@ assert torch.allclose(clean.image_embeddings, noisy.image_embeddings)  # CLIP: t
 assert not torch.allclose(clean.image_latents, noisy.image_latents)  # VAE: the noisy image
 
 # %% [markdown]
-# Default 0.02. Raise it (0.05 to 0.1) for more motion or when your image is not 576x1024; above about 0.3
-# the video drifts away from your image.
+# Default 0.02. The diffusers guide says: the higher the value, the less the video resembles your image,
+# and the more it moves. Its "more motion" example uses 0.1 ([guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Section 7 sweeps 0.0, 0.1
+# and 0.3 on the real model, so you can judge for yourself.
 #
 # ### 8 input channels: noisy latents + the image latent on every frame
 #
@@ -327,7 +356,18 @@ assert torch.equal(by_motion[0].noisy_latents, by_motion[255].noisy_latents)  # 
 #
 # On tiny weights the frames are noise (random weights), so comparing them teaches nothing: here is what
 # the tiny model made, only to show the grid. With the real weights (`SVD_LEARN_SOURCE=pretrained` on a
-# GPU) the next cells compare real videos.
+# GPU) the cells after it compare real videos.
+#
+# **What the real model makes.** These two results were published by the diffusers team in their
+# [Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd) (source: `docs/source/en/using-diffusers/svd.md` in
+# huggingface/diffusers). Same rocket image, same seed (42), SVD-XT. Left: the default settings
+# (`motion_bucket_id=127`, `noise_aug_strength=0.02`). Right: `motion_bucket_id=180, noise_aug_strength=0.1`.
+#
+# | default settings | `motion_bucket_id=180`, `noise_aug_strength=0.1` |
+# |:---:|:---:|
+# | ![SVD-XT, default settings (diffusers docs)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket.gif) | ![SVD-XT, more motion (diffusers docs)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket_with_conditions.gif) |
+#
+# The images are loaded from the Hub when the notebook is shown: they need an internet connection.
 
 # %%
 fig = parameters.plot_frame_grid({"tiny output": list(capture.frames[0])}, title=f"SVD-XT output, {source.name} weights"

@@ -46,8 +46,8 @@ source = print_header()
 # ## A real Hub on this machine
 #
 # This lesson does not download from huggingface.co: it runs a Hub-compatible server (olah, from PyPI) on
-# `127.0.0.1` and points the client at it. The server speaks the Hub's HTTP API and serves a course repo,
-# `svd-learn/tiny-svd-xt`: the real SVD-XT layout and classes with tiny random weights, built as a git
+# `127.0.0.1` and points the client at it. The server speaks the Hub's HTTP API. It serves a course repo,
+# `svd-learn/tiny-svd-xt`: the real SVD-XT layout and classes, with tiny random weights. The repo is a git
 # repository with a history:
 #
 # | commit | message | what changed | refs |
@@ -91,8 +91,6 @@ from diffusers import StableVideoDiffusionPipeline
 
 from svd_learn import models
 
-dtype_keyword = models.dtype_keyword()  # "dtype" in diffusers >= 0.40, "torch_dtype" before (lesson 1)
-
 
 def requested_files(requests, method="GET"):
     """The files asked for with `method` (GET: downloaded) in requests like `.../resolve/<revision>/<file>`, sorted."""
@@ -100,7 +98,7 @@ def requested_files(requests, method="GET"):
 
 
 server.clear_log()
-pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, variant="fp16", **{dtype_keyword: torch.float16})
+pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, variant="fp16", torch_dtype=torch.float16)
 fp16_requests = server.requests()
 fp16_files = requested_files(fp16_requests)
 print("\n".join(fp16_files))
@@ -129,15 +127,14 @@ assert api_requests[0][:2] == ("GET", f"/api/models/{REPO}")  # 1. which files d
 # 3. For each file, `HEAD .../resolve/<commit>/<file>` (size, `ETag` = content hash, `X-Repo-Commit`), then
 #    `GET` for the content.
 #
-# The `307` on the tree listing is this local server redirecting to a trailing slash; it is not part of the
-# Hub's protocol. On huggingface.co, large files are answered differently too (a redirect to a content
-# server, or the Xet storage protocol), so count requests here to learn the flow, not the Hub's exact traffic.
+# On huggingface.co, large files are answered differently (a redirect to a content server, or the Xet
+# storage protocol). So count requests here to learn the flow, not the Hub's exact traffic.
 #
 # Now without a variant, in full precision:
 
 # %%
 server.clear_log()
-pipe32 = StableVideoDiffusionPipeline.from_pretrained(REPO, **{dtype_keyword: torch.float32})
+pipe32 = StableVideoDiffusionPipeline.from_pretrained(REPO, torch_dtype=torch.float32)
 fp32_files = requested_files(server.requests())
 print("\n".join(fp32_files))
 assert fp32_files == sorted(name.replace(".fp16", "") for name in fp16_files if name.endswith(".safetensors"))
@@ -146,9 +143,9 @@ print("configs downloaded again:", configs_downloaded or "none")
 assert not configs_downloaded
 
 # %% [markdown]
-# Only the three full-precision weight files were downloaded. The configs were not downloaded again: they
-# were already in the cache under `snapshots/<commit>/`, and a file at a given commit can never change,
-# so the client needs no download to trust it. (Some diffusers versions, like Colab's 0.39, still send one
+# Only the three full-precision weight files were downloaded. The configs were not downloaded again. They
+# were already in the cache under `snapshots/<commit>/`, and a file at a given commit can never change.
+# So the client needs no download to trust it. (Some diffusers versions, like Colab's 0.39, still send one
 # `HEAD .../resolve/main/model_index.json` to learn which commit `main` is now.)
 #
 # How many bytes is that? The repo's file list carries each file's size:
@@ -174,14 +171,15 @@ real = models.full_size_architecture("svd-xt")
 real_parameters = {name: models.count_parameters(real[name]) for name in models.MODEL_COMPONENTS}
 total = sum(real_parameters.values())
 for name, count in real_parameters.items():
-    print(f"{name:14}{count:>15,} parameters  fp16 {count * 2 / 1e9:5.2f} GB  fp32 {count * 4 / 1e9:5.2f} GB")
-print(f"{'total':14}{total:>15,} parameters  fp16 {total * 2 / 1e9:5.2f} GB  fp32 {total * 4 / 1e9:5.2f} GB")
+    print(f"{name:14}{count:>15,} parameters  fp16 {count * 2 / 2**30:5.2f} GiB  fp32 {count * 4 / 2**30:5.2f} GiB")
+print(f"{'total':14}{total:>15,} parameters  fp16 {total * 2 / 2**30:5.2f} GiB  fp32 {total * 4 / 2**30:5.2f} GiB")
 assert 2.2e9 < total < 2.3e9
 
 # %% [markdown]
-# `from_pretrained(..., variant="fp16")` downloads about 4.5 GB for SVD-XT; without the variant about
-# 9 GB, which it then casts to fp16 anyway if you ask for `dtype=torch.float16`. On Colab, always pass
-# `variant="fp16"`: half the download, half the disk, and the same fp16 weights in memory.
+# `from_pretrained(..., variant="fp16")` downloads about 4.2 GiB for SVD-XT (the Hub's pages say 4.5 GB:
+# 10^9 bytes). Without the variant it downloads about 8.4 GiB, then casts it to fp16 anyway if you ask
+# for `torch_dtype=torch.float16`. On Colab, always pass `variant="fp16"`: half the download, half the
+# disk, and the same fp16 weights in memory.
 #
 # A variant is just a file name. A revision that has no such files fails, and says so. The tag `v1.0` is
 # the commit from before the fp16 files were added:
@@ -215,8 +213,8 @@ assert metadata.commit_hash == refs["main"] and metadata.size == sizes["unet/dif
 
 # %% [markdown]
 # The path is inside the cache, under `snapshots/<commit>/`: the commit `main` pointed to. For a weight
-# file the ETag is the SHA-256 of its content (it is stored with Git LFS); for a small file it is git's
-# own hash of the file. The client names cached files by that ETag, as the next section shows.
+# file the ETag is the SHA-256 of its content (it is stored with Git LFS). The client names cached files
+# by their ETag, as the next section shows.
 #
 # ## 3. Several files: `snapshot_download` with `allow_patterns`
 #
@@ -271,19 +269,15 @@ assert (repo_cache / "refs" / "main").read_text() == refs["main"]
 # - Recent huggingface_hub versions also keep `trees/` (file listings, so `from_pretrained` can work
 #   offline) and `.no_exist/` (files known to be missing, so they are not asked for again).
 #
-# Check the blob names against the content:
+# Check a weight file's blob name against its content:
 
 # %%
 import hashlib
 
 weights = repo_cache / "snapshots" / refs["main"] / "unet" / "diffusion_pytorch_model.fp16.safetensors"
-index = repo_cache / "snapshots" / refs["main"] / "model_index.json"
-weights_blob, index_blob = weights.resolve().name, index.resolve().name
-index_bytes = index.read_bytes()
-print("unet weights blob:", weights_blob, "= sha256 of the content")
-print("model_index blob: ", index_blob, "= git's blob hash of the content")
+weights_blob = weights.resolve().name
+print("unet weights blob:", weights_blob, "= sha256 of the content = the ETag")
 assert weights_blob == hashlib.sha256(weights.read_bytes()).hexdigest() == metadata.etag
-assert index_blob == hashlib.sha1(b"blob %d\0" % len(index_bytes) + index_bytes).hexdigest()
 
 # %% [markdown]
 # ## 5. Revisions: branch, tag, commit
@@ -326,7 +320,7 @@ assert (repo_cache / "refs" / "main").read_text() == refs["dev"]
 # %% [markdown]
 # The same line, `from_pretrained(repo)`, now builds a different scheduler: a notebook that said
 # `revision="main"` (or nothing) silently changed its results. The one that pinned the commit did not.
-# Pinning also makes the cache enough: a file at a commit hash that is already cached needs no request.
+# Pinning also makes the cache enough. A file at a commit hash that is already cached needs no request.
 
 # %%
 server.clear_log()
@@ -334,7 +328,7 @@ hf_hub_download(REPO, "scheduler/scheduler_config.json", revision=pinned)
 print("hf_hub_download at a cached commit:", len(server.requests()), "requests")
 assert server.requests() == []
 
-pipe_pinned = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", **{dtype_keyword: torch.float16})
+pipe_pinned = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", torch_dtype=torch.float16)
 print("from_pretrained at a cached commit:")
 print(server.request_log())
 assert [path for method, path, status in server.requests()] == [f"/api/models/{REPO}/revision/{pinned}"]
@@ -380,16 +374,17 @@ assert "not cached: LocalEntryNotFoundError" in offline.stdout and server.reques
 # %%
 server.stop()
 assert not server.is_running()
+from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.errors import IncompleteSnapshotError
 
 try:
-    offline_pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", local_files_only=True, **{dtype_keyword: torch.float16})
+    offline_pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", local_files_only=True, torch_dtype=torch.float16)
 except IncompleteSnapshotError as error:
     # Seen with huggingface_hub 1.27 + diffusers 0.39 (Colab, 2026-08): offline, the client wants EVERY file of
     # the commit in the cache, even ones diffusers never needs (.gitattributes, README.md, the other variant).
     print("this huggingface_hub refuses a partial snapshot offline:", type(error).__name__)
-    snapshot = Path(huggingface_hub.constants.HF_HUB_CACHE) / f"models--{REPO.replace('/', '--')}" / "snapshots" / pinned
-    offline_pipe = StableVideoDiffusionPipeline.from_pretrained(snapshot, variant="fp16", **{dtype_keyword: torch.float16})
+    snapshot = Path(try_to_load_from_cache(REPO, "model_index.json", revision=pinned)).parent  # the cached snapshot folder
+    offline_pipe = StableVideoDiffusionPipeline.from_pretrained(snapshot, variant="fp16", torch_dtype=torch.float16)
 print(type(offline_pipe).__name__, "loaded from the cache with the server stopped")
 
 # %% [markdown]
@@ -465,18 +460,21 @@ assert headers["authorization"] == "Bearer hf_example_not_a_real_token"
 assert issubclass(GatedRepoError, RepositoryNotFoundError)
 
 # %% [markdown]
-# - The client sends the token as `Authorization: Bearer <token>`. It finds it in `token=`, else the
-#   `HF_TOKEN` environment variable, else the file `hf auth login` wrote, else (on Colab) a secret named
-#   `HF_TOKEN` in the Secrets panel. Use the Secrets panel: a token typed into a cell ends up in the saved notebook.
+# - The client sends the token as `Authorization: Bearer <token>`. Where it looks for it depends on the
+#   version. From huggingface_hub 1.19 (Colab has 1.27): `token=`, else the `HF_TOKEN` environment
+#   variable, else the file `hf auth login` wrote, else (on Colab) a secret named `HF_TOKEN` in the Secrets
+#   panel. Up to 1.18 the Colab secret came before the variable and the file (read in `get_token`, in
+#   `huggingface_hub/utils/_auth.py` of each release). `help(huggingface_hub.get_token)` describes yours.
+#   Use the Secrets panel: a token typed into a cell ends up in the saved notebook.
 # - Without access, a gated repo answers with an error that the client raises as `GatedRepoError`. It is a
 #   subclass of `RepositoryNotFoundError`, so catch `GatedRepoError` first if you want to tell them apart.
 #   The fix is on the web page (accept the license), then a token; retrying does not help.
 #
-# **What this local server cannot show.** It has no accounts and no gating: it serves every file to
-# anyone and ignores tokens, so we cannot show you a real gated answer, the license page or a rejected
-# token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`), where
-# the Hub raises `RemoteEntryNotFoundError` or `RevisionNotFoundError`; we do not show those errors here for
-# that reason. Everything else above is the real client against a real HTTP server.
+# **What this local server cannot show.** It has no accounts and no gating. It serves every file to
+# anyone and ignores tokens. So we cannot show you a real gated answer, the license page or a rejected
+# token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`). The Hub
+# raises `RemoteEntryNotFoundError` or `RevisionNotFoundError` there, so we do not show those errors here.
+# Everything else above is the real client against a real HTTP server.
 #
 # # Part B: the version errors
 #
@@ -486,12 +484,17 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 #
 # `ImportError: cannot import name 'cached_download' from 'huggingface_hub'`
 #
-# The course's lab reproduces it for real: a throwaway virtual environment, the pinned versions installed
-# from the package registry (with uv, a fast installer, when it is available), the failing line run there,
-# then the fixed versions. Your own environment is not touched.
+# The course's lab reproduces it for real, in four steps:
+# 1. a throwaway virtual environment;
+# 2. the pinned versions, installed from the package registry (with uv, a fast installer, when it is there);
+# 3. the failing line, run there;
+# 4. the same with the fixed versions.
+#
+# Your own environment is not touched.
 
 # %%
 from svd_learn import compat, lab
+from svd_learn.environment import installed_version
 
 result = lab.run_reproduction("cached_download")
 assert result.reproduced and result.fixed_ok
@@ -519,8 +522,9 @@ assert failing_line.startswith("from huggingface_hub import cached_download")
 # - **Which file**: not your code, not huggingface_hub: `diffusers/utils/dynamic_modules_utils.py`.
 #   diffusers 0.28.2 imports `cached_download` at the top of that file, so even `import diffusers` fails.
 # - **Which versions**: huggingface_hub removed `cached_download` in 0.26.0; diffusers dropped the import
-#   in 0.29.0. diffusers never capped huggingface_hub, so pip happily installs the new hub next to the
-#   old diffusers. (On Python 3.12 and later the error ends with `Did you mean: 'hf_hub_download'?`.)
+#   in 0.29.0. diffusers 0.28.2 sets no upper bound on huggingface_hub, so pip happily installs the new
+#   hub next to the old diffusers. (Later releases added one: the wheels of diffusers 0.36 and 0.39
+#   require hub below 2.0.) On Python 3.12 and later the error ends with `Did you mean: 'hf_hub_download'?`.
 #
 # ## 11. Diagnose it: `explain` and `doctor`
 #
@@ -549,10 +553,53 @@ print("this environment:", here or "no known-bad combination")
 assert "cached_download" not in here
 
 # %% [markdown]
-# `doctor` finds a second problem in that Colab stack, one the traceback could not show, because the import
-# stopped at the first: diffusers before 0.35.2 imports `FLAX_WEIGHTS_NAME` from transformers, which
-# transformers 5 removed. Pinning `diffusers==0.29` would only move you to that error (see it with
+# **What to paste into a bug report.** diffusers and huggingface_hub each have a command that prints your
+# versions: `diffusers-cli env` and `hf env` (in a Colab cell: `!diffusers-cli env`). Their issue
+# templates ask for this text. The output differs on every machine, so this cell's output is not checked;
+# its asserts are:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import shutil
+
+
+def run_tool(name, *arguments):
+    """Run a command-line tool installed beside this Python (or on PATH), return what it printed."""
+    beside = Path(sys.executable).parent / name
+    executable = str(beside) if beside.exists() else shutil.which(name)
+    return subprocess.run([executable, *arguments], capture_output=True, text=True, check=True).stdout
+
+
+diffusers_env, hub_env = run_tool("diffusers-cli", "env"), run_tool("hf", "env")
+print(diffusers_env.strip(), "\n")
+print("\n".join(line for line in hub_env.splitlines() if "version" in line.lower()))
+assert f"Diffusers version: {installed_version('diffusers')}" in diffusers_env
+assert f"huggingface_hub version: {installed_version('huggingface_hub')}" in hub_env
+
+# %% [markdown]
+# `doctor` finds a second problem in that Colab stack. The traceback could not show it, because the import
+# stopped at the first. diffusers before 0.35.2 imports `FLAX_WEIGHTS_NAME` from transformers, and
+# transformers 5 removed it. Pinning `diffusers==0.29` would only move you to that error (see it with
 # `svd-learn lab run flax_weights_name`). Upgrading diffusers to a current release fixes both.
+#
+# An old diffusers pin on today's Colab (huggingface_hub 1.x, transformers 5), row by row. Each failing row
+# is a lab reproduction: real installs from the package registry, the failing line run for real. The
+# course's tests run every one of them; `svd-learn lab run ID` runs one for you.
+#
+# | pinned diffusers | what happens | reproduce it |
+# |---|---|---|
+# | 0.24.0 (the first with SVD) | `import diffusers` fails: `hf_cache_home` is gone from hub 1.x | `svd-learn lab run hf_cache_home` |
+# | 0.25.0 to 0.28.2 | `import diffusers` fails: `cached_download` is gone (hub 0.26) | `svd-learn lab run cached_download` |
+# | 0.29.0 to 0.35.1 | importing the SVD pipeline fails: `FLAX_WEIGHTS_NAME` is gone (transformers 5) | `svd-learn lab run flax_weights_name` |
+# | 0.39.0 (Colab's own) | imports and runs | the "fixed" step of each line above |
+
+# %%
+for entry_id in ("hf_cache_home", "cached_download", "flax_weights_name"):
+    reproduction = lab.get_reproduction(entry_id)
+    print(f"{entry_id:18} broken: {' then '.join(' '.join(step) for step in reproduction.broken)}")
+    print(f"{'':18} fixed:  {' then '.join(' '.join(step) for step in reproduction.fixed) or 'the same, with the fixed code'}")
+assert all(any(pin.startswith("diffusers==0.39") for step in lab.get_reproduction(i).fixed for pin in step)
+           for i in ("hf_cache_home", "cached_download", "flax_weights_name"))
 
 # %% [markdown]
 # ## 12. Fix it the right way
@@ -595,7 +642,7 @@ assert old_pin.reproduced and old_pin.fixed_ok
 print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 
 # %% [markdown]
-# transformers 5.0.0 imports names that only huggingface_hub 1.x has (here `is_offline_mode`), so the
+# transformers 5.0.0 imports names that only huggingface_hub 1.x has (here `is_offline_mode`). So the
 # import fails before transformers even gets to check the versions it declared.
 #
 # An old hub cannot serve both an old diffusers and a new transformers. A new diffusers works with both.
@@ -603,9 +650,9 @@ print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 # ## 13. The Colab restart rule
 #
 # Python imports a module once per process. A `pip install` in a running notebook changes the files on
-# disk, not the modules already imported: the old version stays loaded, and Colab warns
+# disk, not the modules already imported. The old version stays loaded. Colab warns:
 # `The following packages were previously imported in this runtime: [...] You must restart the runtime in
-# order to use newly installed versions.` The lab shows it in a throwaway environment: a process imports
+# order to use newly installed versions.` The lab shows it in a throwaway environment. A process imports
 # huggingface_hub 1.3.4, installs 1.27.0 (as a `!pip install` cell would), and compares:
 
 # %%
@@ -633,8 +680,8 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 # - Paste a traceback from an old notebook into `svd-learn explain -`.
 #
 # ## Summary
-# - `from_pretrained(repo, variant="fp16")` downloads configs and `*.fp16.safetensors` only: 4.5 GB for
-#   SVD-XT instead of 9 GB. `hf_hub_download` fetches one file, `snapshot_download(allow_patterns=...)` a part.
+# - `from_pretrained(repo, variant="fp16")` downloads configs and `*.fp16.safetensors` only: 4.2 GiB for
+#   SVD-XT instead of 8.4 GiB. `hf_hub_download` fetches one file, `snapshot_download(allow_patterns=...)` a part.
 # - The cache is `blobs/` (content, named by hash), `snapshots/<commit>/` (links) and `refs/` (branch -> commit).
 # - Branches move, commits do not: pin `revision="<commit hash>"` for a reproducible notebook (and a cache
 #   hit with no request at all).

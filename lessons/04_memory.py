@@ -21,14 +21,18 @@
 # nothing, and how to pick the fastest setup that fits your GPU. Every number comes from a measurement:
 # live cells on tiny weights here, and full-size runs on a real GPU stored with the course.
 #
-# **The idea.** GPU memory holds two things: the *weights* (4.2 GiB for SVD-XT in fp16) and the
-# *activations* (the intermediate tensors of one call). For SVD the activations are the problem: the UNet
-# sees every frame twice per step, and the VAE decodes frames at full resolution. You can move weights
-# off the GPU (offloading) or cut activations into pieces (chunking). Each costs time; the right mix
-# depends on how much memory you have.
+# **The idea.** GPU memory holds two things. The *weights* are 4.2 GiB for SVD-XT in fp16. The
+# *activations* are the tensors that one call creates on the way. For SVD the activations are the problem.
+# The UNet sees every frame twice per step. The VAE decodes frames at full resolution. You can move
+# weights off the GPU (offloading). You can cut activations into pieces (chunking). Each costs time. The
+# right mix depends on how much memory you have.
 #
-# A free Colab T4 has 14.74 GiB. The advice that started this course was "use `enable_model_cpu_offload()`
-# plus `enable_attention_slicing()`". We will see that it runs out of memory, and why.
+# **Units.** All sizes in this course are in GiB: 1 GiB = 2^30 bytes. PyTorch reports GiB. Web pages
+# often say GB (10^9 bytes): 4.2 GiB is 4.5 GB.
+#
+# A free Colab T4 has 14.74 GiB. The advice that started this course was: "use `enable_model_cpu_offload()`
+# plus `enable_attention_slicing()`". We will see that it runs out of memory, and why. The lesson ends with
+# the plain recipe that fits (section 6).
 
 # %%
 # Setup. On Colab this installs the course and keeps Colab's torch; elsewhere it installs nothing.
@@ -74,7 +78,55 @@ print(f"{'total':14}{sum(weights_gib.values()):5.2f} GiB")
 assert 4.1 < sum(weights_gib.values()) < 4.3
 
 # %% [markdown]
-# A T4 holds that easily. So where do the other 10 GiB go?
+# **Host RAM while loading: Accelerate's empty weights.** The `meta` device is also how loading saves
+# host RAM. A plain PyTorch model is built with random weights first; loading then overwrites them. For a
+# moment the host holds the model twice. `accelerate.init_empty_weights()` builds the model on the `meta`
+# device instead: shapes, no memory. Then the weights go straight into it. We build the real SVD-XT VAE
+# (0.1 B parameters, fp32) both ways and measure the process's memory (RSS). This runs first in the lesson,
+# before any pipeline was loaded and freed: freed memory would be reused and hide the growth.
+
+# %%
+import gc
+
+import psutil
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKLTemporalDecoder
+
+
+def host_gib():
+    """This process's resident memory (RSS), in GiB."""
+    return psutil.Process().memory_info().rss / GIB
+
+
+vae_config = models.real_configs("svd-xt")["vae"]
+gc.collect()
+start = host_gib()
+with init_empty_weights():
+    empty_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+empty_growth, start = host_gib() - start, host_gib()
+random_vae = AutoencoderKLTemporalDecoder.from_config(vae_config)
+random_growth = host_gib() - start
+vae_bytes_gib = models.count_parameters(random_vae) * 4 / GIB
+print(f"the weights in fp32: {vae_bytes_gib:.2f} GiB")
+print(f"built empty: the process grew by less than 0.05 GiB: {empty_growth < 0.05} (device: {next(empty_vae.parameters()).device.type})")
+print(f"built with random weights: the process grew by at least 0.8 x the weights: {random_growth > 0.8 * vae_bytes_gib}")
+assert next(empty_vae.parameters()).device.type == "meta" and empty_growth < 0.05 < 0.8 * vae_bytes_gib < random_growth
+del empty_vae, random_vae
+_ = gc.collect()
+
+# %% [markdown]
+# You rarely call it yourself. `from_pretrained` does it when accelerate is installed:
+# `low_cpu_mem_usage=True` is its default. diffusers' docstring says it "tries to not use more than 1x model
+# size in CPU memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`).
+# Without accelerate diffusers warns, and the host RAM peak rises.
+#
+# Two more loading arguments come from Accelerate:
+# - `device_map="cuda"` loads the weights onto the GPU instead of the CPU. Section 3 measures it: it saved
+#   no host RAM there, and the GPU peak was 1.1 GiB higher.
+# - `max_memory={0: "10GiB", "cpu": "8GiB"}` with `device_map="auto"` lets Accelerate split one *model*
+#   between the GPU and the CPU. SVD's networks each fit a T4, so the course does not need it.
+#
+# Back to the GPU. A T4 holds 4.2 GiB of weights easily. So where do the other 10 GiB go?
 #
 # ### 1.2 The UNet sees every frame twice
 #
@@ -178,17 +230,19 @@ print("what the seed's recipe hit on the GPU:", seed_oom["error"][:80], "...", s
 assert f"Tried to allocate {all_frames_gib:.2f} GiB" in seed_oom["error"]
 
 # %% [markdown]
-# That is the exact allocation the seed's recipe failed on. `decode_chunk_size` is **the** memory knob of
-# the VAE: with 2 frames at a time that tensor is 0.56 GiB instead of 7.03.
+# That is the exact allocation the seed's recipe failed on. `decode_chunk_size` is the VAE's main memory
+# knob. With 2 frames at a time that tensor is 0.56 GiB instead of 7.03. It is not free: section 2.5 shows
+# what it changes in the frames.
 #
 # ## 2. The tools, one by one
 #
 # ### 2.1 Where the networks sit: offloading
 #
 # `pipe.to("cuda")` puts all 4.2 GiB on the GPU. `enable_model_cpu_offload()` keeps the networks in host
-# RAM and moves one *whole network* to the GPU when it runs, using Accelerate hooks
-# (`accelerate.cpu_offload_with_hook`) chained in the order `model_cpu_offload_seq`. Current diffusers (0.42
-# here) refuses to enable it without an accelerator:
+# RAM. It moves one *whole network* to the GPU when that network runs. It does this with Accelerate's
+# documented hook, `accelerate.cpu_offload_with_hook`, one per network, chained in the order of the
+# pipeline's `model_cpu_offload_seq`. Recent diffusers (0.34 and later) refuses to enable it without an
+# accelerator:
 
 # %%
 try:
@@ -200,26 +254,23 @@ print(offload_error or "a GPU is here: model offload enabled")
 assert torch.cuda.is_available() or "requires accelerator" in offload_error
 
 # %% [markdown]
-# Given `device="cpu"` explicitly, it installs the same hooks (they move nothing, since the "GPU" is the
-# CPU). That lets us look at the chain: each network's hook offloads the network *before* it.
+# The order is a public attribute of the pipeline class:
 
 # %%
-pipe = load()
-pipe.enable_model_cpu_offload(device="cpu")
-modules = {id(getattr(pipe, name)): name for name in memory.COMPONENTS}
-chain = [(modules[id(hook.model)], modules[id(hook.hook.prev_module_hook.model)] if hook.hook.prev_module_hook else None)
-         for hook in pipe._all_hooks]
-for name, previous in chain:
-    print(f"before {name:14} runs, its hook offloads: {previous}")
 print("model_cpu_offload_seq:", pipe.model_cpu_offload_seq)
-assert [name for name, _ in chain] == pipe.model_cpu_offload_seq.split("->")
+assert pipe.model_cpu_offload_seq.split("->") == ["image_encoder", "unet", "vae"]
 
 # %% [markdown]
-# So the VAE's hook offloads the UNet, and nothing offloads the VAE until the call ends: during the
-# denoising steps the VAE still sits beside the UNet. Here is where each network was at each stage of
-# real calls on the GPU, traced with forward hooks by `memory.measure_run` (the same hooks run live in
-# section 5). `meta` means sequential offload parked the weights on the CPU and streams them layer by
-# layer.
+# `cpu_offload_with_hook(model, prev_module_hook=...)` is how Accelerate documents the chain. Each hook
+# moves its network to the GPU before it runs, and sends the *previous* network back to the CPU. So the
+# VAE's hook offloads the UNet. Nothing offloads the VAE until the call ends. The VAE also runs first (it
+# encodes your image), so it stays on the GPU beside the UNet during the denoising steps.
+#
+# The hooks themselves sit in private attributes of the pipeline, so we do not read them. We watch the
+# result instead. `memory.measure_run` adds a forward hook (plain PyTorch) to each network and records
+# where every network sits when one of them runs. Here is what it recorded on a GPU for four setups (the
+# same hooks run live in section 5). `meta` means sequential offload parked the weights on the CPU and
+# streams them in layer by layer.
 
 # %%
 def trace_table(plan):
@@ -241,8 +292,8 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 # %% [markdown]
 # Four placements, from most GPU memory to least:
 # - **gpu**: everything stays on the GPU. Nothing moves; the fastest.
-# - **model offload**: one network at a time (the UNet, 2.8 GiB, plus the VAE). Moving 4.5 GB over PCIe per
-#   call costs a few seconds, and the host must hold every weight (about 6 GiB of host RAM, measured).
+# - **model offload**: one network at a time (the UNet, 2.8 GiB, plus the VAE). Moving 4.2 GiB over PCIe
+#   per call costs a few seconds. The host must hold every weight (about 6 GiB of host RAM, measured).
 # - **group offload** (`pipe.unet.enable_group_offload(..., use_stream=True)`): the UNet's blocks stream in
 #   while the previous block computes, and go back to the CPU as soon as they are done (so the trace shows
 #   the UNet on the CPU even right after it ran). Only the UNet: on the whole pipeline it clashes with the
@@ -298,20 +349,34 @@ assert set(vae_errors) == {"enable_slicing", "enable_tiling"}
 # %% [markdown]
 # ### 2.4 Forward chunking: the feed-forward layers one sample at a time
 #
-# `pipe.unet.enable_forward_chunking()` runs every feed-forward layer on one image of the batch at a time,
-# so the 8x-wide tensor of section 1.2 exists for one image instead of 2 x frames. Same result, more
-# (smaller) kernel launches:
+# `pipe.unet.enable_forward_chunking()` runs every feed-forward layer on one image of the batch at a time.
+# So the 8x-wide tensor of section 1.2 exists for one image, not for 2 x frames. The result should be the
+# same. We check both: the same call, with the same seed, without and with chunking.
 
 # %%
+device = "cuda" if torch.cuda.is_available() else "cpu"
 pipe = load()
-memory.apply_plan(pipe, "gpu-chunked-decode2", "cuda" if torch.cuda.is_available() else "cpu")
+pipe.to(device)
+
+
+def one_step_frames():
+    """One denoising step with a fixed seed, decoded 2 frames at a time; frames as a tensor in [0, 1]."""
+    return pipe(image, height=height, width=width, num_frames=num_frames, num_inference_steps=1, decode_chunk_size=2,
+                output_type="pt", generator=torch.manual_seed(0)).frames
+
+
+plain_frames = one_step_frames()
+pipe.unet.enable_forward_chunking()  # the library call itself: chunk_size=1 along the batch (dim 0)
 geglu = next(m for m in pipe.unet.modules() if type(m).__name__ == "GEGLU")
 chunked_shapes = []
 hook = geglu.proj.register_forward_hook(lambda module, args, out: chunked_shapes.append(tuple(out.shape)))
-pipe(image, height=height, width=width, num_frames=num_frames, num_inference_steps=1, output_type="pt")
+chunked_frames = one_step_frames()
 hook.remove()
+difference = (plain_frames - chunked_frames).abs().max().item()
 print(f"GEGLU projection: {len(chunked_shapes)} calls of {chunked_shapes[0]} (without chunking: 1 call of {geglu_shapes[0]})")
+print(f"largest pixel difference, with and without chunking: {difference:.5f} (pixels are 0 to 1)")
 assert len(chunked_shapes) == 2 * num_frames and chunked_shapes[0][0] == 1
+assert difference < 0.01  # the same frames, up to rounding (fp16 on a GPU rounds a little differently in pieces)
 
 # %% [markdown]
 # ### 2.5 `decode_chunk_size`: how many frames the VAE decodes at once
@@ -325,6 +390,82 @@ pipe(image, height=height, width=width, num_frames=num_frames, num_inference_ste
 hook.remove()
 print("frames per decoder call with decode_chunk_size=2:", decoder_batches)
 assert decoder_batches == [2] * (num_frames // 2)
+
+# %% [markdown]
+# **What a small chunk costs.** SVD's VAE decoder is *temporal*: some of its layers mix neighbouring
+# frames, to keep the video smooth. But each chunk is decoded alone. Frames in different chunks never see
+# each other. The diffusers docs warn about it ([SVD guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)):
+# with `decode_chunk_size=1` "the video might have some flickering", and a smaller chunk "slightly leads to
+# video quality deterioration".
+#
+# We measure it. One set of latents for all 25 frames (a few denoising steps), then the same latents decoded
+# with `decode_chunk_size` 1, 2, 8 and 25. `pipe.decode_latents` is the pipeline's own decode loop. Two
+# numbers per chunk size:
+# - how far its frames are from the all-at-once decode (mean absolute pixel difference);
+# - the mean change between neighbouring frames, across a chunk border and inside a chunk.
+#
+# Decoding 25 full-size frames at once needs the 7.03 GiB tensor of section 1.3: it does not fit a T4.
+# So the cell skips chunk size 25 when one piece would pass 2 GiB, and compares with chunk size 8 instead.
+# Latents and decoding, with the real model:
+
+# %%
+from svd_learn import t4
+
+decode_steps = 10 if torch.cuda.is_available() else 1  # more steps give real-looking latents; a CPU is slow
+print(f"{decode_steps} steps, then 25 frames decoded 3 times and 8 once more:",
+      t4.describe_estimate(unet_steps=decode_steps, decoded_frames=3 * checkpoint.num_frames + 8))
+
+# %%
+frames_in_video = checkpoint.num_frames
+latents = pipe(image, height=height, width=width, num_frames=frames_in_video, num_inference_steps=decode_steps,
+               output_type="latent", generator=torch.manual_seed(0)).frames
+one_piece_gib = frames_in_video * real_up_channels[2] * height * width * 2 / GIB  # the largest tensor, decoding all at once
+chunk_sizes = [1, 2, 8] + ([frames_in_video] if one_piece_gib < 2 else [])
+if len(chunk_sizes) == 3:
+    print(f"chunk size {frames_in_video} skipped: one piece would need {one_piece_gib:.2f} GiB")
+decoded = {}
+with torch.no_grad():
+    for size in chunk_sizes:
+        decoded[size] = ((pipe.decode_latents(latents, frames_in_video, size) + 1) / 2).clamp(0, 1).cpu()  # pixels 0 to 1
+reference = max(chunk_sizes)
+print(f"{'chunk':>5}{'diff. from chunk ' + str(reference):>22}{'change at a border':>20}{'change inside':>15}")
+for size, frames in decoded.items():
+    change = (frames[:, :, 1:] - frames[:, :, :-1]).abs().mean(dim=(0, 1, 3, 4))  # change[i]: frame i to frame i + 1
+    border = [change[i].item() for i in range(frames_in_video - 1) if (i + 1) % size == 0]
+    inside = [change[i].item() for i in range(frames_in_video - 1) if (i + 1) % size != 0]
+    mean = lambda values: f"{sum(values) / len(values):.4f}" if values else "-"
+    print(f"{size:5}{(frames - decoded[reference]).abs().mean().item():22.4f}{mean(border):>20}{mean(inside):>15}")
+assert all((decoded[size] - decoded[reference]).abs().max() > 0 for size in chunk_sizes if size != reference)
+
+# %% [markdown]
+# Every chunk size gives different pixels: the chunk is not only a memory setting. The check below shows
+# why. The first 8 frames decoded with `decode_chunk_size=8` are exactly the first 8 latents decoded alone.
+# No frame after them had any say.
+
+# %%
+with torch.no_grad():
+    first_chunk_alone = ((pipe.decode_latents(latents[:, :8], 8, 8) + 1) / 2).clamp(0, 1).cpu()
+print("first chunk of 8, decoded alone, is identical:", torch.equal(first_chunk_alone, decoded[8][:, :, :8]))
+assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
+
+# %% [markdown]
+# On tiny weights the frames are noise, so read only the structure there: the pixels differ, and chunks
+# are independent. With the real model, the table is the real cost. If a border change is clearly larger
+# than an inside change, you would see it as a jump every `decode_chunk_size` frames.
+#
+# **Why the course decodes 2 frames at a time.** The planner (section 4) measured two plans on a T4
+# budget. Both keep the whole model on the GPU. `gpu-decode8` peaked at 13.42 GiB reserved, `gpu-decode2`
+# at 12.56 GiB. Both decoded in about 2.5 s. The planner takes the lower peak when the speed is the same:
+# 0.9 GiB of headroom. It does not weigh the look of the video. If your video jumps every second frame,
+# try `decode_chunk_size=8`: it still fits a T4, with less room to spare.
+
+# %%
+decode8 = find("gpu-decode8", source="h100-main.json", load_kwargs={})
+decode2 = find("gpu-decode2", source="h100-planner.json")
+print(f"gpu-decode8: {decode8['peak_reserved_gib']:.2f} GiB, decode {decode8['decode_seconds']:.1f} s | "
+      f"gpu-decode2: {decode2['peak_reserved_gib']:.2f} GiB, decode {decode2['decode_seconds']:.1f} s")
+assert decode8["peak_reserved_gib"] <= memory.T4_SAFE_PEAK_GIB and decode2["peak_reserved_gib"] < decode8["peak_reserved_gib"] - 0.8
+assert abs(decode8["decode_seconds"] - decode2["decode_seconds"]) < 0.1 * decode2["decode_seconds"]
 
 # %% [markdown]
 # ### 2.6 Expandable segments: less wasted memory
@@ -363,11 +504,15 @@ for r in t4_runs:
           f"{r['peak_allocated_gib']:8.2f}{r['host_rss_gib']:6.1f}{timing:16}  {'OUT OF MEMORY' if r['oom'] else 'ok'}{note}")
 
 # %% [markdown]
-# Two runs on two machines of the same kind: `main` measured every plan, `planner` re-ran the planner's
-choice beside both recipes. Sequential offload was measured for 4 steps only: at 6 to 7 s per step on an
-H100, a full call takes 3 minutes. Three `main` runs loaded the weights straight onto the GPU
-(`from_pretrained(..., device_map="cuda")`): that saved no host memory and cost 1.1 GiB more at gpu-decode8's
-peak, so the plans load onto the CPU and `apply_plan` moves them.
+# Two runs on two machines of the same kind. `main` measured every plan. `planner` re-ran the planner's
+# choice beside both recipes. Sequential offload was measured for 4 steps only: at 6 to 7 s per step on an
+# H100, a full call takes 3 minutes. Three `main` runs loaded the weights straight onto the GPU
+# (`from_pretrained(..., device_map="cuda")`). That saved no host memory and cost 1.1 GiB more at
+# gpu-decode8's peak. So the plans load onto the CPU, then move the pipeline.
+#
+# **Read the seconds with care.** The cap makes an H100 run out of memory where a T4 would. It does not
+# make it as slow as a T4: a T4 computes many times slower (`t4.describe_estimate` gives the course's
+# estimate). The times compare plans on the H100. On a real T4 the ratios may differ.
 #
 # Now the same runs as pictures: peak memory per plan against the T4's 14.74 GiB, and the time per call.
 
@@ -418,12 +563,24 @@ assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chose
 # - The diffusers documentation's low-memory recipe (model offload + forward chunking + `decode_chunk_size=2`)
 #   fits with room to spare, but moves the weights every call and chunks the feed-forward layers it does
 #   not need to chunk on a T4.
-# - Keeping everything on the GPU and decoding a few frames at a time fits a T4 too, and is faster. It also
-#   needs less host RAM (free Colab has 12.7 GB): the weights do not have to stay in host memory. Most of
-#   the gain is in the decode (2.6 s against 4.8 to 5.1 s) and in not moving weights; per step it is 11%.
+# - Keeping everything on the GPU and decoding a few frames at a time fits a T4 too. On the capped H100 it
+#   was 1.25x faster. It also needs less host RAM (free Colab has 12.7 GiB): the weights do not have to stay
+#   in host memory. Most of the gain is in the decode (2.6 s against 4.8 to 5.1 s) and in not moving
+#   weights. Per step it is 11%.
 # - Sequential offload needs the least GPU memory (4.6 GiB) and is 7x slower per step: for small GPUs only.
-# - Group offload of the UNet, as set up here (one block per group, CUDA streams), did worse than model
-#   offload on all three counts: a higher reserved peak (its streams fragment memory), slower, more host RAM.
+# - Group offload of the UNet, as set up here (one block per group, CUDA streams), allocated less than
+#   model offload (6.3 GiB against 7.5). But it *reserved* more (its streams fragment memory), ran slower
+#   and used more host RAM. Reserved memory is what runs out, so the planner never picks it.
+
+# %%
+group = find("group-offload-chunked-decode2")
+model_offload = find("docs-recipe", source="h100-main.json")
+for r in (group, model_offload):
+    print(f"{r['plan']:31} allocated {r['peak_allocated_gib']:.2f}  reserved {r['peak_reserved_gib']:.2f} GiB  "
+          f"{r['seconds']:.1f} s  host {r['host_rss_gib']:.1f} GiB")
+assert group["peak_allocated_gib"] < model_offload["peak_allocated_gib"]
+assert group["peak_reserved_gib"] > model_offload["peak_reserved_gib"] and group["seconds"] > model_offload["seconds"]
+assert group["host_rss_gib"] > model_offload["host_rss_gib"]
 #
 # ## 4. The planner: the fastest plan predicted to fit
 #
@@ -521,6 +678,35 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # On a T4 with the real weights, `choose_plan` picks `gpu-decode2` and the peak stays under 14 GiB. On a
 # bigger GPU, wrap the call in `with memory.emulate_t4():` to see a T4's limits.
 #
+# ## 6. The plain recipe for a T4
+#
+# Everything above, as plain diffusers calls you can copy into any Colab notebook. No course code:
+#
+# ```python
+# import os
+# os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # 1. before CUDA starts (section 2.6)
+#
+# import torch
+# from diffusers import StableVideoDiffusionPipeline
+# from diffusers.utils import export_to_video, load_image
+#
+# pipe = StableVideoDiffusionPipeline.from_pretrained(                 # 2. fp16 files, fp16 in memory
+#     "stabilityai/stable-video-diffusion-img2vid-xt", torch_dtype=torch.float16, variant="fp16")
+# pipe.to("cuda")                                                      # 3. everything on the GPU (section 3)
+# image = load_image("my_photo.jpg").resize((1024, 576))               #    the size SVD was trained at
+# frames = pipe(image, decode_chunk_size=2, generator=torch.manual_seed(42)).frames[0]  # 4. 2 frames per decode
+# export_to_video(frames, "my_video.mp4", fps=7)                       # 5. the video
+# ```
+#
+# - `torch_dtype=torch.float16` works on every diffusers version. diffusers 0.40 added the new name
+#   `dtype=`, but Colab's diffusers 0.39 ignores `dtype=` and loads fp32 (lesson 1 shows the trap).
+# - `.resize((1024, 576))` stretches a photo of another shape, and a small photo gets blurred by the
+#   upscaling. Lesson 2's `prepare_image` crops instead of stretching.
+# - On an 8 GiB card, replace `pipe.to("cuda")` by `pipe.enable_model_cpu_offload()` and add
+#   `pipe.unet.enable_forward_chunking()`: that is the docs' recipe of section 3.
+#
+# Lesson 5 runs exactly these lines, then shows what the course's `generate_video` adds around them.
+#
 # ## Things to try
 # - `svd-learn plan --vram 8 --host-ram 12.7`, then `--frames 14`: what changes, and why?
 # - In section 2.5, set `decode_chunk_size=None` and count the decoder calls.
@@ -534,6 +720,8 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - `decode_chunk_size` is the VAE's memory knob; `unet.enable_forward_chunking()` cuts the feed-forward layers.
 # - `enable_attention_slicing()` changes nothing for SVD; the temporal VAE has no slicing or tiling.
 # - Offloading (model, group, sequential) trades time and host RAM for GPU memory.
-# - On a T4: everything on the GPU, decode 2 frames at a time, expandable segments on. Measured under a T4's
-#   limits it peaked at 12.6 GiB and ran 1.25x to 1.27x faster than the documentation's low-memory recipe.
+# - On a T4: everything on the GPU, decode 2 frames at a time, expandable segments on. On an H100 capped
+#   like a T4 it peaked at 12.6 GiB. There it ran 1.25x to 1.27x faster than the documentation's low-memory
+#   recipe. The cap emulates a T4's memory, not its speed.
+# - A small `decode_chunk_size` changes the pixels: each chunk is decoded without the other frames.
 # - `memory.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.

@@ -16,13 +16,15 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/05_capstone.ipynb)
 #
-# **What you will learn.** How the four lessons fit into one program that turns an image into a video and
-# does not fall over: it checks its inputs and outputs before spending GPU time, picks a memory plan that
-# fits the GPU it finds, recovers from running out of GPU memory, writes a video every browser plays, never
-# leaves half a file behind, and records what it did. You will run it, then take each decision apart.
+# **What you will learn.** First, the plain diffusers recipe for a T4, from the end of lesson 4: you run
+# it. Then how the four lessons harden it into one program that does not fall over. That program checks
+# its inputs and outputs before it spends GPU time. It picks a memory plan that fits the GPU it finds. It
+# recovers from running out of GPU memory. It writes a video every browser plays, never leaves half a file
+# behind, and records what it did. You will run it, then take each decision apart.
 #
-# **The idea.** `svd_learn.generate.generate_video` is the course's answer in one function, and
-# `svd-learn generate IMAGE -o OUT.mp4` is the same function on the command line. Its steps, in order:
+# **The idea.** The recipe is six calls. `svd_learn.generate.generate_video` is the same recipe with the
+# checks around it, and `svd-learn generate IMAGE -o OUT.mp4` is that function on the command line. Its
+# steps, in order:
 #
 # 1. check the outputs (refuse to overwrite; create a missing folder);
 # 2. load the image (lesson 2): upright, RGB, resized and centre-cropped to the model's size;
@@ -46,26 +48,89 @@ check_requirements()
 source = print_header()
 
 # %% [markdown]
-# On Colab with a T4 the source is **pretrained**: the next cell downloads SVD-XT (4.5 GB, once) and makes
-# a real video of 25 frames in 25 steps. How long that takes on a T4 (an estimate, printed below; the download
-# comes on top). Without a GPU the source is **tiny**: the same code runs with tiny random
-# weights in seconds, at the real model's frame count and 1/8 of its size, and **the frames are noise**.
-# Everything else below (checks, plan, fallbacks, file, report) is the same.
+# On Colab with a T4 the source is **pretrained**. The recipe downloads SVD-XT once (4.2 GiB) and makes a
+# real video of 25 frames in 25 steps. Then `generate_video` makes a second one, from the cache. Without a
+# GPU the source is **tiny**: the same code runs with tiny random weights, at the real model's frame count
+# and 1/8 of its size, and **the frames are noise**. On a CPU the recipe takes 2 steps instead of 25: a
+# CPU is slow. Everything else below (checks, plan, fallbacks, file, report) is the same.
 #
-# ## 1. The whole run, in one call
+# ## 0. The plain recipe
+#
+# These are the lines of lesson 4, section 6. Only three things come from the course: where the weights
+# are (`location`: the Hub repo id on Colab, a local folder on tiny weights), the size (576x1024 for the
+# real model), and the device. How long the two videos take on a T4 (an estimate; the download comes on top):
 
 # %%
 from svd_learn import t4
 
-print(t4.describe_estimate(unet_steps=25))
+print("two videos of 25 steps:", t4.describe_estimate(unet_steps=2 * 25, decoded_frames=2 * 25))
 
 # %%
+import os
+
+os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # before CUDA starts: PyTorch reads it once
+
 import tempfile
 from pathlib import Path
 
-from svd_learn import generate, models
+import torch
+from diffusers import StableVideoDiffusionPipeline
+from diffusers.utils import export_to_video, load_image
 
+from svd_learn import models
+
+if torch.cuda.is_initialized():  # print_header() asked the GPU for its name, and that starts CUDA
+    print("note: CUDA has started already, so PYTORCH_CUDA_ALLOC_CONF comes too late in this notebook. In yours, make it the first line.")
+location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
+height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
+device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
 work = Path(tempfile.mkdtemp())
+
+pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
+pipe.to(device)
+image = load_image(str(models.SAMPLE_IMAGE)).resize((width, height))
+frames = pipe(image, height=height, width=width, num_inference_steps=steps, decode_chunk_size=2,
+              generator=torch.manual_seed(42)).frames[0]
+export_to_video(frames, str(work / "recipe.mp4"), fps=7)
+print(f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]} in {work / 'recipe.mp4'}")
+assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].size == (width, height)
+
+# %% [markdown]
+# That is a video. In your own notebook, put the `PYTORCH_CUDA_ALLOC_CONF` line first. Here the setup cell
+# has already asked the GPU for its name, which starts CUDA, so on a GPU the cell says the setting comes
+# too late. On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU, and
+# imageio pads 128x72 to a multiple of 16. The cell ran anyway: the fp16 warning is about the real model,
+# and 1024x576 needs no padding. On Colab's GPU you see neither. Two things are worth a second look:
+# - The sample photo is 640x427. `.resize((1024, 576))` stretches it from 3:2 to 16:9 and enlarges it
+#   1.6 times. Enlarging invents no detail: the video is softer than one made from a large photo. Use your
+#   own photo of at least 1024x576 for the best result. `generate_video` crops instead of stretching.
+# - The pipeline stays in memory until you drop it. A second pipeline beside it would need another
+#   4.2 GiB of GPU memory and of host RAM. So free it before the next section:
+
+# %%
+import gc
+
+del pipe
+gc.collect()
+if torch.cuda.is_available():
+    torch.cuda.empty_cache()
+    print(f"GPU memory still allocated: {torch.cuda.memory_allocated() / 2**30:.2f} GiB")
+    assert torch.cuda.memory_allocated() < 0.5 * 2**30
+
+# %% [markdown]
+# What the recipe does not do:
+# - check that it can write the output before it spends minutes;
+# - pick the settings for the GPU it finds, and recover from out-of-memory;
+# - crop instead of stretch;
+# - write the file safely, and say what it did.
+#
+# `generate_video` adds exactly that.
+#
+# ## 1. The whole run, in one call
+
+# %%
+from svd_learn import generate
+
 video_path = work / "videos" / "rocket.mp4"  # the folder does not exist yet: generate_video creates it
 run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0)
 
@@ -92,9 +157,10 @@ Video(str(video_path), embed=True, width=min(run.width * 4, 768))
 # %% [markdown]
 # ## 2. The file: why it plays everywhere
 #
-# A browser plays an mp4 only if its video is **H.264** with **4:2:0 chroma** (`yuv420p`: colour stored at
-# half resolution), and 4:2:0 needs even width and height. We read the file back with ffmpeg and check the
-# codec, the pixel format, the frame rate and the number of frames (counted, not taken from the header).
+# The safe choice for an mp4 is **H.264** video with **4:2:0 chroma** (`yuv420p`: colour stored at half
+# resolution). Every major browser plays it. Other codecs and chroma formats play in some browsers, not in
+# all. 4:2:0 needs an even width and height. We read the file back with ffmpeg. We check the codec, the
+# pixel format, the frame rate and the number of frames (counted, not taken from the header).
 
 # %%
 info = video.read_video_info(video_path)
@@ -107,8 +173,8 @@ assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "ro
 
 # %% [markdown]
 # Only the video, the GIF and the report are there: no temporary file. Each was written as
-# `.rocket.<random>.partial.mp4` beside its target and renamed at the end; `os.replace` is atomic on one
-# file system, so a crash or a Ctrl-C leaves the old file or nothing, never half a video.
+# `.rocket.<random>.partial.mp4` beside its target, then renamed. `os.replace` is atomic on one file
+# system. So a crash or a Ctrl-C leaves the old file or nothing, never half a video.
 #
 # ## 3. Outputs are checked first, and never overwritten by accident
 #
@@ -128,6 +194,8 @@ assert video_path.read_bytes() == before
 #
 # The image goes through lesson 2's `load_image` (EXIF orientation, any mode to RGB, animated images
 # refused) and `prepare_image` (resize and centre-crop to the model's size, refusing more than 2x upscaling).
+# The sample photo is 640x427: it is enlarged 1.6 times to cover 1024x576, then cropped. That is allowed,
+# but enlarging invents no detail, so the video is softer than one from a larger photo.
 # The parameters start from the checkpoint's preset (the model card's values) and are validated.
 
 # %%
@@ -179,10 +247,10 @@ print(t4.explain())
 # which moves weights over PCIe every call. On 8 GiB the weights no longer fit beside the activations, so
 # the planner offloads. On a CPU there is nothing to plan: everything runs there.
 #
-# `generate_video` also asks PyTorch for *expandable segments* before CUDA starts (less fragmentation; the
-# calibration was measured with them), and `emulate_t4=True` caps a bigger GPU at 14.74 GiB without
-# FlashAttention, which a T4 lacks. That is how the course checked this very function on a lent H100 80GB
-# with full-size random SVD-XT weights (25 frames, 576x1024, 25 steps; `benchmarks/results/capstone-*.json`):
+# `generate_video` also asks PyTorch for *expandable segments* before CUDA starts: less fragmentation, and
+# the calibration was measured with them. `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without
+# FlashAttention (a T4 lacks it). That is how the course checked this very function on a lent H100 80GB,
+# with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`):
 #
 # | budget | plan chosen | peak reserved | pipeline call | host RAM peak |
 # |---|---|---|---|---|
@@ -190,9 +258,9 @@ print(t4.explain())
 # | 24 GiB (`--vram-budget 24`, FlashAttention allowed) | gpu-decode2 | 12.56 GiB | 22.0 s | 3.8 GiB |
 # | 8 GiB (`--vram-budget 8`) | sequential-offload-chunked-decode1 | 4.61 GiB | 196 s | 6.5 GiB |
 #
-# Under the T4 budget that is 1.05x the time of the fastest plan lesson 4 measured (23.7 s): the planner
-# gave up 5% of speed for 0.9 GiB of headroom. A real T4 computes about 10 to 15 times slower than an H100,
-# so expect several minutes per video there; the memory figures carry over, the seconds do not.
+# The same plan took 23.7 s in lesson 4's run and 24.9 s here. That is run-to-run noise of one plan, not a
+# cost. The memory figures carry over to a real T4. The seconds do not: the cap emulates a T4's memory,
+# not its speed. For a T4's time, read the estimate printed at the top of this lesson.
 #
 # ## 6. Out of GPU memory: free, fall back, say so, record it
 #
@@ -231,14 +299,16 @@ assert saved["parameters"]["seed"] == 0 and saved["host_rss_peak_gib"] > 0
 assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["timings"])
 
 # %% [markdown]
-# On a GPU the report also has `peak_allocated_gib` and `peak_reserved_gib` (the number that must stay under
-# 14 GiB on a T4), and `denoise_peak_allocated_gib`: the peak before decoding, which tells you whether the
+# On a GPU the report also has `peak_allocated_gib` and `peak_reserved_gib`. The reserved peak must stay
+# under 14 GiB on a T4. `denoise_peak_allocated_gib` is the peak before decoding: it tells you whether the
 # UNet or the VAE set the peak.
 #
 # ## 8. Mistakes get one clear sentence, not a traceback
 #
-# The command line is the same function. Its errors say what was wrong and what to do, exit with code 1
-# (130 for Ctrl-C) and leave your files as they were. Three examples:
+# The command line is the same function. Its errors say what was wrong and what to do. It exits with code
+# 1 (130 for Ctrl-C) and leaves your files as they were. Three examples. In your own notebook you would
+# type `!svd-learn generate missing.jpg -o a.mp4`. Here typer's `CliRunner` runs the same command inside
+# this process, which saves starting Python three times; the output is the same:
 
 # %%
 from typer.testing import CliRunner
@@ -256,10 +326,14 @@ for arguments in (
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 # %% [markdown]
-# The same holds for a truncated or animated image, an image too small to use, out-of-range parameters,
-# a gated model without a token (the message says where to accept the license and how to log in), and no
-# network with nothing cached (the message says what to do; without an explicit `--source pretrained` the
-# command falls back to tiny weights and says so). `tests/test_generate.py` checks each one.
+# The same holds for:
+# - a truncated or animated image, or one too small to use;
+# - out-of-range parameters;
+# - a gated model without a token (the message says where to accept the license and how to log in);
+# - no network with nothing cached. The message says what to do. Without an explicit `--source pretrained`
+#   the command falls back to tiny weights, and says so.
+#
+# `tests/test_generate.py` checks each one.
 #
 # ## 9. On the command line
 #

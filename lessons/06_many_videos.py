@@ -17,16 +17,16 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/06_many_videos.ipynb)
 #
 # **What you will learn.** How to turn a folder of images (and a sweep of parameters) into videos on
-# several GPUs at once with 🤗 Accelerate: how the work is split so that every video is made exactly once,
-# how to launch one process per GPU, what happens to a broken image, how a re-run resumes after an
-# interruption, and how much faster two GPUs really are (measured on two H100s).
+# several GPUs at once, with 🤗 Accelerate. How the work is split so that every video is made exactly once.
+# How to launch one process per GPU. What happens to a broken image. How a re-run resumes after an
+# interruption. And how much faster two GPUs really are (measured on two H100s).
 #
 # **The idea.** Videos do not depend on each other. So we do not split the *model* across GPUs (SVD-XT
 # fits on one); we split the *list of videos*. Each GPU gets its own process with its own copy of the
 # pipeline and makes its share of the list, one video after another. Nothing has to travel between GPUs
-# while they work, so N GPUs make about N times as many videos a minute. Accelerate gives each process what
-# it needs to know: who it is (`process_index`), how many there are (`num_processes`), which device is
-# its own, and its share of a list (`split_between_processes`).
+# while they work, so N GPUs make about N times as many videos a minute. Accelerate tells each process
+# who it is (`process_index`) and how many there are (`num_processes`). It gives each its own device, and
+# its share of a list (`split_between_processes`).
 
 # %%
 # Setup. On Colab this installs the course and keeps Colab's torch; elsewhere it installs nothing.
@@ -41,6 +41,13 @@ check_requirements()
 source = print_header()
 
 # %% [markdown]
+# **On Colab.** Colab gives you one GPU, so nothing here runs on several GPUs there. What runs on a Colab
+# T4: every cell. The launch of section 2 starts one process on the one GPU, with the real weights. The
+# split, the broken image, the resume and the summary work the same with one process. What needs a
+# machine with several GPUs: seeing two or more processes share the list, and the speed-up. For those,
+# section 5 shows numbers measured on two H100s, and section 6 the commands to type on such a machine.
+# Without a GPU (on tiny weights) the lesson starts two CPU processes, so you see the split there too.
+#
 # On **tiny** weights (no GPU) the frames are noise, but everything this lesson is about is real: the
 # processes, the split, the files, the failures and the resume. Without a GPU, the processes are CPU
 # processes talking over `gloo` (PyTorch's CPU backend) instead of GPU processes talking over NCCL.
@@ -69,9 +76,9 @@ print(sorted(p.name for p in images_dir.iterdir()))
 
 # %% [markdown]
 # A *job* is one (image, parameters) pair. With a sweep (here two motion buckets) each image gives one job
-# per value. Every process must build **the same list in the same order**, or their shares would overlap or
-# leave gaps: so the images are sorted by name, and each job's output name is made from the image's name
-# and the swept values. Nothing random, nothing that depends on the process.
+# per value. Every process must build **the same list in the same order**. Otherwise their shares would
+# overlap or leave gaps. So the images are sorted by name. Each job's output name is made from the image's
+# name and the swept values. Nothing random, nothing that depends on the process.
 
 # %%
 sweep = batch.parse_sweep(["motion_bucket_id=60,180"])
@@ -108,10 +115,13 @@ with state.split_between_processes(jobs) as my_jobs:
 assert state.num_processes == 1 and list(my_jobs) == jobs
 
 # %% [markdown]
-# `svd-learn batch` is that loop, plus what a real batch needs: each process loads the pipeline **once**
-# (not once per video) and plans its memory like the capstone; each video and its report are written
-# atomically; a failed job is recorded and the next one runs; outputs that are already complete are
-# skipped. Now we launch it for real: one process per GPU, or two CPU processes here. From a terminal it is
+# `svd-learn batch` is that loop, plus what a real batch needs:
+# - each process loads the pipeline **once** (not once per video) and plans its memory like the capstone;
+# - each video and its report are written atomically;
+# - a failed job is recorded, and the next one runs;
+# - outputs that are already complete are skipped.
+#
+# Now we launch it for real: one process per GPU, or two CPU processes here. From a terminal it is
 #
 # ```bash
 # accelerate launch --num_processes 2 -m svd_learn.cli batch images -o videos --sweep motion_bucket_id=60,180
@@ -182,16 +192,16 @@ assert [entry["name"] for entry in summary["failed"]] == ["broken__motion_bucket
 print("failed:", summary["failed"][0]["error"])
 
 # %% [markdown]
-# Seeds are deterministic too: every job uses the same seed (`--seed`, default 0) unless you sweep it
-# (`--sweep seed=0,1,2`), so a job makes the same video whichever process or GPU runs it.
+# Seeds are fixed too. Every job uses the same seed (`--seed`, default 0) unless you sweep it
+# (`--sweep seed=0,1,2`). So a job makes the same video whichever process or GPU runs it.
 #
 # ## 4. Resume after an interruption
 #
 # A job is complete when its report exists and its video has the size the report records (the video is
 # written first, the report last, both atomically). Say the machine stopped after one video was written
-# but before its report: we delete one report. Run the batch again, in this notebook this time (one
-# process): the complete jobs are skipped, the interrupted one is made again, and the broken one is tried
-# again (and fails again).
+# but before its report: we delete one report. Then we run the batch again, in this notebook (one
+# process). The complete jobs are skipped. The interrupted one is made again. The broken one is tried
+# again, and fails again.
 
 # %%
 interrupted = good[0]
@@ -218,13 +228,13 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # ## 5. How fast: two GPUs against one, measured
 #
 # `benchmarks/batch_throughput.py` ran the same batch twice in one session on a machine with two H100s:
-# with 1 process (GPU 0), then with 2 (GPUs 0 and 1). Full-size SVD-XT architecture with random fp16
-# weights (the real model's memory and speed, no download), 25 frames of 576x1024, 10 denoising steps
-# (fewer than the 25 of real use, to save GPU time: a step costs the same either way).
+# with 1 process (GPU 0), then with 2 (GPUs 0 and 1). The model: full-size SVD-XT with random fp16 weights
+# (the real model's memory and speed, no download). 25 frames of 576x1024, 10 denoising steps. That is
+# fewer than the 25 of real use, to save GPU time: a step costs the same either way.
 #
-# The batch measures two throughputs: from the moment every process has loaded the pipeline to its last
-# video (what the GPUs sustain), and from `accelerate launch` to its exit (what a small batch feels:
-# start-up and loading included).
+# The batch measures two throughputs:
+# - while working: from the moment every process has loaded the pipeline to its last video (what the GPUs sustain);
+# - launch to exit: from `accelerate launch` to its exit (what a small batch feels: start-up and loading included).
 
 # %%
 measured = batch.measured_throughput()
@@ -242,8 +252,8 @@ assert measured["one_process"]["videos_done"] == measured["two_processes"]["vide
 assert speedup["videos_per_minute"] >= 1.8
 
 # %% [markdown]
-# Slightly more than 2x while working? Look at each video's time. The first video a process makes is slower
-# (CUDA kernels are chosen and cached on first use); after that, a video takes the same time on either GPU.
+# Slightly more than 2x while working? Look at each video's time. The first video a process makes is slower:
+# CUDA kernels are chosen and cached on first use. After that, a video takes the same time on either GPU.
 # With 1 GPU, one of the four videos pays that warm-up; with 2 GPUs each GPU pays it on one of its two, in
 # parallel. In this run the 1-GPU warm-up happened to be longer (14.3 s against 12.1 and 11.6 s), which tips
 # the ratio just over 2. The steady per-video time is what to plan with:
@@ -282,7 +292,7 @@ plt.show()
 
 # %% [markdown]
 # Why is "launch to exit" further from 2x? Because every launch pays a fixed cost once per process, in
-# parallel: starting Python and importing torch, and loading the 4.5 GB pipeline onto its GPU. With 4
+# parallel: starting Python and importing torch, and loading the 4.2 GiB pipeline onto its GPU. With 4
 # videos that fixed cost is a large share; with a class's 400 images it vanishes. A simple model of one
 # launch on G GPUs is `fixed + ceil(N / G) x seconds_per_video`; with the measured numbers it predicts:
 
@@ -303,9 +313,10 @@ assert abs(predicted_minutes(one["videos_done"], 2) * 60 - measured["two_process
 assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 
 # %% [markdown]
-# So expect about **N times the videos a minute on N GPUs** for a batch long enough to hide the start-up
-# (under half a minute here), each GPU at the speed of one. Two conditions: the processes must not share a GPU (two copies of SVD-XT on one GPU compete
-# for the same compute and memory), and the host must have the RAM to load one pipeline per process at once.
+# So expect about **N times the videos a minute on N GPUs**, each GPU at the speed of one. The batch must
+# be long enough to hide the start-up (under half a minute here). Two conditions:
+# - the processes must not share a GPU: two copies of SVD-XT on one GPU compete for the same compute and memory;
+# - the host must have the RAM to load one pipeline per process at once.
 #
 # ## 6. Launching on a multi-GPU machine
 #
@@ -336,5 +347,5 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 #   `gather_object` brings the results back; the main process reports once.
 # - Same list in every process, deterministic names and seeds: every job runs exactly once, and a re-run
 #   skips what is complete. A failed job is recorded; the others go on.
-# - Measured on two H100s: 2 GPUs made videos about twice as fast as one while working; start-up and loading
-#   are paid once per launch, so long batches get the full speed-up.
+# - Measured on two H100s: 2 GPUs made videos about twice as fast as one while working. Start-up and
+#   loading are paid once per launch, so long batches get the full speed-up.

@@ -113,3 +113,19 @@ def test_re_executing_an_unchanged_notebook_writes_the_same_file(tmp_path, monke
     outputs = nbformat.reads(first, as_version=4).cells[0].outputs
     assert len(outputs) == 1 and outputs[0].text.endswith("one\ntwo\n")  # one stream, as a reader sees it
     assert '"execution": {' not in first  # no execution timestamps
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_lesson_calls_are_literal_and_never_private_accelerate(source):
+    # A learner copies these calls: the dtype argument is spelled out, and no private accelerate hook is read.
+    text = source.read_text()
+    assert "dtype_keyword" not in text
+    assert "_all_hooks" not in text and "prev_module_hook.model" not in text
+
+
+@pytest.mark.parametrize("name", ["04_memory.py", "05_capstone.py"])
+def test_the_plain_t4_recipe_is_in_lessons_4_and_5(name):
+    text = (LESSONS / name).read_text()
+    for piece in ('PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"', 'torch_dtype=torch.float16, variant="fp16")',
+                  'pipe.to(', "decode_chunk_size=2", "generator=torch.manual_seed(42)", "export_to_video(", "fps=7)"):
+        assert piece in text, f"{name}: the plain recipe lacks {piece!r}"
