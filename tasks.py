@@ -4,24 +4,35 @@
     python3 tasks.py demo      # the capstone on the sample image: writes outputs/rocket.mp4 (+ .json report)
     python3 tasks.py test      # every test: unit tests and strict nbval of the lesson notebooks
     python3 tasks.py lessons   # re-execute the lesson notebooks (python3 tasks.py lessons 01 03: some of them)
+    python3 tasks.py oldest    # every test again, in .venv-oldest/: every lower bound in pyproject.toml, exactly
 
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
 torch==2.13.0: on the course's CI machines this is a CPU build already on disk), then the course with its
-test extra. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
+hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
+`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml held at `name==X` (torch stays at
+$SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every test there, in two steps: first
+without the hub extra (huggingface_hub at its own lower bound), then with it (olah needs a newer
+huggingface_hub, so pip upgrades it, as Lesson 3's setup cell does on an older Colab) for the tests of the
+local Hub and the lab and Lesson 3.
 """
 
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+OLDEST_VENV = ROOT / ".venv-oldest"
 TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
-INSTALLED_MARKER = VENV / "svd-learn-installed"
+EXTRAS = ".[hub,test]"
+# What needs the hub extra (olah, uv): tested in the oldest environment once the extra is installed.
+HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb"]
 
 
 def step(message: str) -> None:
@@ -32,20 +43,52 @@ def run(*command) -> None:
     subprocess.run([str(part) for part in command], cwd=ROOT, check=True)
 
 
-def ensure_environment() -> None:
-    """Create .venv and install torch, then the course with its test extra, unless that is already done."""
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
-    if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == fingerprint:
+def python_in(environment: Path) -> Path:
+    return environment / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+PYTHON = python_in(VENV)
+
+
+def lower_bounds(*extras: str) -> list[str]:
+    """Each `name>=X` of pyproject.toml's dependencies and of these extras as `name==X`, torch left out."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in extras for r in project["optional-dependencies"][extra]]
+    pins = []
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9.]*)", requirement.strip())
+        if match is None:
+            sys.exit(f"tasks.py oldest: {requirement!r} in pyproject.toml has no plain lower bound (name>=X).")
+        if match[1].lower() != "torch":
+            pins.append(f"{match[1]}=={match[2]}")
+    return pins
+
+
+def ensure_environment(environment: Path = VENV, constraints: list[str] = (), extras: str = EXTRAS) -> None:
+    """Create `environment` and install torch, then the course with `extras` (held to `constraints`), unless done."""
+    python, marker = python_in(environment), environment / "svd-learn-installed"
+    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + f"{TORCH}{constraints}{extras}".encode()).hexdigest()
+    if marker.exists() and marker.read_text() == fingerprint:
         return
-    if not PYTHON.exists():
-        step(f"creating a virtual environment in {VENV.name}/")
-        venv.create(VENV, with_pip=True)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    if not python.exists():
+        step(f"creating a virtual environment in {environment.name}/")
+        venv.create(environment, with_pip=True)
+    run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     step(f"installing {TORCH} first (so nothing else pulls a different torch)")
-    run(PYTHON, "-m", "pip", "install", "--quiet", TORCH)
-    step("installing the course with its test extra: pip install -e '.[test]'")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
-    INSTALLED_MARKER.write_text(fingerprint)
+    run(python, "-m", "pip", "install", "--quiet", TORCH)
+    install_course(python, extras, constraints)
+    marker.write_text(fingerprint)
+
+
+def install_course(python: Path, extras: str, constraints: list[str]) -> None:
+    hold = []
+    if constraints:
+        constraints_file = python.parent.parent / "constraints.txt"
+        constraints_file.write_text("\n".join(constraints) + "\n")
+        hold = ["--constraint", constraints_file]
+        step(f"holding these versions exactly: {' '.join(constraints)}")
+    step(f"installing the course with its extras: pip install -e '{extras}'")
+    run(python, "-m", "pip", "install", "--quiet", *hold, "-e", extras)
 
 
 def demo() -> None:
@@ -64,12 +107,27 @@ def lessons(*prefixes: str) -> None:
     run(PYTHON, "tools/execute_lessons.py", *prefixes)
 
 
-TASKS = {"demo": demo, "test": test, "lessons": lessons}
+def oldest() -> None:
+    """Every test on the oldest supported versions (see the module docstring)."""
+    shutil.rmtree(OLDEST_VENV, ignore_errors=True)
+    ensure_environment(OLDEST_VENV, lower_bounds("test"), extras=".[test]")
+    python = python_in(OLDEST_VENV)
+    step("pytest in .venv-oldest/ without the hub extra: unit tests and strict nbval of the lessons")
+    run(python, "-m", "pytest", *(f"--ignore={path}" for path in HUB_TESTS))
+    with_hub = [pin for pin in lower_bounds("test", "hub") if not pin.lower().startswith("huggingface_hub==")]
+    step("adding the hub extra at its lower bounds; olah needs a newer huggingface_hub, so pip upgrades it")
+    install_course(python, ".[hub,test]", with_hub)
+    step("pytest in .venv-oldest/ with the hub extra: the local Hub, the lab and Lesson 3")
+    run(python, "-m", "pytest", *HUB_TESTS)
+
+
+TASKS = {"demo": demo, "test": test, "lessons": lessons, "oldest": oldest}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
         sys.exit(__doc__)
-    ensure_environment()
+    if sys.argv[1] != "oldest":
+        ensure_environment()
     try:
         TASKS[sys.argv[1]](*sys.argv[2:])
     except subprocess.CalledProcessError as error:
