@@ -177,18 +177,20 @@ def check_requirements() -> None:
 
 def lesson_test_environment(home: str) -> dict[str, str]:
     """The environment variables under which lessons are executed and tested (stored outputs must be stable):
-    tiny weights, no progress bars (their timings differ every run), a private Hub cache, no telemetry."""
+    tiny weights, a private Hub cache, no telemetry, no warnings that depend on what else is installed."""
     return {
         SOURCE_VARIABLE: "tiny",
         "SVD_LEARN_HOME": f"{home}/svd-learn",
         "HF_HOME": f"{home}/hf-home",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-        "TQDM_DISABLE": "1",
+        # Progress bars stay on (lessons/sanitize.cfg replaces them): diffusers >= 0.40 shows its denoising bar
+        # even with TQDM_DISABLE=1 and older diffusers hides it, so disabling them made stored outputs differ by version.
         # transformers' warnings depend on what else is installed (torchvision...) and appear once per
         # process, wherever the first import happens: not a lesson's claim, and not stable text.
         "TRANSFORMERS_VERBOSITY": "error",
-        # tqdm warns once per kernel that ipywidgets is missing, in whichever cell first imports it.
-        "PYTHONWARNINGS": "ignore:IProgress not found",
+        # tqdm warns once per kernel that ipywidgets is missing, in whichever cell first imports it; diffusers 0.36
+        # warns at import, on a machine without CUDA, about an autocast decorator of a model no lesson uses.
+        "PYTHONWARNINGS": "ignore:IProgress not found,ignore:CUDA is not available or torch_xla is imported",
         "PYTHONHASHSEED": "0",
     }

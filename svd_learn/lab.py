@@ -249,12 +249,13 @@ class Installer:
         raise LabError(f"{self.name} could not {what}:\n{output}")
 
 
-def _with_torch(pins: list[str], echo, find_links: list[str]) -> list[str]:
+def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> list[str]:
     """Add this environment's torch (and numpy), pinned, so the throwaway one does not resolve another build.
 
     With a local wheel of that torch in PIP_FIND_LINKS the install takes seconds. Without one, the same
     public version comes from the registry: a download of about 1 GB (several GB with CUDA), once.
     """
+    find_links = _find_links() if find_links is None else find_links
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
         raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -135,26 +136,45 @@ def test_pip_refuses_another_torch_for_real(tmp_path):
 TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio|torchcodec|triton|nvidia-[\w-]+)==", re.IGNORECASE)
 
 
-def colab_constraints(freeze: Path, folder: Path) -> tuple[Path, dict[str, str]]:
-    """The freeze as pip constraints: URL installs dropped, the torch family replaced by this machine's build."""
-    pins, versions = [], {}
+def this_torch_needs() -> dict[str, Requirement]:
+    """What this machine's torch build requires itself (on Colab, Colab's torch brings its own)."""
+    needs = {}
+    for text in metadata.requires("torch") or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            needs[install._normalize(requirement.name)] = requirement
+    return needs
+
+
+def colab_constraints(freeze: Path, folder: Path) -> tuple[Path, dict[str, str], set[str]]:
+    """The freeze as pip constraints: URL installs dropped, the torch family replaced by this machine's build.
+
+    Also released: the image's pins that this machine's torch build cannot use (its own requirements, e.g.
+    torch 2.13 needs setuptools >= 77 where Colab's torch 2.10 had 75). Returns the constraints file, the
+    image's versions, and the names released.
+    """
+    pins, versions, released = [], {}, set()
+    torch_needs = this_torch_needs()
     for line in freeze.read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#") or " @ " in line:
             continue
         name, version = line.split("==")
         versions[install._normalize(name)] = version
-        if not TORCH_FAMILY.match(line):
+        need = torch_needs.get(install._normalize(name))
+        if need is not None and not need.specifier.contains(version, prereleases=True):
+            released.add(install._normalize(name))
+        elif not TORCH_FAMILY.match(line):
             pins.append(line)
     pins += install.held_torch_family(install.installed_versions())
     constraints = folder / f"{freeze.stem}.constraints.txt"
     constraints.write_text("\n".join(pins) + "\n")
-    return constraints, versions
+    return constraints, versions, released
 
 
 @pytest.mark.parametrize("freeze", FREEZES, ids=lambda path: path.stem.rsplit(".", 1)[-1])
 def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
-    constraints, colab = colab_constraints(freeze, tmp_path)
+    constraints, colab, released = colab_constraints(freeze, tmp_path)
     torch = next(Requirement(r) for r in PROJECT["dependencies"] if r.startswith("torch"))
     assert torch.specifier.contains(colab["torch"].split("+")[0]), f"the course's {torch} excludes this image's torch {colab['torch']}"
     report = tmp_path / "report.json"
@@ -166,7 +186,7 @@ def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
     assert done.returncode == 0, f"the course cannot be installed on this image without changing what it ships:\n{done.stderr[-3000:]}"
     resolved = {install._normalize(item["metadata"]["name"]): item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
     changed = {name: (colab[name], version) for name, version in resolved.items()
-               if name in colab and not TORCH_FAMILY.match(f"{name}==") and Version(version) != Version(colab[name])}
+               if name in colab and name not in released and not TORCH_FAMILY.match(f"{name}==") and Version(version) != Version(colab[name])}
     assert changed == {}
     added = sorted(set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")})
     assert added == [], f"the base install would add packages this image lacks: {added}"
