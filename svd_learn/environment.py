@@ -177,15 +177,14 @@ def check_requirements() -> None:
 
 def lesson_test_environment(home: str) -> dict[str, str]:
     """The environment variables under which lessons are executed and tested (stored outputs must be stable):
-    tiny weights, a private Hub cache, no telemetry, no warnings that depend on what else is installed."""
+    tiny weights, no progress bars (their timings differ every run), a private Hub cache, no telemetry."""
     return {
         SOURCE_VARIABLE: "tiny",
         "SVD_LEARN_HOME": f"{home}/svd-learn",
         "HF_HOME": f"{home}/hf-home",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-        # Progress bars stay on (lessons/sanitize.cfg replaces them): diffusers >= 0.40 shows its denoising bar
-        # even with TQDM_DISABLE=1 and older diffusers hides it, so disabling them made stored outputs differ by version.
+        "TQDM_DISABLE": "1",
         # transformers' warnings depend on what else is installed (torchvision...) and appear once per
         # process, wherever the first import happens: not a lesson's claim, and not stable text.
         "TRANSFORMERS_VERBOSITY": "error",

@@ -109,9 +109,9 @@ def _explain_failure(output: str, held: list[str]) -> str:
     lines = [line for line in output.splitlines() if line.strip() and "is ignored" not in line]
     if "ResolutionImpossible" in output or "conflict" in output.lower():
         return (f"The course's libraries cannot be installed next to this torch ({torch}) without replacing it, "
-                "so nothing was installed. Start a current runtime (Colab: Runtime > Disconnect and delete runtime) "
+                "so nothing was installed. Choose the latest runtime version (Colab: Runtime > Change runtime type) "
                 "and run this cell again.\npip said:\n" + "\n".join(lines[-12:]))
-    return "pip could not install the course's libraries. Nothing Colab ships was replaced.\npip said:\n" + "\n".join(lines[-12:])
+    return "pip could not install the course's libraries. Check the network, then run this cell again.\npip said:\n" + "\n".join(lines[-12:])
 
 
 def install_requirements(*extras: str, echo=print) -> dict[str, tuple[str | None, str]]:

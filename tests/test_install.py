@@ -172,21 +172,59 @@ def colab_constraints(freeze: Path, folder: Path) -> tuple[Path, dict[str, str],
     return constraints, versions, released
 
 
-@pytest.mark.parametrize("freeze", FREEZES, ids=lambda path: path.stem.rsplit(".", 1)[-1])
-def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
-    constraints, colab, released = colab_constraints(freeze, tmp_path)
-    torch = next(Requirement(r) for r in PROJECT["dependencies"] if r.startswith("torch"))
-    assert torch.specifier.contains(colab["torch"].split("+")[0]), f"the course's {torch} excludes this image's torch {colab['torch']}"
-    report = tmp_path / "report.json"
+def resolve_on_colab(freeze: Path, target: str, folder: Path) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """pip's resolution of `target` with the image's packages held: (resolved versions, image's versions, released)."""
+    constraints, colab, released = colab_constraints(freeze, folder)
+    report = folder / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--report", str(report),
-         "--constraint", str(constraints), str(ROOT)],
+         "--constraint", str(constraints), target],
         capture_output=True, text=True, timeout=600,
     )
-    assert done.returncode == 0, f"the course cannot be installed on this image without changing what it ships:\n{done.stderr[-3000:]}"
-    resolved = {install._normalize(item["metadata"]["name"]): item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
-    changed = {name: (colab[name], version) for name, version in resolved.items()
-               if name in colab and name not in released and not TORCH_FAMILY.match(f"{name}==") and Version(version) != Version(colab[name])}
-    assert changed == {}
+    assert done.returncode == 0, f"{target} cannot be installed on this image without changing what it ships:\n{done.stderr[-3000:]}"
+    items = json.loads(report.read_text())["install"]
+    return {install._normalize(i["metadata"]["name"]): i["metadata"]["version"] for i in items}, colab, released
+
+
+def changed_on_colab(resolved: dict[str, str], colab: dict[str, str], released: set[str]) -> dict[str, tuple[str, str]]:
+    return {name: (colab[name], version) for name, version in resolved.items()
+            if name in colab and name not in released and not TORCH_FAMILY.match(f"{name}==") and Version(version) != Version(colab[name])}
+
+
+@pytest.mark.parametrize("freeze", FREEZES, ids=lambda path: path.stem.rsplit(".", 1)[-1])
+def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
+    resolved, colab, released = resolve_on_colab(freeze, str(ROOT), tmp_path)
+    torch = next(Requirement(r) for r in PROJECT["dependencies"] if r.startswith("torch"))
+    assert torch.specifier.contains(colab["torch"].split("+")[0]), f"the course's {torch} excludes this image's torch {colab['torch']}"
+    assert changed_on_colab(resolved, colab, released) == {}
     added = sorted(set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")})
     assert added == [], f"the base install would add packages this image lacks: {added}"
+
+
+def test_the_hub_extra_keeps_everything_the_newest_image_ships(tmp_path):
+    """Lesson 3's extra on 2026-08-19: olah and uv are added, nothing is replaced. (On older images olah's own
+    bounds, huggingface_hub >= 1.27, fastapi >= 0.141, pydantic >= 2.13, upgrade those: see pyproject.toml.)"""
+    freeze = next(path for path in FREEZES if "2026-08-19" in path.name)
+    resolved, colab, released = resolve_on_colab(freeze, f"{ROOT}[hub]", tmp_path)
+    assert changed_on_colab(resolved, colab, released) == {}
+    assert {"olah", "uv"} <= set(resolved) - set(colab)
+
+
+def test_the_oldest_stage_leaves_out_only_streams_of_progress_bars(monkeypatch):
+    import nbval.plugin
+
+    original = nbval.plugin.transform_streams_for_comparison
+    sys.path.insert(0, str(ROOT))
+    try:
+        from tools import nbval_versions
+    finally:
+        sys.path.remove(str(ROOT))
+        nbval.plugin.transform_streams_for_comparison = original  # this process's own nbval stays strict
+    bars = "\r  0%|          | 0/2 [00:00<?, ?it/s]\r100%|██████████| 2/2 [00:00<00:00, 10.58it/s]\n"
+    assert nbval_versions.only_progress_bars(bars)
+    assert not nbval_versions.only_progress_bars(bars + "UserWarning: something a lesson should show\n")
+    assert not nbval_versions.only_progress_bars("\n")
+    from nbformat import NotebookNode
+
+    outputs = [NotebookNode(output_type="stream", name="stderr", text=bars), NotebookNode(output_type="stream", name="stdout", text="ok\n")]
+    assert nbval_versions.transform_streams_without_progress_bars(outputs) == [{"output_type": "stream", "stdout": "ok\n"}]
