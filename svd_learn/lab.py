@@ -172,8 +172,9 @@ def _no_index() -> bool:
     return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ("PIP_NO_INDEX", "UV_NO_INDEX"))
 
 
-# Measured on 2 CPU cores with warm caches (tests/test_lab.py): one reproduction's two environments.
-UV_SAVES = "uv builds each environment in about 1 s, venv + pip in about 10 s (about 5 s more per package)"
+# Measured with warm download caches on 2 busy CPU cores (2026-12-01, the cached_download reproduction:
+# diffusers + huggingface_hub and their dependencies): uv 1.2 s and 3.2 s, venv + pip 21 s and 33 s.
+UV_SAVES = "each environment takes 1 to 3 s with uv, 20 to 35 s with venv + pip"
 
 
 class Installer:
@@ -190,7 +191,8 @@ class Installer:
         self.uv = uv if use_uv in (None, True) else None
         self.cache_dir = cache_dir
         self.name = "uv" if self.uv else "venv + pip"
-        self.find_links = [str(Path(folder).expanduser().resolve()) for folder in find_links] + _find_links()
+        self.given_links = [str(Path(folder).expanduser().resolve()) for folder in find_links]
+        self.find_links = self.given_links + _find_links()
         self.no_index = no_index or _no_index()
         for folder in self.find_links:
             if not Path(folder).is_dir():
@@ -199,13 +201,13 @@ class Installer:
             raise LabError("No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR.")
 
     def note(self) -> str:
-        """One line for the start of a run: which installer, and what uv would save when it is absent."""
-        where = f"wheels from {' '.join(self.find_links)}" + ("" if self.no_index else " and the registry")
-        where = where if self.find_links else "the registry"
-        if self.uv:
-            return f"installer: uv ({where})"
-        return (f"installer: venv + pip ({where}). uv would save time: {UV_SAVES}. "
-                "pip install 'svd-learn[hub]' adds uv.")
+        """A line for the start of a run when it matters: wheel folders given, or no uv (and what uv would save)."""
+        notes = []
+        if self.given_links or self.no_index:
+            notes.append(f"wheels from {' '.join(self.find_links)}" + (" only (no index)" if self.no_index else " and the registry"))
+        if not self.uv:
+            notes.append(f"venv + pip: uv would save time ({UV_SAVES}); pip install 'svd-learn[hub]' adds uv")
+        return "; ".join(notes)
 
     def create(self, path: Path) -> Path:
         shutil.rmtree(path, ignore_errors=True)
@@ -336,7 +338,8 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
     entry_id = reproduction.id
     seconds = {}
     echo(f"[lab] {reproduction.id}: {reproduction.summary}")
-    echo(f"      {installer.note()}")
+    if installer.note():
+        echo(f"      installer: {installer.note()}")
     try:
         start = time.perf_counter()
         echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
