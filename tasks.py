@@ -11,9 +11,9 @@ torch==2.13.0: on the course's CI machines this is a CPU build already on disk),
 hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
 `oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml held at `name==X` (torch stays at
 $SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every test there, in two steps: first
-without the hub extra (huggingface_hub at its own lower bound), then with it (olah needs a newer
-huggingface_hub, so pip upgrades it, as Lesson 3's setup cell does on an older Colab) for the tests of the
-local Hub and the lab and Lesson 3.
+without the hub extra (huggingface_hub at its own lower bound, 1.4), then with it at its lower bounds (olah
+needs huggingface_hub >= 1.27, so it moves up, as Lesson 3's setup cell moves it on an older Colab) for the
+tests of the local Hub, the lab and Lesson 3.
 """
 
 import hashlib
@@ -116,7 +116,7 @@ def oldest() -> None:
     python = python_in(OLDEST_VENV)
     step("pytest in .venv-oldest/ without the hub extra: unit tests, strict nbval of the lessons, and the check against Colab's images")
     run(python, "-m", "pytest", *NBVAL_VERSIONS, *(f"--ignore={path}" for path in HUB_TESTS), SVD_LEARN_COLAB_CHECK="1")
-    step("adding the hub extra at its lower bounds; olah needs a newer huggingface_hub, so pip upgrades it")
+    step("adding the hub extra at its lower bounds (olah needs huggingface_hub >= 1.27: it moves up from 1.4)")
     install_course(python, ".[hub,test]", lower_bounds("test", "hub"))
     step("pytest in .venv-oldest/ with the hub extra: the local Hub, the lab and Lesson 3")
     run(python, "-m", "pytest", *NBVAL_VERSIONS, *HUB_TESTS)
