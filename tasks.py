@@ -6,48 +6,93 @@
     python3 tasks.py test -m "not slow"   # the fast tier: no installs, launches, kernels or notebooks
     python3 tasks.py lessons   # re-execute the lesson notebooks (python3 tasks.py lessons 01 03: some of them)
     python3 tasks.py cli ...   # the svd-learn command from .venv, e.g. python3 tasks.py cli plan --vram 14.74
+    python3 tasks.py oldest    # every test again, in .venv-oldest/: every lower bound in pyproject.toml, exactly
 
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
 torch==2.13.0: on the course's CI machines this is a CPU build already on disk), then the course with its
-test extra. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
+hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
+`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml held at `name==X` (torch stays at
+$SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every test there, in two steps: first
+without the hub extra (huggingface_hub at its own lower bound, 1.4), then with it at its lower bounds (olah
+needs huggingface_hub >= 1.27, so it moves up, as Lesson 3's setup cell moves it on an older Colab) for the
+tests of the local Hub, the lab and Lesson 3.
 """
 
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+OLDEST_VENV = ROOT / ".venv-oldest"
 TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
-INSTALLED_MARKER = VENV / "svd-learn-installed"
+EXTRAS = ".[hub,test]"
+# What needs the hub extra (olah, uv): tested in the oldest environment once the extra is installed.
+HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb"]
+# Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
+NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(*command) -> None:
-    subprocess.run([str(part) for part in command], cwd=ROOT, check=True)
+def run(*command, **environment: str) -> None:
+    subprocess.run([str(part) for part in command], cwd=ROOT, check=True, env={**os.environ, **environment})
 
 
-def ensure_environment() -> None:
-    """Create .venv and install torch, then the course with its test extra, unless that is already done."""
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
-    if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == fingerprint:
+def python_in(environment: Path) -> Path:
+    return environment / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+PYTHON = python_in(VENV)
+
+
+def lower_bounds(*extras: str) -> list[str]:
+    """Each `name>=X` of pyproject.toml's dependencies and of these extras as `name==X`, torch left out."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in extras for r in project["optional-dependencies"][extra]]
+    pins = {}
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9.]*)", requirement.strip())
+        if match is None:
+            sys.exit(f"tasks.py oldest: {requirement!r} in pyproject.toml has no plain lower bound (name>=X).")
+        if match[1].lower() != "torch":
+            pins[match[1].lower().replace("-", "_")] = f"{match[1]}=={match[2]}"  # an extra's bound wins
+    return list(pins.values())
+
+
+def ensure_environment(environment: Path = VENV, constraints: list[str] = (), extras: str = EXTRAS) -> None:
+    """Create `environment` and install torch, then the course with `extras` (held to `constraints`), unless done."""
+    python, marker = python_in(environment), environment / "svd-learn-installed"
+    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + f"{TORCH}{constraints}{extras}".encode()).hexdigest()
+    if marker.exists() and marker.read_text() == fingerprint:
         return
-    if not PYTHON.exists():
-        step(f"creating a virtual environment in {VENV.name}/")
-        venv.create(VENV, with_pip=True)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    if not python.exists():
+        step(f"creating a virtual environment in {environment.name}/")
+        venv.create(environment, with_pip=True)
+    run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     step(f"installing {TORCH} first (so nothing else pulls a different torch)")
-    run(PYTHON, "-m", "pip", "install", "--quiet", TORCH)
-    step("installing the course with its test extra: pip install -e '.[test]'")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
-    INSTALLED_MARKER.write_text(fingerprint)
+    run(python, "-m", "pip", "install", "--quiet", TORCH)
+    install_course(python, extras, constraints)
+    marker.write_text(fingerprint)
+
+
+def install_course(python: Path, extras: str, constraints: list[str]) -> None:
+    hold = []
+    if constraints:
+        constraints_file = python.parent.parent / "constraints.txt"
+        constraints_file.write_text("\n".join(constraints) + "\n")
+        hold = ["--constraint", constraints_file]
+        step(f"holding these versions exactly: {' '.join(constraints)}")
+    step(f"installing the course with its extras: pip install -e '{extras}'")
+    run(python, "-m", "pip", "install", "--quiet", *hold, "-e", extras)
 
 
 def demo() -> None:
@@ -70,12 +115,26 @@ def cli(*arguments: str) -> None:
     run(PYTHON, "-m", "svd_learn.cli", *arguments)
 
 
-TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli}
+def oldest() -> None:
+    """Every test on the oldest supported versions (see the module docstring)."""
+    shutil.rmtree(OLDEST_VENV, ignore_errors=True)
+    ensure_environment(OLDEST_VENV, lower_bounds("test"), extras=".[test]")
+    python = python_in(OLDEST_VENV)
+    step("pytest in .venv-oldest/ without the hub extra: unit tests, strict nbval of the lessons, and the check against Colab's images")
+    run(python, "-m", "pytest", *NBVAL_VERSIONS, *(f"--ignore={path}" for path in HUB_TESTS), SVD_LEARN_COLAB_CHECK="1")
+    step("adding the hub extra at its lower bounds (olah needs huggingface_hub >= 1.27: it moves up from 1.4)")
+    install_course(python, ".[hub,test]", lower_bounds("test", "hub"))
+    step("pytest in .venv-oldest/ with the hub extra: the local Hub, the lab and Lesson 3")
+    run(python, "-m", "pytest", *NBVAL_VERSIONS, *HUB_TESTS)
+
+
+TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli, "oldest": oldest}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
         sys.exit(__doc__)
-    ensure_environment()
+    if sys.argv[1] != "oldest":
+        ensure_environment()
     try:
         TASKS[sys.argv[1]](*sys.argv[2:])
     except subprocess.CalledProcessError as error:

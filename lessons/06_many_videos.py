@@ -29,11 +29,14 @@
 # its share of a list (`split_between_processes`).
 
 # %%
-# Setup. On Colab this installs the course and keeps Colab's torch; elsewhere it installs nothing.
+# Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
 import sys
 
 if "google.colab" in sys.modules:
-    get_ipython().run_line_magic("pip", 'install -q "svd-learn @ git+https://github.com/svd-learn/svd-learn"')
+    get_ipython().run_line_magic("pip", 'install -q --no-deps "svd-learn @ git+https://github.com/svd-learn/svd-learn"')
+    from svd_learn.install import install_requirements
+
+    install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
 from svd_learn.environment import check_requirements, print_header
 

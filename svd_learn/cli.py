@@ -115,11 +115,13 @@ def lab_list() -> None:
 def lab_run(
     entry_id: str = typer.Argument(..., help="The id of a reproduction (svd-learn lab list)."),
     no_uv: bool = typer.Option(False, "--no-uv", help="Use venv + pip even when uv is installed."),
+    find_links: list[str] = typer.Option([], "--find-links", metavar="DIR", help="A folder of wheels to install from too (repeatable), e.g. behind a proxy. PIP_FIND_LINKS works as well."),
+    no_index: bool = typer.Option(False, "--no-index", help="Install only from the --find-links folders, never from the registry (as PIP_NO_INDEX=1)."),
 ) -> None:
     """Reproduce a known error for real, diagnose it, then show the fixed environment running cleanly."""
     from svd_learn import lab
 
-    raise typer.Exit(lab.run_command(entry_id, use_uv=False if no_uv else None))
+    raise typer.Exit(lab.run_command(entry_id, use_uv=False if no_uv else None, find_links=find_links, no_index=no_index))
 
 
 # The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).

@@ -255,7 +255,8 @@ def lesson_test_environment(home: str) -> dict[str, str]:
         # transformers' warnings depend on what else is installed (torchvision...) and appear once per
         # process, wherever the first import happens: not a lesson's claim, and not stable text.
         "TRANSFORMERS_VERBOSITY": "error",
-        # tqdm warns once per kernel that ipywidgets is missing, in whichever cell first imports it.
-        "PYTHONWARNINGS": "ignore:IProgress not found",
+        # tqdm warns once per kernel that ipywidgets is missing, in whichever cell first imports it; diffusers 0.36
+        # warns at import, on a machine without CUDA, about an autocast decorator of a model no lesson uses.
+        "PYTHONWARNINGS": "ignore:IProgress not found,ignore:CUDA is not available or torch_xla is imported",
         "PYTHONHASHSEED": "0",
     }

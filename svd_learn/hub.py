@@ -325,7 +325,10 @@ def start(port: int | None = None, repo: str | Path | None = None, timeout_s: fl
     if repo is not None and not (Path(repo) / ".git").is_dir():
         raise ValueError(f"{repo} is not a git repository (no .git folder). Pass a folder made by build_course_repo, or leave repo= out.")
     if importlib.util.find_spec("olah") is None:
-        raise RuntimeError("The local Hub needs olah: pip install olah (lesson 3's setup cell does it).") from None
+        raise RuntimeError(
+            "The local Hub needs olah, which comes with the course's hub extra: pip install 'svd-learn[hub]' "
+            "(lesson 3's setup cell does it)."
+        ) from None
     folder = Path(tempfile.mkdtemp(prefix="svd-learn-hub-"))
     port = port or free_port()
     config = folder / "configs.toml"

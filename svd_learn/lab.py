@@ -8,9 +8,14 @@ Python that fails with them, and the pinned versions that fix it. `run_reproduct
 3. diagnoses that text with `compat.diagnose` (the same code as `svd-learn explain`),
 4. creates a second environment with the fixed pins and shows that the same line now runs cleanly.
 
-Nothing touches the environment you run it from. The installer is uv when it is available (seconds),
-else `python -m venv` + pip (what Colab always has). Downloads are cached in one folder, so the second
-run of a reproduction installs from the cache.
+Nothing touches the environment you run it from. The installer is uv when it is available (seconds; it
+comes with the course's hub extra, `pip install 'svd-learn[hub]'`), else `python -m venv` + pip (what Colab
+always has: it works, only slower). Downloads are cached in one folder, so the second run of a reproduction
+installs from the cache.
+
+Behind a proxy, or offline, install from a folder of wheels instead of the registry: pip's own settings
+PIP_FIND_LINKS=DIR (also searched) and PIP_NO_INDEX=1 (nothing else) are honoured, by uv too, and
+`svd-learn lab run ID --find-links DIR [--no-index]` does the same for one run.
 """
 
 from __future__ import annotations
@@ -164,16 +169,47 @@ def _find_links() -> list[str]:
     return [folder for folder in os.environ.get("PIP_FIND_LINKS", "").split() if folder]
 
 
-class Installer:
-    """Creates a virtual environment and installs pins into it, with uv or with venv + pip."""
+def _no_index() -> bool:
+    """pip's PIP_NO_INDEX (or uv's UV_NO_INDEX) is set to a true value: install only from the wheel folders."""
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ("PIP_NO_INDEX", "UV_NO_INDEX"))
 
-    def __init__(self, cache_dir: Path, use_uv: bool | None = None):
+
+# Measured with warm download caches on 2 busy CPU cores (2026-12-01, the cached_download reproduction:
+# diffusers + huggingface_hub and their dependencies): uv 1.2 s and 3.2 s, venv + pip 21 s and 33 s.
+UV_SAVES = "each environment takes 1 to 3 s with uv, 20 to 35 s with venv + pip"
+
+
+class Installer:
+    """Creates a virtual environment and installs pins into it, with uv or with venv + pip.
+
+    `find_links`: folders of wheels searched too (added to PIP_FIND_LINKS); `no_index`: nothing but those
+    folders (as PIP_NO_INDEX=1 does), for machines behind a proxy or offline.
+    """
+
+    def __init__(self, cache_dir: Path, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False):
         uv = find_uv()
         if use_uv and uv is None:
-            raise LabError("uv is not installed: pip install uv, or run without it (venv + pip, slower).")
+            raise LabError("uv is not installed: pip install 'svd-learn[hub]' (or pip install uv), or run without it (venv + pip, slower).")
         self.uv = uv if use_uv in (None, True) else None
         self.cache_dir = cache_dir
         self.name = "uv" if self.uv else "venv + pip"
+        self.given_links = [str(Path(folder).expanduser().resolve()) for folder in find_links]
+        self.find_links = self.given_links + _find_links()
+        self.no_index = no_index or _no_index()
+        for folder in self.find_links:
+            if not Path(folder).is_dir():
+                raise LabError(f"The wheel folder {folder} does not exist. Check the path given to --find-links or PIP_FIND_LINKS.")
+        if self.no_index and not self.find_links:
+            raise LabError("No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR.")
+
+    def note(self) -> str:
+        """A line for the start of a run when it matters: wheel folders given, or no uv (and what uv would save)."""
+        notes = []
+        if self.given_links or self.no_index:
+            notes.append(f"wheels from {' '.join(self.find_links)}" + (" only (no index)" if self.no_index else " and the registry"))
+        if not self.uv:
+            notes.append(f"venv + pip: uv would save time ({UV_SAVES}); pip install 'svd-learn[hub]' adds uv")
+        return "; ".join(notes)
 
     def create(self, path: Path) -> Path:
         shutil.rmtree(path, ignore_errors=True)
@@ -185,7 +221,8 @@ class Installer:
 
     def install_command(self, python: Path) -> list[str]:
         """The command that installs into the environment of `python` (pins follow)."""
-        links = [arg for folder in _find_links() for arg in ("--find-links", folder)]
+        links = [arg for folder in self.find_links for arg in ("--find-links", folder)]
+        links += ["--no-index"] if self.no_index else []
         if self.uv:
             return [self.uv, "pip", "install", "--quiet", "--python", str(python), "--cache-dir", str(self.cache_dir / "uv")] + links
         return [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(self.cache_dir / "pip")] + links
@@ -198,6 +235,12 @@ class Installer:
         if done.returncode == 0:
             return
         output = (done.stdout + done.stderr).strip()
+        if installing and self.no_index:
+            raise LabError(
+                f"The wheel folders ({' '.join(self.find_links)}) do not hold {' '.join(installing)} and all they "
+                f"need (no package index is used). Add the missing wheels (pip download PIN -d DIR, on a machine that "
+                f"can reach the registry), or drop --no-index.\n{self.name} said: {output.splitlines()[-1] if output else '(nothing)'}"
+            )
         url, origin = index_url(uv=bool(self.uv))
         # uv says why it failed; pip with a local extra index may only say "no matching distribution": ask the index
         if installing and (any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS) or not registry_reachable(url)):
@@ -210,16 +253,17 @@ class Installer:
         raise LabError(f"{self.name} could not {what}:\n{output}")
 
 
-def _with_torch(pins: list[str], echo) -> list[str]:
+def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> list[str]:
     """Add this environment's torch (and numpy), pinned, so the throwaway one does not resolve another build.
 
     With a local wheel of that torch in PIP_FIND_LINKS the install takes seconds. Without one, the same
     public version comes from the registry: a download of about 1 GB (several GB with CUDA), once.
     """
+    find_links = _find_links() if find_links is None else find_links
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
         raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
-    local_wheel = any(Path(folder, name).is_file() for folder in _find_links() if Path(folder).is_dir()
+    local_wheel = any(Path(folder, name).is_file() for folder in find_links if Path(folder).is_dir()
                       for name in os.listdir(folder) if name.startswith(f"torch-{torch}-"))
     if not local_wheel:
         torch = torch.split("+")[0]  # the registry has no local builds such as +cu128: take the public one
@@ -246,7 +290,7 @@ def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...],
     for number, step in enumerate(steps):
         step_pins = list(step)
         if needs_torch and number == 0:
-            step_pins = _with_torch(step_pins, echo)
+            step_pins = _with_torch(step_pins, echo, installer.find_links)
         echo(f"    {installer.name} install {' '.join(step_pins)}")
         installer.install(python, step_pins)
         pins += step_pins
@@ -254,12 +298,14 @@ def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...],
 
 
 def run_reproduction(
-    entry_id: str, *, workdir: str | Path | None = None, use_uv: bool | None = None, keep: bool = False, echo=print
+    entry_id: str, *, workdir: str | Path | None = None, use_uv: bool | None = None, keep: bool = False, echo=print,
+    find_links: list[str] = (), no_index: bool = False,
 ) -> LabResult:
     """Reproduce a known error for real, diagnose it, and check the fix (see the module docstring).
 
     Progress is printed with `echo` as it goes. `use_uv`: None picks uv when it is installed, False forces
-    venv + pip. The throwaway environments are deleted afterwards unless
+    venv + pip. `find_links` and `no_index`: install from these wheel folders too, or only from them (see
+    Installer). The throwaway environments are deleted afterwards unless
     `keep` (then the last one stays in workdir/envs/env until the next run). Raises LabError with a clear message when the reproduction cannot run.
     """
     reproduction = get_reproduction(entry_id)
@@ -271,7 +317,7 @@ def run_reproduction(
             f"{platform.python_version()}, so this error cannot happen here either."
         )
     home = Path(workdir) if workdir is not None else lab_home()
-    installer = Installer(cache_dir=home / "cache", use_uv=use_uv)
+    installer = Installer(cache_dir=home / "cache", use_uv=use_uv, find_links=find_links, no_index=no_index)
     envs = home / "envs"
     envs.mkdir(parents=True, exist_ok=True)
     with _lab_lock(home):  # one reproduction at a time per lab folder: they all use envs/env
@@ -294,6 +340,8 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
     entry_id = reproduction.id
     seconds = {}
     echo(f"[lab] {reproduction.id}: {reproduction.summary}")
+    if installer.note():
+        echo(f"      installer: {installer.note()}")
     try:
         start = time.perf_counter()
         echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
@@ -357,10 +405,10 @@ def print_list() -> None:
         print(f"{reproduction.id:24} {reproduction.summary}{torch}{python}")
 
 
-def run_command(entry_id: str, use_uv: bool | None = None) -> int:
+def run_command(entry_id: str, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False) -> int:
     """`svd-learn lab run ID`: exit status 0 when the error was reproduced and diagnosed and the fix runs."""
     try:
-        result = run_reproduction(entry_id, use_uv=use_uv)
+        result = run_reproduction(entry_id, use_uv=use_uv, find_links=find_links, no_index=no_index)
     except LabError as error:
         print(f"svd-learn lab: {error}", file=sys.stderr)
         return 2

@@ -5,6 +5,8 @@ tens of seconds each; the reproductions that need torch install this environment
 when PIP_FIND_LINKS has one.
 """
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -131,3 +133,52 @@ def test_torch_is_pinned_to_this_environment(monkeypatch, tmp_path):
     (wheel_folder / f"torch-{torch}-cp311-cp311-manylinux_2_28_x86_64.whl").touch()
     notes.clear()
     assert f"torch=={torch}" in lab._with_torch(["diffusers==0.39.0"], notes.append) and notes == []
+
+
+# --- installing from a folder of wheels (behind a proxy, offline) ---------------------------------------------
+
+
+def test_wheel_folders_and_no_index_reach_both_installers(monkeypatch, tmp_path):
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_NO_INDEX", raising=False)
+    pip = lab.Installer(tmp_path, use_uv=False, find_links=[str(tmp_path)], no_index=True)
+    assert pip.install_command(tmp_path / "python")[-3:] == ["--find-links", str(tmp_path), "--no-index"]
+    assert pip.note().startswith(f"wheels from {tmp_path} only (no index)")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip's own setting counts too, and is passed on to uv
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    if lab.find_uv():
+        uv = lab.Installer(tmp_path)
+        assert uv.install_command(tmp_path / "python")[:3] == [lab.find_uv(), "pip", "install"]
+        assert "--no-index" in uv.install_command(tmp_path / "python")
+
+
+def test_wheel_folder_mistakes_are_short_errors(monkeypatch, tmp_path):
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_NO_INDEX", raising=False)
+    with pytest.raises(lab.LabError, match=r"The wheel folder .*missing does not exist"):
+        lab.Installer(tmp_path, find_links=[str(tmp_path / "missing")])
+    with pytest.raises(lab.LabError, match=r"no wheel folder: give one with --find-links DIR"):
+        lab.Installer(tmp_path, no_index=True)
+    result = CliRunner().invoke(app, ["lab", "run", "hf_folder", "--no-index"])
+    assert result.exit_code == 2 and "--find-links DIR" in result.output
+
+
+def test_without_uv_the_lab_says_what_uv_would_save(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "find_uv", lambda: None)
+    installer = lab.Installer(tmp_path)
+    assert installer.name == "venv + pip"
+    assert f"uv would save time ({lab.UV_SAVES})" in installer.note() and "svd-learn[hub]" in installer.note()
+    with pytest.raises(lab.LabError, match=r"uv is not installed: pip install 'svd-learn\[hub\]'"):
+        lab.Installer(tmp_path, use_uv=True)
+
+
+def test_a_reproduction_runs_from_a_wheel_folder_alone(monkeypatch, tmp_path):
+    """Offline: download the pins' wheels once, then reproduce with no index at all (`--find-links DIR --no-index`)."""
+    wheels = tmp_path / "wheels"
+    pins = list(lab.get_reproduction("hf_folder").broken[0])
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", str(wheels), *pins], check=True)
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # an index would fail: nothing listens on port 9
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    result = CliRunner().invoke(app, ["lab", "run", "hf_folder", "--find-links", str(wheels), "--no-index"])
+    assert result.exit_code == 0, result.output
+    assert f"wheels from {wheels}" in result.output and "reproduced: yes" in result.output
