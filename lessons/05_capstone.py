@@ -45,6 +45,11 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import memory
+
+# Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4, 2.6).
+memory.enable_expandable_segments()
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
@@ -82,8 +87,6 @@ from diffusers.utils import export_to_video, load_image
 
 from svd_learn import models
 
-if torch.cuda.is_initialized():  # print_header() asked the GPU for its name, and that starts CUDA
-    print("note: CUDA has started already, so PYTORCH_CUDA_ALLOC_CONF comes too late in this notebook. In yours, make it the first line.")
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
 device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
@@ -99,9 +102,9 @@ print(f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]} in {work
 assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].size == (width, height)
 
 # %% [markdown]
-# That is a video. In your own notebook, put the `PYTORCH_CUDA_ALLOC_CONF` line first. Here the setup cell
-# has already asked the GPU for its name, which starts CUDA, so on a GPU the cell says the setting comes
-# too late. On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU, and
+# That is a video. In your own notebook, put the `PYTORCH_CUDA_ALLOC_CONF` line first: PyTorch reads it
+# once, when CUDA starts. Here the setup cell set it already, before `print_header()` asked the GPU for its
+# name (that starts CUDA). On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU, and
 # imageio pads 128x72 to a multiple of 16. The cell ran anyway: the fp16 warning is about the real model,
 # and 1024x576 needs no padding. On Colab's GPU you see neither. Two things are worth a second look:
 # - The sample photo is 640x427. `.resize((1024, 576))` stretches it from 3:2 to 16:9 and enlarges it
