@@ -584,7 +584,8 @@ for r in (group, model_offload):
 assert group["peak_allocated_gib"] < model_offload["peak_allocated_gib"]
 assert group["peak_reserved_gib"] > model_offload["peak_reserved_gib"] and group["seconds"] > model_offload["seconds"]
 assert group["host_rss_gib"] > model_offload["host_rss_gib"]
-#
+
+# %% [markdown]
 # ## 4. The planner: the fastest plan predicted to fit
 #
 # `memory.choose_plan` reads these measurements (package data, with the machine and versions) and picks, for
