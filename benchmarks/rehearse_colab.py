@@ -170,6 +170,7 @@ def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
     """What the lessons' processes see: a T4, Colab's libraries, an offline Hub cache, the lab's wheels."""
     return {
         "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT), str(site)]),
+        "PATH": os.pathsep.join([str(site / "bin"), os.environ.get("PATH", "")]),  # diffusers-cli, hf (Lesson 3)
         "SVD_LEARN_EMULATE_T4": "1",
         "HF_HOME": str(work / "hf-home"),
         "HF_HUB_OFFLINE": "1",
@@ -180,6 +181,10 @@ def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
         "UV_NO_INDEX": "1",  # the GPU machine has uv: the same for it
         "UV_OFFLINE": "1",
         "MPLBACKEND": "Agg",
+        # The GPU machine's jax (0.11) is newer than Colab's (0.7.2 on the 2026-08-19 image). diffusers 0.39's
+        # `diffusers-cli env` calls jax.lib.xla_bridge.get_backend(), which jax 0.8 removed: on Colab's jax it
+        # works (checked on a CPU with diffusers 0.39.0 + jax 0.7.2). Hide jax from diffusers, as if Colab had none.
+        "USE_FLAX": "0",
     }
 
 
@@ -273,7 +278,9 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
     from svd_learn import models
 
     hub_cache = WORK / "hf-home" / "hub"
-    if not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists():
+    sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
+    needs_weights = any(source.stem not in ASKS_ITS_OWN_HUB for source in sources)
+    if needs_weights and not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists():
         started = time.perf_counter()
         built = models.build_full_size_random_pipeline(WORK / "random-svd-xt")
         fill_hub_cache(hub_cache, built)
@@ -281,7 +288,6 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
     environment = rehearsal_environment(site, WORK)
     results = {"machine": machine(), "emulated": emulated_view(environment), "source": "pretrained", "lessons": []}
     print(json.dumps(results["emulated"]), flush=True)
-    sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
     for source in sources:
         row, notebook = rehearse_lesson(source, environment, WORK, timeout)
         results["lessons"].append(row)

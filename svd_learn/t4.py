@@ -173,10 +173,26 @@ def install_emulation() -> None:
     torch.backends.cuda.enable_flash_sdp(False)  # flags only: CUDA does not start here
     torch.backends.cuda.enable_cudnn_sdp(False)
     torch.nn.modules.module.register_module_forward_pre_hook(_count_full_size_work)
+    _keep_peak_across_resets(torch.cuda)
     atexit.register(_report)
 
 
 _WORK = {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0}  # what this process asked of the full-size model
+_PEAK_BEFORE_RESETS = {"reserved": 0}  # code under test resets the peak statistics to measure one call
+
+
+def _keep_peak_across_resets(cuda) -> None:
+    """Remember the peak reserved memory each time code resets the statistics, so the process's peak survives."""
+    real_reset = cuda.reset_peak_memory_stats
+
+    def reset_peak_memory_stats(device=None):
+        if cuda.is_initialized():
+            _PEAK_BEFORE_RESETS["reserved"] = max(_PEAK_BEFORE_RESETS["reserved"], cuda.max_memory_reserved(device))
+        real_reset(device)
+
+    for module in (cuda, getattr(cuda, "memory", None)):
+        if module is not None and hasattr(module, "reset_peak_memory_stats"):
+            module.reset_peak_memory_stats = reset_peak_memory_stats
 
 
 def _count_full_size_work(module, args):
@@ -202,7 +218,8 @@ def _report() -> None:
     from svd_learn.memory import host_peak_rss_gib
 
     record = {"pid": os.getpid(), **_WORK,
-              "cuda_peak_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 2) if torch.cuda.is_initialized() else 0.0,
+              "cuda_peak_reserved_gib": round(max(_PEAK_BEFORE_RESETS["reserved"], torch.cuda.max_memory_reserved()) / GIB, 2)
+              if torch.cuda.is_initialized() else 0.0,
               "host_peak_gib": round(host_peak_rss_gib(), 2)}
     with open(path, "a") as log:
         log.write(json.dumps(record) + "\n")
