@@ -13,22 +13,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
-SOURCES = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
-NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
-# A cell "shows something" if it prints, displays or plots, or ends with a bare expression.
-SHOWS = re.compile(r"\bprint\(|\bdisplay\(|plt\.show\(\)|\.show\(\)")
+ENGLISH = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
+SPANISH = sorted((LESSONS / "es").glob("[0-9][0-9]_*.py"))  # the Spanish edition: the same code, translated text
+SOURCES = ENGLISH + SPANISH
+NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb")) + sorted((LESSONS / "es").glob("[0-9][0-9]_*.ipynb"))
+# A cell "shows something" if it prints, displays or plots at its top level. (A print inside a block, such as
+# `if torch.cuda.is_available():`, may rightly print nothing on a CPU.)
+SHOWS = re.compile(r"(?m)^(print\(|display\(|\S*\.show\(\))")
 
 
 def code_cells(notebook) -> list[str]:
     return [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
 
 
+def lesson_id(path: Path) -> str:
+    return path.relative_to(LESSONS).with_suffix("").as_posix()
+
+
 def test_every_lesson_has_both_files():
-    assert SOURCES, "no lessons found"
-    assert [p.stem for p in SOURCES] == [p.stem for p in NOTEBOOKS]
+    assert ENGLISH, "no lessons found"
+    assert [lesson_id(p) for p in SOURCES] == [lesson_id(p) for p in NOTEBOOKS]
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES, ids=lesson_id)
 def test_notebook_code_matches_its_source(source):
     notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     assert code_cells(notebook) == code_cells(jupytext.read(source)), (
@@ -47,16 +54,16 @@ def execution_problems(notebook) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES, ids=lesson_id)
 def test_notebook_was_executed_with_outputs(source):
     assert execution_problems(nbformat.read(source.with_suffix(".ipynb"), as_version=4)) == []
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES, ids=lesson_id)
 def test_lesson_starts_with_badge_and_colab_install(source):
     repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
     text = source.read_text()
-    badge = f"https://colab.research.google.com/github/{repository.removeprefix('https://github.com/')}/blob/main/lessons/{source.stem}.ipynb"
+    badge = f"https://colab.research.google.com/github/{repository.removeprefix('https://github.com/')}/blob/main/{source.with_suffix('.ipynb').relative_to(ROOT).as_posix()}"
     assert badge in text, f"{source.name}: missing or wrong Colab badge (expected {badge})"
     assert f'"svd-learn @ git+{repository}"' in text, f"{source.name}: the install cell must install {repository}"
     assert "check_requirements()" in text and "print_header()" in text
@@ -115,7 +122,7 @@ def test_re_executing_an_unchanged_notebook_writes_the_same_file(tmp_path, monke
     assert '"execution": {' not in first  # no execution timestamps
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES, ids=lesson_id)
 def test_lesson_calls_are_literal_and_never_private_accelerate(source):
     # A learner copies these calls: the dtype argument is spelled out, and no private accelerate hook is read.
     text = source.read_text()
@@ -129,3 +136,30 @@ def test_the_plain_t4_recipe_is_in_lessons_4_and_5(name):
     for piece in ('PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"', 'torch_dtype=torch.float16, variant="fp16")',
                   'pipe.to(', "decode_chunk_size=2", "generator=torch.manual_seed(42)", "export_to_video(", "fps=7)"):
         assert piece in text, f"{name}: the plain recipe lacks {piece!r}"
+
+
+def headings(notebook) -> list[str]:
+    """The numbered structure of a lesson: each markdown heading's level and number ("## 3.", "### 2.4")."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            found += [" ".join(m.groups()) for m in re.finditer(r"(?m)^(#+) ?([\d.]*)", cell.source)]
+    return found
+
+
+def test_every_english_lesson_has_a_spanish_twin():
+    assert [p.name for p in SPANISH] == [p.name for p in ENGLISH]
+    assert (ROOT / "README.es.md").exists() and "README.es.md" in (ROOT / "README.md").read_text()
+    assert "README.md" in (ROOT / "README.es.md").read_text()
+
+
+@pytest.mark.parametrize("spanish", SPANISH, ids=lesson_id)
+def test_the_spanish_twin_has_the_same_code_and_sections(spanish):
+    """Identical code cells (so the same asserts and figures), and the same sections in the same order, so that
+    the two editions never drift. tools/sync_spanish.py copies changed English code into the twin."""
+    english, twin = jupytext.read(LESSONS / spanish.name), jupytext.read(spanish)
+    assert [cell.cell_type for cell in twin.cells] == [cell.cell_type for cell in english.cells]
+    assert code_cells(twin) == code_cells(english), f"run python tools/sync_spanish.py, then execute {lesson_id(spanish)}"
+    assert headings(twin) == headings(english)
+    prose = " ".join(cell.source for cell in twin.cells if cell.cell_type == "markdown")
+    assert re.search(r"\b(lección|celda|pesos)\b", prose), "the markdown does not read as Spanish"

@@ -1,9 +1,10 @@
 """Re-execute the lessons from their .py sources and store the outputs in the paired .ipynb files.
 
-    python tools/execute_lessons.py            # every lesson
-    python tools/execute_lessons.py 01 03      # lessons whose names start with 01 or 03
+    python tools/execute_lessons.py            # every lesson, both editions (lessons/ and lessons/es/)
+    python tools/execute_lessons.py 01 03      # English lessons whose names start with 01 or 03
+    python tools/execute_lessons.py es/01 es   # the Spanish lesson 01; every Spanish lesson
 
-Runs each lesson in a fresh kernel, in lessons/, under the same environment as the tests
+Runs each lesson in a fresh kernel, in its own folder, under the same environment as the tests
 (svd_learn.environment.lesson_test_environment: tiny weights, no progress bars, private caches) and with
 this checkout's svd_learn, so that strict nbval compares like with like. Prints each lesson's wall time.
 
@@ -81,7 +82,7 @@ def execute(source: Path) -> float:
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}},
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}},
                    record_timing=False, coalesce_streams=True).execute()
     seconds = time.perf_counter() - started
     stable_ids(notebook)
@@ -91,7 +92,8 @@ def execute(source: Path) -> float:
 
 
 def main(prefixes: list[str]) -> None:
-    sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
+    editions = sorted(LESSONS.glob("[0-9][0-9]_*.py")) + sorted((LESSONS / "es").glob("[0-9][0-9]_*.py"))
+    sources = [p for p in editions if not prefixes or p.relative_to(LESSONS).as_posix().startswith(tuple(prefixes))]
     if not sources:
         sys.exit(f"No lesson in {LESSONS} starts with {' or '.join(prefixes)}.")
     with tempfile.TemporaryDirectory(prefix="svd-learn-lessons-") as home:
@@ -99,8 +101,9 @@ def main(prefixes: list[str]) -> None:
         # The kernels import this checkout's svd_learn, whichever checkout the virtual environment was installed from.
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         for source in sources:
-            print(f"{source.name}: executing...", flush=True)
-            print(f"{source.name}: {execute(source):.1f} s", flush=True)
+            name = source.relative_to(LESSONS).as_posix()
+            print(f"{name}: executing...", flush=True)
+            print(f"{name}: {execute(source):.1f} s", flush=True)
 
 
 if __name__ == "__main__":
