@@ -29,3 +29,11 @@ def pytest_sessionstart(session):
     from svd_learn.environment import cpu_threads
 
     torch.set_num_threads(cpu_threads()[0])
+
+
+def pytest_runtest_setup(item):
+    """Each lesson notebook gets its own Hub cache, as a fresh Colab runtime has: Lesson 3 counts the requests a
+    download makes, so a cache that another notebook filled (its Spanish twin, say) would change its answers.
+    Set before nbval starts the notebook's kernel, at its first cell."""
+    if item.path.suffix == ".ipynb":
+        os.environ["HF_HOME"] = os.path.join(_home, "hf-home", item.path.relative_to(item.config.rootpath).as_posix().replace("/", "-"))
