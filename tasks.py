@@ -34,7 +34,7 @@ OLDEST_VENV = ROOT / ".venv-oldest"
 TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
 EXTRAS = ".[hub,test]"
 # What needs the hub extra (olah, uv): tested in the oldest environment once the extra is installed.
-HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb"]
+HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb", "lessons/es/03_hub_and_versions.ipynb"]
 # Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
 NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
 

@@ -352,6 +352,13 @@ def test_forward_chunking_leaves_the_frames_unchanged(tiny_pipe_factory):
 
 @pytest.mark.parametrize("plan", ["group-offload-chunked-decode2", "sequential-offload-chunked-decode1"])
 def test_apply_plan_offload_branches_attach_their_hooks(tiny_pipe_factory, plan):
+    import inspect
+
+    from diffusers.hooks import group_offloading
+
+    if plan.startswith("group") and torch.accelerator.current_accelerator() is None and \
+            "current_accelerator().type" in inspect.getsource(group_offloading.ModuleGroup.__init__):
+        pytest.skip("this diffusers' group offloading needs an accelerator (it reads current_accelerator().type)")
     pipe = tiny_pipe_factory()
     memory.apply_plan(pipe, plan, "cpu")
     hooked = [m for m in pipe.unet.modules() if getattr(m, "_diffusers_hook", None) is not None or hasattr(m, "_hf_hook")]
