@@ -214,16 +214,11 @@ print(json.dumps({"name": p.name, "total_memory_gib": round(p.total_memory / GIB
 
 def machine() -> dict:
     import torch
-    from importlib import metadata
 
-    def version(name):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
+    from svd_learn.environment import installed_version
 
     return {"gpu": torch.cuda.get_device_name(0), "python": platform.python_version(), "torch": torch.__version__,
-            **{name: version(name) for name in ("diffusers", "transformers", "huggingface_hub", "accelerate", "numpy")}}
+            **{name: installed_version(name) for name in ("diffusers", "transformers", "huggingface_hub", "accelerate", "numpy")}}
 
 
 def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeout: int) -> tuple[dict, object]:
