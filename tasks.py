@@ -37,6 +37,9 @@ EXTRAS = ".[hub,test]"
 HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb", "lessons/es/03_hub_and_versions.ipynb"]
 # Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
 NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
+# Two pytest-xdist workers: the lab's real installs wait on the network while the other worker runs notebooks.
+# loadfile keeps each file in one worker: a notebook's cells share one kernel, in order.
+PARALLEL = ["-n", "2", "--dist", "loadfile"]
 
 
 def step(message: str) -> None:
@@ -104,7 +107,7 @@ def demo() -> None:
 
 def test(*arguments: str) -> None:
     step("pytest: unit tests (tests/) and strict nbval of the lessons (lessons/*.ipynb)")
-    run(PYTHON, "-m", "pytest", *arguments)
+    run(PYTHON, "-m", "pytest", *PARALLEL, *arguments)
 
 
 def lessons(*prefixes: str) -> None:
@@ -121,11 +124,11 @@ def oldest() -> None:
     ensure_environment(OLDEST_VENV, lower_bounds("test"), extras=".[test]")
     python = python_in(OLDEST_VENV)
     step("pytest in .venv-oldest/ without the hub extra: unit tests, strict nbval of the lessons, and the check against Colab's images")
-    run(python, "-m", "pytest", *NBVAL_VERSIONS, *(f"--ignore={path}" for path in HUB_TESTS), SVD_LEARN_COLAB_CHECK="1")
+    run(python, "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, *(f"--ignore={path}" for path in HUB_TESTS), SVD_LEARN_COLAB_CHECK="1")
     step("adding the hub extra at its lower bounds (olah needs huggingface_hub >= 1.27: it moves up from 1.4)")
     install_course(python, ".[hub,test]", lower_bounds("test", "hub"))
     step("pytest in .venv-oldest/ with the hub extra: the local Hub, the lab and Lesson 3")
-    run(python, "-m", "pytest", *NBVAL_VERSIONS, *HUB_TESTS)
+    run(python, "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, *HUB_TESTS)
 
 
 TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli, "oldest": oldest}
