@@ -116,16 +116,17 @@ def fallback_order(calibration: dict | None = None) -> list[str]:
 
 def dominated_by(name: str, calibration: dict | None = None) -> str | None:
     """A candidate plan that, as measured, needs no more GPU memory and host memory than `name`, is no slower
-    (within SPEED_TIE), and is better in one of the three; None if there is none. Examples: gpu-decode2 is as
-    fast as gpu-decode8 with a lower peak; UNet group offload peaked higher than model offload, ran slower and
-    held more host RAM. Such a plan is never worth trying."""
+    (within SPEED_TIE), decodes at least as many frames at once, and is better in one of the three; None if
+    there is none. Example: UNet group offload peaked higher than model offload, ran slower and held more host
+    RAM, with the same decode chunk. Such a plan is never worth trying. A smaller decode chunk never dominates a
+    larger one: it changes the video (the VAE's temporal layers see fewer frames), so gpu-decode8 stays."""
     calibration = calibration or read_calibration()
     mine = calibration["plans"].get(name)
     if mine is None:
         return None
     for other, plan in PLANS.items():
         theirs = calibration["plans"].get(other)
-        if other == name or plan.baseline or theirs is None:
+        if other == name or plan.baseline or theirs is None or plan.decode_chunk_size < PLANS[name].decode_chunk_size:
             continue
         no_worse = (theirs["peak_reserved_gib"] <= mine["peak_reserved_gib"] and theirs["host_rss_gib"] <= mine["host_rss_gib"]
                     and theirs["seconds"] <= mine["seconds"] * (1 + SPEED_TIE))
@@ -498,25 +499,7 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
         else:
             fitting.append((entry.get("seconds") or float("inf"), name, peak))
     if fitting:
-        fastest = min(seconds for seconds, _, _ in fitting)
-        # Within the noise of one measurement (5%), prefer the plan that leaves the most memory free.
-        seconds, name, peak = min((f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)), key=lambda f: f[2])
-        for other_seconds, other, other_peak in fitting:
-            if other == name:
-                continue
-            if other_seconds <= fastest * (1 + SPEED_TIE):
-                why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
-            else:
-                why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
-            rejected[other] = Rejected(other, other_peak, why)
-        estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
-        measured = f"estimated from {estimated} steps" if estimated else "measured"
-        reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
-                  f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
-                  f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
-                  "your GPU's time differs)")
-        if len(fitting) > 1:
-            reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
+        name, peak, reason = _fastest_with_most_context(fitting, rejected, budget, vram_gib, calibration)
         alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
     name = fallback_order(calibration)[-1]
@@ -529,6 +512,39 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     why_not = rejected[name].why if name in rejected else "not measured"
     return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
                       False, alternatives, tuple(warnings))
+
+
+def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected: dict, budget: float, vram_gib: float,
+                               calibration: dict) -> tuple[str, float, str]:
+    """Among the plans that fit: the fastest; within the noise of one measurement (SPEED_TIE) of it, the one that
+    decodes the most frames at once (the VAE's temporal layers see more frames: less flicker at chunk borders),
+    then the lowest peak. The others go to `rejected`, each with its reason. Returns the plan, its peak, the reason."""
+    fastest = min(seconds for seconds, _, _ in fitting)
+    tied = [f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)]
+    seconds, name, peak = min(tied, key=lambda f: (-PLANS[f[1]].decode_chunk_size, f[2]))
+    chunk = PLANS[name].decode_chunk_size
+    for other_seconds, other, other_peak in fitting:
+        if other == name:
+            continue
+        if other_seconds > fastest * (1 + SPEED_TIE):
+            why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
+        elif PLANS[other].decode_chunk_size < chunk:
+            why = (f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
+                   f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)")
+        else:
+            why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
+        rejected[other] = Rejected(other, other_peak, why)
+    estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
+    measured = f"estimated from {estimated} steps" if estimated else "measured"
+    reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+              f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
+              f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
+              "your GPU's time differs)")
+    if len(tied) > 1:
+        reason += (f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
+                   f"chunk that fits wins ({chunk} frames at once: the VAE's temporal layers see more frames, so less "
+                   "flicker), then the lowest peak")
+    return name, peak, reason
 
 
 class PlanError(ValueError):
