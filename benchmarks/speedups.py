@@ -194,7 +194,9 @@ def job_rates(args) -> None:
         host = torch.empty(2 * GIB, dtype=torch.uint8)
         pinned = torch.empty(2 * GIB, dtype=torch.uint8, pin_memory=True)
         device = torch.empty(2 * GIB, dtype=torch.uint8, device="cuda")
-        device.copy_(pinned)  # first copy: page faults and driver set-up
+        host.fill_(1)  # touch every page: a copy from never-touched memory reads the zero page
+        device.copy_(pinned)  # first copies: driver set-up
+        device.copy_(host)
         row["h2d_pageable_gb_s"] = 2 * GIB / _timed(lambda: device.copy_(host), cuda) / 1e9
         row["h2d_pinned_gb_s"] = 2 * GIB / _timed(lambda: device.copy_(pinned), cuda) / 1e9
         row["d2h_pageable_gb_s"] = 2 * GIB / _timed(lambda: host.copy_(device), cuda) / 1e9
@@ -277,9 +279,13 @@ def job_compile(args) -> None:
     reference = _reference(args)
     pipe, image = load(args, args.plan)
     pipe.unet = torch.compile(pipe.unet, backend=args.compile_backend)  # default mode, as the docs write it
-    first = timed_call(pipe, image, args, args.steps, args.chunk)
-    emit({**measured("compile-first-call", first, reference), "plan": args.plan, "backend": args.compile_backend})
-    second = timed_call(pipe, image, args, args.steps, args.chunk)
+    try:
+        first = timed_call(pipe, image, args, args.steps, args.chunk)
+        emit({**measured("compile-first-call", first, reference), "plan": args.plan, "backend": args.compile_backend})
+        second = timed_call(pipe, image, args, args.steps, args.chunk)
+    except Exception as error:  # noqa: BLE001 - recorded: a compile failure is a result too
+        emit({**failed("compile", error), "plan": args.plan, "backend": args.compile_backend})
+        return
     emit({**measured("compile", second, reference), "plan": args.plan, "backend": args.compile_backend,
           "warm_up_seconds": first["seconds"] - second["seconds"]})
 
@@ -410,7 +416,8 @@ def prepare(args) -> dict:
     sys.path.insert(0, str(site))
     paths = [str(ROOT), str(site)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True",
-                TQDM_DISABLE="1", HF_HUB_OFFLINE="1", TORCHINDUCTOR_CACHE_DIR=str(Path(args.work) / f"inductor-{os.getpid()}"))
+                TQDM_DISABLE="1", HF_HUB_OFFLINE="1", TORCHINDUCTOR_CACHE_DIR=str(Path(args.work) / f"inductor-{os.getpid()}"),
+                TRITON_CACHE_DIR=str(Path(args.work) / f"triton-{os.getpid()}"))
 
 
 def build(args, environment: dict) -> Path:

@@ -98,6 +98,7 @@ class RunReport:
     denoise_peak_allocated_gib: float | None = None
     host_rss_peak_gib: float = 0.0
     timings: dict = field(default_factory=dict)
+    t4_estimate: str | None = None  # svd_learn.t4's estimate of this call on a T4 (FLOPs and PCIe), labelled as one
     report: str | None = None
     command: list[str] | None = None  # the command line, when run as `svd-learn generate`
 
@@ -114,11 +115,24 @@ class RunReport:
     def summary(self) -> str:
         peak = f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
         fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
+        measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
         return (
             f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
-            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s, {peak}, plan {self.plan}{fallbacks}"
+            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s measured on {measured_on or 'the CPU'}, "
+            f"{peak}, plan {self.plan}{fallbacks}"
             + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
+            + (f"; {self.t4_estimate}" if self.t4_estimate else "")
         )
+
+
+def t4_estimate(plan, params, tiny: bool) -> str:
+    """The run's estimate on a T4 (svd_learn.t4): this call's steps and frames with the real model, at the call's
+    size (tiny weights stand for the real model at its 576x1024)."""
+    from svd_learn import t4
+
+    height, width = (576, 1024) if tiny else (params.height, params.width)
+    text = t4.describe_plan_estimate(plan, params.num_inference_steps, params.num_frames, height, width)
+    return f"with the real model at {width}x{height}, {text}" if tiny else text
 
 
 def host_rss_peak_gib() -> float:
@@ -400,6 +414,7 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     )
     frames, call = _generate_with_fallback(planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet)
     run.plan = planned.plan.name
+    run.t4_estimate = t4_estimate(planned.plan, params, choice.source == "tiny")
     run.parameters["decode_chunk_size"] = call.decode_chunk_size
     run.peak_allocated_gib, run.peak_reserved_gib = call.peak_allocated_gib, call.peak_reserved_gib
     run.denoise_peak_allocated_gib = call.denoise_peak_allocated_gib

@@ -595,6 +595,21 @@ def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_g
     return candidates, reason, predicted
 
 
+def plan_time_line(plan: Plan, num_frames: int, height: int, width: int, calibration: dict) -> str | None:
+    """The time of one 25-step call with `plan`: measured seconds and the GPU they were measured on, beside
+    the T4 estimate (svd_learn.t4: FLOPs at a T4's sustained rate plus the weights it moves over PCIe)."""
+    from svd_learn import t4
+
+    if plan.placement == "cpu":
+        return None
+    steps = calibration["reference"]["steps"]
+    entry = calibration["plans"].get(plan.name, {})
+    measured = (f"{entry['seconds']:.1f} s measured on {calibration['machine']['gpu']} under a T4 budget (at "
+                f"{calibration['reference']['frames']} frames, {calibration['reference']['width']}x{calibration['reference']['height']})"
+                if entry.get("seconds") else "not measured")
+    return f"time for {steps} steps: {measured}; {t4.describe_plan_estimate(plan, steps, num_frames, height, width)}"
+
+
 def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:
     """Refuse a GPU or host size that no machine has (negative, nan, infinite), with what to pass instead."""
     import math
@@ -628,10 +643,11 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
         host_ram_gib = env.host_ram_gib if host_ram_gib is None else host_ram_gib
     choice = choose_plan(vram_gib, host_ram_gib, checkpoint, num_frames, height, width)
     calibration = read_calibration()
+    time_line = plan_time_line(choice.plan, num_frames, height, width, calibration)
     if as_json:
         print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
                           "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
-                          "size_warnings": size_warnings, "plans": ["auto", *PLANS],
+                          "time": time_line, "size_warnings": size_warnings, "plans": ["auto", *PLANS],
                           "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
         return 0
     gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
@@ -639,6 +655,8 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
     for warning in size_warnings:
         print(f"warning: {warning}")
     print(choice.explain())
+    if time_line:
+        print(time_line)
     print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
     machine = calibration["machine"]
     print(f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
