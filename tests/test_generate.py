@@ -60,12 +60,16 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
     assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": models.TINY_SIZE[1], "height": models.TINY_SIZE[0],
                     "fps": 7.0, "frames": checkpoint.num_frames}
     assert "frames are noise" in result.output and f"wrote {out}" in result.output and "plan cpu" in result.output
+    # The measured time says where it was measured; the T4's is an estimate for the real model, labelled as one.
+    assert "s measured on the CPU" in result.output and "estimated on a T4: about" in result.output
     with Image.open(out.with_suffix(".gif")) as gif:
         assert gif.n_frames == checkpoint.num_frames
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["source"] == "tiny" and report["random_weights"] and report["checkpoint"] == "svd-xt"
     assert report["parameters"]["seed"] == 0 and report["parameters"]["num_frames"] == 25
     assert report["plan"] == "cpu" and "CUDA GPU" in report["plan_reason"] and report["fallbacks"] == []
+    assert report["t4_estimate"].startswith("with the real model at 1024x576, estimated on a T4: about")
+    assert "(estimate:" in report["t4_estimate"] and "24 TFLOP/s" in report["t4_estimate"]
     assert report["environment"]["versions"]["diffusers"] and report["host_rss_peak_gib"] > 0
     assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(report["timings"])
     assert no_leftovers(out.parent)

@@ -342,6 +342,18 @@ def test_svd_learn_plan_lists_every_plan_generate_accepts():
     assert all(name in str(raised.value) for name in memory.PLANS)  # the same list in the error
 
 
+def test_svd_learn_plan_prints_the_measured_time_beside_the_t4_estimate():
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
+    (line,) = [line for line in result.output.splitlines() if line.startswith("time for 25 steps:")]
+    calibration = memory.read_calibration()
+    assert f"{calibration['plans']['gpu-decode8']['seconds']:.1f} s measured on {calibration['machine']['gpu']}" in line
+    assert "estimated on a T4: about 2.9 min (estimate:" in line and "24 TFLOP/s" in line
+    offload = CliRunner().invoke(app, ["plan", "--vram", "10", "--host-ram", "12.7", "--json"])
+    assert "over PCIe 3.0 x16" in json.loads(offload.output)["time"]  # model offload moves every weight twice a call
+    cpu = CliRunner().invoke(app, ["plan", "--vram", "0", "--host-ram", "12.7"])
+    assert "estimated on a T4" not in cpu.output
+
+
 def test_the_calibration_gpu_time_is_not_presented_as_the_users():
     reason = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
     assert "calibration GPU" in reason and "your GPU's time differs" in reason
