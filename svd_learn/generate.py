@@ -99,6 +99,7 @@ class RunReport:
     host_rss_peak_gib: float = 0.0
     timings: dict = field(default_factory=dict)
     t4_estimate: str | None = None  # svd_learn.t4's estimate of this call on a T4 (FLOPs and PCIe), labelled as one
+    compiled_unet: bool = False  # the UNet ran under torch.compile (its warm-up is in the first video's denoise_s)
     report: str | None = None
     command: list[str] | None = None  # the command line, when run as `svd-learn generate`
 
@@ -168,6 +169,7 @@ def generate_video(
     plan: str = "auto",
     emulate_t4: bool = False,
     vram_budget_gib: float | None = None,
+    compile_unet: bool = False,
     gif: bool = False,
     force: bool = False,
     report: str | Path | None = None,
@@ -182,6 +184,7 @@ def generate_video(
     - model: a checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or pipeline folder; source: tiny, random or
       pretrained (default: $SVD_LEARN_SOURCE, else by the machine). plan: "auto" or a name of memory.PLANS.
     - emulate_t4: a T4's 14.74 GiB cap and attention kernels; vram_budget_gib: another cap.
+    - compile_unet: torch.compile the UNet (see `compile_unet`): the same video; the first call pays the warm-up.
     - say: progress messages; on_step(step, total): after each step (else diffusers' bar); command: recorded.
     - **overrides: generation parameters by field name (parameters.KNOBS: num_frames=14, seed=7, ...); not
       given or None: the checkpoint's preset. seed=None draws one. A decode_chunk_size replaces the plan's.
@@ -226,7 +229,7 @@ def generate_video(
     # 3. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
     threads, why = cpu_threads()  # on the CPU: the cores other processes leave free (recorded, not printed: it varies)
     environment = {**env.to_dict(), "cpu_threads": f"{threads} ({why})" if device == "cpu" else None}
-    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4)
+    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4, compile_unet=compile_unet)
     say(f"plan: {planned.plan.name} ({planned.plan_reason})")
     del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
 
@@ -350,6 +353,7 @@ class PlannedPipeline:
     environment: dict  # probe().to_dict(), for the reports
     budget_gib: float | None = None
     emulate_t4: bool = False
+    compile_unet: bool = False  # torch.compile the UNet after applying a plan that keeps it on the device
     plan_index: int = 0
     applied: bool = False  # the current plan is applied to `pipe`
     load_s: float = 0.0  # seconds spent applying plans and reloading
@@ -368,6 +372,8 @@ class PlannedPipeline:
                 say(f"reloading {self.choice.location} ...")
                 self.pipe = load_pipeline(self.choice, self.device.split(":")[0])  # "cuda:1" loads as "cuda"
             memory.apply_plan(self.pipe, self.plan, self.device)
+            if self.compile_unet:
+                compile_unet(self.pipe, self.plan, say)
             self.applied = True
             self.load_s += time.perf_counter() - started
         return self.pipe
@@ -384,6 +390,22 @@ class PlannedPipeline:
             )
         self.plan_index += 1
         say(f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}")
+
+
+def compile_unet(pipe, plan, say: Callable[[str], None] = print) -> bool:
+    """`pipe.unet = torch.compile(pipe.unet)` (default mode), when `plan` keeps the UNet on its device; says why
+    not otherwise (offload hooks move its weights during the call). Returns whether it compiled.
+
+    The video is the same (benchmarks/speedups.py checks the frames); the steps run faster, but the first call
+    compiles for minutes, so it pays back only over many videos of one size in one process: `svd-learn batch`."""
+    import torch
+
+    if plan.placement not in ("gpu", "cpu"):
+        say(f"note: --compile skipped: plan {plan.name} offloads the UNet, and compiling an offloaded UNet is not measured")
+        return False
+    pipe.unet = torch.compile(pipe.unet)
+    say("compiling the UNet with torch.compile: the first video waits for it (minutes on a GPU); later ones run faster")
+    return True
 
 
 def make_video(planned: PlannedPipeline, image: str | Path, picture, params, warnings: list[str], output: Path,
@@ -415,6 +437,7 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     frames, call = _generate_with_fallback(planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet)
     run.plan = planned.plan.name
     run.t4_estimate = t4_estimate(planned.plan, params, choice.source == "tiny")
+    run.compiled_unet = planned.compile_unet and planned.plan.placement in ("gpu", "cpu")
     run.parameters["decode_chunk_size"] = call.decode_chunk_size
     run.peak_allocated_gib, run.peak_reserved_gib = call.peak_allocated_gib, call.peak_reserved_gib
     run.denoise_peak_allocated_gib = call.denoise_peak_allocated_gib

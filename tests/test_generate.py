@@ -453,3 +453,31 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
     assert choice.source == "folder" and choice.checkpoint.name == "svd"
     params, _ = generate.generation_parameters(choice, {})
     assert params.num_frames == 14  # SVD's preset, not SVD-XT's 25
+
+
+# ----------------------------------------------------------------------------------------------------
+# --compile: torch.compile the UNet (plumbing only: compiling for real takes minutes on 2 cores)
+
+
+def test_compile_flag_compiles_the_unet_once_and_the_report_says_so(tmp_path, image, monkeypatch):
+    import torch
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **options: compiled.append(type(module).__name__) or module)
+    out = tmp_path / "compiled.mp4"
+    result = cli(image, "-o", out, "--frames", "3", "--steps", "1", "--compile")
+    assert result.exit_code == 0, result.output
+    assert compiled == ["UNetSpatioTemporalConditionModel"] and "compiling the UNet" in result.output
+    assert json.loads(out.with_suffix(".json").read_text())["compiled_unet"] is True
+    compiled.clear()
+    generate.generate_video(image, tmp_path / "plain.mp4", num_frames=3, num_inference_steps=1, say=lambda m: None)
+    assert compiled == []  # off unless asked for
+
+
+def test_compile_is_skipped_with_a_note_for_plans_that_offload_the_unet(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "compile", lambda module, **options: pytest.fail("an offloaded UNet was compiled"))
+    said = []
+    assert not generate.compile_unet(object(), memory.get_plan("docs-recipe"), said.append)
+    assert "offloads the UNet" in said[0]
