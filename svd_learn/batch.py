@@ -266,8 +266,7 @@ def run_batch(
 
     Call it in every process of a launch (or in a plain process: one share, everything). Returns the gathered
     summary in every process; the main process prints it (through `say`) and writes OUT_DIR/batch_summary.json.
-    `force` remakes every job, even complete ones. `compile_unet` compiles each process's UNet once (generate.compile_unet):
-    its warm-up is paid by the process's first video. Raises BatchError (or the capstone's GenerationError /
+    `force` remakes every job, even complete ones; `compile_unet` compiles each process's UNet once. Raises BatchError (or the capstone's GenerationError /
     ParameterError) before any work for a batch that cannot start.
     """
     import torch

@@ -169,7 +169,7 @@ def generate_video(
     plan: str = "auto",
     emulate_t4: bool = False,
     vram_budget_gib: float | None = None,
-    compile_unet: bool = False,
+    compile_unet: bool = False,  # torch.compile the UNet (compile_unet): the same video, a warm-up first
     gif: bool = False,
     force: bool = False,
     report: str | Path | None = None,
@@ -184,7 +184,6 @@ def generate_video(
     - model: a checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or pipeline folder; source: tiny, random or
       pretrained (default: $SVD_LEARN_SOURCE, else by the machine). plan: "auto" or a name of memory.PLANS.
     - emulate_t4: a T4's 14.74 GiB cap and attention kernels; vram_budget_gib: another cap.
-    - compile_unet: torch.compile the UNet (see `compile_unet`): the same video; the first call pays the warm-up.
     - say: progress messages; on_step(step, total): after each step (else diffusers' bar); command: recorded.
     - **overrides: generation parameters by field name (parameters.KNOBS: num_frames=14, seed=7, ...); not
       given or None: the checkpoint's preset. seed=None draws one. A decode_chunk_size replaces the plan's.
@@ -234,10 +233,9 @@ def generate_video(
     del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
 
     # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
-    if budget is not None:
-        limits = memory.emulate_t4(budget, t4_kernels=emulate_t4)  # a T4's cap (and kernels), or --vram-budget's cap
-    else:
-        limits = torch_threads(threads) if device == "cpu" else nullcontext()
+    # (With a budget: a T4's cap and kernels, or --vram-budget's cap.)
+    limits = memory.emulate_t4(budget, t4_kernels=emulate_t4) if budget is not None else (
+        torch_threads(threads) if device == "cpu" else nullcontext())
     with limits:
         return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
                           decode_chunk_size=overrides.get("decode_chunk_size"), force=force, command=command, started=started,
