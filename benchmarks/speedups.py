@@ -460,7 +460,11 @@ def parent(args) -> None:
     results = {"settings": {k: getattr(args, k) for k in ("steps", "frames", "height", "width", "dry_run", "compile_backend")},
                "machine": machine(args), "jobs": [], "summary": {}}
     results["settings"].update(emulation=f"{T4_GIB} GiB pool, no FlashAttention, no cuDNN attention" if args.device == "cuda" else None,
-                               unchanged_if_frames_mean_abs_diff_at_most=UNCHANGED_MEAN_ABS)
+                               unchanged_if_frames_mean_abs_diff_at_most=UNCHANGED_MEAN_ABS,
+                               timing=f"each call runs {args.steps} steps (the seed recipes 2); seconds_25_steps = the call's "
+                                      "preparation + 25 x its median step + its decode",
+                               docs_recipe="diffusers' SVD docs: enable_model_cpu_offload(), unet.enable_forward_chunking(), "
+                                           "decode_chunk_size=2")
     print("machine:", results["machine"], flush=True)
     args.folder = build(args, environment)
     plan = memory.choose_plan(T4_GIB, 12.7).plan.name  # the planner's plan for a free Colab T4
