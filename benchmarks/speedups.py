@@ -12,7 +12,7 @@ capability to choose its target, and a T4's 7.5 would build kernels an H200 cann
 
 Each job runs in a fresh process (offload hooks and compiled graphs cannot be removed; peaks must not mix) with
 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, and the results file is rewritten after every job. To fit one
-call of the GPU machine, every pipeline call runs --steps steps (6), and a 25-step call is estimated as
+call of the GPU machine, every pipeline call runs --steps steps (5), and a 25-step call is estimated as
 prepare + 25 x the median step + decode. Jobs, most important first:
 - rates: the GPU's dense fp16 matmul rate (8192^3) and host->GPU copy bandwidth (the H200 time model);
 - gpu: the planner's plan, then in the same process: channels_last UNet, cuDNN benchmark mode, math-only
@@ -372,7 +372,7 @@ def jobs(plan: str, args) -> list[dict]:
         dict(job="rates", kind="rates", limit=90),
         dict(job="gpu", kind="gpu", plan=plan, limit=240),
         dict(job=DOCS_RECIPE, kind="plan", plan=DOCS_RECIPE, warm_up=True, limit=120),
-        dict(job="compile", kind="compile", plan=plan, limit=420, leave=40),
+        dict(job="compile", kind="compile", plan=plan, limit=420, leave=35),
         dict(job="seed-recipe", kind="plan", plan=SEED_RECIPE, steps=2, limit=60),
         dict(job="seed-recipe-attention-slicing", kind="plan", plan="seed-recipe", steps=2, limit=60),
     ]
@@ -585,10 +585,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="speedups.json", help="the results file, rewritten after every job")
     parser.add_argument("--dry-run", action="store_true", help="tiny weights on the CPU, 2 steps, compile with the eager backend")
-    parser.add_argument("--steps", type=int, help="steps per pipeline call (default 6; dry run 2)")
+    parser.add_argument("--steps", type=int, help="steps per pipeline call (default 5; dry run 2)")
     parser.add_argument("--work", default="/tmp/svd-speedups", help="weights, reference frames, compile cache")
     parser.add_argument("--site", default="/tmp/svd-speedups/site", help="where the carried wheels are installed")
-    parser.add_argument("--deadline-s", type=float, default=460, help="no job starts after this; compile takes what is left")
+    parser.add_argument("--deadline-s", type=float, default=470, help="no job starts after this; compile takes what is left")
     parser.add_argument("--compile-backend", help="torch.compile backend (default inductor; dry run eager)")
     parser.add_argument("--frames", type=int, default=25, help="frames per video (fewer only to test the script)")
     parser.add_argument("--only", help="run only these jobs (comma-separated names: rates,gpu,docs-recipe,...)")
@@ -605,7 +605,7 @@ def main() -> None:
     from svd_learn import models
 
     args.device = "cpu" if args.dry_run else "cuda"
-    args.steps = args.steps or (2 if args.dry_run else 6)
+    args.steps = args.steps or (2 if args.dry_run else 5)
     args.compile_backend = args.compile_backend or ("eager" if args.dry_run else "inductor")
     args.height, args.width = models.TINY_SIZE if args.dry_run else (576, 1024)
     parent(args)
