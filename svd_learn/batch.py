@@ -255,6 +255,7 @@ def run_batch(
     sweep: dict[str, list[int | float]] | None = None,
     plan: str = "auto",
     force: bool = False,
+    compile_unet: bool = False,
     say: Callable[[str], None] = print,
     **overrides,
 ) -> BatchSummary:
@@ -265,7 +266,7 @@ def run_batch(
 
     Call it in every process of a launch (or in a plain process: one share, everything). Returns the gathered
     summary in every process; the main process prints it (through `say`) and writes OUT_DIR/batch_summary.json.
-    `force` remakes every job, even complete ones. Raises BatchError (or the capstone's GenerationError /
+    `force` remakes every job, even complete ones; `compile_unet` compiles each process's UNet once. Raises BatchError (or the capstone's GenerationError /
     ParameterError) before any work for a batch that cannot start.
     """
     import torch
@@ -306,7 +307,7 @@ def run_batch(
         share = list(share)
     if share:
         say_here(f"{len(share)} of {len(pending)} jobs on {state.device}: {', '.join(job.name for job in share)}")
-    loaded = load_for_share(share, resolved, plan, state, choice, say_here)
+    loaded = load_for_share(share, resolved, plan, state, choice, say_here, compile_unet)
     state.wait_for_everyone()  # the common start line: throughput is measured from here, loading excluded
 
     # 4. The jobs, one after another; a failure is recorded and the next job runs.
@@ -317,7 +318,7 @@ def run_batch(
     # 5. Gather every process's results; the main process writes and prints the summary.
     process = {"process": state.process_index, "device": str(state.device), "jobs": len(share),
                "load_s": round(loaded.load_s, 2), "work_s": round(work_s, 2)}
-    settings = {"model": choice.location, "source": choice.source, "plan": plan, "force": force, **base,
+    settings = {"model": choice.location, "source": choice.source, "plan": plan, "force": force, "compile_unet": compile_unet, **base,
                 "sweep": {k: list(v) for k, v in (sweep or {}).items()}}
     summary = gather_summary(state, jobs, results, process, images_dir, out_dir, settings, started)
     if state.is_main_process:
@@ -386,7 +387,7 @@ class LoadedShare:
     unusable: dict = field(default_factory=dict)  # job name -> the image's error
 
 
-def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, say_here) -> LoadedShare:
+def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, say_here, compile_unet: bool = False) -> LoadedShare:
     from svd_learn import parameters
     from svd_learn.environment import probe
 
@@ -406,8 +407,8 @@ def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, s
         plans, reason, predicted = generate.plans_for(plan, state.device.type, machine, None, largest, choice.checkpoint, say_here)
         loading = time.perf_counter()  # plan for the biggest call, load once
         loaded.planned = generate.PlannedPipeline(generate.load_pipeline(choice, state.device.type), choice, str(state.device),
-                                                  plans, reason, predicted, machine.to_dict())
-        loaded.planned.pipeline()  # the plan applied now, before the start line
+                                                  plans, reason, predicted, machine.to_dict(), compile_unet=compile_unet)
+        loaded.planned.pipeline(say_here)  # the plan applied now, before the start line (compiling waits for the first call)
         loaded.load_s = time.perf_counter() - loading
         say_here(f"loaded {choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.planned.plan.name}")
     except Exception as error:  # noqa: BLE001: every job of this share fails with it; the others go on

@@ -150,6 +150,7 @@ MinGuidanceOption = Annotated[float, typer.Option("--min-guidance", help="Guidan
 MaxGuidanceOption = Annotated[float, typer.Option("--max-guidance", help="Guidance scale of the last frame (default 3.0).")]
 DecodeChunkOption = Annotated[int, typer.Option("--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's).")]
 PlanOption = Annotated[str, typer.Option("--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`.")]
+CompileOption = Annotated[bool, typer.Option("--compile", help="torch.compile the UNet: the same video, faster steps, but the first video waits minutes for it. Pays back over many videos (batch); see benchmarks/README.md.")]
 
 
 @app.command(cls=Command)
@@ -171,6 +172,7 @@ def generate(
     plan: PlanOption = "auto",
     emulate_t4: bool = typer.Option(False, "--emulate-t4", help="On a bigger GPU, behave like a T4: 14.74 GiB cap, no FlashAttention."),
     vram_budget: float = typer.Option(None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."),
+    compile_unet: CompileOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     report: str = typer.Option(None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."),
@@ -178,7 +180,7 @@ def generate(
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
     raise typer.Exit(run_generate(
         image=image, output=output, model=model, source=source, plan=plan, emulate_t4=emulate_t4,
-        vram_budget_gib=vram_budget, gif=gif, force=force, report=report, **knobs_from(ctx.params),
+        vram_budget_gib=vram_budget, compile_unet=compile_unet, gif=gif, force=force, report=report, **knobs_from(ctx.params),
     ))
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
@@ -280,6 +282,7 @@ def batch(
     seed: int = typer.Option(0, "--seed", help="The seed of every job (sweep seed=... for several)."),
     decode_chunk_size: DecodeChunkOption = None,
     plan: PlanOption = "auto",
+    compile_unet: CompileOption = False,
     force: bool = typer.Option(False, "--force", help="Remake every job, even those already complete."),
 ) -> None:
     """Make a video of every image in a folder, split across processes with Accelerate (appendix lesson 6).
@@ -290,7 +293,7 @@ def batch(
     from svd_learn.batch import run_command
 
     raise typer.Exit(run_command(images_dir, output_dir, sweep, model=model, source=source, plan=plan, force=force,
-                                 **knobs_from(ctx.params)))
+                                 compile_unet=compile_unet, **knobs_from(ctx.params)))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,8 @@ class RunReport:
     denoise_peak_allocated_gib: float | None = None
     host_rss_peak_gib: float = 0.0
     timings: dict = field(default_factory=dict)
+    t4_estimate: str | None = None  # svd_learn.t4's estimate of this call on a T4 (FLOPs and PCIe), labelled as one
+    compiled_unet: bool = False  # the UNet ran under torch.compile (its warm-up is in the first video's denoise_s)
     report: str | None = None
     command: list[str] | None = None  # the command line, when run as `svd-learn generate`
 
@@ -114,11 +116,24 @@ class RunReport:
     def summary(self) -> str:
         peak = f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
         fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
+        measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
         return (
             f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
-            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s, {peak}, plan {self.plan}{fallbacks}"
+            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s measured on {measured_on or 'the CPU'}, "
+            f"{peak}, plan {self.plan}{fallbacks}"
             + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
+            + (f"; {self.t4_estimate}" if self.t4_estimate else "")
         )
+
+
+def t4_estimate(plan, params, tiny: bool) -> str:
+    """The run's estimate on a T4 (svd_learn.t4): this call's steps and frames with the real model, at the call's
+    size (tiny weights stand for the real model at its 576x1024)."""
+    from svd_learn import t4
+
+    height, width = (576, 1024) if tiny else (params.height, params.width)
+    text = t4.describe_plan_estimate(plan, params.num_inference_steps, params.num_frames, height, width)
+    return f"with the real model at {width}x{height}, {text}" if tiny else text
 
 
 def host_rss_peak_gib() -> float:
@@ -154,6 +169,7 @@ def generate_video(
     plan: str = "auto",
     emulate_t4: bool = False,
     vram_budget_gib: float | None = None,
+    compile_unet: bool = False,  # torch.compile the UNet (compile_unet): the same video, a warm-up first
     gif: bool = False,
     force: bool = False,
     report: str | Path | None = None,
@@ -212,15 +228,14 @@ def generate_video(
     # 3. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
     threads, why = cpu_threads()  # on the CPU: the cores other processes leave free (recorded, not printed: it varies)
     environment = {**env.to_dict(), "cpu_threads": f"{threads} ({why})" if device == "cpu" else None}
-    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4)
+    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4, compile_unet=compile_unet)
     say(f"plan: {planned.plan.name} ({planned.plan_reason})")
     del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
 
     # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
-    if budget is not None:
-        limits = memory.emulate_t4(budget, t4_kernels=emulate_t4)  # a T4's cap (and kernels), or --vram-budget's cap
-    else:
-        limits = torch_threads(threads) if device == "cpu" else nullcontext()
+    # (With a budget: a T4's cap and kernels, or --vram-budget's cap.)
+    limits = memory.emulate_t4(budget, t4_kernels=emulate_t4) if budget is not None else (
+        torch_threads(threads) if device == "cpu" else nullcontext())
     with limits:
         return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
                           decode_chunk_size=overrides.get("decode_chunk_size"), force=force, command=command, started=started,
@@ -336,6 +351,7 @@ class PlannedPipeline:
     environment: dict  # probe().to_dict(), for the reports
     budget_gib: float | None = None
     emulate_t4: bool = False
+    compile_unet: bool = False  # torch.compile the UNet after applying a plan that keeps it on the device
     plan_index: int = 0
     applied: bool = False  # the current plan is applied to `pipe`
     load_s: float = 0.0  # seconds spent applying plans and reloading
@@ -354,6 +370,8 @@ class PlannedPipeline:
                 say(f"reloading {self.choice.location} ...")
                 self.pipe = load_pipeline(self.choice, self.device.split(":")[0])  # "cuda:1" loads as "cuda"
             memory.apply_plan(self.pipe, self.plan, self.device)
+            if self.compile_unet:
+                compile_unet(self.pipe, self.plan, say)
             self.applied = True
             self.load_s += time.perf_counter() - started
         return self.pipe
@@ -370,6 +388,22 @@ class PlannedPipeline:
             )
         self.plan_index += 1
         say(f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}")
+
+
+def compile_unet(pipe, plan, say: Callable[[str], None] = print) -> bool:
+    """`pipe.unet = torch.compile(pipe.unet)` (default mode), when `plan` keeps the UNet on its device; says why
+    not otherwise (offload hooks move its weights during the call). Returns whether it compiled.
+
+    The video is the same (benchmarks/speedups.py checks the frames); the steps run faster, but the first call
+    compiles for minutes, so it pays back only over many videos of one size in one process: `svd-learn batch`."""
+    import torch
+
+    if plan.placement not in ("gpu", "cpu"):
+        say(f"note: --compile skipped: plan {plan.name} offloads the UNet, and compiling an offloaded UNet is not measured")
+        return False
+    pipe.unet = torch.compile(pipe.unet)
+    say("compiling the UNet with torch.compile: the first video waits for it (minutes on a GPU); later ones run faster")
+    return True
 
 
 def make_video(planned: PlannedPipeline, image: str | Path, picture, params, warnings: list[str], output: Path,
@@ -400,6 +434,8 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     )
     frames, call = _generate_with_fallback(planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet)
     run.plan = planned.plan.name
+    run.t4_estimate = t4_estimate(planned.plan, params, choice.source == "tiny")
+    run.compiled_unet = planned.compile_unet and planned.plan.placement in ("gpu", "cpu")
     run.parameters["decode_chunk_size"] = call.decode_chunk_size
     run.peak_allocated_gib, run.peak_reserved_gib = call.peak_allocated_gib, call.peak_reserved_gib
     run.denoise_peak_allocated_gib = call.denoise_peak_allocated_gib

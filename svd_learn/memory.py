@@ -116,16 +116,17 @@ def fallback_order(calibration: dict | None = None) -> list[str]:
 
 def dominated_by(name: str, calibration: dict | None = None) -> str | None:
     """A candidate plan that, as measured, needs no more GPU memory and host memory than `name`, is no slower
-    (within SPEED_TIE), and is better in one of the three; None if there is none. Examples: gpu-decode2 is as
-    fast as gpu-decode8 with a lower peak; UNet group offload peaked higher than model offload, ran slower and
-    held more host RAM. Such a plan is never worth trying."""
+    (within SPEED_TIE), decodes at least as many frames at once, and is better in one of the three; None if
+    there is none. Example: UNet group offload peaked higher than model offload, ran slower and held more host
+    RAM, with the same decode chunk. Such a plan is never worth trying. A smaller decode chunk never dominates a
+    larger one: it changes the video (the VAE's temporal layers see fewer frames), so gpu-decode8 stays."""
     calibration = calibration or read_calibration()
     mine = calibration["plans"].get(name)
     if mine is None:
         return None
     for other, plan in PLANS.items():
         theirs = calibration["plans"].get(other)
-        if other == name or plan.baseline or theirs is None:
+        if other == name or plan.baseline or theirs is None or plan.decode_chunk_size < PLANS[name].decode_chunk_size:
             continue
         no_worse = (theirs["peak_reserved_gib"] <= mine["peak_reserved_gib"] and theirs["host_rss_gib"] <= mine["host_rss_gib"]
                     and theirs["seconds"] <= mine["seconds"] * (1 + SPEED_TIE))
@@ -497,25 +498,7 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
         else:
             fitting.append((entry.get("seconds") or float("inf"), name, peak))
     if fitting:
-        fastest = min(seconds for seconds, _, _ in fitting)
-        # Within the noise of one measurement (5%), prefer the plan that leaves the most memory free.
-        seconds, name, peak = min((f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)), key=lambda f: f[2])
-        for other_seconds, other, other_peak in fitting:
-            if other == name:
-                continue
-            if other_seconds <= fastest * (1 + SPEED_TIE):
-                why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
-            else:
-                why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
-            rejected[other] = Rejected(other, other_peak, why)
-        estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
-        measured = f"estimated from {estimated} steps" if estimated else "measured"
-        reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
-                  f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
-                  f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
-                  "your GPU's time differs)")
-        if len(fitting) > 1:
-            reason += f" (plans within {SPEED_TIE:.0%} of the fastest count as equally fast; the lowest peak wins)"
+        name, peak, reason = _fastest_with_most_context(fitting, rejected, budget, vram_gib, calibration)
         alternatives = tuple(rejected[n] for n in PLANS if n in rejected)
         return PlanChoice(PLANS[name], reason, peak, True, alternatives, tuple(warnings))
     name = fallback_order(calibration)[-1]
@@ -528,6 +511,39 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     why_not = rejected[name].why if name in rejected else "not measured"
     return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
                       False, alternatives, tuple(warnings))
+
+
+def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected: dict, budget: float, vram_gib: float,
+                               calibration: dict) -> tuple[str, float, str]:
+    """Among the plans that fit: the fastest; within the noise of one measurement (SPEED_TIE) of it, the one that
+    decodes the most frames at once (the VAE's temporal layers see more frames: less flicker at chunk borders),
+    then the lowest peak. The others go to `rejected`, each with its reason. Returns the plan, its peak, the reason."""
+    fastest = min(seconds for seconds, _, _ in fitting)
+    tied = [f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)]
+    seconds, name, peak = min(tied, key=lambda f: (-PLANS[f[1]].decode_chunk_size, f[2]))
+    chunk = PLANS[name].decode_chunk_size
+    for other_seconds, other, other_peak in fitting:
+        if other == name:
+            continue
+        if other_seconds > fastest * (1 + SPEED_TIE):
+            why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
+        elif PLANS[other].decode_chunk_size < chunk:
+            why = (f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
+                   f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)")
+        else:
+            why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
+        rejected[other] = Rejected(other, other_peak, why)
+    estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
+    measured = f"estimated from {estimated} steps" if estimated else "measured"
+    reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+              f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
+              f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
+              "your GPU's time differs)")
+    if len(tied) > 1:
+        reason += (f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
+                   f"chunk that fits wins ({chunk} frames at once: the VAE's temporal layers see more frames, so less "
+                   "flicker), then the lowest peak")
+    return name, peak, reason
 
 
 class PlanError(ValueError):
@@ -578,6 +594,21 @@ def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_g
     return candidates, reason, predicted
 
 
+def plan_time_line(plan: Plan, num_frames: int, height: int, width: int, calibration: dict) -> str | None:
+    """The time of one 25-step call with `plan`: measured seconds and the GPU they were measured on, beside
+    the T4 estimate (svd_learn.t4: FLOPs at a T4's sustained rate plus the weights it moves over PCIe)."""
+    from svd_learn import t4
+
+    if plan.placement == "cpu":
+        return None
+    steps = calibration["reference"]["steps"]
+    entry = calibration["plans"].get(plan.name, {})
+    measured = (f"{entry['seconds']:.1f} s measured on {calibration['machine']['gpu']} under a T4 budget (at "
+                f"{calibration['reference']['frames']} frames, {calibration['reference']['width']}x{calibration['reference']['height']})"
+                if entry.get("seconds") else "not measured")
+    return f"time for {steps} steps: {measured}; {t4.describe_plan_estimate(plan, steps, num_frames, height, width)}"
+
+
 def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:
     """Refuse a GPU or host size that no machine has (negative, nan, infinite), with what to pass instead."""
     import math
@@ -611,10 +642,11 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
         host_ram_gib = env.host_ram_gib if host_ram_gib is None else host_ram_gib
     choice = choose_plan(vram_gib, host_ram_gib, checkpoint, num_frames, height, width)
     calibration = read_calibration()
+    time_line = plan_time_line(choice.plan, num_frames, height, width, calibration)
     if as_json:
         print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
                           "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
-                          "size_warnings": size_warnings, "plans": ["auto", *PLANS],
+                          "time": time_line, "size_warnings": size_warnings, "plans": ["auto", *PLANS],
                           "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
         return 0
     gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
@@ -622,6 +654,8 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
     for warning in size_warnings:
         print(f"warning: {warning}")
     print(choice.explain())
+    if time_line:
+        print(time_line)
     print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
     machine = calibration["machine"]
     print(f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "

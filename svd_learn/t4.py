@@ -6,6 +6,8 @@ Two things live here, both about the GPU a learner really has:
   estimate, not a measurement: the FLOPs of the real SVD-XT architecture (counted with
   `torch.utils.flop_counter`, data/t4.toml) divided by the rate a T4 sustains on fp16 matrix products under
   its 70 W power cap. Real layers run below that rate, so the true time is longer: read it as "at least".
+  `plan_work` / `predict_seconds` do the same for one call of a memory plan, adding the weights its offload
+  hooks copy between host and GPU (counted from the networks' sizes) at the T4's PCIe 3.0 x16 bandwidth.
 - `install_emulation`: make a bigger NVIDIA GPU look like a T4 to the code under test, so that a lesson run
   on it makes the choices it would make on Colab. It is how the course rehearses its lessons
   (benchmarks/rehearse_colab.py); put `benchmarks/colab_t4` on PYTHONPATH with SVD_LEARN_EMULATE_T4=1 and
@@ -52,7 +54,7 @@ class TimeModel:
 
 
 def time_model() -> TimeModel:
-    data = tomllib.loads(resources.files("svd_learn").joinpath("data/t4.toml").read_text(encoding="utf-8"))
+    data = _read_data()
     flops, rate, gpu = data["flops"], data["rate"], data["gpu"]
     return TimeModel(
         unet_tflop_per_frame_step=flops["unet_tflop_per_frame_step"],
@@ -87,6 +89,112 @@ def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int
     return (f"On a T4 with the real model: {when} or more (an estimate: {unet_steps} UNet steps on {num_frames} "
             f"frames and {decoded} decoded frames, counted in FLOPs, at the {model.sustained_tflops:g} TFLOP/s a T4 "
             f"sustains; real layers run slower than that)")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the time model divides by: a GPU's sustained fp16 matrix rate and its host link's bandwidth."""
+
+    name: str
+    tflops: float
+    link_gb_s: float
+    basis: str  # where the two numbers come from
+
+
+def t4_rates() -> Rates:
+    data = _read_data()
+    return Rates(data["gpu"]["name"], data["rate"]["sustained_fp16_tflops"], data["pcie"]["bandwidth_gb_s"],
+                 f"{data['rate']['source']}; {data['pcie']['source']}")
+
+
+def _read_data() -> dict:
+    return tomllib.loads(resources.files("svd_learn").joinpath("data/t4.toml").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class PlanWork:
+    """What one pipeline call with a memory plan asks of the GPU: FLOPs, and weight bytes over the host link."""
+
+    plan: str
+    steps: int
+    unet_tflop_per_step: float  # the guidance batch of 2 when guidance is on
+    vae_decode_tflop: float  # every frame, in chunks of the plan's decode_chunk_size
+    bytes_to_gpu: int  # weights the offload hooks copy in during the call
+    bytes_to_host: int  # weights copied back out (model offload's module.to("cpu"))
+    bytes_per_step: int  # the part of bytes_to_gpu copied at every UNet step
+    overlaps: bool  # the copies run beside the compute (their own CUDA stream)
+
+    @property
+    def unet_tflop(self) -> float:
+        return self.unet_tflop_per_step * self.steps
+
+    def seconds(self, rates: Rates | None = None) -> dict[str, float]:
+        """Predicted seconds: compute (FLOPs / rate), transfers (bytes / bandwidth), and their total.
+        Copies add to compute, except on their own stream, where each step takes the longer of the two."""
+        rates = rates or t4_rates()
+        compute = (self.unet_tflop + self.vae_decode_tflop) / rates.tflops
+        transfer = (self.bytes_to_gpu + self.bytes_to_host) / (rates.link_gb_s * 1e9)
+        total = compute + transfer
+        if self.overlaps and self.steps:
+            per_step = max(self.unet_tflop_per_step / rates.tflops, self.bytes_per_step / (rates.link_gb_s * 1e9))
+            rest = (self.bytes_to_gpu + self.bytes_to_host - self.bytes_per_step * self.steps) / (rates.link_gb_s * 1e9)
+            total = per_step * self.steps + self.vae_decode_tflop / rates.tflops + rest
+        return {"compute_s": compute, "transfer_s": transfer, "seconds": total}
+
+
+def plan_work(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024,
+              guidance: bool = True) -> PlanWork:
+    """The FLOPs and host<->GPU bytes of one call with `plan` (a memory.Plan or its name), from data/t4.toml:
+    which weights each placement's hooks copy, and how often (per call, per step, per decode chunk)."""
+    import math
+
+    from svd_learn.memory import get_plan
+
+    plan = get_plan(plan)
+    data, model = _read_data(), time_model()
+    weights, moves = data["weights"], data["transfers"][plan.placement]
+    scale = height * width / (576 * 1024)
+    chunks = math.ceil(num_frames / min(plan.decode_chunk_size, num_frames))
+
+    def size(key: str) -> int:
+        return sum(weights[name] for name in moves.get(key, []))
+
+    per_step = size("per_step")
+    return PlanWork(
+        plan=plan.name, steps=steps,
+        unet_tflop_per_step=num_frames * model.unet_tflop_per_frame_step * scale * (1 if guidance else 0.5),
+        vae_decode_tflop=num_frames * model.vae_tflop_per_frame * scale,
+        bytes_to_gpu=size("per_call") + per_step * steps + size("per_decode_chunk") * chunks,
+        bytes_to_host=size("back_per_call"), bytes_per_step=per_step, overlaps=moves.get("overlaps", False),
+    )
+
+
+def predict_seconds(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024,
+                    rates: Rates | None = None) -> float:
+    """Predicted seconds of one call with `plan` on a T4 (or on the GPU `rates` describes)."""
+    return plan_work(plan, steps, num_frames, height, width).seconds(rates)["seconds"]
+
+
+def describe_plan_estimate(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024) -> str:
+    """"estimated on a T4: about N min (estimate: ...its basis...)", for `svd-learn plan` and the run report."""
+    work, rates = plan_work(plan, steps, num_frames, height, width), t4_rates()
+    seconds = work.seconds(rates)["seconds"]
+    when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
+    moved = (work.bytes_to_gpu + work.bytes_to_host) / 1e9
+    link = f" + {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s" if moved else ", no weights moved"
+    return (f"estimated on a T4: {when} (estimate: {work.unet_tflop + work.vae_decode_tflop:.0f} TFLOP at the "
+            f"{rates.tflops:g} TFLOP/s a T4 sustains{link}; real layers run slower, so read it as at least)")
+
+
+def count_weight_bytes() -> dict[str, int]:
+    """The fp16 bytes of each full-size SVD-XT network (and the VAE's encoder and decoder), on the meta device.
+    This is where data/t4.toml's [weights] come from (tests/test_t4.py checks that they still agree)."""
+    from svd_learn import models
+
+    components = models.full_size_architecture("svd-xt")
+    parts = {"image_encoder": components["image_encoder"], "unet": components["unet"], "vae": components["vae"],
+             "vae.encoder": components["vae"].encoder, "vae.decoder": components["vae"].decoder}
+    return {name: 2 * models.count_parameters(module) for name, module in parts.items()}
 
 
 def count_tflops(num_frames: int = 25, height: int = 576, width: int = 1024) -> dict[str, float]:

@@ -165,6 +165,23 @@ def test_force_remakes_complete_outputs(tmp_path):
     assert json.loads((out / "image0.json").read_text())["parameters"]["motion_bucket_id"] == 60
 
 
+def test_compile_compiles_the_processs_unet_once_for_all_its_videos(tmp_path, monkeypatch):
+    import torch
+    from typer.testing import CliRunner
+
+    from svd_learn.cli import app
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **options: compiled.append(type(module).__name__) or module)
+    write_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "in"), "-o", str(out), *FAST_FLAGS, "--compile"])
+    assert result.exit_code == 0, result.output
+    assert compiled == ["UNetSpatioTemporalConditionModel"]  # one pipeline, compiled once, two videos
+    assert json.loads((out / batch.SUMMARY_NAME).read_text())["settings"]["compile_unet"] is True
+    assert all(json.loads((out / f"image{i}.json").read_text())["compiled_unet"] for i in range(2))
+
+
 def test_a_sweep_makes_one_video_per_value_with_its_own_report(tmp_path):
     write_images(tmp_path / "in", 1)
     out = tmp_path / "out"

@@ -60,12 +60,16 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
     assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": models.TINY_SIZE[1], "height": models.TINY_SIZE[0],
                     "fps": 7.0, "frames": checkpoint.num_frames}
     assert "frames are noise" in result.output and f"wrote {out}" in result.output and "plan cpu" in result.output
+    # The measured time says where it was measured; the T4's is an estimate for the real model, labelled as one.
+    assert "s measured on the CPU" in result.output and "estimated on a T4: about" in result.output
     with Image.open(out.with_suffix(".gif")) as gif:
         assert gif.n_frames == checkpoint.num_frames
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["source"] == "tiny" and report["random_weights"] and report["checkpoint"] == "svd-xt"
     assert report["parameters"]["seed"] == 0 and report["parameters"]["num_frames"] == 25
     assert report["plan"] == "cpu" and "CUDA GPU" in report["plan_reason"] and report["fallbacks"] == []
+    assert report["t4_estimate"].startswith("with the real model at 1024x576, estimated on a T4: about")
+    assert "(estimate:" in report["t4_estimate"] and "24 TFLOP/s" in report["t4_estimate"]
     assert report["environment"]["versions"]["diffusers"] and report["host_rss_peak_gib"] > 0
     assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(report["timings"])
     assert no_leftovers(out.parent)
@@ -449,3 +453,31 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
     assert choice.source == "folder" and choice.checkpoint.name == "svd"
     params, _ = generate.generation_parameters(choice, {})
     assert params.num_frames == 14  # SVD's preset, not SVD-XT's 25
+
+
+# ----------------------------------------------------------------------------------------------------
+# --compile: torch.compile the UNet (plumbing only: compiling for real takes minutes on 2 cores)
+
+
+def test_compile_flag_compiles_the_unet_once_and_the_report_says_so(tmp_path, image, monkeypatch):
+    import torch
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **options: compiled.append(type(module).__name__) or module)
+    out = tmp_path / "compiled.mp4"
+    result = cli(image, "-o", out, "--frames", "3", "--steps", "1", "--compile")
+    assert result.exit_code == 0, result.output
+    assert compiled == ["UNetSpatioTemporalConditionModel"] and "compiling the UNet" in result.output
+    assert json.loads(out.with_suffix(".json").read_text())["compiled_unet"] is True
+    compiled.clear()
+    generate.generate_video(image, tmp_path / "plain.mp4", num_frames=3, num_inference_steps=1, say=lambda m: None)
+    assert compiled == []  # off unless asked for
+
+
+def test_compile_is_skipped_with_a_note_for_plans_that_offload_the_unet(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "compile", lambda module, **options: pytest.fail("an offloaded UNet was compiled"))
+    said = []
+    assert not generate.compile_unet(object(), memory.get_plan("docs-recipe"), said.append)
+    assert "offloads the UNet" in said[0]

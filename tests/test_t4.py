@@ -175,3 +175,49 @@ def test_the_process_peak_survives_the_resets_of_code_under_test():
     cuda.reset_peak_memory_stats()  # the code under test starts measuring its decode
     cuda.peak = 7 * GIB
     assert cuda.max_memory_reserved() == 7 * GIB and t4._PEAK_BEFORE_RESETS["reserved"] == 12 * GIB
+
+
+# ---------------------------------------------------------------------------------------------------- per plan
+
+
+def test_each_placement_moves_the_weights_its_hooks_move():
+    weights = t4._read_data()["weights"]
+    everything = weights["image_encoder"] + weights["unet"] + weights["vae"]
+    assert 4.4e9 < everything < 4.6e9  # the 4.5 GB fp16 pipeline
+    gpu = t4.plan_work("gpu-decode8")
+    assert gpu.bytes_to_gpu == gpu.bytes_to_host == 0  # loaded once, before the call
+    docs = t4.plan_work("docs-recipe")  # model offload: each network in once and back out once per call
+    assert docs.bytes_to_gpu == docs.bytes_to_host == everything
+    group = t4.plan_work("group-offload-chunked-decode2", steps=25)
+    assert group.bytes_to_gpu == 25 * weights["unet"] and group.bytes_to_host == 0 and group.overlaps
+    sequential = t4.plan_work("sequential-offload-chunked-decode1", steps=4, num_frames=25)
+    assert sequential.bytes_to_gpu == (weights["image_encoder"] + weights["vae.encoder"] + 4 * weights["unet"]
+                                       + 25 * weights["vae.decoder"])  # the decoder's weights for each of 25 chunks
+
+
+def test_predicted_seconds_are_flops_over_the_rate_plus_bytes_over_pcie():
+    rates = t4.t4_rates()
+    assert (rates.tflops, rates.link_gb_s) == (24, 15.75) and "pdf" in rates.basis
+    gpu, docs = t4.plan_work("gpu-decode8"), t4.plan_work("docs-recipe")
+    assert gpu.unet_tflop_per_step == pytest.approx(25 * t4.time_model().unet_tflop_per_frame_step)
+    assert t4.predict_seconds("gpu-decode8") == pytest.approx(t4.estimate_seconds(25))  # nothing moves: FLOPs only
+    assert t4.predict_seconds("docs-recipe") == pytest.approx(t4.estimate_seconds(25) + 2 * docs.bytes_to_gpu / 15.75e9)
+    # Group offload's copies run on their own stream: a step takes the longer of its compute and its copy.
+    group = t4.plan_work("group-offload-chunked-decode2")
+    slow_link = t4.Rates("slow link", 24, 0.25, "a test")
+    per_step_copy = group.bytes_per_step / 0.25e9
+    assert per_step_copy > group.unet_tflop_per_step / 24
+    assert group.seconds(slow_link)["seconds"] == pytest.approx(25 * per_step_copy + group.vae_decode_tflop / 24)
+    assert t4.predict_seconds("gpu-decode8", num_frames=14) < t4.predict_seconds("gpu-decode8")
+
+
+def test_the_plan_estimate_says_it_is_an_estimate_and_its_basis():
+    text = t4.describe_plan_estimate("docs-recipe")
+    assert text.startswith("estimated on a T4: about 2.9 min (estimate:")
+    assert "24 TFLOP/s" in text and "9.0 GB of weights over PCIe 3.0 x16 at 15.75 GB/s" in text and "at least" in text
+    assert "no weights moved" in t4.describe_plan_estimate("gpu-decode8")
+
+
+@pytest.mark.slow
+def test_weight_bytes_in_the_data_are_what_the_architecture_counts():
+    assert t4.count_weight_bytes() == t4._read_data()["weights"]
