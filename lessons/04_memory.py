@@ -456,11 +456,12 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # are independent. With the real model, the table is the real cost. If a border change is clearly larger
 # than an inside change, you would see it as a jump every `decode_chunk_size` frames.
 #
-# **Why the course decodes 2 frames at a time.** The planner (section 4) measured two plans on a T4
+# **Why the course decodes 8 frames at a time.** The planner (section 4) measured two plans on a T4
 # budget. Both keep the whole model on the GPU. `gpu-decode8` peaked at 13.42 GiB reserved, `gpu-decode2`
-# at 12.56 GiB. Both decoded in about 2.5 s. The planner takes the lower peak when the speed is the same:
-# 0.9 GiB of headroom. It does not weigh the look of the video. If your video jumps every second frame,
-# try `decode_chunk_size=8`: it still fits a T4, with less room to spare.
+# at 12.56 GiB. Both decoded in about 2.5 s. The chunk changes the video: the VAE's temporal layers see only
+# the frames of one chunk. So when the speed is the same, the planner takes the largest chunk that fits the
+# budget with its safety margin: 8 frames, 13.42 GiB of the 14.0 a T4 allows. On a GPU with less room it
+# falls back to 2 frames at a time.
 
 # %%
 decode8 = find("gpu-decode8", source="h100-main.json", load_kwargs={})
@@ -679,7 +680,7 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# On a T4 with the real weights, `choose_plan` picks `gpu-decode2` and the peak stays under 14 GiB. On a
+# On a T4 with the real weights, `choose_plan` picks `gpu-decode8` and the peak stays under 14 GiB. On a
 # bigger GPU, wrap the call in `with memory.emulate_t4():` to see a T4's limits.
 #
 # ## 6. The plain recipe for a T4

@@ -256,7 +256,8 @@ print(t4.explain())
 # `generate_video` also asks PyTorch for *expandable segments* before CUDA starts: less fragmentation, and
 # the calibration was measured with them. `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without
 # FlashAttention (a T4 lacks it). That is how the course checked this very function on a lent H100 80GB,
-# with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`):
+# with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`;
+# the planner then took `gpu-decode2`; it now takes `gpu-decode8`, as fast, with 8 frames decoded at once):
 #
 # | budget | plan chosen | peak reserved | pipeline call | host RAM peak |
 # |---|---|---|---|---|

@@ -466,12 +466,12 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # borde es claramente mayor que el cambio dentro de un chunk, lo verías como un salto cada
 # `decode_chunk_size` fotogramas.
 #
-# **Por qué el curso decodifica 2 fotogramas a la vez.** El planificador (sección 4) midió dos planes con el
+# **Por qué el curso decodifica 8 fotogramas a la vez.** El planificador (sección 4) midió dos planes con el
 # presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8` llegó a un pico
-# de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s. Cuando la
-# velocidad es la misma, el planificador elige el pico más bajo: 0.9 GiB de margen. No tiene en cuenta el
-# aspecto del video. Si tu video da un salto cada dos fotogramas, prueba `decode_chunk_size=8`: sigue cabiendo
-# en una T4, con menos margen.
+# de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s. El chunk cambia
+# el video: las capas temporales del VAE solo ven los fotogramas de un chunk. Por eso, cuando la velocidad es
+# la misma, el planificador elige el chunk más grande que cabe en el presupuesto con su margen de seguridad:
+# 8 fotogramas, 13.42 GiB de los 14.0 que permite una T4. En una GPU con menos espacio vuelve a 2 fotogramas.
 
 # %%
 decode8 = find("gpu-decode8", source="h100-main.json", load_kwargs={})
@@ -697,7 +697,7 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# En una T4 con los pesos reales, `choose_plan` elige `gpu-decode2` y el pico se queda por debajo de 14 GiB. En
+# En una T4 con los pesos reales, `choose_plan` elige `gpu-decode8` y el pico se queda por debajo de 14 GiB. En
 # una GPU más grande, envuelve la llamada en `with memory.emulate_t4():` para ver los límites de una T4.
 #
 # ## 6. La receta sencilla para una T4

@@ -268,7 +268,8 @@ print(t4.explain())
 # arranque CUDA. Así hay menos fragmentación, y la calibración se midió con ellos. `emulate_t4=True` limita una
 # GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así comprobó el curso esta misma
 # función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño completo. 25 fotogramas,
-# 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`):
+# 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; el planificador elegía entonces `gpu-decode2`;
+# ahora elige `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez):
 #
 # | límite | plan elegido | pico reservado | llamada al pipeline | pico de RAM del sistema |
 # |---|---|---|---|---|
