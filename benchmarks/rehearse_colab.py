@@ -11,6 +11,7 @@ runs the same notebooks the same way, with three stand-ins:
     # here, where the package registry is reachable: the wheels the GPU machine lacks, in bundles of <= 64 MiB
     python benchmarks/rehearse_colab.py wheels
     # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp
+    # (Lesson 3's local Hub gets its own environment from .rehearsal/hub and .rehearsal/kernel: see prepare_local_hub)
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
@@ -35,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,10 +53,11 @@ LAB_WHEELS = WORK / "lab-wheels"  # the lab bundle, copied there by an earlier c
 # fit a call beside the video wheel: the GPU machine's own transformers (5.17) stands in for it.
 COLAB_STACK = ["diffusers==0.39.0", "huggingface_hub==1.27.0", "accelerate==1.14.0"]
 # What the lessons need beyond the GPU machine's image (KINDS.md lists that image's packages): the Jupyter
-# kernel and nbclient, jupytext to read the .py sources, olah for Lesson 3's local Hub, and ffmpeg for video.
+# kernel and nbclient, jupytext to read the .py sources, and ffmpeg for video. Lesson 3's local Hub runs olah from
+# its own environment (svd_learn.hub.server_environment): the hub bundle holds all it needs, as a wheel folder.
 KERNEL = ["ipykernel", "nbclient", "jupytext"]
 VIDEO = ["imageio-ffmpeg==0.6.0"]  # Colab's version; 29.5 MB, so it travels in its own bundle
-HUB = ["olah==0.5.4"]
+HUB = tomllib.loads((ROOT / "svd_learn" / "data" / "hub_server.toml").read_text())["requirements"]
 # Packages the GPU machine's image already has (device/KINDS.md, 2026-11-17): not carried.
 GPU_IMAGE_HAS = set("""absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
 charset-normalizer click cloudpickle colorama contourpy cycler filelock fonttools frozenlist fsspec h11 hf-xet httpcore
@@ -109,9 +112,13 @@ def download_wheels(bundles: list[str]) -> None:
     if "video" in bundles:
         _download(BUNDLES / "video", VIDEO, deps=False)
     if "hub" in bundles:
+        # everything olah needs in a fresh environment (the GPU image's packages too); a wheel the kernel bundle
+        # already holds, the same file, is left out: both folders are searched (see prepare_local_hub)
         _download(BUNDLES / "hub", HUB, deps=True)
-        kernel = {_name(wheel) for wheel in (BUNDLES / "kernel").glob("*.whl")}  # travels with it: one copy each
-        _drop(BUNDLES / "hub", GPU_IMAGE_HAS | pinned | kernel)
+        kernel = {wheel.name for wheel in (BUNDLES / "kernel").glob("*.whl")}
+        for wheel in (BUNDLES / "hub").glob("*.whl"):
+            if wheel.name in kernel:
+                wheel.unlink()
     if "lab" in bundles:
         for entry_id in reproductions_the_lessons_run():  # each install step resolves on its own, as the lab runs it
             reproduction = lab.get_reproduction(entry_id)
@@ -127,8 +134,8 @@ def download_wheels(bundles: list[str]) -> None:
 
 
 def install_bundles(target: Path) -> None:
-    """Install the carried bundles (not the lab's: that is a find-links folder) into `target`, each once."""
-    for bundle in ("kernel", "video", "hub"):
+    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once."""
+    for bundle in ("kernel", "video"):
         wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
         marker = target / f".installed-{bundle}"
         if wheels and not marker.exists():
@@ -164,6 +171,25 @@ def fill_hub_cache(hub_cache: Path, built: Path, commit: str = "0" * 39 + "1") -
             link.symlink_to(os.path.relpath(blob, link.parent))
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / "main").write_text(commit)
+
+
+def prepare_local_hub(environment: dict[str, str]) -> None:
+    """Create Lesson 3's local Hub environment (olah, apart from the lesson's libraries) from the carried hub and
+    kernel bundles, as the lesson's first hub.start() would from the registry. Done here, before the lesson, so
+    that the lab keeps its own wheel folder alone; the lesson's start then finds it ready."""
+    from svd_learn import hub
+
+    folders = [str(BUNDLES / bundle) for bundle in ("hub", "kernel") if (BUNDLES / bundle).is_dir()]
+    saved = dict(os.environ)
+    os.environ.update(environment, PIP_FIND_LINKS=" ".join(folders), PIP_NO_INDEX="1")
+    os.environ.pop("UV_FIND_LINKS", None)
+    try:
+        started = time.perf_counter()
+        hub.server_environment()
+        print(f"the local Hub's own environment: {time.perf_counter() - started:.0f} s", flush=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
@@ -281,6 +307,8 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
         fill_hub_cache(hub_cache, built)
         print(f"full-size random SVD-XT built and laid out in the Hub cache: {time.perf_counter() - started:.0f} s", flush=True)
     environment = rehearsal_environment(site, WORK)
+    if any(source.stem in ASKS_ITS_OWN_HUB for source in sources):
+        prepare_local_hub(environment)
     results = {"machine": machine(), "emulated": emulated_view(environment), "source": "pretrained", "lessons": []}
     print(json.dumps(results["emulated"]), flush=True)
     for source in sources:
