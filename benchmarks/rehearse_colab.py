@@ -10,9 +10,10 @@ runs the same notebooks the same way, with three stand-ins:
 
     # here, where the package registry is reachable: the wheels the GPU machine lacks, in bundles of <= 64 MiB
     python benchmarks/rehearse_colab.py wheels
-    # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp
-    # (Lesson 3's local Hub gets its own environment from .rehearsal/hub and .rehearsal/kernel: see prepare_local_hub)
+    # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp, and one
+    # that carries .rehearsal/hub alone does the same (the wheels of the local Hub's own environment)
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
+    mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/hub /tmp/svd-learn-rehearsal/hub-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
@@ -48,6 +49,7 @@ WORK = Path("/tmp/svd-learn-rehearsal")
 # and it must reach its local server, as it does on Colab. Every other lesson runs with HF_HUB_OFFLINE=1.
 ASKS_ITS_OWN_HUB = {"03_hub_and_versions"}
 LAB_WHEELS = WORK / "lab-wheels"  # the lab bundle, copied there by an earlier call (see the docstring)
+HUB_WHEELS = WORK / "hub-wheels"  # the hub bundle, likewise
 
 # Colab's libraries (its 2026-08-19 image), for the code under test. Colab's transformers 5.15.0 (11 MB) does not
 # fit a call beside the video wheel: the GPU machine's own transformers (5.17) stands in for it.
@@ -98,7 +100,8 @@ def _drop(bundle: Path, names: set[str]) -> None:
 
 def download_wheels(bundles: list[str]) -> None:
     """Fill .rehearsal/{kernel,video,hub,lab} (or the bundles named): each fits a GPU call's 64 MiB with the tree.
-    The lab bundle (57 MiB) travels alone: the call that carries it copies it to /tmp on the warm machine."""
+    The lab bundle (57 MiB) and the hub bundle travel alone: the call that carries one copies it to /tmp on the
+    warm machine."""
     from svd_learn import lab
 
     pinned = {requirement.split("==")[0].lower().replace("_", "-") for requirement in COLAB_STACK}
@@ -112,13 +115,8 @@ def download_wheels(bundles: list[str]) -> None:
     if "video" in bundles:
         _download(BUNDLES / "video", VIDEO, deps=False)
     if "hub" in bundles:
-        # everything olah needs in a fresh environment (the GPU image's packages too); a wheel the kernel bundle
-        # already holds, the same file, is left out: both folders are searched (see prepare_local_hub)
+        # everything olah needs in a fresh environment, the GPU image's packages too (15.5 MiB): it travels alone
         _download(BUNDLES / "hub", HUB, deps=True)
-        kernel = {wheel.name for wheel in (BUNDLES / "kernel").glob("*.whl")}
-        for wheel in (BUNDLES / "hub").glob("*.whl"):
-            if wheel.name in kernel:
-                wheel.unlink()
     if "lab" in bundles:
         for entry_id in reproductions_the_lessons_run():  # each install step resolves on its own, as the lab runs it
             reproduction = lab.get_reproduction(entry_id)
@@ -174,14 +172,16 @@ def fill_hub_cache(hub_cache: Path, built: Path, commit: str = "0" * 39 + "1") -
 
 
 def prepare_local_hub(environment: dict[str, str]) -> None:
-    """Create Lesson 3's local Hub environment (olah, apart from the lesson's libraries) from the carried hub and
-    kernel bundles, as the lesson's first hub.start() would from the registry. Done here, before the lesson, so
-    that the lab keeps its own wheel folder alone; the lesson's start then finds it ready."""
+    """Create Lesson 3's local Hub environment (olah, apart from the lesson's libraries) from the hub bundle, as the
+    lesson's first hub.start() would from the registry. Done here, before the lesson, so that the lab keeps its
+    own wheel folder alone; the lesson's start then finds it ready."""
     from svd_learn import hub
 
-    folders = [str(BUNDLES / bundle) for bundle in ("hub", "kernel") if (BUNDLES / bundle).is_dir()]
+    folder = HUB_WHEELS if HUB_WHEELS.is_dir() else BUNDLES / "hub"
+    if not folder.is_dir():
+        raise SystemExit(f"Lesson 3 needs the hub bundle: carry .rehearsal/hub in a call of its own and copy it to {HUB_WHEELS}.")
     saved = dict(os.environ)
-    os.environ.update(environment, PIP_FIND_LINKS=" ".join(folders), PIP_NO_INDEX="1")
+    os.environ.update(environment, PIP_FIND_LINKS=str(folder), PIP_NO_INDEX="1")
     os.environ.pop("UV_FIND_LINKS", None)
     try:
         started = time.perf_counter()
