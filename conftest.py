@@ -13,7 +13,9 @@ os.environ.update(lesson_test_environment(_home))
 
 
 def pytest_collection_modifyitems(items):
-    """Every lesson notebook cell (strict nbval) runs in a real kernel: slow (tests marked slow are the rest)."""
+    """Every lesson notebook cell (strict nbval) runs in a real kernel: slow (tests marked slow are the rest).
+    The default command runs two pytest-xdist workers with `--dist loadfile`: a notebook's cells stay together,
+    in order, in one worker, because they share that notebook's kernel."""
     import pytest
 
     for item in items:

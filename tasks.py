@@ -34,6 +34,9 @@ TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
 EXTRAS = ".[hub,test]"
 # Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
 NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
+# Two pytest-xdist workers: the lab's real installs wait on the network while the other worker runs notebooks.
+# loadfile keeps each file in one worker: a notebook's cells share one kernel, in order.
+PARALLEL = ["-n", "2", "--dist", "loadfile"]
 
 
 def step(message: str) -> None:
@@ -101,7 +104,7 @@ def demo() -> None:
 
 def test(*arguments: str) -> None:
     step("pytest: unit tests (tests/) and strict nbval of the lessons (lessons/*.ipynb)")
-    run(PYTHON, "-m", "pytest", *arguments)
+    run(PYTHON, "-m", "pytest", *PARALLEL, *arguments)
 
 
 def lessons(*prefixes: str) -> None:
@@ -117,7 +120,7 @@ def oldest() -> None:
     shutil.rmtree(OLDEST_VENV, ignore_errors=True)
     ensure_environment(OLDEST_VENV, lower_bounds("hub", "test"))
     step("pytest in .venv-oldest/: unit tests, strict nbval of the lessons, and the check against Colab's images")
-    run(python_in(OLDEST_VENV), "-m", "pytest", *NBVAL_VERSIONS, SVD_LEARN_COLAB_CHECK="1")
+    run(python_in(OLDEST_VENV), "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, SVD_LEARN_COLAB_CHECK="1")
 
 
 TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli, "oldest": oldest}

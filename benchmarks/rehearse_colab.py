@@ -348,7 +348,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     wheels_parser = commands.add_parser("wheels", help="download the wheels the GPU machine lacks into .rehearsal/")
-    wheels_parser.add_argument("bundles", nargs="*", default=list(BUNDLE_NAMES), choices=BUNDLE_NAMES)
+    wheels_parser.add_argument("bundles", nargs="*", help=f"some of {', '.join(BUNDLE_NAMES)}; none: all of them")
     run_parser = commands.add_parser("run", help="on the GPU machine: rehearse lessons")
     run_parser.add_argument("lessons", nargs="*", help="lesson prefixes (01 03 ...); none: every lesson")
     run_parser.add_argument("--out", type=Path, required=True)
@@ -357,7 +357,10 @@ def main() -> None:
     merge_parser.add_argument("rows", nargs="+", type=Path)
     arguments = parser.parse_args()
     if arguments.command == "wheels":
-        download_wheels(arguments.bundles)
+        unknown = sorted(set(arguments.bundles) - set(BUNDLE_NAMES))
+        if unknown:  # checked here: Python 3.11's argparse rejects an empty nargs="*" list that has choices
+            parser.error(f"unknown bundle {unknown[0]!r}; choose from {', '.join(BUNDLE_NAMES)}")
+        download_wheels(arguments.bundles or list(BUNDLE_NAMES))
     elif arguments.command == "run":
         run(arguments.lessons, arguments.out, arguments.cell_timeout)
     else:

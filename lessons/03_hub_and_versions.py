@@ -589,24 +589,36 @@ assert f"huggingface_hub version: {installed_version('huggingface_hub')}" in hub
 # transformers 5 removed it. Pinning `diffusers==0.29` would only move you to that error (see it with
 # `svd-learn lab run flax_weights_name`). Upgrading diffusers to a current release fixes both.
 #
-# An old diffusers pin on today's Colab (huggingface_hub 1.x, transformers 5), row by row. Each failing row
-# is a lab reproduction: real installs from the package registry, the failing line run for real. The
-# course's tests run every one of them; `svd-learn lab run ID` runs one for you.
-#
-# | pinned diffusers | what happens | reproduce it |
-# |---|---|---|
-# | 0.24.0 (the first with SVD) | `import diffusers` fails: `hf_cache_home` is gone from hub 1.x | `svd-learn lab run hf_cache_home` |
-# | 0.25.0 to 0.28.2 | `import diffusers` fails: `cached_download` is gone (hub 0.26) | `svd-learn lab run cached_download` |
-# | 0.29.0 to 0.35.1 | importing the SVD pipeline fails: `FLAX_WEIGHTS_NAME` is gone (transformers 5) | `svd-learn lab run flax_weights_name` |
-# | 0.39.0 (Colab's own) | imports and runs | the "fixed" step of each line above |
+# An old diffusers pin on today's Colab (huggingface_hub 1.x, transformers 5), row by row. The cell below
+# builds the table from real imports. The lab installs each old diffusers next to a huggingface_hub 1.x and
+# runs `import diffusers`. The `cached_download` row is the run from section 9.
 
 # %%
-for entry_id in ("hf_cache_home", "cached_download", "flax_weights_name"):
-    reproduction = lab.get_reproduction(entry_id)
-    print(f"{entry_id:18} broken: {' then '.join(' '.join(step) for step in reproduction.broken)}")
-    print(f"{'':18} fixed:  {' then '.join(' '.join(step) for step in reproduction.fixed) or 'the same, with the fixed code'}")
-assert all(any(pin.startswith("diffusers==0.39") for step in lab.get_reproduction(i).fixed for pin in step)
-           for i in ("hf_cache_home", "cached_download", "flax_weights_name"))
+def first_import_says(outcome):
+    """The last line of what `import diffusers` printed, without the path in parentheses."""
+    return outcome.error_text.strip().splitlines()[-1].split(" (")[0] if outcome.reproduced else "imports cleanly"
+
+
+oldest_svd_pin = lab.run_reproduction("hf_cache_home", echo=lambda line: None)  # diffusers 0.24.0, quietly
+print(f"{'installed':46}import diffusers")
+for outcome in (oldest_svd_pin, result):
+    print(f"{' '.join(outcome.broken_pins):46}{first_import_says(outcome)}")
+assert oldest_svd_pin.fixed_pins == result.fixed_pins  # both fixed steps install the same: Colab's own pair
+print(f"{' '.join(result.fixed_pins):46}{'imports cleanly' if oldest_svd_pin.fixed_ok and result.fixed_ok else 'FAILS'}")
+assert oldest_svd_pin.reproduced and "hf_cache_home" in first_import_says(oldest_svd_pin)
+assert "cached_download" in first_import_says(result)
+assert oldest_svd_pin.fixed_ok and result.fixed_ok and "diffusers==0.39.0" in result.fixed_pins
+
+# %% [markdown]
+# | pinned diffusers | on huggingface_hub 1.x and transformers 5 | reproduce it |
+# |---|---|---|
+# | 0.24.0 (the first with SVD) | `import diffusers` fails: `hf_cache_home` is gone (hub 1.0) | the cell above |
+# | 0.25.0 to 0.28.2 | `import diffusers` fails: `cached_download` is gone (hub 0.26) | section 9 |
+# | 0.29.0 to 0.35.1 | importing the SVD pipeline fails: `FLAX_WEIGHTS_NAME` is gone (transformers 5) | `svd-learn lab run flax_weights_name` |
+# | 0.39.0 (Colab's own) | imports and runs | the "fixed" lines above |
+#
+# The third row needs torch in the throwaway environment, a large download, so this notebook does not run
+# it. `svd-learn lab run flax_weights_name` does, and the course's tests run it.
 
 # %% [markdown]
 # ## 12. Fix it the right way

@@ -311,29 +311,27 @@ assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["t
 #
 # ## 8. Mistakes get one clear sentence, not a traceback
 #
-# The command line is the same function. Its errors say what was wrong and what to do. It exits with code
-# 1 (130 for Ctrl-C) and leaves your files as they were. Three examples. In your own notebook you would
-# type `!svd-learn generate missing.jpg -o a.mp4`. Here typer's `CliRunner` runs the same command inside
-# this process, which saves starting Python three times; the output is the same:
+# The command line runs the same function. Its errors say what was wrong and what to do. It exits with
+# code 1 (130 for Ctrl-C) and leaves your files as they were. In a Colab cell you would type
+# `!svd-learn generate missing.jpg -o a.mp4`. Here Python runs the same command, so that the cell can check
+# the exit code and the message:
 
 # %%
-from typer.testing import CliRunner
+import shutil
+import subprocess
 
-from svd_learn.cli import app
-
-(work / "notes.txt").write_text("not an image")
-for arguments in (
-    [str(work / "missing.jpg"), "-o", str(work / "a.mp4")],
-    [str(work / "notes.txt"), "-o", str(work / "a.mp4")],
-    [str(models.SAMPLE_IMAGE), "-o", str(video_path)],
-):
-    result = CliRunner().invoke(app, ["generate", *arguments])
-    print(f"exit {result.exit_code}: {result.output.strip()}")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+beside = Path(sys.executable).parent / "svd-learn"  # in a virtual environment, pip puts it beside python
+svd_learn_command = str(beside) if beside.exists() else shutil.which("svd-learn")  # on Colab: /usr/local/bin
+result = subprocess.run([svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
+                        capture_output=True, text=True)
+print(f"exit {result.returncode}: {result.stderr.strip()}")
+assert result.returncode == 1 and "missing.jpg does not exist" in result.stderr and "Traceback" not in result.stderr
+assert not (work / "a.mp4").exists()
 
 # %% [markdown]
 # The same holds for:
-# - a truncated or animated image, or one too small to use;
+# - a file that is not an image, or a truncated or animated image, or one too small to use;
+# - an output that already exists (add `--force` to replace it);
 # - out-of-range parameters;
 # - a gated model without a token (the message says where to accept the license and how to log in);
 # - no network with nothing cached. The message says what to do. Without an explicit `--source pretrained`

@@ -18,6 +18,7 @@ import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
+from pathlib import Path
 
 SOURCE_VARIABLE = "SVD_LEARN_SOURCE"
 SOURCES = {
@@ -28,6 +29,12 @@ SOURCES = {
 # The libraries whose versions decide whether SVD runs (lesson 3 explains each one).
 LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "huggingface_hub", "numpy")
 GIB = 2**30
+
+
+def course_home() -> Path:
+    """Where the course keeps what it builds and caches (tiny weights, local Hub repos, the lab's environments):
+    $SVD_LEARN_HOME, else ~/.cache/svd-learn."""
+    return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn"))
 
 
 def installed_version(distribution: str) -> str | None:

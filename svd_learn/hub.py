@@ -312,9 +312,9 @@ def server_environment(echo=print) -> Path:
 
     from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
 
-    from svd_learn import models
+    from svd_learn.environment import course_home
 
-    folder = models.course_home() / SERVER_ENVIRONMENT
+    folder = course_home() / SERVER_ENVIRONMENT
     python, ready = _environment_python(folder), folder / "svd-learn-ready.json"
     # Rebuilt when the requirements or the Python that made it change.
     wanted = json.dumps({"requirements": server_requirements(), "python": os.path.realpath(sys.executable)})
@@ -415,9 +415,9 @@ def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
             if "address already in use" in tail.lower():
                 raise PortInUseError(f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again.")
             if "No module named" in tail:  # its own environment was damaged after it was made
-                from svd_learn import models
+                from svd_learn.environment import course_home
 
-                tail += (f"\nThe local Hub's own environment lacks a module: delete {models.course_home() / SERVER_ENVIRONMENT} "
+                tail += (f"\nThe local Hub's own environment lacks a module: delete {course_home() / SERVER_ENVIRONMENT} "
                          "and start again (it is created anew).")
             raise RuntimeError(f"The local Hub (olah) exited during start-up. The end of its log:\n{tail}")
         try:

@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from svd_learn import compat
-from svd_learn.environment import installed_version
+from svd_learn.environment import course_home, installed_version
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
 UNREACHABLE_SIGNS = (
@@ -132,8 +132,8 @@ def runs_on_this_python(reproduction: Reproduction) -> bool:
 
 
 def lab_home() -> Path:
-    """Where the lab keeps its download cache and throwaway environments: $SVD_LEARN_HOME/lab."""
-    return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn")) / "lab"
+    """Where the lab keeps its download cache and throwaway environments: the course's home, folder lab."""
+    return course_home() / "lab"
 
 
 def find_uv() -> str | None:

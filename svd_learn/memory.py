@@ -136,8 +136,8 @@ def dominated_by(name: str, calibration: dict | None = None) -> str | None:
     return None
 
 
-def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> int:
-    """Place and chunk `pipe` as `plan` says, in one call. Returns the decode_chunk_size to pass to the call.
+def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> None:
+    """Place and chunk `pipe` as `plan` says, in one call. Pass `plan.decode_chunk_size` to the pipeline call.
 
     Call it once, on a freshly loaded pipeline: offload hooks cannot be cleanly removed.
     """
@@ -161,7 +161,6 @@ def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> i
         pipe.unet.enable_forward_chunking()
     if plan.attention_slicing:
         pipe.enable_attention_slicing()  # reaches no SVD component: neither has set_attention_slice
-    return plan.decode_chunk_size
 
 
 # ----------------------------------------------------------------------------------------------------

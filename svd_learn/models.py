@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 
 from svd_learn import environment
-from svd_learn.environment import check_source
+from svd_learn.environment import check_source, course_home
 
 DATA = resources.files("svd_learn") / "data"
 
@@ -220,11 +220,6 @@ def build_full_size_random_pipeline(
                 if parameter.ndim >= 2:
                     parameter.mul_(weight_scale)
     return write_pipeline_folder(components, folder, fp32=False, fp16=True)
-
-
-def course_home() -> Path:
-    """Where the course keeps what it builds (tiny weights, local Hub repos): $SVD_LEARN_HOME or ~/.cache/svd-learn."""
-    return Path(os.environ.get("SVD_LEARN_HOME", Path.home() / ".cache" / "svd-learn"))
 
 
 def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:

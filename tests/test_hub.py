@@ -152,10 +152,10 @@ def test_server_never_outlives_its_process(ending, template):
 
 
 def test_the_server_runs_from_its_own_isolated_environment(server):
-    from svd_learn import models
+    from svd_learn.environment import course_home
 
     python = hub.server_environment()
-    assert python.is_relative_to(models.course_home() / hub.SERVER_ENVIRONMENT)
+    assert python.is_relative_to(course_home() / hub.SERVER_ENVIRONMENT)
     assert server.process.args[:3] == [str(python), "-I", "-u"]
     assert server.process.args[3] == str(hub.SERVER_PROGRAM)
     # isolated: it sees olah, and nothing of the environment that started it (not even svd_learn)

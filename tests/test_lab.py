@@ -63,7 +63,9 @@ def test_reproduction(entry_id):
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
         assert step in log
     assert any(f"[{expected_id}]" in log for expected_id in expected)
-    assert seconds < 60, f"{entry_id} took {seconds:.0f} s"
+    # a reproduction that installs torch (a 200 MB wheel) takes longer, more so beside the other test worker
+    limit = 120 if lab.get_reproduction(entry_id).needs_torch else 60
+    assert seconds < limit, f"{entry_id} took {seconds:.0f} s"
     assert not (lab.lab_home() / "envs" / lab.ENV_NAME).exists()  # throwaway environments are removed
 
 

@@ -200,9 +200,9 @@ def test_done_criteria_hold_in_one_t4_budget_run():
 # ---------------------------------------------------------------------------------------------------- on a CPU
 
 
-def test_apply_plan_chunks_the_unet_and_returns_the_decode_chunk(tiny_pipe_factory):
+def test_apply_plan_chunks_the_unet_when_the_plan_says_so(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
-    assert memory.apply_plan(pipe, "gpu-chunked-decode2", "cpu") == 2
+    memory.apply_plan(pipe, "gpu-chunked-decode2", "cpu")
     chunked = [m for m in pipe.unet.modules() if hasattr(m, "_chunk_size")]
     assert chunked and all(m._chunk_size == 1 for m in chunked)
 

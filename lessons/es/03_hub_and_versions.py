@@ -607,24 +607,36 @@ assert f"huggingface_hub version: {installed_version('huggingface_hub')}" in hub
 # `svd-learn lab run flax_weights_name`). Actualizar diffusers a una versión actual corrige los dos.
 #
 # Aquí está, fila por fila, un diffusers antiguo fijado en el Colab de hoy (huggingface_hub 1.x,
-# transformers 5). Cada fila que falla es una reproducción del lab: instalaciones reales desde el registro de
-# paquetes, y la línea que falla, ejecutada de verdad. Los tests del curso las ejecutan todas.
-# `svd-learn lab run ID` ejecuta una para ti.
-#
-# | diffusers fijado | qué pasa | cómo reproducirlo |
-# |---|---|---|
-# | 0.24.0 (la primera con SVD) | `import diffusers` falla: `hf_cache_home` ya no existe en hub 1.x | `svd-learn lab run hf_cache_home` |
-# | 0.25.0 a 0.28.2 | `import diffusers` falla: `cached_download` ya no existe (hub 0.26) | `svd-learn lab run cached_download` |
-# | 0.29.0 a 0.35.1 | importar el pipeline de SVD falla: `FLAX_WEIGHTS_NAME` ya no existe (transformers 5) | `svd-learn lab run flax_weights_name` |
-# | 0.39.0 (la de Colab) | se importa y funciona | el paso "fixed" (corregido) de cada línea de arriba |
+# transformers 5). La celda de abajo construye la tabla con imports reales. El lab instala cada diffusers
+# antiguo junto a un huggingface_hub 1.x y ejecuta `import diffusers`. La fila de `cached_download` es la
+# ejecución de la sección 9.
 
 # %%
-for entry_id in ("hf_cache_home", "cached_download", "flax_weights_name"):
-    reproduction = lab.get_reproduction(entry_id)
-    print(f"{entry_id:18} broken: {' then '.join(' '.join(step) for step in reproduction.broken)}")
-    print(f"{'':18} fixed:  {' then '.join(' '.join(step) for step in reproduction.fixed) or 'the same, with the fixed code'}")
-assert all(any(pin.startswith("diffusers==0.39") for step in lab.get_reproduction(i).fixed for pin in step)
-           for i in ("hf_cache_home", "cached_download", "flax_weights_name"))
+def first_import_says(outcome):
+    """The last line of what `import diffusers` printed, without the path in parentheses."""
+    return outcome.error_text.strip().splitlines()[-1].split(" (")[0] if outcome.reproduced else "imports cleanly"
+
+
+oldest_svd_pin = lab.run_reproduction("hf_cache_home", echo=lambda line: None)  # diffusers 0.24.0, quietly
+print(f"{'installed':46}import diffusers")
+for outcome in (oldest_svd_pin, result):
+    print(f"{' '.join(outcome.broken_pins):46}{first_import_says(outcome)}")
+assert oldest_svd_pin.fixed_pins == result.fixed_pins  # both fixed steps install the same: Colab's own pair
+print(f"{' '.join(result.fixed_pins):46}{'imports cleanly' if oldest_svd_pin.fixed_ok and result.fixed_ok else 'FAILS'}")
+assert oldest_svd_pin.reproduced and "hf_cache_home" in first_import_says(oldest_svd_pin)
+assert "cached_download" in first_import_says(result)
+assert oldest_svd_pin.fixed_ok and result.fixed_ok and "diffusers==0.39.0" in result.fixed_pins
+
+# %% [markdown]
+# | diffusers fijado | sobre huggingface_hub 1.x y transformers 5 | cómo reproducirlo |
+# |---|---|---|
+# | 0.24.0 (la primera con SVD) | `import diffusers` falla: `hf_cache_home` ya no existe (hub 1.0) | la celda de arriba |
+# | 0.25.0 a 0.28.2 | `import diffusers` falla: `cached_download` ya no existe (hub 0.26) | sección 9 |
+# | 0.29.0 a 0.35.1 | importar el pipeline de SVD falla: `FLAX_WEIGHTS_NAME` ya no existe (transformers 5) | `svd-learn lab run flax_weights_name` |
+# | 0.39.0 (la de Colab) | se importa y funciona | las líneas "fixed" (corregido) de arriba |
+#
+# La tercera fila necesita torch en el entorno desechable, una descarga grande, así que este notebook no la
+# ejecuta. `svd-learn lab run flax_weights_name` sí lo hace, y los tests del curso también.
 
 # %% [markdown]
 # ## 12. Corregirlo de la forma correcta

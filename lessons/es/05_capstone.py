@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -325,29 +327,27 @@ assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["t
 #
 # ## 8. Cada error da una frase clara, no un traceback
 #
-# La línea de comandos es la misma función. Sus errores dicen qué estuvo mal y qué hacer. Sale con el código
-# 1 (130 con Ctrl-C) y deja tus archivos como estaban. Tres ejemplos. En tu propio notebook escribirías
-# `!svd-learn generate missing.jpg -o a.mp4`. Aquí, el `CliRunner` de typer ejecuta el mismo comando dentro
-# de este proceso. Así no hay que arrancar Python tres veces. La salida es la misma:
+# La línea de comandos ejecuta la misma función. Sus errores dicen qué estuvo mal y qué hacer. Sale con el
+# código 1 (130 con Ctrl-C) y deja tus archivos como estaban. En una celda de Colab escribirías
+# `!svd-learn generate missing.jpg -o a.mp4`. Aquí, Python ejecuta el mismo comando, para que la celda pueda
+# comprobar el código de salida y el mensaje:
 
 # %%
-from typer.testing import CliRunner
+import shutil
+import subprocess
 
-from svd_learn.cli import app
-
-(work / "notes.txt").write_text("not an image")
-for arguments in (
-    [str(work / "missing.jpg"), "-o", str(work / "a.mp4")],
-    [str(work / "notes.txt"), "-o", str(work / "a.mp4")],
-    [str(models.SAMPLE_IMAGE), "-o", str(video_path)],
-):
-    result = CliRunner().invoke(app, ["generate", *arguments])
-    print(f"exit {result.exit_code}: {result.output.strip()}")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+beside = Path(sys.executable).parent / "svd-learn"  # in a virtual environment, pip puts it beside python
+svd_learn_command = str(beside) if beside.exists() else shutil.which("svd-learn")  # on Colab: /usr/local/bin
+result = subprocess.run([svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
+                        capture_output=True, text=True)
+print(f"exit {result.returncode}: {result.stderr.strip()}")
+assert result.returncode == 1 and "missing.jpg does not exist" in result.stderr and "Traceback" not in result.stderr
+assert not (work / "a.mp4").exists()
 
 # %% [markdown]
 # Lo mismo vale para:
-# - una imagen truncada o animada, o una demasiado pequeña para usarla;
+# - un archivo que no es una imagen, o una imagen truncada o animada, o una demasiado pequeña para usarla;
+# - una salida que ya existe (añade `--force` para reemplazarla);
 # - parámetros fuera de rango;
 # - un modelo con acceso restringido (gated) sin token (el mensaje dice dónde aceptar la licencia y cómo
 #   iniciar sesión);
