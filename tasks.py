@@ -11,11 +11,10 @@
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
 torch==2.13.0: on the course's CI machines this is a CPU build already on disk), then the course with its
 hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
-`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml held at `name==X` (torch stays at
-$SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every test there, in two steps: first
-without the hub extra (huggingface_hub at its own lower bound, 1.4), then with it at its lower bounds (olah
-needs huggingface_hub >= 1.27, so it moves up, as Lesson 3's setup cell moves it on an older Colab) for the
-tests of the local Hub, the lab and Lesson 3.
+`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml and of its hub and test extras
+held at `name==X` (torch stays at $SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every
+test there, Lesson 3 included, with huggingface_hub at its lower bound (1.4): the local Hub's server, olah,
+runs from its own environment (svd_learn/hub.py), whatever the lesson's libraries are.
 """
 
 import hashlib
@@ -33,8 +32,6 @@ VENV = ROOT / ".venv"
 OLDEST_VENV = ROOT / ".venv-oldest"
 TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
 EXTRAS = ".[hub,test]"
-# What needs the hub extra (olah, uv): tested in the oldest environment once the extra is installed.
-HUB_TESTS = ["tests/test_hub.py", "tests/test_lab.py", "lessons/03_hub_and_versions.ipynb", "lessons/es/03_hub_and_versions.ipynb"]
 # Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
 NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
 # Two pytest-xdist workers: the lab's real installs wait on the network while the other worker runs notebooks.
@@ -121,14 +118,9 @@ def cli(*arguments: str) -> None:
 def oldest() -> None:
     """Every test on the oldest supported versions (see the module docstring)."""
     shutil.rmtree(OLDEST_VENV, ignore_errors=True)
-    ensure_environment(OLDEST_VENV, lower_bounds("test"), extras=".[test]")
-    python = python_in(OLDEST_VENV)
-    step("pytest in .venv-oldest/ without the hub extra: unit tests, strict nbval of the lessons, and the check against Colab's images")
-    run(python, "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, *(f"--ignore={path}" for path in HUB_TESTS), SVD_LEARN_COLAB_CHECK="1")
-    step("adding the hub extra at its lower bounds (olah needs huggingface_hub >= 1.27: it moves up from 1.4)")
-    install_course(python, ".[hub,test]", lower_bounds("test", "hub"))
-    step("pytest in .venv-oldest/ with the hub extra: the local Hub, the lab and Lesson 3")
-    run(python, "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, *HUB_TESTS)
+    ensure_environment(OLDEST_VENV, lower_bounds("hub", "test"))
+    step("pytest in .venv-oldest/: unit tests, strict nbval of the lessons, and the check against Colab's images")
+    run(python_in(OLDEST_VENV), "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, SVD_LEARN_COLAB_CHECK="1")
 
 
 TASKS = {"demo": demo, "test": test, "lessons": lessons, "cli": cli, "oldest": oldest}

@@ -10,8 +10,10 @@ runs the same notebooks the same way, with three stand-ins:
 
     # here, where the package registry is reachable: the wheels the GPU machine lacks, in bundles of <= 64 MiB
     python benchmarks/rehearse_colab.py wheels
-    # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp
+    # on the GPU machine, for Lesson 3 only: a call that carries .rehearsal/lab alone copies it to /tmp, and one
+    # that carries .rehearsal/hub alone does the same (the wheels of the local Hub's own environment)
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
+    mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/hub /tmp/svd-learn-rehearsal/hub-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
@@ -35,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,15 +49,17 @@ WORK = Path("/tmp/svd-learn-rehearsal")
 # and it must reach its local server, as it does on Colab. Every other lesson runs with HF_HUB_OFFLINE=1.
 ASKS_ITS_OWN_HUB = {"03_hub_and_versions"}
 LAB_WHEELS = WORK / "lab-wheels"  # the lab bundle, copied there by an earlier call (see the docstring)
+HUB_WHEELS = WORK / "hub-wheels"  # the hub bundle, likewise
 
 # Colab's libraries (its 2026-08-19 image), for the code under test. Colab's transformers 5.15.0 (11 MB) does not
 # fit a call beside the video wheel: the GPU machine's own transformers (5.17) stands in for it.
 COLAB_STACK = ["diffusers==0.39.0", "huggingface_hub==1.27.0", "accelerate==1.14.0"]
 # What the lessons need beyond the GPU machine's image (KINDS.md lists that image's packages): the Jupyter
-# kernel and nbclient, jupytext to read the .py sources, olah for Lesson 3's local Hub, and ffmpeg for video.
+# kernel and nbclient, jupytext to read the .py sources, and ffmpeg for video. Lesson 3's local Hub runs olah from
+# its own environment (svd_learn.hub.server_environment): the hub bundle holds all it needs, as a wheel folder.
 KERNEL = ["ipykernel", "nbclient", "jupytext"]
 VIDEO = ["imageio-ffmpeg==0.6.0"]  # Colab's version; 29.5 MB, so it travels in its own bundle
-HUB = ["olah==0.5.4"]
+HUB = tomllib.loads((ROOT / "svd_learn" / "data" / "hub_server.toml").read_text())["requirements"]
 # Packages the GPU machine's image already has (device/KINDS.md, 2026-11-17): not carried.
 GPU_IMAGE_HAS = set("""absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
 charset-normalizer click cloudpickle colorama contourpy cycler filelock fonttools frozenlist fsspec h11 hf-xet httpcore
@@ -95,7 +100,8 @@ def _drop(bundle: Path, names: set[str]) -> None:
 
 def download_wheels(bundles: list[str]) -> None:
     """Fill .rehearsal/{kernel,video,hub,lab} (or the bundles named): each fits a GPU call's 64 MiB with the tree.
-    The lab bundle (57 MiB) travels alone: the call that carries it copies it to /tmp on the warm machine."""
+    The lab bundle (57 MiB) and the hub bundle travel alone: the call that carries one copies it to /tmp on the
+    warm machine."""
     from svd_learn import lab
 
     pinned = {requirement.split("==")[0].lower().replace("_", "-") for requirement in COLAB_STACK}
@@ -109,9 +115,8 @@ def download_wheels(bundles: list[str]) -> None:
     if "video" in bundles:
         _download(BUNDLES / "video", VIDEO, deps=False)
     if "hub" in bundles:
+        # everything olah needs in a fresh environment, the GPU image's packages too (15.5 MiB): it travels alone
         _download(BUNDLES / "hub", HUB, deps=True)
-        kernel = {_name(wheel) for wheel in (BUNDLES / "kernel").glob("*.whl")}  # travels with it: one copy each
-        _drop(BUNDLES / "hub", GPU_IMAGE_HAS | pinned | kernel)
     if "lab" in bundles:
         for entry_id in reproductions_the_lessons_run():  # each install step resolves on its own, as the lab runs it
             reproduction = lab.get_reproduction(entry_id)
@@ -127,8 +132,8 @@ def download_wheels(bundles: list[str]) -> None:
 
 
 def install_bundles(target: Path) -> None:
-    """Install the carried bundles (not the lab's: that is a find-links folder) into `target`, each once."""
-    for bundle in ("kernel", "video", "hub"):
+    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once."""
+    for bundle in ("kernel", "video"):
         wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
         marker = target / f".installed-{bundle}"
         if wheels and not marker.exists():
@@ -164,6 +169,27 @@ def fill_hub_cache(hub_cache: Path, built: Path, commit: str = "0" * 39 + "1") -
             link.symlink_to(os.path.relpath(blob, link.parent))
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / "main").write_text(commit)
+
+
+def prepare_local_hub(environment: dict[str, str]) -> None:
+    """Create Lesson 3's local Hub environment (olah, apart from the lesson's libraries) from the hub bundle, as the
+    lesson's first hub.start() would from the registry. Done here, before the lesson, so that the lab keeps its
+    own wheel folder alone; the lesson's start then finds it ready."""
+    from svd_learn import hub
+
+    folder = HUB_WHEELS if HUB_WHEELS.is_dir() else BUNDLES / "hub"
+    if not folder.is_dir():
+        raise SystemExit(f"Lesson 3 needs the hub bundle: carry .rehearsal/hub in a call of its own and copy it to {HUB_WHEELS}.")
+    saved = dict(os.environ)
+    os.environ.update(environment, PIP_FIND_LINKS=str(folder), PIP_NO_INDEX="1")
+    os.environ.pop("UV_FIND_LINKS", None)
+    try:
+        started = time.perf_counter()
+        hub.server_environment()
+        print(f"the local Hub's own environment: {time.perf_counter() - started:.0f} s", flush=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
@@ -281,6 +307,8 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
         fill_hub_cache(hub_cache, built)
         print(f"full-size random SVD-XT built and laid out in the Hub cache: {time.perf_counter() - started:.0f} s", flush=True)
     environment = rehearsal_environment(site, WORK)
+    if any(source.stem in ASKS_ITS_OWN_HUB for source in sources):
+        prepare_local_hub(environment)
     results = {"machine": machine(), "emulated": emulated_view(environment), "source": "pretrained", "lessons": []}
     print(json.dumps(results["emulated"]), flush=True)
     for source in sources:

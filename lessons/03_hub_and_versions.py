@@ -38,7 +38,7 @@ if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", 'install -q --no-deps "svd-learn @ git+https://github.com/svd-learn/svd-learn"')
     from svd_learn.install import install_requirements
 
-    install_requirements("hub")  # and the hub extra: olah (the local Hub) and uv (the lab)
+    install_requirements("hub")  # and the hub extra: uv, for fast throwaway environments
 
 from svd_learn.environment import check_requirements, print_header
 
@@ -49,7 +49,9 @@ source = print_header()
 # ## A real Hub on this machine
 #
 # This lesson does not download from huggingface.co: it runs a Hub-compatible server (olah, from PyPI) on
-# `127.0.0.1` and points the client at it. The server speaks the Hub's HTTP API. It serves a course repo,
+# `127.0.0.1` and points the client at it. olah runs from its own small environment, made at its first start
+# (a few seconds with uv), so it changes none of the libraries this notebook uses.
+# The server speaks the Hub's HTTP API. It serves a course repo,
 # `svd-learn/tiny-svd-xt`: the real SVD-XT layout and classes, with tiny random weights. The repo is a git
 # repository with a history:
 #
@@ -126,7 +128,8 @@ assert api_requests[0][:2] == ("GET", f"/api/models/{REPO}")  # 1. which files d
 #    points to (`huggingface_hub.model_info`). diffusers picks the files it needs from that list.
 # 2. `GET /api/models/{repo}/revision/main` and `.../tree/<commit>`: `snapshot_download` resolves `main` to a
 #    commit, then lists the files of that commit. Every later request names the **commit**, not `main`:
-#    one download never mixes files from two commits, even if someone pushes meanwhile.
+#    one download never mixes files from two commits, even if someone pushes meanwhile. (huggingface_hub 1.4,
+#    the version on Colab's 2026-02 image, sends no `tree` request: it takes the file list from the `revision` answer.)
 # 3. For each file, `HEAD .../resolve/<commit>/<file>` (size, `ETag` = content hash, `X-Repo-Commit`), then
 #    `GET` for the content.
 #
@@ -377,9 +380,10 @@ assert "not cached: LocalEntryNotFoundError" in offline.stdout and server.reques
 # %%
 server.stop()
 assert not server.is_running()
-from huggingface_hub import try_to_load_from_cache
-from huggingface_hub.errors import IncompleteSnapshotError
+from huggingface_hub import errors, try_to_load_from_cache
 
+# IncompleteSnapshotError exists from huggingface_hub 1.22 on; older versions never raise it (`()` catches nothing)
+IncompleteSnapshotError = getattr(errors, "IncompleteSnapshotError", ())
 try:
     offline_pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", local_files_only=True, torch_dtype=torch.float16)
 except IncompleteSnapshotError as error:

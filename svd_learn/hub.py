@@ -1,8 +1,10 @@
 """Lesson 3: a real Hub-compatible server on 127.0.0.1, serving a course model repo with history.
 
 Nothing in CI can reach huggingface.co, and a lesson about downloads must still make real downloads.
-So the course runs olah (a self-hosted Hub mirror, from PyPI) in offline mode on this machine. It serves
-one model repo, built here as a git repository the way model repos on the Hub are:
+So the course runs olah (a self-hosted Hub mirror, from PyPI) in offline mode on this machine. olah runs
+from its own small environment ($SVD_LEARN_HOME/olah-env, created on first start, see server_environment),
+never from the lesson's: it needs newer huggingface_hub, fastapi and pydantic than older Colab images ship.
+It serves one model repo, built here as a git repository the way model repos on the Hub are:
 
     commit 1  "Add full-precision weights"   model_index.json, configs, *.safetensors (fp32)   tag v1.0
     commit 2  "Add the fp16 variant"         + *.fp16.safetensors                              branch main
@@ -12,7 +14,7 @@ Weights are tiny (svd_learn.models), the layout is the real SVD-XT's, and `*.saf
 stored with Git LFS, as on the Hub. Commits have fixed authors and dates, so their hashes only change
 when the files do.
 
-    with hub.local_hub() as server:           # free port, starts in about 2 s, always stopped
+    with hub.local_hub() as server:           # free port, starts in about 2 s (the first time: + its environment), always stopped
         hf_hub_download(hub.COURSE_REPO, "model_index.json", endpoint=server.endpoint)
         print(server.request_log())            # what the client asked for
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,67 +283,111 @@ offline = true
 # ^ hf-netloc points at a closed local port: there is no upstream Hub. offline = true makes olah answer
 #   from the mirrors at once instead of trying that upstream first.
 
-# The server runs in its own process group (so stop() kills everything it started) and watches its
-# parent: if the notebook kernel or test process dies without calling stop(), the server exits too.
-# One fix to olah: offline, it cannot answer `GET /api/models/{org}/{repo}` (repo info without a
-# revision, which the Hub answers for the default branch and diffusers' from_pretrained asks for),
-# so that request is served as `.../revision/main`. The request log still shows the path as asked.
-_SERVE = """\
-import os, re, sys, threading, time
-parent = int(sys.argv[1])
-def exit_with_parent():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-threading.Thread(target=exit_with_parent, daemon=True).start()
-
-from olah.server import app, main
-
-class DefaultBranchInfo:
-    def __init__(self, app):
-        self.app = app
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and re.fullmatch(r"/api/(models|datasets|spaces)/[^/]+/[^/]+", scope["path"]):
-            path = scope["path"] + "/revision/main"
-            scope = dict(scope, path=path, raw_path=path.encode())
-        await self.app(scope, receive, send)
-
-app.add_middleware(DefaultBranchInfo)
-sys.argv = ["olah-cli", "-c", sys.argv[2], "--log-path", sys.argv[3]]
-main()
-"""
+# The server program, run by the local Hub's own Python (see server_environment and hub_server.py).
+SERVER_PROGRAM = Path(__file__).with_name("hub_server.py")
+SERVER_ENVIRONMENT = "olah-env"  # under the course's home
 
 
-def start(port: int | None = None, repo: str | Path | None = None, timeout_s: float = START_TIMEOUT_S) -> LocalHub:
+def server_requirements() -> list[str]:
+    """What the local Hub's own environment holds (svd_learn/data/hub_server.toml): olah, at least."""
+    from importlib import resources
+
+    text = resources.files("svd_learn").joinpath("data", "hub_server.toml").read_text()
+    return tomllib.loads(text)["requirements"]
+
+
+def _environment_python(folder: Path) -> Path:
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def server_environment(echo=print) -> Path:
+    """The Python of the local Hub's own environment, $SVD_LEARN_HOME/olah-env, created on first use.
+
+    olah is never installed next to the lessons' libraries: it needs newer huggingface_hub, fastapi and
+    pydantic than older Colab images ship. With uv (the hub extra) the first creation takes seconds; with
+    venv + pip longer. Installers read their usual settings (PIP_FIND_LINKS, PIP_NO_INDEX, UV_FIND_LINKS,
+    UV_NO_INDEX), so a local wheel folder works. Raises RuntimeError saying what to do when it fails.
+    """
+    import json
+
+    from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
+
+    from svd_learn.environment import course_home
+
+    folder = course_home() / SERVER_ENVIRONMENT
+    python, ready = _environment_python(folder), folder / "svd-learn-ready.json"
+    # Rebuilt when the requirements or the Python that made it change.
+    wanted = json.dumps({"requirements": server_requirements(), "python": os.path.realpath(sys.executable)})
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if python.exists() and ready.exists() and ready.read_text() == wanted:
+            return python
+        started = time.monotonic()
+        name = _create_server_environment(folder, echo)
+        ready.write_text(wanted)
+        echo(f"the local Hub's own environment is ready ({name}, {time.monotonic() - started:.0f} s); later starts reuse it")
+    return python
+
+
+def _create_server_environment(folder: Path, echo) -> str:
+    """Create the environment at `folder` and install the server's requirements; returns the installer's name."""
+    from svd_learn import lab
+
+    requirements = server_requirements()
+    try:
+        installer = lab.Installer(cache_dir=None)  # uv's or pip's usual download cache
+        echo(f"creating the local Hub's own environment (once): {' '.join(requirements)} with {installer.name}, "
+             f"in {folder} ...")
+        if not installer.uv:
+            echo(f"  (uv would make this faster: {lab.UV_SAVES}; pip install 'svd-learn[hub]' adds it)")
+        python = installer.create(folder)
+        installer.install(python, requirements)
+    except lab.LabError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(
+            f"The local Hub runs olah from its own environment, and creating it failed:\n{error}\n"
+            "Check the network (or the wheel folder in PIP_FIND_LINKS), then run this cell again: "
+            "it starts again from scratch."
+        ) from None
+    check = subprocess.run([str(python), "-I", "-c", "import olah.server"], capture_output=True, text=True)
+    if check.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        last = (check.stdout + check.stderr).strip().splitlines()
+        raise RuntimeError(
+            f"The local Hub's own environment was created, but olah does not import there: "
+            f"{last[-1] if last else 'no output'}. Check {' '.join(requirements)} in svd_learn/data/hub_server.toml."
+        )
+    return installer.name
+
+
+def start(port: int | None = None, repo: str | Path | None = None, timeout_s: float = START_TIMEOUT_S, echo=print) -> LocalHub:
     """Start olah on 127.0.0.1 serving a copy of the course repo (or of the git repo `repo`).
 
-    `port=None` picks a free port. Returns once the server answers; raises a short error if the port is
-    taken, if olah is not installed, or if the server does not come up (with the end of its log).
+    `port=None` picks a free port. The first start creates the local Hub's own environment (see
+    server_environment; progress goes to `echo`). Returns once the server answers; raises a short error if
+    the port is taken, if that environment cannot be created, or if the server does not come up (with the
+    end of its log).
     """
-    if port is not None:
-        if not isinstance(port, int) or not 1 <= port <= 65535:
-            raise ValueError(f"port must be a whole number from 1 to 65535, not {port!r}. Leave it out to pick a free port.")
-        _check_port_free(port)
+    if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
+        raise ValueError(f"port must be a whole number from 1 to 65535, not {port!r}. Leave it out to pick a free port.")
     if repo is not None and not (Path(repo) / ".git").is_dir():
         raise ValueError(f"{repo} is not a git repository (no .git folder). Pass a folder made by build_course_repo, or leave repo= out.")
-    if importlib.util.find_spec("olah") is None:
-        raise RuntimeError(
-            "The local Hub needs olah, which comes with the course's hub extra: pip install 'svd-learn[hub]' "
-            "(lesson 3's setup cell does it)."
-        ) from None
+    python = server_environment(echo)
+    if port is not None:
+        _check_port_free(port)
     folder = Path(tempfile.mkdtemp(prefix="svd-learn-hub-"))
     port = port or free_port()
     config = folder / "configs.toml"
     config.write_text(_CONFIG.format(host=HOST, port=port, folder=folder))
     log = open(folder / "server.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(os.getpid()), str(config), str(folder / "logs")],
+        # -I: isolated (no PYTHONPATH or user site): only the local Hub's own environment
+        [str(python), "-I", "-u", str(SERVER_PROGRAM), str(os.getpid()), str(config), str(folder / "logs")],
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # its own process group
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     log.close()
     server = LocalHub(port=port, folder=folder, process=process)
@@ -368,6 +414,11 @@ def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
             tail = server.log_path.read_text(errors="replace")[-1500:]
             if "address already in use" in tail.lower():
                 raise PortInUseError(f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again.")
+            if "No module named" in tail:  # its own environment was damaged after it was made
+                from svd_learn.environment import course_home
+
+                tail += (f"\nThe local Hub's own environment lacks a module: delete {course_home() / SERVER_ENVIRONMENT} "
+                         "and start again (it is created anew).")
             raise RuntimeError(f"The local Hub (olah) exited during start-up. The end of its log:\n{tail}")
         try:
             connection = http.client.HTTPConnection(HOST, server.port, timeout=2)

@@ -4,7 +4,7 @@ Every lesson's setup cell does this on Colab, in two steps:
 
     %pip install -q --no-deps "svd-learn @ git+https://github.com/svd-learn/svd-learn"   # the course alone, seconds
     from svd_learn.install import install_requirements
-    install_requirements()            # lesson 3: install_requirements("hub") adds the local Hub and uv
+    install_requirements()            # lesson 3: install_requirements("hub") adds uv (olah gets its own environment)
 
 `install_requirements` asks pip for the course's dependencies with the installed torch family held as a
 constraint. pip then keeps every installed library that already satisfies the course (Colab's, on any image

@@ -165,8 +165,10 @@ def registry_reachable(url: str, timeout: float = 10) -> bool:
 
 
 def _find_links() -> list[str]:
-    """Local wheel folders the user already configured for pip (PIP_FIND_LINKS), passed on to uv too."""
-    return [folder for folder in os.environ.get("PIP_FIND_LINKS", "").split() if folder]
+    """Local wheel folders the user already configured: pip's PIP_FIND_LINKS (separated by spaces) and uv's
+    UV_FIND_LINKS (separated by commas), passed on to whichever installer runs."""
+    folders = os.environ.get("PIP_FIND_LINKS", "").split() + os.environ.get("UV_FIND_LINKS", "").split(",")
+    return list(dict.fromkeys(folder.strip() for folder in folders if folder.strip()))
 
 
 def _no_index() -> bool:
@@ -183,10 +185,11 @@ class Installer:
     """Creates a virtual environment and installs pins into it, with uv or with venv + pip.
 
     `find_links`: folders of wheels searched too (added to PIP_FIND_LINKS); `no_index`: nothing but those
-    folders (as PIP_NO_INDEX=1 does), for machines behind a proxy or offline.
+    folders (as PIP_NO_INDEX=1 does), for machines behind a proxy or offline. `cache_dir=None`: the
+    installer's own download cache (uv's or pip's usual one, UV_CACHE_DIR and PIP_CACHE_DIR honoured).
     """
 
-    def __init__(self, cache_dir: Path, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False):
+    def __init__(self, cache_dir: Path | None, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False):
         uv = find_uv()
         if use_uv and uv is None:
             raise LabError("uv is not installed: pip install 'svd-learn[hub]' (or pip install uv), or run without it (venv + pip, slower).")
@@ -198,7 +201,7 @@ class Installer:
         self.no_index = no_index or _no_index()
         for folder in self.find_links:
             if not Path(folder).is_dir():
-                raise LabError(f"The wheel folder {folder} does not exist. Check the path given to --find-links or PIP_FIND_LINKS.")
+                raise LabError(f"The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS or UV_FIND_LINKS.")
         if self.no_index and not self.find_links:
             raise LabError("No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR.")
 
@@ -224,8 +227,10 @@ class Installer:
         links = [arg for folder in self.find_links for arg in ("--find-links", folder)]
         links += ["--no-index"] if self.no_index else []
         if self.uv:
-            return [self.uv, "pip", "install", "--quiet", "--python", str(python), "--cache-dir", str(self.cache_dir / "uv")] + links
-        return [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(self.cache_dir / "pip")] + links
+            cache = ["--cache-dir", str(self.cache_dir / "uv")] if self.cache_dir else []
+            return [self.uv, "pip", "install", "--quiet", "--python", str(python), *cache] + links
+        cache = ["--cache-dir", str(self.cache_dir / "pip")] if self.cache_dir else []
+        return [str(python), "-m", "pip", "install", "--quiet", *cache] + links
 
     def install(self, python: Path, pins: list[str]) -> None:
         self._run(self.install_command(python) + pins, installing=pins)

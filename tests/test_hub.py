@@ -98,6 +98,7 @@ def test_a_moved_branch_is_served_at_once(template, tmp_path):
 
 
 def test_starts_fast_and_stops_completely():
+    hub.server_environment()  # made once per course home (seconds): not part of a start
     started = time.perf_counter()
     server = hub.start()
     seconds = time.perf_counter() - started
@@ -145,3 +146,90 @@ def test_server_never_outlives_its_process(ending, template):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     pid = int(result.stdout.split()[0])
     assert gone(pid), f"the server (pid {pid}) outlived its parent"
+
+
+# --- the local Hub's own environment ----------------------------------------------------------------------
+
+
+def test_the_server_runs_from_its_own_isolated_environment(server):
+    from svd_learn.environment import course_home
+
+    python = hub.server_environment()
+    assert python.is_relative_to(course_home() / hub.SERVER_ENVIRONMENT)
+    assert server.process.args[:3] == [str(python), "-I", "-u"]
+    assert server.process.args[3] == str(hub.SERVER_PROGRAM)
+    # isolated: it sees olah, and nothing of the environment that started it (not even svd_learn)
+    probe = "import importlib.util as u; print(bool(u.find_spec('olah')), bool(u.find_spec('svd_learn')))"
+    seen = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True, env={"PYTHONPATH": str(Path.cwd())})
+    assert seen.stdout.split() == ["True", "False"], seen.stderr
+
+
+def test_repo_info_without_revision_is_rewritten_to_main():
+    import asyncio
+
+    from svd_learn import hub_server
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["path"], scope["raw_path"]))
+
+    middleware = hub_server.DefaultBranchInfo(app)
+    for path in ("/api/models/org/name", "/api/models/org/name/revision/v1.0", "/org/name/resolve/main/a.json"):
+        asyncio.run(middleware({"type": "http", "path": path, "raw_path": path.encode()}, None, None))
+    assert [path for path, _ in seen] == ["/api/models/org/name/revision/main", "/api/models/org/name/revision/v1.0", "/org/name/resolve/main/a.json"]
+    assert seen[0][1] == b"/api/models/org/name/revision/main"
+
+
+def test_the_environment_is_made_once_and_again_when_its_requirements_change(monkeypatch, tmp_path):
+    monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
+    made = []
+
+    def create(folder, echo):  # stands in for uv / venv + pip
+        made.append(folder)
+        hub._environment_python(folder).parent.mkdir(parents=True, exist_ok=True)
+        hub._environment_python(folder).touch()
+        return "uv"
+
+    monkeypatch.setattr(hub, "_create_server_environment", create)
+    lines = []
+    first = hub.server_environment(echo=lines.append)
+    assert hub.server_environment(echo=lines.append) == first and len(made) == 1
+    assert lines == ["the local Hub's own environment is ready (uv, 0 s); later starts reuse it"]
+    monkeypatch.setattr(hub, "server_requirements", lambda: ["olah>=0.6"])
+    hub.server_environment(echo=lines.append)
+    assert made == [tmp_path / "olah-env"] * 2
+
+
+@pytest.mark.slow  # creates a virtual environment
+@pytest.mark.parametrize("use_uv", [True, False], ids=["uv", "venv-pip"])
+def test_a_failed_creation_says_what_to_do_and_leaves_nothing(use_uv, monkeypatch, tmp_path):
+    from svd_learn import lab
+
+    if use_uv and lab.find_uv() is None:
+        pytest.skip("uv is not installed here")
+    if not use_uv:
+        monkeypatch.setattr(lab, "find_uv", lambda: None)
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # a wheel folder that lacks olah, and nothing else
+    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
+    lines = []
+    with pytest.raises(RuntimeError, match=r"(?s)runs olah from its own environment, and creating it failed:.*"
+                                           r"do not hold olah>=0.5.4.*Check the network \(or the wheel folder in PIP_FIND_LINKS\)"):
+        hub.server_environment(echo=lines.append)
+    assert lines[0].startswith("creating the local Hub's own environment (once): olah>=0.5.4 with ")
+    assert any("uv would make this faster" in line for line in lines) == (not use_uv)
+    assert not (tmp_path / "home" / hub.SERVER_ENVIRONMENT).exists()
+
+
+@pytest.mark.slow  # creates a virtual environment
+def test_an_environment_without_olah_is_refused(monkeypatch, tmp_path):
+    from svd_learn import lab
+
+    monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
+    monkeypatch.setattr(lab.Installer, "install", lambda self, python, pins: None)  # installs nothing
+    with pytest.raises(RuntimeError, match="was created, but olah does not import there: ModuleNotFoundError: No module named 'olah'"):
+        hub.server_environment(echo=lambda line: None)
+    assert not (tmp_path / hub.SERVER_ENVIRONMENT).exists()

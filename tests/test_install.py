@@ -43,12 +43,19 @@ def names(specs: list[str]) -> set[str]:
 # --- what each install brings -------------------------------------------------------------------------
 
 
-def test_the_base_install_has_neither_olah_nor_uv_and_the_hub_extra_has_both():
+def test_the_base_install_has_neither_olah_nor_uv_and_the_hub_extra_adds_only_uv():
     base = install.requirements(declared=declared_requirements(), known_extras={"hub", "test"})
     with_hub = install.requirements("hub", declared=declared_requirements(), known_extras={"hub", "test"})
     assert {"olah", "uv"}.isdisjoint(names(base))
-    assert names(with_hub) - names(base) == {"olah", "uv"}
+    assert names(with_hub) - names(base) == {"uv"}  # olah runs from the local Hub's own environment
     assert all(Requirement(spec).marker is None for spec in with_hub)  # markers dropped: pip gets plain specs
+
+
+def test_olah_is_only_in_the_local_hubs_own_environment():
+    from svd_learn import hub
+
+    assert "olah" in names(hub.server_requirements())
+    assert "olah" not in names(declared_requirements())
 
 
 def test_an_unknown_extra_is_named_with_the_choices():
@@ -100,11 +107,11 @@ def fake_install(monkeypatch, before, after, returncode=0, output=""):
 
 def test_nothing_changed_means_no_restart(monkeypatch):
     before = {"torch": "2.10.0+cu128", "diffusers": "0.36.0"}
-    calls = fake_install(monkeypatch, before, {**before, "olah": "0.5.4"})
+    calls = fake_install(monkeypatch, before, {**before, "uv": "0.13.0"})
     lines = []
-    assert install.install_requirements("hub", echo=lines.append) == {"olah": (None, "0.5.4")}
+    assert install.install_requirements("hub", echo=lines.append) == {"uv": (None, "0.13.0")}
     assert calls == [(["diffusers>=0.36"], ["torch==2.10.0+cu128"])]  # torch held as a constraint
-    assert lines == ["installed 1 packages: olah 0.5.4", "nothing that was installed before changed (torch 2.10.0+cu128 kept)"]
+    assert lines == ["installed 1 packages: uv 0.13.0", "nothing that was installed before changed (torch 2.10.0+cu128 kept)"]
 
 
 def test_a_change_to_an_imported_library_asks_for_a_restart(monkeypatch):
@@ -208,13 +215,14 @@ def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
 
 
 @COLAB_CHECK
-def test_the_hub_extra_keeps_everything_the_newest_image_ships(tmp_path):
-    """Lesson 3's extra on 2026-08-19: olah and uv are added, nothing is replaced. (On older images olah's own
-    bounds, huggingface_hub >= 1.27, fastapi >= 0.141, pydantic >= 2.13, upgrade those: see pyproject.toml.)"""
-    freeze = next(path for path in FREEZES if "2026-08-19" in path.name)
+@pytest.mark.parametrize("freeze", FREEZES, ids=lambda path: path.stem.rsplit(".", 1)[-1])
+def test_the_hub_extra_keeps_everything_each_image_ships(freeze, tmp_path):
+    """Lesson 3's setup cell (the hub extra): uv is added, nothing is replaced, on every image. olah, which would
+    upgrade huggingface_hub, fastapi and pydantic on images before 2026-08-14, runs from its own environment."""
     resolved, colab, released = resolve_on_colab(freeze, f"{ROOT}[hub]", tmp_path)
     assert changed_on_colab(resolved, colab, released) == {}
-    assert {"olah", "uv"} <= set(resolved) - set(colab)
+    added = set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")}
+    assert added == {"uv"}
 
 
 def test_the_oldest_stage_leaves_out_only_streams_of_progress_bars(monkeypatch):
@@ -235,14 +243,3 @@ def test_the_oldest_stage_leaves_out_only_streams_of_progress_bars(monkeypatch):
 
     outputs = [NotebookNode(output_type="stream", name="stderr", text=bars), NotebookNode(output_type="stream", name="stdout", text="ok\n")]
     assert nbval_versions.transform_streams_without_progress_bars(outputs) == [{"output_type": "stream", "stdout": "ok\n"}]
-
-
-def test_a_missing_olah_names_the_extra(monkeypatch):
-    import importlib.util
-
-    from svd_learn import hub
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "olah" else real_find_spec(name, *a))
-    with pytest.raises(RuntimeError, match=r"The local Hub needs olah, which comes with the course's hub extra: pip install 'svd-learn\[hub\]'"):
-        hub.start()

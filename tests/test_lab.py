@@ -154,6 +154,18 @@ def test_wheel_folders_and_no_index_reach_both_installers(monkeypatch, tmp_path)
         assert "--no-index" in uv.install_command(tmp_path / "python")
 
 
+def test_uvs_own_wheel_folders_count_too_and_no_cache_dir_means_the_installers_own(monkeypatch, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    monkeypatch.setenv("PIP_FIND_LINKS", str(a))
+    monkeypatch.setenv("UV_FIND_LINKS", f"{b},{a}")  # uv separates them with commas
+    monkeypatch.delenv("PIP_NO_INDEX", raising=False)
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    installer = lab.Installer(None, use_uv=False)
+    assert installer.find_links == [str(a), str(b)] and installer.no_index
+    assert "--cache-dir" not in installer.install_command(tmp_path / "python")
+
+
 def test_wheel_folder_mistakes_are_short_errors(monkeypatch, tmp_path):
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     monkeypatch.delenv("PIP_NO_INDEX", raising=False)

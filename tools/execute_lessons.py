@@ -35,9 +35,10 @@ SANITIZE = LESSONS / "sanitize.cfg"  # nbval's sanitizers (pytest --nbval-saniti
 # recognises the bar: its pattern needs the brackets.)
 PROGRESS_TIMING = re.compile(r"(\|\s*\d+/\d+ )\[[^\]\n]*\]")
 STABLE_TIMING = r"\1[time varies]"
-# Text that changes on every run, stored already as lessons/sanitize.cfg writes it: temporary folders and
-# the local Hub's port. (The machine and version lines stay: they are the same on one machine.)
-PER_RUN = ("temporary-paths", "local-hub-port")
+# Text that changes on every run, stored already as lessons/sanitize.cfg writes it: temporary folders, the
+# local Hub's port, and the lines of its one-time environment creation (seconds vary; later runs print none).
+# (The machine and version lines stay: they are the same on one machine.)
+PER_RUN = ("temporary-paths", "local-hub-port", "local-hub-environment")
 
 
 def per_run_rules() -> list[tuple[re.Pattern, str]]:

@@ -39,7 +39,7 @@ if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", 'install -q --no-deps "svd-learn @ git+https://github.com/svd-learn/svd-learn"')
     from svd_learn.install import install_requirements
 
-    install_requirements("hub")  # and the hub extra: olah (the local Hub) and uv (the lab)
+    install_requirements("hub")  # and the hub extra: uv, for fast throwaway environments
 
 from svd_learn.environment import check_requirements, print_header
 
@@ -50,7 +50,9 @@ source = print_header()
 # ## Un Hub real en esta máquina
 #
 # Esta lección no descarga nada de huggingface.co. Ejecuta un servidor compatible con el Hub (olah, de PyPI)
-# en `127.0.0.1` y apunta el cliente hacia él. El servidor habla la API HTTP del Hub. Sirve un repo del curso,
+# en `127.0.0.1` y apunta el cliente hacia él. olah funciona desde su propio entorno pequeño, creado en su
+# primer arranque (unos segundos con uv), así que no cambia ninguna biblioteca de este notebook.
+# El servidor habla la API HTTP del Hub. Sirve un repo del curso,
 # `svd-learn/tiny-svd-xt`: la estructura y las clases reales de SVD-XT, con pesos aleatorios diminutos. El repo
 # es un repositorio git con historial:
 #
@@ -130,6 +132,8 @@ assert api_requests[0][:2] == ("GET", f"/api/models/{REPO}")  # 1. which files d
 # 2. `GET /api/models/{repo}/revision/main` y `.../tree/<commit>`: `snapshot_download` averigua a qué commit
 #    apunta `main` y luego lista los archivos de ese commit. Cada petición posterior nombra el **commit**, no
 #    `main`. Así, una descarga nunca mezcla archivos de dos commits, aunque alguien haga push mientras tanto.
+#    (huggingface_hub 1.4, la versión de la imagen de Colab de 2026-02, no pide `tree`: toma la lista de
+#    archivos de la respuesta a `revision`.)
 # 3. Para cada archivo, `HEAD .../resolve/<commit>/<file>` (tamaño, `ETag` = hash del contenido,
 #    `X-Repo-Commit`), y luego `GET` para el contenido.
 #
@@ -384,9 +388,10 @@ assert "not cached: LocalEntryNotFoundError" in offline.stdout and server.reques
 # %%
 server.stop()
 assert not server.is_running()
-from huggingface_hub import try_to_load_from_cache
-from huggingface_hub.errors import IncompleteSnapshotError
+from huggingface_hub import errors, try_to_load_from_cache
 
+# IncompleteSnapshotError exists from huggingface_hub 1.22 on; older versions never raise it (`()` catches nothing)
+IncompleteSnapshotError = getattr(errors, "IncompleteSnapshotError", ())
 try:
     offline_pipe = StableVideoDiffusionPipeline.from_pretrained(REPO, revision=pinned, variant="fp16", local_files_only=True, torch_dtype=torch.float16)
 except IncompleteSnapshotError as error:
