@@ -725,8 +725,8 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - `decode_chunk_size` is the VAE's memory knob; `unet.enable_forward_chunking()` cuts the feed-forward layers.
 # - `enable_attention_slicing()` changes nothing for SVD; the temporal VAE has no slicing or tiling.
 # - Offloading (model, group, sequential) trades time and host RAM for GPU memory.
-# - On a T4: everything on the GPU, decode 2 frames at a time, expandable segments on. On an H100 capped
-#   like a T4 it peaked at 12.6 GiB. There it ran 1.25x to 1.27x faster than the documentation's low-memory
-#   recipe. The cap emulates a T4's memory, not its speed.
+# - On a T4: everything on the GPU, decode 8 frames at a time (2 if that does not fit), expandable segments
+#   on. On an H100 capped like a T4 these plans peaked at 13.4 and 12.6 GiB, and ran 1.25x to 1.28x faster
+#   than the documentation's low-memory recipe. The cap emulates a T4's memory, not its speed.
 # - A small `decode_chunk_size` changes the pixels: each chunk is decoded without the other frames.
 # - `memory.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.

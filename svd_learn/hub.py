@@ -203,8 +203,19 @@ class LocalHub:
 
     def requests(self) -> list[tuple[str, str, int]]:
         """(method, path, status) of every HTTP request the server answered since the last `clear_log()`."""
-        text = self.log_path.read_bytes()[self._log_start :].decode(errors="replace")
+        text = self._settled_log()[self._log_start :].decode(errors="replace")
         return [(m, p, int(s)) for m, p, s in re.findall(r'"(GET|HEAD|POST|PUT) (\S+) HTTP/[\d.]+" (\d{3})', text)]
+
+    def _settled_log(self, quiet_s: float = 0.1, at_most_s: float = 2.0) -> bytes:
+        """The log file once it stops growing: the server writes a request's line just after it sends the
+        response, so a client can finish a moment before the line of its last request is in the file."""
+        size, deadline = self.log_path.stat().st_size, time.monotonic() + at_most_s
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            size, grown = self.log_path.stat().st_size, size
+            if size == grown:
+                break
+        return self.log_path.read_bytes()
 
     def request_log(self, sort: bool = False) -> str:
         """The requests as lines a learner can read: `HEAD 200 /repo/resolve/main/file`. Clients fetch
@@ -224,12 +235,6 @@ class LocalHub:
             _kill_group(self.process)
         _RUNNING.discard(self)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> LocalHub:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _kill_group(process: subprocess.Popen, grace_s: float = 3.0) -> None:

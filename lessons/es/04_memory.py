@@ -746,8 +746,9 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 #   feed-forward.
 # - `enable_attention_slicing()` no cambia nada en SVD; el VAE temporal no tiene slicing ni tiling.
 # - El offload (model, group, sequential) cambia tiempo y RAM del host por memoria de GPU.
-# - En una T4: todo en la GPU, decodificar 2 fotogramas a la vez, expandable segments activado. En una H100
-#   limitada como una T4, llegó a un pico de 12.6 GiB. Allí fue de 1.25x a 1.27x más rápido que la receta de
-#   poca memoria de la documentación. El límite emula la memoria de una T4, no su velocidad.
+# - En una T4: todo en la GPU, decodificar 8 fotogramas a la vez (2 si no cabe), expandable segments
+#   activado. En una H100 limitada como una T4, estos planes llegaron a picos de 13.4 y 12.6 GiB, y fueron de
+#   1.25x a 1.28x más rápidos que la receta de poca memoria de la documentación. El límite emula la memoria de
+#   una T4, no su velocidad.
 # - Un `decode_chunk_size` pequeño cambia los píxeles: cada chunk se decodifica sin los demás fotogramas.
 # - `memory.choose_plan` / `svd-learn plan` eligen el plan más rápido que cabe y dicen por qué.
