@@ -456,12 +456,13 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # are independent. With the real model, the table is the real cost. If a border change is clearly larger
 # than an inside change, you would see it as a jump every `decode_chunk_size` frames.
 #
-# **Why the course decodes 8 frames at a time.** The planner (section 4) measured two plans on a T4
-# budget. Both keep the whole model on the GPU. `gpu-decode8` peaked at 13.42 GiB reserved, `gpu-decode2`
+# **Why the course decodes 2 frames at a time on a T4.** The planner (section 4) measured two plans on a
+# T4 budget. Both keep the whole model on the GPU. `gpu-decode8` peaked at 13.42 GiB reserved, `gpu-decode2`
 # at 12.56 GiB. Both decoded in about 2.5 s. The chunk changes the video: the VAE's temporal layers see only
-# the frames of one chunk. So when the speed is the same, the planner takes the largest chunk that fits the
-# budget with its safety margin: 8 frames, 13.42 GiB of the 14.0 a T4 allows. On a GPU with less room it
-# falls back to 2 frames at a time.
+# the frames of one chunk. So when the speed is the same, the planner takes the largest chunk that fits with
+# room to spare. A notebook that already ran a pipeline peaks higher than a fresh process: in the course's
+# Colab rehearsal, `gpu-decode8` reached 14.55 GiB in Lesson 5, over the 14.0 a T4 allows. So the planner
+# takes 8 frames only with 1.1 GiB to spare (from 16 GiB of GPU memory up), and 2 frames on a T4.
 
 # %%
 decode8 = find("gpu-decode8", source="h100-main.json", load_kwargs={})
@@ -680,7 +681,7 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# On a T4 with the real weights, `choose_plan` picks `gpu-decode8` and the peak stays under 14 GiB. On a
+# On a T4 with the real weights, `choose_plan` picks `gpu-decode2` and the peak stays under 14 GiB. On a
 # bigger GPU, wrap the call in `with memory.emulate_t4():` to see a T4's limits.
 #
 # ## 6. The plain recipe for a T4
@@ -725,8 +726,8 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - `decode_chunk_size` is the VAE's memory knob; `unet.enable_forward_chunking()` cuts the feed-forward layers.
 # - `enable_attention_slicing()` changes nothing for SVD; the temporal VAE has no slicing or tiling.
 # - Offloading (model, group, sequential) trades time and host RAM for GPU memory.
-# - On a T4: everything on the GPU, decode 8 frames at a time (2 if that does not fit), expandable segments
-#   on. On an H100 capped like a T4 these plans peaked at 13.4 and 12.6 GiB, and ran 1.25x to 1.28x faster
-#   than the documentation's low-memory recipe. The cap emulates a T4's memory, not its speed.
+# - On a T4: everything on the GPU, decode 2 frames at a time (8 from 16 GiB up), expandable segments on.
+#   On an H100 capped like a T4 these plans peaked at 12.6 and 13.4 GiB, and ran 1.25x to 1.28x faster than
+#   the documentation's low-memory recipe. The cap emulates a T4's memory, not its speed.
 # - A small `decode_chunk_size` changes the pixels: each chunk is decoded without the other frames.
 # - `memory.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.

@@ -257,7 +257,7 @@ print(t4.explain())
 # the calibration was measured with them. `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without
 # FlashAttention (a T4 lacks it). That is how the course checked this very function on a lent H100 80GB,
 # with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`;
-# the planner then took `gpu-decode2`; it now takes `gpu-decode8`, as fast, with 8 frames decoded at once):
+# with 24 GiB the planner now takes `gpu-decode8`, as fast, with 8 frames decoded at once):
 #
 # | budget | plan chosen | peak reserved | pipeline call | host RAM peak |
 # |---|---|---|---|---|
@@ -314,16 +314,14 @@ assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["t
 #
 # The command line runs the same function. Its errors say what was wrong and what to do. It exits with
 # code 1 (130 for Ctrl-C) and leaves your files as they were. In a Colab cell you would type
-# `!svd-learn generate missing.jpg -o a.mp4`. Here Python runs the same command, so that the cell can check
-# the exit code and the message:
+# `!svd-learn generate missing.jpg -o a.mp4`. Here Python runs the same program (`python -m svd_learn.cli`
+# is what `svd-learn` starts), so that the cell can check the exit code and the message:
 
 # %%
-import shutil
 import subprocess
 
-beside = Path(sys.executable).parent / "svd-learn"  # in a virtual environment, pip puts it beside python
-svd_learn_command = str(beside) if beside.exists() else shutil.which("svd-learn")  # on Colab: /usr/local/bin
-result = subprocess.run([svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
+svd_learn_command = [sys.executable, "-m", "svd_learn.cli"]  # the program behind `svd-learn`, in this Python
+result = subprocess.run([*svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
                         capture_output=True, text=True)
 print(f"exit {result.returncode}: {result.stderr.strip()}")
 assert result.returncode == 1 and "missing.jpg does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -520,13 +520,21 @@ def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected
     then the lowest peak. The others go to `rejected`, each with its reason. Returns the plan, its peak, the reason."""
     fastest = min(seconds for seconds, _, _ in fitting)
     tied = [f for f in fitting if f[0] <= fastest * (1 + SPEED_TIE)]
-    seconds, name, peak = min(tied, key=lambda f: (-PLANS[f[1]].decode_chunk_size, f[2]))
+    # A larger chunk than the smallest tied one must leave the margin a notebook needs (see calibrate.py).
+    margin = calibration.get("larger_chunk_margin_gib", 0.0)
+    smallest = min(PLANS[f[1]].decode_chunk_size for f in tied)
+    roomy = [f for f in tied if PLANS[f[1]].decode_chunk_size == smallest or f[2] + margin <= budget]
+    seconds, name, peak = min(roomy, key=lambda f: (-PLANS[f[1]].decode_chunk_size, f[2]))
     chunk = PLANS[name].decode_chunk_size
     for other_seconds, other, other_peak in fitting:
         if other == name:
             continue
         if other_seconds > fastest * (1 + SPEED_TIE):
             why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
+        elif (other_seconds, other, other_peak) not in roomy:
+            why = (f"fits a fresh process ({other_peak:.1f} GiB), but decoding {PLANS[other].decode_chunk_size} frames at "
+                   f"once is only taken with {margin:.1f} GiB to spare: a notebook that ran a pipeline before peaks "
+                   f"that much higher ({other_peak + margin:.1f} > {budget:.1f} GiB usable)")
         elif PLANS[other].decode_chunk_size < chunk:
             why = (f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
                    f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)")
@@ -541,8 +549,8 @@ def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected
               "your GPU's time differs)")
     if len(tied) > 1:
         reason += (f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
-                   f"chunk that fits wins ({chunk} frames at once: the VAE's temporal layers see more frames, so less "
-                   "flicker), then the lowest peak")
+                   f"chunk that fits with {margin:.1f} GiB to spare wins ({chunk} frames at once: the VAE's temporal "
+                   "layers see more frames, so less flicker), then the lowest peak")
     return name, peak, reason
 
 

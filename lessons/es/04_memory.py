@@ -466,12 +466,14 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # borde es claramente mayor que el cambio dentro de un chunk, lo verías como un salto cada
 # `decode_chunk_size` fotogramas.
 #
-# **Por qué el curso decodifica 8 fotogramas a la vez.** El planificador (sección 4) midió dos planes con el
-# presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8` llegó a un pico
-# de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s. El chunk cambia
-# el video: las capas temporales del VAE solo ven los fotogramas de un chunk. Por eso, cuando la velocidad es
-# la misma, el planificador elige el chunk más grande que cabe en el presupuesto con su margen de seguridad:
-# 8 fotogramas, 13.42 GiB de los 14.0 que permite una T4. En una GPU con menos espacio vuelve a 2 fotogramas.
+# **Por qué el curso decodifica 2 fotogramas a la vez en una T4.** El planificador (sección 4) midió dos
+# planes con el presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8`
+# llegó a un pico de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s.
+# El chunk cambia el video: las capas temporales del VAE solo ven los fotogramas de un chunk. Por eso, cuando
+# la velocidad es la misma, el planificador elige el chunk más grande que cabe con espacio de sobra. Un
+# notebook que ya ejecutó un pipeline llega a un pico más alto que un proceso nuevo: en el ensayo de Colab del
+# curso, `gpu-decode8` llegó a 14.55 GiB en la lección 5, por encima de los 14.0 que permite una T4. Por eso el
+# planificador elige 8 fotogramas solo con 1.1 GiB de sobra (desde 16 GiB de memoria de GPU), y 2 en una T4.
 
 # %%
 decode8 = find("gpu-decode8", source="h100-main.json", load_kwargs={})
@@ -697,7 +699,7 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# En una T4 con los pesos reales, `choose_plan` elige `gpu-decode8` y el pico se queda por debajo de 14 GiB. En
+# En una T4 con los pesos reales, `choose_plan` elige `gpu-decode2` y el pico se queda por debajo de 14 GiB. En
 # una GPU más grande, envuelve la llamada en `with memory.emulate_t4():` para ver los límites de una T4.
 #
 # ## 6. La receta sencilla para una T4
@@ -746,8 +748,8 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 #   feed-forward.
 # - `enable_attention_slicing()` no cambia nada en SVD; el VAE temporal no tiene slicing ni tiling.
 # - El offload (model, group, sequential) cambia tiempo y RAM del host por memoria de GPU.
-# - En una T4: todo en la GPU, decodificar 8 fotogramas a la vez (2 si no cabe), expandable segments
-#   activado. En una H100 limitada como una T4, estos planes llegaron a picos de 13.4 y 12.6 GiB, y fueron de
+# - En una T4: todo en la GPU, decodificar 2 fotogramas a la vez (8 desde 16 GiB), expandable segments
+#   activado. En una H100 limitada como una T4, estos planes llegaron a picos de 12.6 y 13.4 GiB, y fueron de
 #   1.25x a 1.28x más rápidos que la receta de poca memoria de la documentación. El límite emula la memoria de
 #   una T4, no su velocidad.
 # - Un `decode_chunk_size` pequeño cambia los píxeles: cada chunk se decodifica sin los demás fotogramas.

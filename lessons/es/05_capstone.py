@@ -268,8 +268,8 @@ print(t4.explain())
 # arranque CUDA. Así hay menos fragmentación, y la calibración se midió con ellos. `emulate_t4=True` limita una
 # GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así comprobó el curso esta misma
 # función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño completo. 25 fotogramas,
-# 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; el planificador elegía entonces `gpu-decode2`;
-# ahora elige `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez):
+# 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador elige ahora
+# `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez):
 #
 # | límite | plan elegido | pico reservado | llamada al pipeline | pico de RAM del sistema |
 # |---|---|---|---|---|
@@ -330,16 +330,15 @@ assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["t
 #
 # La línea de comandos ejecuta la misma función. Sus errores dicen qué estuvo mal y qué hacer. Sale con el
 # código 1 (130 con Ctrl-C) y deja tus archivos como estaban. En una celda de Colab escribirías
-# `!svd-learn generate missing.jpg -o a.mp4`. Aquí, Python ejecuta el mismo comando, para que la celda pueda
-# comprobar el código de salida y el mensaje:
+# `!svd-learn generate missing.jpg -o a.mp4`. Aquí, Python ejecuta el mismo programa (`python -m
+# svd_learn.cli` es lo que arranca `svd-learn`), para que la celda pueda comprobar el código de salida y el
+# mensaje:
 
 # %%
-import shutil
 import subprocess
 
-beside = Path(sys.executable).parent / "svd-learn"  # in a virtual environment, pip puts it beside python
-svd_learn_command = str(beside) if beside.exists() else shutil.which("svd-learn")  # on Colab: /usr/local/bin
-result = subprocess.run([svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
+svd_learn_command = [sys.executable, "-m", "svd_learn.cli"]  # the program behind `svd-learn`, in this Python
+result = subprocess.run([*svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
                         capture_output=True, text=True)
 print(f"exit {result.returncode}: {result.stderr.strip()}")
 assert result.returncode == 1 and "missing.jpg does not exist" in result.stderr and "Traceback" not in result.stderr
