@@ -135,11 +135,7 @@ def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
 
 # Lessons whose current rehearsal row is known not to be clean, and why. strict: once the lesson is rehearsed clean,
 # the xfail itself fails, so the entry must be removed.
-KNOWN_REHEARSAL_GAPS = {
-    "03_hub_and_versions": "cell 51 (`diffusers-cli env`) failed on the GPU machine only: its jax 0.11 lacks "
-    "jax.lib.xla_bridge.get_backend, which diffusers 0.39 calls; Colab's jax 0.7.2 has it. The rehearsal now sets "
-    "USE_FLAX=0; lesson 3 awaits a rehearsal with it (no device time was left).",
-}
+KNOWN_REHEARSAL_GAPS: dict[str, str] = {}  # lesson -> why its row is not clean yet (a strict xfail)
 
 
 @pytest.mark.parametrize("lesson", sorted(p.stem for p in (ROOT / "lessons").glob("[0-9][0-9]_*.py")))
