@@ -45,13 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from svd_learn.environment import GIB  # noqa: E402 (once the repository is on the path)
+
 T4_GIB = 14.74
 SAFE_PEAK_GIB = 14.0  # svd_learn.memory.T4_SAFE_PEAK_GIB: what a plan may reserve on a T4
 UNCHANGED_MEAN_ABS = 1 / 255  # frames in [0, 1]: one level of the written 8-bit video, on average
 DOCS_RECIPE = "docs-recipe"
 SEED_RECIPE = "gpu-decode-all"  # pipe.to("cuda"), decode every frame at once
 DECODE_CHUNKS = (2, 8, 14, 25)
-GIB = 2**30
 
 
 # ----------------------------------------------------------------------------------------------------

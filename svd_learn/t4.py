@@ -31,7 +31,8 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
-GIB = 2**30
+from svd_learn.environment import GIB
+
 EMULATION_VARIABLE = "SVD_LEARN_EMULATE_T4"  # "1": install_emulation() at start-up (benchmarks/colab_t4)
 REPORT_VARIABLE = "SVD_LEARN_REHEARSAL_LOG"  # a file: each process appends one JSON line at exit
 
