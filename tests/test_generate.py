@@ -4,13 +4,15 @@ Every bad input ends with a short message, exit code 1 (130 for Ctrl-C), no trac
 Generations use few frames and steps where the test allows, so the file runs in well under a minute.
 """
 
+import importlib
 import json
 
-import httpx
+import huggingface_hub
 import numpy as np
 import pytest
 import torch
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError
+from packaging.version import Version
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -20,6 +22,8 @@ from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
 from svd_learn.parameters import ParameterError
 
 FAST = ["--frames", "3", "--steps", "1"]
+# The HTTP library whose responses and errors the installed huggingface_hub raises: httpx up to 1.x, httpx2 from 2.0.
+httpx = importlib.import_module("httpx2" if Version(huggingface_hub.__version__).major >= 2 else "httpx")
 
 
 def cli(*arguments):
