@@ -46,9 +46,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from svd_learn.environment import GIB  # noqa: E402 (once the repository is on the path)
+from svd_learn.memory import T4_GIB, T4_SAFE_PEAK_GIB  # noqa: E402
 
-T4_GIB = 14.74
-SAFE_PEAK_GIB = 14.0  # svd_learn.memory.T4_SAFE_PEAK_GIB: what a plan may reserve on a T4
 UNCHANGED_MEAN_ABS = 1 / 255  # frames in [0, 1]: one level of the written 8-bit video, on average
 DOCS_RECIPE = "docs-recipe"
 SEED_RECIPE = "gpu-decode-all"  # pipe.to("cuda"), decode every frame at once
@@ -552,7 +551,7 @@ def _candidate(row: dict, docs: dict, plain: dict, gpu_rates, rates: dict, args)
     seconds = row["seconds_25_steps"]
     peak = row.get("peak_reserved_gib")
     entry.update(seconds_25_steps=seconds, seconds_per_step=row["seconds_per_step"], decode_seconds=row["decode_seconds"],
-                 peak_reserved_gib=peak, fits=None if peak is None else peak <= SAFE_PEAK_GIB, unchanged=row.get("unchanged"),
+                 peak_reserved_gib=peak, fits=None if peak is None else peak <= T4_SAFE_PEAK_GIB, unchanged=row.get("unchanged"),
                  frames_mean_abs_diff=row.get("frames_mean_abs_diff"))
     if "seconds_25_steps" in docs:
         entry["speedup_vs_docs_recipe"] = docs["seconds_25_steps"] / seconds
@@ -578,7 +577,7 @@ def _decode_row(row: dict) -> dict:
             "mean_abs_diff_vs_reference_call")
     entry = {key: row[key] for key in keys if key in row}
     if entry.get("peak_reserved_gib") is not None and not entry.get("oom"):
-        entry["fits"] = entry["peak_reserved_gib"] <= SAFE_PEAK_GIB
+        entry["fits"] = entry["peak_reserved_gib"] <= T4_SAFE_PEAK_GIB
     return entry
 
 
