@@ -38,4 +38,6 @@ def pytest_runtest_setup(item):
     download makes, so a cache that another notebook filled (its Spanish twin, say) would change its answers.
     Set before nbval starts the notebook's kernel, at its first cell."""
     if item.path.suffix == ".ipynb":
-        os.environ["HF_HOME"] = os.path.join(_home, "hf-home", item.path.relative_to(item.config.rootpath).as_posix().replace("/", "-"))
+        os.environ["HF_HOME"] = os.path.join(
+            _home, "hf-home", item.path.relative_to(item.config.rootpath).as_posix().replace("/", "-")
+        )

@@ -71,7 +71,9 @@ def lower_bounds(*extras: str) -> list[str]:
 def ensure_environment(environment: Path = VENV, constraints: list[str] = (), extras: str = EXTRAS) -> None:
     """Create `environment` and install torch, then the course with `extras` (held to `constraints`), unless done."""
     python, marker = python_in(environment), environment / "svd-learn-installed"
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + f"{TORCH}{constraints}{extras}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + f"{TORCH}{constraints}{extras}".encode()
+    ).hexdigest()
     if marker.exists() and marker.read_text() == fingerprint:
         return
     if not python.exists():
@@ -96,8 +98,13 @@ def install_course(python: Path, extras: str, constraints: list[str]) -> None:
 
 
 def demo() -> None:
-    sample = subprocess.run([PYTHON, "-c", "from svd_learn.models import SAMPLE_IMAGE; print(SAMPLE_IMAGE)"],
-                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    sample = subprocess.run(
+        [PYTHON, "-c", "from svd_learn.models import SAMPLE_IMAGE; print(SAMPLE_IMAGE)"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     step("svd-learn generate <sample image> -o outputs/rocket.mp4 --force")
     run(PYTHON, "-m", "svd_learn.cli", "generate", sample, "-o", "outputs/rocket.mp4", "--force")
 

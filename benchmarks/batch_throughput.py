@@ -38,8 +38,12 @@ SAFE_NCCL = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "
 def gpus() -> list[str]:
     """The GPUs nvidia-smi sees (name, memory), without starting CUDA in this process."""
     try:
-        listing = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=30).stdout
+        listing = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     return [line.strip() for line in listing.splitlines() if line.strip()]
@@ -66,8 +70,14 @@ def write_images(folder: Path, count: int) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     sample = Image.open(models.SAMPLE_IMAGE).convert("RGB")
-    variants = [lambda im: im, ImageOps.mirror, ImageOps.flip, ImageOps.invert,
-                lambda im: ImageOps.grayscale(im).convert("RGB"), lambda im: Image.merge("RGB", im.split()[::-1])]
+    variants = [
+        lambda im: im,
+        ImageOps.mirror,
+        ImageOps.flip,
+        ImageOps.invert,
+        lambda im: ImageOps.grayscale(im).convert("RGB"),
+        lambda im: Image.merge("RGB", im.split()[::-1]),
+    ]
     paths = []
     for index in range(count):
         image = variants[index % len(variants)](sample)
@@ -81,12 +91,35 @@ def write_images(folder: Path, count: int) -> list[Path]:
 
 def launch(processes: int, images: Path, out: Path, args, env: dict) -> dict:
     """One `accelerate launch ... svd-learn batch`; returns its wall time, exit status and summary."""
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     if processes > 1:
         command += ["--multi_gpu", "--main_process_port", str(args.port)]
-    command += ["-m", "svd_learn.cli", "batch", str(images), "-o", str(out), "--source", args.source,
-                "--steps", str(args.steps), "--frames", str(args.frames)]
+    command += [
+        "-m",
+        "svd_learn.cli",
+        "batch",
+        str(images),
+        "-o",
+        str(out),
+        "--source",
+        args.source,
+        "--steps",
+        str(args.steps),
+        "--frames",
+        str(args.frames),
+    ]
     shutil.rmtree(out, ignore_errors=True)
     print("$ " + " ".join(command), flush=True)
     started = time.perf_counter()
@@ -118,10 +151,20 @@ def describe(run: dict, out: Path) -> dict:
         "work_s": summary.get("work_s"),
         "videos_per_minute": summary.get("videos_per_minute"),
         "end_to_end_videos_per_minute": round(videos * 60 / run["launch_wall_s"], 3) if videos else None,
-        "jobs": [{"name": e["name"], "process": e["process"], "seconds": e["seconds"],
-                  "call_s": r["timings"].get("call_s"), "load_s": r["timings"].get("load_s"),
-                  "write_s": r["timings"].get("write_s"), "peak_reserved_gib": r.get("peak_reserved_gib"),
-                  "plan": r.get("plan"), "device": r.get("device")} for e, r in zip(done, reports)],
+        "jobs": [
+            {
+                "name": e["name"],
+                "process": e["process"],
+                "seconds": e["seconds"],
+                "call_s": r["timings"].get("call_s"),
+                "load_s": r["timings"].get("load_s"),
+                "write_s": r["timings"].get("write_s"),
+                "peak_reserved_gib": r.get("peak_reserved_gib"),
+                "plan": r.get("plan"),
+                "device": r.get("device"),
+            }
+            for e, r in zip(done, reports)
+        ],
     }
 
 
@@ -159,18 +202,32 @@ def main() -> None:
         runs[processes] = describe(run, work / f"out-{processes}")
         result = {  # written after each run: a call cut short still returns what it measured
             "what": "svd-learn batch throughput, 2 processes (one GPU each) vs 1, the same images and settings, one call",
-            "settings": {"checkpoint": "svd-xt", "source": args.source, "videos": len(images),
-                         "num_inference_steps": args.steps, "num_frames": args.frames,
-                         "height": 576 if args.source == "random" else models.TINY_SIZE[0],
-                         "width": 1024 if args.source == "random" else models.TINY_SIZE[1], "plan": "auto", "seed": 0,
-                         "launcher": "accelerate launch (--multi_gpu for 2 processes)"},
-            "machine": {"gpus": gpus(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(), "versions": versions()},
+            "settings": {
+                "checkpoint": "svd-xt",
+                "source": args.source,
+                "videos": len(images),
+                "num_inference_steps": args.steps,
+                "num_frames": args.frames,
+                "height": 576 if args.source == "random" else models.TINY_SIZE[0],
+                "width": 1024 if args.source == "random" else models.TINY_SIZE[1],
+                "plan": "auto",
+                "seed": 0,
+                "launcher": "accelerate launch (--multi_gpu for 2 processes)",
+            },
+            "machine": {
+                "gpus": gpus(),
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "versions": versions(),
+            },
             "weights_build_s": build_s,
             "one_process": runs.get(1),
             "two_processes": runs.get(2),
-            "speedup": {"videos_per_minute": ratio("videos_per_minute"),
-                        "end_to_end_videos_per_minute": ratio("end_to_end_videos_per_minute")},
+            "speedup": {
+                "videos_per_minute": ratio("videos_per_minute"),
+                "end_to_end_videos_per_minute": ratio("end_to_end_videos_per_minute"),
+            },
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

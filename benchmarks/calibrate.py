@@ -26,18 +26,42 @@ HOST_RESERVE_GIB = 2.0  # the OS, Python and the notebook itself (free Colab: 12
 LARGER_CHUNK_MARGIN_GIB = 1.11
 # The plan the planner may choose whose settings equal a baseline's: measured once, as the baseline.
 SAME_SETTINGS = {"model-offload-chunked-decode2": "docs-recipe"}
-KEEP = ("plan", "warm_up", "placement", "checkpoint", "frames", "height", "width", "steps", "cap_gib", "oom", "chosen_by_planner",
-        "peak_allocated_gib", "peak_reserved_gib", "denoise_peak_allocated_gib", "decode_peak_allocated_gib",
-        "host_rss_gib", "seconds", "seconds_per_step", "prepare_seconds", "decode_seconds", "error", "error_at",
-        "load_kwargs")
+KEEP = (
+    "plan",
+    "warm_up",
+    "placement",
+    "checkpoint",
+    "frames",
+    "height",
+    "width",
+    "steps",
+    "cap_gib",
+    "oom",
+    "chosen_by_planner",
+    "peak_allocated_gib",
+    "peak_reserved_gib",
+    "denoise_peak_allocated_gib",
+    "decode_peak_allocated_gib",
+    "host_rss_gib",
+    "seconds",
+    "seconds_per_step",
+    "prepare_seconds",
+    "decode_seconds",
+    "error",
+    "error_at",
+    "load_kwargs",
+)
 
 
 def resident_weights_gib() -> dict[str, tuple[float, float]]:
     """GiB of fp16 weights each placement keeps on the GPU (while denoising, while decoding), from the real
     architecture's parameter counts. Model offload keeps the VAE beside the UNet (its hook offloads only the
     model before it: the placement trace shows it); group offload keeps the encoder and VAE; sequential ~0."""
-    sizes = {name: models.count_parameters(module) * 2 / memory.GIB
-             for name, module in models.full_size_architecture("svd-xt").items() if name in memory.COMPONENTS}
+    sizes = {
+        name: models.count_parameters(module) * 2 / memory.GIB
+        for name, module in models.full_size_architecture("svd-xt").items()
+        if name in memory.COMPONENTS
+    }
     everything = sum(sizes.values())
     return {
         "gpu": (everything, everything),
@@ -70,16 +94,26 @@ def calibrate(runs: list[dict]) -> dict:
         if measured_as != name:
             a, b = memory.PLANS[name], memory.PLANS[measured_as]
             assert (a.placement, a.forward_chunking, a.decode_chunk_size, a.attention_slicing) == (
-                b.placement, b.forward_chunking, b.decode_chunk_size, b.attention_slicing)
-        candidates = [r for r in runs if r["plan"] == measured_as and is_reference(r) and not r["oom"] and "error" not in r]
+                b.placement,
+                b.forward_chunking,
+                b.decode_chunk_size,
+                b.attention_slicing,
+            )
+        candidates = [
+            r for r in runs if r["plan"] == measured_as and is_reference(r) and not r["oom"] and "error" not in r
+        ]
         # Plans load onto the CPU (apply_plan moves them): prefer runs loaded that way.
         preferred = [r for r in candidates if not r.get("load_kwargs")] or candidates
         if not preferred:
             continue
         worst = max(preferred, key=lambda r: r["peak_reserved_gib"])  # the safe side: the largest peak measured
         steps = REFERENCE["steps"]
-        seconds = [r["seconds"] if r["steps"] == steps else r["prepare_seconds"] + steps * r["seconds_per_step"] + r["decode_seconds"]
-                   for r in preferred]
+        seconds = [
+            r["seconds"]
+            if r["steps"] == steps
+            else r["prepare_seconds"] + steps * r["seconds_per_step"] + r["decode_seconds"]
+            for r in preferred
+        ]
         on_gpu_denoise, on_gpu_decode = resident[memory.PLANS[name].placement]
         plans[name] = dict(
             measured_as=measured_as,
@@ -110,7 +144,10 @@ def calibrate(runs: list[dict]) -> dict:
 
 
 def lesson_data(runs: list[dict]) -> dict:
-    return {"machine": runs[0]["machine"], "runs": [dict({k: r[k] for k in KEEP if k in r}, source=r["source"]) for r in runs]}
+    return {
+        "machine": runs[0]["machine"],
+        "runs": [dict({k: r[k] for k in KEEP if k in r}, source=r["source"]) for r in runs],
+    }
 
 
 def main() -> None:

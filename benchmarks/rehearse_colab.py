@@ -61,15 +61,26 @@ KERNEL = ["ipykernel", "nbclient", "jupytext"]
 VIDEO = ["imageio-ffmpeg==0.6.0"]  # Colab's version; 29.5 MB, so it travels in its own bundle
 HUB = tomllib.loads((ROOT / "svd_learn" / "data" / "hub_server.toml").read_text())["requirements"]
 # Packages the GPU machine's image already has (device/KINDS.md, 2026-11-17): not carried.
-GPU_IMAGE_HAS = set("""absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
+GPU_IMAGE_HAS = set(
+    """absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
 charset-normalizer click cloudpickle colorama contourpy cycler filelock fonttools frozenlist fsspec h11 hf-xet httpcore
 httpx huggingface-hub idna imageio iniconfig jinja2 joblib kiwisolver markdown markdown-it-py markupsafe matplotlib mdurl
 mpmath multidict networkx numpy packaging pillow pip pluggy portalocker propcache protobuf psutil pygments pyparsing
 python-dateutil pyyaml regex requests rich safetensors setuptools shellingham six sympy tokenizers torch tqdm
-transformers triton typer typing-extensions typing-inspect urllib3 uvloop wheel zipp""".split())
+transformers triton typer typing-extensions typing-inspect urllib3 uvloop wheel zipp""".split()
+)
 PLATFORM = ["--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp"] + [
-    arg for tag in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-                    "manylinux1_x86_64", "any") for arg in ("--platform", tag)]
+    arg
+    for tag in (
+        "manylinux_2_28_x86_64",
+        "manylinux_2_27_x86_64",
+        "manylinux_2_17_x86_64",
+        "manylinux2014_x86_64",
+        "manylinux1_x86_64",
+        "any",
+    )
+    for arg in ("--platform", tag)
+]
 BUNDLE_NAMES = ("kernel", "video", "hub", "lab")
 
 
@@ -89,7 +100,9 @@ def _name(wheel: Path) -> str:
 def reproductions_the_lessons_run() -> list[str]:
     """The lab reproductions the lessons run (`lab.run_reproduction("id")`): their pins go into the lab bundle."""
     calls = re.compile(r"""run_reproduction\(\s*["']([\w-]+)["']""")
-    return sorted({entry_id for lesson in LESSONS.glob("[0-9][0-9]_*.py") for entry_id in calls.findall(lesson.read_text())})
+    return sorted(
+        {entry_id for lesson in LESSONS.glob("[0-9][0-9]_*.py") for entry_id in calls.findall(lesson.read_text())}
+    )
 
 
 def _drop(bundle: Path, names: set[str]) -> None:
@@ -137,8 +150,22 @@ def install_bundles(target: Path) -> None:
         wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
         marker = target / f".installed-{bundle}"
         if wheels and not marker.exists():
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-compile",
-                            "--target", str(target), *wheels], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-index",
+                    "--no-deps",
+                    "--no-compile",
+                    "--target",
+                    str(target),
+                    *wheels,
+                ],
+                check=True,
+            )
             marker.write_text("\n".join(sorted(Path(w).name for w in wheels)))
 
 
@@ -179,7 +206,9 @@ def prepare_local_hub(environment: dict[str, str]) -> None:
 
     folder = HUB_WHEELS if HUB_WHEELS.is_dir() else BUNDLES / "hub"
     if not folder.is_dir():
-        raise SystemExit(f"Lesson 3 needs the hub bundle: carry .rehearsal/hub in a call of its own and copy it to {HUB_WHEELS}.")
+        raise SystemExit(
+            f"Lesson 3 needs the hub bundle: carry .rehearsal/hub in a call of its own and copy it to {HUB_WHEELS}."
+        )
     saved = dict(os.environ)
     os.environ.update(environment, PIP_FIND_LINKS=str(folder), PIP_NO_INDEX="1")
     os.environ.pop("UV_FIND_LINKS", None)
@@ -232,7 +261,9 @@ print(json.dumps({"name": p.name, "total_memory_gib": round(p.total_memory / GIB
                   "flash_sdp": torch.backends.cuda.flash_sdp_enabled(), "cudnn_sdp": torch.backends.cuda.cudnn_sdp_enabled(),
                   "mem_efficient_sdp": torch.backends.cuda.mem_efficient_sdp_enabled()}))
 """
-    done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **environment}, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ, **environment}, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(f"The T4 emulation does not work here:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -243,8 +274,15 @@ def machine() -> dict:
 
     from svd_learn.environment import installed_version
 
-    return {"gpu": torch.cuda.get_device_name(0), "python": platform.python_version(), "torch": torch.__version__,
-            **{name: installed_version(name) for name in ("diffusers", "transformers", "huggingface_hub", "accelerate", "numpy")}}
+    return {
+        "gpu": torch.cuda.get_device_name(0),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        **{
+            name: installed_version(name)
+            for name in ("diffusers", "transformers", "huggingface_hub", "accelerate", "numpy")
+        },
+    }
 
 
 def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeout: int) -> tuple[dict, object]:
@@ -261,15 +299,24 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     started = time.perf_counter()
     try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(LESSONS)}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(LESSONS)}},
+        ).execute()
         stopped = None
     except Exception as error:  # a cell over the timeout, a dead kernel: the row says so
         stopped = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
     seconds = time.perf_counter() - started
-    errors = [{"cell": index, "error": output.get("ename"), "message": str(output.get("evalue", ""))[:500]}
-              for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    errors = [
+        {"cell": index, "error": output.get("ename"), "message": str(output.get("evalue", ""))[:500]}
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
     if stopped:
         errors.append({"cell": None, "error": "execution stopped", "message": stopped[:500]})
     processes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -301,11 +348,17 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
     hub_cache = WORK / "hf-home" / "hub"
     sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
     needs_weights = any(source.stem not in ASKS_ITS_OWN_HUB for source in sources)
-    if needs_weights and not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists():
+    if (
+        needs_weights
+        and not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists()
+    ):
         started = time.perf_counter()
         built = models.build_full_size_random_pipeline(WORK / "random-svd-xt")
         fill_hub_cache(hub_cache, built)
-        print(f"full-size random SVD-XT built and laid out in the Hub cache: {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"full-size random SVD-XT built and laid out in the Hub cache: {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
     environment = rehearsal_environment(site, WORK)
     if any(source.stem in ASKS_ITS_OWN_HUB for source in sources):
         prepare_local_hub(environment)
@@ -337,11 +390,14 @@ def merge(paths: list[Path]) -> None:
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
     for row in merged["lessons"]:
         current = (LESSONS / f"{row['lesson']}.py").exists() and hashlib.sha256(
-            (LESSONS / f"{row['lesson']}.py").read_bytes()).hexdigest() == row["source_sha256"]
-        print(f"{row['lesson']}: {'clean' if not row['errors'] else str(len(row['errors'])) + ' failing cell(s)'}, "
-              f"{row['seconds']} s, host {row['host_peak_gib']} GiB, CUDA {row['cuda_peak_reserved_gib']} GiB, "
-              f"{row['full_size_unet_steps']} full-size UNet steps, about {row.get('estimated_t4_minutes', '?')} min on a T4 "
-              f"(estimate){'' if current else ' (STALE: the lesson changed since)'}")
+            (LESSONS / f"{row['lesson']}.py").read_bytes()
+        ).hexdigest() == row["source_sha256"]
+        print(
+            f"{row['lesson']}: {'clean' if not row['errors'] else str(len(row['errors'])) + ' failing cell(s)'}, "
+            f"{row['seconds']} s, host {row['host_peak_gib']} GiB, CUDA {row['cuda_peak_reserved_gib']} GiB, "
+            f"{row['full_size_unet_steps']} full-size UNet steps, about {row.get('estimated_t4_minutes', '?')} min on a T4 "
+            f"(estimate){'' if current else ' (STALE: the lesson changed since)'}"
+        )
 
 
 def main() -> None:

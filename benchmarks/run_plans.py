@@ -79,8 +79,17 @@ def child(args) -> None:
 
     if not memory.expandable_segments_enabled():
         sys.exit("run_plans.py child: PYTORCH_CUDA_ALLOC_CONF must say expandable_segments:True (the parent sets it).")
-    record = dict(plan=args.plan, checkpoint=args.checkpoint, frames=args.frames, height=args.height, width=args.width,
-                  steps=args.steps, cap_gib=args.cap, oom=False, expandable_segments=True)
+    record = dict(
+        plan=args.plan,
+        checkpoint=args.checkpoint,
+        frames=args.frames,
+        height=args.height,
+        width=args.width,
+        steps=args.steps,
+        cap_gib=args.cap,
+        oom=False,
+        expandable_segments=True,
+    )
     if args.chosen_by_planner:
         record["chosen_by_planner"] = True
     plan = memory.get_plan(args.plan)
@@ -98,8 +107,16 @@ def child(args) -> None:
         with cap:
             memory.apply_plan(pipe, plan, "cuda")
             record["load_and_apply_seconds"] = time.perf_counter() - started
-            measurement = memory.measure_run(pipe, image, plan, num_frames=args.frames, height=args.height,
-                                             width=args.width, steps=args.steps, device="cuda")
+            measurement = memory.measure_run(
+                pipe,
+                image,
+                plan,
+                num_frames=args.frames,
+                height=args.height,
+                width=args.width,
+                steps=args.steps,
+                device="cuda",
+            )
         record.update(measurement.to_dict())
         record["host_after_call"] = memory.host_memory_gib()
     except Exception as error:  # noqa: BLE001 - every failure is recorded, OOM is the expected one
@@ -127,18 +144,44 @@ def build_folder(work: Path) -> Path:
     if not (folder / "model_index.json").exists():
         started = time.perf_counter()
         # In its own process: this one then stays small, and the 9 GB build never counts in a child's memory.
-        build = "from svd_learn import models; import sys; models.build_full_size_random_pipeline(sys.argv[1], 'svd-xt')"
+        build = (
+            "from svd_learn import models; import sys; models.build_full_size_random_pipeline(sys.argv[1], 'svd-xt')"
+        )
         subprocess.run([sys.executable, "-c", build, str(folder) + ".partial"], check=True)
         Path(str(folder) + ".partial").rename(folder)
         print(f"built {folder} in {time.perf_counter() - started:.0f} s", flush=True)
     return folder
 
 
-def run_job(folder: Path, plan: str, shape: dict, steps: int, cap: float | None, timeout: float, chosen: bool,
-            load_onto_gpu: bool = False) -> dict:
-    command = [sys.executable, __file__, "--child", "--folder", str(folder), "--plan", plan, "--steps", str(steps),
-               "--checkpoint", shape["checkpoint"], "--frames", str(shape["frames"]), "--height", str(shape["height"]),
-               "--width", str(shape["width"])]
+def run_job(
+    folder: Path,
+    plan: str,
+    shape: dict,
+    steps: int,
+    cap: float | None,
+    timeout: float,
+    chosen: bool,
+    load_onto_gpu: bool = False,
+) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--folder",
+        str(folder),
+        "--plan",
+        plan,
+        "--steps",
+        str(steps),
+        "--checkpoint",
+        shape["checkpoint"],
+        "--frames",
+        str(shape["frames"]),
+        "--height",
+        str(shape["height"]),
+        "--width",
+        str(shape["width"]),
+    ]
     if cap:
         command += ["--cap", str(cap)]
     if chosen:
@@ -153,8 +196,14 @@ def run_job(folder: Path, plan: str, shape: dict, steps: int, cap: float | None,
         return dict(plan=plan, **shape, steps=steps, cap_gib=cap, oom=False, error=f"timed out after {timeout:.0f} s")
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
-        return dict(plan=plan, **shape, steps=steps, cap_gib=cap, oom=False,
-                    error=f"child exited {done.returncode}: {done.stderr[-1500:]}")
+        return dict(
+            plan=plan,
+            **shape,
+            steps=steps,
+            cap_gib=cap,
+            oom=False,
+            error=f"child exited {done.returncode}: {done.stderr[-1500:]}",
+        )
     record = json.loads(lines[-1].removeprefix("RESULT "))
     record["process_seconds"] = time.perf_counter() - started
     if done.returncode or "error" in record and not record["oom"]:
@@ -169,8 +218,13 @@ def parent(args) -> None:
 
     deadline = time.monotonic() + args.deadline_s
     props = torch.cuda.get_device_properties(0)
-    machine = dict(gpu=props.name, gpu_total_gib=round(props.total_memory / 2**30, 2), cpu_count=os.cpu_count(),
-                   python=platform.python_version(), **versions())
+    machine = dict(
+        gpu=props.name,
+        gpu_total_gib=round(props.total_memory / 2**30, 2),
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        **versions(),
+    )
     print("machine:", machine, flush=True)
     folder = build_folder(Path(args.work))
     out = Path(args.out)
@@ -183,8 +237,14 @@ def parent(args) -> None:
             continue
         chosen = False
         if plan == "planner":  # the planner's choice for this budget, from the committed calibration
-            choice = memory.choose_plan(cap or props.total_memory / 2**30, 12.7, shape["checkpoint"], shape["frames"],
-                                        shape["height"], shape["width"])
+            choice = memory.choose_plan(
+                cap or props.total_memory / 2**30,
+                12.7,
+                shape["checkpoint"],
+                shape["frames"],
+                shape["height"],
+                shape["width"],
+            )
             plan, chosen = choice.plan.name, True
         elif cap == T4 and shape is XT:
             chosen = memory.choose_plan(T4, 12.7).plan.name == plan
@@ -202,10 +262,13 @@ def parent(args) -> None:
         runs.append(record)
         out.write_text(json.dumps(runs, indent=1))
         peak = record.get("peak_reserved_gib")
-        print(f"{plan:36} {'gpu-load' if load_onto_gpu else '':8} {shape['checkpoint']:7} cap={cap!s:5} steps={steps:2} oom={record['oom']!s:5} "
-              f"reserved={peak if peak is None else round(peak, 2)!s:6} host={round(record.get('host_rss_gib') or 0, 2)} "
-              f"call={round(record.get('seconds') or 0, 1)} s/step={round(record.get('seconds_per_step') or 0, 3)} "
-              f"{record.get('error', '')[:160]}", flush=True)
+        print(
+            f"{plan:36} {'gpu-load' if load_onto_gpu else '':8} {shape['checkpoint']:7} cap={cap!s:5} steps={steps:2} oom={record['oom']!s:5} "
+            f"reserved={peak if peak is None else round(peak, 2)!s:6} host={round(record.get('host_rss_gib') or 0, 2)} "
+            f"call={round(record.get('seconds') or 0, 1)} s/step={round(record.get('seconds_per_step') or 0, 3)} "
+            f"{record.get('error', '')[:160]}",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -94,23 +94,45 @@ def timed_call(pipe, image, args, steps: int, chunk: int) -> dict:
     sync()
     started = time.perf_counter()
     try:
-        frames = pipe(image, num_frames=args.frames, height=args.height, width=args.width, num_inference_steps=steps,
-                      decode_chunk_size=chunk, generator=generator, output_type="pt", callback_on_step_end=on_step_end).frames
+        frames = pipe(
+            image,
+            num_frames=args.frames,
+            height=args.height,
+            width=args.width,
+            num_inference_steps=steps,
+            decode_chunk_size=chunk,
+            generator=generator,
+            output_type="pt",
+            callback_on_step_end=on_step_end,
+        ).frames
     except Exception as error:
-        error.add_note("in the VAE decode" if len(marks) == steps else f"while denoising, after {len(marks)} of {steps} steps")
+        error.add_note(
+            "in the VAE decode" if len(marks) == steps else f"while denoising, after {len(marks)} of {steps} steps"
+        )
         raise
     sync()
     ended = time.perf_counter()
     step_times = [b - a for a, b in zip([started] + marks, marks)]
     median = statistics.median(step_times[1:] or step_times)
-    row = {"steps": steps, "decode_chunk_size": chunk, "seconds": ended - started, "step_seconds": step_times,
-           "seconds_per_step": median, "prepare_seconds": max(0.0, step_times[0] - median),
-           "decode_seconds": ended - marks[-1], "frames_finite": bool(torch.isfinite(frames).all())}
+    row = {
+        "steps": steps,
+        "decode_chunk_size": chunk,
+        "seconds": ended - started,
+        "step_seconds": step_times,
+        "seconds_per_step": median,
+        "prepare_seconds": max(0.0, step_times[0] - median),
+        "decode_seconds": ended - marks[-1],
+        "frames_finite": bool(torch.isfinite(frames).all()),
+    }
     row["seconds_25_steps"] = row["prepare_seconds"] + 25 * median + row["decode_seconds"]
     if cuda:
         decode = (torch.cuda.max_memory_allocated() / GIB, torch.cuda.max_memory_reserved() / GIB)
-        row.update(denoise_peak_reserved_gib=peaks["denoise"][1], decode_peak_reserved_gib=decode[1],
-                   peak_allocated_gib=max(peaks["denoise"][0], decode[0]), peak_reserved_gib=max(peaks["denoise"][1], decode[1]))
+        row.update(
+            denoise_peak_reserved_gib=peaks["denoise"][1],
+            decode_peak_reserved_gib=decode[1],
+            peak_allocated_gib=max(peaks["denoise"][0], decode[0]),
+            peak_reserved_gib=max(peaks["denoise"][1], decode[1]),
+        )
     row["frames"] = frames.detach().float().cpu()
     row["latents"] = kept["latents"]
     return row
@@ -121,9 +143,14 @@ def compare(row: dict, reference: dict) -> dict:
     frames, latents = row["frames"], row["latents"].float()
     ref_frames, ref_latents = reference["frames"], reference["latents"].float()
     difference = (frames - ref_frames).abs()
-    return {"frames_mean_abs_diff": float(difference.mean()), "frames_max_abs_diff": float(difference.max()),
-            "frames_8bit_levels_changed_share": float(((frames * 255).round() != (ref_frames * 255).round()).float().mean()),
-            "latents_relative_l2_diff": float((latents - ref_latents).norm() / ref_latents.norm().clamp_min(1e-12))}
+    return {
+        "frames_mean_abs_diff": float(difference.mean()),
+        "frames_max_abs_diff": float(difference.max()),
+        "frames_8bit_levels_changed_share": float(
+            ((frames * 255).round() != (ref_frames * 255).round()).float().mean()
+        ),
+        "latents_relative_l2_diff": float((latents - ref_latents).norm() / ref_latents.norm().clamp_min(1e-12)),
+    }
 
 
 def measured(name: str, call, reference: dict | None, same_decode: bool = True) -> dict:
@@ -144,10 +171,17 @@ def failed(name: str, error: BaseException) -> dict:
     oom = memory.is_out_of_memory(error)
     if not oom:
         traceback.print_exc()
-    row = {"job": name, "oom": oom, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}",
-           "error_at": "; ".join(getattr(error, "__notes__", []))}
+    row = {
+        "job": name,
+        "oom": oom,
+        "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}",
+        "error_at": "; ".join(getattr(error, "__notes__", [])),
+    }
     if torch.cuda.is_available():
-        row.update(peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB, peak_allocated_gib=torch.cuda.max_memory_allocated() / GIB)
+        row.update(
+            peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB,
+            peak_allocated_gib=torch.cuda.max_memory_allocated() / GIB,
+        )
         torch.cuda.empty_cache()
     return row
 
@@ -189,7 +223,12 @@ def job_rates(args) -> None:
         a @ b
     c = torch.empty_like(a)
     seconds = _timed(lambda: [torch.matmul(a, b, out=c) for _ in range(repeats)], cuda)
-    row = {"job": "rates", "matmul_size": n, "matmul_dtype": str(dtype), "matmul_tflops": 2 * n**3 * repeats / seconds / 1e12}
+    row = {
+        "job": "rates",
+        "matmul_size": n,
+        "matmul_dtype": str(dtype),
+        "matmul_tflops": 2 * n**3 * repeats / seconds / 1e12,
+    }
     if cuda:
         host = torch.empty(2 * GIB, dtype=torch.uint8)
         pinned = torch.empty(2 * GIB, dtype=torch.uint8, pin_memory=True)
@@ -230,8 +269,12 @@ def _variants(torch, pipe):
     def math_attention(on):  # memory-efficient attention off: only the math kernel is left
         torch.backends.cuda.enable_mem_efficient_sdp(not on)
 
-    return [("channels_last", channels_last, False), ("cudnn_benchmark", cudnn_benchmark, True),
-            ("sdpa_math", math_attention, False), ("plain_again", None, False)]
+    return [
+        ("channels_last", channels_last, False),
+        ("cudnn_benchmark", cudnn_benchmark, True),
+        ("sdpa_math", math_attention, False),
+        ("plain_again", None, False),
+    ]
 
 
 def job_gpu(args) -> None:
@@ -250,7 +293,9 @@ def job_gpu(args) -> None:
                 switch(True)
             if warm_up:
                 timed_call(pipe, image, args, 1, args.chunk)
-            emit({**measured(name, timed_call(pipe, image, args, args.steps, args.chunk), reference), "plan": args.plan})
+            emit(
+                {**measured(name, timed_call(pipe, image, args, args.steps, args.chunk), reference), "plan": args.plan}
+            )
         except Exception as error:  # noqa: BLE001 - recorded; math attention is expected to run out of memory
             emit({**failed(name, error), "plan": args.plan})
         finally:
@@ -286,8 +331,14 @@ def job_compile(args) -> None:
     except Exception as error:  # noqa: BLE001 - recorded: a compile failure is a result too
         emit({**failed("compile", error), "plan": args.plan, "backend": args.compile_backend})
         return
-    emit({**measured("compile", second, reference), "plan": args.plan, "backend": args.compile_backend,
-          "warm_up_seconds": first["seconds"] - second["seconds"]})
+    emit(
+        {
+            **measured("compile", second, reference),
+            "plan": args.plan,
+            "backend": args.compile_backend,
+            "warm_up_seconds": first["seconds"] - second["seconds"],
+        }
+    )
 
 
 def _reference(args) -> dict | None:
@@ -314,8 +365,11 @@ def decode_study(pipe, reference: dict, args) -> None:
             if cuda and row["oom"]:
                 torch.cuda.set_per_process_memory_fraction(1.0, 0)
                 uncapped, frames[chunk] = _decode(pipe, latents, args.frames, chunk, cuda)
-                row.update(uncapped=True, uncapped_seconds=uncapped["seconds"],
-                           uncapped_peak_reserved_gib=uncapped.get("peak_reserved_gib"))
+                row.update(
+                    uncapped=True,
+                    uncapped_seconds=uncapped["seconds"],
+                    uncapped_peak_reserved_gib=uncapped.get("peak_reserved_gib"),
+                )
                 t4_limits(torch)
         rows.append({**row, "job": f"decode-{chunk}", "decode_chunk_size": chunk, "plan": args.plan})
     for row in rows:
@@ -340,7 +394,10 @@ def _decode(pipe, latents, num_frames: int, chunk: int, cuda: bool) -> tuple[dic
     frames = (kept[0].float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).cpu()  # (batch, frames, channels, h, w)
     row = {"seconds": seconds}
     if cuda:
-        row.update(peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB, peak_allocated_gib=torch.cuda.max_memory_allocated() / GIB)
+        row.update(
+            peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB,
+            peak_allocated_gib=torch.cuda.max_memory_allocated() / GIB,
+        )
     return row, frames
 
 
@@ -350,9 +407,11 @@ def _decode_quality(frames, all_at_once, chunk: int) -> dict:
     steps = (frames[:, 1:] - frames[:, :-1]).abs().mean(dim=(0, 2, 3, 4))  # change from frame t to t + 1
     boundary = [t for t in range(len(steps)) if (t + 1) % chunk == 0]
     inside = [t for t in range(len(steps)) if (t + 1) % chunk != 0]
-    row = {"flicker_mean_abs": float(steps.mean()),
-           "flicker_inside_chunks": float(steps[inside].mean()) if inside else None,
-           "flicker_across_chunks": float(steps[boundary].mean()) if boundary else None}
+    row = {
+        "flicker_mean_abs": float(steps.mean()),
+        "flicker_inside_chunks": float(steps[inside].mean()) if inside else None,
+        "flicker_across_chunks": float(steps[boundary].mean()) if boundary else None,
+    }
     if all_at_once is not None:
         row["mean_abs_diff_vs_all_at_once"] = float((frames - all_at_once).abs().mean())
     return row
@@ -383,11 +442,34 @@ def run_child(job: dict, args, environment: dict, timeout: float) -> list[dict]:
     from svd_learn import memory
 
     plan = job.get("plan", "gpu-decode8")
-    command = [sys.executable, __file__, "--child", job["kind"], "--job", job["job"], "--plan", plan,
-               "--folder", str(args.folder), "--work", str(args.work), "--steps", str(job.get("steps", args.steps)),
-               "--chunk", str(memory.get_plan(plan).decode_chunk_size), "--frames", str(args.frames),
-               "--height", str(args.height), "--width", str(args.width), "--device", args.device,
-               "--compile-backend", args.compile_backend] + (["--warm-up"] if job.get("warm_up") else [])
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        job["kind"],
+        "--job",
+        job["job"],
+        "--plan",
+        plan,
+        "--folder",
+        str(args.folder),
+        "--work",
+        str(args.work),
+        "--steps",
+        str(job.get("steps", args.steps)),
+        "--chunk",
+        str(memory.get_plan(plan).decode_chunk_size),
+        "--frames",
+        str(args.frames),
+        "--height",
+        str(args.height),
+        "--width",
+        str(args.width),
+        "--device",
+        args.device,
+        "--compile-backend",
+        args.compile_backend,
+    ] + (["--warm-up"] if job.get("warm_up") else [])
     started = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
@@ -415,9 +497,15 @@ def prepare(args) -> dict:
         install_bundles(site)
     sys.path.insert(0, str(site))
     paths = [str(ROOT), str(site)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True",
-                TQDM_DISABLE="1", HF_HUB_OFFLINE="1", TORCHINDUCTOR_CACHE_DIR=str(Path(args.work) / f"inductor-{os.getpid()}"),
-                TRITON_CACHE_DIR=str(Path(args.work) / f"triton-{os.getpid()}"))
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(paths),
+        PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True",
+        TQDM_DISABLE="1",
+        HF_HUB_OFFLINE="1",
+        TORCHINDUCTOR_CACHE_DIR=str(Path(args.work) / f"inductor-{os.getpid()}"),
+        TRITON_CACHE_DIR=str(Path(args.work) / f"triton-{os.getpid()}"),
+    )
 
 
 def build(args, environment: dict) -> Path:
@@ -441,8 +529,12 @@ def machine(args) -> dict:
 
     from svd_learn.environment import installed_version
 
-    found = {"python": platform.python_version(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-             **{name: installed_version(name) for name in ("diffusers", "transformers", "accelerate", "huggingface_hub")}}
+    found = {
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        **{name: installed_version(name) for name in ("diffusers", "transformers", "accelerate", "huggingface_hub")},
+    }
     if args.device == "cuda":
         found.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda)
     else:
@@ -457,14 +549,20 @@ def parent(args) -> None:
     (Path(args.work) / "reference.pt").unlink(missing_ok=True)  # never compare with an earlier run's frames
     from svd_learn import memory
 
-    results = {"settings": {k: getattr(args, k) for k in ("steps", "frames", "height", "width", "dry_run", "compile_backend")},
-               "machine": machine(args), "jobs": [], "summary": {}}
-    results["settings"].update(emulation=f"{T4_GIB} GiB pool, no FlashAttention, no cuDNN attention" if args.device == "cuda" else None,
-                               unchanged_if_frames_mean_abs_diff_at_most=UNCHANGED_MEAN_ABS,
-                               timing=f"each call runs {args.steps} steps (the seed recipes 2); seconds_25_steps = the call's "
-                                      "preparation + 25 x its median step + its decode",
-                               docs_recipe="diffusers' SVD docs: enable_model_cpu_offload(), unet.enable_forward_chunking(), "
-                                           "decode_chunk_size=2")
+    results = {
+        "settings": {k: getattr(args, k) for k in ("steps", "frames", "height", "width", "dry_run", "compile_backend")},
+        "machine": machine(args),
+        "jobs": [],
+        "summary": {},
+    }
+    results["settings"].update(
+        emulation=f"{T4_GIB} GiB pool, no FlashAttention, no cuDNN attention" if args.device == "cuda" else None,
+        unchanged_if_frames_mean_abs_diff_at_most=UNCHANGED_MEAN_ABS,
+        timing=f"each call runs {args.steps} steps (the seed recipes 2); seconds_25_steps = the call's "
+        "preparation + 25 x its median step + its decode",
+        docs_recipe="diffusers' SVD docs: enable_model_cpu_offload(), unet.enable_forward_chunking(), "
+        "decode_chunk_size=2",
+    )
     print("machine:", results["machine"], flush=True)
     args.folder = build(args, environment)
     plan = memory.choose_plan(T4_GIB, 12.7).plan.name  # the planner's plan for a free Colab T4
@@ -488,9 +586,22 @@ def parent(args) -> None:
 
 
 def _line(row: dict) -> str:
-    fields = ("seconds", "seconds_per_step", "seconds_25_steps", "decode_seconds", "peak_reserved_gib",
-              "frames_mean_abs_diff", "unchanged", "warm_up_seconds", "matmul_tflops", "h2d_pageable_gb_s",
-              "mean_abs_diff_vs_all_at_once", "flicker_mean_abs", "oom", "error")
+    fields = (
+        "seconds",
+        "seconds_per_step",
+        "seconds_25_steps",
+        "decode_seconds",
+        "peak_reserved_gib",
+        "frames_mean_abs_diff",
+        "unchanged",
+        "warm_up_seconds",
+        "matmul_tflops",
+        "h2d_pageable_gb_s",
+        "mean_abs_diff_vs_all_at_once",
+        "flicker_mean_abs",
+        "oom",
+        "error",
+    )
     shown = {k: round(row[k], 4) if isinstance(row[k], float) else row[k] for k in fields if k in row}
     return f"{row['job']:32} {json.dumps(shown)[:400]}"
 
@@ -498,8 +609,17 @@ def _line(row: dict) -> str:
 # ----------------------------------------------------------------------------------------------------
 # The summary: speed-ups against the docs recipe, exactness, efficiency, the time model against this GPU
 
-CANDIDATES = ("plain", "channels_last", "cudnn_benchmark", "sdpa_math", "plain_again", "compile", DOCS_RECIPE,
-              "seed-recipe", "seed-recipe-attention-slicing")
+CANDIDATES = (
+    "plain",
+    "channels_last",
+    "cudnn_benchmark",
+    "sdpa_math",
+    "plain_again",
+    "compile",
+    DOCS_RECIPE,
+    "seed-recipe",
+    "seed-recipe-attention-slicing",
+)
 
 
 def summarize(rows: list[dict], args) -> dict:
@@ -509,22 +629,43 @@ def summarize(rows: list[dict], args) -> dict:
     by = {row["job"]: row for row in rows}
     docs, plain = by.get(DOCS_RECIPE, {}), by.get("plain", {})
     gpu_rates = _gpu_rates(by.get("rates", {}), args)
-    candidates = {name: _candidate(by[name], docs, plain, gpu_rates, by.get("rates", {}), args) for name in CANDIDATES if name in by}
-    summary = {"candidates": candidates, "decode_chunks": [_decode_row(by[f"decode-{c}"]) for c in DECODE_CHUNKS if f"decode-{c}" in by]}
+    candidates = {
+        name: _candidate(by[name], docs, plain, gpu_rates, by.get("rates", {}), args)
+        for name in CANDIDATES
+        if name in by
+    }
+    summary = {
+        "candidates": candidates,
+        "decode_chunks": [_decode_row(by[f"decode-{c}"]) for c in DECODE_CHUNKS if f"decode-{c}" in by],
+    }
     compiled = by.get("compile", {})
     if "warm_up_seconds" in compiled and "seconds_25_steps" in plain:
         saving = plain["seconds_25_steps"] - compiled["seconds_25_steps"]
-        summary["compile"] = {"warm_up_seconds": compiled["warm_up_seconds"], "saving_per_video_seconds": saving,
-                              "break_even_videos": math.ceil(compiled["warm_up_seconds"] / saving) if saving > 0 else None}
-    exact = [name for name, entry in candidates.items() if name in ("plain", "channels_last", "cudnn_benchmark", "compile")
-             and "seconds_25_steps" in entry and entry.get("unchanged", name == "plain") and entry.get("fits") is not False]
+        summary["compile"] = {
+            "warm_up_seconds": compiled["warm_up_seconds"],
+            "saving_per_video_seconds": saving,
+            "break_even_videos": math.ceil(compiled["warm_up_seconds"] / saving) if saving > 0 else None,
+        }
+    exact = [
+        name
+        for name, entry in candidates.items()
+        if name in ("plain", "channels_last", "cudnn_benchmark", "compile")
+        and "seconds_25_steps" in entry
+        and entry.get("unchanged", name == "plain")
+        and entry.get("fits") is not False
+    ]
     if exact:
         best = min(exact, key=lambda name: candidates[name]["seconds_25_steps"])
         entry = candidates[best]
-        summary["chosen_exact"] = {"candidate": best, "plan": entry["plan"], "seconds_25_steps": entry["seconds_25_steps"],
-                                   "speedup_vs_docs_recipe": entry.get("speedup_vs_docs_recipe"), "fits": entry.get("fits"),
-                                   "unchanged": entry.get("unchanged", best == "plain"),
-                                   "note": "compile: per video after its warm-up (see compile)" if best == "compile" else None}
+        summary["chosen_exact"] = {
+            "candidate": best,
+            "plan": entry["plan"],
+            "seconds_25_steps": entry["seconds_25_steps"],
+            "speedup_vs_docs_recipe": entry.get("speedup_vs_docs_recipe"),
+            "fits": entry.get("fits"),
+            "unchanged": entry.get("unchanged", best == "plain"),
+            "note": "compile: per video after its warm-up (see compile)" if best == "compile" else None,
+        }
         summary["chosen_exact"]["meets_1_4x"] = (entry.get("speedup_vs_docs_recipe") or 0) >= 1.4
     seed = by.get("seed-recipe", {})
     summary["seed_recipe_out_of_memory"] = seed.get("oom") if seed else None
@@ -537,8 +678,12 @@ def _gpu_rates(rates: dict, args):
 
     if args.dry_run or "h2d_pageable_gb_s" not in rates:
         return None
-    return t4.Rates("this GPU (measured)", rates["matmul_tflops"], rates["h2d_pageable_gb_s"],
-                    "dense fp16 8192^3 matmuls and a 2 GiB pageable host->GPU copy, measured in this run")
+    return t4.Rates(
+        "this GPU (measured)",
+        rates["matmul_tflops"],
+        rates["h2d_pageable_gb_s"],
+        "dense fp16 8192^3 matmuls and a 2 GiB pageable host->GPU copy, measured in this run",
+    )
 
 
 def _candidate(row: dict, docs: dict, plain: dict, gpu_rates, rates: dict, args) -> dict:
@@ -550,9 +695,15 @@ def _candidate(row: dict, docs: dict, plain: dict, gpu_rates, rates: dict, args)
         return entry
     seconds = row["seconds_25_steps"]
     peak = row.get("peak_reserved_gib")
-    entry.update(seconds_25_steps=seconds, seconds_per_step=row["seconds_per_step"], decode_seconds=row["decode_seconds"],
-                 peak_reserved_gib=peak, fits=None if peak is None else peak <= T4_SAFE_PEAK_GIB, unchanged=row.get("unchanged"),
-                 frames_mean_abs_diff=row.get("frames_mean_abs_diff"))
+    entry.update(
+        seconds_25_steps=seconds,
+        seconds_per_step=row["seconds_per_step"],
+        decode_seconds=row["decode_seconds"],
+        peak_reserved_gib=peak,
+        fits=None if peak is None else peak <= T4_SAFE_PEAK_GIB,
+        unchanged=row.get("unchanged"),
+        frames_mean_abs_diff=row.get("frames_mean_abs_diff"),
+    )
     if "seconds_25_steps" in docs:
         entry["speedup_vs_docs_recipe"] = docs["seconds_25_steps"] / seconds
     if "seconds_25_steps" in plain:
@@ -566,15 +717,29 @@ def _candidate(row: dict, docs: dict, plain: dict, gpu_rates, rates: dict, args)
     entry["predicted_t4_seconds"] = work.seconds()["seconds"]
     if gpu_rates is not None:
         predicted = work.seconds(gpu_rates)
-        entry.update(predicted_seconds_this_gpu=predicted["seconds"], predicted_transfer_seconds_this_gpu=predicted["transfer_s"],
-                     measured_over_predicted=seconds / predicted["seconds"])
+        entry.update(
+            predicted_seconds_this_gpu=predicted["seconds"],
+            predicted_transfer_seconds_this_gpu=predicted["transfer_s"],
+            measured_over_predicted=seconds / predicted["seconds"],
+        )
     return entry
 
 
 def _decode_row(row: dict) -> dict:
-    keys = ("decode_chunk_size", "seconds", "peak_reserved_gib", "oom", "uncapped", "uncapped_seconds", "uncapped_peak_reserved_gib",
-            "mean_abs_diff_vs_all_at_once", "flicker_mean_abs", "flicker_inside_chunks", "flicker_across_chunks",
-            "mean_abs_diff_vs_reference_call")
+    keys = (
+        "decode_chunk_size",
+        "seconds",
+        "peak_reserved_gib",
+        "oom",
+        "uncapped",
+        "uncapped_seconds",
+        "uncapped_peak_reserved_gib",
+        "mean_abs_diff_vs_all_at_once",
+        "flicker_mean_abs",
+        "flicker_inside_chunks",
+        "flicker_across_chunks",
+        "mean_abs_diff_vs_reference_call",
+    )
     entry = {key: row[key] for key in keys if key in row}
     if entry.get("peak_reserved_gib") is not None and not entry.get("oom"):
         entry["fits"] = entry["peak_reserved_gib"] <= T4_SAFE_PEAK_GIB
@@ -584,11 +749,15 @@ def _decode_row(row: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="speedups.json", help="the results file, rewritten after every job")
-    parser.add_argument("--dry-run", action="store_true", help="tiny weights on the CPU, 2 steps, compile with the eager backend")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="tiny weights on the CPU, 2 steps, compile with the eager backend"
+    )
     parser.add_argument("--steps", type=int, help="steps per pipeline call (default 5; dry run 2)")
     parser.add_argument("--work", default="/tmp/svd-speedups", help="weights, reference frames, compile cache")
     parser.add_argument("--site", default="/tmp/svd-speedups/site", help="where the carried wheels are installed")
-    parser.add_argument("--deadline-s", type=float, default=470, help="no job starts after this; compile takes what is left")
+    parser.add_argument(
+        "--deadline-s", type=float, default=470, help="no job starts after this; compile takes what is left"
+    )
     parser.add_argument("--compile-backend", help="torch.compile backend (default inductor; dry run eager)")
     parser.add_argument("--frames", type=int, default=25, help="frames per video (fewer only to test the script)")
     parser.add_argument("--only", help="run only these jobs (comma-separated names: rates,gpu,docs-recipe,...)")

@@ -31,9 +31,9 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 from svd_learn import generate
 from svd_learn.parameters import KNOBS
@@ -74,7 +74,9 @@ def list_images(images_dir: str | Path) -> list[Path]:
     folder = Path(images_dir).expanduser()
     if not folder.is_dir():
         raise BatchError(f"{folder} is not a folder. Pass a folder of images (PNG, JPEG, WebP).")
-    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    images = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
     if not images:
         raise BatchError(f"{folder} has no images (files ending with {', '.join(IMAGE_SUFFIXES)}).")
     return images
@@ -102,7 +104,9 @@ def parse_sweep(specs: list[str] | tuple[str, ...]) -> dict[str, list[int | floa
         try:
             parsed = [convert(value.strip()) for value in values.split(",")]
         except ValueError:
-            raise BatchError(f"--sweep {spec!r}: {name} takes {'whole numbers' if convert is int else 'numbers'}.") from None
+            raise BatchError(
+                f"--sweep {spec!r}: {name} takes {'whole numbers' if convert is int else 'numbers'}."
+            ) from None
         if len(set(parsed)) != len(parsed):
             raise BatchError(f"--sweep {spec!r}: a value is repeated.")
         sweep[name] = parsed
@@ -122,7 +126,9 @@ def make_jobs(images: list[Path], sweep: dict[str, list[int | float]] | None = N
     by_name: dict[str, str] = {}
     for job in jobs:
         if job.name in by_name and by_name[job.name] != job.image:
-            raise BatchError(f"{Path(by_name[job.name]).name} and {Path(job.image).name} would both write {job.name}.mp4: rename one.")
+            raise BatchError(
+                f"{Path(by_name[job.name]).name} and {Path(job.image).name} would both write {job.name}.mp4: rename one."
+            )
         by_name[job.name] = job.image
     return jobs
 
@@ -164,8 +170,15 @@ def output_state(job: Job, out_dir: Path, expected: dict) -> tuple[str, str]:
 # One job: the capstone's make_video, with the process's already loaded pipeline.
 
 
-def run_job(job: Job, out_dir: Path, params, warnings: list[str], decode_chunk_size: int | None,
-            planned: generate.PlannedPipeline, say: Callable[[str], None] = print) -> generate.RunReport:
+def run_job(
+    job: Job,
+    out_dir: Path,
+    params,
+    warnings: list[str],
+    decode_chunk_size: int | None,
+    planned: generate.PlannedPipeline,
+    say: Callable[[str], None] = print,
+) -> generate.RunReport:
     """Make one job's video and report (atomically, video first) with the process's pipeline. On CUDA
     out-of-memory the pipeline falls back to the next lower plan, which the following jobs keep."""
     from svd_learn import parameters
@@ -174,8 +187,20 @@ def run_job(job: Job, out_dir: Path, params, warnings: list[str], decode_chunk_s
     picture = parameters.load_image(job.image, height=params.height, width=params.width)
     picture = parameters.prepare_image(picture, params.height, params.width)
     # force: output_state said this job is to be (re)made. quiet: one line per job (run_batch's), not a bar.
-    return generate.make_video(planned, job.image, picture, params, warnings, job.video(out_dir), job.report(out_dir),
-                               decode_chunk_size=decode_chunk_size, force=True, started=started, say=say, quiet=True)
+    return generate.make_video(
+        planned,
+        job.image,
+        picture,
+        params,
+        warnings,
+        job.video(out_dir),
+        job.report(out_dir),
+        decode_chunk_size=decode_chunk_size,
+        force=True,
+        started=started,
+        say=say,
+        quiet=True,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -219,8 +244,10 @@ class BatchSummary:
         return asdict(self)
 
     def text(self) -> str:
-        lines = [f"batch: {self.jobs} jobs on {self.num_processes} process(es): {len(self.done)} done, "
-                 f"{len(self.skipped)} skipped, {len(self.failed)} failed in {self.wall_s:.1f} s"]
+        lines = [
+            f"batch: {self.jobs} jobs on {self.num_processes} process(es): {len(self.done)} done, "
+            f"{len(self.skipped)} skipped, {len(self.failed)} failed in {self.wall_s:.1f} s"
+        ]
         for entry in self.done:
             lines.append(f"  done     {entry['name']}  (process {entry['process']}, {entry['seconds']:.1f} s)")
         for entry in self.skipped:
@@ -229,8 +256,10 @@ class BatchSummary:
             where = f"process {entry['process']}" if entry["process"] is not None else "before the split"
             lines.append(f"  failed   {entry['name']}  ({where}): {entry['error']}")
         if self.videos_per_minute:
-            lines.append(f"throughput: {self.videos_per_minute:.2f} videos a minute ({self.work_s:.1f} s for "
-                         f"{len(self.done)} videos once every process had loaded the pipeline)")
+            lines.append(
+                f"throughput: {self.videos_per_minute:.2f} videos a minute ({self.work_s:.1f} s for "
+                f"{len(self.done)} videos once every process had loaded the pipeline)"
+            )
         lines.append(f"summary: {Path(self.out_dir) / SUMMARY_NAME}")
         return "\n".join(lines)
 
@@ -316,10 +345,22 @@ def run_batch(
     work_s = time.perf_counter() - work_started
 
     # 5. Gather every process's results; the main process writes and prints the summary.
-    process = {"process": state.process_index, "device": str(state.device), "jobs": len(share),
-               "load_s": round(loaded.load_s, 2), "work_s": round(work_s, 2)}
-    settings = {"model": choice.location, "source": choice.source, "plan": plan, "force": force, "compile_unet": compile_unet, **base,
-                "sweep": {k: list(v) for k, v in (sweep or {}).items()}}
+    process = {
+        "process": state.process_index,
+        "device": str(state.device),
+        "jobs": len(share),
+        "load_s": round(loaded.load_s, 2),
+        "work_s": round(work_s, 2),
+    }
+    settings = {
+        "model": choice.location,
+        "source": choice.source,
+        "plan": plan,
+        "force": force,
+        "compile_unet": compile_unet,
+        **base,
+        "sweep": {k: list(v) for k, v in (sweep or {}).items()},
+    }
     summary = gather_summary(state, jobs, results, process, images_dir, out_dir, settings, started)
     if state.is_main_process:
         write_summary(summary, out_dir)
@@ -352,7 +393,10 @@ def job_parameters(jobs: list[Job], choice, overrides: dict) -> tuple[dict, dict
     for job in jobs:
         job_overrides = {**base, **dict(job.sweep)}
         try:
-            resolved[job.name] = (*generate.generation_parameters(choice, job_overrides), job_overrides["decode_chunk_size"])
+            resolved[job.name] = (
+                *generate.generation_parameters(choice, job_overrides),
+                job_overrides["decode_chunk_size"],
+            )
         except parameters.ParameterError as error:  # the same for every image: the command line is wrong, stop here
             raise BatchError(f"{job.name}: {error}") from None
     return base, resolved
@@ -364,12 +408,19 @@ def resume(jobs: list[Job], resolved: dict, out_dir: Path, choice, force: bool) 
     pending: list[Job] = []
     for job in jobs:
         params = resolved[job.name][0]
-        state_now, why = output_state(job, out_dir, fingerprint(choice.source, choice.checkpoint.name, params.to_dict()))
-        entry = JobResult(job.name, job.image, "skipped", dict(job.sweep), str(job.video(out_dir)), str(job.report(out_dir)))
+        state_now, why = output_state(
+            job, out_dir, fingerprint(choice.source, choice.checkpoint.name, params.to_dict())
+        )
+        entry = JobResult(
+            job.name, job.image, "skipped", dict(job.sweep), str(job.video(out_dir)), str(job.report(out_dir))
+        )
         if state_now == "complete" and not force:
             results.append(entry)
         elif state_now == "different" and not force:
-            entry.status, entry.error = "failed", f"{job.video(out_dir)} exists, {why}: pass --force to replace it, or use another OUT_DIR."
+            entry.status, entry.error = (
+                "failed",
+                f"{job.video(out_dir)} exists, {why}: pass --force to replace it, or use another OUT_DIR.",
+            )
             results.append(entry)
         else:
             pending.append(job)
@@ -387,7 +438,9 @@ class LoadedShare:
     unusable: dict = field(default_factory=dict)  # job name -> the image's error
 
 
-def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, say_here, compile_unet: bool = False) -> LoadedShare:
+def load_for_share(
+    share: list[Job], resolved: dict, plan: str, state, choice, say_here, compile_unet: bool = False
+) -> LoadedShare:
     from svd_learn import parameters
     from svd_learn.environment import probe
 
@@ -404,20 +457,34 @@ def load_for_share(share: list[Job], resolved: dict, plan: str, state, choice, s
     try:
         machine = probe()
         largest = max((resolved[job.name][0] for job in share), key=lambda p: p.num_frames * p.height * p.width)
-        plans, reason, predicted = generate.plans_for(plan, state.device.type, machine, None, largest, choice.checkpoint, say_here)
+        plans, reason, predicted = generate.plans_for(
+            plan, state.device.type, machine, None, largest, choice.checkpoint, say_here
+        )
         loading = time.perf_counter()  # plan for the biggest call, load once
-        loaded.planned = generate.PlannedPipeline(generate.load_pipeline(choice, state.device.type), choice, str(state.device),
-                                                  plans, reason, predicted, machine.to_dict(), compile_unet=compile_unet)
-        loaded.planned.pipeline(say_here)  # the plan applied now, before the start line (compiling waits for the first call)
+        loaded.planned = generate.PlannedPipeline(
+            generate.load_pipeline(choice, state.device.type),
+            choice,
+            str(state.device),
+            plans,
+            reason,
+            predicted,
+            machine.to_dict(),
+            compile_unet=compile_unet,
+        )
+        loaded.planned.pipeline(
+            say_here
+        )  # the plan applied now, before the start line (compiling waits for the first call)
         loaded.load_s = time.perf_counter() - loading
         say_here(f"loaded {choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.planned.plan.name}")
-    except Exception as error:  # noqa: BLE001: every job of this share fails with it; the others go on
+    except Exception as error:  # noqa: BLE001 -- every job of this share fails with it; the others go on
         loaded.load_error = short_error(error)
         say_here(f"could not load the pipeline: {loaded.load_error}")
     return loaded
 
 
-def run_share(share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedShare, process: int, say_here) -> list[JobResult]:
+def run_share(
+    share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedShare, process: int, say_here
+) -> list[JobResult]:
     """This process's jobs, one after another: a failed job is recorded and the next one runs."""
     from svd_learn import parameters
 
@@ -433,7 +500,7 @@ def run_share(share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedSha
                 raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
             run = run_job(job, out_dir, params, warnings, explicit_chunk, loaded.planned, say_here)
             entry.status, entry.video, entry.report = "done", run.output, run.report
-        except Exception as error:  # noqa: BLE001: a broken image must not stop the others
+        except Exception as error:  # noqa: BLE001 -- a broken image must not stop the others
             entry.error = short_error(error)
         entry.seconds = round(time.perf_counter() - job_started, 2)
         results.append(entry)
@@ -442,8 +509,16 @@ def run_share(share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedSha
     return results
 
 
-def gather_summary(state, jobs: list[Job], results: list[JobResult], process: dict, images_dir, out_dir: Path,
-                   settings: dict, started: float) -> BatchSummary:
+def gather_summary(
+    state,
+    jobs: list[Job],
+    results: list[JobResult],
+    process: dict,
+    images_dir,
+    out_dir: Path,
+    settings: dict,
+    started: float,
+) -> BatchSummary:
     """Every process's results and timings, gathered into one summary (the same in every process)."""
     from accelerate.utils import gather_object
 
@@ -453,11 +528,18 @@ def gather_summary(state, jobs: list[Job], results: list[JobResult], process: di
     slowest = max((part["process"]["work_s"] for part in gathered if part["process"]["jobs"]), default=0.0)
     done = [r for r in every if r["status"] == "done"]
     return BatchSummary(
-        images_dir=str(images_dir), out_dir=str(out_dir), num_processes=state.num_processes,
-        distributed_type=str(state.distributed_type).removeprefix("DistributedType."), jobs=len(jobs), done=done,
-        skipped=[r for r in every if r["status"] == "skipped"], failed=[r for r in every if r["status"] == "failed"],
-        processes=[part["process"] for part in gathered], settings=settings,
-        wall_s=round(time.perf_counter() - started, 2), work_s=round(slowest, 2),
+        images_dir=str(images_dir),
+        out_dir=str(out_dir),
+        num_processes=state.num_processes,
+        distributed_type=str(state.distributed_type).removeprefix("DistributedType."),
+        jobs=len(jobs),
+        done=done,
+        skipped=[r for r in every if r["status"] == "skipped"],
+        failed=[r for r in every if r["status"] == "failed"],
+        processes=[part["process"] for part in gathered],
+        settings=settings,
+        wall_s=round(time.perf_counter() - started, 2),
+        work_s=round(slowest, 2),
         videos_per_minute=round(len(done) * 60 / slowest, 3) if done and slowest else None,
     )
 

@@ -39,7 +39,9 @@ def show_version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=show_version, help="Print the version and exit."
+    ),
 ) -> None:
     """svd-learn: run Stable Video Diffusion on a small GPU, and diagnose what goes wrong."""
 
@@ -63,7 +65,6 @@ def env(as_json: bool = typer.Option(False, "--json", help="Print the probe and 
         typer.echo(header(environment, source))
 
 
-
 @app.command()
 def doctor() -> None:
     """Check this environment for known-bad version combinations (lesson 3); exit 1 when one is found."""
@@ -85,8 +86,12 @@ def explain(
 
 @app.command(cls=Command)
 def plan(
-    vram: float = typer.Option(None, "--vram", help="GPU memory in GiB (default: this machine's; 0 = no GPU). A Colab T4 has 14.74."),
-    host_ram: float = typer.Option(None, "--host-ram", help="Host RAM in GiB (default: this machine's; free Colab has 12.7)."),
+    vram: float = typer.Option(
+        None, "--vram", help="GPU memory in GiB (default: this machine's; 0 = no GPU). A Colab T4 has 14.74."
+    ),
+    host_ram: float = typer.Option(
+        None, "--host-ram", help="Host RAM in GiB (default: this machine's; free Colab has 12.7)."
+    ),
     checkpoint: str = typer.Option("svd-xt", "--checkpoint", help="svd, svd-xt or svd-xt-1-1."),
     frames: int = typer.Option(None, "--frames", help="Frames to generate (default: the checkpoint's)."),
     height: int = typer.Option(576, "--height"),
@@ -99,7 +104,9 @@ def plan(
     raise typer.Exit(plan_command(vram, host_ram, checkpoint, frames, height, width, as_json))
 
 
-lab_app = typer.Typer(help="Reproduce a known version error in a throwaway environment (lesson 3).", no_args_is_help=True)
+lab_app = typer.Typer(
+    help="Reproduce a known version error in a throwaway environment (lesson 3).", no_args_is_help=True
+)
 app.add_typer(lab_app, name="lab")
 
 
@@ -115,20 +122,35 @@ def lab_list() -> None:
 def lab_run(
     entry_id: str = typer.Argument(..., help="The id of a reproduction (svd-learn lab list)."),
     no_uv: bool = typer.Option(False, "--no-uv", help="Use venv + pip even when uv is installed."),
-    find_links: list[str] = typer.Option([], "--find-links", metavar="DIR", help="A folder of wheels to install from too (repeatable), e.g. behind a proxy. PIP_FIND_LINKS works as well."),
-    no_index: bool = typer.Option(False, "--no-index", help="Install only from the --find-links folders, never from the registry (as PIP_NO_INDEX=1)."),
+    find_links: list[str] = typer.Option(
+        [],
+        "--find-links",
+        metavar="DIR",
+        help="A folder of wheels to install from too (repeatable), e.g. behind a proxy. PIP_FIND_LINKS works as well.",
+    ),
+    no_index: bool = typer.Option(
+        False,
+        "--no-index",
+        help="Install only from the --find-links folders, never from the registry (as PIP_NO_INDEX=1).",
+    ),
 ) -> None:
     """Reproduce a known error for real, diagnose it, then show the fixed environment running cleanly."""
     from svd_learn import lab
 
-    raise typer.Exit(lab.run_command(entry_id, use_uv=False if no_uv else None, find_links=find_links, no_index=no_index))
+    raise typer.Exit(
+        lab.run_command(entry_id, use_uv=False if no_uv else None, find_links=find_links, no_index=no_index)
+    )
 
 
 # The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).
 # Their values reach the library as one mapping of GenerationParameters' field names (knobs_from): the short
 # option names below are the only renames.
-RENAMES = {"frames": "num_frames", "steps": "num_inference_steps", "min_guidance": "min_guidance_scale",
-           "max_guidance": "max_guidance_scale"}
+RENAMES = {
+    "frames": "num_frames",
+    "steps": "num_inference_steps",
+    "min_guidance": "min_guidance_scale",
+    "max_guidance": "max_guidance_scale",
+}
 
 
 def knobs_from(options: dict) -> dict:
@@ -139,24 +161,59 @@ def knobs_from(options: dict) -> dict:
     return {name: value for name, value in renamed.items() if name in KNOBS}
 
 
-ModelOption = Annotated[str, typer.Option("--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt.")]
-SourceOption = Annotated[str, typer.Option("--source", help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without.")]
-FramesOption = Annotated[int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")]
+ModelOption = Annotated[
+    str,
+    typer.Option("--model", help="Checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or local folder. Default: svd-xt."),
+]
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Where the weights come from: tiny, random or pretrained. Default: $SVD_LEARN_SOURCE, else pretrained with a GPU, tiny without.",
+    ),
+]
+FramesOption = Annotated[
+    int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")
+]
 StepsOption = Annotated[int, typer.Option("--steps", help="Denoising steps (default 25).")]
-FpsOption = Annotated[int, typer.Option("--fps", help="Frames per second: the video's rate and the model's conditioning (default 7).")]
-MotionOption = Annotated[int, typer.Option("--motion-bucket-id", help="More motion when higher (default 127; trained up to 255).")]
-NoiseOption = Annotated[float, typer.Option("--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02).")]
-MinGuidanceOption = Annotated[float, typer.Option("--min-guidance", help="Guidance scale of the first frame (default 1.0).")]
-MaxGuidanceOption = Annotated[float, typer.Option("--max-guidance", help="Guidance scale of the last frame (default 3.0).")]
-DecodeChunkOption = Annotated[int, typer.Option("--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's).")]
-PlanOption = Annotated[str, typer.Option("--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`.")]
-CompileOption = Annotated[bool, typer.Option("--compile", help="torch.compile the UNet: the same video, faster steps, but the first video waits minutes for it. Pays back over many videos (batch); see benchmarks/README.md.")]
+FpsOption = Annotated[
+    int, typer.Option("--fps", help="Frames per second: the video's rate and the model's conditioning (default 7).")
+]
+MotionOption = Annotated[
+    int, typer.Option("--motion-bucket-id", help="More motion when higher (default 127; trained up to 255).")
+]
+NoiseOption = Annotated[
+    float,
+    typer.Option("--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02)."),
+]
+MinGuidanceOption = Annotated[
+    float, typer.Option("--min-guidance", help="Guidance scale of the first frame (default 1.0).")
+]
+MaxGuidanceOption = Annotated[
+    float, typer.Option("--max-guidance", help="Guidance scale of the last frame (default 3.0).")
+]
+DecodeChunkOption = Annotated[
+    int, typer.Option("--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's).")
+]
+PlanOption = Annotated[
+    str,
+    typer.Option("--plan", help="Memory plan: auto (the fastest predicted to fit) or a name from `svd-learn plan`."),
+]
+CompileOption = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        help="torch.compile the UNet: the same video, faster steps, but the first video waits minutes for it. Pays back over many videos (batch); see benchmarks/README.md.",
+    ),
+]
 
 
 @app.command(cls=Command)
 def generate(
     ctx: typer.Context,
-    image: str = typer.Argument(..., metavar="IMAGE", help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."),
+    image: str = typer.Argument(
+        ..., metavar="IMAGE", help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."
+    ),
     output: str = typer.Option(..., "-o", "--output", help="The video to write (.mp4, H.264, plays in a browser)."),
     model: ModelOption = None,
     source: SourceOption = None,
@@ -170,18 +227,37 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="Random seed (the same seed, parameters and plan give the same video)."),
     decode_chunk_size: DecodeChunkOption = None,
     plan: PlanOption = "auto",
-    emulate_t4: bool = typer.Option(False, "--emulate-t4", help="On a bigger GPU, behave like a T4: 14.74 GiB cap, no FlashAttention."),
-    vram_budget: float = typer.Option(None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."),
+    emulate_t4: bool = typer.Option(
+        False, "--emulate-t4", help="On a bigger GPU, behave like a T4: 14.74 GiB cap, no FlashAttention."
+    ),
+    vram_budget: float = typer.Option(
+        None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."
+    ),
     compile_unet: CompileOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
-    report: str = typer.Option(None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."),
+    report: str = typer.Option(
+        None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."
+    ),
 ) -> None:
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
-    raise typer.Exit(run_generate(
-        image=image, output=output, model=model, source=source, plan=plan, emulate_t4=emulate_t4,
-        vram_budget_gib=vram_budget, compile_unet=compile_unet, gif=gif, force=force, report=report, **knobs_from(ctx.params),
-    ))
+    raise typer.Exit(
+        run_generate(
+            image=image,
+            output=output,
+            model=model,
+            source=source,
+            plan=plan,
+            emulate_t4=emulate_t4,
+            vram_budget_gib=vram_budget,
+            compile_unet=compile_unet,
+            gif=gif,
+            force=force,
+            report=report,
+            **knobs_from(ctx.params),
+        )
+    )
+
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -222,11 +298,25 @@ class DenoisingBar:
     """rich's progress bar for the denoising steps: `denoising ---- 12/25 steps, 0:00:31 elapsed, 0:00:33 left`."""
 
     def __init__(self, console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
-            TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TextColumn("steps,"),
-            TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"), console=console,
+            TextColumn("denoising"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps,"),
+            TimeElapsedColumn(),
+            TextColumn("elapsed,"),
+            TimeRemainingColumn(),
+            TextColumn("left"),
+            console=console,
         )
         self.task = None
         self.running = False
@@ -267,9 +357,15 @@ def quiet_loading() -> None:
 @app.command(cls=Command)
 def batch(
     ctx: typer.Context,
-    images_dir: str = typer.Argument(..., metavar="IMAGES_DIR", help="A folder of images: each becomes one video (and one per swept value)."),
-    output_dir: str = typer.Option(..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."),
-    sweep: list[str] = typer.Option([], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."),
+    images_dir: str = typer.Argument(
+        ..., metavar="IMAGES_DIR", help="A folder of images: each becomes one video (and one per swept value)."
+    ),
+    output_dir: str = typer.Option(
+        ..., "-o", "--output-dir", help="Where the videos, their reports and batch_summary.json go."
+    ),
+    sweep: list[str] = typer.Option(
+        [], "--sweep", help="NAME=V1,V2,...: one video per value, e.g. motion_bucket_id=60,127,180 (repeat for a grid)."
+    ),
     model: ModelOption = None,
     source: SourceOption = None,
     frames: FramesOption = None,
@@ -292,8 +388,19 @@ def batch(
     """
     from svd_learn.batch import run_command
 
-    raise typer.Exit(run_command(images_dir, output_dir, sweep, model=model, source=source, plan=plan, force=force,
-                                 compile_unet=compile_unet, **knobs_from(ctx.params)))
+    raise typer.Exit(
+        run_command(
+            images_dir,
+            output_dir,
+            sweep,
+            model=model,
+            source=source,
+            plan=plan,
+            force=force,
+            compile_unet=compile_unet,
+            **knobs_from(ctx.params),
+        )
+    )
 
 
 if __name__ == "__main__":

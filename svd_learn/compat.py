@@ -31,6 +31,7 @@ from svd_learn import name_errors
 from svd_learn.environment import installed_version, requirement_problems
 from svd_learn.tracebacks import Report, read_report
 
+
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -54,9 +55,13 @@ class KnownError:
     conflicts_on: str | None = None  # only their requirements on this distribution (None: any)
     asker: str | None = None  # the package whose code raises it; frames that show another package contradict the entry
     superseded_by: tuple[str, ...] = ()  # entries that, when also found, are the deeper cause: this one is dropped
-    pasted: dict[str, re.Pattern] = field(default_factory=dict)  # distribution -> pattern on a version pasted in the text
+    pasted: dict[str, re.Pattern] = field(
+        default_factory=dict
+    )  # distribution -> pattern on a version pasted in the text
     context: tuple[re.Pattern, ...] = ()  # with `pasted`: the text must also match one of these
-    history: dict[str, str] = field(default_factory=dict)  # {"library", "change"}: answers name errors of the release history
+    history: dict[str, str] = field(
+        default_factory=dict
+    )  # {"library", "change"}: answers name errors of the release history
     harmless: bool = False  # a warning, not an error
     doctor_title: str = ""  # the title of a `conflicts_of` finding in doctor ({asker}: the distribution)
 
@@ -78,8 +83,12 @@ class Diagnosis:
     versions: dict[str, str]  # distribution -> the affected range(s), e.g. {"diffusers": "<0.29"}
     sources: tuple[str, ...]
     evidence: str  # the line of the text that matched
-    seen: dict[str, str] = field(default_factory=dict)  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
-    notes: list[str] = field(default_factory=list)  # more evidence: the frame that asks, pasted versions, the release history
+    seen: dict[str, str] = field(
+        default_factory=dict
+    )  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
+    notes: list[str] = field(
+        default_factory=list
+    )  # more evidence: the frame that asks, pasted versions, the release history
     harmless: bool = False  # a warning, not an error: nothing to fix
 
     def versions_line(self, show_installed: bool = True) -> str:
@@ -88,7 +97,9 @@ class Diagnosis:
         if self.seen:
             line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
         if show_installed and self.versions:  # a pasted error may come from another environment: say what is here
-            line += "; installed here: " + ", ".join(f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions)
+            line += "; installed here: " + ", ".join(
+                f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions
+            )
         return line
 
 
@@ -121,7 +132,10 @@ def _read_known_errors() -> tuple[KnownError, ...]:
     data = tomllib.loads(resources.files("svd_learn").joinpath("data/known_errors.toml").read_text(encoding="utf-8"))
     entries = []
     for raw in data["error"]:
-        versions = {name: tuple([ranges] if isinstance(ranges, str) else ranges) for name, ranges in raw.get("versions", {}).items()}
+        versions = {
+            name: tuple([ranges] if isinstance(ranges, str) else ranges)
+            for name, ranges in raw.get("versions", {}).items()
+        }
         for ranges in versions.values():  # fail on a typo in the data file, not silently at diagnosis time
             for spec in ranges:
                 if spec != NOT_INSTALLED:
@@ -233,10 +247,16 @@ def _from_history(error: name_errors.NameError_ | None, report: Report) -> tuple
     if entry is None:
         return None, answer.evidence
     fields = answer.fields()
-    diagnosis = _diagnosis(entry, answer.evidence[0].removeprefix("error: "), title=entry.title.format(**fields),
-                           explanation=entry.explanation.format(**fields), fix=answer.fix,
-                           sources=tuple(answer.sources) + entry.sources, notes=answer.evidence[1:],
-                           versions={answer.library: (">=" if answer.change == "removed" else "<") + answer.release})
+    diagnosis = _diagnosis(
+        entry,
+        answer.evidence[0].removeprefix("error: "),
+        title=entry.title.format(**fields),
+        explanation=entry.explanation.format(**fields),
+        fix=answer.fix,
+        sources=tuple(answer.sources) + entry.sources,
+        notes=answer.evidence[1:],
+        versions={answer.library: (">=" if answer.change == "removed" else "<") + answer.release},
+    )
     return diagnosis, answer.evidence
 
 
@@ -275,8 +295,11 @@ def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
         if raised and not any(note.startswith("asked by") for note in diagnosis.notes):
             frame = raised[-1]
             diagnosis.notes.append(f'raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
-        pasted = [f"{name} {version}" for name, version in report.versions.items()
-                  if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes]
+        pasted = [
+            f"{name} {version}"
+            for name, version in report.versions.items()
+            if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes
+        ]
         if pasted:
             diagnosis.notes.append("pasted: " + ", ".join(pasted))
     return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, shown[1:] + against
@@ -332,10 +355,19 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
         if entry.flag_when_installed and entry.matches_installed(versions):
             installed = ", ".join(f"{name} {versions[name] or NOT_INSTALLED}" for name in entry.versions)
             findings.append(Finding(entry.id, entry.title, f"installed: {installed}", entry.fix))
-        for name, pattern in entry.pasted.items() if entry.flag_when_installed and not what_if and nvidia_driver_present() else ():
+        for name, pattern in (
+            entry.pasted.items() if entry.flag_when_installed and not what_if and nvidia_driver_present() else ()
+        ):
             installed = installed_version(name)
             if installed and pattern.search(installed):  # e.g. torch 2.13.0+cpu on a machine with an NVIDIA GPU
-                findings.append(Finding(entry.id, entry.title, f"installed: {name} {installed}, and this machine has an NVIDIA driver", entry.fix))
+                findings.append(
+                    Finding(
+                        entry.id,
+                        entry.title,
+                        f"installed: {name} {installed}, and this machine has an NVIDIA driver",
+                        entry.fix,
+                    )
+                )
         for distribution in entry.conflicts_of if not what_if else ():
             for unmet in _unmet_requirements(distribution, entry.conflicts_on):
                 title = entry.doctor_title.format(asker=distribution) if entry.doctor_title else entry.title
@@ -367,8 +399,10 @@ def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
 
 def format_unknown(report: Report, shown: list[str]) -> str:
     """What a report shows when no entry explains it: the exception, where it was raised, the versions."""
-    lines = [f"Not recognised: the cause is not in svd-learn's knowledge ({len(KNOWN_ERRORS)} known errors, "
-             "and the release history of huggingface_hub, diffusers, transformers and accelerate)."]
+    lines = [
+        f"Not recognised: the cause is not in svd-learn's knowledge ({len(KNOWN_ERRORS)} known errors, "
+        "and the release history of huggingface_hub, diffusers, transformers and accelerate)."
+    ]
     if report.exception:
         lines.append(f"  the error: {report.error_line}")
     raised = [frame for frame in report.frames if frame.owner]
@@ -377,9 +411,13 @@ def format_unknown(report: Report, shown: list[str]) -> str:
         lines.append(f'  raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
     lines += [f"  {line}" for line in shown]
     if report.versions:
-        lines.append("  versions in the text: " + ", ".join(f"{name} {version}" for name, version in report.versions.items()))
-    lines.append("  Read the last line of the traceback first, then the frames above it: the last frame in your code "
-                 "is the call that failed. Search the error line in the issues of the package it was raised in.")
+        lines.append(
+            "  versions in the text: " + ", ".join(f"{name} {version}" for name, version in report.versions.items())
+        )
+    lines.append(
+        "  Read the last line of the traceback first, then the frames above it: the last frame in your code "
+        "is the call that failed. Search the error line in the issues of the package it was raised in."
+    )
     return "\n".join(lines)
 
 
@@ -390,13 +428,17 @@ class UnreadableInput(ValueError):
 def read_error_text(data: bytes) -> str:
     """Decode what a person pasted or piped into `explain`; refuse empty or binary input with a clear message."""
     if not data.strip():
-        raise UnreadableInput("The input is empty. Paste an error message or a traceback, or pass a file that holds one.")
+        raise UnreadableInput(
+            "The input is empty. Paste an error message or a traceback, or pass a file that holds one."
+        )
     if b"\x00" in data:
         raise UnreadableInput("The input is binary, not text. Pass the error message or traceback as text.")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UnreadableInput("The input is not UTF-8 text. Save the error message or traceback as UTF-8 text.") from None
+        raise UnreadableInput(
+            "The input is not UTF-8 text. Save the error message or traceback as UTF-8 text."
+        ) from None
 
 
 def explain(text: str) -> list[Diagnosis]:
@@ -431,7 +473,9 @@ def doctor(console=None) -> list[Finding]:
     table.add_row("host RAM", f"{env.host_ram_gib:.1f} GiB")
     if env.cuda_available:
         major, minor = env.compute_capability
-        gpu = f"{env.gpu_name}, {env.vram_gib:.2f} GiB VRAM, compute capability {major}.{minor}, CUDA {env.cuda_version}"
+        gpu = (
+            f"{env.gpu_name}, {env.vram_gib:.2f} GiB VRAM, compute capability {major}.{minor}, CUDA {env.cuda_version}"
+        )
         gpu += "" if env.supports_bf16 else " (no bf16: use fp16)"
     else:
         gpu = "no CUDA GPU"
@@ -494,7 +538,10 @@ def explain_command(source: str, list_known: bool = False) -> int:
     try:
         if source == "-":
             if sys.stdin.isatty():
-                print("Paste the error message or traceback, then press Ctrl-D (Ctrl-Z Enter on Windows):", file=sys.stderr)
+                print(
+                    "Paste the error message or traceback, then press Ctrl-D (Ctrl-Z Enter on Windows):",
+                    file=sys.stderr,
+                )
             data = sys.stdin.buffer.read()
         else:
             try:

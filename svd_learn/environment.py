@@ -132,9 +132,7 @@ def header(env: Environment, choice: SourceChoice) -> str:
     machine += f"; host RAM {env.host_ram_gib:.1f} GiB; {'Colab' if env.in_colab else 'not Colab'}"
     versions = ", ".join(f"{name} {version or 'missing'}" for name, version in env.versions.items())
     return (
-        f"model source: {choice.name} ({choice.reason})\n"
-        f"machine: {machine}\n"
-        f"versions: Python {env.python}, {versions}"
+        f"model source: {choice.name} ({choice.reason})\nmachine: {machine}\nversions: Python {env.python}, {versions}"
     )
 
 
@@ -155,8 +153,10 @@ def keep_hub_cache_on_drive(keep: bool, folder: str = DRIVE_HF_HOME) -> str:
     or without `keep`, nothing changes. Returns one line saying where the Hub cache is."""
     if keep and in_colab():
         if "huggingface_hub" in sys.modules:  # it reads HF_HOME once, when it is imported
-            raise RuntimeError("huggingface_hub is already imported, so it would not see the new HF_HOME. "
-                               "Restart the session (Runtime > Restart session) and run this cell right after the setup cell.")
+            raise RuntimeError(
+                "huggingface_hub is already imported, so it would not see the new HF_HOME. "
+                "Restart the session (Runtime > Restart session) and run this cell right after the setup cell."
+            )
         from google.colab import drive
 
         drive.mount("/content/drive")
@@ -189,8 +189,10 @@ class RequirementProblem:
             return f"{self.name} is not installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
         if self.kind == "out_of_range":
             return f"{self.name} {self.installed} is installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
-        return (f"{self.name} {self.loaded} is loaded in this process but {self.installed} is installed: "
-                "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version.")
+        return (
+            f"{self.name} {self.loaded} is loaded in this process but {self.installed} is installed: "
+            "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version."
+        )
 
 
 def requirement_problems() -> list[RequirementProblem]:
@@ -246,7 +248,9 @@ def check_requirements() -> None:
     """Raise a short, actionable error if the installed libraries cannot run the course."""
     problems = requirement_problems()
     if problems:
-        raise RuntimeError("The environment needs fixing before this lesson can run:\n- " + "\n- ".join(map(str, problems)))
+        raise RuntimeError(
+            "The environment needs fixing before this lesson can run:\n- " + "\n- ".join(map(str, problems))
+        )
 
 
 def lesson_test_environment(home: str) -> dict[str, str]:
@@ -267,6 +271,6 @@ def lesson_test_environment(home: str) -> dict[str, str]:
         # diffusers >= 0.40 warns on `torch_dtype=` (the lessons pass it on purpose: Colab's 0.39 knows no other name;
         # Lesson 1 shows that warning with warnings.catch_warnings, which this filter does not touch).
         "PYTHONWARNINGS": "ignore:IProgress not found,ignore:CUDA is not available or torch_xla is imported,"
-                          "ignore:`torch_dtype` is deprecated",
+        "ignore:`torch_dtype` is deprecated",
         "PYTHONHASHSEED": "0",
     }

@@ -25,15 +25,21 @@ import gc
 import json
 import random
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from svd_learn import models
 from svd_learn.environment import GIB, SOURCE_VARIABLE, cpu_threads, probe
-from svd_learn.models import (  # noqa: F401: the capstone's names for what models.py decides
-    HubUnreachable, ModelChoice, ModelError, choose_model, hub_advice, resolve_model, with_weights,
+from svd_learn.models import (  # noqa: F401 -- the capstone's names for what models.py decides
+    HubUnreachable,
+    ModelChoice,
+    ModelError,
+    choose_model,
+    hub_advice,
+    resolve_model,
+    with_weights,
 )
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
@@ -114,7 +120,9 @@ class RunReport:
         return Path(path)
 
     def summary(self) -> str:
-        peak = f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
+        peak = (
+            f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
+        )
         fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
         measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
         return (
@@ -234,19 +242,40 @@ def generate_video(
 
     # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
     # (With a budget: a T4's cap and kernels, or --vram-budget's cap.)
-    limits = memory.emulate_t4(budget, t4_kernels=emulate_t4) if budget is not None else (
-        torch_threads(threads) if device == "cpu" else nullcontext())
+    limits = (
+        memory.emulate_t4(budget, t4_kernels=emulate_t4)
+        if budget is not None
+        else (torch_threads(threads) if device == "cpu" else nullcontext())
+    )
     with limits:
-        return make_video(planned, image, picture, params, warnings, output, report_path, gif_path=gif_path,
-                          decode_chunk_size=overrides.get("decode_chunk_size"), force=force, command=command, started=started,
-                          load_s=load_s, say=say, on_step=on_step)
+        return make_video(
+            planned,
+            image,
+            picture,
+            params,
+            warnings,
+            output,
+            report_path,
+            gif_path=gif_path,
+            decode_chunk_size=overrides.get("decode_chunk_size"),
+            force=force,
+            command=command,
+            started=started,
+            load_s=load_s,
+            say=say,
+            on_step=on_step,
+        )
 
 
 def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoice, str]:
     """Tiny weights instead of the default's pretrained ones, which the Hub cannot give; and the warning to record."""
-    fallback = (f"the Hub is unreachable and {choice.location} is not cached, so tiny random weights were used "
-                f"(set {SOURCE_VARIABLE}=pretrained to make this an error)")
-    say(f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)")
+    fallback = (
+        f"the Hub is unreachable and {choice.location} is not cached, so tiny random weights were used "
+        f"(set {SOURCE_VARIABLE}=pretrained to make this an error)"
+    )
+    say(
+        f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)"
+    )
     return with_weights(ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), say), fallback
 
 
@@ -275,7 +304,9 @@ def check_outputs(output, report, gif: bool, force: bool) -> tuple[Path, Path, P
     from svd_learn.video import check_output
 
     output = check_output(output, force=force, suffix=".mp4")
-    report_path = check_output(report if report is not None else output.with_suffix(".json"), force=force, suffix=".json")
+    report_path = check_output(
+        report if report is not None else output.with_suffix(".json"), force=force, suffix=".json"
+    )
     gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
     return output, report_path, gif_path
 
@@ -294,9 +325,13 @@ def check_machine(emulate_t4: bool, vram_budget_gib: float | None, say) -> tuple
     env = probe()
     device = "cuda" if env.cuda_available else "cpu"
     if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
-        raise GenerationError("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
+        raise GenerationError(
+            "--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU."
+        )
     if vram_budget_gib is not None and not (math.isfinite(vram_budget_gib) and 0 < vram_budget_gib <= env.vram_gib):
-        raise GenerationError(f"--vram-budget {vram_budget_gib:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB.")
+        raise GenerationError(
+            f"--vram-budget {vram_budget_gib:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB."
+        )
     budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
     return env, device, budget
 
@@ -309,8 +344,10 @@ def expandable_segments(say) -> None:
     try:
         memory.enable_expandable_segments()
     except RuntimeError:
-        say(f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
-            "expect more reserved memory than the plan predicts")
+        say(
+            f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
+            "expect more reserved memory than the plan predicts"
+        )
 
 
 def generation_parameters(choice: ModelChoice, overrides: dict):
@@ -399,18 +436,34 @@ def compile_unet(pipe, plan, say: Callable[[str], None] = print) -> bool:
     import torch
 
     if plan.placement not in ("gpu", "cpu"):
-        say(f"note: --compile skipped: plan {plan.name} offloads the UNet, and compiling an offloaded UNet is not measured")
+        say(
+            f"note: --compile skipped: plan {plan.name} offloads the UNet, and compiling an offloaded UNet is not measured"
+        )
         return False
     pipe.unet = torch.compile(pipe.unet)
     say("compiling the UNet with torch.compile: the first video waits for it (minutes on a GPU); later ones run faster")
     return True
 
 
-def make_video(planned: PlannedPipeline, image: str | Path, picture, params, warnings: list[str], output: Path,
-               report_path: Path, *, gif_path: Path | None = None, decode_chunk_size: int | None = None,
-               force: bool = False, command: list[str] | None = None, started: float | None = None, load_s: float = 0.0,
-               say: Callable[[str], None] = print, on_step: Callable[[int, int], None] | None = None,
-               quiet: bool = False) -> RunReport:
+def make_video(
+    planned: PlannedPipeline,
+    image: str | Path,
+    picture,
+    params,
+    warnings: list[str],
+    output: Path,
+    report_path: Path,
+    *,
+    gif_path: Path | None = None,
+    decode_chunk_size: int | None = None,
+    force: bool = False,
+    command: list[str] | None = None,
+    started: float | None = None,
+    load_s: float = 0.0,
+    say: Callable[[str], None] = print,
+    on_step: Callable[[int, int], None] | None = None,
+    quiet: bool = False,
+) -> RunReport:
     """One video from a loaded pipeline: denoise and decode (on CUDA out-of-memory: free, take the next lower
     plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report; return the report.
 
@@ -425,14 +478,28 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     loads_before = planned.load_s
     choice = planned.choice
     run = RunReport(
-        output=str(output), image=str(image), model=choice.location, source=choice.source,
-        source_reason=choice.reason, checkpoint=choice.checkpoint.name,
-        random_weights=choice.source in ("tiny", "random"), parameters=params.to_dict(), warnings=warnings,
-        device=planned.device, plan=planned.plan.name, plan_reason=planned.plan_reason,
-        predicted_peak_gib=planned.predicted_peak_gib, budget_gib=planned.budget_gib, emulate_t4=planned.emulate_t4,
-        environment=planned.environment, report=str(report_path), command=command,
+        output=str(output),
+        image=str(image),
+        model=choice.location,
+        source=choice.source,
+        source_reason=choice.reason,
+        checkpoint=choice.checkpoint.name,
+        random_weights=choice.source in ("tiny", "random"),
+        parameters=params.to_dict(),
+        warnings=warnings,
+        device=planned.device,
+        plan=planned.plan.name,
+        plan_reason=planned.plan_reason,
+        predicted_peak_gib=planned.predicted_peak_gib,
+        budget_gib=planned.budget_gib,
+        emulate_t4=planned.emulate_t4,
+        environment=planned.environment,
+        report=str(report_path),
+        command=command,
     )
-    frames, call = _generate_with_fallback(planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet)
+    frames, call = _generate_with_fallback(
+        planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet
+    )
     run.plan = planned.plan.name
     run.t4_estimate = t4_estimate(planned.plan, params, choice.source == "tiny")
     run.compiled_unet = planned.compile_unet and planned.plan.placement in ("gpu", "cpu")
@@ -458,8 +525,9 @@ def make_video(planned: PlannedPipeline, image: str | Path, picture, params, war
     return run
 
 
-def _generate_with_fallback(planned: PlannedPipeline, picture, params, run: RunReport, decode_chunk_size, say, progress,
-                            on_step, quiet: bool):
+def _generate_with_fallback(
+    planned: PlannedPipeline, picture, params, run: RunReport, decode_chunk_size, say, progress, on_step, quiet: bool
+):
     """Denoise and decode with the current plan; on CUDA out-of-memory free everything, record it in
     `run.fallbacks`, take the next lower plan and try again. Returns the frames and the call's measurements."""
     from svd_learn import memory
@@ -470,9 +538,17 @@ def _generate_with_fallback(planned: PlannedPipeline, picture, params, run: RunR
             _raise_if_simulated(planned.plan.name)
             if quiet:
                 pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
-            return denoise_and_decode(pipe, picture, params, plan=planned.plan, decode_chunk_size=decode_chunk_size,
-                                      device=planned.device, say=progress, on_step=on_step)
-        except Exception as error:  # noqa: BLE001: only out-of-memory is handled here
+            return denoise_and_decode(
+                pipe,
+                picture,
+                params,
+                plan=planned.plan,
+                decode_chunk_size=decode_chunk_size,
+                device=planned.device,
+                say=progress,
+                on_step=on_step,
+            )
+        except Exception as error:  # noqa: BLE001 -- only out-of-memory is handled here
             if not memory.is_out_of_memory(error):  # the one test of "out of memory" (lesson 4's)
                 raise
             message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
@@ -493,15 +569,26 @@ class CallMeasures:
     denoise_peak_allocated_gib: float | None = None  # the peak before decoding began
 
 
-def denoise_and_decode(pipe, picture, params, *, plan, decode_chunk_size: int | None, device: str,
-                       say: Callable[[str], None] = print, on_step: Callable[[int, int], None] | None = None):
+def denoise_and_decode(
+    pipe,
+    picture,
+    params,
+    *,
+    plan,
+    decode_chunk_size: int | None,
+    device: str,
+    say: Callable[[str], None] = print,
+    on_step: Callable[[int, int], None] | None = None,
+):
     """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding.
     `decode_chunk_size` is the caller's (None: the plan's). Returns the frames and a CallMeasures."""
     import torch
 
     cuda = device.startswith("cuda")  # "cuda" or "cuda:N": the memory counters of that GPU
     total_steps = params.num_inference_steps
-    chunk = min(decode_chunk_size or plan.decode_chunk_size or params.num_frames, params.num_frames)  # what the VAE decodes at once
+    chunk = min(
+        decode_chunk_size or plan.decode_chunk_size or params.num_frames, params.num_frames
+    )  # what the VAE decodes at once
     measures = CallMeasures(decode_chunk_size=chunk, timings={})
     marks: dict[str, float] = {}
 
@@ -532,8 +619,10 @@ def denoise_and_decode(pipe, picture, params, *, plan, decode_chunk_size: int | 
         measures.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
     denoised = marks.get("denoised", finished)
     measures.timings = dict(
-        denoise_s=round(denoised - called, 2), s_per_step=round((denoised - called) / total_steps, 3),
-        decode_s=round(finished - denoised, 2), call_s=round(finished - called, 2),
+        denoise_s=round(denoised - called, 2),
+        s_per_step=round((denoised - called) / total_steps, 3),
+        decode_s=round(finished - denoised, 2),
+        call_s=round(finished - called, 2),
     )
     return frames, measures
 

@@ -71,7 +71,9 @@ class PortInUseError(RuntimeError):
 
 def _git(repo: Path, *args: str, date: str | None = None) -> str:
     if shutil.which("git") is None:
-        raise RuntimeError("The local Hub builds its model repo with git, and git is not installed: install it (apt-get install git).")
+        raise RuntimeError(
+            "The local Hub builds its model repo with git, and git is not installed: install it (apt-get install git)."
+        )
     env = {**os.environ, **_GIT_ENV}
     if date:
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
@@ -131,7 +133,9 @@ def build_course_repo(repo: str | Path, seed: int = 0) -> Path:
     scheduler = repo / "scheduler" / "scheduler_config.json"
     text = scheduler.read_text()
     if '"timestep_spacing": "leading"' not in text:
-        raise RuntimeError("The course's scheduler config no longer says timestep_spacing 'leading': update build_course_repo.")
+        raise RuntimeError(
+            "The course's scheduler config no longer says timestep_spacing 'leading': update build_course_repo."
+        )
     scheduler.write_text(text.replace('"timestep_spacing": "leading"', '"timestep_spacing": "trailing"'))
     _git(repo, "commit", "--quiet", "-am", "Try trailing timestep spacing", date=_COMMIT_DATES[2])
     _git(repo, "checkout", "--quiet", "main")
@@ -330,7 +334,9 @@ def server_environment(echo=print) -> Path:
         started = time.monotonic()
         name = _create_server_environment(folder, echo)
         ready.write_text(wanted)
-        echo(f"the local Hub's own environment is ready ({name}, {time.monotonic() - started:.0f} s); later starts reuse it")
+        echo(
+            f"the local Hub's own environment is ready ({name}, {time.monotonic() - started:.0f} s); later starts reuse it"
+        )
     return python
 
 
@@ -341,8 +347,10 @@ def _create_server_environment(folder: Path, echo) -> str:
     requirements = server_requirements()
     try:
         installer = lab.Installer(cache_dir=None)  # uv's or pip's usual download cache
-        echo(f"creating the local Hub's own environment (once): {' '.join(requirements)} with {installer.name}, "
-             f"in {folder} ...")
+        echo(
+            f"creating the local Hub's own environment (once): {' '.join(requirements)} with {installer.name}, "
+            f"in {folder} ..."
+        )
         if not installer.uv:
             echo(f"  (uv would make this faster: {lab.UV_SAVES}; pip install 'svd-learn[hub]' adds it)")
         python = installer.create(folder)
@@ -365,7 +373,9 @@ def _create_server_environment(folder: Path, echo) -> str:
     return installer.name
 
 
-def start(port: int | None = None, repo: str | Path | None = None, timeout_s: float = START_TIMEOUT_S, echo=print) -> LocalHub:
+def start(
+    port: int | None = None, repo: str | Path | None = None, timeout_s: float = START_TIMEOUT_S, echo=print
+) -> LocalHub:
     """Start olah on 127.0.0.1 serving a copy of the course repo (or of the git repo `repo`).
 
     `port=None` picks a free port. The first start creates the local Hub's own environment (see
@@ -374,9 +384,13 @@ def start(port: int | None = None, repo: str | Path | None = None, timeout_s: fl
     end of its log).
     """
     if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
-        raise ValueError(f"port must be a whole number from 1 to 65535, not {port!r}. Leave it out to pick a free port.")
+        raise ValueError(
+            f"port must be a whole number from 1 to 65535, not {port!r}. Leave it out to pick a free port."
+        )
     if repo is not None and not (Path(repo) / ".git").is_dir():
-        raise ValueError(f"{repo} is not a git repository (no .git folder). Pass a folder made by build_course_repo, or leave repo= out.")
+        raise ValueError(
+            f"{repo} is not a git repository (no .git folder). Pass a folder made by build_course_repo, or leave repo= out."
+        )
     python = server_environment(echo)
     if port is not None:
         _check_port_free(port)
@@ -418,12 +432,16 @@ def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
         if not server.is_running():
             tail = server.log_path.read_text(errors="replace")[-1500:]
             if "address already in use" in tail.lower():
-                raise PortInUseError(f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again.")
+                raise PortInUseError(
+                    f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again."
+                )
             if "No module named" in tail:  # its own environment was damaged after it was made
                 from svd_learn.environment import course_home
 
-                tail += (f"\nThe local Hub's own environment lacks a module: delete {course_home() / SERVER_ENVIRONMENT} "
-                         "and start again (it is created anew).")
+                tail += (
+                    f"\nThe local Hub's own environment lacks a module: delete {course_home() / SERVER_ENVIRONMENT} "
+                    "and start again (it is created anew)."
+                )
             raise RuntimeError(f"The local Hub (olah) exited during start-up. The end of its log:\n{tail}")
         try:
             connection = http.client.HTTPConnection(HOST, server.port, timeout=2)

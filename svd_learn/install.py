@@ -60,11 +60,15 @@ def requirements(*extras: str, declared: list[str] | None = None, known_extras: 
         try:
             declared = metadata.requires(DISTRIBUTION) or []
         except metadata.PackageNotFoundError:
-            raise InstallError(f"{DISTRIBUTION} is not installed: run the first line of the setup cell first.") from None
+            raise InstallError(
+                f"{DISTRIBUTION} is not installed: run the first line of the setup cell first."
+            ) from None
         known_extras = set(metadata.metadata(DISTRIBUTION).get_all("Provides-Extra") or [])
     unknown = set(extras) - set(known_extras or ())
     if unknown:
-        raise InstallError(f"{DISTRIBUTION} has no extra {', '.join(sorted(unknown))}. Choose from: {', '.join(sorted(known_extras))}.")
+        raise InstallError(
+            f"{DISTRIBUTION} has no extra {', '.join(sorted(unknown))}. Choose from: {', '.join(sorted(known_extras))}."
+        )
     chosen = []
     for text in declared:
         requirement = Requirement(text)
@@ -77,8 +81,11 @@ def requirements(*extras: str, declared: list[str] | None = None, known_extras: 
 
 def held_torch_family(versions: dict[str, str]) -> list[str]:
     """Constraints that keep the installed torch family exactly as it is (`torch==2.10.0+cu128`, ...)."""
-    return [f"{name}=={version}" for name, version in sorted(versions.items())
-            if name in TORCH_FAMILY or name.startswith(TORCH_FAMILY_PREFIXES)]
+    return [
+        f"{name}=={version}"
+        for name, version in sorted(versions.items())
+        if name in TORCH_FAMILY or name.startswith(TORCH_FAMILY_PREFIXES)
+    ]
 
 
 def changed_distributions(before: dict[str, str], after: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -108,10 +115,15 @@ def _explain_failure(output: str, held: list[str]) -> str:
     torch = next((pin for pin in held if pin.startswith("torch==")), "no torch")
     lines = [line for line in output.splitlines() if line.strip() and "is ignored" not in line]
     if "ResolutionImpossible" in output or "conflict" in output.lower():
-        return (f"The course's libraries cannot be installed next to this torch ({torch}) without replacing it, "
-                "so nothing was installed. Choose the latest runtime version (Colab: Runtime > Change runtime type) "
-                "and run this cell again.\npip said:\n" + "\n".join(lines[-12:]))
-    return "pip could not install the course's libraries. Check the network, then run this cell again.\npip said:\n" + "\n".join(lines[-12:])
+        return (
+            f"The course's libraries cannot be installed next to this torch ({torch}) without replacing it, "
+            "so nothing was installed. Choose the latest runtime version (Colab: Runtime > Change runtime type) "
+            "and run this cell again.\npip said:\n" + "\n".join(lines[-12:])
+        )
+    return (
+        "pip could not install the course's libraries. Check the network, then run this cell again.\npip said:\n"
+        + "\n".join(lines[-12:])
+    )
 
 
 def install_requirements(*extras: str, echo=print) -> dict[str, tuple[str | None, str]]:
@@ -130,7 +142,10 @@ def install_requirements(*extras: str, echo=print) -> dict[str, tuple[str | None
     changed = changed_distributions(before, after)
     added = {name: (None, version) for name, version in after.items() if name not in before}
     if added:
-        echo(f"installed {len(added)} packages: " + ", ".join(f"{name} {new}" for name, (_, new) in sorted(added.items())))
+        echo(
+            f"installed {len(added)} packages: "
+            + ", ".join(f"{name} {new}" for name, (_, new) in sorted(added.items()))
+        )
     if not changed:
         torch = f" (torch {before['torch']} kept)" if "torch" in before else ""
         echo(f"nothing that was installed before changed{torch}")

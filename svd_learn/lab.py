@@ -173,7 +173,10 @@ def _find_links() -> list[str]:
 
 def _no_index() -> bool:
     """pip's PIP_NO_INDEX (or uv's UV_NO_INDEX) is set to a true value: install only from the wheel folders."""
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ("PIP_NO_INDEX", "UV_NO_INDEX"))
+    return any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+        for name in ("PIP_NO_INDEX", "UV_NO_INDEX")
+    )
 
 
 # Measured with warm download caches on 2 busy CPU cores (2026-12-01, the cached_download reproduction:
@@ -189,10 +192,14 @@ class Installer:
     installer's own download cache (uv's or pip's usual one, UV_CACHE_DIR and PIP_CACHE_DIR honoured).
     """
 
-    def __init__(self, cache_dir: Path | None, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False):
+    def __init__(
+        self, cache_dir: Path | None, use_uv: bool | None = None, find_links: list[str] = (), no_index: bool = False
+    ):
         uv = find_uv()
         if use_uv and uv is None:
-            raise LabError("uv is not installed: pip install 'svd-learn[hub]' (or pip install uv), or run without it (venv + pip, slower).")
+            raise LabError(
+                "uv is not installed: pip install 'svd-learn[hub]' (or pip install uv), or run without it (venv + pip, slower)."
+            )
         self.uv = uv if use_uv in (None, True) else None
         self.cache_dir = cache_dir
         self.name = "uv" if self.uv else "venv + pip"
@@ -201,15 +208,22 @@ class Installer:
         self.no_index = no_index or _no_index()
         for folder in self.find_links:
             if not Path(folder).is_dir():
-                raise LabError(f"The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS or UV_FIND_LINKS.")
+                raise LabError(
+                    f"The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS or UV_FIND_LINKS."
+                )
         if self.no_index and not self.find_links:
-            raise LabError("No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR.")
+            raise LabError(
+                "No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR."
+            )
 
     def note(self) -> str:
         """A line for the start of a run when it matters: wheel folders given, or no uv (and what uv would save)."""
         notes = []
         if self.given_links or self.no_index:
-            notes.append(f"wheels from {' '.join(self.find_links)}" + (" only (no index)" if self.no_index else " and the registry"))
+            notes.append(
+                f"wheels from {' '.join(self.find_links)}"
+                + (" only (no index)" if self.no_index else " and the registry")
+            )
         if not self.uv:
             notes.append(f"venv + pip: uv would save time ({UV_SAVES}); pip install 'svd-learn[hub]' adds uv")
         return "; ".join(notes)
@@ -248,7 +262,9 @@ class Installer:
             )
         url, origin = index_url(uv=bool(self.uv))
         # uv says why it failed; pip with a local extra index may only say "no matching distribution": ask the index
-        if installing and (any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS) or not registry_reachable(url)):
+        if installing and (
+            any(sign.lower() in output.lower() for sign in UNREACHABLE_SIGNS) or not registry_reachable(url)
+        ):
             raise LabError(
                 f"Cannot reach the package registry {url} (the index set by {origin}): the lab downloads the pinned "
                 f"versions ({' '.join(installing)}) from it. Check the network (on Colab: is the runtime connected?) "
@@ -268,18 +284,33 @@ def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> l
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
         raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
-    local_wheel = any(Path(folder, name).is_file() for folder in find_links if Path(folder).is_dir()
-                      for name in os.listdir(folder) if name.startswith(f"torch-{torch}-"))
+    local_wheel = any(
+        Path(folder, name).is_file()
+        for folder in find_links
+        if Path(folder).is_dir()
+        for name in os.listdir(folder)
+        if name.startswith(f"torch-{torch}-")
+    )
     if not local_wheel:
         torch = torch.split("+")[0]  # the registry has no local builds such as +cu128: take the public one
-        echo(f"    (no local torch wheel: torch {torch} is downloaded from the registry once, then cached; this takes minutes)")
+        echo(
+            f"    (no local torch wheel: torch {torch} is downloaded from the registry once, then cached; this takes minutes)"
+        )
     numpy_pin = [f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else []
     return pins + [f"torch=={torch}"] + numpy_pin
 
 
 def _run_code(python: Path, code: str, installer: Installer, extra_env: dict[str, str]) -> tuple[int, str]:
-    environment = {**os.environ, "PYTHONWARNINGS": "default", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", **extra_env}
-    environment["SVD_LEARN_LAB_INSTALL"] = json.dumps(installer.install_command(python))  # for code that installs (stale_module)
+    environment = {
+        **os.environ,
+        "PYTHONWARNINGS": "default",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        **extra_env,
+    }
+    environment["SVD_LEARN_LAB_INSTALL"] = json.dumps(
+        installer.install_command(python)
+    )  # for code that installs (stale_module)
     environment.pop("PYTHONPATH", None)  # only what was installed into the throwaway environment
     # Compiled bytecode is kept between runs (torch alone takes ~10 s to compile on 2 cores). It stays valid
     # because the environments always live at the same path and uv hard-links files from its cache.
@@ -289,7 +320,9 @@ def _run_code(python: Path, code: str, installer: Installer, extra_env: dict[str
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...], needs_torch: bool, echo) -> tuple[Path, list[str]]:
+def _build(
+    installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...], needs_torch: bool, echo
+) -> tuple[Path, list[str]]:
     python = installer.create(path)
     pins = []
     for number, step in enumerate(steps):
@@ -303,8 +336,14 @@ def _build(installer: Installer, path: Path, steps: tuple[tuple[str, ...], ...],
 
 
 def run_reproduction(
-    entry_id: str, *, workdir: str | Path | None = None, use_uv: bool | None = None, keep: bool = False, echo=print,
-    find_links: list[str] = (), no_index: bool = False,
+    entry_id: str,
+    *,
+    workdir: str | Path | None = None,
+    use_uv: bool | None = None,
+    keep: bool = False,
+    echo=print,
+    find_links: list[str] = (),
+    no_index: bool = False,
 ) -> LabResult:
     """Reproduce a known error for real, diagnose it, and check the fix (see the module docstring).
 
@@ -350,11 +389,16 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
     try:
         start = time.perf_counter()
         echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
-        broken_python, broken_pins = _build(installer, envs / ENV_NAME, reproduction.broken, reproduction.needs_torch, echo)
+        broken_python, broken_pins = _build(
+            installer, envs / ENV_NAME, reproduction.broken, reproduction.needs_torch, echo
+        )
         seconds["broken install"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        echo("[2/4] run in the broken environment: python -c '...'\n    " + reproduction.code.strip().replace("\n", "\n    "))
+        echo(
+            "[2/4] run in the broken environment: python -c '...'\n    "
+            + reproduction.code.strip().replace("\n", "\n    ")
+        )
         returncode, error_text = _run_code(broken_python, reproduction.code, installer, reproduction.env)
         seconds["broken run"] = time.perf_counter() - start
         echo("    output (last lines):")
@@ -372,7 +416,9 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         start = time.perf_counter()
         if reproduction.fixed:
             echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
-            fixed_python, fixed_pins = _build(installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo)
+            fixed_python, fixed_pins = _build(
+                installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo
+            )
         else:
             echo("[4/4] the fix is in the code: the same environment, the corrected code")
             fixed_python, fixed_pins = broken_python, broken_pins
@@ -418,6 +464,8 @@ def run_command(entry_id: str, use_uv: bool | None = None, find_links: list[str]
         print(f"svd-learn lab: {error}", file=sys.stderr)
         return 2
     timings = ", ".join(f"{step} {value:.1f} s" for step, value in result.seconds.items())
-    print(f"[lab] reproduced: {'yes' if result.reproduced else 'NO'}; fixed environment runs cleanly: "
-          f"{'yes' if result.fixed_ok else 'NO'} ({timings})")
+    print(
+        f"[lab] reproduced: {'yes' if result.reproduced else 'NO'}; fixed environment runs cleanly: "
+        f"{'yes' if result.fixed_ok else 'NO'} ({timings})"
+    )
     return 0 if result.reproduced and result.fixed_ok else 1

@@ -77,18 +77,57 @@ PLANS: dict[str, Plan] = dict(
         _plan("gpu-decode8", "gpu", False, 8, "everything on the GPU, decode 8 frames at a time"),
         _plan("gpu-decode2", "gpu", False, 2, "everything on the GPU, decode 2 frames at a time"),
         _plan("gpu-chunked-decode2", "gpu", True, 2, "everything on the GPU, forward chunking, decode 2"),
-        _plan("model-offload-chunked-decode2", "model_offload", True, 2, "model CPU offload, forward chunking, decode 2"),
-        _plan("group-offload-chunked-decode2", "group_offload", True, 2, "UNet group offload with CUDA streams, forward chunking, decode 2"),
-        _plan("sequential-offload-chunked-decode1", "sequential_offload", True, 1, "sequential CPU offload, forward chunking, decode 1"),
-        # Baselines: measured, never chosen.
-        _plan("gpu-decode-all", "gpu", False, DECODE_ALL, "the naive way: everything on the GPU, decode all frames at once", baseline=True),
         _plan(
-            "seed-recipe", "model_offload", False, DECODE_ALL,
-            "the seed notes' T4 advice: model offload + enable_attention_slicing(), decode all frames at once",
-            attention_slicing=True, baseline=True,
+            "model-offload-chunked-decode2", "model_offload", True, 2, "model CPU offload, forward chunking, decode 2"
         ),
-        _plan("model-offload-decode-all", "model_offload", False, DECODE_ALL, "the seed recipe without attention slicing", baseline=True),
-        _plan("docs-recipe", "model_offload", True, 2, "diffusers docs' low-memory recipe: model offload + forward chunking + decode 2", baseline=True),
+        _plan(
+            "group-offload-chunked-decode2",
+            "group_offload",
+            True,
+            2,
+            "UNet group offload with CUDA streams, forward chunking, decode 2",
+        ),
+        _plan(
+            "sequential-offload-chunked-decode1",
+            "sequential_offload",
+            True,
+            1,
+            "sequential CPU offload, forward chunking, decode 1",
+        ),
+        # Baselines: measured, never chosen.
+        _plan(
+            "gpu-decode-all",
+            "gpu",
+            False,
+            DECODE_ALL,
+            "the naive way: everything on the GPU, decode all frames at once",
+            baseline=True,
+        ),
+        _plan(
+            "seed-recipe",
+            "model_offload",
+            False,
+            DECODE_ALL,
+            "the seed notes' T4 advice: model offload + enable_attention_slicing(), decode all frames at once",
+            attention_slicing=True,
+            baseline=True,
+        ),
+        _plan(
+            "model-offload-decode-all",
+            "model_offload",
+            False,
+            DECODE_ALL,
+            "the seed recipe without attention slicing",
+            baseline=True,
+        ),
+        _plan(
+            "docs-recipe",
+            "model_offload",
+            True,
+            2,
+            "diffusers docs' low-memory recipe: model offload + forward chunking + decode 2",
+            baseline=True,
+        ),
         _plan("cpu", "cpu", False, DECODE_ALL, "no GPU: everything on the CPU, in fp32", baseline=True),
     ]
 )
@@ -101,7 +140,9 @@ def get_plan(plan: Plan | str) -> Plan:
     try:
         return PLANS[plan]
     except KeyError:
-        raise ValueError(f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them).") from None
+        raise ValueError(
+            f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them)."
+        ) from None
 
 
 def fallback_order(calibration: dict | None = None) -> list[str]:
@@ -128,10 +169,16 @@ def dominated_by(name: str, calibration: dict | None = None) -> str | None:
         theirs = calibration["plans"].get(other)
         if other == name or plan.baseline or theirs is None or plan.decode_chunk_size < PLANS[name].decode_chunk_size:
             continue
-        no_worse = (theirs["peak_reserved_gib"] <= mine["peak_reserved_gib"] and theirs["host_rss_gib"] <= mine["host_rss_gib"]
-                    and theirs["seconds"] <= mine["seconds"] * (1 + SPEED_TIE))
-        better = (theirs["peak_reserved_gib"] < mine["peak_reserved_gib"] or theirs["host_rss_gib"] < mine["host_rss_gib"]
-                  or theirs["seconds"] < mine["seconds"])
+        no_worse = (
+            theirs["peak_reserved_gib"] <= mine["peak_reserved_gib"]
+            and theirs["host_rss_gib"] <= mine["host_rss_gib"]
+            and theirs["seconds"] <= mine["seconds"] * (1 + SPEED_TIE)
+        )
+        better = (
+            theirs["peak_reserved_gib"] < mine["peak_reserved_gib"]
+            or theirs["host_rss_gib"] < mine["host_rss_gib"]
+            or theirs["seconds"] < mine["seconds"]
+        )
         if no_worse and better:
             return other
     return None
@@ -155,8 +202,11 @@ def apply_plan(pipe, plan: Plan | str, device: str | torch.device = "cuda") -> N
         pipe.image_encoder.to(device)
         pipe.vae.to(device)
         pipe.unet.enable_group_offload(
-            onload_device=device, offload_device=torch.device("cpu"), offload_type="block_level",
-            num_blocks_per_group=1, use_stream=device.type == "cuda",
+            onload_device=device,
+            offload_device=torch.device("cpu"),
+            offload_type="block_level",
+            num_blocks_per_group=1,
+            use_stream=device.type == "cuda",
         )
     if plan.forward_chunking:
         pipe.unet.enable_forward_chunking()
@@ -259,8 +309,12 @@ def trace_placement(pipe):
     rows: list[tuple[str, dict[str, str]]] = []
     modules = {name: getattr(pipe, name) for name in COMPONENTS}
     # The pipeline calls vae.encode()/vae.decode(), never vae.forward(): hook the VAE's encoder and decoder.
-    stages = {"image_encoder": pipe.image_encoder, "vae encode": pipe.vae.encoder, "unet": pipe.unet,
-              "vae decode": pipe.vae.decoder}
+    stages = {
+        "image_encoder": pipe.image_encoder,
+        "vae encode": pipe.vae.encoder,
+        "unet": pipe.unet,
+        "vae decode": pipe.vae.decoder,
+    }
 
     def record(stage):
         def hook(module, args, output):
@@ -312,8 +366,19 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_run(pipe, image, plan: Plan | str, *, num_frames: int, height: int, width: int, steps: int = 25,
-                seed: int = 0, device: str | torch.device | None = None, **call_kwargs) -> Measurement:
+def measure_run(
+    pipe,
+    image,
+    plan: Plan | str,
+    *,
+    num_frames: int,
+    height: int,
+    width: int,
+    steps: int = 25,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    **call_kwargs,
+) -> Measurement:
     """Call `pipe` once (after `apply_plan`) and measure memory and time; trace placement with hooks.
 
     Raises torch.OutOfMemoryError like the call itself would.
@@ -342,9 +407,16 @@ def measure_run(pipe, image, plan: Plan | str, *, num_frames: int, height: int, 
         started = time.perf_counter()
         try:
             frames = pipe(
-                image, num_frames=num_frames, height=height, width=width, num_inference_steps=steps,
-                decode_chunk_size=plan.decode_chunk_size, generator=generator, output_type="pt",
-                callback_on_step_end=on_step_end, **call_kwargs,
+                image,
+                num_frames=num_frames,
+                height=height,
+                width=width,
+                num_inference_steps=steps,
+                decode_chunk_size=plan.decode_chunk_size,
+                generator=generator,
+                output_type="pt",
+                callback_on_step_end=on_step_end,
+                **call_kwargs,
             ).frames
         except Exception as error:
             stage = "in the VAE decode" if len(step_ends) == steps else "while denoising"
@@ -355,10 +427,19 @@ def measure_run(pipe, image, plan: Plan | str, *, num_frames: int, height: int, 
     step_times = [b - a for a, b in zip(step_ends, step_ends[1:])] or [step_ends[0] - started]
     seconds_per_step = sorted(step_times)[len(step_times) // 2]
     measurement = Measurement(
-        plan=plan.name, num_frames=num_frames, height=height, width=width, steps=steps,
-        decode_chunk_size=plan.decode_chunk_size, seconds=ended - started, seconds_per_step=seconds_per_step,
-        prepare_seconds=max(0.0, step_ends[0] - started - seconds_per_step), decode_seconds=ended - step_ends[-1],
-        host_rss_gib=host_peak_rss_gib(), placement=placement, frames_finite=bool(torch.isfinite(frames).all()),
+        plan=plan.name,
+        num_frames=num_frames,
+        height=height,
+        width=width,
+        steps=steps,
+        decode_chunk_size=plan.decode_chunk_size,
+        seconds=ended - started,
+        seconds_per_step=seconds_per_step,
+        prepare_seconds=max(0.0, step_ends[0] - started - seconds_per_step),
+        decode_seconds=ended - step_ends[-1],
+        host_rss_gib=host_peak_rss_gib(),
+        placement=placement,
+        frames_finite=bool(torch.isfinite(frames).all()),
     )
     if device.type == "cuda":
         measurement.decode_peak_allocated_gib = torch.cuda.max_memory_allocated(device) / GIB
@@ -409,7 +490,11 @@ class PlanChoice:
 
     def explain(self) -> str:
         peak = f"{self.predicted_peak_gib:.1f} GiB" if self.predicted_peak_gib is not None else "n/a"
-        lines = [f"plan: {self.plan.name} ({self.plan.description})", f"predicted peak GPU memory: {peak}", f"why: {self.reason}"]
+        lines = [
+            f"plan: {self.plan.name} ({self.plan.description})",
+            f"predicted peak GPU memory: {peak}",
+            f"why: {self.reason}",
+        ]
         lines += [f"warning: {w}" for w in self.warnings]
         if self.alternatives:
             lines.append("considered:")
@@ -417,8 +502,9 @@ class PlanChoice:
         return "\n".join(lines)
 
 
-def predict_peak_gib(plan: Plan | str, num_frames: int = 25, height: int = 576, width: int = 1024,
-                     calibration: dict | None = None) -> float | None:
+def predict_peak_gib(
+    plan: Plan | str, num_frames: int = 25, height: int = 576, width: int = 1024, calibration: dict | None = None
+) -> float | None:
     """Predicted peak reserved GPU memory of `plan` for a call of this size (None if never measured).
 
     From the calibration's measurement at the reference call (SVD-XT, 25 frames, 576x1024, T4 cap): the peak
@@ -436,8 +522,14 @@ def predict_peak_gib(plan: Plan | str, num_frames: int = 25, height: int = 576, 
     pixels = (height * width) / (ref["height"] * ref["width"])
     denoise_scale = pixels * num_frames / ref["frames"]
     decode_scale = pixels * min(plan.decode_chunk_size, num_frames) / min(plan.decode_chunk_size, ref["frames"])
-    denoise = entry["resident_denoise_gib"] + (entry["denoise_peak_allocated_gib"] - entry["resident_denoise_gib"]) * denoise_scale
-    decode = entry["resident_decode_gib"] + (entry["decode_peak_allocated_gib"] - entry["resident_decode_gib"]) * decode_scale
+    denoise = (
+        entry["resident_denoise_gib"]
+        + (entry["denoise_peak_allocated_gib"] - entry["resident_denoise_gib"]) * denoise_scale
+    )
+    decode = (
+        entry["resident_decode_gib"]
+        + (entry["decode_peak_allocated_gib"] - entry["resident_decode_gib"]) * decode_scale
+    )
     fragmentation = entry["peak_reserved_gib"] - entry["peak_allocated_gib"]
     return max(denoise, decode) + fragmentation
 
@@ -448,13 +540,23 @@ def _dominated(num_frames: int, height: int, width: int, calibration: dict) -> d
     for name, plan in PLANS.items():
         better = None if plan.baseline else dominated_by(name, calibration)
         if better:
-            rejected[name] = Rejected(name, predict_peak_gib(name, num_frames, height, width, calibration),
-                                      f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured")
+            rejected[name] = Rejected(
+                name,
+                predict_peak_gib(name, num_frames, height, width, calibration),
+                f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured",
+            )
     return rejected
 
 
-def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str = "svd-xt", num_frames: int = 25,
-                height: int = 576, width: int = 1024, calibration: dict | None = None) -> PlanChoice:
+def choose_plan(
+    vram_gib: float | None,
+    host_ram_gib: float | None,
+    checkpoint: str = "svd-xt",
+    num_frames: int = 25,
+    height: int = 576,
+    width: int = 1024,
+    calibration: dict | None = None,
+) -> PlanChoice:
     """The fastest plan predicted to fit this GPU and host, with the reasons. `vram_gib` None or 0: no GPU.
 
     Fits means: predicted peak reserved <= vram_gib - gpu_reserve_gib (the CUDA context and cuDNN live outside
@@ -467,7 +569,9 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     calibration = calibration or read_calibration()
     if not vram_gib:
         return PlanChoice(
-            plan=PLANS["cpu"], predicted_peak_gib=None, fits=True,
+            plan=PLANS["cpu"],
+            predicted_peak_gib=None,
+            fits=True,
             reason="no CUDA GPU: everything runs on the CPU in fp32. Tiny weights take seconds; the real SVD takes "
             "hours per video on a CPU, so use a GPU (a free Colab T4 fits SVD-XT: see `svd-learn plan --vram 14.74`).",
         )
@@ -475,8 +579,10 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     host_budget = host_ram_gib - calibration["host_reserve_gib"] if host_ram_gib else None
     warnings: list[str] = []
     if not expandable_segments_enabled():
-        warnings.append(f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
-                        "sets it itself; in your own code, set it before CUDA starts.")
+        warnings.append(
+            f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
+            "sets it itself; in your own code, set it before CUDA starts."
+        )
     fitting: list[tuple[float, str, float]] = []  # (measured seconds, plan, predicted peak)
     rejected = _dominated(num_frames, height, width, calibration)
     binding: set[str] = set()  # "GPU memory", "host RAM": what kept a plan out
@@ -505,16 +611,25 @@ def choose_plan(vram_gib: float | None, host_ram_gib: float | None, checkpoint: 
     peak = predict_peak_gib(name, num_frames, height, width, calibration)
     limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
     within = " and ".join(limits[name] for name in limits if name in binding) or f"{budget:.1f} GiB of GPU memory"
-    warnings.append(f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within}: try this one, "
-                    "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size.")
+    warnings.append(
+        f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within}: try this one, "
+        "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size."
+    )
     alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
     why_not = rejected[name].why if name in rejected else "not measured"
-    return PlanChoice(PLANS[name], f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", peak,
-                      False, alternatives, tuple(warnings))
+    return PlanChoice(
+        PLANS[name],
+        f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})",
+        peak,
+        False,
+        alternatives,
+        tuple(warnings),
+    )
 
 
-def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected: dict, budget: float, vram_gib: float,
-                               calibration: dict) -> tuple[str, float, str]:
+def _fastest_with_most_context(
+    fitting: list[tuple[float, str, float]], rejected: dict, budget: float, vram_gib: float, calibration: dict
+) -> tuple[str, float, str]:
     """Among the plans that fit: the fastest; within the noise of one measurement (SPEED_TIE) of it, the one that
     decodes the most frames at once (the VAE's temporal layers see more frames: less flicker at chunk borders),
     then the lowest peak. The others go to `rejected`, each with its reason. Returns the plan, its peak, the reason."""
@@ -532,25 +647,33 @@ def _fastest_with_most_context(fitting: list[tuple[float, str, float]], rejected
         if other_seconds > fastest * (1 + SPEED_TIE):
             why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
         elif (other_seconds, other, other_peak) not in roomy:
-            why = (f"fits a fresh process ({other_peak:.1f} GiB), but decoding {PLANS[other].decode_chunk_size} frames at "
-                   f"once is only taken with {margin:.1f} GiB to spare: a notebook that ran a pipeline before peaks "
-                   f"that much higher ({other_peak + margin:.1f} > {budget:.1f} GiB usable)")
+            why = (
+                f"fits a fresh process ({other_peak:.1f} GiB), but decoding {PLANS[other].decode_chunk_size} frames at "
+                f"once is only taken with {margin:.1f} GiB to spare: a notebook that ran a pipeline before peaks "
+                f"that much higher ({other_peak + margin:.1f} > {budget:.1f} GiB usable)"
+            )
         elif PLANS[other].decode_chunk_size < chunk:
-            why = (f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
-                   f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)")
+            why = (
+                f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
+                f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)"
+            )
         else:
             why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
         rejected[other] = Rejected(other, other_peak, why)
     estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
     measured = f"estimated from {estimated} steps" if estimated else "measured"
-    reason = (f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
-              f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
-              f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
-              "your GPU's time differs)")
+    reason = (
+        f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+        f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
+        f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
+        "your GPU's time differs)"
+    )
     if len(tied) > 1:
-        reason += (f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
-                   f"chunk that fits with {margin:.1f} GiB to spare wins ({chunk} frames at once: the VAE's temporal "
-                   "layers see more frames, so less flicker), then the lowest peak")
+        reason += (
+            f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
+            f"chunk that fits with {margin:.1f} GiB to spare wins ({chunk} frames at once: the VAE's temporal "
+            "layers see more frames, so less flicker), then the lowest peak"
+        )
     return name, peak, reason
 
 
@@ -558,8 +681,9 @@ class PlanError(ValueError):
     """A plan that cannot run as asked: an unknown name, or a placement this device does not have."""
 
 
-def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_gib: float | None, checkpoint: str,
-                 params, say=print) -> tuple[list[Plan], str, float | None]:
+def plans_to_try(
+    requested: str, device: str, vram_gib: float | None, host_ram_gib: float | None, checkpoint: str, params, say=print
+) -> tuple[list[Plan], str, float | None]:
     """The plans a run tries in order (the first, then every plan that needs less GPU memory: on CUDA
     out-of-memory, the next), why the first, and its predicted peak reserved GPU memory.
 
@@ -589,7 +713,7 @@ def plans_to_try(requested: str, device: str, vram_gib: float | None, host_ram_g
     if first.placement == "cpu":
         return [first], reason, predicted  # nothing to fall back to
     if first in order:
-        candidates = order[order.index(first):]
+        candidates = order[order.index(first) :]
     else:  # a baseline recipe: then every plan predicted to need less memory
 
         def peak(plan: Plan) -> float:
@@ -611,9 +735,12 @@ def plan_time_line(plan: Plan, num_frames: int, height: int, width: int, calibra
         return None
     steps = calibration["reference"]["steps"]
     entry = calibration["plans"].get(plan.name, {})
-    measured = (f"{entry['seconds']:.1f} s measured on {calibration['machine']['gpu']} under a T4 budget (at "
-                f"{calibration['reference']['frames']} frames, {calibration['reference']['width']}x{calibration['reference']['height']})"
-                if entry.get("seconds") else "not measured")
+    measured = (
+        f"{entry['seconds']:.1f} s measured on {calibration['machine']['gpu']} under a T4 budget (at "
+        f"{calibration['reference']['frames']} frames, {calibration['reference']['width']}x{calibration['reference']['height']})"
+        if entry.get("seconds")
+        else "not measured"
+    )
     return f"time for {steps} steps: {measured}; {t4.describe_plan_estimate(plan, steps, num_frames, height, width)}"
 
 
@@ -623,12 +750,21 @@ def check_machine(vram_gib: float | None, host_ram_gib: float | None) -> None:
 
     for flag, value, rule in (("--vram", vram_gib, "0 (no GPU) or more"), ("--host-ram", host_ram_gib, "above 0")):
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "--host-ram" and value == 0)):
-            raise ValueError(f"{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} "
-                             "(a Colab T4 has --vram 14.74 --host-ram 12.7).")
+            raise ValueError(
+                f"{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} "
+                "(a Colab T4 has --vram 14.74 --host-ram 12.7)."
+            )
 
 
-def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint: str, num_frames: int | None,
-                 height: int, width: int, as_json: bool = False) -> int:
+def plan_command(
+    vram_gib: float | None,
+    host_ram_gib: float | None,
+    checkpoint: str,
+    num_frames: int | None,
+    height: int,
+    width: int,
+    as_json: bool = False,
+) -> int:
     """`svd-learn plan`: the planner's choice for this machine (or the one described), and why.
 
     Returns the exit code: 0, or 1 with one short message for impossible inputs (checked as `generate` checks them).
@@ -652,10 +788,24 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
     calibration = read_calibration()
     time_line = plan_time_line(choice.plan, num_frames, height, width, calibration)
     if as_json:
-        print(json.dumps({"vram_gib": vram_gib, "host_ram_gib": host_ram_gib, "checkpoint": checkpoint,
-                          "num_frames": num_frames, "height": height, "width": width, **asdict(choice),
-                          "time": time_line, "size_warnings": size_warnings, "plans": ["auto", *PLANS],
-                          "calibration": {k: calibration[k] for k in ("source", "machine")}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "vram_gib": vram_gib,
+                    "host_ram_gib": host_ram_gib,
+                    "checkpoint": checkpoint,
+                    "num_frames": num_frames,
+                    "height": height,
+                    "width": width,
+                    **asdict(choice),
+                    "time": time_line,
+                    "size_warnings": size_warnings,
+                    "plans": ["auto", *PLANS],
+                    "calibration": {k: calibration[k] for k in ("source", "machine")},
+                },
+                indent=2,
+            )
+        )
         return 0
     gpu = f"a GPU with {vram_gib:g} GiB" if vram_gib else "no GPU"
     print(f"{checkpoint}, {num_frames} frames at {height}x{width}, on {gpu} and {host_ram_gib:g} GiB of host RAM\n")
@@ -666,7 +816,9 @@ def plan_command(vram_gib: float | None, host_ram_gib: float | None, checkpoint:
         print(time_line)
     print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
     machine = calibration["machine"]
-    print(f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
-          f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}. "
-          "Predicted peaks apply to any GPU; times are that GPU's.")
+    print(
+        f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
+        f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}. "
+        "Predicted peaks apply to any GPU; times are that GPU's."
+    )
     return 0

@@ -21,10 +21,10 @@ import json
 import os
 import shutil
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -173,7 +173,6 @@ def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = Tru
     """Save components as a Hub-layout pipeline folder: model_index.json, one subfolder per component,
     `*.safetensors` (fp32) and/or `*.fp16.safetensors` (the fp16 variant) weight files."""
     from diffusers import StableVideoDiffusionPipeline
-
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
@@ -302,7 +301,11 @@ def describe_components(pipe) -> list[dict]:
     """One row per component: class, library, parameters, dtype, device and bytes of weights."""
     rows = []
     for name, component in pipe.components.items():
-        row = {"component": name, "class": type(component).__name__, "library": type(component).__module__.split(".")[0]}
+        row = {
+            "component": name,
+            "class": type(component).__name__,
+            "library": type(component).__module__.split(".")[0],
+        }
         if isinstance(component, torch.nn.Module):
             parameters = list(component.parameters())
             row.update(
@@ -340,7 +343,9 @@ class ModelChoice:
     reason: str
 
 
-def choose_model(model: str | None = None, source: str | None = None, say: Callable[[str], None] = print) -> ModelChoice:
+def choose_model(
+    model: str | None = None, source: str | None = None, say: Callable[[str], None] = print
+) -> ModelChoice:
     """`resolve_model`, then `with_weights`: the choice with its weights ready to load."""
     return with_weights(resolve_model(model, source), say)
 
@@ -395,7 +400,9 @@ def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> Mod
         return choice
     name = choice.checkpoint.name
     location = pipeline_location(
-        choice.source, name, on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ...")
+        choice.source,
+        name,
+        on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ..."),
     )
     return replace(choice, location=location)
 
@@ -417,7 +424,7 @@ def load_chosen(choice: ModelChoice, device: str):
     """Load the chosen pipeline (fp16 variant, safetensors only), translating Hub errors into advice."""
     try:
         return load_pipeline(choice.location, device=device)
-    except Exception as error:  # noqa: BLE001: we translate what we recognise and re-raise the rest
+    except Exception as error:  # noqa: BLE001 -- we translate what we recognise and re-raise the rest
         advice = hub_advice(error, choice.location)
         if advice is None:
             raise

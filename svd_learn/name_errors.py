@@ -46,7 +46,9 @@ class NameAnswer:
     change: str  # "removed", "added", or "" when the history cannot date it
     library: str
     what: str  # "cached_download", "the module diffusers.models.unets", "the keyword use_auth_token of hf_hub_download"
-    asker: str  # the package whose code asks ("diffusers", "custom node X", YOUR_CODE) or "" when the report has no frames
+    asker: (
+        str  # the package whose code asks ("diffusers", "custom node X", YOUR_CODE) or "" when the report has no frames
+    )
     release: str  # the release that removed it / added it
     fix: str
     evidence: list[str] = field(default_factory=list)
@@ -69,7 +71,14 @@ def read_name_error(text: str) -> NameError_ | None:
             if kind == "keyword" or library in releases.LIBRARIES:
                 line_start = text.rfind("\n", 0, match.start()) + 1
                 line_end = text.find("\n", match.end())
-                found.append((match.start(), NameError_(kind, library, module, name, text[line_start:line_end if line_end != -1 else None].strip())))
+                found.append(
+                    (
+                        match.start(),
+                        NameError_(
+                            kind, library, module, name, text[line_start : line_end if line_end != -1 else None].strip()
+                        ),
+                    )
+                )
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
@@ -80,7 +89,9 @@ def asker_of(report: Report, library: str) -> tuple[str, str]:
     the user's own code."""
     for frame in reversed(report.frames):
         if frame.owner != library or not library:
-            return frame.owner or YOUR_CODE, f'File "{frame.path}", line {frame.line}' + (f": {frame.code}" if frame.code else "")
+            return frame.owner or YOUR_CODE, f'File "{frame.path}", line {frame.line}' + (
+                f": {frame.code}" if frame.code else ""
+            )
     return "", ""
 
 
@@ -126,12 +137,20 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
     library, removed = history.library, history.removed_in
     asking = _asking_history(answer.asker, error)
     if asking is not None and asking.removed_in:
-        answer.evidence.append(f"history: {answer.asker} asks for it in {asking.first} - {asking.last}; {asking.removed_in} no longer does")
-        answer.fix = (f'Upgrade {answer.asker}: pip install -U "{answer.asker}>={asking.removed_in}" (the first release that no '
-                      f"longer asks for it). Do not downgrade {library}: other libraries need its new releases.")
+        answer.evidence.append(
+            f"history: {answer.asker} asks for it in {asking.first} - {asking.last}; {asking.removed_in} no longer does"
+        )
+        answer.fix = (
+            f'Upgrade {answer.asker}: pip install -U "{answer.asker}>={asking.removed_in}" (the first release that no '
+            f"longer asks for it). Do not downgrade {library}: other libraries need its new releases."
+        )
         answer.sources.append(_notes_release(answer.asker, asking.removed_in))
     elif answer.asker == YOUR_CODE:
-        moved = releases.modules_exporting(library, error.name) if error.kind == "name" else releases.modules_named(library, error.name.rsplit(".", 1)[-1])
+        moved = (
+            releases.modules_exporting(library, error.name)
+            if error.kind == "name"
+            else releases.modules_named(library, error.name.rsplit(".", 1)[-1])
+        )
         where = f" It is in {', '.join(moved[:3])} now." if moved and error.kind != "keyword" else ""
         suggested = DID_YOU_MEAN.search(error.line)  # Python 3.12+ suggests a name that exists
         hint = f" Python suggests {suggested.group(1)}: check that it does the same job." if suggested else ""
@@ -139,9 +158,11 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
     else:
         who = answer.asker or "the package that asks for it (look at the frames above the error)"
         version = f" (pasted: {pasted[answer.asker]})" if answer.asker in pasted else ""
-        answer.fix = (f"Upgrade {who}{version}: a newer release may no longer need it. If none does, keep "
-                      f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
-                      f"libraries may need a newer {library}).")
+        answer.fix = (
+            f"Upgrade {who}{version}: a newer release may no longer need it. If none does, keep "
+            f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
+            f"libraries may need a newer {library})."
+        )
 
 
 def answer(error: NameError_, report: Report) -> NameAnswer:
@@ -155,8 +176,10 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     if history is None:
         result.known = False
         if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
-            result.evidence.append(f"history: svd-learn records the public names of {library} and of the modules one "
-                                   f"level below it, not {error.name} of {error.module}")
+            result.evidence.append(
+                f"history: svd-learn records the public names of {library} and of the modules one "
+                f"level below it, not {error.name} of {error.module}"
+            )
         elif library in releases.LIBRARIES:
             result.evidence.append(f"history: {what} is in no release of {library} since November 2023")
         return result
@@ -175,9 +198,13 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
         result.change, result.release = "added", history.added_in
         result.sources.append(_notes_release(library, history.added_in))
         have = f" (pasted: {library} {pasted})" if pasted else ""
-        result.fix = f'Upgrade {library}{have}: pip install -U "{library}>={history.added_in}", then restart the runtime.'
+        result.fix = (
+            f'Upgrade {library}{have}: pip install -U "{library}>={history.added_in}", then restart the runtime.'
+        )
     else:  # in every release since November 2023: the version does not explain it
         result.known = False
-        result.evidence.append(f"{library} has it in every release since {history.first}: look for a file of yours named "
-                               f"{library}.py, an unfinished install, or a release older than {history.first}")
+        result.evidence.append(
+            f"{library} has it in every release since {history.first}: look for a file of yours named "
+            f"{library}.py, an unfinished install, or a release older than {history.first}"
+        )
     return result

@@ -95,7 +95,9 @@ class GenerationParameters:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if spec.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                errors.append(f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})")
+                errors.append(
+                    f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})"
+                )
             elif spec.type == "float" and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
@@ -130,7 +132,11 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
         return f"expected {rule['min']} to {rule['max']}"
     if check == "not_above" and value > getattr(params, rule["other"]):
         return f"expected at most {rule['other']}={getattr(params, rule['other'])!r}"
-    if check == "max_when_other_at_most" and value > rule["limit"] and getattr(params, rule["other"]) <= rule["other_limit"]:
+    if (
+        check == "max_when_other_at_most"
+        and value > rule["limit"]
+        and getattr(params, rule["other"]) <= rule["other_limit"]
+    ):
         return f"must be at most {rule['limit']} when {rule['other']}={getattr(params, rule['other'])!r}"
     if check == "checkpoint":
         names = [checkpoint] if checkpoint else list(CHECKPOINTS)
@@ -143,7 +149,9 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
 
 # The parameters a run may set (and a batch may sweep): every field but the size, which is the checkpoint's,
 # and num_videos_per_prompt (a run makes one video).
-KNOBS: tuple[str, ...] = tuple(f.name for f in fields(GenerationParameters) if f.name not in ("height", "width", "num_videos_per_prompt"))
+KNOBS: tuple[str, ...] = tuple(
+    f.name for f in fields(GenerationParameters) if f.name not in ("height", "width", "num_videos_per_prompt")
+)
 
 
 def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +159,9 @@ def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     A name that is not a knob is a ParameterError that lists the knobs."""
     unknown = [name for name in overrides if name not in KNOBS]
     if unknown:
-        raise ParameterError(f"{', '.join(map(repr, unknown))}: not a generation parameter. Parameters: {', '.join(KNOBS)}.")
+        raise ParameterError(
+            f"{', '.join(map(repr, unknown))}: not a generation parameter. Parameters: {', '.join(KNOBS)}."
+        )
     return {name: value for name, value in overrides.items() if value is not None}
 
 
@@ -219,7 +229,9 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path} is too large to open safely ({error}). Downscale it first.") from None
     except OSError as error:  # truncated or corrupt data
-        raise ImageError(f"{path} could not be decoded ({error}). The file may be truncated: download it again.") from None
+        raise ImageError(
+            f"{path} could not be decoded ({error}). The file may be truncated: download it again."
+        ) from None
     return to_rgb(image)
 
 
@@ -340,7 +352,9 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
     def unet_inputs(module, args, kwargs):
         seen["unet_calls"] += 1
         first("sample", args[0] if args else kwargs["sample"])
-        first("encoder_hidden_states", kwargs["encoder_hidden_states"] if "encoder_hidden_states" in kwargs else args[2])
+        first(
+            "encoder_hidden_states", kwargs["encoder_hidden_states"] if "encoder_hidden_states" in kwargs else args[2]
+        )
         first("added_time_ids", kwargs["added_time_ids"] if "added_time_ids" in kwargs else args[3])
 
     def unet_output(module, args, kwargs, output):
@@ -386,7 +400,9 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
         added_time_ids=seen["added_time_ids"],
         time_id_embedding=seen["time_proj"].reshape(batch, -1),
         guidance_scale=guidance,
-        applied_guidance=_applied_guidance(seen["unet_output"], seen["guided_output"]) if cfg else torch.ones(params.num_frames),
+        applied_guidance=_applied_guidance(seen["unet_output"], seen["guided_output"])
+        if cfg
+        else torch.ones(params.num_frames),
         unet_sample=seen["sample"],
         image_embeddings=seen["encoder_hidden_states"],
         clean_image=clean,
@@ -412,10 +428,19 @@ def plot_conditioning(capture: ConditioningCapture):
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
     frames = range(len(capture.guidance_scale))
     left.plot(frames, capture.guidance_scale.numpy(), "-", color="tab:blue", label="pipe.guidance_scale (set)")
-    left.plot(frames, capture.applied_guidance.numpy(), "o", color="tab:orange", markersize=4, label="measured in the UNet outputs")
+    left.plot(
+        frames,
+        capture.applied_guidance.numpy(),
+        "o",
+        color="tab:orange",
+        markersize=4,
+        label="measured in the UNet outputs",
+    )
     left.set_xlabel("frame")
     left.set_ylabel("guidance scale")
-    left.set_title(f"Guidance per frame: linspace({capture.params.min_guidance_scale:g}, {capture.params.max_guidance_scale:g}, {capture.params.num_frames})")
+    left.set_title(
+        f"Guidance per frame: linspace({capture.params.min_guidance_scale:g}, {capture.params.max_guidance_scale:g}, {capture.params.num_frames})"
+    )
     left.legend(loc="upper left")
 
     row = capture.half(capture.time_id_embedding, conditional=True)[0].numpy()
@@ -441,12 +466,16 @@ def sweep(pipe, image, params: GenerationParameters, name: str, values) -> dict:
     import torch
 
     if name not in {f.name for f in fields(GenerationParameters)}:
-        raise ValueError(f"{name!r} is not a generation parameter. Parameters: {', '.join(f.name for f in fields(GenerationParameters))}.")
+        raise ValueError(
+            f"{name!r} is not a generation parameter. Parameters: {', '.join(f.name for f in fields(GenerationParameters))}."
+        )
     videos = {}
     for value in values:
         changed = replace(params, **{name: value})
         changed.validate()
-        videos[value] = pipe(image, **changed.pipeline_kwargs(), generator=torch.Generator("cpu").manual_seed(changed.seed)).frames[0]
+        videos[value] = pipe(
+            image, **changed.pipeline_kwargs(), generator=torch.Generator("cpu").manual_seed(changed.seed)
+        ).frames[0]
     return videos
 
 

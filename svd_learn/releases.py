@@ -34,11 +34,18 @@ def _data() -> dict:
 def _facts(library: str, kind: str) -> dict[str, str]:
     """fact -> spans, from the file's grouping ({group: {spans: [members]}}, see tools/build_release_history.py)."""
     if kind != "modules":
-        return {f"{group}:{member}": spans for group, by_spans in _data().get(library, {}).get(kind, {}).items()
-                for spans, members in by_spans.items() for member in members}
-    return {(f"{group}.{member}" if member else group): spans
+        return {
+            f"{group}:{member}": spans
             for group, by_spans in _data().get(library, {}).get(kind, {}).items()
-            for spans, members in by_spans.items() for member in members}
+            for spans, members in by_spans.items()
+            for member in members
+        }
+    return {
+        (f"{group}.{member}" if member else group): spans
+        for group, by_spans in _data().get(library, {}).get(kind, {}).items()
+        for spans, members in by_spans.items()
+        for member in members
+    }
 
 
 def releases(library: str) -> list[str]:
@@ -110,7 +117,10 @@ def name_history(module: str, name: str) -> FactHistory | None:
 
     A submodule can always be imported that way (`from huggingface_hub import constants`), named or not."""
     library = module.split(".")[0]
-    exported, submodule = history(library, "exports", f"{module}:{name}"), history(library, "modules", f"{module}.{name}")
+    exported, submodule = (
+        history(library, "exports", f"{module}:{name}"),
+        history(library, "modules", f"{module}.{name}"),
+    )
     if exported is None or submodule is None:
         return exported or submodule
     held = set(exported.held_in) | set(submodule.held_in)
@@ -135,8 +145,11 @@ def modules_exporting(library: str, name: str, release: str | None = None) -> li
 def modules_named(library: str, leaf: str, release: str | None = None) -> list[str]:
     """The module paths of `library` ending in `.leaf` in a release (default: the newest): where a module moved."""
     release = release or releases(library)[-1]
-    return sorted(module for module in _facts(library, "modules")
-                  if module.rsplit(".", 1)[-1] == leaf and history(library, "modules", module).holds_in(release))
+    return sorted(
+        module
+        for module in _facts(library, "modules")
+        if module.rsplit(".", 1)[-1] == leaf and history(library, "modules", module).holds_in(release)
+    )
 
 
 def last_asking(asker: str, module: str, name: str) -> FactHistory | None:
@@ -157,8 +170,11 @@ def parameter_history(function: str, keyword: str) -> list[FactHistory]:
 
 def imports_of(asker: str, module: str) -> list[str]:
     """The import facts of `asker` that name `module` or a module inside it ("diffusers.models.unets:X")."""
-    return [fact for fact in _facts(asker, "imports")
-            if fact.split(":")[0] == module or fact.split(":")[0].startswith(module + ".")]
+    return [
+        fact
+        for fact in _facts(asker, "imports")
+        if fact.split(":")[0] == module or fact.split(":")[0].startswith(module + ".")
+    ]
 
 
 def exports_recorded(module: str, name: str = "") -> bool:

@@ -68,8 +68,14 @@ def time_model() -> TimeModel:
     )
 
 
-def estimate_seconds(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None,
-                     height: int = 576, width: int = 1024, guidance: bool = True) -> float:
+def estimate_seconds(
+    unet_steps: int,
+    num_frames: int = 25,
+    decoded_frames: int | None = None,
+    height: int = 576,
+    width: int = 1024,
+    guidance: bool = True,
+) -> float:
     """At least how many seconds a T4 computes for `unet_steps` full-size UNet calls on `num_frames` frames,
     plus decoding `decoded_frames` (default: all of them). FLOPs scale with frames and pixels; without
     guidance (max_guidance_scale <= 1) the UNet sees a batch of 1 instead of 2."""
@@ -87,9 +93,11 @@ def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int
     model = time_model()
     when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
     decoded = num_frames if decoded_frames is None else decoded_frames
-    return (f"On a T4 with the real model: {when} or more (an estimate: {unet_steps} UNet steps on {num_frames} "
-            f"frames and {decoded} decoded frames, counted in FLOPs, at the {model.sustained_tflops:g} TFLOP/s a T4 "
-            f"sustains; real layers run slower than that)")
+    return (
+        f"On a T4 with the real model: {when} or more (an estimate: {unet_steps} UNet steps on {num_frames} "
+        f"frames and {decoded} decoded frames, counted in FLOPs, at the {model.sustained_tflops:g} TFLOP/s a T4 "
+        f"sustains; real layers run slower than that)"
+    )
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,12 @@ class Rates:
 
 def t4_rates() -> Rates:
     data = _read_data()
-    return Rates(data["gpu"]["name"], data["rate"]["sustained_fp16_tflops"], data["pcie"]["bandwidth_gb_s"],
-                 f"{data['rate']['source']}; {data['pcie']['source']}")
+    return Rates(
+        data["gpu"]["name"],
+        data["rate"]["sustained_fp16_tflops"],
+        data["pcie"]["bandwidth_gb_s"],
+        f"{data['rate']['source']}; {data['pcie']['source']}",
+    )
 
 
 def _read_data() -> dict:
@@ -143,8 +155,9 @@ class PlanWork:
         return {"compute_s": compute, "transfer_s": transfer, "seconds": total}
 
 
-def plan_work(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024,
-              guidance: bool = True) -> PlanWork:
+def plan_work(
+    plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024, guidance: bool = True
+) -> PlanWork:
     """The FLOPs and host<->GPU bytes of one call with `plan` (a memory.Plan or its name), from data/t4.toml:
     which weights each placement's hooks copy, and how often (per call, per step, per decode chunk)."""
     import math
@@ -162,29 +175,37 @@ def plan_work(plan, steps: int = 25, num_frames: int = 25, height: int = 576, wi
 
     per_step = size("per_step")
     return PlanWork(
-        plan=plan.name, steps=steps,
+        plan=plan.name,
+        steps=steps,
         unet_tflop_per_step=num_frames * model.unet_tflop_per_frame_step * scale * (1 if guidance else 0.5),
         vae_decode_tflop=num_frames * model.vae_tflop_per_frame * scale,
         bytes_to_gpu=size("per_call") + per_step * steps + size("per_decode_chunk") * chunks,
-        bytes_to_host=size("back_per_call"), bytes_per_step=per_step, overlaps=moves.get("overlaps", False),
+        bytes_to_host=size("back_per_call"),
+        bytes_per_step=per_step,
+        overlaps=moves.get("overlaps", False),
     )
 
 
-def predict_seconds(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024,
-                    rates: Rates | None = None) -> float:
+def predict_seconds(
+    plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024, rates: Rates | None = None
+) -> float:
     """Predicted seconds of one call with `plan` on a T4 (or on the GPU `rates` describes)."""
     return plan_work(plan, steps, num_frames, height, width).seconds(rates)["seconds"]
 
 
 def describe_plan_estimate(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024) -> str:
-    """"estimated on a T4: about N min (estimate: ...its basis...)", for `svd-learn plan` and the run report."""
+    """ "estimated on a T4: about N min (estimate: ...its basis...)", for `svd-learn plan` and the run report."""
     work, rates = plan_work(plan, steps, num_frames, height, width), t4_rates()
     seconds = work.seconds(rates)["seconds"]
     when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
     moved = (work.bytes_to_gpu + work.bytes_to_host) / 1e9
-    link = f" + {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s" if moved else ", no weights moved"
-    return (f"estimated on a T4: {when} (estimate: {work.unet_tflop + work.vae_decode_tflop:.0f} TFLOP at the "
-            f"{rates.tflops:g} TFLOP/s a T4 sustains{link}; real layers run slower, so read it as at least)")
+    link = (
+        f" + {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s" if moved else ", no weights moved"
+    )
+    return (
+        f"estimated on a T4: {when} (estimate: {work.unet_tflop + work.vae_decode_tflop:.0f} TFLOP at the "
+        f"{rates.tflops:g} TFLOP/s a T4 sustains{link}; real layers run slower, so read it as at least)"
+    )
 
 
 def count_weight_bytes() -> dict[str, int]:
@@ -193,8 +214,13 @@ def count_weight_bytes() -> dict[str, int]:
     from svd_learn import models
 
     components = models.full_size_architecture("svd-xt")
-    parts = {"image_encoder": components["image_encoder"], "unet": components["unet"], "vae": components["vae"],
-             "vae.encoder": components["vae"].encoder, "vae.decoder": components["vae"].decoder}
+    parts = {
+        "image_encoder": components["image_encoder"],
+        "unet": components["unet"],
+        "vae": components["vae"],
+        "vae.encoder": components["vae"].encoder,
+        "vae.decoder": components["vae"].decoder,
+    }
     return {name: 2 * models.count_parameters(module) for name, module in parts.items()}
 
 
@@ -212,11 +238,18 @@ def count_tflops(num_frames: int = 25, height: int = 576, width: int = 1024) -> 
     latent_h, latent_w = height // 8, width // 8
     with torch.device("meta"):
         with FlopCounterMode(display=False) as unet_count:
-            unet(torch.randn(2, num_frames, 8, latent_h, latent_w), torch.ones(2), torch.randn(2, 1, 1024), torch.randn(2, 3))
+            unet(
+                torch.randn(2, num_frames, 8, latent_h, latent_w),
+                torch.ones(2),
+                torch.randn(2, 1, 1024),
+                torch.randn(2, 3),
+            )
         with FlopCounterMode(display=False) as vae_count:
             vae.decode(torch.randn(num_frames, 4, latent_h, latent_w), num_frames=num_frames)
-    return {"unet_tflop_per_frame_step": unet_count.get_total_flops() / 1e12 / num_frames,
-            "vae_tflop_per_frame": vae_count.get_total_flops() / 1e12 / num_frames}
+    return {
+        "unet_tflop_per_frame_step": unet_count.get_total_flops() / 1e12 / num_frames,
+        "vae_tflop_per_frame": vae_count.get_total_flops() / 1e12 / num_frames,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -265,8 +298,11 @@ def patch_cuda(cuda, model: TimeModel | None = None) -> None:
     for module in (cuda, getattr(cuda, "memory", None)):
         if module is None:
             continue
-        for name, function in (("get_device_properties", get_device_properties), ("mem_get_info", mem_get_info),
-                               ("set_per_process_memory_fraction", set_per_process_memory_fraction)):
+        for name, function in (
+            ("get_device_properties", get_device_properties),
+            ("mem_get_info", mem_get_info),
+            ("set_per_process_memory_fraction", set_per_process_memory_fraction),
+        ):
             if hasattr(module, name):
                 setattr(module, name, function)
     cuda._lazy_call(cap_when_cuda_starts)
@@ -326,9 +362,13 @@ def _report() -> None:
 
     from svd_learn.memory import host_peak_rss_gib
 
-    record = {"pid": os.getpid(), **_WORK,
-              "cuda_peak_reserved_gib": round(max(_PEAK_BEFORE_RESETS["reserved"], torch.cuda.max_memory_reserved()) / GIB, 2)
-              if torch.cuda.is_initialized() else 0.0,
-              "host_peak_gib": round(host_peak_rss_gib(), 2)}
+    record = {
+        "pid": os.getpid(),
+        **_WORK,
+        "cuda_peak_reserved_gib": round(max(_PEAK_BEFORE_RESETS["reserved"], torch.cuda.max_memory_reserved()) / GIB, 2)
+        if torch.cuda.is_initialized()
+        else 0.0,
+        "host_peak_gib": round(host_peak_rss_gib(), 2),
+    }
     with open(path, "a") as log:
         log.write(json.dumps(record) + "\n")

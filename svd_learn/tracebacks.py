@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 
 # Distributions whose versions a diagnosis can use, by every spelling a report uses for them.
 SPELLINGS = {
-    "torch": "torch", "pytorch": "torch", "diffusers": "diffusers", "transformers": "transformers",
-    "accelerate": "accelerate", "huggingface_hub": "huggingface_hub", "huggingface-hub": "huggingface_hub",
-    "numpy": "numpy", "xformers": "xformers", "safetensors": "safetensors", "torchvision": "torchvision",
-    "python": "python", "peft": "peft",
+    "torch": "torch",
+    "pytorch": "torch",
+    "diffusers": "diffusers",
+    "transformers": "transformers",
+    "accelerate": "accelerate",
+    "huggingface_hub": "huggingface_hub",
+    "huggingface-hub": "huggingface_hub",
+    "numpy": "numpy",
+    "xformers": "xformers",
+    "safetensors": "safetensors",
+    "torchvision": "torchvision",
+    "python": "python",
+    "peft": "peft",
 }
 _NAME = "|".join(sorted(map(re.escape, SPELLINGS), key=len, reverse=True))
 _VERSION = r"\d+(?:\.\d+)+(?:[\w.!]*)(?:\+[\w.]+)?"
@@ -28,11 +37,15 @@ VERSION_LINES = (
     re.compile(rf"^\s*(?P<name>{_NAME})\s*==\s*(?P<version>{_VERSION})\s*$", re.I | re.M),  # pip freeze
     re.compile(rf"^\s*(?P<name>{_NAME})\s+(?P<version>{_VERSION})(?:\s+\S+)?\s*$", re.I | re.M),  # pip list
     # diffusers-cli env ("- `diffusers` version: 0.27.2", "- PyTorch version (GPU?): 2.1.0+cu121 (True)"), hf env ("- Torch: 2.4.0")
-    re.compile(rf"^\s*-\s*`?(?P<name>{_NAME})`?(?: version)?(?: \([^)]*\))?\s*:\s*(?P<version>{_VERSION})", re.I | re.M),
+    re.compile(
+        rf"^\s*-\s*`?(?P<name>{_NAME})`?(?: version)?(?: \([^)]*\))?\s*:\s*(?P<version>{_VERSION})", re.I | re.M
+    ),
     re.compile(rf"\b(?P<name>torch|pytorch)[ :=v]+(?P<version>{_VERSION})", re.I),  # banners: torch 2.1.2+cpu
 )
 # "xFormers was built for: PyTorch 2.8.0+cu128 ... (you have 2.13.0+cpu)": the installed torch is the second.
-XFORMERS_BUILT_FOR = re.compile(rf"built for:\s*PyTorch (?P<built>{_VERSION})[^\n]*\(you have (?P<version>{_VERSION})\)", re.I)
+XFORMERS_BUILT_FOR = re.compile(
+    rf"built for:\s*PyTorch (?P<built>{_VERSION})[^\n]*\(you have (?P<version>{_VERSION})\)", re.I
+)
 FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>\S+))?', re.M)
 IPYTHON_FRAMES = (  # notebooks print frames their own way
     re.compile(r"^\s*File (?P<path>(?:[A-Za-z]:)?[^:\"]+\.py):(?P<line>\d+)(?:, in (?P<function>\S+))?"),  # IPython 8
@@ -40,7 +53,9 @@ IPYTHON_FRAMES = (  # notebooks print frames their own way
     re.compile(r"^\s*(?P<path>Cell In\[\d+\]|<ipython-input-[\w-]+>), line (?P<line>\d+)"),  # your own cell
 )
 ARROW = re.compile(r"^\s*-*> ?(?P<line>\d+) (?P<code>.*)$")  # IPython's "---> 28 from huggingface_hub import ..."
-EXCEPTION = re.compile(r"^(?:\w+\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Warning|Exit)|KeyboardInterrupt)(?:: (?P<message>.*))?$", re.M)
+EXCEPTION = re.compile(
+    r"^(?:\w+\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Warning|Exit)|KeyboardInterrupt)(?:: (?P<message>.*))?$", re.M
+)
 SITE = re.compile(r"[\\/](?:site|dist)-packages[\\/](?P<top>[^\\/]+)", re.I)
 CUSTOM_NODE = re.compile(r"[\\/]custom_nodes[\\/](?P<node>[^\\/]+)", re.I)
 PYTHON_IN_PATH = re.compile(r"[\\/]python(?P<version>3\.\d+)[\\/]", re.I)
@@ -123,7 +138,7 @@ def _exception(text: str) -> tuple[str, str, str]:
         return "", "", ""
     match = matches[-1]
     message = match.group("message") or ""
-    for line in text[match.end():].splitlines()[1:]:  # lines after it, until a blank line or a new section
+    for line in text[match.end() :].splitlines()[1:]:  # lines after it, until a blank line or a new section
         if not line.strip() or FRAME.match(line) or EXCEPTION.match(line) or line.startswith("Traceback"):
             break
         message += "\n" + line.strip()

@@ -114,9 +114,14 @@ def write_mp4(frames, path: str | Path, fps: float, *, force: bool = False) -> P
     arrays = [even_size(a) for a in to_uint8_frames(frames)]
     with atomic_path(path, force=force) as temporary:
         writer = imageio.get_writer(
-            temporary, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
+            temporary,
+            format="FFMPEG",
+            fps=fps,
+            codec="libx264",
+            pixelformat="yuv420p",
             macro_block_size=1,  # we made the size even ourselves: no resizing by imageio
-            ffmpeg_params=FFMPEG_PARAMS, ffmpeg_log_level="error",
+            ffmpeg_params=FFMPEG_PARAMS,
+            ffmpeg_log_level="error",
         )
         try:
             for array in arrays:
@@ -133,8 +138,9 @@ def write_gif(frames, path: str | Path, fps: float, *, force: bool = False) -> P
     path = Path(path)
     images = [Image.fromarray(a) for a in to_uint8_frames(frames)]
     with atomic_path(path, force=force) as temporary:
-        images[0].save(temporary, format="GIF", save_all=True, append_images=images[1:],
-                       duration=round(1000 / fps), loop=0)
+        images[0].save(
+            temporary, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
     return path
 
 

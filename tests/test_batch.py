@@ -53,8 +53,12 @@ def test_sweep_values_take_the_parameters_types():
     assert sweep == {"motion_bucket_id": [60, 127, 180], "noise_aug_strength": [0.02, 0.1], "seed": [0, 1]}
     assert all(isinstance(v, int) for v in sweep["motion_bucket_id"])
     assert all(isinstance(v, float) for v in sweep["noise_aug_strength"])
-    for bad, message in [("motion_bucket_id", "write NAME=V1"), ("height=576", "cannot be swept"),
-                         ("motion_bucket_id=a,b", "whole numbers"), ("seed=1,1", "repeated")]:
+    for bad, message in [
+        ("motion_bucket_id", "write NAME=V1"),
+        ("height=576", "cannot be swept"),
+        ("motion_bucket_id=a,b", "whole numbers"),
+        ("seed=1,1", "repeated"),
+    ]:
         with pytest.raises(BatchError, match=message):
             batch.parse_sweep([bad])
     with pytest.raises(BatchError, match="given twice"):
@@ -65,10 +69,14 @@ def test_jobs_are_image_by_image_with_deterministic_names(tmp_path):
     images = write_images(tmp_path, 2)
     jobs = batch.make_jobs(images, {"motion_bucket_id": [60, 180], "seed": [0, 1]})
     assert [job.name for job in jobs] == [
-        "image0__motion_bucket_id-60__seed-0", "image0__motion_bucket_id-60__seed-1",
-        "image0__motion_bucket_id-180__seed-0", "image0__motion_bucket_id-180__seed-1",
-        "image1__motion_bucket_id-60__seed-0", "image1__motion_bucket_id-60__seed-1",
-        "image1__motion_bucket_id-180__seed-0", "image1__motion_bucket_id-180__seed-1",
+        "image0__motion_bucket_id-60__seed-0",
+        "image0__motion_bucket_id-60__seed-1",
+        "image0__motion_bucket_id-180__seed-0",
+        "image0__motion_bucket_id-180__seed-1",
+        "image1__motion_bucket_id-60__seed-0",
+        "image1__motion_bucket_id-60__seed-1",
+        "image1__motion_bucket_id-180__seed-0",
+        "image1__motion_bucket_id-180__seed-1",
     ]
     assert jobs == batch.make_jobs(images, {"motion_bucket_id": [60, 180], "seed": [0, 1]})  # same list every time
     assert [job.name for job in batch.make_jobs(images)] == ["image0", "image1"]
@@ -84,8 +92,13 @@ def test_output_state_tells_complete_partial_different_and_missing(tmp_path):
     assert batch.output_state(job, tmp_path, expected)[0] == "missing"
     job.video(tmp_path).write_bytes(b"12345")
     assert batch.output_state(job, tmp_path, expected) == ("partial", "a video without its report")
-    report = {"source": "tiny", "checkpoint": "svd-xt", "parameters": {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 2},
-              "file_bytes": 5, "frames": 2}
+    report = {
+        "source": "tiny",
+        "checkpoint": "svd-xt",
+        "parameters": {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 2},
+        "file_bytes": 5,
+        "frames": 2,
+    }
     job.report(tmp_path).write_text(json.dumps(report))
     assert batch.output_state(job, tmp_path, expected) == ("complete", "")
     job.report(tmp_path).write_text(json.dumps({**report, "file_bytes": 4}))
@@ -112,10 +125,31 @@ def test_two_processes_make_each_good_image_exactly_once_and_record_the_broken_o
     """The issue's test: `accelerate launch` starts 2 CPU processes (gloo) over 5 images, one broken."""
     images = write_images(tmp_path / "in", 4, broken="broken.png")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_cpu_threads_per_process", "1", "--num_machines", "1", "--mixed_precision", "no",
-               "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-               "-m", "svd_learn.cli", "batch", str(tmp_path / "in"), "-o", str(out), *FAST_FLAGS]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_cpu_threads_per_process",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "svd_learn.cli",
+        "batch",
+        str(tmp_path / "in"),
+        "-o",
+        str(out),
+        *FAST_FLAGS,
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
     log = done.stdout + done.stderr
@@ -151,7 +185,9 @@ def test_a_rerun_skips_complete_outputs_and_redoes_an_interrupted_one(tmp_path):
     # Other settings in the same folder: refused per job (before loading anything), never silently replaced.
     changed = batch.run_batch(tmp_path / "in", out, **FAST, motion_bucket_id=60, say=lambda _: None)
     assert [r["name"] for r in changed.failed] == ["image0", "image1"] and not changed.done
-    assert "motion_bucket_id 127 there, 60 now" in changed.failed[0]["error"] and "--force" in changed.failed[0]["error"]
+    assert (
+        "motion_bucket_id 127 there, 60 now" in changed.failed[0]["error"] and "--force" in changed.failed[0]["error"]
+    )
     assert changed.processes[0]["jobs"] == 0 and changed.processes[0]["load_s"] == 0
     assert (out / "image0.mp4").stat().st_mtime_ns == made
 
@@ -185,8 +221,9 @@ def test_compile_compiles_the_processs_unet_once_for_all_its_videos(tmp_path, mo
 def test_a_sweep_makes_one_video_per_value_with_its_own_report(tmp_path):
     write_images(tmp_path / "in", 1)
     out = tmp_path / "out"
-    summary = batch.run_batch(tmp_path / "in", out, sweep=batch.parse_sweep(["motion_bucket_id=60,180"]), **FAST,
-                              say=lambda _: None)
+    summary = batch.run_batch(
+        tmp_path / "in", out, sweep=batch.parse_sweep(["motion_bucket_id=60,180"]), **FAST, say=lambda _: None
+    )
     assert [r["name"] for r in summary.done] == ["image0__motion_bucket_id-60", "image0__motion_bucket_id-180"]
     for value in (60, 180):
         report = json.loads((out / f"image0__motion_bucket_id-{value}.json").read_text())
@@ -198,7 +235,9 @@ def test_a_sweep_makes_one_video_per_value_with_its_own_report(tmp_path):
 def test_a_bad_sweep_value_stops_the_batch_before_any_work(tmp_path):
     write_images(tmp_path / "in", 1)
     with pytest.raises(BatchError, match="motion_bucket_id=-5"):
-        batch.run_batch(tmp_path / "in", tmp_path / "out", sweep={"motion_bucket_id": [60, -5]}, **FAST, say=lambda _: None)
+        batch.run_batch(
+            tmp_path / "in", tmp_path / "out", sweep={"motion_bucket_id": [60, -5]}, **FAST, say=lambda _: None
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -243,7 +282,9 @@ def test_out_of_memory_falls_back_once_and_the_next_jobs_keep_the_lower_plan(tmp
         summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, plan=order[0], say=messages.append)
     assert [r["name"] for r in summary.done] == ["image0", "image1"] and not summary.failed
     assert tried == [order[0], order[1], order[1]] and len(loads) == 2  # one reload, then the lower plan stays
-    assert any(f"out of GPU memory with plan {order[0]}" in m and f"falling back to plan {order[1]}" in m for m in messages)
+    assert any(
+        f"out of GPU memory with plan {order[0]}" in m and f"falling back to plan {order[1]}" in m for m in messages
+    )
     first, second = (json.loads((tmp_path / "out" / f"image{i}.json").read_text()) for i in (0, 1))
     assert first["plan"] == second["plan"] == order[1]
     assert first["fallbacks"] == [{"plan": order[0], "error": "CUDA out of memory. Tried to allocate 7.03 GiB"}]

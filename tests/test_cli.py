@@ -59,8 +59,15 @@ def test_the_command_silences_loading_bars_and_the_torchvision_notice(monkeypatc
     transformers_logging.enable_progress_bar()
     cli.quiet_loading()
     assert not diffusers_logging.is_progress_bar_enabled() and not transformers_logging.is_progress_bar_enabled()
-    notice = logging.LogRecord("transformers.utils.import_utils", logging.WARNING, "", 0,
-                               "`CLIPImageProcessor` requires torchvision (not installed); falling back", None, None)
+    notice = logging.LogRecord(
+        "transformers.utils.import_utils",
+        logging.WARNING,
+        "",
+        0,
+        "`CLIPImageProcessor` requires torchvision (not installed); falling back",
+        None,
+        None,
+    )
     other = logging.LogRecord("transformers.utils.import_utils", logging.WARNING, "", 0, "something else", None, None)
     logger = logging.getLogger("transformers.utils.import_utils")
     assert not logger.filter(notice) and logger.filter(other)

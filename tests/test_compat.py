@@ -163,45 +163,109 @@ ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'""",
 # More verbatim variants of the same errors.
 VARIANTS = [
     # captured on Python 3.13.0 (3.12 and later add the suggestion)
-    ("cached_download", "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/venv/lib/python3.13/site-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?"),
-    ("flax_weights_name", "RuntimeError: Failed to import diffusers.pipelines.pipeline_utils because of the following error (look up to see its traceback): cannot import name 'FLAX_WEIGHTS_NAME' from 'transformers.utils'"),
-    ("old_hub_pin", "ImportError: huggingface-hub>=1.3.0,<2.0 is required for a normal functioning of this module, but found huggingface-hub==1.2.1."),
-    ("old_hub_pin", "ImportError: cannot import name 'ResolvedRevision' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)"),
+    (
+        "cached_download",
+        "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/venv/lib/python3.13/site-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?",
+    ),
+    (
+        "flax_weights_name",
+        "RuntimeError: Failed to import diffusers.pipelines.pipeline_utils because of the following error (look up to see its traceback): cannot import name 'FLAX_WEIGHTS_NAME' from 'transformers.utils'",
+    ),
+    (
+        "old_hub_pin",
+        "ImportError: huggingface-hub>=1.3.0,<2.0 is required for a normal functioning of this module, but found huggingface-hub==1.2.1.",
+    ),
+    (
+        "old_hub_pin",
+        "ImportError: cannot import name 'ResolvedRevision' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)",
+    ),
     ("accelerate_missing", "ImportError: enable_model_cpu_offload requires accelerate v0.17.0 or higher."),
     ("accelerate_missing", "ImportError: `enable_sequential_cpu_offload` requires `accelerate v0.14.0` or higher."),
     ("offload_no_accelerator", "RuntimeError: `enable_sequential_cpu_offload` requires accelerator, but not found"),
-    ("bf16_on_t4", "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your Tesla T4 GPU has compute capability 7.5."),
+    (
+        "bf16_on_t4",
+        "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your Tesla T4 GPU has compute capability 7.5.",
+    ),
     ("torch_dtype_deprecated", "`torch_dtype` is deprecated! Use `dtype` instead!"),
     ("stale_module", "huggingface_hub 1.3.4 is loaded in this process but 1.27.0 is installed"),
-    ("numpy2_abi", "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)"),
+    (
+        "numpy2_abi",
+        "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)",
+    ),
     # written for these tests in the layouts and forms learners meet (Windows, conda, ComfyUI, Python 3.12)
     ("numpy2_abi", "RuntimeError: Numpy is not available"),
-    ("hf_cache_home", "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?"),
-    ("torch_cpu_build", r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\cuda\__init__.py", line 310, in _lazy_init
+    (
+        "hf_cache_home",
+        "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?",
+    ),
+    (
+        "torch_cpu_build",
+        r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\cuda\__init__.py", line 310, in _lazy_init
     raise AssertionError("Torch not compiled with CUDA enabled")
-AssertionError: Torch not compiled with CUDA enabled"""),
+AssertionError: Torch not compiled with CUDA enabled""",
+    ),
     ("half_on_cpu", "RuntimeError: \"LayerNormKernelImpl\" not implemented for 'Half'"),
-    ("no_kernel_image", "UserWarning: Tesla T4 with CUDA capability sm_75 is not compatible with the current PyTorch installation."),
+    (
+        "no_kernel_image",
+        "UserWarning: Tesla T4 with CUDA capability sm_75 is not compatible with the current PyTorch installation.",
+    ),
     ("no_gpu", "RuntimeError: No CUDA GPUs are available"),
-    ("gated_repo", "OSError: You are trying to access a gated repo.\nMake sure to have access to it at https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt.\n401 Client Error. (Request ID: Root=1-x)"),
-    ("repo_not_found", "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. (Request ID: Root=1-x)\n\nRepository Not Found for url: https://huggingface.co/api/models/stabilityai/svd-xt."),
-    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer"),
-    ("safetensors_header", "SafetensorError: Error while deserializing header: incomplete metadata, file not fully covered"),
-    ("safetensors_header", "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge"),  # captured, safetensors 0.5.3
-    ("imp_removed", r"""  File "C:\Users\ana\AppData\Local\Programs\Python\Python312\Lib\site-packages\oldpkg\__init__.py", line 3, in <module>
+    (
+        "gated_repo",
+        "OSError: You are trying to access a gated repo.\nMake sure to have access to it at https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt.\n401 Client Error. (Request ID: Root=1-x)",
+    ),
+    (
+        "repo_not_found",
+        "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. (Request ID: Root=1-x)\n\nRepository Not Found for url: https://huggingface.co/api/models/stabilityai/svd-xt.",
+    ),
+    (
+        "safetensors_header",
+        "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer",
+    ),
+    (
+        "safetensors_header",
+        "SafetensorError: Error while deserializing header: incomplete metadata, file not fully covered",
+    ),
+    (
+        "safetensors_header",
+        "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge",
+    ),  # captured, safetensors 0.5.3
+    (
+        "imp_removed",
+        r"""  File "C:\Users\ana\AppData\Local\Programs\Python\Python312\Lib\site-packages\oldpkg\__init__.py", line 3, in <module>
     import imp
-ModuleNotFoundError: No module named 'imp'"""),
-    ("use_auth_token_transformers5", "TypeError: CLIPVisionModelWithProjection.__init__() got an unexpected keyword argument 'use_auth_token'"),
-    ("variant_missing", "ValueError: You are trying to load the model files of the `variant=fp16`, but no such modeling files are available."),
-    ("not_installed", r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-node\__init__.py", line 1, in <module>
+ModuleNotFoundError: No module named 'imp'""",
+    ),
+    (
+        "use_auth_token_transformers5",
+        "TypeError: CLIPVisionModelWithProjection.__init__() got an unexpected keyword argument 'use_auth_token'",
+    ),
+    (
+        "variant_missing",
+        "ValueError: You are trying to load the model files of the `variant=fp16`, but no such modeling files are available.",
+    ),
+    (
+        "not_installed",
+        r"""  File "D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\svd-node\__init__.py", line 1, in <module>
     import diffusers
-ModuleNotFoundError: No module named 'diffusers'"""),
+ModuleNotFoundError: No module named 'diffusers'""",
+    ),
     ("removed_name", "AttributeError: module 'huggingface_hub' has no attribute 'cached_download'"),
-    ("cuda_oom", "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some other API call"),
-    ("xformers_torch_mismatch", "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:"),
-    ("hub_unreachable", "OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find it in the cached files and it looks like stabilityai/stable-video-diffusion-img2vid-xt is not the path to a directory containing a file named model_index.json."),
+    (
+        "cuda_oom",
+        "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some other API call",
+    ),
+    (
+        "xformers_torch_mismatch",
+        "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:",
+    ),
+    (
+        "hub_unreachable",
+        "OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find it in the cached files and it looks like stabilityai/stable-video-diffusion-img2vid-xt is not the path to a directory containing a file named model_index.json.",
+    ),
     ("host_ram_exhausted", "Loading pipeline components...:  60%|######    | 3/5 [00:41<00:27, 13.9s/it]\nKilled"),
 ]
+
 
 def test_every_known_error_has_a_verbatim_text():
     assert set(VERBATIM) == {entry.id for entry in compat.KNOWN_ERRORS}
@@ -270,7 +334,9 @@ def test_sources_are_public():
     for entry in compat.KNOWN_ERRORS:
         for source in entry.sources:
             assert "shared/reference" not in source and ".md" not in source.split("http")[0], (entry.id, source)
-        assert any(source.startswith(("http", "reproduced", "captured")) or "https://" in source for source in entry.sources), entry.id
+        assert any(
+            source.startswith(("http", "reproduced", "captured")) or "https://" in source for source in entry.sources
+        ), entry.id
 
 
 def test_in_ranges():
@@ -283,11 +349,25 @@ def test_in_ranges():
 
 
 def test_check_environment_finds_the_old_pins():
-    colab_with_old_pin = {"diffusers": "0.28.2", "huggingface_hub": "1.3.4", "transformers": "5.0.0", "torch": "2.9.0", "numpy": "2.0.2", "accelerate": "1.12.0"}
+    colab_with_old_pin = {
+        "diffusers": "0.28.2",
+        "huggingface_hub": "1.3.4",
+        "transformers": "5.0.0",
+        "torch": "2.9.0",
+        "numpy": "2.0.2",
+        "accelerate": "1.12.0",
+    }
     assert {f.id for f in compat.check_environment(colab_with_old_pin)} == {"cached_download", "flax_weights_name"}
     wrong_fix = {**colab_with_old_pin, "huggingface_hub": "0.25.2"}
     assert {f.id for f in compat.check_environment(wrong_fix)} == {"flax_weights_name", "old_hub_pin"}
-    course = {"diffusers": "0.42.1", "huggingface_hub": "2.4.0", "transformers": "5.24.0", "torch": "2.13.0", "numpy": "2.4.6", "accelerate": "1.15.0"}
+    course = {
+        "diffusers": "0.42.1",
+        "huggingface_hub": "2.4.0",
+        "transformers": "5.24.0",
+        "torch": "2.13.0",
+        "numpy": "2.4.6",
+        "accelerate": "1.15.0",
+    }
     assert compat.check_environment(course) == []
     assert {f.id for f in compat.check_environment({**course, "accelerate": None})} == {"accelerate_missing"}
     assert {f.id for f in compat.check_environment({**course, "torch": "2.2.2"})} == {"numpy2_abi"}
@@ -344,7 +424,12 @@ def test_explain_says_honestly_when_it_does_not_know():
 
 @pytest.mark.parametrize(
     "data,message",
-    [(b"", "The input is empty"), (b"  \n\t\n", "The input is empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary"), (b"\xff\xfe\xfa", "not UTF-8")],
+    [
+        (b"", "The input is empty"),
+        (b"  \n\t\n", "The input is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
+        (b"\xff\xfe\xfa", "not UTF-8"),
+    ],
 )
 def test_explain_refuses_empty_or_binary_input(data, message):
     result = CliRunner().invoke(app, ["explain", "-"], input=data)
@@ -371,7 +456,9 @@ def test_ipython_extension_prints_the_diagnosis_under_the_traceback(capsys):
         shell.run_cell("%load_ext svd_learn")
         shell.run_cell("raise ImportError(\"cannot import name 'HfFolder' from 'huggingface_hub' (/x/__init__.py)\")")
         output = capsys.readouterr().out
-        assert output.index("ImportError") < output.index("svd-learn recognises this error") < output.index("[hf_folder]")
+        assert (
+            output.index("ImportError") < output.index("svd-learn recognises this error") < output.index("[hf_folder]")
+        )
         shell.run_cell("raise ValueError('nothing known')")  # an unknown error: the traceback only
         assert "svd-learn recognises" not in capsys.readouterr().out
         shell.run_cell("%unload_ext svd_learn")
@@ -382,9 +469,8 @@ def test_ipython_extension_prints_the_diagnosis_under_the_traceback(capsys):
 
 
 def test_ipython_extension_warns_after_pip_install_when_a_restart_is_needed(capsys, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-
     import numpy
+    from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
     try:
@@ -406,7 +492,9 @@ def test_a_library_built_for_another_version_is_found_from_its_own_requirements(
     real = compat.installed_version
     monkeypatch.setattr(compat, "installed_version", lambda name: "0.25.2" if name == "huggingface-hub" else real(name))
     (unmet,) = compat._unmet_requirements("transformers")
-    assert unmet.startswith("transformers requires huggingface-hub") and unmet.endswith("but huggingface-hub 0.25.2 is installed")
+    assert unmet.startswith("transformers requires huggingface-hub") and unmet.endswith(
+        "but huggingface-hub 0.25.2 is installed"
+    )
 
 
 @pytest.mark.slow  # starts a real kernel
@@ -417,7 +505,9 @@ def test_ipython_extension_in_a_real_kernel():
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell("%load_ext svd_learn"),
-        nbformat.v4.new_code_cell("raise ImportError(\"cannot import name 'cached_download' from 'huggingface_hub' (/x/__init__.py)\")"),
+        nbformat.v4.new_code_cell(
+            "raise ImportError(\"cannot import name 'cached_download' from 'huggingface_hub' (/x/__init__.py)\")"
+        ),
     ]
     nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
     outputs = notebook.cells[1].outputs
@@ -425,15 +515,45 @@ def test_ipython_extension_in_a_real_kernel():
     printed = "".join(output.get("text", "") for output in outputs[1:])  # under the traceback, in the same cell
     # the cell itself raised it: the frame is the user's code, so the diagnosis says so (not "diffusers < 0.29")
     assert "your code asks for cached_download" in printed and "removed in 0.26.0" in printed
-    assert "matched: ImportError: cannot import name 'cached_download'" in printed  # the error line, not the source line
+    assert (
+        "matched: ImportError: cannot import name 'cached_download'" in printed
+    )  # the error line, not the source line
 
 
 # Colab's preinstalled stacks (versions.md, from Colab's published pip freeze): each worked as shipped.
 COLAB_STACKS = {
-    "2024-11": {"torch": "2.5.0", "numpy": "1.26.4", "huggingface_hub": "0.26.2", "transformers": "4.46.2", "diffusers": "0.31.0", "accelerate": "1.1.1"},
-    "2025-03": {"torch": "2.6.0", "numpy": "2.0.2", "huggingface_hub": "0.28.1", "transformers": "4.48.3", "diffusers": "0.32.2", "accelerate": "1.3.0"},
-    "2026-01": {"torch": "2.9.0", "numpy": "2.0.2", "huggingface_hub": "1.3.4", "transformers": "5.0.0", "diffusers": "0.36.0", "accelerate": "1.12.0"},
-    "2026-08": {"torch": "2.11.0+cu128", "numpy": "2.1.3", "huggingface_hub": "1.27.0", "transformers": "5.15.0", "diffusers": "0.39.0", "accelerate": "1.14.0"},
+    "2024-11": {
+        "torch": "2.5.0",
+        "numpy": "1.26.4",
+        "huggingface_hub": "0.26.2",
+        "transformers": "4.46.2",
+        "diffusers": "0.31.0",
+        "accelerate": "1.1.1",
+    },
+    "2025-03": {
+        "torch": "2.6.0",
+        "numpy": "2.0.2",
+        "huggingface_hub": "0.28.1",
+        "transformers": "4.48.3",
+        "diffusers": "0.32.2",
+        "accelerate": "1.3.0",
+    },
+    "2026-01": {
+        "torch": "2.9.0",
+        "numpy": "2.0.2",
+        "huggingface_hub": "1.3.4",
+        "transformers": "5.0.0",
+        "diffusers": "0.36.0",
+        "accelerate": "1.12.0",
+    },
+    "2026-08": {
+        "torch": "2.11.0+cu128",
+        "numpy": "2.1.3",
+        "huggingface_hub": "1.27.0",
+        "transformers": "5.15.0",
+        "diffusers": "0.39.0",
+        "accelerate": "1.14.0",
+    },
 }
 
 
@@ -444,7 +564,9 @@ def test_colab_stacks_as_shipped_are_not_flagged(date):
 
 def test_an_old_svd_notebook_pin_on_each_colab_stack():
     # diffusers 0.24.0 (the first with SVD) on the 2024-11 stack: hub 0.26 removed cached_download
-    assert {f.id for f in compat.check_environment({**COLAB_STACKS["2024-11"], "diffusers": "0.24.0"})} == {"cached_download"}
+    assert {f.id for f in compat.check_environment({**COLAB_STACKS["2024-11"], "diffusers": "0.24.0"})} == {
+        "cached_download"
+    }
     # the same pin on the 2026-01 stack: hub 1.x and transformers 5 break it three ways
     found = {f.id for f in compat.check_environment({**COLAB_STACKS["2026-01"], "diffusers": "0.24.0"})}
     assert found == {"cached_download", "hf_cache_home", "flax_weights_name"}
@@ -467,7 +589,7 @@ def test_cached_download_asked_by_a_custom_node_is_not_blamed_on_diffusers():
     (diagnosis,) = compat.diagnose(COMFY_NODE_CACHED_DOWNLOAD)
     assert diagnosis.id == "removed_name"
     assert "custom node ComfyUI-VideoHelper" in diagnosis.title and "0.26.0" in diagnosis.title
-    assert 'huggingface_hub<0.26.0' in diagnosis.fix and "diffusers" not in diagnosis.fix
+    assert "huggingface_hub<0.26.0" in diagnosis.fix and "diffusers" not in diagnosis.fix
     assert any(note.startswith("asked by: custom node ComfyUI-VideoHelper") for note in diagnosis.notes)
     assert any("removed in 0.26.0" in note for note in diagnosis.notes)
 
@@ -490,7 +612,10 @@ ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/l
 
 
 def test_cached_download_in_diffusers_keeps_the_entry_and_adds_the_history():
-    text = VERBATIM["cached_download"].replace(SITE, "/usr/local/lib/python3.12/dist-packages") + ". Did you mean: 'hf_hub_download'?"
+    text = (
+        VERBATIM["cached_download"].replace(SITE, "/usr/local/lib/python3.12/dist-packages")
+        + ". Did you mean: 'hf_hub_download'?"
+    )
     (diagnosis,) = compat.diagnose(text)
     assert diagnosis.id == "cached_download"
     assert any("removed in 0.26.0" in note for note in diagnosis.notes)
@@ -514,14 +639,18 @@ def test_a_cpu_torch_is_the_cause_not_xformers():
 
 
 def test_a_pasted_cpu_torch_next_to_a_gpu_error():
-    text = ("Package  Version\n-------- -----------\ntorch    2.3.0+cpu\nxformers 0.0.26.post1\n\n"
-            "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions.\n")
+    text = (
+        "Package  Version\n-------- -----------\ntorch    2.3.0+cpu\nxformers 0.0.26.post1\n\n"
+        "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions.\n"
+    )
     assert [d.id for d in compat.diagnose(text)] == ["torch_cpu_build"]
     # the same torch next to an error that has nothing to do with the GPU: not mentioned, even in diffusers-cli env
     assert compat.diagnose("torch 2.3.0+cpu\nValueError: the image must be 1024x576") == []
     env = "- PyTorch version (GPU?): 2.3.0+cpu (False)\nnvidia-cuda-runtime-cu12 12.1.105\n"
     assert [d.id for d in compat.diagnose(env + VERBATIM["cached_download"])] == ["cached_download"]
-    assert [d.id for d in compat.diagnose(env + "RuntimeError: CUDA error: device-side assert triggered")] == ["torch_cpu_build"]
+    assert [d.id for d in compat.diagnose(env + "RuntimeError: CUDA error: device-side assert triggered")] == [
+        "torch_cpu_build"
+    ]
 
 
 def test_an_unknown_error_says_what_the_report_shows():
@@ -557,7 +686,11 @@ def test_every_diagnosis_prints_its_evidence():
 
 def test_doctor_finds_a_huggingface_hub_older_than_the_libraries_declare(monkeypatch):
     real = compat.installed_version
-    monkeypatch.setattr(compat, "installed_version", lambda name: "0.22.2" if compat.canonical(name) == "huggingface-hub" else real(name))
+    monkeypatch.setattr(
+        compat,
+        "installed_version",
+        lambda name: "0.22.2" if compat.canonical(name) == "huggingface-hub" else real(name),
+    )
     findings = [f for f in compat.check_environment() if f.id == "hub_too_old"]
     assert findings and all("{" not in f.title and "huggingface_hub" in f.fix for f in findings)
     assert any(f.title == "huggingface_hub is older than transformers declares" for f in findings)
@@ -584,8 +717,10 @@ def test_a_keyword_removed_from_a_function_names_the_release_and_the_asker():
 TypeError: snapshot_download() got an unexpected keyword argument 'local_dir_use_symlinks'"""
     (diagnosis,) = compat.diagnose(text)
     assert diagnosis.id == "removed_name"
-    assert diagnosis.title == ("custom node svd-loader asks for the keyword local_dir_use_symlinks= of snapshot_download(), "
-                               "which huggingface_hub 1.0.0 removed")
+    assert diagnosis.title == (
+        "custom node svd-loader asks for the keyword local_dir_use_symlinks= of snapshot_download(), "
+        "which huggingface_hub 1.0.0 removed"
+    )
 
 
 def test_a_module_that_appeared_later_says_upgrade():
@@ -593,7 +728,7 @@ def test_a_module_that_appeared_later_says_upgrade():
     from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionModel
 ModuleNotFoundError: No module named 'diffusers.models.unets'"""
     (diagnosis,) = compat.diagnose(text)
-    assert diagnosis.id == "library_too_old" and 'diffusers>=0.26.0' in diagnosis.fix
+    assert diagnosis.id == "library_too_old" and "diffusers>=0.26.0" in diagnosis.fix
 
 
 def test_a_moved_module_asked_by_another_package_says_upgrade_it():
@@ -602,12 +737,15 @@ def test_a_moved_module_asked_by_another_package_says_upgrade_it():
 ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'"""
     (diagnosis,) = compat.diagnose(text)
     assert diagnosis.id == "moved_module" and diagnosis.fix.startswith("Upgrade oldsvdtools")
-    assert 'diffusers<0.29.0' in diagnosis.fix
+    assert "diffusers<0.29.0" in diagnosis.fix
 
 
 def test_a_tracked_asker_gets_the_first_release_that_stops_asking():
-    text = VERBATIM["hf_cache_home"].replace("    from huggingface_hub.constants", """  File "/usr/local/lib/python3.12/dist-packages/diffusers/utils/constants.py", line 17, in <module>
-    from huggingface_hub.constants""")
+    text = VERBATIM["hf_cache_home"].replace(
+        "    from huggingface_hub.constants",
+        """  File "/usr/local/lib/python3.12/dist-packages/diffusers/utils/constants.py", line 17, in <module>
+    from huggingface_hub.constants""",
+    )
     (diagnosis,) = compat.diagnose(text)
     assert diagnosis.id == "hf_cache_home"  # the entry, with the history as evidence
     assert any(note.startswith("history: diffusers asks for it in 0.24.0") for note in diagnosis.notes)
@@ -623,7 +761,9 @@ def test_names_the_history_cannot_date_are_admitted():
     assert compat.diagnose("ImportError: cannot import name 'constants' from 'huggingface_hub'") == []
     # a name in every covered release: the version is not the cause
     assert compat.diagnose("ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'") == []
-    result = CliRunner().invoke(app, ["explain", "-"], input="ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'")
+    result = CliRunner().invoke(
+        app, ["explain", "-"], input="ImportError: cannot import name 'UNet2DConditionModel' from 'diffusers'"
+    )
     assert result.exit_code == 1 and "every release since 0.24.0" in result.output
 
 

@@ -8,8 +8,15 @@ from svd_learn.environment import Environment, choose_source
 
 def make_env(cuda: bool, **kwargs) -> Environment:
     gpu = dict(gpu_name="Tesla T4", vram_gib=14.74, compute_capability=(7, 5), cuda_version="12.8") if cuda else {}
-    return Environment(python="3.13.15", platform="Linux x86_64", in_colab=cuda, host_ram_gib=12.7,
-                       cuda_available=cuda, **gpu, **kwargs)
+    return Environment(
+        python="3.13.15",
+        platform="Linux x86_64",
+        in_colab=cuda,
+        host_ram_gib=12.7,
+        cuda_available=cuda,
+        **gpu,
+        **kwargs,
+    )
 
 
 def test_default_source_is_tiny_without_gpu(monkeypatch):
@@ -75,9 +82,14 @@ def test_out_of_range_and_stale_versions_are_reported(monkeypatch):
     monkeypatch.setattr(environment, "installed_version", lambda name: {"diffusers": "0.28.2"}.get(name, "99.0"))
     monkeypatch.setitem(sys.modules, "diffusers", types.SimpleNamespace(__version__="0.27.0"))
     problems = [str(p) for p in environment.requirement_problems()]
-    assert {(p.kind, p.name) for p in environment.requirement_problems()} >= {("out_of_range", "diffusers"), ("stale", "diffusers")}
+    assert {(p.kind, p.name) for p in environment.requirement_problems()} >= {
+        ("out_of_range", "diffusers"),
+        ("stale", "diffusers"),
+    }
     assert any(p.startswith("diffusers 0.28.2 is installed; the course needs diffusers>=") for p in problems)
-    assert any("diffusers 0.27.0 is loaded in this process but 0.28.2 is installed: restart the runtime" in p for p in problems)
+    assert any(
+        "diffusers 0.27.0 is loaded in this process but 0.28.2 is installed: restart the runtime" in p for p in problems
+    )
     with pytest.raises(RuntimeError, match="needs fixing"):
         environment.check_requirements()
 

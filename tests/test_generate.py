@@ -61,8 +61,14 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
     assert result.exit_code == 0, result.output
     info = video.read_video_info(out)
     checkpoint = models.get_checkpoint("svd-xt")
-    assert info == {"codec": "h264", "pix_fmt": "yuv420p", "width": models.TINY_SIZE[1], "height": models.TINY_SIZE[0],
-                    "fps": 7.0, "frames": checkpoint.num_frames}
+    assert info == {
+        "codec": "h264",
+        "pix_fmt": "yuv420p",
+        "width": models.TINY_SIZE[1],
+        "height": models.TINY_SIZE[0],
+        "fps": 7.0,
+        "frames": checkpoint.num_frames,
+    }
     assert "frames are noise" in result.output and f"wrote {out}" in result.output and "plan cpu" in result.output
     # The measured time says where it was measured; the T4's is an estimate for the real model, labelled as one.
     assert "s measured on the CPU" in result.output and "estimated on a T4: about" in result.output
@@ -81,16 +87,52 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
 
 def test_requested_fps_frames_and_report_path(tmp_path, image):
     out, report = tmp_path / "clip.mp4", tmp_path / "reports" / "run.json"
-    result = cli(image, "-o", out, "--frames", "5", "--steps", "2", "--fps", "9", "--seed", "7", "--report", report,
-                 "--decode-chunk-size", "2", "--motion-bucket-id", "180", "--noise-aug-strength", "0.1",
-                 "--min-guidance", "1.5", "--max-guidance", "2.5")
+    result = cli(
+        image,
+        "-o",
+        out,
+        "--frames",
+        "5",
+        "--steps",
+        "2",
+        "--fps",
+        "9",
+        "--seed",
+        "7",
+        "--report",
+        report,
+        "--decode-chunk-size",
+        "2",
+        "--motion-bucket-id",
+        "180",
+        "--noise-aug-strength",
+        "0.1",
+        "--min-guidance",
+        "1.5",
+        "--max-guidance",
+        "2.5",
+    )
     assert result.exit_code == 0, result.output
     info = video.read_video_info(out)
     assert (info["frames"], info["fps"]) == (5, 9.0)
     saved = json.loads(report.read_text())
     assert saved["parameters"]["seed"] == 7 and saved["parameters"]["fps"] == 9 and saved["frames"] == 5
-    assert {k: saved["parameters"][k] for k in ("decode_chunk_size", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale", "max_guidance_scale")} == {
-        "decode_chunk_size": 2, "motion_bucket_id": 180, "noise_aug_strength": 0.1, "min_guidance_scale": 1.5, "max_guidance_scale": 2.5}
+    assert {
+        k: saved["parameters"][k]
+        for k in (
+            "decode_chunk_size",
+            "motion_bucket_id",
+            "noise_aug_strength",
+            "min_guidance_scale",
+            "max_guidance_scale",
+        )
+    } == {
+        "decode_chunk_size": 2,
+        "motion_bucket_id": 180,
+        "noise_aug_strength": 0.1,
+        "min_guidance_scale": 1.5,
+        "max_guidance_scale": 2.5,
+    }
     assert "decoding 5 frames, 2 at a time" in result.output
     assert saved["parameters"]["num_inference_steps"] == 2
     assert not out.with_suffix(".json").exists()
@@ -107,7 +149,12 @@ def test_python_api_returns_the_report(tmp_path, image):
 def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
     folder = models.tiny_pipeline_folder()
     choice = generate.choose_model(str(folder), None)
-    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit) == (str(folder), "folder", "svd-xt", True)
+    assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit) == (
+        str(folder),
+        "folder",
+        "svd-xt",
+        True,
+    )
     assert_clean_failure(cli(image, "-o", tmp_path / "b.mp4", "--model", tmp_path), "not a diffusers pipeline")
 
 
@@ -115,7 +162,7 @@ def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
 def test_image_modes_are_converted_not_refused(tmp_path, mode):
     source = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((256, 144))
     if mode == "I;16":
-        converted = Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257))
+        converted = Image.fromarray(np.asarray(source.convert("L"), dtype=np.uint16) * 257)
     else:
         converted = source.convert(mode)
     path = tmp_path / f"image.{'jpg' if mode == 'CMYK' else 'png'}"
@@ -188,7 +235,9 @@ def test_unwritable_outputs(tmp_path, image):
     assert_clean_failure(cli(image, "-o", tmp_path / "ok.mp4", "--report", tmp_path / "a file"), "must end with .json")
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root can write anywhere")
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root can write anywhere"
+)
 def test_read_only_folder(tmp_path, image):
     folder = tmp_path / "locked"
     folder.mkdir(mode=0o500)
@@ -250,17 +299,23 @@ def fail_loading(monkeypatch, error):
 def gated_error():
     url = "https://huggingface.co/api/models/stabilityai/stable-video-diffusion-img2vid-xt-1-1"
     response = httpx.Response(401, request=httpx.Request("GET", url), headers={"X-Error-Code": "GatedRepo"})
-    return GatedRepoError("Access to model stabilityai/stable-video-diffusion-img2vid-xt-1-1 is restricted.", response=response)
+    return GatedRepoError(
+        "Access to model stabilityai/stable-video-diffusion-img2vid-xt-1-1 is restricted.", response=response
+    )
 
 
 def test_gated_model_without_token_says_how_to_get_access(tmp_path, monkeypatch):
     fail_loading(monkeypatch, gated_error())
     result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--model", "svd-xt-1-1", "--source", "pretrained")
-    assert_clean_failure(result, "is gated", "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1", "hf auth login")
+    assert_clean_failure(
+        result, "is gated", "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1", "hf auth login"
+    )
     assert not (tmp_path / "out.mp4").exists()
 
 
-@pytest.mark.parametrize("error", [LocalEntryNotFoundError("not cached"), httpx.ConnectError("Name or service not known")])
+@pytest.mark.parametrize(
+    "error", [LocalEntryNotFoundError("not cached"), httpx.ConnectError("Name or service not known")]
+)
 def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, error):
     fail_loading(monkeypatch, error)
     result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--source", "pretrained")
@@ -318,7 +373,9 @@ def test_an_unknown_plan_is_refused_before_loading_with_the_one_list(tmp_path, i
 
 
 def test_a_failed_run_creates_no_folder(tmp_path):
-    assert_clean_failure(cli(tmp_path / "missing.png", "-o", tmp_path / "bad" / "newdir" / "sub" / "o.mp4"), "does not exist")
+    assert_clean_failure(
+        cli(tmp_path / "missing.png", "-o", tmp_path / "bad" / "newdir" / "sub" / "o.mp4"), "does not exist"
+    )
     assert not (tmp_path / "bad").exists()
 
 
@@ -347,7 +404,10 @@ def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkey
         result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
     assert result.exit_code == 0, result.output
     assert tried == order[:2] and len(loads) == 2  # a fresh pipeline for the second plan (no stale hooks)
-    assert f"out of GPU memory with plan {order[0]}" in result.output and f"falling back to plan {order[1]}" in result.output
+    assert (
+        f"out of GPU memory with plan {order[0]}" in result.output
+        and f"falling back to plan {order[1]}" in result.output
+    )
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["plan"] == order[1]
     assert report["fallbacks"] == [{"plan": order[0], "error": "CUDA out of memory. Tried to allocate 7.03 GiB"}]
@@ -376,7 +436,7 @@ def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
     params = SimpleNamespace(num_frames=25, height=576, width=1024)
     plans, reason, predicted = memory.plans_to_try("auto", "cuda", 14.74, 12.7, "svd-xt", params, print)
     order = memory.fallback_order()
-    assert [p.name for p in plans] == order[order.index(plans[0].name):]
+    assert [p.name for p in plans] == order[order.index(plans[0].name) :]
     assert predicted is not None and predicted <= 14.0 and reason
     docs = memory.plans_to_try("docs-recipe", "cuda", 14.74, 12.7, "svd-xt", params, print)[0]
     assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)
@@ -403,8 +463,14 @@ def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_p
     before, during = torch.get_num_threads(), []
     torch.set_num_threads(2)  # what torch starts with on 2 cores
     try:
-        run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=2, say=lambda m: None,
-                                      on_step=lambda step, total: during.append(torch.get_num_threads()))
+        run = generate.generate_video(
+            image,
+            tmp_path / "a.mp4",
+            num_frames=2,
+            num_inference_steps=2,
+            say=lambda m: None,
+            on_step=lambda step, total: during.append(torch.get_num_threads()),
+        )
         assert during == [1, 1] and torch.get_num_threads() == 2  # given back
     finally:
         torch.set_num_threads(before)
@@ -429,8 +495,9 @@ def test_an_out_of_memory_runtime_error_from_a_kernel_also_falls_back(tmp_path, 
 
     monkeypatch.setattr(generate, "denoise_and_decode", kernel_runs_out)
     order = memory.fallback_order()
-    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0],
-                                  say=lambda m: None)
+    run = generate.generate_video(
+        image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0], say=lambda m: None
+    )
     assert tried == order[:2] and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"
 
 
@@ -443,7 +510,9 @@ def test_hub_advice_for_a_missing_repo_and_for_offline_mode():
     wrapped = OSError("Cannot load model stabilityai/nonexistent-model")
     wrapped.__cause__ = missing
     advice = generate.hub_advice(wrapped, "stabilityai/nonexistent-model")
-    assert "was not found on the Hub" in str(advice) and "https://huggingface.co/stabilityai/nonexistent-model" in str(advice)
+    assert "was not found on the Hub" in str(advice) and "https://huggingface.co/stabilityai/nonexistent-model" in str(
+        advice
+    )
     offline = generate.hub_advice(OfflineModeIsEnabled("offline"), "stabilityai/stable-video-diffusion-img2vid-xt")
     assert isinstance(offline, generate.HubUnreachable) and "HF_HUB_OFFLINE=1" in str(offline)
 

@@ -43,7 +43,11 @@ def test_course_repo_history(template):
     assert set(refs) == {"main", "dev", hub.TAG}
     files = {ref: set(hub._git(template, "ls-tree", "-r", "--name-only", ref).splitlines()) for ref in refs}
     fp16 = {name for name in files["main"] if name.endswith(".fp16.safetensors")}
-    assert fp16 == {"unet/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors", "image_encoder/model.fp16.safetensors"}
+    assert fp16 == {
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "image_encoder/model.fp16.safetensors",
+    }
     assert files[hub.TAG] == files["main"] - fp16  # the tag is the full-precision-only commit
     assert hub._git(template, "rev-parse", "main~1") == refs[hub.TAG]
     assert hub._git(template, "rev-parse", "dev~1") == refs["main"]  # dev is one commit ahead of main
@@ -64,17 +68,23 @@ def test_server_serves_revisions_and_logs_requests(server, template, tmp_path):
 
     refs = hub.repo_refs(template)
     server.clear_log()
-    path = hf_hub_download(hub.COURSE_REPO, "model_index.json", revision=hub.TAG, endpoint=server.endpoint, cache_dir=tmp_path)
+    path = hf_hub_download(
+        hub.COURSE_REPO, "model_index.json", revision=hub.TAG, endpoint=server.endpoint, cache_dir=tmp_path
+    )
     assert f"/snapshots/{refs[hub.TAG]}/" in path
     assert server.requests()[0] == ("HEAD", f"/{hub.COURSE_REPO}/resolve/{hub.TAG}/model_index.json", 200)
     assert f"GET  200 /{hub.COURSE_REPO}/resolve/{hub.TAG}/model_index.json" in server.request_log()
 
     folder = snapshot_download(hub.COURSE_REPO, allow_patterns=["unet/*"], endpoint=server.endpoint, cache_dir=tmp_path)
     assert sorted(p.name for p in Path(folder, "unet").iterdir()) == [
-        "config.json", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.safetensors"
+        "config.json",
+        "diffusion_pytorch_model.fp16.safetensors",
+        "diffusion_pytorch_model.safetensors",
     ]
     assert not Path(folder, "vae").exists()
-    branches = {b.name: b.target_commit for b in HfApi(endpoint=server.endpoint).list_repo_refs(hub.COURSE_REPO).branches}
+    branches = {
+        b.name: b.target_commit for b in HfApi(endpoint=server.endpoint).list_repo_refs(hub.COURSE_REPO).branches
+    }
     assert branches == {"main": refs["main"], "dev": refs["dev"]}
 
 
@@ -92,7 +102,9 @@ def test_a_moved_branch_is_served_at_once(template, tmp_path):
     refs = hub.repo_refs(template)
     with hub.local_hub() as server:
         assert hub.fast_forward(server.repo_path, "main", to="dev") == refs["dev"]
-        path = hf_hub_download(hub.COURSE_REPO, "scheduler/scheduler_config.json", endpoint=server.endpoint, cache_dir=tmp_path)
+        path = hf_hub_download(
+            hub.COURSE_REPO, "scheduler/scheduler_config.json", endpoint=server.endpoint, cache_dir=tmp_path
+        )
         assert f"/snapshots/{refs['dev']}/" in path and '"timestep_spacing": "trailing"' in Path(path).read_text()
     assert hub.repo_refs(template) == refs  # the template is untouched
 
@@ -113,12 +125,14 @@ def test_stops_when_the_block_fails():
     with pytest.raises(ZeroDivisionError):
         with hub.local_hub() as server:
             pid = server.process.pid
-            1 / 0
+            raise ZeroDivisionError("an error inside the with block")
     assert gone(pid)
 
 
 def test_port_already_taken(server):
-    with pytest.raises(hub.PortInUseError, match=rf"Port {server.port} on 127.0.0.1 is already in use.*leave port= out"):
+    with pytest.raises(
+        hub.PortInUseError, match=rf"Port {server.port} on 127.0.0.1 is already in use.*leave port= out"
+    ):
         hub.start(port=server.port)
 
 
@@ -133,7 +147,9 @@ def test_repo_that_is_not_a_git_repository(tmp_path):
         hub.start(repo=tmp_path)
 
 
-@pytest.mark.parametrize("ending", ["sys.exit(0)", "os.kill(os.getpid(), signal.SIGKILL)"], ids=["normal-exit", "killed"])
+@pytest.mark.parametrize(
+    "ending", ["sys.exit(0)", "os.kill(os.getpid(), signal.SIGKILL)"], ids=["normal-exit", "killed"]
+)
 def test_server_never_outlives_its_process(ending, template):
     # A normal exit without stop() runs atexit; a killed process runs nothing: the server watches its parent.
     script = textwrap.dedent(f"""
@@ -160,7 +176,9 @@ def test_the_server_runs_from_its_own_isolated_environment(server):
     assert server.process.args[3] == str(hub.SERVER_PROGRAM)
     # isolated: it sees olah, and nothing of the environment that started it (not even svd_learn)
     probe = "import importlib.util as u; print(bool(u.find_spec('olah')), bool(u.find_spec('svd_learn')))"
-    seen = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True, env={"PYTHONPATH": str(Path.cwd())})
+    seen = subprocess.run(
+        [str(python), "-I", "-c", probe], capture_output=True, text=True, env={"PYTHONPATH": str(Path.cwd())}
+    )
     assert seen.stdout.split() == ["True", "False"], seen.stderr
 
 
@@ -177,7 +195,11 @@ def test_repo_info_without_revision_is_rewritten_to_main():
     middleware = hub_server.DefaultBranchInfo(app)
     for path in ("/api/models/org/name", "/api/models/org/name/revision/v1.0", "/org/name/resolve/main/a.json"):
         asyncio.run(middleware({"type": "http", "path": path, "raw_path": path.encode()}, None, None))
-    assert [path for path, _ in seen] == ["/api/models/org/name/revision/main", "/api/models/org/name/revision/v1.0", "/org/name/resolve/main/a.json"]
+    assert [path for path, _ in seen] == [
+        "/api/models/org/name/revision/main",
+        "/api/models/org/name/revision/v1.0",
+        "/org/name/resolve/main/a.json",
+    ]
     assert seen[0][1] == b"/api/models/org/name/revision/main"
 
 
@@ -216,8 +238,11 @@ def test_a_failed_creation_says_what_to_do_and_leaves_nothing(use_uv, monkeypatc
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # a wheel folder that lacks olah, and nothing else
     monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
     lines = []
-    with pytest.raises(RuntimeError, match=r"(?s)runs olah from its own environment, and creating it failed:.*"
-                                           r"do not hold olah>=0.5.4.*Check the network \(or the wheel folder in PIP_FIND_LINKS\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"(?s)runs olah from its own environment, and creating it failed:.*"
+        r"do not hold olah>=0.5.4.*Check the network \(or the wheel folder in PIP_FIND_LINKS\)",
+    ):
         hub.server_environment(echo=lines.append)
     assert lines[0].startswith("creating the local Hub's own environment (once): olah>=0.5.4 with ")
     assert any("uv would make this faster" in line for line in lines) == (not use_uv)
@@ -230,6 +255,8 @@ def test_an_environment_without_olah_is_refused(monkeypatch, tmp_path):
 
     monkeypatch.setenv("SVD_LEARN_HOME", str(tmp_path))
     monkeypatch.setattr(lab.Installer, "install", lambda self, python, pins: None)  # installs nothing
-    with pytest.raises(RuntimeError, match="was created, but olah does not import there: ModuleNotFoundError: No module named 'olah'"):
+    with pytest.raises(
+        RuntimeError, match="was created, but olah does not import there: ModuleNotFoundError: No module named 'olah'"
+    ):
         hub.server_environment(echo=lambda line: None)
     assert not (tmp_path / hub.SERVER_ENVIRONMENT).exists()

@@ -25,8 +25,10 @@ from svd_learn.environment import installed_version
 ROOT = Path(__file__).resolve().parent.parent
 FREEZES = sorted((Path(__file__).parent / "colab").glob("pip-freeze.gpu.*.txt"))
 # The Colab check asks the registry and takes about 90 s: CI's oldest-supported stage (tasks.py oldest) runs it.
-COLAB_CHECK = pytest.mark.skipif(os.environ.get("SVD_LEARN_COLAB_CHECK") != "1",
-                                 reason="set SVD_LEARN_COLAB_CHECK=1 (python3 tasks.py oldest does) to resolve against Colab's images")
+COLAB_CHECK = pytest.mark.skipif(
+    os.environ.get("SVD_LEARN_COLAB_CHECK") != "1",
+    reason="set SVD_LEARN_COLAB_CHECK=1 (python3 tasks.py oldest does) to resolve against Colab's images",
+)
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
@@ -80,8 +82,17 @@ def test_the_torch_range_admits_torch_2_10_and_this_machines_torch():
 
 
 def test_the_installed_torch_family_is_held_exactly():
-    versions = {"torch": "2.10.0+cu128", "torchvision": "0.25.0+cu128", "nvidia-cublas-cu12": "12.8.4.1", "numpy": "2.0.2"}
-    assert install.held_torch_family(versions) == ["nvidia-cublas-cu12==12.8.4.1", "torch==2.10.0+cu128", "torchvision==0.25.0+cu128"]
+    versions = {
+        "torch": "2.10.0+cu128",
+        "torchvision": "0.25.0+cu128",
+        "nvidia-cublas-cu12": "12.8.4.1",
+        "numpy": "2.0.2",
+    }
+    assert install.held_torch_family(versions) == [
+        "nvidia-cublas-cu12==12.8.4.1",
+        "torch==2.10.0+cu128",
+        "torchvision==0.25.0+cu128",
+    ]
 
 
 def test_changed_and_imported():
@@ -111,14 +122,19 @@ def test_nothing_changed_means_no_restart(monkeypatch):
     lines = []
     assert install.install_requirements("hub", echo=lines.append) == {"uv": (None, "0.13.0")}
     assert calls == [(["diffusers>=0.36"], ["torch==2.10.0+cu128"])]  # torch held as a constraint
-    assert lines == ["installed 1 packages: uv 0.13.0", "nothing that was installed before changed (torch 2.10.0+cu128 kept)"]
+    assert lines == [
+        "installed 1 packages: uv 0.13.0",
+        "nothing that was installed before changed (torch 2.10.0+cu128 kept)",
+    ]
 
 
 def test_a_change_to_an_imported_library_asks_for_a_restart(monkeypatch):
     import numpy  # noqa: F401  (imported in this process, as the notebook kernel has)
 
     fake_install(monkeypatch, {"numpy": "2.0.2"}, {"numpy": "2.4.6"})
-    with pytest.raises(install.InstallError, match=r"numpy changed, but this runtime had already imported .* Restart the runtime"):
+    with pytest.raises(
+        install.InstallError, match=r"numpy changed, but this runtime had already imported .* Restart the runtime"
+    ):
         install.install_requirements(echo=lambda line: None)
 
 
@@ -131,7 +147,10 @@ def test_a_change_to_a_library_not_imported_needs_no_restart(monkeypatch):
 def test_a_course_that_needs_another_torch_stops_before_downloading(monkeypatch):
     conflict = "ERROR: Cannot install torch==2.10.0+cu128 ...\nThe conflict is caused by:\nERROR: ResolutionImpossible: for help visit ..."
     fake_install(monkeypatch, {"torch": "2.10.0+cu128"}, {}, returncode=1, output=conflict)
-    with pytest.raises(install.InstallError, match=r"next to this torch \(torch==2.10.0\+cu128\) without replacing it, so nothing was installed"):
+    with pytest.raises(
+        install.InstallError,
+        match=r"next to this torch \(torch==2.10.0\+cu128\) without replacing it, so nothing was installed",
+    ):
         install.install_requirements(echo=lambda line: None)
 
 
@@ -189,18 +208,40 @@ def resolve_on_colab(freeze: Path, target: str, folder: Path) -> tuple[dict[str,
     constraints, colab, released = colab_constraints(freeze, folder)
     report = folder / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--report", str(report),
-         "--constraint", str(constraints), target],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            "--constraint",
+            str(constraints),
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    assert done.returncode == 0, f"{target} cannot be installed on this image without changing what it ships:\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{target} cannot be installed on this image without changing what it ships:\n{done.stderr[-3000:]}"
+    )
     items = json.loads(report.read_text())["install"]
     return {install._normalize(i["metadata"]["name"]): i["metadata"]["version"] for i in items}, colab, released
 
 
 def changed_on_colab(resolved: dict[str, str], colab: dict[str, str], released: set[str]) -> dict[str, tuple[str, str]]:
-    return {name: (colab[name], version) for name, version in resolved.items()
-            if name in colab and name not in released and not TORCH_FAMILY.match(f"{name}==") and Version(version) != Version(colab[name])}
+    return {
+        name: (colab[name], version)
+        for name, version in resolved.items()
+        if name in colab
+        and name not in released
+        and not TORCH_FAMILY.match(f"{name}==")
+        and Version(version) != Version(colab[name])
+    }
 
 
 @COLAB_CHECK
@@ -208,7 +249,9 @@ def changed_on_colab(resolved: dict[str, str], colab: dict[str, str], released: 
 def test_colab_image_keeps_everything_it_ships(freeze, tmp_path):
     resolved, colab, released = resolve_on_colab(freeze, str(ROOT), tmp_path)
     torch = next(Requirement(r) for r in PROJECT["dependencies"] if r.startswith("torch"))
-    assert torch.specifier.contains(colab["torch"].split("+")[0]), f"the course's {torch} excludes this image's torch {colab['torch']}"
+    assert torch.specifier.contains(colab["torch"].split("+")[0]), (
+        f"the course's {torch} excludes this image's torch {colab['torch']}"
+    )
     assert changed_on_colab(resolved, colab, released) == {}
     added = sorted(set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")})
     assert added == [], f"the base install would add packages this image lacks: {added}"
@@ -241,5 +284,10 @@ def test_the_oldest_stage_leaves_out_only_streams_of_progress_bars(monkeypatch):
     assert not nbval_versions.only_progress_bars("\n")
     from nbformat import NotebookNode
 
-    outputs = [NotebookNode(output_type="stream", name="stderr", text=bars), NotebookNode(output_type="stream", name="stdout", text="ok\n")]
-    assert nbval_versions.transform_streams_without_progress_bars(outputs) == [{"output_type": "stream", "stdout": "ok\n"}]
+    outputs = [
+        NotebookNode(output_type="stream", name="stderr", text=bars),
+        NotebookNode(output_type="stream", name="stdout", text="ok\n"),
+    ]
+    assert nbval_versions.transform_streams_without_progress_bars(outputs) == [
+        {"output_type": "stream", "stdout": "ok\n"}
+    ]

@@ -103,7 +103,10 @@ def test_unreachable_registry_is_said_clearly(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["lab", "run", "hf_folder"])
     assert result.exit_code == 2 and "Cannot reach the package registry" in result.output
     # pip (with this machine's local extra index) only says "no matching distribution": the lab asks the index
-    with pytest.raises(lab.LabError, match=r"Cannot reach the package registry http://127\.0\.0\.1:9/simple \(the index set by \$PIP_INDEX_URL\)"):
+    with pytest.raises(
+        lab.LabError,
+        match=r"Cannot reach the package registry http://127\.0\.0\.1:9/simple \(the index set by \$PIP_INDEX_URL\)",
+    ):
         lab.run_reproduction("hf_folder", workdir=tmp_path, use_uv=False, echo=lambda line: None)
 
 
@@ -118,7 +121,9 @@ def test_a_reproduction_for_another_python_says_so(monkeypatch):
     import platform
 
     monkeypatch.setattr(platform, "python_version", lambda: "3.13.15")  # Colab's Python in 2026-08
-    with pytest.raises(lab.LabError, match=r"numpy2_abi needs Python <3\.13: its pinned wheels do not exist for Python 3\.13\.15"):
+    with pytest.raises(
+        lab.LabError, match=r"numpy2_abi needs Python <3\.13: its pinned wheels do not exist for Python 3\.13\.15"
+    ):
         lab.run_reproduction("numpy2_abi")
 
 
@@ -190,7 +195,10 @@ def test_a_reproduction_runs_from_a_wheel_folder_alone(monkeypatch, tmp_path):
     """Offline: download the pins' wheels once, then reproduce with no index at all (`--find-links DIR --no-index`)."""
     wheels = tmp_path / "wheels"
     pins = list(lab.get_reproduction("hf_folder").broken[0])
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", str(wheels), *pins], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", str(wheels), *pins],
+        check=True,
+    )
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # an index would fail: nothing listens on port 9
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     result = CliRunner().invoke(app, ["lab", "run", "hf_folder", "--find-links", str(wheels), "--no-index"])

@@ -28,3 +28,18 @@ def test_no_function_outside_the_cli_takes_the_knobs_one_by_one():
                 if len(names & set(KNOBS)) >= 6:
                     many.append(f"{module.name}:{node.lineno} {node.name}")
     assert not many, many
+
+
+def test_the_code_is_formatted_and_passes_the_linter():
+    """`ruff format` owns the layout and `ruff check` the lint rules (pyproject.toml's [tool.ruff])."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = PACKAGE.parent
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is in the test extra: pip install -e '.[test]'"
+    formatted = subprocess.run([ruff, "format", "--check", "."], cwd=root, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    linted = subprocess.run([ruff, "check", "."], cwd=root, capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr

@@ -48,9 +48,14 @@ def execution_problems(notebook) -> list[str]:
     output, stored errors."""
     cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
     problems = [f"never executed: {cell.source.splitlines()[0]}" for cell in cells if cell.execution_count is None]
-    problems += [f"prints but has no stored output: {cell.source.splitlines()[0]}"
-                 for cell in cells if SHOWS.search(cell.source) and not cell.outputs]
-    problems += [f"stored error: {out.get('ename')}" for cell in cells for out in cell.outputs if out.output_type == "error"]
+    problems += [
+        f"prints but has no stored output: {cell.source.splitlines()[0]}"
+        for cell in cells
+        if SHOWS.search(cell.source) and not cell.outputs
+    ]
+    problems += [
+        f"stored error: {out.get('ename')}" for cell in cells for out in cell.outputs if out.output_type == "error"
+    ]
     return problems
 
 
@@ -133,8 +138,15 @@ def test_lesson_calls_are_literal_and_never_private_accelerate(source):
 @pytest.mark.parametrize("name", ["04_memory.py", "05_capstone.py"])
 def test_the_plain_t4_recipe_is_in_lessons_4_and_5(name):
     text = (LESSONS / name).read_text()
-    for piece in ('PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"', 'torch_dtype=torch.float16, variant="fp16")',
-                  'pipe.to(', "decode_chunk_size=2", "generator=torch.manual_seed(42)", "export_to_video(", "fps=7)"):
+    for piece in (
+        'PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"',
+        'torch_dtype=torch.float16, variant="fp16")',
+        "pipe.to(",
+        "decode_chunk_size=2",
+        "generator=torch.manual_seed(42)",
+        "export_to_video(",
+        "fps=7)",
+    ):
         assert piece in text, f"{name}: the plain recipe lacks {piece!r}"
 
 
@@ -159,7 +171,9 @@ def test_the_spanish_twin_has_the_same_code_and_sections(spanish):
     the two editions never drift. tools/sync_spanish.py copies changed English code into the twin."""
     english, twin = jupytext.read(LESSONS / spanish.name), jupytext.read(spanish)
     assert [cell.cell_type for cell in twin.cells] == [cell.cell_type for cell in english.cells]
-    assert code_cells(twin) == code_cells(english), f"run python tools/sync_spanish.py, then execute {lesson_id(spanish)}"
+    assert code_cells(twin) == code_cells(english), (
+        f"run python tools/sync_spanish.py, then execute {lesson_id(spanish)}"
+    )
     assert headings(twin) == headings(english)
     prose = " ".join(cell.source for cell in twin.cells if cell.cell_type == "markdown")
     assert re.search(r"\b(lección|celda|pesos)\b", prose), "the markdown does not read as Spanish"

@@ -52,8 +52,16 @@ def image(size=64):
 
 
 def test_plans_the_capstone_names_exist_with_their_settings():
-    for name in ("gpu-decode8", "gpu-decode2", "gpu-chunked-decode2", "model-offload-chunked-decode2",
-                 "group-offload-chunked-decode2", "sequential-offload-chunked-decode1", "seed-recipe", "docs-recipe"):
+    for name in (
+        "gpu-decode8",
+        "gpu-decode2",
+        "gpu-chunked-decode2",
+        "model-offload-chunked-decode2",
+        "group-offload-chunked-decode2",
+        "sequential-offload-chunked-decode1",
+        "seed-recipe",
+        "docs-recipe",
+    ):
         assert memory.PLANS[name].name == name
     docs = memory.PLANS["docs-recipe"]
     assert (docs.placement, docs.forward_chunking, docs.decode_chunk_size) == ("model_offload", True, 2)
@@ -74,7 +82,10 @@ def test_plans_that_another_plan_beats_in_everything_are_never_tried():
     assert memory.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
     # gpu-decode2 is as fast within 5% with a lower peak, but decodes fewer frames at once: that changes the video
     assert memory.dominated_by("gpu-decode8") is None and "gpu-decode8" in memory.fallback_order()
-    assert memory.dominated_by("gpu-chunked-decode2") is None and memory.dominated_by("sequential-offload-chunked-decode1") is None
+    assert (
+        memory.dominated_by("gpu-chunked-decode2") is None
+        and memory.dominated_by("sequential-offload-chunked-decode1") is None
+    )
     assert "group-offload-chunked-decode2" not in memory.fallback_order()
     why = {r.plan: r.why for r in memory.choose_plan(12, COLAB_HOST_GIB).alternatives}
     assert why["group-offload-chunked-decode2"].startswith("model-offload-chunked-decode2 needs no more")
@@ -107,7 +118,9 @@ def test_the_planner_answers_for_each_size_as_measured():
     chosen = {vram: memory.choose_plan(vram, COLAB_HOST_GIB).plan.name for vram in BUDGETS}
     assert chosen[8] == "sequential-offload-chunked-decode1"  # 8.6 GiB offload peak does not fit 7.3 usable
     assert chosen[12] == "gpu-chunked-decode2"
-    assert chosen[14.74] == "gpu-decode2"  # all on the GPU: faster than the docs recipe; 8 frames at once lack the margin
+    assert (
+        chosen[14.74] == "gpu-decode2"
+    )  # all on the GPU: faster than the docs recipe; 8 frames at once lack the margin
     assert chosen[16] == "gpu-decode8"  # with room to spare, 8 frames decoded at once
     assert all(memory.PLANS[chosen[v]].placement == "gpu" for v in (14.74, 16, 24, 40, 80))
 
@@ -184,7 +197,11 @@ def test_the_unknown_checkpoint_error_lists_the_names():
 def test_svd_learn_plan_explains_its_choice():
     result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
     assert result.exit_code == 0, result.output
-    assert "plan: gpu-decode" in result.output and "considered:" in result.output and "calibration: measured on" in result.output
+    assert (
+        "plan: gpu-decode" in result.output
+        and "considered:" in result.output
+        and "calibration: measured on" in result.output
+    )
     as_json = json.loads(CliRunner().invoke(app, ["plan", "--vram", "8", "--host-ram", "12.7", "--json"]).output)
     assert as_json["plan"]["name"] == "sequential-offload-chunked-decode1" and as_json["fits"]
 
@@ -200,8 +217,20 @@ def test_the_calibration_is_what_calibrate_py_makes_from_the_committed_results()
 
 
 def test_every_run_has_the_fields_the_issue_asks_for():
-    fields = {"plan", "checkpoint", "frames", "height", "width", "steps", "cap_gib", "peak_allocated_gib",
-              "peak_reserved_gib", "host_rss_gib", "oom", "machine"}
+    fields = {
+        "plan",
+        "checkpoint",
+        "frames",
+        "height",
+        "width",
+        "steps",
+        "cap_gib",
+        "peak_allocated_gib",
+        "peak_reserved_gib",
+        "host_rss_gib",
+        "oom",
+        "machine",
+    }
     for run in all_runs():
         assert fields <= run.keys(), run["plan"]
         assert {"gpu", "torch", "diffusers"} <= run["machine"].keys()
@@ -210,17 +239,30 @@ def test_every_run_has_the_fields_the_issue_asks_for():
 
 def test_done_criteria_hold_in_one_t4_budget_run():
     runs = json.loads((RESULTS / "h100-planner.json").read_text())
-    t4 = [r for r in runs if r["cap_gib"] == memory.T4_GIB and r["checkpoint"] == "svd-xt" and r["steps"] == 25
-          and (r["frames"], r["height"], r["width"]) == (25, 576, 1024)]
+    t4 = [
+        r
+        for r in runs
+        if r["cap_gib"] == memory.T4_GIB
+        and r["checkpoint"] == "svd-xt"
+        and r["steps"] == 25
+        and (r["frames"], r["height"], r["width"]) == (25, 576, 1024)
+    ]
     chosen = [r for r in t4 if r.get("chosen_by_planner")]
     assert len(chosen) == 1 and chosen[0]["plan"] == "gpu-decode2"  # the planner of that run took the lowest peak
     (docs,) = [r for r in t4 if r["plan"] == "docs-recipe"]
     (seed,) = [r for r in t4 if r["plan"] == "seed-recipe"]
     # Today's planner, measured in either run, loaded as plans load now.
     today = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).plan.name
-    measured = [r for name in ("h100-main.json", "h100-planner.json") for r in json.loads((RESULTS / name).read_text())
-                if r["plan"] == today and r["cap_gib"] == memory.T4_GIB and not r.get("load_kwargs") and not r.get("warm_up")
-                and (r["frames"], r["height"], r["width"], r["steps"]) == (25, 576, 1024, 25)]
+    measured = [
+        r
+        for name in ("h100-main.json", "h100-planner.json")
+        for r in json.loads((RESULTS / name).read_text())
+        if r["plan"] == today
+        and r["cap_gib"] == memory.T4_GIB
+        and not r.get("load_kwargs")
+        and not r.get("warm_up")
+        and (r["frames"], r["height"], r["width"], r["steps"]) == (25, 576, 1024, 25)
+    ]
     assert measured
     for chosen in measured:
         assert not chosen["oom"] and chosen["frames_finite"]
@@ -252,7 +294,13 @@ def test_measure_run_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
     memory.apply_plan(pipe, "cpu", "cpu")
     measurement = memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
-    assert [stage for stage, _ in measurement.placement] == ["image_encoder", "vae encode", "unet", "vae decode", "after the call"]
+    assert [stage for stage, _ in measurement.placement] == [
+        "image_encoder",
+        "vae encode",
+        "unet",
+        "vae decode",
+        "after the call",
+    ]
     assert all(place == {"image_encoder": "cpu", "unet": "cpu", "vae": "cpu"} for _, place in measurement.placement)
     assert measurement.peak_reserved_gib is None and measurement.host_rss_gib > 0 and measurement.frames_finite
     assert measurement.seconds >= measurement.decode_seconds > 0
@@ -346,7 +394,9 @@ def test_the_planner_names_the_constraint_that_binds():
 
 def test_svd_learn_plan_lists_every_plan_generate_accepts():
     result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
-    listed = next(line for line in result.output.splitlines() if line.startswith("plans for `svd-learn generate --plan`"))
+    listed = next(
+        line for line in result.output.splitlines() if line.startswith("plans for `svd-learn generate --plan`")
+    )
     assert all(name in listed for name in memory.PLANS)
     with pytest.raises(ValueError) as raised:
         memory.get_plan("turbo")
@@ -387,8 +437,16 @@ def test_forward_chunking_leaves_the_frames_unchanged(tiny_pipe_factory):
     def frames(plan):
         pipe = tiny_pipe_factory()
         memory.apply_plan(pipe, plan, "cpu")
-        return pipe(image(), num_frames=3, height=64, width=64, num_inference_steps=2, decode_chunk_size=2,
-                    generator=torch.Generator("cpu").manual_seed(0), output_type="pt").frames
+        return pipe(
+            image(),
+            num_frames=3,
+            height=64,
+            width=64,
+            num_inference_steps=2,
+            decode_chunk_size=2,
+            generator=torch.Generator("cpu").manual_seed(0),
+            output_type="pt",
+        ).frames
 
     plain, chunked = frames("gpu-decode2"), frames("gpu-chunked-decode2")
     assert torch.allclose(plain, chunked, atol=1e-5)  # the same numbers, computed one sample at a time
@@ -400,17 +458,30 @@ def test_apply_plan_offload_branches_attach_their_hooks(tiny_pipe_factory, plan)
 
     from diffusers.hooks import group_offloading
 
-    if plan.startswith("group") and torch.accelerator.current_accelerator() is None and \
-            "current_accelerator().type" in inspect.getsource(group_offloading.ModuleGroup.__init__):
+    if (
+        plan.startswith("group")
+        and torch.accelerator.current_accelerator() is None
+        and "current_accelerator().type" in inspect.getsource(group_offloading.ModuleGroup.__init__)
+    ):
         pytest.skip("this diffusers' group offloading needs an accelerator (it reads current_accelerator().type)")
     pipe = tiny_pipe_factory()
     memory.apply_plan(pipe, plan, "cpu")
-    hooked = [m for m in pipe.unet.modules() if getattr(m, "_diffusers_hook", None) is not None or hasattr(m, "_hf_hook")]
+    hooked = [
+        m for m in pipe.unet.modules() if getattr(m, "_diffusers_hook", None) is not None or hasattr(m, "_hf_hook")
+    ]
     assert hooked, f"{plan} attached no offload hook to the UNet"
     if plan.startswith("sequential"):
         assert pipe.unet.device.type == "meta" or any(p.device.type == "meta" for p in pipe.unet.parameters())
         return  # (a sequential-offload call needs a GPU: accelerate cannot re-create the weights on a CPU device)
     assert pipe.image_encoder.device.type == pipe.vae.device.type == "cpu"  # the small networks stay put
-    frames = pipe(image(), num_frames=3, height=64, width=64, num_inference_steps=1, decode_chunk_size=1,
-                  generator=torch.Generator("cpu").manual_seed(0), output_type="pt").frames
+    frames = pipe(
+        image(),
+        num_frames=3,
+        height=64,
+        width=64,
+        num_inference_steps=1,
+        decode_chunk_size=1,
+        generator=torch.Generator("cpu").manual_seed(0),
+        output_type="pt",
+    ).frames
     assert frames.shape[1] == 3 and torch.isfinite(frames).all()

@@ -36,11 +36,17 @@ def test_tiny_folder_has_the_hub_layout(tmp_path):
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert files == [
         "feature_extractor/preprocessor_config.json",
-        "image_encoder/config.json", "image_encoder/model.fp16.safetensors", "image_encoder/model.safetensors",
+        "image_encoder/config.json",
+        "image_encoder/model.fp16.safetensors",
+        "image_encoder/model.safetensors",
         "model_index.json",
         "scheduler/scheduler_config.json",
-        "unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors",
-        "vae/config.json", "vae/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "vae/diffusion_pytorch_model.safetensors",
     ]
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "StableVideoDiffusionPipeline"
@@ -55,8 +61,14 @@ def test_tiny_pipeline_loads_and_generates_frames_of_the_expected_shape():
     assert pipe.unet.dtype == torch.float32  # CPU default
     height, width = models.TINY_SIZE
     pipe.set_progress_bar_config(disable=True)
-    frames = pipe(Image.new("RGB", (width, height), "orange"), height=height, width=width, num_inference_steps=2,
-                  output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    frames = pipe(
+        Image.new("RGB", (width, height), "orange"),
+        height=height,
+        width=width,
+        num_inference_steps=2,
+        output_type="np",
+        generator=torch.Generator().manual_seed(0),
+    ).frames
     assert frames.shape == (1, 25, height, width, 3)
     assert torch.isfinite(torch.from_numpy(frames)).all()
 

@@ -32,7 +32,11 @@ def test_presets_match_the_model_cards_and_stabilitys_sampler():
     assert (reference.min_guidance_scale, reference.max_guidance_scale, reference.num_inference_steps) == (1.5, 3.0, 30)
     assert (reference.decode_chunk_size, reference.noise_aug_strength) == (14, 0.02)
     svd_reference = P.preset("svd-stability-reference")
-    assert (svd_reference.min_guidance_scale, svd_reference.max_guidance_scale, svd_reference.num_frames) == (1.0, 2.5, 14)
+    assert (svd_reference.min_guidance_scale, svd_reference.max_guidance_scale, svd_reference.num_frames) == (
+        1.0,
+        2.5,
+        14,
+    )
     for name in P.PRESETS:
         assert P.preset(name).validate(P.preset_checkpoint(name)) == []
 
@@ -75,8 +79,18 @@ CASES = [
     ({"motion_bucket_id": -1}, None, "error", "motion_bucket_id=-1: must be at least 0"),
     ({"noise_aug_strength": -0.1}, None, "error", "noise_aug_strength=-0.1: must be at least 0.0"),
     ({"min_guidance_scale": -1.0}, None, "error", "min_guidance_scale=-1.0: must be at least 0.0"),
-    ({"max_guidance_scale": -1.0, "min_guidance_scale": -2.0}, None, "error", "max_guidance_scale=-1.0: must be at least 0.0"),
-    ({"min_guidance_scale": 2.0, "max_guidance_scale": 1.0}, None, "error", "min_guidance_scale=2.0: must be at most 1.0 when max_guidance_scale=1.0"),
+    (
+        {"max_guidance_scale": -1.0, "min_guidance_scale": -2.0},
+        None,
+        "error",
+        "max_guidance_scale=-1.0: must be at least 0.0",
+    ),
+    (
+        {"min_guidance_scale": 2.0, "max_guidance_scale": 1.0},
+        None,
+        "error",
+        "min_guidance_scale=2.0: must be at most 1.0 when max_guidance_scale=1.0",
+    ),
     ({"decode_chunk_size": 0}, None, "error", "decode_chunk_size=0: must be at least 1"),
     ({"num_videos_per_prompt": 0}, None, "error", "num_videos_per_prompt=0: must be at least 1"),
     ({"seed": -1}, None, "error", "seed=-1: expected 0 to 18446744073709551615"),
@@ -116,7 +130,11 @@ def test_every_rule_in_the_data_file_has_a_case():
         params = replace(GenerationParameters(), **changes)
         for index, rule in enumerate(P.RULES):
             applies = checkpoint in rule.get("only_for", [checkpoint])
-            if applies and rule["level"] == level and P._broken_requirement(rule, getattr(params, rule["field"]), params, checkpoint):
+            if (
+                applies
+                and rule["level"] == level
+                and P._broken_requirement(rule, getattr(params, rule["field"]), params, checkpoint)
+            ):
                 covered.add(index)
     assert covered == set(range(len(P.RULES)))
 
@@ -317,8 +335,16 @@ def image():
 @pytest.fixture(scope="module")
 def capture(pipe, image):
     params = GenerationParameters(
-        height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=10, num_inference_steps=2, fps=9, motion_bucket_id=42,
-        noise_aug_strength=0.05, min_guidance_scale=1.5, max_guidance_scale=3.5, decode_chunk_size=8,
+        height=TINY_HEIGHT,
+        width=TINY_WIDTH,
+        num_frames=10,
+        num_inference_steps=2,
+        fps=9,
+        motion_bucket_id=42,
+        noise_aug_strength=0.05,
+        min_guidance_scale=1.5,
+        max_guidance_scale=3.5,
+        decode_chunk_size=8,
     )
     return P.inspect_conditioning(pipe, image, params, output_type="np")
 
@@ -365,7 +391,9 @@ def test_call_counts_follow_steps_and_decode_chunks(capture):
 
 
 def test_without_guidance_the_batch_has_one_half_and_hooks_are_removed(pipe, image):
-    params = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, max_guidance_scale=1.0)
+    params = GenerationParameters(
+        height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, max_guidance_scale=1.0
+    )
     capture = P.inspect_conditioning(pipe, image, params)
     assert not capture.classifier_free_guidance
     assert capture.unet_sample.shape[0] == capture.image_embeddings.shape[0] == 1
@@ -386,7 +414,9 @@ def test_plot_conditioning_draws_both_panels(capture):
 
 
 def test_sweep_changes_one_parameter_and_motion_score_measures_change(pipe, image):
-    base = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, decode_chunk_size=3)
+    base = GenerationParameters(
+        height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1, decode_chunk_size=3
+    )
     videos = P.sweep(pipe, image, base, "motion_bucket_id", [0, 255])
     assert list(videos) == [0, 255] and all(len(frames) == 3 for frames in videos.values())
     assert not np.array_equal(np.asarray(videos[0][1]), np.asarray(videos[255][1]))
@@ -397,8 +427,14 @@ def test_sweep_changes_one_parameter_and_motion_score_measures_change(pipe, imag
 
 
 def test_the_guidance_error_rule_prevents_a_real_diffusers_crash(pipe, image):
-    params = GenerationParameters(height=TINY_HEIGHT, width=TINY_WIDTH, num_frames=3, num_inference_steps=1,
-                                  min_guidance_scale=2.0, max_guidance_scale=1.0)
+    params = GenerationParameters(
+        height=TINY_HEIGHT,
+        width=TINY_WIDTH,
+        num_frames=3,
+        num_inference_steps=1,
+        min_guidance_scale=2.0,
+        max_guidance_scale=1.0,
+    )
     with pytest.raises(ParameterError, match="crashes with a tensor size mismatch"):
         params.validate()
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):  # what diffusers does without the rule

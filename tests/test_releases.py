@@ -45,12 +45,16 @@ def test_what_diffusers_asks_of_huggingface_hub():
 
 def test_a_name_added_later():
     history = releases.name_history("diffusers", "StableVideoDiffusionPipeline")
-    assert history.first == "0.24.0" and history.added_in is None and history.removed_in is None  # in every covered release
+    assert (
+        history.first == "0.24.0" and history.added_in is None and history.removed_in is None
+    )  # in every covered release
 
 
 def test_module_paths_of_diffusers():
     assert releases.module_history("diffusers.models.unets.unet_spatio_temporal_condition").added_in == "0.26.0"
-    assert releases.modules_named("diffusers", "unet_spatio_temporal_condition") == ["diffusers.models.unets.unet_spatio_temporal_condition"]
+    assert releases.modules_named("diffusers", "unet_spatio_temporal_condition") == [
+        "diffusers.models.unets.unet_spatio_temporal_condition"
+    ]
 
 
 def test_parameters_of_the_functions_learners_call():
@@ -79,8 +83,13 @@ def test_spans_round_trip():
     assert releases._unpack("1..3,5", tuple(covered)) == ("1", "2", "3", "5")
 
 
-SAMPLE = [("huggingface_hub", "0.25.2"), ("huggingface_hub", "0.26.0"), ("diffusers", "0.28.2"), ("accelerate", "1.0.0"),
-          ("transformers", "4.57.1")]
+SAMPLE = [
+    ("huggingface_hub", "0.25.2"),
+    ("huggingface_hub", "0.26.0"),
+    ("diffusers", "0.28.2"),
+    ("accelerate", "1.0.0"),
+    ("transformers", "4.57.1"),
+]
 
 
 @pytest.mark.slow
@@ -94,5 +103,7 @@ def test_rebuilding_a_release_gives_the_same_facts(library, version):
         pytest.skip(f"cannot download {library} {version} from the package registry")
     rebuilt = build.read_wheel(wheel, library)
     for kind, facts in rebuilt.items():
-        held = {fact for fact in releases._facts(library, kind) if releases.history(library, kind, fact).holds_in(version)}
+        held = {
+            fact for fact in releases._facts(library, kind) if releases.history(library, kind, fact).holds_in(version)
+        }
         assert held == facts, (kind, sorted(held ^ facts)[:10])

@@ -20,8 +20,16 @@ def load_script():
 
 
 def call(job, plan, seconds_per_step, peak, **extra):
-    return {"job": job, "plan": plan, "seconds_per_step": seconds_per_step, "prepare_seconds": 1.0, "decode_seconds": 2.5,
-            "seconds_25_steps": 1.0 + 25 * seconds_per_step + 2.5, "peak_reserved_gib": peak, **extra}
+    return {
+        "job": job,
+        "plan": plan,
+        "seconds_per_step": seconds_per_step,
+        "prepare_seconds": 1.0,
+        "decode_seconds": 2.5,
+        "seconds_25_steps": 1.0 + 25 * seconds_per_step + 2.5,
+        "peak_reserved_gib": peak,
+        **extra,
+    }
 
 
 def test_the_summary_compares_with_the_docs_recipe_counts_the_warm_up_and_keeps_only_exact_candidates():
@@ -29,7 +37,9 @@ def test_the_summary_compares_with_the_docs_recipe_counts_the_warm_up_and_keeps_
     rows = [
         {"job": "rates", "matmul_tflops": 800.0, "h2d_pageable_gb_s": 20.0},
         call("plain", "gpu-decode8", 0.8, 13.4),
-        call("channels_last", "gpu-decode8", 0.7, 13.4, unchanged=False, frames_mean_abs_diff=0.02),  # faster, not exact
+        call(
+            "channels_last", "gpu-decode8", 0.7, 13.4, unchanged=False, frames_mean_abs_diff=0.02
+        ),  # faster, not exact
         call("docs-recipe", "docs-recipe", 0.9, 8.6),
         call("compile", "gpu-decode8", 0.6, 13.4, unchanged=True, frames_mean_abs_diff=0.001, warm_up_seconds=128.0),
         {"job": "seed-recipe", "plan": "gpu-decode-all", "oom": True, "error": "OutOfMemoryError: ..."},
@@ -45,20 +55,50 @@ def test_the_summary_compares_with_the_docs_recipe_counts_the_warm_up_and_keeps_
     assert plain["fits"] and plain["speedup_vs_docs_recipe"] == pytest.approx(docs_s / plain_s)
     assert plain["unet_tflops_achieved"] == pytest.approx(159.9 / 0.8, rel=1e-3)  # data/t4.toml's FLOPs per step
     assert plain["unet_share_of_matmul_rate"] == pytest.approx(159.9 / 0.8 / 800, rel=1e-3)
-    assert summary["candidates"]["docs-recipe"]["predicted_transfer_seconds_this_gpu"] == pytest.approx(9.018 / 20, rel=1e-3)
+    assert summary["candidates"]["docs-recipe"]["predicted_transfer_seconds_this_gpu"] == pytest.approx(
+        9.018 / 20, rel=1e-3
+    )
 
 
 @pytest.mark.slow
 def test_the_dry_run_runs_every_job_end_to_end(tmp_path):
     out = tmp_path / "speedups.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speedups.py"), "--dry-run", "--frames", "4",
-                           "--work", str(tmp_path / "work"), "--out", str(out)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "speedups.py"),
+            "--dry-run",
+            "--frames",
+            "4",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     jobs = {row["job"]: row for row in results["jobs"]}
-    expected = {"rates", "plain", "channels_last", "cudnn_benchmark", "sdpa_math", "plain_again", "decode-2", "decode-8",
-                "decode-14", "decode-25", "docs-recipe", "compile-first-call", "compile", "seed-recipe",
-                "seed-recipe-attention-slicing"}
+    expected = {
+        "rates",
+        "plain",
+        "channels_last",
+        "cudnn_benchmark",
+        "sdpa_math",
+        "plain_again",
+        "decode-2",
+        "decode-8",
+        "decode-14",
+        "decode-25",
+        "docs-recipe",
+        "compile-first-call",
+        "compile",
+        "seed-recipe",
+        "seed-recipe-attention-slicing",
+    }
     assert expected <= set(jobs), set(jobs) ^ expected
     assert not [row for row in results["jobs"] if "error" in row]
     assert jobs["plain_again"]["unchanged"] and jobs["compile"]["unchanged"]  # on a CPU these are the same numbers

@@ -20,8 +20,12 @@ def test_estimate_is_flops_over_the_sustained_rate():
     vae = 25 * model.vae_tflop_per_frame
     assert t4.estimate_seconds(25) == pytest.approx((unet + vae) / 24)
     assert 150 < t4.estimate_seconds(25) < 200  # 4.0 PFLOP of UNet work for one 25-frame video
-    assert t4.estimate_seconds(2, guidance=False, decoded_frames=0) == pytest.approx(t4.estimate_seconds(1, decoded_frames=0))
-    assert t4.estimate_seconds(1, height=288, width=512, decoded_frames=0) == pytest.approx(t4.estimate_seconds(1, decoded_frames=0) / 4)
+    assert t4.estimate_seconds(2, guidance=False, decoded_frames=0) == pytest.approx(
+        t4.estimate_seconds(1, decoded_frames=0)
+    )
+    assert t4.estimate_seconds(1, height=288, width=512, decoded_frames=0) == pytest.approx(
+        t4.estimate_seconds(1, decoded_frames=0) / 4
+    )
 
 
 def test_estimate_says_it_is_an_estimate_and_its_basis():
@@ -42,9 +46,14 @@ def fake_cuda(total_gib=140.0, reserved_gib=2.0):
     """A stand-in for torch.cuda on an H200, recording what the emulation asks of it."""
     cuda = types.ModuleType("fake_cuda")
     cuda.fractions, cuda.queued = [], []
-    real = types.SimpleNamespace(name="NVIDIA H200", total_memory=int(total_gib * GIB), major=9, minor=0, multi_processor_count=132)
+    real = types.SimpleNamespace(
+        name="NVIDIA H200", total_memory=int(total_gib * GIB), major=9, minor=0, multi_processor_count=132
+    )
     cuda.get_device_properties = lambda device=None: real
-    cuda.get_device_capability = lambda device=None: (cuda.get_device_properties(device).major, cuda.get_device_properties(device).minor)
+    cuda.get_device_capability = lambda device=None: (
+        cuda.get_device_properties(device).major,
+        cuda.get_device_properties(device).minor,
+    )
     cuda.get_device_name = lambda device=None: cuda.get_device_properties(device).name
     cuda.set_per_process_memory_fraction = lambda fraction, device=None: cuda.fractions.append(fraction)
     cuda.mem_get_info = lambda device=None: (int(130 * GIB), int(total_gib * GIB))
@@ -77,8 +86,11 @@ def test_the_memory_cap_waits_for_cuda_to_start_and_fractions_mean_a_t4():
 
 
 def run_with_emulation(code: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "SVD_LEARN_EMULATE_T4": "1",
-                   "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT)])}
+    environment = {
+        **os.environ,
+        "SVD_LEARN_EMULATE_T4": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT)]),
+    }
     return subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=120)
 
 
@@ -127,10 +139,14 @@ def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
 
     monkeypatch.setattr(t4, "_WORK", {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0})
     t4._count_full_size_work(UNetSpatioTemporalConditionModel(1280), (torch.empty(2, 25, 8, 72, 128, device="meta"),))
-    t4._count_full_size_work(UNetSpatioTemporalConditionModel(64), (torch.empty(2, 25, 8, 9, 16, device="meta"),))  # tiny
+    t4._count_full_size_work(
+        UNetSpatioTemporalConditionModel(64), (torch.empty(2, 25, 8, 9, 16, device="meta"),)
+    )  # tiny
     t4._count_full_size_work(TemporalDecoder(), (torch.empty(8, 4, 72, 128, device="meta"),))
     assert t4._WORK["full_size_unet_steps"] == 1
-    assert t4._WORK["estimated_t4_seconds"] == pytest.approx(t4.estimate_seconds(1, 25, 0) + t4.estimate_seconds(0, 8, 8))
+    assert t4._WORK["estimated_t4_seconds"] == pytest.approx(
+        t4.estimate_seconds(1, 25, 0) + t4.estimate_seconds(0, 8, 8)
+    )
 
 
 # Lessons whose current rehearsal row is known not to be clean, and why. strict: once the lesson is rehearsed clean,
@@ -154,7 +170,9 @@ def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, reques
     row = {row["lesson"]: row for row in results["lessons"]}.get(lesson)
     source = ROOT / "lessons" / f"{lesson}.py"
     assert row is not None, f"{lesson} was never rehearsed"
-    assert row["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest(), f"{lesson} changed since its rehearsal"
+    assert row["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest(), (
+        f"{lesson} changed since its rehearsal"
+    )
     assert row["errors"] == [], f"{lesson}: {row['errors']}"
     assert row["host_peak_gib"] <= 11.0 and row["cuda_peak_reserved_gib"] <= 14.0, row
     assert row["estimated_t4_minutes"] <= 10.0, row
@@ -187,8 +205,9 @@ def test_each_placement_moves_the_weights_its_hooks_move():
     group = t4.plan_work("group-offload-chunked-decode2", steps=25)
     assert group.bytes_to_gpu == 25 * weights["unet"] and group.bytes_to_host == 0 and group.overlaps
     sequential = t4.plan_work("sequential-offload-chunked-decode1", steps=4, num_frames=25)
-    assert sequential.bytes_to_gpu == (weights["image_encoder"] + weights["vae.encoder"] + 4 * weights["unet"]
-                                       + 25 * weights["vae.decoder"])  # the decoder's weights for each of 25 chunks
+    assert sequential.bytes_to_gpu == (
+        weights["image_encoder"] + weights["vae.encoder"] + 4 * weights["unet"] + 25 * weights["vae.decoder"]
+    )  # the decoder's weights for each of 25 chunks
 
 
 def test_predicted_seconds_are_flops_over_the_rate_plus_bytes_over_pcie():

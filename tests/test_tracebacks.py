@@ -13,11 +13,20 @@ from svd_learn.tracebacks import owner_of, pasted_versions, read_report
     "path,owner",
     [
         ("/usr/local/lib/python3.12/dist-packages/diffusers/utils/dynamic_modules_utils.py", "diffusers"),  # Colab
-        ("/home/ana/svd/.venv/lib/python3.11/site-packages/huggingface_hub/file_download.py", "huggingface_hub"),  # venv
+        (
+            "/home/ana/svd/.venv/lib/python3.11/site-packages/huggingface_hub/file_download.py",
+            "huggingface_hub",
+        ),  # venv
         ("/opt/conda/envs/svd/lib/python3.10/site-packages/transformers/utils/hub.py", "transformers"),  # conda
-        (r"C:\Users\Ana\AppData\Local\Programs\Python\Python310\lib\site-packages\accelerate\utils\memory.py", "accelerate"),
+        (
+            r"C:\Users\Ana\AppData\Local\Programs\Python\Python310\lib\site-packages\accelerate\utils\memory.py",
+            "accelerate",
+        ),
         (r"D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\xformers\__init__.py", "xformers"),  # ComfyUI
-        (r"D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\ComfyUI-VideoHelper\nodes.py", "custom node ComfyUI-VideoHelper"),
+        (
+            r"D:\ComfyUI_windows_portable\ComfyUI\custom_nodes\ComfyUI-VideoHelper\nodes.py",
+            "custom node ComfyUI-VideoHelper",
+        ),
         ("/home/ana/ComfyUI/custom_nodes/svd-node/__init__.py", "custom node svd-node"),
         ("/usr/local/lib/python3.12/dist-packages/typing_extensions.py", "typing_extensions"),  # a single-file module
         ("/content/my_notebook_helpers.py", ""),  # the user's own code
@@ -40,7 +49,10 @@ ImportError: cannot import name 'cached_download' from 'huggingface_hub' (D:\Com
     report = read_report(text)
     assert report.exception == "ImportError"
     assert report.message.startswith("cannot import name 'cached_download'")
-    assert [frame.owner for frame in report.frames] == ["", "custom node ComfyUI-VideoHelper"]  # <frozen ...> is skipped
+    assert [frame.owner for frame in report.frames] == [
+        "",
+        "custom node ComfyUI-VideoHelper",
+    ]  # <frozen ...> is skipped
     assert report.frames[-1].code == "from huggingface_hub import cached_download"
     assert report.raised_in == "custom node ComfyUI-VideoHelper"
 
@@ -65,18 +77,37 @@ def test_no_exception_line():
 @pytest.mark.parametrize(
     "text,versions",
     [
-        ("diffusers==0.27.2\nhuggingface-hub==0.26.1\ntorch==2.1.2+cpu\n", {"diffusers": "0.27.2", "huggingface_hub": "0.26.1", "torch": "2.1.2+cpu"}),
-        ("Package         Version\n--------------- -----------\ndiffusers       0.28.2\nhuggingface-hub 0.26.0\ntorch           2.5.1+cu121\n",
-         {"diffusers": "0.28.2", "huggingface_hub": "0.26.0", "torch": "2.5.1+cu121"}),
-        ("- `diffusers` version: 0.27.2\n- Platform: Windows-10-10.0.22631-SP0\n- Python version: 3.10.11\n"
-         "- PyTorch version (GPU?): 2.2.1+cpu (False)\n- Huggingface_hub version: 0.22.2\n- Transformers version: 4.39.3\n"
-         "- Accelerate version: 0.28.0\n- xFormers version: not installed\n",
-         {"diffusers": "0.27.2", "python": "3.10.11", "torch": "2.2.1+cpu", "huggingface_hub": "0.22.2", "transformers": "4.39.3", "accelerate": "0.28.0"}),
-        ("- huggingface_hub version: 0.24.6\n- Platform: Linux-6.1.85+-x86_64-with-glibc2.35\n- Python version: 3.10.12\n- Torch: 2.4.0+cu121\n",
-         {"huggingface_hub": "0.24.6", "python": "3.10.12", "torch": "2.4.0+cu121"}),
+        (
+            "diffusers==0.27.2\nhuggingface-hub==0.26.1\ntorch==2.1.2+cpu\n",
+            {"diffusers": "0.27.2", "huggingface_hub": "0.26.1", "torch": "2.1.2+cpu"},
+        ),
+        (
+            "Package         Version\n--------------- -----------\ndiffusers       0.28.2\nhuggingface-hub 0.26.0\ntorch           2.5.1+cu121\n",
+            {"diffusers": "0.28.2", "huggingface_hub": "0.26.0", "torch": "2.5.1+cu121"},
+        ),
+        (
+            "- `diffusers` version: 0.27.2\n- Platform: Windows-10-10.0.22631-SP0\n- Python version: 3.10.11\n"
+            "- PyTorch version (GPU?): 2.2.1+cpu (False)\n- Huggingface_hub version: 0.22.2\n- Transformers version: 4.39.3\n"
+            "- Accelerate version: 0.28.0\n- xFormers version: not installed\n",
+            {
+                "diffusers": "0.27.2",
+                "python": "3.10.11",
+                "torch": "2.2.1+cpu",
+                "huggingface_hub": "0.22.2",
+                "transformers": "4.39.3",
+                "accelerate": "0.28.0",
+            },
+        ),
+        (
+            "- huggingface_hub version: 0.24.6\n- Platform: Linux-6.1.85+-x86_64-with-glibc2.35\n- Python version: 3.10.12\n- Torch: 2.4.0+cu121\n",
+            {"huggingface_hub": "0.24.6", "python": "3.10.12", "torch": "2.4.0+cu121"},
+        ),
         ("I installed torch 2.1.2+cpu yesterday", {"torch": "2.1.2+cpu"}),
-        ("WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:\n"
-         "    PyTorch 2.3.0+cu121 with CUDA 1201 (you have 2.3.0+cpu)", {"torch": "2.3.0+cpu"}),
+        (
+            "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:\n"
+            "    PyTorch 2.3.0+cu121 with CUDA 1201 (you have 2.3.0+cpu)",
+            {"torch": "2.3.0+cpu"},
+        ),
         ('  File "/usr/local/lib/python3.12/dist-packages/diffusers/__init__.py", line 5', {"python": "3.12"}),
     ],
 )
@@ -94,7 +125,11 @@ def test_ipython_7_frames_as_older_colab_prints_them():
 ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/usr/local/lib/python3.10/dist-packages/huggingface_hub/__init__.py)"""
     report = read_report(text)
     (frame,) = report.frames
-    assert frame.owner == "diffusers" and frame.line == 28 and frame.code.startswith("from huggingface_hub import cached_download")
+    assert (
+        frame.owner == "diffusers"
+        and frame.line == 28
+        and frame.code.startswith("from huggingface_hub import cached_download")
+    )
 
 
 def test_ipython_8_frames():

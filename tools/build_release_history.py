@@ -55,7 +55,10 @@ PARAMETERS = {
     "accelerate": {},
 }
 LIBRARIES = tuple(FIRST_RELEASE)
-LAZY_TABLES = {"_import_structure", "_SUBMOD_ATTRS"}  # the lazy-import dictionaries of diffusers, transformers, huggingface_hub
+LAZY_TABLES = {
+    "_import_structure",
+    "_SUBMOD_ATTRS",
+}  # the lazy-import dictionaries of diffusers, transformers, huggingface_hub
 OUTPUT = Path(__file__).resolve().parent.parent / "svd_learn" / "data" / "release_history.json"
 
 
@@ -86,7 +89,11 @@ def _lazy_names(tree: ast.Module) -> set[str]:
                         names |= set().union(*(_strings(v) for v in value.values)) if value.values else set()
                     else:
                         names |= _strings(value)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("extend", "append"):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("extend", "append")
+        ):
             base = node.func.value
             base = base.value if isinstance(base, ast.Subscript) else base
             if isinstance(base, ast.Name) and base.id in LAZY_TABLES:
@@ -101,9 +108,16 @@ def _lazy_modules(tree: ast.Module) -> set[str]:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id in LAZY_TABLES and isinstance(node.value, ast.Dict):
-                    keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
-                if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id in LAZY_TABLES
-                        and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str)):
+                    keys |= {
+                        k.value for k in node.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                    }
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id in LAZY_TABLES
+                    and isinstance(target.slice, ast.Constant)
+                    and isinstance(target.slice.value, str)
+                ):
                     keys.add(target.slice.value)
     return keys
 
@@ -161,7 +175,11 @@ def _imports_from(tree: ast.Module, library: str) -> set[str]:
             if top in LIBRARIES and top != library:
                 found |= {f"{node.module}:{a.name}" for a in node.names if a.name != "*"}
         elif isinstance(node, ast.Import):
-            found |= {f"{a.name}:" for a in node.names if a.name.split(".")[0] in LIBRARIES and a.name.split(".")[0] != library}
+            found |= {
+                f"{a.name}:"
+                for a in node.names
+                if a.name.split(".")[0] in LIBRARIES and a.name.split(".")[0] != library
+            }
     return found
 
 
@@ -178,9 +196,15 @@ def _parameters(tree: ast.Module, function: str, class_name: str) -> set[str] | 
             args = node.args
             names = {a.arg for a in args.args + args.kwonlyargs + args.posonlyargs} - {"self", "cls"}
             for call in ast.walk(node):
-                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in ("pop", "get")
-                        and isinstance(call.func.value, ast.Name) and call.func.value.id == (args.kwarg.arg if args.kwarg else "")
-                        and call.args and isinstance(call.args[0], ast.Constant)):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in ("pop", "get")
+                    and isinstance(call.func.value, ast.Name)
+                    and call.func.value.id == (args.kwarg.arg if args.kwarg else "")
+                    and call.args
+                    and isinstance(call.args[0], ast.Constant)
+                ):
                     names.add(call.args[0].value)
             return names
     return None
@@ -200,21 +224,36 @@ def _transformers_aliases(archive: zipfile.ZipFile, facts: dict[str, set[str]]) 
     for suffix in (b"TokenizerFast", b"ImageProcessorFast"):
         if b'endswith("' + suffix + b'")' in utils:
             short = suffix.decode()[:-4]
-            facts["exports"] |= {f"{fact}Fast" for fact in facts["exports"] if fact.startswith("transformers:") and fact.endswith(short)}
+            facts["exports"] |= {
+                f"{fact}Fast" for fact in facts["exports"] if fact.startswith("transformers:") and fact.endswith(short)
+            }
     init = archive.read("transformers/__init__.py").decode("utf-8", errors="replace")
     for node in ast.walk(ast.parse(init)):
-        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id == "_LEGACY_MODULE_ALIASES" and isinstance(node.value, ast.Dict)):
-            facts["modules"] |= {f"transformers.{key.value}" for key in node.value.keys if isinstance(key, ast.Constant)}
-    facts["modules"] |= {f"transformers.{m}" for m in re.findall(r'_create_\w*alias\(\s*f"\{__name__\}\.([\w.]+)"', init)}
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "_LEGACY_MODULE_ALIASES"
+            and isinstance(node.value, ast.Dict)
+        ):
+            facts["modules"] |= {
+                f"transformers.{key.value}" for key in node.value.keys if isinstance(key, ast.Constant)
+            }
+    facts["modules"] |= {
+        f"transformers.{m}" for m in re.findall(r'_create_\w*alias\(\s*f"\{__name__\}\.([\w.]+)"', init)
+    }
     if "_LEGACY_FAST_IMAGE_PROCESSOR_MODULE" in init:
-        facts["modules"] |= {f"{m}_fast" for m in facts["modules"]
-                             if m.startswith("transformers.models.") and ".image_processing_" in m and ".image_processing_pil_" not in m}
+        facts["modules"] |= {
+            f"{m}_fast"
+            for m in facts["modules"]
+            if m.startswith("transformers.models.") and ".image_processing_" in m and ".image_processing_pil_" not in m
+        }
 
 
 # A quick test before parsing a file: does it import another tracked library?
-_ASKS = {library: re.compile(rb"(?:from|import) +(?:" + b"|".join(o.encode() for o in LIBRARIES if o != library) + rb")\b")
-         for library in LIBRARIES}
+_ASKS = {
+    library: re.compile(rb"(?:from|import) +(?:" + b"|".join(o.encode() for o in LIBRARIES if o != library) + rb")\b")
+    for library in LIBRARIES
+}
 
 
 def read_wheel(wheel: Path, library: str) -> dict[str, set[str]]:
@@ -232,7 +271,9 @@ def read_wheel(wheel: Path, library: str) -> dict[str, set[str]]:
             source = raw.decode("utf-8", errors="replace")
             if not (exporting or asks or path in wanted):
                 if library == "transformers" and module.startswith("transformers.models.") and b"__all__" in raw:
-                    facts["exports"] |= {f"transformers:{name}" for name in _all_names(source)}  # `from .models import *`
+                    facts["exports"] |= {
+                        f"transformers:{name}" for name in _all_names(source)
+                    }  # `from .models import *`
                 continue
             try:
                 tree = ast.parse(source)
@@ -258,7 +299,9 @@ def read_wheel(wheel: Path, library: str) -> dict[str, set[str]]:
 
 
 def registry_versions(library: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "pip", "index", "versions", library], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", library], capture_output=True, text=True, check=True
+    )
     listed = done.stdout.split("Available versions:")[1].splitlines()[0]
     versions = [Version(v.strip()) for v in listed.split(",")]
     return [str(v) for v in sorted(versions) if v >= Version(FIRST_RELEASE[library]) and not v.is_prerelease]
@@ -270,8 +313,23 @@ def cached_wheel(cache: Path, library: str, version: str) -> Path | None:
 
 
 def download(cache: Path, library: str, version: str) -> Path | None:
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
-                    "--quiet", "--dest", str(cache / library), f"{library}=={version}"], check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--quiet",
+            "--dest",
+            str(cache / library),
+            f"{library}=={version}",
+        ],
+        check=False,
+    )
     return cached_wheel(cache, library, version)
 
 
@@ -291,7 +349,13 @@ def spans(indices: list[int], releases: list[str]) -> str:
 def _split(kind: str, fact: str) -> tuple[str, str]:
     """A fact -> (group, member): "huggingface_hub:cached_download" -> ("huggingface_hub", "cached_download");
     a module path -> its parent and its last part."""
-    return tuple(fact.rsplit(".", 1)) if kind == "modules" and "." in fact else tuple(fact.split(":", 1)) if kind != "modules" else (fact, "")
+    return (
+        tuple(fact.rsplit(".", 1))
+        if kind == "modules" and "." in fact
+        else tuple(fact.split(":", 1))
+        if kind != "modules"
+        else (fact, "")
+    )
 
 
 def compact(per_release: dict[str, dict[str, set[str]]]) -> dict:
@@ -316,8 +380,11 @@ def compact(per_release: dict[str, dict[str, set[str]]]) -> dict:
 def build(cache: Path, offline: bool) -> dict:
     history = {}
     for library in LIBRARIES:
-        versions = registry_versions(library) if not offline else sorted(
-            (p.name.split("-")[1] for p in (cache / library).glob("*.whl")), key=Version)
+        versions = (
+            registry_versions(library)
+            if not offline
+            else sorted((p.name.split("-")[1] for p in (cache / library).glob("*.whl")), key=Version)
+        )
         per_release = {}
         for version in versions:
             wheel = cached_wheel(cache, library, version) or (None if offline else download(cache, library, version))
@@ -332,7 +399,9 @@ def build(cache: Path, offline: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheels", type=Path, default=Path("/tmp/svd-learn-wheels"), help="the wheel cache (one folder per library)")
+    parser.add_argument(
+        "--wheels", type=Path, default=Path("/tmp/svd-learn-wheels"), help="the wheel cache (one folder per library)"
+    )
     parser.add_argument("--offline", action="store_true", help="use only the wheels already in the cache")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()

@@ -83,8 +83,14 @@ def execute(source: Path) -> float:
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}},
-                   record_timing=False, coalesce_streams=True).execute()
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(source.parent)}},
+        record_timing=False,
+        coalesce_streams=True,
+    ).execute()
     seconds = time.perf_counter() - started
     stable_ids(notebook)
     stabilise_outputs(notebook)

@@ -21,7 +21,11 @@ def only_progress_bars(text: str) -> bool:
 
 
 def _is_progress_stream(output) -> bool:
-    return output.get("output_type") == "stream" and output.get("name") == "stderr" and only_progress_bars(output.get("text", ""))
+    return (
+        output.get("output_type") == "stream"
+        and output.get("name") == "stderr"
+        and only_progress_bars(output.get("text", ""))
+    )
 
 
 _compare_streams = nbval.plugin.transform_streams_for_comparison

@@ -27,8 +27,10 @@ def sync(spanish_source: Path, check: bool) -> bool:
     english = jupytext.read(LESSONS / spanish_source.name)
     spanish = jupytext.read(spanish_source)
     if cell_kinds(english) != cell_kinds(spanish):
-        sys.exit(f"{spanish_source.relative_to(LESSONS.parent)}: its cells do not line up with lessons/{spanish_source.name} "
-                 f"({len(spanish.cells)} cells against {len(english.cells)}): translate the cells that were added or removed.")
+        sys.exit(
+            f"{spanish_source.relative_to(LESSONS.parent)}: its cells do not line up with lessons/{spanish_source.name} "
+            f"({len(spanish.cells)} cells against {len(english.cells)}): translate the cells that were added or removed."
+        )
     matched = True
     for english_cell, spanish_cell in zip(english.cells, spanish.cells):
         if english_cell.cell_type == "code" and english_cell.source != spanish_cell.source:
