@@ -34,12 +34,17 @@ from PIL import Image
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
 
 
+# Free bytes below which a folder counts as full: less than one block of the usual file systems, so not even
+# the smallest report fits. (How much a video needs is known only once its frames are there: write_mp4.)
+FULL_BELOW = 4096
+
+
 class OutputError(ValueError):
     """An output that cannot be written as asked (exists, wrong suffix, not writable, no space); one line to show."""
 
 
 def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
-    """Refuse early (before minutes of generation) an output that exists or cannot be written.
+    """Refuse early (before minutes of generation) an output that exists or cannot be written (a full disk too).
 
     Nothing is created: a missing folder is made when the file is written (`atomic_path`), so a run that
     fails leaves no new folder behind. `force` allows replacing an existing file, never a folder.
@@ -62,6 +67,12 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
             f"Cannot write to the folder {existing}: creating a file there failed ({error.strerror or error}). "
             "Choose another folder for the output."
         ) from None
+    free = free_bytes(existing)
+    if free < FULL_BELOW:  # said now, not after minutes of generation
+        raise OutputError(
+            f"Cannot write {path}: the disk is full ({readable_size(free)} free in {existing}). "
+            "Free some space or choose another folder for the output."
+        )
     return path
 
 

@@ -77,32 +77,41 @@ def file_size_limit(size: int):
         signal.signal(signal.SIGXFSZ, handler)
 
 
-def full_place(tmp_path: Path, kind: str) -> FullPlace:
+@contextmanager
+def full_place(tmp_path: Path, kind: str):
+    """A FullPlace of this kind; a tmpfs only where one can be mounted (as root), else a file size limit."""
     folder = tmp_path / "disk"
     folder.mkdir()
-    if kind == "tmpfs" and not tmpfs_mounts(folder):
-        kind = "rlimit"  # not root, or no permission to mount: the same checks with a file size limit
-    return FullPlace(kind, folder)
+    mounted = kind == "tmpfs" and tmpfs_mounts(folder)
+    try:
+        yield FullPlace("tmpfs" if mounted else "rlimit", folder)
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
 
 
 @pytest.fixture(params=["tmpfs", "rlimit"])
 def place(request, tmp_path):
     """Each case twice: on a full tmpfs (where one can be mounted) and under a file size limit."""
-    place = full_place(tmp_path, request.param)
-    if place.kind != request.param:
-        pytest.skip("mounting a tmpfs needs root: the rlimit case covers this")
-    yield place
-    if place.kind == "tmpfs":
-        subprocess.run(["umount", str(place.folder)], check=True)
+    with full_place(tmp_path, request.param) as place:
+        if place.kind != request.param:
+            pytest.skip("mounting a tmpfs needs root: the rlimit case covers this")
+        yield place
 
 
 @pytest.fixture
 def tmpfs_or_rlimit(tmp_path):
-    """A full tmpfs where one can be mounted, else a file size limit."""
-    place = full_place(tmp_path, "tmpfs")
-    yield place
-    if place.kind == "tmpfs":
-        subprocess.run(["umount", str(place.folder)], check=True)
+    with full_place(tmp_path, "tmpfs") as place:
+        yield place
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """Only a full file system shows in its free space (a file size limit does not)."""
+    with full_place(tmp_path, "tmpfs") as place:
+        if place.kind != "tmpfs":
+            pytest.skip("mounting a tmpfs needs root")
+        yield place
 
 
 def noise(count=4, size=64):
@@ -180,16 +189,22 @@ def test_a_gif_and_a_report_that_do_not_fit_leave_the_old_ones(place):
     assert place.leftovers() == []
 
 
-def test_no_room_at_all_is_refused_before_encoding(tmpfs_or_rlimit, monkeypatch):
-    place = tmpfs_or_rlimit
-    if place.kind != "tmpfs":
-        pytest.skip("a file size limit leaves the disk's free space as it is: only a full file system shows it")
+def test_no_room_at_all_is_refused_before_encoding(full_tmpfs, monkeypatch):
+    place = full_tmpfs
     place.fill(room=0)
     monkeypatch.setattr(video, "encode_h264", lambda *a: pytest.fail("encoded although nothing could fit"))
     with pytest.raises(video.OutputError) as raised:
         video.write_mp4(noise(), place.folder / "new.mp4", fps=7)
     assert_one_line_failure(raised.value, "no room for a video of 4 frames", "0 bytes free", "nothing was written")
     assert place.leftovers() == [] and not (place.folder / "new.mp4").exists()
+
+
+def test_a_full_disk_is_refused_before_generating(full_tmpfs):
+    place = full_tmpfs
+    place.fill(room=0)
+    with pytest.raises(video.OutputError, match=r"the disk is full \(0 bytes free in .*disk\)\. Free some space"):
+        video.check_output(place.folder / "new" / "v.mp4", force=False, suffix=".mp4")
+    assert place.leftovers() == []
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -232,9 +247,9 @@ def test_generate_force_over_a_good_video_on_a_full_disk_keeps_it_and_its_report
 
 @pytest.mark.slow  # launches the CLI
 def test_generate_on_a_full_disk_leaves_nothing_at_the_target(tmp_path, tiny_weights):
-    place = full_place(tmp_path, "rlimit")  # the other kind: the force case above runs on a tmpfs where it can
-    target = place.folder / "new folder" / "v.mp4"
-    line = the_error_line(run(place, "generate", models.SAMPLE_IMAGE, "-o", target, *FAST))
+    with full_place(tmp_path, "rlimit") as place:  # the other kind: the force case runs on a tmpfs where it can
+        target = place.folder / "new folder" / "v.mp4"
+        line = the_error_line(run(place, "generate", models.SAMPLE_IMAGE, "-o", target, *FAST))
     assert "the encoder failed (ffmpeg was stopped by SIGXFSZ" in line and "nothing was written" in line
     assert list(place.folder.iterdir()) == []  # no video, no report, no temporary, not even the folder made for them
 
