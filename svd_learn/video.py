@@ -7,10 +7,10 @@ Every file is written beside its target under a temporary name, checked, and onl
 (`os.replace` is atomic on one file system): a failed or interrupted write leaves the old file, byte for byte,
 or nothing at the target, never half a video, and no temporary. Checked means: the encoder's exit status
 (ffmpeg finishing an mp4 on a full disk prints an error but its caller must look), and the new file read back,
-its frames counted (the JSON parsed). A full disk is met in three places, each with one line that says
-what failed and how much space is free: before writing, when even the smallest file the frames can make
-would not fit; while writing; when the file read back is not complete. An existing target is replaced only
-when the caller says so.
+its frames counted (a JSON file's text compared). A full disk is met in four places, each with one line that
+says what failed and how much space is free: before generating (`check_output`: a disk already full); before
+writing, when even the smallest file the frames can make would not fit; while writing; when the file read
+back is not complete. An existing target is replaced only when the caller says so.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from PIL import Image
 # Constant-quality H.264 (crf 18 is visually lossless for most content); `+faststart` puts the index at the
 # start of the file so a browser can start playing before it has the whole file.
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
-
 
 # Free bytes below which a folder counts as full: less than one block of the usual file systems, so not even
 # the smallest report fits. (How much a video needs is known only once its frames are there: write_mp4.)
@@ -68,7 +67,7 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
             "Choose another folder for the output."
         ) from None
     free = free_bytes(existing)
-    if free < FULL_BELOW:  # said now, not after minutes of generation
+    if free is not None and free < FULL_BELOW:  # said now, not after minutes of generation
         raise OutputError(
             f"Cannot write {path}: the disk is full ({readable_size(free)} free in {existing}). "
             "Free some space or choose another folder for the output."
@@ -86,15 +85,20 @@ def nearest_folder(path: Path) -> Path:
 # Free space, and failures that say how much there was.
 
 
-def free_bytes(folder: Path) -> int:
-    """Bytes this process may still write in the file system of `folder` (root may use the blocks kept for it)."""
-    if hasattr(os, "statvfs"):
-        stats = os.statvfs(folder)
-        return (stats.f_bfree if os.geteuid() == 0 else stats.f_bavail) * stats.f_frsize
-    return shutil.disk_usage(folder).free
+def free_bytes(folder: Path) -> int | None:
+    """Bytes this process may still write in the file system of `folder` (root may use the blocks kept for it);
+    None where the file system does not say (it reports no size at all, as FUSE file systems without statfs do)."""
+    if not hasattr(os, "statvfs"):
+        return shutil.disk_usage(folder).free
+    stats = os.statvfs(folder)
+    if stats.f_blocks == 0:
+        return None
+    return (stats.f_bfree if os.geteuid() == 0 else stats.f_bavail) * stats.f_frsize
 
 
-def readable_size(count: int) -> str:
+def readable_size(count: int | None) -> str:
+    if count is None:
+        return "unknown space"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if count >= size:
             return f"{count / size:.1f} {unit}"
@@ -115,7 +119,7 @@ def require_space(path: Path, at_least: int, what: str) -> None:
     """Refuse now, before any writing, a file that cannot fit: `at_least` bytes is a lower bound of its size."""
     folder = nearest_folder(path)
     free = free_bytes(folder)
-    if free < at_least:
+    if free is not None and free < at_least:
         raise write_failed(path, f"no room for {what} (at least {readable_size(at_least)})")
 
 

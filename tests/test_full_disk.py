@@ -14,6 +14,7 @@ an old file is byte for byte as it was, a new target is absent, and no temporary
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ LIMITED = (
 
 
 def tmpfs_mounts(folder: Path) -> bool:
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True)
     return mounted.returncode == 0
@@ -205,6 +206,12 @@ def test_a_full_disk_is_refused_before_generating(full_tmpfs):
     with pytest.raises(video.OutputError, match=r"the disk is full \(0 bytes free in .*disk\)\. Free some space"):
         video.check_output(place.folder / "new" / "v.mp4", force=False, suffix=".mp4")
     assert place.leftovers() == []
+
+
+def test_a_file_system_that_reports_no_size_is_not_called_full():
+    # /proc reports 0 blocks in all, as FUSE file systems without statfs do (0 free, too): unknown, not full.
+    assert video.free_bytes(Path("/proc")) is None
+    assert video.readable_size(None) == "unknown space"
 
 
 # ----------------------------------------------------------------------------------------------------
