@@ -181,9 +181,6 @@ assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "ro
 # Only the video, the GIF and the report are there: no temporary file. Each was written as
 # `.rocket.<random>.partial.mp4` beside its target, then renamed. `os.replace` is atomic on one file
 # system. So a crash or a Ctrl-C leaves the old file or nothing, never half a video.
-# Before the rename, each new file is checked: ffmpeg's exit status, then the file read back (its frames
-# counted; the report's text compared). A full disk ends in one line that says what failed and how much space
-# is free, and the old file stays as it was, byte for byte.
 #
 # ## 3. Outputs are checked first, and never overwritten by accident
 #

@@ -189,9 +189,6 @@ assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "ro
 # `.rocket.<random>.partial.mp4` junto a su destino, y luego se renombró. `os.replace` es atómico dentro de un
 # mismo sistema de archivos. Así, una caída del programa o un Ctrl-C deja el archivo anterior o nada. Nunca
 # deja medio video.
-# Antes de renombrarlo, cada archivo nuevo se comprueba: el código de salida de ffmpeg, y luego el archivo
-# releído (se cuentan sus fotogramas; el texto del informe se compara). Un disco lleno termina en una sola
-# línea que dice qué falló y cuánto espacio queda libre, y el archivo anterior queda igual, byte a byte.
 #
 # ## 3. Las salidas se revisan primero, y nunca se sobrescriben por accidente
 #
