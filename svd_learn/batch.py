@@ -377,10 +377,9 @@ def say_warnings(resolved: dict, choice, say) -> None:
 
 
 def write_summary(summary: BatchSummary, out_dir: Path) -> None:
-    from svd_learn.video import atomic_path
+    from svd_learn.video import write_json
 
-    with atomic_path(out_dir / SUMMARY_NAME, force=True) as temporary:
-        temporary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    write_json(summary.to_dict(), out_dir / SUMMARY_NAME, force=True)
 
 
 def job_parameters(jobs: list[Job], choice, overrides: dict) -> tuple[dict, dict]:

@@ -22,7 +22,6 @@ lesson 5 and the tests exercise the fallback on a machine without a GPU.
 from __future__ import annotations
 
 import gc
-import json
 import random
 import time
 from collections.abc import Callable
@@ -113,11 +112,9 @@ class RunReport:
         return asdict(self)
 
     def save(self, path: str | Path, force: bool = True) -> Path:
-        from svd_learn.video import atomic_path
+        from svd_learn.video import write_json
 
-        with atomic_path(Path(path), force=force) as temporary:
-            temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return Path(path)
+        return write_json(self.to_dict(), path, force=force)  # replaced only by a complete file, read back
 
     def summary(self) -> str:
         peak = (
