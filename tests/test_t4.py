@@ -208,6 +208,32 @@ def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, reques
     assert row["estimated_t4_minutes"] <= 10.0, row
 
 
+def _rehearse_colab():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rehearse_colab
+
+    return rehearse_colab
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", [" ".join(run["command"]) for run in _rehearse_colab().CLI_RUNS])
+def test_the_command_line_was_rehearsed_as_a_learner_runs_it(run):
+    """benchmarks/results/colab-rehearsal.json "cli": `svd-learn generate` in a fresh process with nothing the course
+    set in its environment, on the default source, under the emulated T4, for the package's current code: it got the
+    allocator setting the planner assumes (no "CUDA started before" warning) and stayed within a free Colab's limits."""
+    import json
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "colab-rehearsal.json").read_text())
+    row = {row["command"]: row for row in results.get("cli", [])}.get(run)
+    assert row is not None, f"{run!r} was never rehearsed"
+    assert row["cli_sources_sha256"] == _rehearse_colab().cli_sources_sha256(), f"{run!r}: the code changed since"
+    assert row["exit_code"] == 0, row["last_lines"]
+    assert not [line for line in row["warnings"] if "CUDA started before" in line], row["warnings"]
+    assert row["full_size_unet_steps"] == 25, row  # one default SVD-XT video, full size
+    assert row["host_peak_gib"] <= 11.0 and row["cuda_peak_reserved_gib"] <= 14.0, row
+    assert row["estimated_t4_minutes"] <= 10.0, row
+
+
 def test_the_process_peak_survives_the_resets_of_code_under_test():
     """generate and measure_run reset the peak statistics per phase: the rehearsal's peak is the process's."""
     cuda = types.SimpleNamespace(peak=0, is_initialized=lambda: True)
