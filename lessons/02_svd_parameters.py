@@ -315,8 +315,9 @@ assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
 # ### motion_bucket_id and noise_aug_strength: the other two conditioning numbers
 #
 # The three numbers are each turned into sines and cosines and added to the *timestep embedding* (the vector
-# that tells the UNet which denoising step it is at). That sum reaches every UNet block. The UNet module that does it is `pipe.unet.add_time_proj`. Call it yourself
-# on the three numbers (256 values each in the real model, 768 in all; 32 each in the tiny one):
+# that tells the UNet which denoising step it is at). That sum reaches every UNet block. The UNet module
+# that does it is `pipe.unet.add_time_proj`. Call it yourself on the three numbers (256 values each in the
+# real model, 768 in all; 32 each in the tiny one):
 
 # %%
 time_ids = torch.tensor([params.fps - 1, params.motion_bucket_id, params.noise_aug_strength])

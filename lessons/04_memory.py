@@ -107,8 +107,8 @@ assert 4.1 < sum(weights_gib.values()) < 4.3
 # moment the host holds the model twice. `accelerate.init_empty_weights()` builds the model on the `meta`
 # device instead: shapes, no memory. Then the weights go straight into it. We build the real SVD-XT VAE
 # (0.1 B parameters, fp32) both ways and measure the process's memory: its *RSS* (resident set size), the
-# host RAM the process really occupies. This runs first in the lesson,
-# before any pipeline was loaded and freed: freed memory would be reused and hide the growth.
+# host RAM the process really occupies. This runs first in the lesson, before any pipeline was loaded and
+# freed: freed memory would be reused and hide the growth.
 
 # %%
 import gc
