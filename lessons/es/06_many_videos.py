@@ -161,6 +161,8 @@ everyone = gather_object(mine)  # every process's list, joined in process order
 if state.is_main_process:
     for process, job in everyone:
         print(f"process {process} ran {job}")
+state.wait_for_everyone()  # nobody leaves before the main process has printed
+state.destroy_process_group()  # then close the group cleanly
 """)
 processes = torch.cuda.device_count() or 2  # one per GPU; two CPU processes without a GPU
 launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes), "--num_machines", "1",
