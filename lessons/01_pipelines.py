@@ -34,18 +34,26 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work, memory
+
+# Before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 9; lesson 4 explains).
+memory.enable_expandable_segments()
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("01_pipelines"))
 
 # %% [markdown]
 # **Optional, on Colab: keep the weights on Google Drive.** Each notebook you open from a badge gets a fresh
-# machine, so it downloads the 4.2 GiB of weights again (a few minutes each time). If you set
-# `KEEP_WEIGHTS_ON_DRIVE = True` below, the cell mounts your Drive (Colab asks for permission) and points
-# `HF_HOME`, the Hugging Face cache folder, at it: the next lesson finds the files there and downloads nothing.
-# It needs about 5 GiB free on your Drive. Set it before anything imports `huggingface_hub`, so run this cell
-# right after the setup cell. Outside Colab it does nothing.
+# machine, so it downloads the 4.2 GiB of weights again (a few minutes each time). Set
+# `KEEP_WEIGHTS_ON_DRIVE = True` below, and the cell mounts your Drive (Colab asks for permission). Then it points
+# `HF_HOME`, the Hugging Face cache folder, at it. Every lesson offers this cell: with it, the next lessons find
+# the files on your Drive and download nothing. It needs about 5 GiB free on your Drive.
+#
+# `huggingface_hub` reads `HF_HOME` once, when it is imported. So run this cell right after the setup cell,
+# before anything imports it. Outside Colab the cell does nothing.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -60,8 +68,9 @@ print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 #
 # ## 1. The folder `from_pretrained` reads
 #
-# `pipeline_location` gives the folder (tiny weights are built once, in about a second) or, for the real
-# model, the Hub repo id. The layout is the Hub's, file for file.
+# `pipeline_location` gives what the course passes to `from_pretrained`. For the real model that is the Hub
+# repo id. For tiny weights it is a local folder (built once, in about a second). Either way the layout is the
+# Hub's, file for file.
 
 # %%
 from pathlib import Path
@@ -71,24 +80,36 @@ from svd_learn import models
 location = models.pipeline_location(source.name, "svd-xt")
 print("from_pretrained will read:", location if source.name == "pretrained" else "a local folder in the Hub layout")
 
+# %% [markdown]
+# `from_pretrained` does two jobs. First it gets a folder: a repo id is downloaded into the Hub cache (lesson 3
+# shows the cache). Then it builds the pipeline from that folder. `DiffusionPipeline.download` does only the first
+# job and returns the folder. With the real model this cell downloads the 4.2 GiB of weights (a few minutes on
+# Colab; the sizes below are in MiB, 2^20 bytes). The next cells then find them in the cache.
+
 # %%
-if source.name != "pretrained":
-    for path in sorted(Path(location).rglob("*")):
-        if path.is_file():
-            kind = "weights" if path.suffix == ".safetensors" else "config"
-            print(f"{kind:8}{path.relative_to(location)}")
+from diffusers import DiffusionPipeline
+
+folder = Path(location) if Path(location).is_dir() else Path(DiffusionPipeline.download(location, variant="fp16"))
+for path in sorted(folder.rglob("*")):
+    if path.is_file():
+        kind = "weights" if path.suffix == ".safetensors" else "config"
+        print(f"{kind:8}{path.stat().st_size / 2**20:9.1f} MiB  {path.relative_to(folder)}")
+assert (folder / "model_index.json").is_file()
 
 # %% [markdown]
 # Three kinds of file: `model_index.json` (the table of contents), one small JSON config per component
 # (the architecture: sizes, layer counts), and `.safetensors` weight files (only for components that are
 # neural networks). The scheduler and the feature extractor have a config and no weights.
 #
+# The tiny folder holds two weight files per network: fp32 and fp16. From the Hub, only the fp16 files came
+# down: `variant="fp16"` chose them (section 4).
+#
 # ## 2. `model_index.json`: the table of contents
 
 # %%
 import json
 
-from diffusers import DiffusionPipeline, __version__ as diffusers_version
+from diffusers import __version__ as diffusers_version
 
 index = DiffusionPipeline.load_config(location)
 print(json.dumps({k: v for k, v in index.items() if k != "_diffusers_version"}, indent=2))  # that one: next cell
@@ -172,29 +193,47 @@ assert next(real["unet"].parameters()).device.type == "meta"  # nothing was allo
 #
 # The repo ships each model twice: `diffusion_pytorch_model.safetensors` (fp32) and
 # `diffusion_pytorch_model.fp16.safetensors`. `variant="fp16"` tells `from_pretrained` to read the second.
-# Evidence: weights read from the fp16 file are exactly representable in fp16 (rounding them changes
-# nothing); weights read from the fp32 file are not.
+# Evidence: a safetensors file starts with a small header that records each tensor's dtype.
+# `safetensors.safe_open` reads that header without loading the weights.
 
 # %%
-from diffusers import UNetSpatioTemporalConditionModel
+from safetensors import safe_open
 
-if source.name == "tiny":
-    for variant in ("fp16", None):
-        unet = UNetSpatioTemporalConditionModel.from_pretrained(location, subfolder="unet", variant=variant)
-        weight = unet.conv_in.weight
-        print(f"variant={variant!s:5} -> dtype in memory {weight.dtype}, values exactly fp16: {torch.equal(weight, weight.half().float())}")
-        assert torch.equal(weight, weight.half().float()) == (variant == "fp16")
+for name in ("diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.safetensors"):
+    path = folder / "unet" / name
+    if path.exists():
+        with safe_open(path, framework="pt") as weights:
+            stored = weights.get_slice("conv_in.weight").get_dtype()
+        print(f"unet/{name:42} stores conv_in.weight as {stored}")
+    else:
+        print(f"unet/{name:42} not downloaded: variant='fp16' chose the other file")
+with safe_open(folder / "unet" / "diffusion_pytorch_model.fp16.safetensors", framework="pt") as weights:
+    assert weights.get_slice("conv_in.weight").get_dtype() == "F16"
 
 # %% [markdown]
-# Both load as float32 here because no dtype was requested: the *file* decides what values you get and how
-# much you download; the *dtype argument* decides what sits in memory. On a GPU you want both fp16.
+# The *file* decides what values you get and how much you download. The *dtype argument* decides what sits in
+# memory. Load one network from the fp16 file without `torch_dtype=`: diffusers gives you float32, twice the
+# memory. (The VAE is the smallest network: 0.2 GiB in fp16.)
+
+# %%
+from diffusers import AutoencoderKLTemporalDecoder
+
+vae = AutoencoderKLTemporalDecoder.from_pretrained(location, subfolder="vae", variant="fp16")  # no torch_dtype
+print("VAE read from its fp16 file, without torch_dtype: in memory as", vae.dtype)
+assert vae.dtype == torch.float32
+del vae
+
+# %% [markdown]
+# On a GPU you want both: the fp16 files and fp16 in memory. That is why section 2 passed
+# `variant="fp16", torch_dtype=dtype`.
 #
 # ## 5. `torch_dtype=`, not `dtype=`: a trap on Colab
 #
 # diffusers 0.40 added a new name for the argument: `dtype=` (transformers did the same). The old name
 # `torch_dtype=` still works there. It only warns that it will go away in diffusers 1.0. Older diffusers,
 # like the 0.39 on Colab in 2026, know only `torch_dtype=`.
-#
+
+# %% [markdown]
 # **The trap.** Copy `dtype=torch.float16` from today's docs into a Colab with diffusers 0.39. Nothing
 # fails. diffusers logs one line, ignores the argument, and loads the model in fp32: twice the memory.
 # The source says so. In diffusers 0.39.0, `DiffusionPipeline.from_pretrained` takes only `torch_dtype`
@@ -204,7 +243,8 @@ if source.name == "tiny":
 # `logger.warning(f"Keyword arguments {unused_kwargs} are not expected by {pipeline_class.__name__} and will be ignored.")`
 #
 # So this course always writes `torch_dtype=`: every diffusers version with SVD accepts it.
-#
+
+# %% [markdown]
 # We cannot install diffusers 0.39 inside this notebook. But that warning is still in today's diffusers,
 # and to 0.39 `dtype` is just a name it does not know. So we pass a name today's diffusers does not know
 # either, and watch. Passing every component (`**pipe.components`) makes `from_pretrained` reuse them
@@ -262,8 +302,6 @@ del unknown, reused
 # %%
 import tempfile
 
-from diffusers import AutoencoderKLTemporalDecoder
-
 variant = "fp16" if pipe.dtype == torch.float16 else None
 saved = Path(tempfile.mkdtemp()) / "my-svd"
 pipe.save_pretrained(saved, variant=variant)
@@ -313,14 +351,21 @@ assert twin.unet is pipe.unet
 #
 # SVD takes one image and no prompt. We call it at the model's trained size (for tiny weights, the real
 # 576x1024 divided by 8) with few steps: this lesson is about structure, lesson 2 is about the parameters.
-# On a GPU, `enable_model_cpu_offload()` keeps each network on the CPU until the pipeline needs it, and
-# `decode_chunk_size=2` decodes two frames at a time: all of the model on the GPU, or all 25 frames decoded
-# at once, would not leave a T4 enough memory (lesson 4 measures why). How long the two calls below take on a T4:
+#
+# Where the networks sit during the call, and how many frames the VAE decodes at once, is the course's *T4
+# recipe*. It is the memory planner's choice for a T4 (14.74 GiB of GPU memory, 12.7 GiB of RAM): lesson 4
+# measures why it fits. The cell prints it, and how long the two calls below take on a T4:
 
 # %%
 from svd_learn import t4
 
+recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
+print(f"the T4 recipe: {recipe.name} ({recipe.description})")
 print(t4.describe_estimate(unet_steps=3 + 2, decoded_frames=2 * 25))
+
+# %% [markdown]
+# `memory.apply_plan` places the pipeline as the recipe says. On a CPU there is nothing to plan: everything
+# runs there. The call passes the recipe's `decode_chunk_size`.
 
 # %%
 from PIL import Image
@@ -329,11 +374,8 @@ checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
 image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
 device = "cuda" if torch.cuda.is_available() else "cpu"
-if device == "cuda":
-    pipe.enable_model_cpu_offload()  # one network on the GPU at a time: a T4 has room for that (lesson 4)
-else:
-    pipe.to(device)
-result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=2,
+memory.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
+result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=recipe.decode_chunk_size,
               generator=torch.Generator(device).manual_seed(0))
 frames = result.frames
 print(type(result).__name__, "| frames:", type(frames).__name__, "of", len(frames), "video(s),",
@@ -345,7 +387,7 @@ assert len(frames[0]) == checkpoint.num_frames == pipe.unet.config.num_frames
 # `output_type="np"` you get one array instead, shaped (videos, frames, height, width, channels):
 
 # %%
-array = pipe(image, height=height, width=width, num_inference_steps=2, decode_chunk_size=2, output_type="np",
+array = pipe(image, height=height, width=width, num_inference_steps=2, decode_chunk_size=recipe.decode_chunk_size, output_type="np",
              generator=torch.Generator(device).manual_seed(0)).frames
 print(type(array).__name__, array.shape, array.dtype, f"values in [{array.min():.2f}, {array.max():.2f}]")
 assert array.shape == (1, checkpoint.num_frames, height, width, 3)
@@ -370,10 +412,19 @@ plt.show()
 # - Swap in `plain` as `pipe.scheduler` and call the pipeline again.
 # - Print `pipe.unet.config` and find `num_frames`, `in_channels` (8: why? lesson 2) and `cross_attention_dim`.
 # - Run with `SVD_LEARN_SOURCE=pretrained` on a GPU and compare section 3's table with the real sizes.
-#
+
+# %% [markdown]
 # ## Summary
 # - A pipeline is a folder: `model_index.json` names `[library, class]` per component; `_class_name` picks the pipeline.
 # - SVD-XT = UNet (1.52 B parameters) + CLIP image encoder (0.63 B) + temporal VAE (0.10 B) + scheduler + feature extractor: 4.2 GiB in fp16.
+# - `from_pretrained` = download (`DiffusionPipeline.download`) + build from the folder.
 # - `variant="fp16"` picks the weight *files*; `torch_dtype=` picks the dtype *in memory*. Write `torch_dtype=`: Colab's diffusers 0.39 ignores `dtype=` and loads fp32.
 # - `save_pretrained` / `from_pretrained` round-trip a folder exactly; schedulers are rebuilt from their config.
 # - A call returns `.frames`: one list of PIL images per video, 25 frames for SVD-XT.
+
+# %% [markdown]
+# ## Read next
+# [diffusers: Pipelines](https://huggingface.co/docs/diffusers/api/pipelines/overview), the reference of the
+# class this lesson used. Read its `DiffusionPipeline` section. In `from_pretrained`, look for `variant`,
+# `torch_dtype`, `use_safetensors` and `local_files_only`. Then read `download`, `save_pretrained` and
+# `components`. Each one ran in this lesson; the page lists the arguments we did not use.

@@ -18,12 +18,16 @@
 #
 # **What you will learn.** What each argument of `StableVideoDiffusionPipeline.__call__` means, what the
 # model card says about it, and what the pipeline really does with it. We do not take the documentation's
-# word for it: we hook into the real pipeline and capture what the UNet receives. You will also meet the
-# three SVD checkpoints, how they were trained, which values are safe, and what the model cannot do.
-#
-# **The idea.** SVD has no prompt. Besides the image, it is steered by three numbers (frame rate, motion
-# bucket, noise strength) that the model saw during training, plus a guidance scale that changes from frame
-# to frame. These are *micro-conditioning*: small numbers embedded and added to the UNet's timestep signal.
+# word for it: we hook into the real pipeline and capture what the UNet receives. You will meet the three
+# SVD checkpoints, how they were trained and what they cannot do. At the end you get a recipe to make your
+# own photo move more or less, and you run it.
+
+# %% [markdown]
+# **The idea.** SVD has no prompt. Besides the image, three numbers steer it: the frame rate, the *motion
+# bucket* (how much motion) and the strength of the noise added to the image. The model saw these numbers
+# during training. A guidance scale that changes from frame to frame comes on top. The three numbers are
+# *micro-conditioning*: each becomes a vector of sines and cosines, added to the signal that tells the UNet
+# which denoising step it is at.
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
@@ -35,15 +39,33 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work, memory
+
+# Before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4 explains).
+memory.enable_expandable_segments()
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("02_svd_parameters"))
+
+# %% [markdown]
+# **Optional, on Colab: keep the weights on Google Drive** (lesson 1 explains it). With
+# `KEEP_WEIGHTS_ON_DRIVE = True` the cell mounts your Drive and keeps the Hugging Face cache there. A lesson
+# that already downloaded the weights to your Drive then saves you the 4.2 GiB download. Run it right after the
+# setup cell. Outside Colab it does nothing.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # On **tiny** weights (no GPU) everything the UNet *receives* is real: the conditioning numbers, their
 # embedding, the guidance per frame, the 8 input channels. What it *makes* is noise, because its weights
-# are random. The sections that compare videos run only on the real (pretrained) weights.
+# are random. With the real weights (on a GPU) the videos of section 7 are real videos of your photo.
 #
 # ## 1. Three checkpoints, one architecture
 #
@@ -61,23 +83,36 @@ for checkpoint in models.CHECKPOINTS.values():
     assert models.real_configs(checkpoint.name)["unet"]["num_frames"] == checkpoint.num_frames
 
 # %% [markdown]
-# **How SVD was trained** (model card and paper, about 200,000 A100-hours): three stages.
+# Each repo's page on the Hub is its *model card*, the source of this lesson:
+# [stable-video-diffusion-img2vid](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid) (SVD),
+# [stable-video-diffusion-img2vid-xt](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt) (SVD-XT)
+# and [stable-video-diffusion-img2vid-xt-1-1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1)
+# (SVD-XT 1.1).
+#
+# **How SVD was trained**, in three stages (the cards and the paper they link):
 # 1. *Image pretraining*: start from Stable Diffusion 2.1, an image model.
-# 2. *Video pretraining*: add temporal layers and train on a large curated video set at low resolution.
+# 2. *Video pretraining*: add temporal layers (layers that mix neighbouring frames) and train on a large
+#    curated video set at low resolution.
 # 3. *High-quality finetuning*: a smaller set of good videos at 576x1024.
 #
-# During training each clip was labelled with its frame rate, a motion score (the *motion bucket*) and the
-# strength of the noise added to its first frame. The model learned to produce what those labels describe.
-# At generation time you set the labels: that is micro-conditioning. SVD-XT continued from SVD to make 25
-# frames; SVD-XT 1.1 was finetuned again with the labels **fixed** at 6 fps and motion bucket 127, so that
-# it behaves well without tuning them.
+# The SVD card's appendix puts the cost at about 200,000 hours of A100 80GB GPUs for all of it.
+
+# %% [markdown]
+# **Labels, and what "fps 6" means.** During training each clip was labelled with its frame rate, a motion
+# score (the *motion bucket*) and the strength of the noise added to its first frame. The model learned to
+# make what the labels describe. When you generate, you set the labels. SVD-XT continued from SVD to make 25
+# frames. SVD-XT 1.1 was finetuned again with the labels **fixed** at 6 fps and motion bucket 127, so that it
+# behaves well without tuning them.
 #
+# That "6" is the number the model receives. In diffusers you write `fps=7`: the pipeline gives the UNet
+# `fps - 1` (section 4 captures it). So the card's "6 fps" is diffusers' `fps=7`, the default.
+
+# %% [markdown]
 # **Gated repos and tokens.** `svd-xt-1-1` is *gated*: its files download only for a logged-in account that
 # has accepted the license on the model's Hub page. A *token* is how your code proves who you are: create
 # one (read access) at huggingface.co/settings/tokens, then run `huggingface_hub.login()` or, on Colab, add
 # it as the secret `HF_TOKEN`. Without it, `from_pretrained` fails with a 401/403 "gated repo" error
-# (lesson 3 explains that error; its local server has no accounts, so it cannot show a real one). The
-# other two repos need no token.
+# (lesson 3 explains that error). The other two repos need no token.
 
 # %%
 import huggingface_hub
@@ -86,10 +121,28 @@ print("a Hub token is configured here:", huggingface_hub.get_token() is not None
 assert [c.name for c in models.CHECKPOINTS.values() if c.gated] == ["svd-xt-1-1"]
 
 # %% [markdown]
-# ## 2. Presets: the model cards' values in one object
+# ## 2. The defaults, and presets from the model cards
 #
-# `svd_learn.parameters.GenerationParameters` holds the twelve values of one generation. `preset()` fills
-# them from the model cards, or from Stability's own reference sampler, which differs from diffusers' defaults.
+# diffusers keeps SVD's defaults where Python keeps every default: in the signature of the call. Read them
+# there, with `inspect`:
+
+# %%
+import inspect
+
+from diffusers import StableVideoDiffusionPipeline
+
+call = inspect.signature(StableVideoDiffusionPipeline.__call__).parameters
+knobs = ("num_inference_steps", "fps", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale",
+         "max_guidance_scale", "decode_chunk_size", "num_frames")
+for name in knobs:
+    print(f"{name:20} default {call[name].default}")
+assert (call["fps"].default, call["motion_bucket_id"].default, call["noise_aug_strength"].default) == (7, 127, 0.02)
+
+# %% [markdown]
+# `num_frames=None` means the UNet's own count (25 for SVD-XT), and `decode_chunk_size=None` means all frames
+# at once. The course's `parameters.GenerationParameters` holds the same twelve values of one generation, as
+# one object. What it adds: `preset()` fills it from the model cards, or from Stability's own reference
+# sampler, which differs from diffusers' defaults; and `validate()` checks it (below).
 
 # %%
 from svd_learn import parameters
@@ -125,7 +178,7 @@ except parameters.ParameterError as error:
 # %%
 checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
-params = replace(parameters.preset("svd-xt"), height=height, width=width, num_inference_steps=2, decode_chunk_size=8)
+params = replace(parameters.preset("svd-xt"), height=height, width=width, num_inference_steps=2)
 for warning in params.validate("svd-xt"):
     print("warning:", warning)
 assert (source.name != "tiny") == (params.validate("svd-xt") == [])
@@ -133,40 +186,45 @@ assert (source.name != "tiny") == (params.validate("svd-xt") == [])
 # %% [markdown]
 # ## 3. The input image
 #
-# `load_image` applies the EXIF rotation (phone photos are stored sideways), converts any mode to RGB
-# (transparency over white, 16-bit grayscale scaled to 8 bits) and refuses animated or broken files with a
-# clear message. `prepare_image` resizes, keeping the aspect ratio, and crops the centre to exactly
-# width x height. The pipeline would otherwise stretch your image to 576x1024.
+# SVD was trained on landscape 576x1024 images (16:9). The pipeline would stretch any other shape to that
+# size. Two library calls prepare a photo instead. diffusers' `load_image` opens it upright (phone photos are
+# stored sideways, with a rotation tag in their EXIF data) and in RGB. Pillow's `ImageOps.fit` scales it to
+# cover the size and crops the centre.
 
 # %%
-from PIL import Image
+from diffusers.utils import load_image
+from PIL import Image, ImageOps
 
-with Image.open(models.SAMPLE_IMAGE) as original:
-    print("on disk:", original.size, original.mode)
-image = parameters.load_image(models.SAMPLE_IMAGE, height=height, width=width)
-print("loaded: ", image.size, image.mode)
-image = parameters.prepare_image(image, height, width)
-print("prepared:", image.size)
-assert image.size == (width, height)
+photo = load_image(str(models.SAMPLE_IMAGE))
+plain = ImageOps.fit(photo, (width, height), method=Image.Resampling.LANCZOS)  # scale to cover, crop the centre
+print("on disk:", photo.size, photo.mode, "| fitted:", plain.size)
+assert plain.size == (width, height)
 
 # %% [markdown]
-# Given the target size, `load_image` lets Pillow decode a large JPEG at 1/2, 1/4 or 1/8 scale when that
-# still covers the target (on tiny weights the 640x427 photo needs only 1/4). An image that would need
-# more than 2x upscaling is refused: upscaling invents blur, and SVD would animate the blur.
+# The course's `load_image` and `prepare_image` do the same, and add what a plain call misses. They refuse an
+# animated or broken file with a clear message. They put transparent pixels over white and scale 16-bit images
+# to 8 bits. They decode a large JPEG at a smaller scale when that still covers the size (faster, less
+# memory). And they refuse an image that would need more than 2x enlarging: that invents blur, and SVD would
+# animate the blur. On a normal photo the result is the same image:
 
 # %%
+import numpy as np
+
+image = parameters.prepare_image(parameters.load_image(models.SAMPLE_IMAGE, height=height, width=width), height, width)
+difference = np.abs(np.asarray(image, dtype=float) - np.asarray(plain, dtype=float)).mean()
+print(f"prepared: {image.size} | mean difference from ImageOps.fit: {difference:.2f} (pixels are 0 to 255)")
+assert image.size == (width, height) and difference < 3  # tiny sizes: the JPEG is decoded at 1/4 scale first
 try:
-    parameters.prepare_image(Image.new("RGB", (400, 225)), 576, 1024)
+    parameters.prepare_image(Image.new("RGB", (400, 225)), 576, 1024)  # would need 2.6x enlarging
 except parameters.ImageError as error:
     print(error)
     assert "at least 512x288" in str(error)
 
 # %% [markdown]
-# What that means for your photos. SVD was trained on landscape 1024x576 (16:9). A smaller photo is
-# enlarged: the course's sample, 640x427, is enlarged 1.6 times for the real model. That is allowed, but
-# the video is softer than one from a photo of 1024x576 or more. A portrait photo is scaled until its
-# width is 1024, then its centre strip is kept: most of the top and bottom is cut off. The cell checks
-# both numbers:
+# What that means for your photos. A smaller photo is enlarged: the course's sample, 640x427, is enlarged 1.6
+# times for the real model. That is allowed, but the video is softer than one from a photo of 1024x576 or
+# more. A portrait photo is scaled until its width is 1024, then its centre strip is kept: most of the top and
+# bottom is cut off. The cell checks both numbers:
 
 # %%
 def enlargement(size, target=(1024, 576)):
@@ -188,45 +246,34 @@ print("colours of the top and bottom rows after prepare_image:", cropped.getpixe
 assert kept < 1 / 3 and cropped.getpixel((512, 0))[2] > 200 and cropped.getpixel((512, 575))[2] > 200
 
 # %% [markdown]
-# ## 4. What the UNet receives: the inspector
+# ## 4. What the UNet receives
 #
-# `inspect_conditioning(pipe, image, params)` runs the real pipeline once with PyTorch hooks on the UNet,
-# the VAE and the scheduler, and returns what they saw. `models.load_pipeline` loads it as lesson 1 did
-# (fp16 weight files; fp16 on a GPU, fp32 on a CPU). With the real model each inspection in sections 4 and 5
-# runs one or two UNet steps on 25 frames, and decodes them:
-
-# %%
-from svd_learn import t4
-
-print("one inspection of one step:", t4.describe_estimate(unet_steps=1))
+# We load the pipeline with diffusers, as lesson 1 did (fp16 weight files; fp16 on a GPU, fp32 on a CPU). It is
+# placed as the course's T4 recipe says: the memory planner's choice for a T4 (lesson 4 measures it). With
+# the real model, sections 4 to 6 then run eight calls of one or two steps on 25 frames, and decode one of
+# them. The cell prints how long that takes on a T4.
 
 # %%
 import torch
 
-pipe = models.load_pipeline(models.pipeline_location(source.name, "svd-xt"))
-if torch.cuda.is_available():
-    pipe.enable_model_cpu_offload()  # keeps a 14.74 GiB T4 within memory; lesson 4 explains
+from svd_learn import t4
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+dtype = torch.float16 if device == "cuda" else torch.float32  # fp16 on a GPU; a CPU computes in fp32
+pipe = StableVideoDiffusionPipeline.from_pretrained(models.pipeline_location(source.name, "svd-xt"),
+                                                    torch_dtype=dtype, variant="fp16")
+recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the course's T4 recipe (lesson 4)
+memory.apply_plan(pipe, recipe, device)
 pipe.set_progress_bar_config(disable=True)
-
-capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
-print("UNet input (batch, frames, channels, h, w):", tuple(capture.unet_sample.shape))
-for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.tolist()):
-    print(f"added_time_ids, {half} half: {[round(x, 4) for x in row]}")
+params = replace(params, decode_chunk_size=recipe.decode_chunk_size)
+print(f"placed as the T4 recipe says: {recipe.name} ({recipe.description})")
+print("sections 4 to 6:", t4.describe_estimate(unet_steps=8, decoded_frames=25))
 
 # %% [markdown]
-# ### fps: the UNet gets fps - 1
-#
-# **Card / docs:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training."
-# **Code:** `fps = fps - 1` just before the time ids are built. Stability's own script calls this number
-# `fps_id` and defaults it to 6, which is diffusers' default `fps=7`. The first column above is `fps - 1`:
-
-# %%
-print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
-assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
-
-# %% [markdown]
-# The inspector is nothing magic. Here is the same evidence with one PyTorch hook of your own, which you
-# can copy into any notebook: a *forward pre-hook* sees a module's inputs just before it runs.
+# First, the plain PyTorch way to see what a network receives: a *forward pre-hook*. It is a function that
+# PyTorch calls with a module's inputs just before the module runs. Here it keeps the UNet's `added_time_ids`,
+# the three micro-conditioning numbers. You can copy it into any notebook. `output_type="latent"` stops
+# before the VAE decodes: no frames, less time.
 
 # %%
 received = []
@@ -239,15 +286,49 @@ print("fps=12 -> added_time_ids[0] =", [round(x, 4) for x in received[0][0]])
 assert received[0][0][0] == 11
 
 # %% [markdown]
-# `fps` does not change how many frames you get: it tells the model how much time passes between frames
-# (more fps, less change per frame) and is the rate you should write the video at. Stability warns outside
-# `fps_id` 5 to 30, which is `fps` 6 to 31 in diffusers. SVD-XT 1.1 was tuned at `fps=7` (fps_id 6).
+# `parameters.inspect_conditioning(pipe, image, params)` is that hook and five more, in one call. It also hooks
+# the VAE and the scheduler, counts the calls, and removes every hook afterwards. It returns what they saw:
+
+# %%
+capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
+print("UNet input (batch, frames, channels, h, w):", tuple(capture.unet_sample.shape))
+for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.tolist()):
+    print(f"added_time_ids, {half} half: {[round(x, 4) for x in row]}")
+
+# %% [markdown]
+# ### fps: the UNet gets fps - 1
+#
+# **Card / docs:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training."
+# **Code:** `fps = fps - 1` just before the time ids are built. Stability's own script calls this number
+# `fps_id` and defaults it to 6, which is diffusers' default `fps=7`. The hook above saw 11 for `fps=12`. The
+# first column of the capture is `fps - 1` too:
+
+# %%
+print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
+assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
+
+# %% [markdown]
+# `fps` does not change how many frames you get. It tells the model how much time passes between frames
+# (more fps, less change per frame), and it is the rate to write the video at. Stability's script warns when
+# `fps_id` is below 5 or above 30, which is `fps` 6 to 31 in diffusers.
 #
 # ### motion_bucket_id and noise_aug_strength: the other two conditioning numbers
 #
-# The three numbers are each embedded with sinusoids (256 dimensions each in the real model, 768 in all;
-# 32 each in the tiny one) and added to the timestep embedding: one vector that reaches every UNet block.
-# The plot shows that vector as captured, and the guidance per frame (section 5).
+# The three numbers are each turned into sines and cosines and added to the *timestep embedding* (the vector
+# that tells the UNet which denoising step it is at). That sum reaches every UNet block. The UNet module
+# that does it is `pipe.unet.add_time_proj`. Call it yourself on the three numbers (256 values each in the
+# real model, 768 in all; 32 each in the tiny one):
+
+# %%
+time_ids = torch.tensor([params.fps - 1, params.motion_bucket_id, params.noise_aug_strength])
+embedded = pipe.unet.add_time_proj(time_ids)  # one row of sines and cosines per number
+print(f"add_time_proj: 3 numbers -> {tuple(embedded.shape)}, {embedded.numel()} values in all")
+assert embedded.numel() == pipe.unet.config.projection_class_embeddings_input_dim
+assert torch.allclose(embedded.flatten().float(), capture.half(capture.time_id_embedding, True)[0], atol=1e-3)
+
+# %% [markdown]
+# That is exactly what the UNet received (the assert compares it with the capture). The plot shows the vector,
+# and the guidance per frame (section 5).
 
 # %%
 import matplotlib.pyplot as plt
@@ -258,8 +339,8 @@ assert capture.time_id_embedding.shape[1] == pipe.unet.config.projection_class_e
 
 # %% [markdown]
 # **Card / docs:** a higher `motion_bucket_id` gives more motion; a higher `noise_aug_strength` makes the
-# video less like your image and adds motion. **Code:** we sweep each one and capture what changes.
-# Every run uses the same seed, so anything that differs is caused by the parameter.
+# video less like your image and adds motion. **Code:** we run one step with each value and capture what
+# changes. Every run uses the same seed, so anything that differs is caused by the parameter.
 
 # %%
 def captures_for(name, values):
@@ -275,12 +356,12 @@ assert not torch.equal(low.time_id_embedding, high.time_id_embedding)
 
 # %% [markdown]
 # The motion bucket changes one number and nothing else: the image, its latents and the starting noise are
-# identical. How Stability computed the buckets from training videos is not public; 0 to 255 is the range
-# its script accepts without a warning. The default is 127. The diffusers guide uses 180 as its "more
-# motion" example ([Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Section 7 shows what it does.
+# identical. How Stability computed the buckets from training videos is not public. 0 to 255 is the range its
+# script accepts without a warning; the default is 127.
 #
-# The noise strength acts twice: it is a conditioning number, and the pipeline really adds
-# `noise_aug_strength * randn` to the image before the VAE encodes it. CLIP sees the clean image.
+# The noise strength acts twice. It is a conditioning number, and the pipeline really adds
+# `noise_aug_strength * randn` to the image before the VAE encodes it. CLIP, the network that turns the image
+# into an embedding for the UNet's attention, sees the clean image.
 
 # %%
 by_noise = captures_for("noise_aug_strength", [0.0, 0.1])
@@ -292,9 +373,8 @@ assert torch.allclose(clean.image_embeddings, noisy.image_embeddings)  # CLIP: t
 assert not torch.allclose(clean.image_latents, noisy.image_latents)  # VAE: the noisy image
 
 # %% [markdown]
-# Default 0.02. The diffusers guide says: the higher the value, the less the video resembles your image,
-# and the more it moves. Its "more motion" example uses 0.1 ([guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Section 7 sweeps 0.0, 0.1
-# and 0.3 on the real model, so you can judge for yourself.
+# The default is 0.02. The diffusers guide says: the higher the value, the less the video resembles your
+# image, and the more it moves.
 #
 # ### 8 input channels: noisy latents + the image latent on every frame
 #
@@ -330,11 +410,17 @@ assert torch.count_nonzero(capture.half(capture.image_embeddings, False)) == tor
 # %% [markdown]
 # The first frame is your image, so it needs little guidance; later frames drift and get more.
 # With `max_guidance_scale <= 1` guidance is off: the UNet batch halves, and so does its time per step.
+# The hook of section 4 shows it: it records the batch size of what the UNet receives.
 
 # %%
-unguided = parameters.inspect_conditioning(pipe, image, replace(params, num_inference_steps=1, min_guidance_scale=1.0, max_guidance_scale=1.0))
-print("UNet batch with guidance:", capture.unet_sample.shape[0], "| without:", unguided.unet_sample.shape[0])
-assert (capture.unet_sample.shape[0], unguided.unet_sample.shape[0]) == (2, 1)
+batches = []
+hook = pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+try:
+    pipe(image, height=height, width=width, min_guidance_scale=1.0, max_guidance_scale=1.0, num_inference_steps=1, output_type="latent")
+finally:
+    hook.remove()
+print("UNet batch with guidance:", capture.unet_sample.shape[0], "| without:", batches[0])
+assert (capture.unet_sample.shape[0], batches[0]) == (2, 1)
 
 # %% [markdown]
 # ## 6. Steps, frames, decode chunks, seed
@@ -355,47 +441,133 @@ assert capture.vae_decoder_calls == math.ceil(params.num_frames / params.decode_
 assert torch.equal(by_motion[0].noisy_latents, by_motion[255].noisy_latents)  # same seed, same starting noise
 
 # %% [markdown]
-# ## 7. What changes in the video
+# ## 7. The motion recipe: make your photo move more, or less
 #
-# On tiny weights the frames are noise (random weights), so comparing them teaches nothing: here is what
-# the tiny model made, only to show the grid. With the real weights (`SVD_LEARN_SOURCE=pretrained` on a
-# GPU) the cells after it compare real videos.
-#
-# **What the real model makes.** These two results were published by the diffusers team in their
-# [Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd) (source: `docs/source/en/using-diffusers/svd.md` in
-# huggingface/diffusers). Same rocket image, same seed (42), SVD-XT. Left: the default settings
-# (`motion_bucket_id=127`, `noise_aug_strength=0.02`). Right: `motion_bucket_id=180, noise_aug_strength=0.1`.
+# **What the real model makes.** The diffusers team published these two results in their
+# [Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd). Same rocket image,
+# same seed (42), SVD-XT. Left: the defaults (`motion_bucket_id=127`, `noise_aug_strength=0.02`). Right:
+# `motion_bucket_id=180, noise_aug_strength=0.1`. (The images load from the Hub: they need an internet connection.)
 #
 # | default settings | `motion_bucket_id=180`, `noise_aug_strength=0.1` |
 # |:---:|:---:|
 # | ![SVD-XT, default settings (diffusers docs)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket.gif) | ![SVD-XT, more motion (diffusers docs)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket_with_conditions.gif) |
-#
-# The images are loaded from the Hub when the notebook is shown: they need an internet connection.
-
-# %%
-fig = parameters.plot_frame_grid({"tiny output": list(capture.frames[0])}, title=f"SVD-XT output, {source.name} weights"
-                                 + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
-plt.show()
 
 # %% [markdown]
-# **Real weights only:** a motion bucket sweep and a noise strength sweep, each with the same seed, 10 steps,
-# decoding 2 frames at a time: six videos. `motion_score` is the mean change between consecutive frames
-# (0 for a still video): expect it to grow with both parameters, but not in every image.
+# **The call.** Every motion setting is one argument of the pipeline call. Copy this into your own notebook
+# (`pipe` and `image` as in sections 3 and 4; the values are diffusers' defaults):
+#
+# ```python
+# frames = pipe(
+#     image,                     # 1024x576, prepared as in section 3
+#     motion_bucket_id=127,      # how much motion: higher moves more
+#     noise_aug_strength=0.02,   # noise on your image: higher moves more, looks less like it
+#     fps=7,                     # frames per second; the model receives fps - 1
+#     min_guidance_scale=1.0,    # guidance of the first frame ...
+#     max_guidance_scale=3.0,    # ... rising to this at the last frame
+#     decode_chunk_size=2,       # frames the VAE decodes at once: the T4 recipe's value (lesson 4)
+#     generator=torch.manual_seed(42),  # the same seed gives the same video
+# ).frames[0]
+# ```
+
+# %% [markdown]
+# **The ranges, and where they come from.**
+#
+# | argument | default | range the sources use | source |
+# |---|---|---|---|
+# | `motion_bucket_id` | 127 | 0 to 255; 180 as "more motion" | Stability's script warns above 255; the diffusers guide's example |
+# | `noise_aug_strength` | 0.02 | 0.02; 0.1 as "more motion" | Stability's script (`cond_aug=0.02`); the diffusers guide's example |
+# | `fps` | 7 | 6 to 31 | Stability's script warns outside `fps_id` 5 to 30 |
+# | `min_guidance_scale`, `max_guidance_scale` | 1.0, 3.0 | 1.0 to 2.5 (SVD); 1.5 to 3.0 (SVD-XT) | Stability's reference configs |
+#
+# Stability's script is [`scripts/sampling/simple_video_sample.py`](https://github.com/Stability-AI/generative-models/blob/main/scripts/sampling/simple_video_sample.py)
+# in its generative-models repository, beside its configs `svd.yaml` and `svd_xt.yaml`. SVD-XT 1.1 was tuned
+# at 127 and `fps=7` only (its card).
+
+# %% [markdown]
+# **What to try first.**
+# - *More motion:* raise `motion_bucket_id` first, for example to 180. It changes only the motion label
+#   (section 4). Stay at or below 255.
+# - *Still too still:* then raise `noise_aug_strength` to 0.1. The video moves more, but looks less like
+#   your photo.
+# - *Less motion:* lower `motion_bucket_id`, for example to 40, and keep `noise_aug_strength` at 0.02.
+# - Change one value at a time, and keep the seed: then the difference you see comes from that value.
+# - Keep `fps=7`, and write the video at 7 frames per second.
+
+# %% [markdown]
+# **Your own photo.** On Colab, set `UPLOAD_MY_PHOTO = True` and run the cell: a file chooser appears below
+# it. Pick a photo; landscape and at least 1024x576 gives the best video. The course crops it as section 3
+# explains. Without an upload (or outside Colab) the cell uses the sample photo.
 
 # %%
-print("six videos of 10 steps:", t4.describe_estimate(unet_steps=6 * 10, decoded_frames=6 * 25))
+from pathlib import Path
+
+UPLOAD_MY_PHOTO = False  # True on Colab: choose a photo from your computer
+photo_path = models.SAMPLE_IMAGE
+if UPLOAD_MY_PHOTO and "google.colab" in sys.modules:
+    from google.colab import files
+
+    uploaded = files.upload()  # a file chooser appears below the cell
+    photo_path = Path(next(iter(uploaded))) if uploaded else photo_path
+my_image = parameters.prepare_image(parameters.load_image(photo_path, height=height, width=width), height, width)
+print(f"{photo_path.name}: prepared to {my_image.size[0]}x{my_image.size[1]}")
+
+# %% [markdown]
+# Now the recipe on that photo: three videos with `motion_bucket_id` 40, 127 and 220, the same seed and
+# everything else at the defaults. To fit a Colab session we make 14 frames (not 25) in 10 steps (not 25).
+# The UNet's work per step grows with the frames, so each video costs about a quarter of a full one (the two
+# lines below). Fewer steps leave the frames softer; fewer frames make a shorter video. On a CPU (tiny
+# weights) the cell takes 2 steps.
 
 # %%
-if source.name == "pretrained":
-    video_params = replace(params, num_inference_steps=10, decode_chunk_size=2)
-    for name, values in (("motion_bucket_id", [40, 127, 220]), ("noise_aug_strength", [0.0, 0.1, 0.3])):
-        videos = parameters.sweep(pipe, image, video_params, name, values)
-        scores = {value: parameters.motion_score(frames) for value, frames in videos.items()}
-        parameters.plot_frame_grid({f"{name}={v}\nmotion {scores[v]:.1f}": f for v, f in videos.items()}, title=f"{name} sweep")
-        plt.show()
-        print(name, "motion scores:", {v: round(s, 1) for v, s in scores.items()})
-else:
-    print(f"skipped on {source.name} weights: their frames are noise, and comparing noise with noise teaches nothing")
+print("one full video (25 frames, 25 steps):", t4.describe_estimate(unet_steps=25))
+print("the three videos below:", t4.describe_estimate(unet_steps=3 * 10, num_frames=14, decoded_frames=3 * 14))
+
+# %%
+steps = 10 if device == "cuda" else 2  # a CPU is slow
+videos = {}
+for motion_bucket_id in (40, 127, 220):
+    videos[motion_bucket_id] = pipe(
+        my_image,
+        height=height,
+        width=width,
+        num_frames=14,
+        num_inference_steps=steps,
+        motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=0.02,
+        fps=7,
+        min_guidance_scale=1.0,
+        max_guidance_scale=3.0,
+        decode_chunk_size=recipe.decode_chunk_size,
+        generator=torch.manual_seed(42),
+    ).frames[0]
+print({value: f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]}" for value, frames in videos.items()})
+assert all(len(frames) == 14 for frames in videos.values())
+
+# %% [markdown]
+# `motion_score` is the mean change between consecutive frames (0 for a still video). With the real weights,
+# expect it to grow with the motion bucket, but not for every photo. On tiny weights the frames are noise:
+# the grid only shows the layout.
+
+# %%
+scores = {value: parameters.motion_score(frames) for value, frames in videos.items()}
+fig = parameters.plot_frame_grid({f"bucket {v}\nmotion {scores[v]:.1f}": f for v, f in videos.items()},
+                                 title=f"The motion recipe on {photo_path.name}, {source.name} weights"
+                                 + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
+plt.show()
+print("motion scores:", {value: round(score, 1) for value, score in scores.items()})
+
+# %% [markdown]
+# And the video with the most motion, as a browser plays it. `export_to_video` is diffusers' writer; write the
+# video at the `fps` you generated with. (On tiny weights imageio warns that it pads 128x72 to a multiple of 16.)
+
+# %%
+import tempfile
+
+from diffusers.utils import export_to_video
+from IPython.display import Video
+
+more_motion = export_to_video(videos[220], str(Path(tempfile.mkdtemp()) / "more_motion.mp4"), fps=7)
+Video(more_motion, embed=True, width=min(width * 4, 768))
 
 # %% [markdown]
 # ## 8. Sensible ranges, and what the card says SVD cannot do
@@ -411,20 +583,40 @@ assert {r["field"] for r in parameters.RULES if r["level"] == "warning"} >= {"he
 # %% [markdown]
 # **Limitations, from the model card.** Videos are short (at most about 4 seconds). The model may produce
 # no motion or only slow camera pans. It cannot be controlled by text. It cannot render legible text.
-# Faces and people may come out poorly. The autoencoder is lossy, so fine detail can smear. The license is
-# Stability AI's community license (commercial use above a revenue threshold needs registration).
+# Faces and people may come out poorly. The autoencoder is lossy, so fine detail can smear.
 #
+# **License.** The model cards send commercial users to Stability's license page,
+# [stability.ai/license](https://stability.ai/license). Under the Stability AI Community License, use is free
+# for research, for non-commercial use, and for commercial use by people and organisations with less than
+# USD 1 million of revenue a year. Above that, commercial use needs a paid Enterprise license
+# ([Stability's announcement](https://stability.ai/news/license-update)). Read the license file in the model's
+# repo before you use the videos commercially.
+
+# %% [markdown]
 # ## Things to try
 # - Change `params.fps` to 3 and to 40: read the warnings, and check the first column of `added_time_ids`.
 # - Set `min_guidance_scale=3.0, max_guidance_scale=1.0` and look at the left plot.
-# - On a GPU with real weights: `motion_bucket_id=180, noise_aug_strength=0.1` (the docs' "more motion"
-#   example), and the preset `svd-xt-stability-reference`.
-# - Load your own photo with `parameters.load_image` and print `.size` before and after `prepare_image`.
-#
+# - In section 7, add `noise_aug_strength=0.1` to the video with `motion_bucket_id=220` and compare the scores.
+# - On a GPU with real weights: the preset `svd-xt-stability-reference` (`parameters.preset(...).pipeline_kwargs()`
+#   gives the call's arguments).
+
+# %% [markdown]
 # ## Summary
 # - SVD has no prompt: an image, three conditioning numbers and a per-frame guidance scale steer it.
 # - `fps` reaches the UNet as `fps - 1`; `fps=7` is Stability's `fps_id=6`. SVD-XT 1.1 was tuned at fps 7, motion bucket 127.
 # - `motion_bucket_id` changes only its conditioning number; `noise_aug_strength` is also real noise on the image the VAE sees (CLIP sees it clean).
+# - More motion: `motion_bucket_id` first (up to 255), then `noise_aug_strength` (0.1). Less: a lower motion bucket.
 # - The UNet input has 8 channels: 4 noisy latents + 4 image latents repeated on every frame.
 # - Guidance is `linspace(min, max, num_frames)`; the unconditional half gets zero embeddings and zero image latents.
-# - All three checkpoints were trained at 576x1024; 14 frames (svd) or 25 (xt, xt-1-1); xt-1-1 is gated and needs a token.
+
+# %% [markdown]
+# ## Read next
+# The three model cards:
+# [SVD](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid),
+# [SVD-XT](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt),
+# [SVD-XT 1.1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1) (gated: log in to read its
+# files). In each, read "Model Details" (frames, size, what it was finetuned from) and "Uses" (what it is for,
+# and its limitations). In the SVD-XT 1.1 card, find the fixed conditioning (6 fps, motion bucket 127). In the SVD
+# card, the appendix gives the training compute. Then the diffusers
+# [SVD guide](https://huggingface.co/docs/diffusers/using-diffusers/svd): its "micro-conditioning" part is
+# section 4 of this lesson.

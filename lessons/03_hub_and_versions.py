@@ -23,7 +23,8 @@
 # cleaning the cache; tokens and gated repos.
 # Part B: the most common error in old SVD notebooks, `cannot import name 'cached_download'`. We cause it
 # on purpose, read its traceback, diagnose it, and fix it the right way.
-#
+
+# %% [markdown]
 # **The idea.** A model on the Hub is a git repository. Every download names a *revision* (a branch, a tag
 # or a commit), and the client keeps what it downloaded in a cache organised by commit. Version errors are
 # the same story one level up: each library pins a range of the others, and an old pin breaks when the
@@ -40,10 +41,12 @@ if "google.colab" in sys.modules:
 
     install_requirements("hub")  # and the hub extra: uv, for fast throwaway environments
 
+from svd_learn import lesson_work
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("03_hub_and_versions"))
 
 # %% [markdown]
 # ## A real Hub on this machine
@@ -60,7 +63,8 @@ source = print_header()
 # | 1 | Add full-precision weights | configs, `*.safetensors` (fp32) | tag `v1.0` |
 # | 2 | Add the fp16 variant | `*.fp16.safetensors` | branch `main` |
 # | 3 | Try trailing timestep spacing | scheduler config | branch `dev` |
-#
+
+# %% [markdown]
 # `huggingface_hub` reads the `HF_ENDPOINT` variable **once, when it is imported**. So we pick the port,
 # set the variable, and only then start the server (which imports diffusers, which imports huggingface_hub).
 
@@ -476,13 +480,15 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 # - Without access, a gated repo answers with an error that the client raises as `GatedRepoError`. It is a
 #   subclass of `RepositoryNotFoundError`, so catch `GatedRepoError` first if you want to tell them apart.
 #   The fix is on the web page (accept the license), then a token; retrying does not help.
-#
+
+# %% [markdown]
 # **What this local server cannot show.** It has no accounts and no gating. It serves every file to
 # anyone and ignores tokens. So we cannot show you a real gated answer, the license page or a rejected
 # token. It also answers a missing file or revision as a missing repo (`RepositoryNotFoundError`). The Hub
 # raises `RemoteEntryNotFoundError` or `RevisionNotFoundError` there, so we do not show those errors here.
 # Everything else above is the real client against a real HTTP server.
-#
+
+# %% [markdown]
 # # Part B: the version errors
 #
 # ## 9. Cause `cached_download` on purpose
@@ -697,7 +703,8 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 # - Delete the `main` snapshot with `delete_revisions` and load with `local_files_only=True`: read the error.
 # - Run `svd-learn lab list`, then reproduce another error with `svd-learn lab run ID`.
 # - Paste a traceback from an old notebook into `svd-learn explain -`.
-#
+
+# %% [markdown]
 # ## Summary
 # - `from_pretrained(repo, variant="fp16")` downloads configs and `*.fp16.safetensors` only: 4.2 GiB for
 #   SVD-XT instead of 8.4 GiB. `hf_hub_download` fetches one file, `snapshot_download(allow_patterns=...)` a part.
@@ -709,3 +716,12 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 # - `cached_download`: upgrade diffusers (>= 0.29; 0.39+ on today's Colab), never pin huggingface_hub 0.25.2
 #   (transformers 5 refuses it). Install first, then import; after a late install, restart.
 
+# %% [markdown]
+# ## Read next
+# Two guides of `huggingface_hub`, the library this lesson called:
+# - [Download files from the Hub](https://huggingface.co/docs/huggingface_hub/guides/download): read how to
+#   download one file, then an entire repository. Look for `revision`, `allow_patterns`, and `local_dir` (a
+#   plain folder instead of the cache).
+# - [Understand caching](https://huggingface.co/docs/huggingface_hub/guides/manage-cache): read the cache's
+#   layout (`refs`, `blobs` and `snapshots`, as in section 4), then how to scan and clean it (section 7). Look
+#   for `HF_HOME` and `HF_HUB_CACHE`: they move the cache, as the Drive cell of the other lessons does.

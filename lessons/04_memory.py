@@ -20,16 +20,24 @@
 # tool in diffusers and Accelerate really does (and what it costs in time), which common advice does
 # nothing, and how to pick the fastest setup that fits your GPU. Every number comes from a measurement:
 # live cells on tiny weights here, and full-size runs on a real GPU stored with the course.
-#
+
+# %% [markdown]
 # **The idea.** GPU memory holds two things. The *weights* are 4.2 GiB for SVD-XT in fp16. The
 # *activations* are the tensors that one call creates on the way. For SVD the activations are the problem.
 # The UNet sees every frame twice per step. The VAE decodes frames at full resolution. You can move
 # weights off the GPU (offloading). You can cut activations into pieces (chunking). Each costs time. The
 # right mix depends on how much memory you have.
-#
+
+# %% [markdown]
 # **Units.** All sizes in this course are in GiB: 1 GiB = 2^30 bytes. PyTorch reports GiB. Web pages
 # often say GB (10^9 bytes): 4.2 GiB is 4.5 GB.
 #
+# **Allocated and reserved.** PyTorch counts GPU memory two ways. *Allocated* is what live tensors hold.
+# *Reserved* is what PyTorch has taken from the GPU: the allocated memory, plus freed blocks it keeps for
+# reuse. Reserved is what runs out, so the course's peaks are reserved peaks. Section 2.6 shows how the two
+# drift apart.
+
+# %% [markdown]
 # A free Colab T4 has 14.74 GiB. The advice that started this course was: "use `enable_model_cpu_offload()`
 # plus `enable_attention_slicing()`". We will see that it runs out of memory, and why. The lesson ends with
 # the plain recipe that fits (section 6).
@@ -44,7 +52,7 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import memory
+from svd_learn import lesson_work, memory
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 2.6).
 memory.enable_expandable_segments()
@@ -53,6 +61,19 @@ from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("04_memory"))
+
+# %% [markdown]
+# **Optional, on Colab: keep the weights on Google Drive** (lesson 1 explains it). With
+# `KEEP_WEIGHTS_ON_DRIVE = True` the cell mounts your Drive and keeps the Hugging Face cache there. A lesson
+# that already downloaded the weights to your Drive then saves you the 4.2 GiB download. Run it right after the
+# setup cell. Outside Colab it does nothing.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # Without a GPU this lesson runs on **tiny** random weights: the real classes, small sizes. The memory
@@ -85,8 +106,9 @@ assert 4.1 < sum(weights_gib.values()) < 4.3
 # host RAM. A plain PyTorch model is built with random weights first; loading then overwrites them. For a
 # moment the host holds the model twice. `accelerate.init_empty_weights()` builds the model on the `meta`
 # device instead: shapes, no memory. Then the weights go straight into it. We build the real SVD-XT VAE
-# (0.1 B parameters, fp32) both ways and measure the process's memory (RSS). This runs first in the lesson,
-# before any pipeline was loaded and freed: freed memory would be reused and hide the growth.
+# (0.1 B parameters, fp32) both ways and measure the process's memory: its *RSS* (resident set size), the
+# host RAM the process really occupies. This runs first in the lesson, before any pipeline was loaded and
+# freed: freed memory would be reused and hide the growth.
 
 # %%
 import gc
@@ -122,7 +144,8 @@ _ = gc.collect()
 # `low_cpu_mem_usage=True` is its default. diffusers' docstring says it "tries to not use more than 1x model
 # size in CPU memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`).
 # Without accelerate diffusers warns, and the host RAM peak rises.
-#
+
+# %% [markdown]
 # Two more loading arguments come from Accelerate:
 # - `device_map="cuda"` loads the weights onto the GPU instead of the CPU. Section 3 measures it: it saved
 #   no host RAM there, and the GPU peak was 1.1 GiB higher.
@@ -166,7 +189,9 @@ assert seen[0][:2] == (2, num_frames) and len(seen) == 2  # 2 steps, one UNet ca
 # Inside, the UNet flattens that to a batch of 2 x frames images: **50 for SVD-XT**. Its first blocks work
 # on the latent grid, 72 x 128 = 9,216 positions for a 576 x 1024 video, with 320 channels. One feature map
 # of the real model is 50 x 9,216 x 320 x 2 bytes. The feed-forward layer of each transformer block
-# widens that 8x (GEGLU: 4x wider, and twice that before its gate). From the real config:
+# widens that 8x. It is a *GEGLU*, a gated layer: one projection makes two tensors, each 4x wider than its
+# input, and multiplies one by a smooth function (GELU) of the other. So the projection's output is 8x
+# wider. From the real config:
 
 # %%
 unet_config = models.real_configs("svd-xt")["unet"]
@@ -295,13 +320,18 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 # %% [markdown]
 # Four placements, from most GPU memory to least:
 # - **gpu**: everything stays on the GPU. Nothing moves; the fastest.
-# - **model offload**: one network at a time (the UNet, 2.8 GiB, plus the VAE). Moving 4.2 GiB over PCIe
-#   per call costs a few seconds. The host must hold every weight (about 6 GiB of host RAM, measured).
-# - **group offload** (`pipe.unet.enable_group_offload(..., use_stream=True)`): the UNet's blocks stream in
-#   while the previous block computes, and go back to the CPU as soon as they are done (so the trace shows
-#   the UNet on the CPU even right after it ran). Only the UNet: on the whole pipeline it clashes with the
-#   VAE's fp32 upcast. Each step moves the whole UNet again.
+# - **model offload**: one network at a time (the UNet, 2.8 GiB, plus the VAE). The weights travel over
+#   *PCIe*, the bus between the host's memory and the GPU. Moving 4.2 GiB over it per call costs a few
+#   seconds. The host must hold every weight (about 6 GiB of host RAM, measured).
+# - **group offload**: the UNet's blocks come to the GPU one after another, at every step (details below).
 # - **sequential offload**: one layer at a time. The least GPU memory, and much slower.
+
+# %% [markdown]
+# Group offload is `pipe.unet.enable_group_offload(..., use_stream=True)`. A *CUDA stream* is a queue of GPU
+# work; copies on their own stream run while another stream computes. So the next block streams in while the
+# previous one computes. Each block goes back to the CPU as soon as it is done (so the trace shows the UNet on
+# the CPU even right after it ran). Only the UNet: on the whole pipeline it clashes with the VAE's fp32
+# upcast. Each step moves the whole UNet again.
 #
 # ### 2.2 Attention slicing does nothing for SVD
 #
@@ -400,7 +430,8 @@ assert decoder_batches == [2] * (num_frames // 2)
 # each other. The diffusers docs warn about it ([SVD guide](https://huggingface.co/docs/diffusers/using-diffusers/svd)):
 # with `decode_chunk_size=1` "the video might have some flickering", and a smaller chunk "slightly leads to
 # video quality deterioration".
-#
+
+# %% [markdown]
 # We measure it. One set of latents for all 25 frames (a few denoising steps), then the same latents decoded
 # with `decode_chunk_size` 1, 2, 8 and 25. `pipe.decode_latents` is the pipeline's own decode loop. Two
 # numbers per chunk size:
@@ -455,7 +486,8 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # On tiny weights the frames are noise, so read only the structure there: the pixels differ, and chunks
 # are independent. With the real model, the table is the real cost. If a border change is clearly larger
 # than an inside change, you would see it as a jump every `decode_chunk_size` frames.
-#
+
+# %% [markdown]
 # **Why the course decodes 2 frames at a time on a T4.** The planner (section 4) measured two plans on a
 # T4 budget. Both keep the whole model on the GPU. `gpu-decode8` peaked at 13.42 GiB reserved, `gpu-decode2`
 # at 12.56 GiB. Both decoded in about 2.5 s. The chunk changes the video: the VAE's temporal layers see only
@@ -489,6 +521,65 @@ print(f"{memory.ALLOC_CONF_VARIABLE}={os.environ[memory.ALLOC_CONF_VARIABLE]}")
 assert memory.expandable_segments_enabled()
 
 # %% [markdown]
+# ### 2.7 Reading an out-of-memory message
+#
+# Running out of GPU memory is the first error most SVD learners meet. PyTorch's message says what went wrong
+# in numbers. Here is a real one: the seed's recipe of section 1.3, on the H100 capped like a T4 (section 3).
+# The course stored its first 300 characters. One sentence per line:
+
+# %%
+print(seed_oom["error"].replace(". ", ".\n").replace("; ", ";\n"))
+print("\nraised during:", seed_oom["error_at"])
+
+# %% [markdown]
+# Line by line:
+# 1. **Tried to allocate 7.03 GiB**: what one operation asked for, in one piece. Here it is the decode
+#    tensor of section 1.3: 25 frames at once.
+# 2. **total capacity ... of which ... is free**: the whole card. On a real T4 this line says 14.74 GiB, and
+#    the free part is small. This run was an H100 under a cap, so read line 4 instead.
+# 3. **this process has 13.33 GiB memory in use**: everything the process holds on the GPU. That is PyTorch's
+#    reserved memory, plus the *CUDA context* (the GPU's copy of the libraries' code and state, outside
+#    PyTorch's pool).
+
+# %% [markdown]
+# 4. **14.74 GiB allowed**: the cap. Free under it: 14.74 - 13.33 = 1.41 GiB, far less than 7.03.
+# 5. **12.55 GiB is allocated by PyTorch**: the live tensors (the weights and the activations).
+# 6. **107.71 MiB is reserved by PyTorch but unallocated**: reserved but free, the gaps of section 2.6. The
+#    full message goes on: "If reserved but unallocated memory is large try setting
+#    PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation."
+
+# %% [markdown]
+# The same numbers, read by code: what was asked for, what was free, and where the rest went.
+
+# %%
+import re
+
+
+def gib(pattern):
+    """The first size after `pattern` in the message, in GiB."""
+    value, unit = re.search(pattern + r" ([\d.]+) (GiB|MiB)", seed_oom["error"]).groups()
+    return float(value) / (1024 if unit == "MiB" else 1)
+
+
+asked, in_use, allowed = gib("Tried to allocate"), gib("this process has"), float(re.search(r"([\d.]+) GiB allowed", seed_oom["error"])[1])
+allocated, gaps = gib("Of the allocated memory"), gib("PyTorch, and")
+print(f"asked {asked:.2f} GiB | free under the cap {allowed - in_use:.2f} GiB | reserved but unallocated {gaps:.2f} GiB "
+      f"| outside PyTorch (CUDA context) {in_use - allocated - gaps:.2f} GiB")
+assert asked > allowed - in_use and gaps < 0.5 and abs(asked - all_frames_gib) < 0.01
+
+# %% [markdown]
+# **What to change first.**
+# - *The request is far larger than what is free* (here 7.03 GiB against 1.41): make that one operation
+#   smaller. The message says how large, and the traceback's last diffusers lines say where. In the VAE
+#   decode: a smaller `decode_chunk_size` (2 frames need 0.56 GiB). In the UNet: fewer frames, then forward
+#   chunking (section 2.4).
+# - *"Reserved but unallocated" is large* (GiBs, not MiBs): memory is lost in gaps. Set expandable segments
+#   before CUDA starts (section 2.6).
+# - *Only then* offload: it frees the most, and costs the most time (section 3).
+#
+# Here the gaps were 0.11 GiB, so expandable segments would not have saved this run. A smaller decode chunk did.
+
+# %% [markdown]
 # ## 3. Measured: full-size SVD-XT under a T4's limits
 #
 # `benchmarks/run_plans.py` built the real SVD-XT architecture from its real configs with random fp16
@@ -514,7 +605,8 @@ for r in t4_runs:
 # H100, a full call takes 3 minutes. Three `main` runs loaded the weights straight onto the GPU
 # (`from_pretrained(..., device_map="cuda")`). That saved no host memory and cost 1.1 GiB more at
 # gpu-decode8's peak. So the plans load onto the CPU, then move the pipeline.
-#
+
+# %% [markdown]
 # **Read the seconds with care.** The cap makes an H100 run out of memory where a T4 would. It does not
 # make it as slow as a T4: a T4 computes many times slower (`t4.describe_estimate` gives the course's
 # estimate). The times compare plans on the H100. On a real T4 the ratios may differ.
@@ -572,6 +664,8 @@ assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chose
 #   was 1.25x faster. It also needs less host RAM (free Colab has 12.7 GiB): the weights do not have to stay
 #   in host memory. Most of the gain is in the decode (2.6 s against 4.8 to 5.1 s) and in not moving
 #   weights. Per step it is 11%.
+
+# %% [markdown]
 # - Sequential offload needs the least GPU memory (4.6 GiB) and is 7x slower per step: for small GPUs only.
 # - Group offload of the UNet, as set up here (one block per group, CUDA streams), allocated less than
 #   model offload (6.3 GiB against 7.5). But it *reserved* more (its streams fragment memory), ran slower
@@ -681,12 +775,12 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# On a T4 with the real weights, `choose_plan` picks `gpu-decode2` and the peak stays under 14 GiB. On a
+# On a T4 with the real weights, the planner's choice (section 4 printed it) keeps the peak under 14 GiB. On a
 # bigger GPU, wrap the call in `with memory.emulate_t4():` to see a T4's limits.
 #
 # ## 6. The plain recipe for a T4
 #
-# Everything above, as plain diffusers calls you can copy into any Colab notebook. No course code:
+# The planner's T4 choice, as plain diffusers calls you can copy into any Colab notebook. No course code:
 #
 # ```python
 # import os
@@ -703,15 +797,36 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # frames = pipe(image, decode_chunk_size=2, generator=torch.manual_seed(42)).frames[0]  # 4. 2 frames per decode
 # export_to_video(frames, "my_video.mp4", fps=7)                       # 5. the video
 # ```
-#
+
+# %% [markdown]
 # - `torch_dtype=torch.float16` works on every diffusers version. diffusers 0.40 added the new name
 #   `dtype=`, but Colab's diffusers 0.39 ignores `dtype=` and loads fp32 (lesson 1 shows the trap).
 # - `.resize((1024, 576))` stretches a photo of another shape, and a small photo gets blurred by the
 #   upscaling. Lesson 2's `prepare_image` crops instead of stretching.
-# - On an 8 GiB card, replace `pipe.to("cuda")` by `pipe.enable_model_cpu_offload()` and add
-#   `pipe.unet.enable_forward_chunking()`: that is the docs' recipe of section 3.
 #
-# Lesson 5 runs exactly these lines, then shows what the course's `generate_video` adds around them.
+# The recipe lives in one place: the planner. This cell checks that the block above is still its T4 choice.
+# If new measurements change the planner's mind, the cell fails, and the block must change with it.
+
+# %%
+t4_plan = memory.choose_plan(memory.T4_GIB, 12.7).plan
+print(f"the planner's T4 choice: {t4_plan.name} ({t4_plan.description})")
+assert t4_plan.placement == "gpu" and not t4_plan.forward_chunking  # the block's pipe.to("cuda"), nothing chunked
+assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
+
+# %% [markdown]
+# **On a smaller GPU, ask the planner.** `svd-learn plan` prints its choice for any GPU, with the predicted peak
+# and the time measured on the calibration GPU. Here is its answer for an 8 GiB card with Colab's 12.7 GiB of
+# RAM (`memory.plan_command` prints what `svd-learn plan --vram 8 --host-ram 12.7` prints). Then the docs'
+# recipe of section 3, which peaked above 8 GiB:
+
+# %%
+exit_code = memory.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
+print(f"the docs' recipe ({docs['plan']}) peaked at {docs['peak_reserved_gib']:.2f} GiB reserved on the capped H100")
+small = memory.choose_plan(8, 12.7)
+assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.predicted_peak_gib
+
+# %% [markdown]
+# Lesson 5 runs the block above, then shows what the course's `generate_video` adds around it.
 #
 # ## Things to try
 # - `svd-learn plan --vram 8 --host-ram 12.7`, then `--frames 14`: what changes, and why?
@@ -719,15 +834,25 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - On a GPU: measure `memory.apply_plan(load(), "docs-recipe", "cuda")` under `memory.emulate_t4()` and
 #   compare with section 3.
 # - Run `benchmarks/run_plans.py --jobs smoke` on a big GPU (see benchmarks/README.md).
-#
+
+# %% [markdown]
 # ## Summary
 # - SVD's memory is activations: the UNet runs on 2 x frames images (CFG), and the VAE decodes at full size;
 #   decoding all 25 frames at once needs one 7.03 GiB tensor.
 # - `decode_chunk_size` is the VAE's memory knob; `unet.enable_forward_chunking()` cuts the feed-forward layers.
 # - `enable_attention_slicing()` changes nothing for SVD; the temporal VAE has no slicing or tiling.
 # - Offloading (model, group, sequential) trades time and host RAM for GPU memory.
-# - On a T4: everything on the GPU, decode 2 frames at a time (8 from 16 GiB up), expandable segments on.
-#   On an H100 capped like a T4 these plans peaked at 12.6 and 13.4 GiB, and ran 1.25x to 1.28x faster than
-#   the documentation's low-memory recipe. The cap emulates a T4's memory, not its speed.
+# - An out-of-memory message says what was asked for and what was free: shrink that operation first.
+# - On a T4: the planner's choice (section 4), with expandable segments on. Capped like a T4, it ran 1.25x
+#   faster than the docs' low-memory recipe (section 3).
 # - A small `decode_chunk_size` changes the pixels: each chunk is decoded without the other frames.
 # - `memory.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.
+
+# %% [markdown]
+# ## Read next
+# - Accelerate's [Big Model Inference](https://huggingface.co/docs/accelerate/usage_guides/big_modeling): read how
+#   `init_empty_weights` builds a model without memory (section 1.1 here), then what `device_map="auto"` and
+#   `max_memory` do. Look for the offload hooks: `enable_model_cpu_offload` is built on them (section 2.1).
+# - diffusers' [Reduce memory usage](https://huggingface.co/docs/diffusers/optimization/memory): read its parts
+#   on offloading (CPU, model and group offloading), and on VAE slicing and tiling. Check each against this
+#   lesson: which ones reach SVD's UNet and temporal VAE, and what each cost here.

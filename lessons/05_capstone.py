@@ -16,15 +16,16 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/05_capstone.ipynb)
 #
-# **What you will learn.** First, the plain diffusers recipe for a T4, from the end of lesson 4: you run
-# it. Then how the four lessons harden it into one program that does not fall over. That program checks
-# its inputs and outputs before it spends GPU time. It picks a memory plan that fits the GPU it finds. It
-# recovers from running out of GPU memory. It writes a video every browser plays, never leaves half a file
-# behind, and records what it did. You will run it, then take each decision apart.
-#
-# **The idea.** The recipe is six calls. `svd_learn.generate.generate_video` is the same recipe with the
-# checks around it, and `svd-learn generate IMAGE -o OUT.mp4` is that function on the command line. Its
-# steps, in order:
+# **What you will learn.** First, the plain diffusers recipe for a T4, from the end of lesson 4, with lesson
+# 2's motion settings: you run it. Then how the four lessons harden it into one program that does not fall
+# over. That program checks its inputs and outputs before it spends GPU time. It picks a memory plan that
+# fits the GPU it finds. It recovers from running out of GPU memory. It writes a video every browser plays,
+# never leaves half a file behind, and records what it did. You will run it, then take each decision apart.
+
+# %% [markdown]
+# **The idea.** The recipe is a few diffusers calls. `svd_learn.generate.generate_video` is the same recipe
+# with the checks around it, and `svd-learn generate IMAGE -o OUT.mp4` is that function on the command line.
+# Its steps, in order:
 #
 # 1. check the outputs (refuse to overwrite; create a missing folder);
 # 2. load the image (lesson 2): upright, RGB, resized and centre-cropped to the model's size;
@@ -45,7 +46,7 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import memory
+from svd_learn import lesson_work, memory
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4, 2.6).
 memory.enable_expandable_segments()
@@ -54,24 +55,60 @@ from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("05_capstone"))
+
+# %% [markdown]
+# **Optional, on Colab: keep the weights on Google Drive** (lesson 1 explains it). With
+# `KEEP_WEIGHTS_ON_DRIVE = True` the cell mounts your Drive and keeps the Hugging Face cache there. A lesson
+# that already downloaded the weights to your Drive then saves you the 4.2 GiB download. Run it right after the
+# setup cell. Outside Colab it does nothing.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # On Colab with a T4 the source is **pretrained**. The recipe downloads SVD-XT once (4.2 GiB) and makes a
-# real video of 25 frames in 25 steps. Then `generate_video` makes a second one, from the cache. Without a
-# GPU the source is **tiny**: the same code runs with tiny random weights, at the real model's frame count
-# and 1/8 of its size, and **the frames are noise**. On a CPU the recipe takes 2 steps instead of 25: a
-# CPU is slow. Everything else below (checks, plan, fallbacks, file, report) is the same.
+# real video of 25 frames in 25 steps: the lesson's one full video. Then `generate_video` makes a short one
+# (14 frames, 5 steps) from the cache, to show what it adds. Without a GPU the source is **tiny**: the same
+# code runs with tiny random weights, at 1/8 of the real size, and **the frames are noise**. On a CPU the recipe
+# takes 2 steps instead of 25: a CPU is slow. Everything else (checks, plan, fallbacks, file, report) is the same.
 #
 # ## 0. The plain recipe
 #
-# These are the lines of lesson 4, section 6. Only three things come from the course: where the weights
-# are (`location`: the Hub repo id on Colab, a local folder on tiny weights), the size (576x1024 for the
-# real model), and the device. How long the two videos take on a T4 (an estimate; the download comes on top):
+# These are the lines of lesson 4, section 6, with lesson 2's motion settings spelled out. **Your own photo:** on
+# Colab, set `UPLOAD_MY_PHOTO = True` below and pick one (landscape, at least 1024x576 is best). Otherwise
+# the recipe animates the sample photo.
+
+# %%
+from pathlib import Path
+
+from svd_learn import models
+
+UPLOAD_MY_PHOTO = False  # True on Colab: choose a photo from your computer
+photo_path = models.SAMPLE_IMAGE
+if UPLOAD_MY_PHOTO and "google.colab" in sys.modules:
+    from google.colab import files
+
+    uploaded = files.upload()  # a file chooser appears below the cell
+    photo_path = Path(next(iter(uploaded))) if uploaded else photo_path
+print("photo:", photo_path.name)
+
+# %% [markdown]
+# Only three things come from the course: where the weights are (`location`: the Hub repo id on Colab, a
+# local folder on tiny weights), the size (576x1024 for the real model), and the device. The recipe is the
+# planner's choice for a T4 (lesson 4): the cell checks that it still is. How long the video takes on a T4
+# (an estimate; the download comes on top):
 
 # %%
 from svd_learn import t4
 
-print("two videos of 25 steps:", t4.describe_estimate(unet_steps=2 * 25, decoded_frames=2 * 25))
+t4_recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan
+print(f"the planner's T4 choice: {t4_recipe.name} ({t4_recipe.description})")
+assert t4_recipe.placement == "gpu" and not t4_recipe.forward_chunking and t4_recipe.decode_chunk_size == 2  # the lines below
+print("one video of 25 steps:", t4.describe_estimate(unet_steps=25))
 
 # %%
 import os
@@ -79,13 +116,11 @@ import os
 os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # before CUDA starts: PyTorch reads it once
 
 import tempfile
-from pathlib import Path
 
 import torch
 from diffusers import StableVideoDiffusionPipeline
 from diffusers.utils import export_to_video, load_image
-
-from svd_learn import models
+from PIL import ImageOps
 
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
@@ -94,9 +129,20 @@ work = Path(tempfile.mkdtemp())
 
 pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
 pipe.to(device)
-image = load_image(str(models.SAMPLE_IMAGE)).resize((width, height))
-frames = pipe(image, height=height, width=width, num_inference_steps=steps, decode_chunk_size=2,
-              generator=torch.manual_seed(42)).frames[0]
+image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
+frames = pipe(
+    image,
+    height=height,
+    width=width,
+    num_inference_steps=steps,
+    motion_bucket_id=127,  # more motion: 180 first, up to 255 (lesson 2, section 7)
+    noise_aug_strength=0.02,  # still too still: 0.1
+    fps=7,
+    min_guidance_scale=1.0,
+    max_guidance_scale=3.0,
+    decode_chunk_size=2,
+    generator=torch.manual_seed(42),
+).frames[0]
 export_to_video(frames, str(work / "recipe.mp4"), fps=7)
 print(f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]} in {work / 'recipe.mp4'}")
 assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].size == (width, height)
@@ -104,12 +150,15 @@ assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].s
 # %% [markdown]
 # That is a video. In your own notebook, put the `PYTORCH_CUDA_ALLOC_CONF` line first: PyTorch reads it
 # once, when CUDA starts. Here the setup cell set it already, before `print_header()` asked the GPU for its
-# name (that starts CUDA). On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU, and
-# imageio pads 128x72 to a multiple of 16. The cell ran anyway: the fp16 warning is about the real model,
-# and 1024x576 needs no padding. On Colab's GPU you see neither. Two things are worth a second look:
-# - The sample photo is 640x427. `.resize((1024, 576))` stretches it from 3:2 to 16:9 and enlarges it
-#   1.6 times. Enlarging invents no detail: the video is softer than one made from a large photo. Use your
-#   own photo of at least 1024x576 for the best result. `generate_video` crops instead of stretching.
+# name (that starts CUDA). On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU,
+# and imageio pads 128x72 to a multiple of 16. The cell ran anyway: the fp16 warning is about the real model,
+# and 1024x576 needs no padding. On Colab's GPU you see neither.
+
+# %% [markdown]
+# Two things are worth a second look:
+# - `ImageOps.fit` crops your photo to 16:9; a plain `.resize((1024, 576))` would stretch it. The sample photo
+#   is 640x427, so it is also enlarged 1.6 times. Enlarging invents no detail: the video is softer than one
+#   from a large photo.
 # - The pipeline stays in memory until you drop it. A second pipeline beside it would need another
 #   4.2 GiB of GPU memory and of host RAM. So free it before the next section:
 
@@ -127,32 +176,58 @@ if torch.cuda.is_available():
 # What the recipe does not do:
 # - check that it can write the output before it spends minutes;
 # - pick the settings for the GPU it finds, and recover from out-of-memory;
-# - crop instead of stretch;
+# - refuse a photo so small that the video would be blur;
 # - write the file safely, and say what it did.
 #
 # `generate_video` adds exactly that.
 #
 # ## 1. The whole run, in one call
+#
+# The recipe made this lesson's full video. To stay within a Colab session, `generate_video` now makes a short
+# one: 14 frames in 5 steps (it accepts every parameter of lesson 2 by name). The checks, the plan, the file and
+# the report are the same at any length. The cell first prints how long it takes on a T4.
 
 # %%
 from svd_learn import generate
 
+print("14 frames, 5 steps:", t4.describe_estimate(unet_steps=5, num_frames=14))
+
 video_path = work / "videos" / "rocket.mp4"  # the folder does not exist yet: generate_video creates it
-run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0)
+run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0, num_frames=14, num_inference_steps=5)
 
 # %% [markdown]
-# Each line above is one step of the list. `run` is the report, also saved as JSON beside the video.
-# Here is the frame grid: five frames from first to last.
+# Each line above is one step of the list. `run` is the report, also saved as JSON beside the video. The
+# warning about `num_frames=14` is honest: SVD-XT was trained on 25. Nothing was downloaded a second time:
+# `from_pretrained` found the recipe's files in the Hub cache. `huggingface_hub` can tell where a cached file is:
 
 # %%
+import huggingface_hub
+
+cached = huggingface_hub.try_to_load_from_cache(models.get_checkpoint("svd-xt").repo_id, "model_index.json")
+print("model_index.json in the Hub cache:", cached if isinstance(cached, str) else "no (tiny weights are a local folder)")
+assert isinstance(cached, str) == (source.name == "pretrained")
+
+# %% [markdown]
+# Here is the frame grid: five frames from first to last. diffusers reads a video back with `load_video`
+# (a list of PIL images) and lays images out with `make_image_grid`:
+
+# %%
+from diffusers.utils import load_video, make_image_grid
 from IPython.display import Video, display
 
+loaded = load_video(str(video_path))
+display(make_image_grid(loaded[:: len(loaded) // 5][:5], rows=1, cols=5))
+print(f"{len(loaded)} frames of {loaded[0].size[0]}x{loaded[0].size[1]}" + (" (random weights: noise is expected)" if run.random_weights else ""))
+
+# %% [markdown]
+# The course's `video.read_frames` reads the same frames, as arrays, and counts them against the report:
+
+# %%
 from svd_learn import video
 
 frames = video.read_frames(video_path)
-display(video.frame_grid(frames, columns=5, every=len(frames) // 5))
-print(f"{len(frames)} frames of {run.width}x{run.height}" + (" (random weights: noise is expected)" if run.random_weights else ""))
-assert len(frames) == run.frames == models.get_checkpoint("svd-xt").num_frames
+print(f"{len(frames)} frames, the report says {run.frames}")
+assert len(frames) == run.frames == len(loaded) == 14
 
 # %% [markdown]
 # And the video itself, as a browser plays it:
@@ -178,10 +253,39 @@ print("files:", sorted(p.name for p in video_path.parent.iterdir()))
 assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "rocket.json", "rocket.mp4"]
 
 # %% [markdown]
+# diffusers' `export_to_video` wrote the recipe's file in section 0. It is H.264 and yuv420p too: read it.
+# What the course's writer adds is the rest of this section and the next. It keeps the frame size: imageio,
+# which `export_to_video` calls, enlarges a size that is not a multiple of 16 (128x72 becomes 128x80 on tiny
+# weights; 1024x576 needs no change). It writes under a temporary name. And it never overwrites by accident.
+
+# %%
+recipe_info = video.read_video_info(work / "recipe.mp4")
+print(recipe_info)
+recipe_frames = load_video(str(work / "recipe.mp4"))  # diffusers reads it back
+print(f"read back by load_video: {len(recipe_frames)} frames of {recipe_frames[0].size[0]}x{recipe_frames[0].size[1]}")
+assert (recipe_info["codec"], recipe_info["pix_fmt"]) == ("h264", "yuv420p")
+assert recipe_frames[0].size == (width, -(-height // 16) * 16)  # the height rounded up to a multiple of 16
+
+# %% [markdown]
+# diffusers writes GIFs too, with `export_to_gif`. `generate_video(..., gif=True)` wrote one beside the video,
+# atomically like the mp4. Both GIFs hold the same frames:
+
+# %%
+from diffusers.utils import export_to_gif
+
+plain_gif = export_to_gif(loaded, str(work / "plain.gif"), fps=7)
+from PIL import Image
+
+with Image.open(plain_gif) as ours, Image.open(video_path.with_suffix(".gif")) as course:
+    print(f"export_to_gif: {ours.n_frames} frames | generate_video's GIF: {course.n_frames} frames")
+    assert ours.n_frames == course.n_frames == run.frames
+
+# %% [markdown]
 # Only the video, the GIF and the report are there: no temporary file. Each was written as
 # `.rocket.<random>.partial.mp4` beside its target, then renamed. `os.replace` is atomic on one file
 # system. So a crash or a Ctrl-C leaves the old file or nothing, never half a video.
-#
+
+# %% [markdown]
 # ## 3. Outputs are checked first, and never overwritten by accident
 #
 # A generation on a T4 takes minutes. Finding out *after* that the output cannot be written wastes them,
@@ -202,7 +306,29 @@ assert video_path.read_bytes() == before
 # refused) and `prepare_image` (resize and centre-crop to the model's size, refusing more than 2x upscaling).
 # The sample photo is 640x427: it is enlarged 1.6 times to cover 1024x576, then cropped. That is allowed,
 # but enlarging invents no detail, so the video is softer than one from a larger photo.
-# The parameters start from the checkpoint's preset (the model card's values) and are validated.
+#
+# The pipeline's own way to prepare a photo is diffusers' `load_image` and Pillow's `ImageOps.fit`, as in the
+# recipe. `prepare_image` gives the same size, and refuses a photo that would need more than 2x enlarging:
+
+# %%
+plain_image = ImageOps.fit(load_image(str(models.SAMPLE_IMAGE)), (run.width, run.height))
+print("ImageOps.fit:", plain_image.size, "| the run's size:", (run.width, run.height))
+assert plain_image.size == (run.width, run.height)
+
+# %% [markdown]
+# The parameters start from diffusers' own defaults, which live in the call's signature:
+
+# %%
+import inspect
+
+call = inspect.signature(StableVideoDiffusionPipeline.__call__).parameters
+motion = ("fps", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale", "max_guidance_scale")
+print("diffusers' defaults:", {name: call[name].default for name in motion})
+assert all(run.parameters[name] == call[name].default for name in motion)
+
+# %% [markdown]
+# The course's preset for SVD-XT holds the same values (lesson 2 compares the presets). The run used them,
+# validated, with the 14 frames and 5 steps we asked for:
 
 # %%
 from svd_learn import parameters
@@ -213,13 +339,12 @@ image = parameters.prepare_image(parameters.load_image(models.SAMPLE_IMAGE), run
 print("image prepared to", image.size, image.mode)
 assert image.size == (run.width, run.height) and image.mode == "RGB"
 preset = parameters.preset("svd-xt")
-assert {k: run.parameters[k] for k in ("num_frames", "num_inference_steps", "fps", "motion_bucket_id")} == {
-    k: getattr(preset, k) for k in ("num_frames", "num_inference_steps", "fps", "motion_bucket_id")
-}
+assert {k: run.parameters[k] for k in motion} == {k: getattr(preset, k) for k in motion}
+assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == (14, 5)
 
 # %% [markdown]
-# Same frames, steps, fps and motion bucket as the model card. Only the size differs on tiny weights (their
-# "trained size" is 576x1024 / 8), and the decode chunk, which is the memory plan's choice (section 5).
+# Same fps, motion bucket, noise and guidance as the model card. The size differs on tiny weights (their
+# "trained size" is 576x1024 / 8), and the decode chunk is the memory plan's choice (section 5).
 #
 # ## 5. The memory plan: the fastest that fits this GPU
 #
@@ -230,13 +355,13 @@ assert {k: run.parameters[k] for k in ("num_frames", "num_inference_steps", "fps
 # %%
 from svd_learn import memory
 
-t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
+on_t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
 small = memory.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
 print("this run:", run.plan)
-print(f"on a T4:  {t4.plan.name}, predicted peak {t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
+print(f"on a T4:  {on_t4.plan.name}, predicted peak {on_t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
 print(f"on 8 GiB: {small.plan.name}, predicted peak {small.predicted_peak_gib:.1f} GiB")
-assert t4.fits and t4.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB and t4.plan.placement == "gpu"
-assert small.fits and small.predicted_peak_gib < t4.predicted_peak_gib and small.plan.placement != "gpu"
+assert on_t4.fits and on_t4.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB and on_t4.plan.placement == "gpu"
+assert small.fits and small.predicted_peak_gib < on_t4.predicted_peak_gib and small.plan.placement != "gpu"
 
 # %% [markdown]
 # Why, in the planner's words (its wording and calibration evolve with new measurements, so this cell's
@@ -245,48 +370,63 @@ assert small.fits and small.predicted_peak_gib < t4.predicted_peak_gib and small
 # %%
 # NBVAL_IGNORE_OUTPUT
 print("this run:", run.plan_reason, "\n")
-print(t4.explain())
+print(on_t4.explain())
 
 # %% [markdown]
 # The plan decides where the three networks sit and how many frames the VAE decodes at once. On a T4 the
-# whole model fits on the GPU if the VAE decodes a few frames at a time: that is faster than offloading,
-# which moves weights over PCIe every call. On 8 GiB the weights no longer fit beside the activations, so
-# the planner offloads. On a CPU there is nothing to plan: everything runs there.
+# planner keeps the whole model on the GPU and decodes a few frames at a time: that is faster than
+# offloading, which moves weights over PCIe (the bus between the host and the GPU) every call. On 8 GiB the
+# weights no longer fit beside the activations, so the planner offloads. On a CPU there is nothing to plan:
+# everything runs there.
 #
 # `generate_video` also asks PyTorch for *expandable segments* before CUDA starts: less fragmentation, and
-# the calibration was measured with them. `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without
-# FlashAttention (a T4 lacks it). That is how the course checked this very function on a lent H100 80GB,
-# with full-size random SVD-XT weights. 25 frames, 576x1024, 25 steps (`benchmarks/results/capstone-*.json`;
-# with 24 GiB the planner now takes `gpu-decode8`, as fast, with 8 frames decoded at once):
+# the calibration was measured with them.
+
+# %% [markdown]
+# `emulate_t4=True` caps a bigger GPU at 14.74 GiB, without FlashAttention (a T4 lacks it). That is how the
+# course checked this very function on a lent H100 80GB, with full-size random SVD-XT weights: 25 frames,
+# 576x1024, 25 steps (`benchmarks/results/capstone-*.json`; with 24 GiB the planner now takes `gpu-decode8`,
+# as fast, with 8 frames decoded at once). "Peak reserved" is the most GPU memory PyTorch held (lesson 4):
 #
 # | budget | plan chosen | peak reserved | pipeline call | host RAM peak |
 # |---|---|---|---|---|
 # | T4 (`--emulate-t4`, 14.74 GiB) | gpu-decode2 | 12.56 GiB (limit 14.0) | 24.9 s | 3.8 GiB |
 # | 24 GiB (`--vram-budget 24`, FlashAttention allowed) | gpu-decode2 | 12.56 GiB | 22.0 s | 3.8 GiB |
 # | 8 GiB (`--vram-budget 8`) | sequential-offload-chunked-decode1 | 4.61 GiB | 196 s | 6.5 GiB |
-#
+
+# %% [markdown]
 # The same plan took 23.7 s in lesson 4's run and 24.9 s here. That is run-to-run noise of one plan, not a
 # cost. The memory figures carry over to a real T4. The seconds do not: the cap emulates a T4's memory,
 # not its speed. For a T4's time, read the estimate printed at the top of this lesson.
-#
+
+# %% [markdown]
 # ## 6. Out of GPU memory: free, fall back, say so, record it
 #
 # A prediction can be wrong: another notebook holds memory, the image is larger, a library version
 # allocates more. Then the pipeline raises `torch.OutOfMemoryError`. `generate_video` catches it, drops
 # the pipeline (and the offload hooks attached to it), runs `gc.collect()` and `torch.cuda.empty_cache()`,
-# loads a fresh pipeline and tries the next plan down. We cannot run out of GPU memory on a CPU, so we
-# simulate it: `generate.simulated_out_of_memory` makes the first plan's run raise the same error a GPU would.
+# loads a fresh pipeline and tries the next plan down.
+#
+# We cannot run out of GPU memory on a CPU, and on a T4 we do not want to. So we **simulate** it:
+# `generate.simulated_out_of_memory` makes the first plan's run raise the error class a GPU would raise
+# (`torch.OutOfMemoryError`), with a message that says it is simulated. Nothing runs out of memory here.
 
 # %%
-with generate.simulated_out_of_memory(memory.fallback_order()[0]):
+from svd_learn import t4
+
+print("4 frames, 2 steps:", t4.describe_estimate(unet_steps=2, num_frames=4))
+simulated = "SIMULATED out of memory: raised on purpose to show the fallback; no GPU ran out of memory"
+with generate.simulated_out_of_memory(memory.fallback_order()[0], message=simulated):
     rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4", plan=memory.fallback_order()[0],
                                       num_frames=4, num_inference_steps=2)
 print("fallbacks:", rescued.fallbacks)
 assert rescued.plan == memory.fallback_order()[1] and rescued.fallbacks[0]["plan"] == memory.fallback_order()[0]
+assert rescued.fallbacks[0]["error"] == simulated
 assert video.read_video_info(work / "rescued.mp4")["frames"] == 4
 
 # %% [markdown]
-# (We forced the fastest plan with `plan=`; on a CPU its "GPU" placement simply means "on this device".)
+# (We forced the fastest plan with `plan=`; on a CPU its "GPU" placement simply means "on this device".) A real
+# message has numbers: lesson 4, section 2.7 reads one line by line.
 #
 # ## 7. The report
 #
@@ -306,10 +446,24 @@ assert saved["parameters"]["seed"] == 0 and saved["host_rss_peak_gib"] > 0
 assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["timings"])
 
 # %% [markdown]
+# The versions in the report are the ones this notebook imported: the same diffusers, huggingface_hub and
+# accelerate whose calls you ran in section 0.
+
+# %%
+import accelerate
+import diffusers
+
+imported = {"diffusers": diffusers.__version__, "huggingface_hub": huggingface_hub.__version__, "accelerate": accelerate.__version__}
+same = all(saved["environment"]["versions"][name] == version for name, version in imported.items())
+print("the report's diffusers, huggingface_hub and accelerate are the ones imported here:", same)
+assert same
+
+# %% [markdown]
 # On a GPU the report also has `peak_allocated_gib` and `peak_reserved_gib`. The reserved peak must stay
 # under 14 GiB on a T4. `denoise_peak_allocated_gib` is the peak before decoding: it tells you whether the
 # UNet or the VAE set the peak.
-#
+
+# %% [markdown]
 # ## 8. Mistakes get one clear sentence, not a traceback
 #
 # The command line runs the same function. Its errors say what was wrong and what to do. It exits with
@@ -337,7 +491,8 @@ assert not (work / "a.mp4").exists()
 #   the command falls back to tiny weights, and says so.
 #
 # `tests/test_generate.py` checks each one.
-#
+
+# %% [markdown]
 # ## 9. On the command line
 #
 # ```bash
@@ -349,13 +504,21 @@ assert not (work / "a.mp4").exists()
 #
 # ## Things to try
 # - Run this notebook on Colab with a T4 and compare `run.peak_reserved_gib` with the plan's prediction.
-# - Change `motion_bucket_id` and `noise_aug_strength` (lesson 2) and compare frame grids.
+# - Upload your photo in section 0 and try lesson 2's motion recipe: `motion_bucket_id=180`, then
+#   `noise_aug_strength=0.1`. On the command line: `--motion-bucket-id 180 --noise-aug-strength 0.1`.
 # - Force `plan="sequential-offload-chunked-decode1"` and compare `run.timings` with the auto plan.
 # - Generate twice with the same seed and check that the frames are identical.
-#
+
+# %% [markdown]
 # ## Summary
 # - `generate_video` / `svd-learn generate` = lessons 1 to 4 in order: image, parameters, plan, load, generate, write, report.
 # - Check outputs first; write to a temporary file and rename; never overwrite without `force`.
 # - H.264 + yuv420p + even size = a video every browser plays.
 # - The plan comes from measurements (lesson 4); on out-of-memory, free everything and step down a plan.
 # - The report (JSON) says what ran, with which versions, how much memory and how long.
+
+# %% [markdown]
+# ## Read next
+# diffusers' [Stable Video Diffusion guide](https://huggingface.co/docs/diffusers/using-diffusers/svd), the page
+# this course grew around. Read its first example: it is section 0's recipe. Then its part on micro-conditioning
+# (lesson 2's section 7) and its part on memory: compare each tip with what lesson 4 measured.

@@ -20,7 +20,8 @@
 # several GPUs at once, with 🤗 Accelerate. How the work is split so that every video is made exactly once.
 # How to launch one process per GPU. What happens to a broken image. How a re-run resumes after an
 # interruption. And how much faster two GPUs really are (measured on two H100s).
-#
+
+# %% [markdown]
 # **The idea.** Videos do not depend on each other. So we do not split the *model* across GPUs (SVD-XT
 # fits on one); we split the *list of videos*. Each GPU gets its own process with its own copy of the
 # pipeline and makes its share of the list, one video after another. Nothing has to travel between GPUs
@@ -38,10 +39,24 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("06_many_videos"))
+
+# %% [markdown]
+# **Optional, on Colab: keep the weights on Google Drive** (lesson 1 explains it). With
+# `KEEP_WEIGHTS_ON_DRIVE = True` the cell mounts your Drive and keeps the Hugging Face cache there. A lesson
+# that already downloaded the weights to your Drive then saves you the 4.2 GiB download. Run it right after the
+# setup cell. Outside Colab it does nothing.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # **On Colab.** Colab gives you one GPU, so nothing here runs on several GPUs there. What runs on a Colab
@@ -50,7 +65,8 @@ source = print_header()
 # machine with several GPUs: seeing two or more processes share the list, and the speed-up. For those,
 # section 5 shows numbers measured on two H100s, and section 6 the commands to type on such a machine.
 # Without a GPU (on tiny weights) the lesson starts two CPU processes, so you see the split there too.
-#
+
+# %% [markdown]
 # On **tiny** weights (no GPU) the frames are noise, but everything this lesson is about is real: the
 # processes, the split, the files, the failures and the resume. Without a GPU, the processes are CPU
 # processes talking over `gloo` (PyTorch's CPU backend) instead of GPU processes talking over NCCL.
@@ -63,14 +79,15 @@ source = print_header()
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from diffusers.utils import load_image
+from PIL import ImageOps
 
 from svd_learn import batch, models
 
 work = Path(tempfile.mkdtemp(prefix="many-videos-"))
 images_dir = work / "images"
 images_dir.mkdir()
-sample = Image.open(models.SAMPLE_IMAGE).convert("RGB")
+sample = load_image(str(models.SAMPLE_IMAGE))  # diffusers' loader: upright and RGB
 sample.save(images_dir / "rocket.png")
 ImageOps.mirror(sample).save(images_dir / "rocket_mirrored.png")
 ImageOps.grayscale(sample).save(images_dir / "rocket_grey.png")
@@ -118,6 +135,70 @@ with state.split_between_processes(jobs) as my_jobs:
 assert state.num_processes == 1 and list(my_jobs) == jobs
 
 # %% [markdown]
+# With more processes each gets its own share. Here is the loop above as a whole program: eight jobs, split with
+# `split_between_processes`, the results brought back with `gather_object`. `accelerate launch` starts it as one
+# process per GPU (two CPU processes here, one on Colab's one GPU). Copy it to try Accelerate on your own list.
+
+# %%
+import subprocess
+
+import torch
+
+script = work / "split_jobs.py"
+script.write_text("""
+import torch
+from accelerate import PartialState
+from accelerate.utils import gather_object
+
+state = PartialState(cpu=not torch.cuda.is_available())  # without a GPU, cpu=True makes the processes one group
+jobs = [f"job {number}" for number in range(8)]
+with state.split_between_processes(jobs) as my_jobs:
+    mine = [(state.process_index, job) for job in my_jobs]
+everyone = gather_object(mine)  # every process's list, joined in process order
+if state.is_main_process:
+    for process, job in everyone:
+        print(f"process {process} ran {job}")
+state.wait_for_everyone()  # nobody leaves before the main process has printed
+state.destroy_process_group()  # then close the group cleanly
+""")
+processes = torch.cuda.device_count() or 2  # one per GPU; two CPU processes without a GPU
+launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes), "--num_machines", "1",
+          "--mixed_precision", "no", "--dynamo_backend", "no"] + (["--multi_gpu"] if processes > 1 else [])
+split = subprocess.run([*launch, str(script)], capture_output=True, text=True, timeout=300)
+print(split.stdout)
+ran = [line.split(" ran ")[1] for line in split.stdout.splitlines()]
+assert split.returncode == 0 and sorted(ran) == sorted(f"job {number}" for number in range(8)), split.stderr[-2000:]
+
+# %% [markdown]
+# Each job ran exactly once, and the shares are contiguous (with two processes, process 0 takes the first half).
+# Next, one job itself, in plain diffusers: the job's image, its swept value, a fixed seed, one call, one file. (Few frames and
+# one step, so the lesson runs in seconds.)
+
+# %%
+import gc
+
+from diffusers import StableVideoDiffusionPipeline
+from diffusers.utils import export_to_video
+
+from svd_learn import t4
+
+print("one video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
+device = "cuda" if torch.cuda.is_available() else "cpu"
+height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
+pipe = StableVideoDiffusionPipeline.from_pretrained(models.pipeline_location(source.name, "svd-xt"), variant="fp16",
+                                                    torch_dtype=torch.float16 if device == "cuda" else torch.float32)
+pipe.to(device)
+job = next(job for job in jobs if Path(job.image).name != "broken.png")  # the first job with a real image
+frames = pipe(ImageOps.fit(load_image(str(job.image)), (width, height)), height=height, width=width, num_frames=4,
+              num_inference_steps=1, decode_chunk_size=2, generator=torch.manual_seed(0), **dict(job.sweep)).frames[0]
+print(f"{job.name}: {len(frames)} frames, {dict(job.sweep)} ->", Path(export_to_video(frames, str(work / "one_job.mp4"), fps=7)).name)
+del pipe  # free the GPU for the processes launched below
+gc.collect()
+if torch.cuda.is_available():
+    torch.cuda.empty_cache()
+assert len(frames) == 4
+
+# %% [markdown]
 # `svd-learn batch` is that loop, plus what a real batch needs:
 # - each process loads the pipeline **once** (not once per video) and plans its memory like the capstone;
 # - each video and its report are written atomically;
@@ -134,15 +215,7 @@ assert state.num_processes == 1 and list(my_jobs) == jobs
 # Few frames and steps here, so the lesson runs in seconds.
 
 # %%
-from svd_learn import t4
-
 print("each video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
-
-# %%
-import subprocess
-
-import torch
-
 gpus = torch.cuda.device_count()
 processes = gpus if gpus else 2  # one per GPU; two CPU processes without a GPU
 out_dir = work / "videos"
@@ -193,6 +266,19 @@ for job in good:
 print("videos:", len(good), "each with 4 frames and its report")
 assert [entry["name"] for entry in summary["failed"]] == ["broken__motion_bucket_id-60", "broken__motion_bucket_id-180"]
 print("failed:", summary["failed"][0]["error"])
+
+# %% [markdown]
+# diffusers reads any of these videos back with `load_video`. Here are the frames of the first one (noise on tiny
+# weights; on Colab, your video):
+
+# %%
+from diffusers.utils import load_video, make_image_grid
+from IPython.display import display
+
+first = load_video(str(good[0].video(out_dir)))
+display(make_image_grid(first, rows=1, cols=len(first)))
+print(f"{good[0].video(out_dir).name}: {len(first)} frames of {first[0].size[0]}x{first[0].size[1]}")
+assert len(first) == 4
 
 # %% [markdown]
 # Seeds are fixed too. Every job uses the same seed (`--seed`, default 0) unless you sweep it
@@ -320,7 +406,8 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # be long enough to hide the start-up (under half a minute here). Two conditions:
 # - the processes must not share a GPU: two copies of SVD-XT on one GPU compete for the same compute and memory;
 # - the host must have the RAM to load one pipeline per process at once.
-#
+
+# %% [markdown]
 # ## 6. Launching on a multi-GPU machine
 #
 # On a machine with several GPUs (a cloud VM, a lab server; Colab has one GPU, where plain
@@ -336,13 +423,16 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # Interrupted? Run the same command again: complete videos are skipped. Without a GPU, `--multi_gpu
 # --num_processes 2` starts two CPU processes, as this lesson did. `accelerate config` saves your usual
 # choices so that `accelerate launch -m svd_learn.cli batch ...` needs no flags.
-#
+
+# %% [markdown]
 # ## Things to try
 # - Add `--sweep seed=0,1,2` to the launch above and check that each image now has six videos.
 # - Interrupt a launch with Ctrl-C halfway (in a terminal) and run it again: count what is skipped.
 # - Launch with 3 processes: 8 jobs split 3 + 3 + 2. Which process gets the extra one?
 # - Open one report (`videos/rocket__motion_bucket_id-60.json`): which process, device and plan made it?
-#
+# - Change `split_jobs.py` (section 2) to 9 jobs and launch it again: who gets the ninth?
+
+# %% [markdown]
 # ## Summary
 # - Many videos on many GPUs is data parallelism: split the list of jobs, not the model.
 # - `accelerate launch --num_processes N` starts one process per GPU; `PartialState()` tells each who it is
@@ -352,3 +442,11 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 #   skips what is complete. A failed job is recorded; the others go on.
 # - Measured on two H100s: 2 GPUs made videos about twice as fast as one while working. Start-up and
 #   loading are paid once per launch, so long batches get the full speed-up.
+
+# %% [markdown]
+# ## Read next
+# Accelerate's [Distributed inference](https://huggingface.co/docs/accelerate/usage_guides/distributed_inference)
+# guide. Its first part, "Sending chunks of a batch automatically to each loaded model", is this lesson's
+# pattern: one full copy of the model per GPU, and `split_between_processes`. Look for `apply_padding` (it
+# evens out the shares) and for how the results come back. Its later parts split one model across GPUs: SVD-XT
+# fits one GPU, so you do not need them here.

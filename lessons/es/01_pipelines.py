@@ -35,19 +35,27 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work, memory
+
+# Before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 9; lesson 4 explains).
+memory.enable_expandable_segments()
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("01_pipelines"))
 
 # %% [markdown]
 # **Opcional, en Colab: guarda los pesos en Google Drive.** Cada notebook que abres desde una insignia de Colab
-# recibe una máquina nueva. Por eso vuelve a descargar los 4.2 GiB de pesos (unos minutos cada vez). Si pones
-# `KEEP_WEIGHTS_ON_DRIVE = True` abajo, la celda monta tu Drive (Colab te pide permiso). Después hace que
-# `HF_HOME`, la carpeta de caché de Hugging Face, apunte a tu Drive. Así, la siguiente lección encuentra ahí
-# los archivos y no descarga nada. Necesitas unos 5 GiB libres en tu Drive. Actívalo antes de que algo importe
-# `huggingface_hub`: ejecuta esta celda justo después de la celda de configuración (Setup). Fuera de Colab no
-# hace nada.
+# recibe una máquina nueva. Por eso vuelve a descargar los 4.2 GiB de pesos (unos minutos cada vez). Pon
+# `KEEP_WEIGHTS_ON_DRIVE = True` abajo, y la celda monta tu Drive (Colab te pide permiso). Después hace que
+# `HF_HOME`, la carpeta de caché de Hugging Face, apunte a tu Drive. Todas las lecciones ofrecen esta celda: con
+# ella, las lecciones siguientes encuentran los archivos en tu Drive y no descargan nada. Necesitas unos 5 GiB
+# libres en tu Drive.
+#
+# `huggingface_hub` lee `HF_HOME` una sola vez, cuando se importa. Así que ejecuta esta celda justo después de la
+# celda de configuración (Setup), antes de que algo lo importe. Fuera de Colab, la celda no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -63,8 +71,9 @@ print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 #
 # ## 1. La carpeta que lee `from_pretrained`
 #
-# `pipeline_location` da la carpeta o, para el modelo real, el id del repo en el Hub. Los pesos tiny se
-# construyen una sola vez, en más o menos un segundo. La estructura es la del Hub, archivo por archivo.
+# `pipeline_location` da lo que el curso le pasa a `from_pretrained`. Para el modelo real, es el id del repo en
+# el Hub. Para los pesos tiny, es una carpeta local (se construye una sola vez, en más o menos un segundo). En los
+# dos casos, la estructura es la del Hub, archivo por archivo.
 
 # %%
 from pathlib import Path
@@ -74,12 +83,22 @@ from svd_learn import models
 location = models.pipeline_location(source.name, "svd-xt")
 print("from_pretrained will read:", location if source.name == "pretrained" else "a local folder in the Hub layout")
 
+# %% [markdown]
+# `from_pretrained` hace dos trabajos. Primero consigue una carpeta: un id de repo se descarga en la caché del Hub
+# (la lección 3 enseña la caché). Después construye el pipeline a partir de esa carpeta.
+# `DiffusionPipeline.download` hace solo el primer trabajo y devuelve la carpeta. Con el modelo real, esta celda
+# descarga los 4.2 GiB de pesos (unos minutos en Colab; los tamaños de abajo están en MiB, 2^20 bytes). Después,
+# las celdas siguientes los encuentran en la caché.
+
 # %%
-if source.name != "pretrained":
-    for path in sorted(Path(location).rglob("*")):
-        if path.is_file():
-            kind = "weights" if path.suffix == ".safetensors" else "config"
-            print(f"{kind:8}{path.relative_to(location)}")
+from diffusers import DiffusionPipeline
+
+folder = Path(location) if Path(location).is_dir() else Path(DiffusionPipeline.download(location, variant="fp16"))
+for path in sorted(folder.rglob("*")):
+    if path.is_file():
+        kind = "weights" if path.suffix == ".safetensors" else "config"
+        print(f"{kind:8}{path.stat().st_size / 2**20:9.1f} MiB  {path.relative_to(folder)}")
+assert (folder / "model_index.json").is_file()
 
 # %% [markdown]
 # Hay tres tipos de archivo. `model_index.json` es el índice. Hay un pequeño archivo de configuración JSON por
@@ -87,12 +106,15 @@ if source.name != "pretrained":
 # para los componentes que son redes neuronales. El scheduler y el extractor de características
 # (`feature_extractor`) tienen configuración, pero no tienen pesos.
 #
+# La carpeta tiny tiene dos archivos de pesos por red: fp32 y fp16. Del Hub solo bajaron los archivos fp16: los
+# eligió `variant="fp16"` (sección 4).
+#
 # ## 2. `model_index.json`: el índice
 
 # %%
 import json
 
-from diffusers import DiffusionPipeline, __version__ as diffusers_version
+from diffusers import __version__ as diffusers_version
 
 index = DiffusionPipeline.load_config(location)
 print(json.dumps({k: v for k, v in index.items() if k != "_diffusers_version"}, indent=2))  # that one: next cell
@@ -180,22 +202,39 @@ assert next(real["unet"].parameters()).device.type == "meta"  # nothing was allo
 #
 # El repo incluye cada modelo dos veces: `diffusion_pytorch_model.safetensors` (fp32) y
 # `diffusion_pytorch_model.fp16.safetensors`. `variant="fp16"` le dice a `from_pretrained` que lea el segundo.
-# La prueba: los pesos leídos del archivo fp16 se pueden representar exactamente en fp16 (redondearlos no
-# cambia nada). Los pesos leídos del archivo fp32, no.
+# La prueba: un archivo safetensors empieza con una pequeña cabecera que registra el dtype de cada tensor.
+# `safetensors.safe_open` lee esa cabecera sin cargar los pesos.
 
 # %%
-from diffusers import UNetSpatioTemporalConditionModel
+from safetensors import safe_open
 
-if source.name == "tiny":
-    for variant in ("fp16", None):
-        unet = UNetSpatioTemporalConditionModel.from_pretrained(location, subfolder="unet", variant=variant)
-        weight = unet.conv_in.weight
-        print(f"variant={variant!s:5} -> dtype in memory {weight.dtype}, values exactly fp16: {torch.equal(weight, weight.half().float())}")
-        assert torch.equal(weight, weight.half().float()) == (variant == "fp16")
+for name in ("diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.safetensors"):
+    path = folder / "unet" / name
+    if path.exists():
+        with safe_open(path, framework="pt") as weights:
+            stored = weights.get_slice("conv_in.weight").get_dtype()
+        print(f"unet/{name:42} stores conv_in.weight as {stored}")
+    else:
+        print(f"unet/{name:42} not downloaded: variant='fp16' chose the other file")
+with safe_open(folder / "unet" / "diffusion_pytorch_model.fp16.safetensors", framework="pt") as weights:
+    assert weights.get_slice("conv_in.weight").get_dtype() == "F16"
 
 # %% [markdown]
-# Aquí los dos se cargan en float32, porque no se pidió ningún dtype. El *archivo* decide qué valores obtienes
-# y cuánto descargas. El *argumento dtype* decide qué queda en memoria. En una GPU quieres fp16 en los dos.
+# El *archivo* decide qué valores obtienes y cuánto descargas. El *argumento dtype* decide qué queda en memoria.
+# Carga una red desde el archivo fp16 sin `torch_dtype=`: diffusers te da float32, el doble de memoria. (El VAE
+# es la red más pequeña: 0.2 GiB en fp16.)
+
+# %%
+from diffusers import AutoencoderKLTemporalDecoder
+
+vae = AutoencoderKLTemporalDecoder.from_pretrained(location, subfolder="vae", variant="fp16")  # no torch_dtype
+print("VAE read from its fp16 file, without torch_dtype: in memory as", vae.dtype)
+assert vae.dtype == torch.float32
+del vae
+
+# %% [markdown]
+# En una GPU quieres las dos cosas: los archivos fp16 y fp16 en memoria. Por eso la sección 2 pasó
+# `variant="fp16", torch_dtype=dtype`.
 #
 # ## 5. `torch_dtype=`, no `dtype=`: una trampa en Colab
 #
@@ -203,7 +242,8 @@ if source.name == "tiny":
 # antiguo, `torch_dtype=`, sigue funcionando en esa versión. Solo muestra un aviso: desaparecerá en
 # diffusers 1.0. Las versiones anteriores de diffusers, como la 0.39 de Colab en 2026, solo conocen
 # `torch_dtype=`.
-#
+
+# %% [markdown]
 # **La trampa.** Copia `dtype=torch.float16` de la documentación actual en un Colab con diffusers 0.39. Nada
 # falla. diffusers escribe una línea en el log, ignora el argumento y carga el modelo en fp32: el doble de
 # memoria. El código fuente lo confirma. En diffusers 0.39.0, `DiffusionPipeline.from_pretrained` solo toma
@@ -214,7 +254,8 @@ if source.name == "tiny":
 #
 # El aviso dice que la clase del pipeline no espera esos argumentos y que los va a ignorar. Por eso este curso
 # siempre escribe `torch_dtype=`: todas las versiones de diffusers con SVD lo aceptan.
-#
+
+# %% [markdown]
 # No podemos instalar diffusers 0.39 dentro de este notebook. Pero ese aviso sigue en la versión actual de
 # diffusers, y para la 0.39 `dtype` es solo un nombre que no conoce. Así que pasamos un nombre que la versión
 # actual tampoco conoce, y miramos qué pasa. Pasamos también todos los componentes (`**pipe.components`). Así,
@@ -273,8 +314,6 @@ del unknown, reused
 # %%
 import tempfile
 
-from diffusers import AutoencoderKLTemporalDecoder
-
 variant = "fp16" if pipe.dtype == torch.float16 else None
 saved = Path(tempfile.mkdtemp()) / "my-svd"
 pipe.save_pretrained(saved, variant=variant)
@@ -325,16 +364,24 @@ assert twin.unet is pipe.unet
 # ## 9. Qué devuelve una llamada
 #
 # SVD recibe una imagen y ningún prompt. Llamamos al pipeline con el tamaño con el que se entrenó el modelo, y
-# con pocos pasos. Para los pesos tiny, ese tamaño es el real, 576x1024, dividido entre 8. Esta lección trata de la
-# estructura; la lección 2, de los parámetros. En una GPU, `enable_model_cpu_offload()` deja cada red en la CPU
-# hasta que el pipeline la necesita. Y `decode_chunk_size=2` decodifica dos fotogramas a la vez. Con todo el
-# modelo en la GPU, o con los 25 fotogramas decodificados a la vez, a una T4 no le quedaría memoria suficiente
-# (la lección 4 mide por qué). Esto es lo que tardan en una T4 las dos llamadas de abajo:
+# con pocos pasos. Para los pesos tiny, ese tamaño es el real, 576x1024, dividido entre 8. Esta lección trata de
+# la estructura; la lección 2, de los parámetros.
+#
+# Dónde están las redes durante la llamada, y cuántos fotogramas decodifica el VAE a la vez, es la *receta para
+# T4* del curso. Es lo que elige el planificador de memoria para una T4 (14.74 GiB de memoria de GPU, 12.7 GiB de
+# RAM): la lección 4 mide por qué cabe. La celda la imprime, y también lo que tardan en una T4 las dos llamadas
+# de abajo:
 
 # %%
 from svd_learn import t4
 
+recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
+print(f"the T4 recipe: {recipe.name} ({recipe.description})")
 print(t4.describe_estimate(unet_steps=3 + 2, decoded_frames=2 * 25))
+
+# %% [markdown]
+# `memory.apply_plan` coloca el pipeline como dice la receta. En una CPU no hay nada que planificar: todo se
+# ejecuta ahí. La llamada usa el `decode_chunk_size` de la receta.
 
 # %%
 from PIL import Image
@@ -343,11 +390,8 @@ checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
 image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
 device = "cuda" if torch.cuda.is_available() else "cpu"
-if device == "cuda":
-    pipe.enable_model_cpu_offload()  # one network on the GPU at a time: a T4 has room for that (lesson 4)
-else:
-    pipe.to(device)
-result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=2,
+memory.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
+result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=recipe.decode_chunk_size,
               generator=torch.Generator(device).manual_seed(0))
 frames = result.frames
 print(type(result).__name__, "| frames:", type(frames).__name__, "of", len(frames), "video(s),",
@@ -360,7 +404,7 @@ assert len(frames[0]) == checkpoint.num_frames == pipe.unet.config.num_frames
 # canales):
 
 # %%
-array = pipe(image, height=height, width=width, num_inference_steps=2, decode_chunk_size=2, output_type="np",
+array = pipe(image, height=height, width=width, num_inference_steps=2, decode_chunk_size=recipe.decode_chunk_size, output_type="np",
              generator=torch.Generator(device).manual_seed(0)).frames
 print(type(array).__name__, array.shape, array.dtype, f"values in [{array.min():.2f}, {array.max():.2f}]")
 assert array.shape == (1, checkpoint.num_frames, height, width, 3)
@@ -387,14 +431,23 @@ plt.show()
 #   `cross_attention_dim`.
 # - Ejecuta con `SVD_LEARN_SOURCE=pretrained` en una GPU y compara la tabla de la sección 3 con los tamaños
 #   reales.
-#
+
+# %% [markdown]
 # ## Resumen
 # - Un pipeline es una carpeta: `model_index.json` nombra un `[library, class]` por componente; `_class_name`
 #   elige el pipeline.
 # - SVD-XT = UNet (1.52 B parámetros, B = mil millones) + codificador de imágenes CLIP (0.63 B) + VAE temporal
 #   (0.10 B) + scheduler + extractor de características: 4.2 GiB en fp16.
+# - `from_pretrained` = descargar (`DiffusionPipeline.download`) + construir a partir de la carpeta.
 # - `variant="fp16"` elige los *archivos* de pesos; `torch_dtype=` elige el dtype *en memoria*. Escribe
 #   `torch_dtype=`: el diffusers 0.39 de Colab ignora `dtype=` y carga en fp32.
 # - `save_pretrained` / `from_pretrained` guardan y recuperan una carpeta sin cambiar nada; los schedulers se
 #   reconstruyen a partir de su configuración.
 # - Una llamada devuelve `.frames`: una lista de imágenes PIL por video, con 25 fotogramas en SVD-XT.
+
+# %% [markdown]
+# ## Para seguir leyendo
+# [diffusers: Pipelines](https://huggingface.co/docs/diffusers/api/pipelines/overview), la referencia de la clase
+# que usó esta lección (en inglés). Lee su sección `DiffusionPipeline`. En `from_pretrained`, busca `variant`,
+# `torch_dtype`, `use_safetensors` y `local_files_only`. Después lee `download`, `save_pretrained` y
+# `components`. Todos se ejecutaron en esta lección; la página explica los argumentos que no usamos.

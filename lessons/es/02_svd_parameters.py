@@ -18,14 +18,16 @@
 #
 # **Qué vas a aprender.** Qué significa cada argumento de `StableVideoDiffusionPipeline.__call__`. Qué dice de
 # él la ficha del modelo (model card), y qué hace de verdad el pipeline con él. No nos fiamos solo de la
-# documentación: ponemos hooks (ganchos) en el pipeline real y capturamos lo que recibe la UNet. También conocerás los
-# tres checkpoints de SVD: cómo se entrenaron, qué valores son seguros y qué no puede hacer el modelo.
-#
-# **La idea.** SVD no tiene prompt. Además de la imagen, lo guían tres números: la frecuencia de fotogramas,
-# el motion bucket (cuánto movimiento) y la intensidad del ruido. El modelo vio esos números durante el
-# entrenamiento. A eso se añade una escala de guía (guidance scale) que cambia de un fotograma a otro. Esos
-# tres números son el *micro-conditioning* (microcondicionamiento): números pequeños que se convierten en un embedding y se suman a
-# la señal del paso de tiempo (timestep) de la UNet.
+# documentación: ponemos hooks (ganchos) en el pipeline real y capturamos lo que recibe la UNet. Conocerás los
+# tres checkpoints de SVD, cómo se entrenaron y qué no pueden hacer. Al final tendrás una receta para que tu
+# propia foto se mueva más o menos, y la ejecutarás.
+
+# %% [markdown]
+# **La idea.** SVD no tiene prompt. Además de la imagen, lo guían tres números: la frecuencia de fotogramas, el
+# *motion bucket* (cuánto movimiento) y la intensidad del ruido que se añade a la imagen. El modelo vio esos
+# números durante el entrenamiento. A eso se añade una escala de guía (guidance scale) que cambia de un fotograma
+# a otro. Esos tres números son el *micro-conditioning* (microcondicionamiento): cada uno se convierte en un
+# vector de senos y cosenos, que se suma a la señal que le dice a la UNet en qué paso de eliminación de ruido está.
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
@@ -37,15 +39,33 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work, memory
+
+# Before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4 explains).
+memory.enable_expandable_segments()
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("02_svd_parameters"))
+
+# %% [markdown]
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
+# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
+# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
+# configuración (Setup). Fuera de Colab no hace nada.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # Con los pesos **tiny** (sin GPU), todo lo que la UNet *recibe* es real: los números de condicionamiento, su
 # embedding, la guía de cada fotograma y los 8 canales de entrada. Lo que *produce* es ruido, porque sus pesos
-# son aleatorios. Las secciones que comparan videos solo se ejecutan con los pesos reales (pretrained).
+# son aleatorios. Con los pesos reales (en una GPU), los videos de la sección 7 son videos reales de tu foto.
 #
 # ## 1. Tres checkpoints, una arquitectura
 #
@@ -63,26 +83,38 @@ for checkpoint in models.CHECKPOINTS.values():
     assert models.real_configs(checkpoint.name)["unet"]["num_frames"] == checkpoint.num_frames
 
 # %% [markdown]
-# **Cómo se entrenó SVD** (según la ficha del modelo y el artículo, unas 200,000 horas de A100): en tres etapas.
+# La página de cada repo en el Hub es su *ficha del modelo* (model card), la fuente de esta lección:
+# [stable-video-diffusion-img2vid](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid) (SVD),
+# [stable-video-diffusion-img2vid-xt](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt) (SVD-XT)
+# y [stable-video-diffusion-img2vid-xt-1-1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1)
+# (SVD-XT 1.1).
+#
+# **Cómo se entrenó SVD**, en tres etapas (las fichas y el artículo que enlazan):
 # 1. *Preentrenamiento con imágenes*: se parte de Stable Diffusion 2.1, un modelo de imágenes.
-# 2. *Preentrenamiento con video*: se añaden capas temporales y se entrena con un gran conjunto de videos
-#    seleccionados, a baja resolución.
+# 2. *Preentrenamiento con video*: se añaden capas temporales (capas que mezclan fotogramas vecinos) y se
+#    entrena con un gran conjunto de videos seleccionados, a baja resolución.
 # 3. *Ajuste fino de alta calidad*: un conjunto más pequeño de buenos videos, a 576x1024.
 #
-# Durante el entrenamiento, cada clip se etiquetó con tres datos: su frecuencia de fotogramas, una puntuación
-# de movimiento (el *motion bucket*) y la intensidad del ruido añadido a su primer fotograma. El modelo aprendió
-# a producir lo que describen esas etiquetas. Al generar, tú eliges las etiquetas: eso es el
-# micro-conditioning. SVD-XT se siguió entrenando a partir de SVD para producir 25 fotogramas. SVD-XT 1.1 recibió
-# otro ajuste fino con las etiquetas **fijas** en 6 fps y motion bucket 127. Así funciona bien sin que tengas
-# que ajustarlas.
+# El apéndice de la ficha de SVD cifra el coste de todo en unas 200,000 horas de GPU A100 de 80 GB.
+
+# %% [markdown]
+# **Etiquetas, y qué significa "6 fps".** Durante el entrenamiento, cada clip se etiquetó con su frecuencia de
+# fotogramas, una puntuación de movimiento (el *motion bucket*) y la intensidad del ruido añadido a su primer
+# fotograma. El modelo aprendió a producir lo que describen las etiquetas. Al generar, tú eliges las etiquetas.
+# SVD-XT se siguió entrenando a partir de SVD para producir 25 fotogramas. SVD-XT 1.1 recibió otro ajuste fino
+# con las etiquetas **fijas** en 6 fps y motion bucket 127. Así funciona bien sin que tengas que ajustarlas.
 #
+# Ese "6" es el número que recibe el modelo. En diffusers escribes `fps=7`: el pipeline le da a la UNet
+# `fps - 1` (la sección 4 lo captura). Así que los "6 fps" de la ficha son el `fps=7` de diffusers, su valor por
+# defecto.
+
+# %% [markdown]
 # **Repos restringidos (gated) y tokens.** `svd-xt-1-1` está *restringido*: sus archivos solo se descargan con
 # una cuenta que ha iniciado sesión y ha aceptado la licencia en la página del modelo en el Hub. Un *token* es
 # la forma en que tu código demuestra quién eres. Crea uno (con acceso de lectura) en
 # huggingface.co/settings/tokens. Luego ejecuta `huggingface_hub.login()` o, en Colab, añádelo como el secreto
-# `HF_TOKEN`. Sin token, `from_pretrained` falla con un error 401/403 "gated repo" (el repo está restringido).
-# La lección 3 explica ese error; su servidor local no tiene cuentas, así que no puede mostrar uno real. Los
-# otros dos repos no necesitan token.
+# `HF_TOKEN`. Sin token, `from_pretrained` falla con un error 401/403 "gated repo" (la lección 3 explica ese
+# error). Los otros dos repos no necesitan token.
 
 # %%
 import huggingface_hub
@@ -91,11 +123,29 @@ print("a Hub token is configured here:", huggingface_hub.get_token() is not None
 assert [c.name for c in models.CHECKPOINTS.values() if c.gated] == ["svd-xt-1-1"]
 
 # %% [markdown]
-# ## 2. Presets: los valores de las fichas del modelo en un objeto
+# ## 2. Los valores por defecto, y los presets de las fichas del modelo
 #
-# `svd_learn.parameters.GenerationParameters` guarda los doce valores de una generación. `preset()` los rellena
-# a partir de las fichas del modelo. También puede rellenarlos a partir del sampler de referencia de la propia
-# Stability, que no usa los mismos valores por defecto que diffusers.
+# diffusers guarda los valores por defecto de SVD donde Python guarda todos los valores por defecto: en la
+# firma de la llamada. Léelos ahí, con `inspect`:
+
+# %%
+import inspect
+
+from diffusers import StableVideoDiffusionPipeline
+
+call = inspect.signature(StableVideoDiffusionPipeline.__call__).parameters
+knobs = ("num_inference_steps", "fps", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale",
+         "max_guidance_scale", "decode_chunk_size", "num_frames")
+for name in knobs:
+    print(f"{name:20} default {call[name].default}")
+assert (call["fps"].default, call["motion_bucket_id"].default, call["noise_aug_strength"].default) == (7, 127, 0.02)
+
+# %% [markdown]
+# `num_frames=None` significa la cantidad propia de la UNet (25 en SVD-XT), y `decode_chunk_size=None`
+# significa todos los fotogramas a la vez. `parameters.GenerationParameters`, del curso, guarda los mismos doce
+# valores de una generación, en un solo objeto. Lo que añade: `preset()` lo rellena a partir de las fichas del
+# modelo, o del sampler de referencia de la propia Stability, que no usa los mismos valores que diffusers; y
+# `validate()` lo comprueba (abajo).
 
 # %%
 from svd_learn import parameters
@@ -133,7 +183,7 @@ except parameters.ParameterError as error:
 # %%
 checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
-params = replace(parameters.preset("svd-xt"), height=height, width=width, num_inference_steps=2, decode_chunk_size=8)
+params = replace(parameters.preset("svd-xt"), height=height, width=width, num_inference_steps=2)
 for warning in params.validate("svd-xt"):
     print("warning:", warning)
 assert (source.name != "tiny") == (params.validate("svd-xt") == [])
@@ -141,41 +191,45 @@ assert (source.name != "tiny") == (params.validate("svd-xt") == [])
 # %% [markdown]
 # ## 3. La imagen de entrada
 #
-# `load_image` aplica la rotación EXIF (las fotos del teléfono se guardan de lado). Convierte cualquier modo a RGB
-# (la transparencia se pone sobre blanco; la escala de grises de 16 bits se reduce a 8 bits). Y rechaza con un mensaje
-# claro los archivos animados o dañados. `prepare_image` cambia el tamaño conservando la proporción. Después
-# recorta el centro a exactamente ancho x alto. Si no, el pipeline estiraría tu imagen a 576x1024.
+# SVD se entrenó con imágenes horizontales de 576x1024 (16:9). El pipeline estiraría a ese tamaño cualquier otra
+# forma. Dos llamadas de bibliotecas preparan la foto en su lugar. `load_image` de diffusers la abre derecha
+# (las fotos del teléfono se guardan de lado, con una etiqueta de rotación en sus datos EXIF) y en RGB.
+# `ImageOps.fit` de Pillow la escala hasta cubrir el tamaño y recorta el centro.
 
 # %%
-from PIL import Image
+from diffusers.utils import load_image
+from PIL import Image, ImageOps
 
-with Image.open(models.SAMPLE_IMAGE) as original:
-    print("on disk:", original.size, original.mode)
-image = parameters.load_image(models.SAMPLE_IMAGE, height=height, width=width)
-print("loaded: ", image.size, image.mode)
-image = parameters.prepare_image(image, height, width)
-print("prepared:", image.size)
-assert image.size == (width, height)
+photo = load_image(str(models.SAMPLE_IMAGE))
+plain = ImageOps.fit(photo, (width, height), method=Image.Resampling.LANCZOS)  # scale to cover, crop the centre
+print("on disk:", photo.size, photo.mode, "| fitted:", plain.size)
+assert plain.size == (width, height)
 
 # %% [markdown]
-# Si le das el tamaño de destino, `load_image` deja que Pillow decodifique un JPEG grande a 1/2, 1/4 o 1/8 de
-# su tamaño, cuando eso todavía cubre el destino. Con los pesos tiny, la foto de 640x427 solo necesita 1/4. Se
-# rechaza una imagen que habría que ampliar más de 2x: ampliar inventa desenfoque, y SVD animaría el
-# desenfoque.
+# `load_image` y `prepare_image`, del curso, hacen lo mismo, y añaden lo que una llamada simple no hace.
+# Rechazan un archivo animado o dañado con un mensaje claro. Ponen los píxeles transparentes sobre blanco y
+# reducen las imágenes de 16 bits a 8 bits. Decodifican un JPEG grande a menor escala cuando eso todavía cubre el
+# tamaño (más rápido, menos memoria). Y rechazan una imagen que habría que ampliar más de 2x: ampliar inventa
+# desenfoque, y SVD animaría el desenfoque. Con una foto normal, el resultado es la misma imagen:
 
 # %%
+import numpy as np
+
+image = parameters.prepare_image(parameters.load_image(models.SAMPLE_IMAGE, height=height, width=width), height, width)
+difference = np.abs(np.asarray(image, dtype=float) - np.asarray(plain, dtype=float)).mean()
+print(f"prepared: {image.size} | mean difference from ImageOps.fit: {difference:.2f} (pixels are 0 to 255)")
+assert image.size == (width, height) and difference < 3  # tiny sizes: the JPEG is decoded at 1/4 scale first
 try:
-    parameters.prepare_image(Image.new("RGB", (400, 225)), 576, 1024)
+    parameters.prepare_image(Image.new("RGB", (400, 225)), 576, 1024)  # would need 2.6x enlarging
 except parameters.ImageError as error:
     print(error)
     assert "at least 512x288" in str(error)
 
 # %% [markdown]
-# Qué significa esto para tus fotos. SVD se entrenó en horizontal, a 1024x576 (16:9). Una foto más pequeña se
-# amplía. La muestra del curso, de 640x427, se amplía 1.6 veces para el modelo real. Eso está permitido, pero
-# el video sale menos nítido que con una foto de 1024x576 o más. Una foto vertical se escala hasta que su ancho
-# es 1024. Luego se conserva su franja central: se corta la mayor parte de arriba y de abajo. La celda
-# comprueba los dos números:
+# Qué significa esto para tus fotos. Una foto más pequeña se amplía: la muestra del curso, de 640x427, se amplía
+# 1.6 veces para el modelo real. Eso está permitido, pero el video sale menos nítido que con una foto de 1024x576
+# o más. Una foto vertical se escala hasta que su ancho es 1024. Luego se conserva su franja central: se corta la
+# mayor parte de arriba y de abajo. La celda comprueba los dos números:
 
 # %%
 def enlargement(size, target=(1024, 576)):
@@ -197,47 +251,34 @@ print("colours of the top and bottom rows after prepare_image:", cropped.getpixe
 assert kept < 1 / 3 and cropped.getpixel((512, 0))[2] > 200 and cropped.getpixel((512, 575))[2] > 200
 
 # %% [markdown]
-# ## 4. Lo que recibe la UNet: el inspector
+# ## 4. Lo que recibe la UNet
 #
-# `inspect_conditioning(pipe, image, params)` ejecuta una vez el pipeline real con hooks de PyTorch en la UNet,
-# el VAE y el scheduler. Devuelve lo que vieron. `models.load_pipeline` carga el pipeline como en la lección 1
-# (archivos de pesos fp16; fp16 en una GPU, fp32 en una CPU). Con el modelo real, cada inspección de las
-# secciones 4 y 5 ejecuta uno o dos pasos de la UNet sobre 25 fotogramas, y los decodifica:
-
-# %%
-from svd_learn import t4
-
-print("one inspection of one step:", t4.describe_estimate(unet_steps=1))
+# Cargamos el pipeline con diffusers, como en la lección 1 (archivos de pesos fp16; fp16 en una GPU, fp32 en una
+# CPU). Se coloca como dice la receta para T4 del curso: lo que elige el planificador de memoria para una T4 (la
+# lección 4 lo mide). Con el modelo real, las secciones 4 a 6 ejecutan después ocho llamadas de uno o dos pasos
+# sobre 25 fotogramas, y decodifican una de ellas. La celda imprime cuánto tarda eso en una T4.
 
 # %%
 import torch
 
-pipe = models.load_pipeline(models.pipeline_location(source.name, "svd-xt"))
-if torch.cuda.is_available():
-    pipe.enable_model_cpu_offload()  # keeps a 14.74 GiB T4 within memory; lesson 4 explains
+from svd_learn import t4
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+dtype = torch.float16 if device == "cuda" else torch.float32  # fp16 on a GPU; a CPU computes in fp32
+pipe = StableVideoDiffusionPipeline.from_pretrained(models.pipeline_location(source.name, "svd-xt"),
+                                                    torch_dtype=dtype, variant="fp16")
+recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the course's T4 recipe (lesson 4)
+memory.apply_plan(pipe, recipe, device)
 pipe.set_progress_bar_config(disable=True)
-
-capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
-print("UNet input (batch, frames, channels, h, w):", tuple(capture.unet_sample.shape))
-for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.tolist()):
-    print(f"added_time_ids, {half} half: {[round(x, 4) for x in row]}")
+params = replace(params, decode_chunk_size=recipe.decode_chunk_size)
+print(f"placed as the T4 recipe says: {recipe.name} ({recipe.description})")
+print("sections 4 to 6:", t4.describe_estimate(unet_steps=8, decoded_frames=25))
 
 # %% [markdown]
-# ### fps: la UNet recibe fps - 1
-#
-# **Ficha / documentación:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training."
-# Es decir: durante el entrenamiento, la UNet de SVD se microcondicionó con fps-1.
-# **Código:** `fps = fps - 1`, justo antes de construir los time ids. El script de la propia Stability llama
-# `fps_id` a este número y le da 6 por defecto, que equivale al valor por defecto de diffusers, `fps=7`. La
-# primera columna de arriba es `fps - 1`:
-
-# %%
-print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
-assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
-
-# %% [markdown]
-# El inspector no tiene nada de mágico. Aquí tienes la misma prueba con un hook de PyTorch propio, que puedes
-# copiar en cualquier notebook. Un *forward pre-hook* ve las entradas de un módulo justo antes de que se ejecute.
+# Primero, la forma simple de PyTorch de ver lo que recibe una red: un *forward pre-hook*. Es una función que
+# PyTorch llama con las entradas de un módulo justo antes de que el módulo se ejecute. Aquí guarda los
+# `added_time_ids` de la UNet, los tres números de microcondicionamiento. Puedes copiarlo en cualquier notebook.
+# `output_type="latent"` se detiene antes de que decodifique el VAE: sin fotogramas, menos tiempo.
 
 # %%
 received = []
@@ -250,16 +291,51 @@ print("fps=12 -> added_time_ids[0] =", [round(x, 4) for x in received[0][0]])
 assert received[0][0][0] == 11
 
 # %% [markdown]
+# `parameters.inspect_conditioning(pipe, image, params)` es ese hook y cinco más, en una sola llamada. También
+# pone hooks en el VAE y en el scheduler, cuenta las llamadas y quita todos los hooks al terminar. Devuelve lo
+# que vieron:
+
+# %%
+capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
+print("UNet input (batch, frames, channels, h, w):", tuple(capture.unet_sample.shape))
+for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.tolist()):
+    print(f"added_time_ids, {half} half: {[round(x, 4) for x in row]}")
+
+# %% [markdown]
+# ### fps: la UNet recibe fps - 1
+#
+# **Ficha / documentación:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training."
+# Es decir: durante el entrenamiento, la UNet de SVD se microcondicionó con fps-1.
+# **Código:** `fps = fps - 1`, justo antes de construir los time ids. El script de la propia Stability llama
+# `fps_id` a este número y le da 6 por defecto, que equivale al valor por defecto de diffusers, `fps=7`. El hook
+# de arriba vio 11 para `fps=12`. La primera columna de la captura también es `fps - 1`:
+
+# %%
+print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
+assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
+
+# %% [markdown]
 # `fps` no cambia cuántos fotogramas obtienes. Le dice al modelo cuánto tiempo pasa entre fotogramas (más fps,
-# menos cambio por fotograma). Y es la frecuencia a la que debes guardar el video. Stability muestra un aviso
-# fuera de `fps_id` 5 a 30, que es `fps` 6 a 31 en diffusers. SVD-XT 1.1 se ajustó con `fps=7` (fps_id 6).
+# menos cambio por fotograma), y es la frecuencia a la que debes guardar el video. El script de Stability avisa
+# cuando `fps_id` es menor que 5 o mayor que 30, que es `fps` 6 a 31 en diffusers.
 #
 # ### motion_bucket_id y noise_aug_strength: los otros dos números de condicionamiento
 #
-# Cada uno de los tres números se convierte en un embedding con sinusoides: 256 dimensiones cada uno en el
-# modelo real (768 en total) y 32 cada uno en el tiny. Luego se suman al embedding del timestep: un solo vector
-# que llega a todos los bloques de la UNet. El gráfico muestra ese vector tal como se capturó, y la guía de
-# cada fotograma (sección 5).
+# Cada uno de los tres números se convierte en senos y cosenos y se suma al *embedding del timestep* (el vector
+# que le dice a la UNet en qué paso de eliminación de ruido está). Esa suma llega a todos los bloques de la UNet.
+# El módulo de la UNet que lo hace es `pipe.unet.add_time_proj`. Llámalo tú con los tres números (256 valores
+# cada uno en el modelo real, 768 en total; 32 cada uno en el tiny):
+
+# %%
+time_ids = torch.tensor([params.fps - 1, params.motion_bucket_id, params.noise_aug_strength])
+embedded = pipe.unet.add_time_proj(time_ids)  # one row of sines and cosines per number
+print(f"add_time_proj: 3 numbers -> {tuple(embedded.shape)}, {embedded.numel()} values in all")
+assert embedded.numel() == pipe.unet.config.projection_class_embeddings_input_dim
+assert torch.allclose(embedded.flatten().float(), capture.half(capture.time_id_embedding, True)[0], atol=1e-3)
+
+# %% [markdown]
+# Es exactamente lo que recibió la UNet (el assert lo compara con la captura). El gráfico muestra el vector, y
+# la guía de cada fotograma (sección 5).
 
 # %%
 import matplotlib.pyplot as plt
@@ -270,8 +346,8 @@ assert capture.time_id_embedding.shape[1] == pipe.unet.config.projection_class_e
 
 # %% [markdown]
 # **Ficha / documentación:** un `motion_bucket_id` más alto da más movimiento. Un `noise_aug_strength` más alto
-# hace que el video se parezca menos a tu imagen, y añade movimiento. **Código:** hacemos un barrido de cada
-# uno y capturamos lo que cambia. Todas las ejecuciones usan la misma semilla. Así, cualquier diferencia la
+# hace que el video se parezca menos a tu imagen, y añade movimiento. **Código:** ejecutamos un paso con cada
+# valor y capturamos lo que cambia. Todas las ejecuciones usan la misma semilla. Así, cualquier diferencia la
 # causa el parámetro.
 
 # %%
@@ -289,13 +365,11 @@ assert not torch.equal(low.time_id_embedding, high.time_id_embedding)
 # %% [markdown]
 # El motion bucket cambia un número y nada más: la imagen, sus latentes y el ruido inicial son idénticos. No se
 # ha publicado cómo calculó Stability los buckets a partir de los videos de entrenamiento. De 0 a 255 es el
-# rango que su script acepta sin aviso. El valor por defecto es 127. La guía de diffusers usa 180 en su ejemplo
-# de "more motion" (más movimiento)
-# ([guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd)). La sección 7
-# muestra lo que hace.
+# rango que su script acepta sin aviso; el valor por defecto es 127.
 #
 # La intensidad del ruido actúa dos veces. Es un número de condicionamiento. Y además, el pipeline suma de
-# verdad `noise_aug_strength * randn` a la imagen antes de que el VAE la codifique. CLIP ve la imagen limpia.
+# verdad `noise_aug_strength * randn` a la imagen antes de que el VAE la codifique. CLIP, la red que convierte la
+# imagen en un embedding para la atención de la UNet, ve la imagen limpia.
 
 # %%
 by_noise = captures_for("noise_aug_strength", [0.0, 0.1])
@@ -308,9 +382,7 @@ assert not torch.allclose(clean.image_latents, noisy.image_latents)  # VAE: the 
 
 # %% [markdown]
 # Por defecto vale 0.02. La guía de diffusers dice: cuanto más alto es el valor, menos se parece el video a tu
-# imagen, y más se mueve. Su ejemplo de "more motion" usa 0.1
-# ([guía](https://huggingface.co/docs/diffusers/using-diffusers/svd)). La sección 7 hace un barrido de 0.0, 0.1
-# y 0.3 con el modelo real, para que lo juzgues tú.
+# imagen, y más se mueve.
 #
 # ### 8 canales de entrada: latentes con ruido + el latente de la imagen en cada fotograma
 #
@@ -348,12 +420,18 @@ assert torch.count_nonzero(capture.half(capture.image_embeddings, False)) == tor
 # %% [markdown]
 # El primer fotograma es tu imagen, así que necesita poca guía. Los fotogramas posteriores se alejan de ella y
 # reciben más. Con `max_guidance_scale <= 1`, la guía está desactivada: el batch de la UNet se reduce a la
-# mitad, y también su tiempo por paso.
+# mitad, y también su tiempo por paso. El hook de la sección 4 lo muestra: registra el tamaño del batch que
+# recibe la UNet.
 
 # %%
-unguided = parameters.inspect_conditioning(pipe, image, replace(params, num_inference_steps=1, min_guidance_scale=1.0, max_guidance_scale=1.0))
-print("UNet batch with guidance:", capture.unet_sample.shape[0], "| without:", unguided.unet_sample.shape[0])
-assert (capture.unet_sample.shape[0], unguided.unet_sample.shape[0]) == (2, 1)
+batches = []
+hook = pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+try:
+    pipe(image, height=height, width=width, min_guidance_scale=1.0, max_guidance_scale=1.0, num_inference_steps=1, output_type="latent")
+finally:
+    hook.remove()
+print("UNet batch with guidance:", capture.unet_sample.shape[0], "| without:", batches[0])
+assert (capture.unet_sample.shape[0], batches[0]) == (2, 1)
 
 # %% [markdown]
 # ## 6. Pasos, fotogramas, chunks de decodificación, semilla
@@ -377,49 +455,139 @@ assert capture.vae_decoder_calls == math.ceil(params.num_frames / params.decode_
 assert torch.equal(by_motion[0].noisy_latents, by_motion[255].noisy_latents)  # same seed, same starting noise
 
 # %% [markdown]
-# ## 7. Qué cambia en el video
-#
-# Con los pesos tiny, los fotogramas son ruido (pesos aleatorios), así que compararlos no enseña nada. Aquí
-# tienes lo que produjo el modelo tiny, solo para mostrar la cuadrícula. Con los pesos reales
-# (`SVD_LEARN_SOURCE=pretrained` en una GPU), las celdas siguientes comparan videos reales.
+# ## 7. La receta del movimiento: que tu foto se mueva más, o menos
 #
 # **Lo que produce el modelo real.** El equipo de diffusers publicó estos dos resultados en su
-# [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd) (fuente:
-# `docs/source/en/using-diffusers/svd.md` en huggingface/diffusers). La misma imagen del cohete, la misma
-# semilla (42), SVD-XT. A la izquierda, los ajustes por defecto (`motion_bucket_id=127`,
-# `noise_aug_strength=0.02`). A la derecha, `motion_bucket_id=180, noise_aug_strength=0.1`.
+# [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd). La misma imagen
+# del cohete, la misma semilla (42), SVD-XT. A la izquierda, los valores por defecto (`motion_bucket_id=127`,
+# `noise_aug_strength=0.02`). A la derecha, `motion_bucket_id=180, noise_aug_strength=0.1`. (Las imágenes se
+# cargan desde el Hub: necesitan conexión a internet.)
 #
 # | ajustes por defecto | `motion_bucket_id=180`, `noise_aug_strength=0.1` |
 # |:---:|:---:|
 # | ![SVD-XT, ajustes por defecto (documentación de diffusers)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket.gif) | ![SVD-XT, más movimiento (documentación de diffusers)](https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/svd/output_rocket_with_conditions.gif) |
-#
-# Las imágenes se cargan desde el Hub cuando se muestra el notebook: necesitan conexión a internet.
-
-# %%
-fig = parameters.plot_frame_grid({"tiny output": list(capture.frames[0])}, title=f"SVD-XT output, {source.name} weights"
-                                 + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
-plt.show()
 
 # %% [markdown]
-# **Solo con los pesos reales:** un barrido del motion bucket y otro de la intensidad del ruido. Cada uno usa
-# la misma semilla y 10 pasos, y decodifica 2 fotogramas a la vez: seis videos en total. `motion_score` es el
-# cambio medio entre fotogramas consecutivos (0 para un video quieto). Espera que crezca con los dos
-# parámetros, aunque no en todas las imágenes.
+# **La llamada.** Cada ajuste de movimiento es un argumento de la llamada al pipeline. Copia esto en tu propio
+# notebook (`pipe` e `image` como en las secciones 3 y 4; los valores son los de diffusers por defecto):
+#
+# ```python
+# frames = pipe(
+#     image,                     # 1024x576, prepared as in section 3
+#     motion_bucket_id=127,      # how much motion: higher moves more
+#     noise_aug_strength=0.02,   # noise on your image: higher moves more, looks less like it
+#     fps=7,                     # frames per second; the model receives fps - 1
+#     min_guidance_scale=1.0,    # guidance of the first frame ...
+#     max_guidance_scale=3.0,    # ... rising to this at the last frame
+#     decode_chunk_size=2,       # frames the VAE decodes at once: the T4 recipe's value (lesson 4)
+#     generator=torch.manual_seed(42),  # the same seed gives the same video
+# ).frames[0]
+# ```
+#
+# En la llamada: `motion_bucket_id` es cuánto movimiento; `noise_aug_strength`, el ruido sobre tu imagen (más
+# alto: más movimiento, menos parecido); `fps`, los fotogramas por segundo; la guía sube de `min_guidance_scale`
+# en el primer fotograma a `max_guidance_scale` en el último; la misma semilla da el mismo video.
+
+# %% [markdown]
+# **Los rangos, y de dónde vienen.**
+#
+# | argumento | por defecto | rango que usan las fuentes | fuente |
+# |---|---|---|---|
+# | `motion_bucket_id` | 127 | de 0 a 255; 180 como "más movimiento" | el script de Stability avisa por encima de 255; el ejemplo de la guía de diffusers |
+# | `noise_aug_strength` | 0.02 | 0.02; 0.1 como "más movimiento" | el script de Stability (`cond_aug=0.02`); el ejemplo de la guía de diffusers |
+# | `fps` | 7 | de 6 a 31 | el script de Stability avisa fuera de `fps_id` 5 a 30 |
+# | `min_guidance_scale`, `max_guidance_scale` | 1.0, 3.0 | de 1.0 a 2.5 (SVD); de 1.5 a 3.0 (SVD-XT) | las configuraciones de referencia de Stability |
+#
+# El script de Stability es [`scripts/sampling/simple_video_sample.py`](https://github.com/Stability-AI/generative-models/blob/main/scripts/sampling/simple_video_sample.py),
+# en su repositorio generative-models, junto a sus configuraciones `svd.yaml` y `svd_xt.yaml`. SVD-XT 1.1 se
+# ajustó solo con 127 y `fps=7` (su ficha).
+
+# %% [markdown]
+# **Qué probar primero.**
+# - *Más movimiento:* sube primero `motion_bucket_id`, por ejemplo a 180. Solo cambia la etiqueta de movimiento
+#   (sección 4). No pases de 255.
+# - *Todavía demasiado quieto:* después sube `noise_aug_strength` a 0.1. El video se mueve más, pero se parece
+#   menos a tu foto.
+# - *Menos movimiento:* baja `motion_bucket_id`, por ejemplo a 40, y deja `noise_aug_strength` en 0.02.
+# - Cambia un valor cada vez y conserva la semilla: así, la diferencia que ves viene de ese valor.
+# - Deja `fps=7` y guarda el video a 7 fotogramas por segundo.
+
+# %% [markdown]
+# **Tu propia foto.** En Colab, pon `UPLOAD_MY_PHOTO = True` y ejecuta la celda: debajo aparece un selector de
+# archivos. Elige una foto; horizontal y de al menos 1024x576 da el mejor video. El curso la recorta como explica
+# la sección 3. Sin subir nada (o fuera de Colab), la celda usa la foto de muestra.
 
 # %%
-print("six videos of 10 steps:", t4.describe_estimate(unet_steps=6 * 10, decoded_frames=6 * 25))
+from pathlib import Path
+
+UPLOAD_MY_PHOTO = False  # True on Colab: choose a photo from your computer
+photo_path = models.SAMPLE_IMAGE
+if UPLOAD_MY_PHOTO and "google.colab" in sys.modules:
+    from google.colab import files
+
+    uploaded = files.upload()  # a file chooser appears below the cell
+    photo_path = Path(next(iter(uploaded))) if uploaded else photo_path
+my_image = parameters.prepare_image(parameters.load_image(photo_path, height=height, width=width), height, width)
+print(f"{photo_path.name}: prepared to {my_image.size[0]}x{my_image.size[1]}")
+
+# %% [markdown]
+# Ahora, la receta con esa foto: tres videos con `motion_bucket_id` 40, 127 y 220, la misma semilla y todo lo
+# demás con los valores por defecto. Para que quepa en una sesión de Colab, hacemos 14 fotogramas (no 25) en 10
+# pasos (no 25). El trabajo de la UNet en cada paso crece con los fotogramas, así que cada video cuesta más o
+# menos una cuarta parte de uno completo (las dos líneas de abajo). Con menos pasos, los fotogramas salen menos
+# nítidos; con menos fotogramas, el video es más corto. En una CPU (pesos tiny), la celda hace 2 pasos.
 
 # %%
-if source.name == "pretrained":
-    video_params = replace(params, num_inference_steps=10, decode_chunk_size=2)
-    for name, values in (("motion_bucket_id", [40, 127, 220]), ("noise_aug_strength", [0.0, 0.1, 0.3])):
-        videos = parameters.sweep(pipe, image, video_params, name, values)
-        scores = {value: parameters.motion_score(frames) for value, frames in videos.items()}
-        parameters.plot_frame_grid({f"{name}={v}\nmotion {scores[v]:.1f}": f for v, f in videos.items()}, title=f"{name} sweep")
-        plt.show()
-        print(name, "motion scores:", {v: round(s, 1) for v, s in scores.items()})
-else:
-    print(f"skipped on {source.name} weights: their frames are noise, and comparing noise with noise teaches nothing")
+print("one full video (25 frames, 25 steps):", t4.describe_estimate(unet_steps=25))
+print("the three videos below:", t4.describe_estimate(unet_steps=3 * 10, num_frames=14, decoded_frames=3 * 14))
+
+# %%
+steps = 10 if device == "cuda" else 2  # a CPU is slow
+videos = {}
+for motion_bucket_id in (40, 127, 220):
+    videos[motion_bucket_id] = pipe(
+        my_image,
+        height=height,
+        width=width,
+        num_frames=14,
+        num_inference_steps=steps,
+        motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=0.02,
+        fps=7,
+        min_guidance_scale=1.0,
+        max_guidance_scale=3.0,
+        decode_chunk_size=recipe.decode_chunk_size,
+        generator=torch.manual_seed(42),
+    ).frames[0]
+print({value: f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]}" for value, frames in videos.items()})
+assert all(len(frames) == 14 for frames in videos.values())
+
+# %% [markdown]
+# `motion_score` es el cambio medio entre fotogramas consecutivos (0 para un video quieto). Con los pesos
+# reales, espera que crezca con el motion bucket, aunque no con todas las fotos. Con los pesos tiny, los
+# fotogramas son ruido: la cuadrícula solo muestra la disposición.
+
+# %%
+scores = {value: parameters.motion_score(frames) for value, frames in videos.items()}
+fig = parameters.plot_frame_grid({f"bucket {v}\nmotion {scores[v]:.1f}": f for v, f in videos.items()},
+                                 title=f"The motion recipe on {photo_path.name}, {source.name} weights"
+                                 + (" (random weights: noise is expected)" if source.name != "pretrained" else ""))
+plt.show()
+print("motion scores:", {value: round(score, 1) for value, score in scores.items()})
+
+# %% [markdown]
+# Y el video con más movimiento, como lo reproduce un navegador. `export_to_video` es el escritor de diffusers;
+# guarda el video con los `fps` con los que lo generaste. (Con los pesos tiny, imageio avisa de que rellena
+# 128x72 hasta un múltiplo de 16.)
+
+# %%
+import tempfile
+
+from diffusers.utils import export_to_video
+from IPython.display import Video
+
+more_motion = export_to_video(videos[220], str(Path(tempfile.mkdtemp()) / "more_motion.mp4"), fps=7)
+Video(more_motion, embed=True, width=min(width * 4, 768))
 
 # %% [markdown]
 # ## 8. Rangos razonables, y lo que la ficha dice que SVD no puede hacer
@@ -434,18 +602,27 @@ assert {r["field"] for r in parameters.RULES if r["level"] == "warning"} >= {"he
 
 # %% [markdown]
 # **Limitaciones, según la ficha del modelo.** Los videos son cortos (como mucho, unos 4 segundos). El modelo
-# puede no producir movimiento, o producir solo paneos lentos de cámara. No se puede controlar con texto. No puede
-# dibujar texto legible. Las caras y las personas pueden salir mal. El autoencoder comprime con pérdida, así que
-# los detalles finos pueden emborronarse. La licencia es la licencia comunitaria de Stability AI (el uso
-# comercial por encima de cierto nivel de ingresos requiere registrarse).
+# puede no producir movimiento, o producir solo paneos lentos de cámara. No se puede controlar con texto. No
+# puede dibujar texto legible. Las caras y las personas pueden salir mal. El autoencoder comprime con pérdida,
+# así que los detalles finos pueden emborronarse.
 #
+# **Licencia.** Las fichas del modelo remiten el uso comercial a la página de licencias de Stability,
+# [stability.ai/license](https://stability.ai/license). Con la Stability AI Community License, el uso es gratuito
+# para investigación, para uso no comercial, y para uso comercial de personas y organizaciones con menos de
+# 1 millón de dólares (USD) de ingresos al año. Por encima de eso, el uso comercial necesita una licencia
+# Enterprise de pago ([el anuncio de Stability](https://stability.ai/news/license-update)). Lee el archivo de
+# licencia del repo del modelo antes de usar los videos con fines comerciales.
+
+# %% [markdown]
 # ## Cosas para probar
 # - Cambia `params.fps` a 3 y a 40: lee los avisos y mira la primera columna de `added_time_ids`.
 # - Pon `min_guidance_scale=3.0, max_guidance_scale=1.0` y mira el gráfico de la izquierda.
-# - En una GPU con pesos reales: `motion_bucket_id=180, noise_aug_strength=0.1` (el ejemplo de "more motion"
-#   de la documentación) y el preset `svd-xt-stability-reference`.
-# - Carga una foto tuya con `parameters.load_image` e imprime `.size` antes y después de `prepare_image`.
-#
+# - En la sección 7, añade `noise_aug_strength=0.1` al video con `motion_bucket_id=220` y compara las
+#   puntuaciones.
+# - En una GPU con pesos reales: el preset `svd-xt-stability-reference` (`parameters.preset(...).pipeline_kwargs()`
+#   da los argumentos de la llamada).
+
+# %% [markdown]
 # ## Resumen
 # - SVD no tiene prompt: lo guían una imagen, tres números de condicionamiento y una escala de guía por
 #   fotograma.
@@ -453,9 +630,21 @@ assert {r["field"] for r in parameters.RULES if r["level"] == "warning"} >= {"he
 #   fps 7 y motion bucket 127.
 # - `motion_bucket_id` solo cambia su número de condicionamiento. `noise_aug_strength` es además ruido real
 #   sobre la imagen que ve el VAE (CLIP la ve limpia).
+# - Más movimiento: primero `motion_bucket_id` (hasta 255), después `noise_aug_strength` (0.1). Menos: un motion
+#   bucket más bajo.
 # - La entrada de la UNet tiene 8 canales: 4 de latentes con ruido + 4 de latentes de la imagen, repetidos en
 #   cada fotograma.
 # - La guía es `linspace(min, max, num_frames)`; la mitad incondicional recibe embeddings cero y latentes de
 #   imagen cero.
-# - Los tres checkpoints se entrenaron a 576x1024, con 14 fotogramas (svd) o 25 (xt, xt-1-1). xt-1-1 está
-#   restringido y necesita un token.
+
+# %% [markdown]
+# ## Para seguir leyendo
+# Las tres fichas del modelo (en inglés):
+# [SVD](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid),
+# [SVD-XT](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt),
+# [SVD-XT 1.1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1) (restringida: inicia
+# sesión para ver sus archivos). En cada una, lee "Model Details" (fotogramas, tamaño, de qué modelo se ajustó) y
+# "Uses" (para qué sirve, y sus limitaciones). En la ficha de SVD-XT 1.1, busca el condicionamiento fijo (6 fps,
+# motion bucket 127). En la ficha de SVD, el apéndice da el cómputo del entrenamiento. Después, la
+# [guía de SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers: su parte sobre
+# "micro-conditioning" es la sección 4 de esta lección.

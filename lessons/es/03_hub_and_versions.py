@@ -24,7 +24,8 @@
 # Parte B: el error más común en los notebooks antiguos de SVD, `cannot import name 'cached_download'`
 # ("no se puede importar el nombre `cached_download`"). Lo provocamos a propósito, leemos su traceback,
 # lo diagnosticamos y lo corregimos de la forma correcta.
-#
+
+# %% [markdown]
 # **La idea.** Un modelo en el Hub es un repositorio git. Cada descarga indica una *revisión* (un branch, un tag
 # o un commit). El cliente guarda lo que descargó en una caché organizada por commit. Los errores de versiones
 # son la misma historia, un nivel más arriba. Cada biblioteca fija un rango de versiones de las demás.
@@ -41,10 +42,12 @@ if "google.colab" in sys.modules:
 
     install_requirements("hub")  # and the hub extra: uv, for fast throwaway environments
 
+from svd_learn import lesson_work
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("03_hub_and_versions"))
 
 # %% [markdown]
 # ## Un Hub real en esta máquina
@@ -61,7 +64,8 @@ source = print_header()
 # | 1 | Add full-precision weights | configs, `*.safetensors` (fp32) | tag `v1.0` |
 # | 2 | Add the fp16 variant | `*.fp16.safetensors` | branch `main` |
 # | 3 | Try trailing timestep spacing | config del scheduler | branch `dev` |
-#
+
+# %% [markdown]
 # `huggingface_hub` lee la variable `HF_ENDPOINT` **una sola vez, al importarse**. Por eso elegimos el puerto,
 # definimos la variable y solo entonces iniciamos el servidor (que importa diffusers, que importa huggingface_hub).
 
@@ -486,14 +490,16 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 # - Sin acceso, un repo gated responde con un error que el cliente lanza como `GatedRepoError`. Es una
 #   subclase de `RepositoryNotFoundError`. Por eso, captura `GatedRepoError` primero si quieres distinguirlos.
 #   La solución está en la página web (aceptar la licencia), y luego un token. Reintentar no sirve.
-#
+
+# %% [markdown]
 # **Lo que este servidor local no puede mostrar.** No tiene cuentas ni acceso restringido. Sirve todos los
 # archivos a cualquiera e ignora los tokens. Así que no podemos mostrarte una respuesta gated real, la página
 # de la licencia ni un token rechazado. Además, cuando falta un archivo o una revisión, responde como si
 # faltara el repo (`RepositoryNotFoundError`). El Hub lanza ahí `RemoteEntryNotFoundError` o
 # `RevisionNotFoundError`, así que aquí no mostramos esos errores. Todo lo demás de arriba es el cliente real
 # contra un servidor HTTP real.
-#
+
+# %% [markdown]
 # # Parte B: los errores de versiones
 #
 # ## 9. Provocar `cached_download` a propósito
@@ -718,7 +724,8 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 # - Borra el snapshot de `main` con `delete_revisions` y carga con `local_files_only=True`: lee el error.
 # - Ejecuta `svd-learn lab list` y luego reproduce otro error con `svd-learn lab run ID`.
 # - Pega un traceback de un notebook antiguo en `svd-learn explain -`.
-#
+
+# %% [markdown]
 # ## Resumen
 # - `from_pretrained(repo, variant="fp16")` descarga solo las configs y los `*.fp16.safetensors`: 4.2 GiB para
 #   SVD-XT en vez de 8.4 GiB. `hf_hub_download` descarga un archivo; `snapshot_download(allow_patterns=...)`,
@@ -733,3 +740,12 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 #   0.25.2 (transformers 5 lo rechaza). Primero instala y luego importa; después de una instalación tardía,
 #   reinicia.
 
+# %% [markdown]
+# ## Para seguir leyendo
+# Dos guías de `huggingface_hub`, la biblioteca que llamó esta lección (en inglés):
+# - [Download files from the Hub](https://huggingface.co/docs/huggingface_hub/guides/download): lee cómo
+#   descargar un archivo, y después un repositorio entero. Busca `revision`, `allow_patterns` y `local_dir` (una
+#   carpeta normal en lugar de la caché).
+# - [Understand caching](https://huggingface.co/docs/huggingface_hub/guides/manage-cache): lee la estructura de
+#   la caché (`refs`, `blobs` y `snapshots`, como en la sección 4), y después cómo inspeccionarla y limpiarla
+#   (sección 7). Busca `HF_HOME` y `HF_HUB_CACHE`: mueven la caché, como la celda de Drive de las otras lecciones.

@@ -20,16 +20,24 @@
 # cada herramienta de memoria de diffusers y Accelerate (y cuánto tiempo cuesta). Qué consejo habitual no sirve
 # para nada. Y cómo elegir la configuración más rápida que cabe en tu GPU. Cada número viene de una medición:
 # aquí, celdas en vivo con pesos diminutos; y ejecuciones a tamaño completo en una GPU real, guardadas con el curso.
-#
+
+# %% [markdown]
 # **La idea.** La memoria de la GPU guarda dos cosas. Los *pesos* ocupan 4.2 GiB para SVD-XT en fp16. Las
 # *activaciones* son los tensores que una llamada crea por el camino. En SVD, el problema son las activaciones.
 # La UNet ve cada fotograma dos veces por paso. El VAE decodifica los fotogramas a resolución completa. Puedes
 # sacar pesos de la GPU (offload). Puedes cortar las activaciones en trozos (chunking). Cada cosa cuesta tiempo.
 # La mezcla correcta depende de cuánta memoria tengas.
-#
+
+# %% [markdown]
 # **Unidades.** Todos los tamaños de este curso están en GiB: 1 GiB = 2^30 bytes. PyTorch informa en GiB. Las
 # páginas web suelen decir GB (10^9 bytes): 4.2 GiB son 4.5 GB.
 #
+# **Asignada y reservada.** PyTorch cuenta la memoria de GPU de dos formas. La memoria *asignada* (allocated)
+# es la que ocupan los tensores vivos. La *reservada* (reserved) es la que PyTorch ha tomado de la GPU: la
+# asignada, más los bloques liberados que guarda para reutilizarlos. Lo que se agota es la reservada, así que
+# los picos del curso son picos de memoria reservada. La sección 2.6 muestra cómo se separan las dos.
+
+# %% [markdown]
 # Una T4 gratuita de Colab tiene 14.74 GiB. El consejo con el que empezó este curso (la receta inicial) fue: "usa
 # `enable_model_cpu_offload()` más `enable_attention_slicing()`". Veremos que se queda sin memoria, y por qué.
 # La lección termina con la receta sencilla que sí cabe (sección 6).
@@ -44,7 +52,7 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import memory
+from svd_learn import lesson_work, memory
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 2.6).
 memory.enable_expandable_segments()
@@ -53,6 +61,19 @@ from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("04_memory"))
+
+# %% [markdown]
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
+# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
+# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
+# configuración (Setup). Fuera de Colab no hace nada.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # Sin GPU, esta lección usa pesos aleatorios **diminutos**: las clases reales, con tamaños pequeños. El *flujo*
@@ -86,8 +107,9 @@ assert 4.1 < sum(weights_gib.values()) < 4.3
 # carga los sobrescribe. Durante un momento, el host guarda el modelo dos veces. En cambio,
 # `accelerate.init_empty_weights()` construye el modelo en el dispositivo `meta`: formas, sin memoria. Luego los
 # pesos van directamente a él. Construimos el VAE real de SVD-XT (0.1 B parámetros, es decir, 0.1 mil millones,
-# en fp32) de las dos formas y medimos la memoria del proceso (RSS). Esto se ejecuta al principio de la lección,
-# antes de cargar y liberar ningún pipeline: la memoria liberada se reutilizaría y ocultaría el crecimiento.
+# en fp32) de las dos formas y medimos la memoria del proceso: su *RSS* (resident set size, tamaño residente), la
+# RAM del host que el proceso ocupa de verdad. Esto se ejecuta al principio de la lección, antes de cargar y
+# liberar ningún pipeline: la memoria liberada se reutilizaría y ocultaría el crecimiento.
 
 # %%
 import gc
@@ -124,7 +146,8 @@ _ = gc.collect()
 # memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`). Significa: mientras
 # carga el modelo, intenta no usar en la memoria de la CPU más de 1 vez su tamaño (incluido el pico). Sin
 # accelerate, diffusers muestra un aviso y el pico de RAM del host sube.
-#
+
+# %% [markdown]
 # Otros dos argumentos de carga vienen de Accelerate:
 # - `device_map="cuda"` carga los pesos en la GPU en lugar de la CPU. La sección 3 lo mide: allí no ahorró RAM
 #   del host, y el pico de la GPU fue 1.1 GiB más alto.
@@ -168,8 +191,9 @@ assert seen[0][:2] == (2, num_frames) and len(seen) == 2  # 2 steps, one UNet ca
 # Dentro, la UNet lo aplana en un batch de imágenes: 2 x el número de fotogramas, **50 para SVD-XT**. Sus
 # primeros bloques trabajan sobre la cuadrícula latente: 72 x 128 = 9,216 posiciones para un video de
 # 576 x 1024, con 320 canales. Un mapa de características del modelo real ocupa 50 x 9,216 x 320 x 2 bytes. La
-# capa feed-forward de cada bloque transformer lo ensancha 8x (GEGLU: 4x más ancho, y el doble antes de su
-# compuerta). Según la config real:
+# capa feed-forward de cada bloque transformer lo ensancha 8x. Es una *GEGLU*, una capa con compuerta: una
+# proyección produce dos tensores, cada uno 4x más ancho que su entrada, y multiplica uno por una función suave
+# (GELU) del otro. Así que la salida de la proyección es 8x más ancha. Según la config real:
 
 # %%
 unet_config = models.real_configs("svd-xt")["unet"]
@@ -301,13 +325,18 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 # %% [markdown]
 # Cuatro ubicaciones, de la que más memoria de GPU usa a la que menos:
 # - **gpu**: todo se queda en la GPU. Nada se mueve; es la más rápida.
-# - **model offload**: una red cada vez (la UNet, 2.8 GiB, más el VAE). Mover 4.2 GiB por PCIe en cada llamada
-#   cuesta unos segundos. El host tiene que guardar todos los pesos (unos 6 GiB de RAM del host, medido).
-# - **group offload** (`pipe.unet.enable_group_offload(..., use_stream=True)`): los bloques de la UNet van
-#   llegando mientras el bloque anterior calcula. Vuelven a la CPU en cuanto terminan (por eso la traza muestra
-#   la UNet en la CPU incluso justo después de ejecutarse). Solo la UNet: sobre el pipeline entero, choca con la
-#   conversión del VAE a fp32 (upcast). Cada paso vuelve a mover la UNet entera.
+# - **model offload**: una red cada vez (la UNet, 2.8 GiB, más el VAE). Los pesos viajan por *PCIe*, el bus
+#   entre la memoria del host y la GPU. Mover 4.2 GiB por él en cada llamada cuesta unos segundos. El host tiene
+#   que guardar todos los pesos (unos 6 GiB de RAM del host, medido).
+# - **group offload**: los bloques de la UNet llegan a la GPU uno tras otro, en cada paso (detalles abajo).
 # - **sequential offload**: una capa cada vez. La que menos memoria de GPU usa, y mucho más lenta.
+
+# %% [markdown]
+# El group offload es `pipe.unet.enable_group_offload(..., use_stream=True)`. Un *CUDA stream* es una cola de
+# trabajo de la GPU; las copias en su propio stream se ejecutan mientras otro stream calcula. Así, el siguiente
+# bloque llega mientras el anterior calcula. Cada bloque vuelve a la CPU en cuanto termina (por eso la traza
+# muestra la UNet en la CPU incluso justo después de ejecutarse). Solo la UNet: sobre el pipeline entero, choca
+# con la conversión del VAE a fp32 (upcast). Cada paso vuelve a mover la UNet entera.
 #
 # ### 2.2 El attention slicing no hace nada en SVD
 #
@@ -408,7 +437,8 @@ assert decoder_batches == [2] * (num_frames // 2)
 # ([guía de SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Con `decode_chunk_size=1`,
 # "the video might have some flickering": el video puede tener algo de parpadeo. Y un chunk más pequeño
 # "slightly leads to video quality deterioration": empeora un poco la calidad del video.
-#
+
+# %% [markdown]
 # Lo medimos. Primero, un conjunto de latentes para los 25 fotogramas (unos pocos pasos de eliminación de
 # ruido). Luego, esos mismos latentes decodificados con `decode_chunk_size` 1, 2, 8 y 25. `pipe.decode_latents`
 # es el bucle de decodificación del propio pipeline. Dos números por tamaño de chunk:
@@ -465,7 +495,8 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 # chunks son independientes. Con el modelo real, la tabla muestra lo que cuesta de verdad. Si el cambio en un
 # borde es claramente mayor que el cambio dentro de un chunk, lo verías como un salto cada
 # `decode_chunk_size` fotogramas.
-#
+
+# %% [markdown]
 # **Por qué el curso decodifica 2 fotogramas a la vez en una T4.** El planificador (sección 4) midió dos
 # planes con el presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8`
 # llegó a un pico de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s.
@@ -501,6 +532,70 @@ print(f"{memory.ALLOC_CONF_VARIABLE}={os.environ[memory.ALLOC_CONF_VARIABLE]}")
 assert memory.expandable_segments_enabled()
 
 # %% [markdown]
+# ### 2.7 Leer un mensaje de falta de memoria
+#
+# Quedarse sin memoria de GPU es el primer error que encuentran casi todos los que aprenden SVD. El mensaje de
+# PyTorch dice con números qué salió mal. Aquí tienes uno real: la receta inicial de la sección 1.3, en la H100
+# limitada como una T4 (sección 3). El curso guardó sus primeros 300 caracteres. Una frase por línea:
+
+# %%
+print(seed_oom["error"].replace(". ", ".\n").replace("; ", ";\n"))
+print("\nraised during:", seed_oom["error_at"])
+
+# %% [markdown]
+# Línea por línea:
+# 1. **Tried to allocate 7.03 GiB** (intentó asignar 7.03 GiB): lo que pidió una operación, en una sola pieza.
+#    Aquí es el tensor de decodificación de la sección 1.3: 25 fotogramas a la vez.
+# 2. **total capacity ... of which ... is free** (capacidad total ... de la que ... está libre): la tarjeta
+#    entera. En una T4 real, esta línea dice 14.74 GiB, y la parte libre es pequeña. Esta ejecución fue una
+#    H100 con un límite, así que lee la línea 4.
+# 3. **this process has 13.33 GiB memory in use** (este proceso usa 13.33 GiB): todo lo que el proceso ocupa en
+#    la GPU. Es la memoria reservada de PyTorch, más el *contexto de CUDA* (la copia en la GPU del código y el
+#    estado de las bibliotecas, fuera de la memoria de PyTorch).
+
+# %% [markdown]
+# 4. **14.74 GiB allowed** (14.74 GiB permitidos): el límite. Libre por debajo de él: 14.74 - 13.33 = 1.41 GiB,
+#    mucho menos que 7.03.
+# 5. **12.55 GiB is allocated by PyTorch** (PyTorch tiene 12.55 GiB asignados): los tensores vivos (los pesos y
+#    las activaciones).
+# 6. **107.71 MiB is reserved by PyTorch but unallocated** (reservados pero sin asignar): reservada pero libre,
+#    los huecos de la sección 2.6. El mensaje completo sigue: "If reserved but unallocated memory is large try
+#    setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation" (si esa memoria es grande,
+#    prueba expandable segments para evitar la fragmentación).
+
+# %% [markdown]
+# Los mismos números, leídos con código: lo que se pidió, lo que estaba libre y adónde fue el resto.
+
+# %%
+import re
+
+
+def gib(pattern):
+    """The first size after `pattern` in the message, in GiB."""
+    value, unit = re.search(pattern + r" ([\d.]+) (GiB|MiB)", seed_oom["error"]).groups()
+    return float(value) / (1024 if unit == "MiB" else 1)
+
+
+asked, in_use, allowed = gib("Tried to allocate"), gib("this process has"), float(re.search(r"([\d.]+) GiB allowed", seed_oom["error"])[1])
+allocated, gaps = gib("Of the allocated memory"), gib("PyTorch, and")
+print(f"asked {asked:.2f} GiB | free under the cap {allowed - in_use:.2f} GiB | reserved but unallocated {gaps:.2f} GiB "
+      f"| outside PyTorch (CUDA context) {in_use - allocated - gaps:.2f} GiB")
+assert asked > allowed - in_use and gaps < 0.5 and abs(asked - all_frames_gib) < 0.01
+
+# %% [markdown]
+# **Qué cambiar primero.**
+# - *Lo pedido es mucho más que lo libre* (aquí, 7.03 GiB frente a 1.41): haz más pequeña esa operación. El
+#   mensaje dice cuánto, y las últimas líneas de diffusers del traceback dicen dónde. En la decodificación del
+#   VAE: un `decode_chunk_size` más pequeño (2 fotogramas necesitan 0.56 GiB). En la UNet: menos fotogramas, y
+#   luego forward chunking (sección 2.4).
+# - *La memoria "reservada pero sin asignar" es grande* (GiB, no MiB): se pierde memoria en huecos. Activa
+#   expandable segments antes de que arranque CUDA (sección 2.6).
+# - *Solo después*, el offload: es lo que más libera, y lo que más tiempo cuesta (sección 3).
+#
+# Aquí los huecos eran 0.11 GiB, así que expandable segments no habría salvado esta ejecución. Un chunk de
+# decodificación más pequeño, sí.
+
+# %% [markdown]
 # ## 3. Medido: SVD-XT a tamaño completo con los límites de una T4
 #
 # `benchmarks/run_plans.py` construyó la arquitectura real de SVD-XT a partir de sus configs reales, con pesos
@@ -526,7 +621,8 @@ for r in t4_runs:
 # por paso en una H100, una llamada completa tarda 3 minutos. Tres ejecuciones de `main` cargaron los pesos
 # directamente en la GPU (`from_pretrained(..., device_map="cuda")`). Eso no ahorró memoria del host y costó
 # 1.1 GiB más en el pico de gpu-decode8. Por eso los planes cargan en la CPU y luego mueven el pipeline.
-#
+
+# %% [markdown]
 # **Lee los segundos con cuidado.** El límite hace que una H100 se quede sin memoria donde se quedaría una T4.
 # No la hace tan lenta como una T4: una T4 calcula muchas veces más despacio (`t4.describe_estimate` da la
 # estimación del curso). Los tiempos comparan planes en la H100. En una T4 real, las proporciones pueden ser
@@ -587,6 +683,8 @@ assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chose
 #   fue 1.25x más rápido. También necesita menos RAM del host (Colab gratis tiene 12.7 GiB): los pesos no
 #   tienen que quedarse en la memoria del host. La mayor parte de la ganancia está en la decodificación
 #   (2.6 s frente a 4.8 a 5.1 s) y en no mover pesos. Por paso, la ganancia es del 11%.
+
+# %% [markdown]
 # - El offload secuencial necesita la menor memoria de GPU (4.6 GiB) y es 7x más lento por paso: solo sirve
 #   para GPUs pequeñas.
 # - El group offload de la UNet, tal como se configura aquí (un bloque por grupo, CUDA streams), asignó menos
@@ -699,13 +797,14 @@ assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0
 assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 
 # %% [markdown]
-# En una T4 con los pesos reales, `choose_plan` elige `gpu-decode2` y el pico se queda por debajo de 14 GiB. En
-# una GPU más grande, envuelve la llamada en `with memory.emulate_t4():` para ver los límites de una T4.
+# En una T4 con los pesos reales, la elección del planificador (la sección 4 la imprimió) mantiene el pico por
+# debajo de 14 GiB. En una GPU más grande, envuelve la llamada en `with memory.emulate_t4():` para ver los
+# límites de una T4.
 #
 # ## 6. La receta sencilla para una T4
 #
-# Todo lo anterior, como llamadas normales de diffusers que puedes copiar en cualquier notebook de Colab. Sin
-# código del curso:
+# La elección del planificador para una T4, como llamadas normales de diffusers que puedes copiar en cualquier
+# notebook de Colab. Sin código del curso:
 #
 # ```python
 # import os
@@ -722,16 +821,39 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # frames = pipe(image, decode_chunk_size=2, generator=torch.manual_seed(42)).frames[0]  # 4. 2 frames per decode
 # export_to_video(frames, "my_video.mp4", fps=7)                       # 5. the video
 # ```
-#
+
+# %% [markdown]
 # - `torch_dtype=torch.float16` funciona en todas las versiones de diffusers. diffusers 0.40 añadió el nombre
 #   nuevo `dtype=`. Pero diffusers 0.39, la de Colab, ignora `dtype=` y carga en fp32 (la lección 1 muestra la
 #   trampa).
 # - `.resize((1024, 576))` estira una foto con otras proporciones, y una foto pequeña queda borrosa al
 #   ampliarla. `prepare_image`, de la lección 2, recorta en lugar de estirar.
-# - En una tarjeta de 8 GiB, cambia `pipe.to("cuda")` por `pipe.enable_model_cpu_offload()` y añade
-#   `pipe.unet.enable_forward_chunking()`: es la receta de la documentación, de la sección 3.
 #
-# La lección 5 ejecuta exactamente estas líneas. Luego muestra lo que `generate_video`, del curso, añade a su
+# La receta vive en un solo sitio: el planificador. Esta celda comprueba que el bloque de arriba sigue siendo su
+# elección para una T4. Si nuevas mediciones le hacen cambiar de opinión, la celda falla, y el bloque tiene que
+# cambiar con él.
+
+# %%
+t4_plan = memory.choose_plan(memory.T4_GIB, 12.7).plan
+print(f"the planner's T4 choice: {t4_plan.name} ({t4_plan.description})")
+assert t4_plan.placement == "gpu" and not t4_plan.forward_chunking  # the block's pipe.to("cuda"), nothing chunked
+assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
+
+# %% [markdown]
+# **En una GPU más pequeña, pregunta al planificador.** `svd-learn plan` imprime su elección para cualquier GPU,
+# con el pico previsto y el tiempo medido en la GPU de calibración. Aquí está su respuesta para una tarjeta de
+# 8 GiB con los 12.7 GiB de RAM de Colab (`memory.plan_command` imprime lo mismo que
+# `svd-learn plan --vram 8 --host-ram 12.7`). Después, la receta de la documentación de la sección 3, cuyo pico
+# pasó de 8 GiB:
+
+# %%
+exit_code = memory.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
+print(f"the docs' recipe ({docs['plan']}) peaked at {docs['peak_reserved_gib']:.2f} GiB reserved on the capped H100")
+small = memory.choose_plan(8, 12.7)
+assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.predicted_peak_gib
+
+# %% [markdown]
+# La lección 5 ejecuta el bloque de arriba. Luego muestra lo que `generate_video`, del curso, añade a su
 # alrededor.
 #
 # ## Cosas para probar
@@ -740,7 +862,8 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - En una GPU: mide `memory.apply_plan(load(), "docs-recipe", "cuda")` con `memory.emulate_t4()` y compara
 #   con la sección 3.
 # - Ejecuta `benchmarks/run_plans.py --jobs smoke` en una GPU grande (mira benchmarks/README.md).
-#
+
+# %% [markdown]
 # ## Resumen
 # - La memoria de SVD se va en activaciones. La UNet trabaja con 2 x (número de fotogramas) imágenes (CFG), y el
 #   VAE decodifica a tamaño completo. Decodificar los 25 fotogramas a la vez necesita un tensor de 7.03 GiB.
@@ -748,9 +871,18 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 #   feed-forward.
 # - `enable_attention_slicing()` no cambia nada en SVD; el VAE temporal no tiene slicing ni tiling.
 # - El offload (model, group, sequential) cambia tiempo y RAM del host por memoria de GPU.
-# - En una T4: todo en la GPU, decodificar 2 fotogramas a la vez (8 desde 16 GiB), expandable segments
-#   activado. En una H100 limitada como una T4, estos planes llegaron a picos de 12.6 y 13.4 GiB, y fueron de
-#   1.25x a 1.28x más rápidos que la receta de poca memoria de la documentación. El límite emula la memoria de
-#   una T4, no su velocidad.
+# - Un mensaje de falta de memoria dice qué se pidió y qué estaba libre: primero reduce esa operación.
+# - En una T4: la elección del planificador (sección 4), con expandable segments activado. Limitada como una T4,
+#   fue 1.25x más rápida que la receta de poca memoria de la documentación (sección 3).
 # - Un `decode_chunk_size` pequeño cambia los píxeles: cada chunk se decodifica sin los demás fotogramas.
 # - `memory.choose_plan` / `svd-learn plan` eligen el plan más rápido que cabe y dicen por qué.
+
+# %% [markdown]
+# ## Para seguir leyendo
+# - [Big Model Inference](https://huggingface.co/docs/accelerate/usage_guides/big_modeling), de Accelerate (en
+#   inglés): lee cómo `init_empty_weights` construye un modelo sin memoria (aquí, sección 1.1), y después qué
+#   hacen `device_map="auto"` y `max_memory`. Busca los hooks de offload: `enable_model_cpu_offload` se basa en
+#   ellos (sección 2.1).
+# - [Reduce memory usage](https://huggingface.co/docs/diffusers/optimization/memory), de diffusers: lee sus partes
+#   sobre offload (CPU, model y group offloading) y sobre VAE slicing y tiling. Compara cada una con esta
+#   lección: cuáles llegan a la UNet y al VAE temporal de SVD, y cuánto costó cada una aquí.

@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,16 +16,17 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/es/05_capstone.ipynb)
 #
-# **Qué vas a aprender.** Primero, la receta simple de diffusers para una T4, del final de la lección 4: la
-# vas a ejecutar. Después, cómo las cuatro lecciones la refuerzan hasta formar un programa que no se cae. Ese
-# programa revisa sus entradas y salidas antes de gastar tiempo de GPU. Elige un plan de memoria que cabe en
-# la GPU que encuentra. Se recupera cuando la GPU se queda sin memoria. Escribe un video que todo navegador
-# reproduce. Nunca deja un archivo a medias. Y registra lo que hizo. Lo vas a ejecutar, y luego vas a
-# desarmar cada decisión.
-#
-# **La idea.** La receta son seis llamadas. `svd_learn.generate.generate_video` es la misma receta, con las
-# comprobaciones alrededor. `svd-learn generate IMAGE -o OUT.mp4` es esa función en la línea de comandos. Sus
-# pasos, en orden:
+# **Qué vas a aprender.** Primero, la receta simple de diffusers para una T4, del final de la lección 4, con los
+# ajustes de movimiento de la lección 2: la vas a ejecutar. Después, cómo las cuatro lecciones la refuerzan
+# hasta formar un programa que no se cae. Ese programa revisa sus entradas y salidas antes de gastar tiempo de
+# GPU. Elige un plan de memoria que cabe en la GPU que encuentra. Se recupera cuando la GPU se queda sin memoria.
+# Escribe un video que todo navegador reproduce. Nunca deja un archivo a medias. Y registra lo que hizo. Lo vas
+# a ejecutar, y luego vas a desarmar cada decisión.
+
+# %% [markdown]
+# **La idea.** La receta son unas pocas llamadas de diffusers. `svd_learn.generate.generate_video` es la misma
+# receta, con las comprobaciones alrededor. `svd-learn generate IMAGE -o OUT.mp4` es esa función en la línea de
+# comandos. Sus pasos, en orden:
 #
 # 1. revisar las salidas (no sobrescribir; crear la carpeta si falta);
 # 2. cargar la imagen (lección 2): bien orientada, en RGB, redimensionada y recortada al centro al tamaño del modelo;
@@ -48,7 +47,7 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import memory
+from svd_learn import lesson_work, memory
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4, 2.6).
 memory.enable_expandable_segments()
@@ -57,26 +56,61 @@ from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("05_capstone"))
 
 # %% [markdown]
-# En Colab con una T4, la fuente es **pretrained**. La receta descarga SVD-XT una vez (4.2 GiB). Luego hace un
-# video real de 25 fotogramas en 25 pasos. Después, `generate_video` hace un segundo video, desde la caché. Sin
-# GPU, la fuente es **tiny**: el mismo código corre con pesos aleatorios diminutos. Usa la cantidad de
-# fotogramas del modelo real y 1/8 de su tamaño, y **los fotogramas son ruido**. En una CPU, la receta hace 2
-# pasos en vez de 25: una CPU es lenta. Todo lo demás (comprobaciones, plan, planes de respaldo, archivo,
-# informe) es igual.
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
+# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
+# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
+# configuración (Setup). Fuera de Colab no hace nada.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
+
+# %% [markdown]
+# En Colab con una T4, la fuente es **pretrained**. La receta descarga SVD-XT una vez (4.2 GiB) y hace un video
+# real de 25 fotogramas en 25 pasos: el único video completo de la lección. Después, `generate_video` hace uno
+# corto (14 fotogramas, 5 pasos) desde la caché, para mostrar lo que añade. Sin GPU, la fuente es **tiny**: el
+# mismo código corre con pesos aleatorios diminutos, a 1/8 del tamaño real, y **los fotogramas son ruido**. En
+# una CPU, la receta hace 2 pasos en vez de 25: una CPU es lenta. Todo lo demás (comprobaciones, plan, planes de
+# respaldo, archivo, informe) es igual.
 #
 # ## 0. La receta simple
 #
-# Estas son las líneas de la lección 4, sección 6. Solo tres cosas vienen del curso. Dónde están los pesos
-# (`location`: el id del repo en el Hub en Colab, una carpeta local con pesos tiny). El tamaño (576x1024 para
-# el modelo real). Y el dispositivo. Esto es lo que tardan los dos videos en una T4 (una estimación; la
-# descarga va aparte):
+# Estas son las líneas de la lección 4, sección 6, con los ajustes de movimiento de la lección 2 escritos uno a
+# uno. **Tu propia foto:** en Colab, pon `UPLOAD_MY_PHOTO = True` abajo y elige una (horizontal; lo mejor es de
+# al menos 1024x576). Si no, la receta anima la foto de ejemplo.
+
+# %%
+from pathlib import Path
+
+from svd_learn import models
+
+UPLOAD_MY_PHOTO = False  # True on Colab: choose a photo from your computer
+photo_path = models.SAMPLE_IMAGE
+if UPLOAD_MY_PHOTO and "google.colab" in sys.modules:
+    from google.colab import files
+
+    uploaded = files.upload()  # a file chooser appears below the cell
+    photo_path = Path(next(iter(uploaded))) if uploaded else photo_path
+print("photo:", photo_path.name)
+
+# %% [markdown]
+# Solo tres cosas vienen del curso. Dónde están los pesos (`location`: el id del repo en el Hub en Colab, una
+# carpeta local con pesos tiny). El tamaño (576x1024 para el modelo real). Y el dispositivo. La receta es la
+# elección del planificador para una T4 (lección 4): la celda comprueba que lo sigue siendo. Esto es lo que
+# tarda el video en una T4 (una estimación; la descarga va aparte):
 
 # %%
 from svd_learn import t4
 
-print("two videos of 25 steps:", t4.describe_estimate(unet_steps=2 * 25, decoded_frames=2 * 25))
+t4_recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan
+print(f"the planner's T4 choice: {t4_recipe.name} ({t4_recipe.description})")
+assert t4_recipe.placement == "gpu" and not t4_recipe.forward_chunking and t4_recipe.decode_chunk_size == 2  # the lines below
+print("one video of 25 steps:", t4.describe_estimate(unet_steps=25))
 
 # %%
 import os
@@ -84,13 +118,11 @@ import os
 os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # before CUDA starts: PyTorch reads it once
 
 import tempfile
-from pathlib import Path
 
 import torch
 from diffusers import StableVideoDiffusionPipeline
 from diffusers.utils import export_to_video, load_image
-
-from svd_learn import models
+from PIL import ImageOps
 
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
@@ -99,23 +131,37 @@ work = Path(tempfile.mkdtemp())
 
 pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
 pipe.to(device)
-image = load_image(str(models.SAMPLE_IMAGE)).resize((width, height))
-frames = pipe(image, height=height, width=width, num_inference_steps=steps, decode_chunk_size=2,
-              generator=torch.manual_seed(42)).frames[0]
+image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
+frames = pipe(
+    image,
+    height=height,
+    width=width,
+    num_inference_steps=steps,
+    motion_bucket_id=127,  # more motion: 180 first, up to 255 (lesson 2, section 7)
+    noise_aug_strength=0.02,  # still too still: 0.1
+    fps=7,
+    min_guidance_scale=1.0,
+    max_guidance_scale=3.0,
+    decode_chunk_size=2,
+    generator=torch.manual_seed(42),
+).frames[0]
 export_to_video(frames, str(work / "recipe.mp4"), fps=7)
 print(f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]} in {work / 'recipe.mp4'}")
 assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].size == (width, height)
 
 # %% [markdown]
-# Eso es un video. En tu propio notebook, pon primero la línea de `PYTORCH_CUDA_ALLOC_CONF`. Aquí, la celda de
-# preparación ya le pidió su nombre a la GPU, y eso inicia CUDA. Por eso, en una GPU, la celda avisa que el
-# ajuste llega demasiado tarde. En una CPU (pesos tiny), diffusers avisa que un pipeline fp16 no puede correr
-# en la CPU. Además, imageio rellena 128x72 hasta un múltiplo de 16. Aun así, la celda corrió: el aviso de fp16
-# se refiere al modelo real, y 1024x576 no necesita relleno. En la GPU de Colab no ves ninguno de los dos.
+# Eso es un video. En tu propio notebook, pon primero la línea de `PYTORCH_CUDA_ALLOC_CONF`: PyTorch la lee una
+# sola vez, cuando arranca CUDA. Aquí, la celda de preparación ya la había puesto, antes de que `print_header()`
+# le pidiera su nombre a la GPU (eso arranca CUDA). En una CPU (pesos tiny), diffusers avisa que un pipeline
+# fp16 no puede correr en la CPU, e imageio rellena 128x72 hasta un múltiplo de 16. Aun así, la celda corrió: el
+# aviso de fp16 se refiere al modelo real, y 1024x576 no necesita relleno. En la GPU de Colab no ves ninguno de
+# los dos.
+
+# %% [markdown]
 # Dos cosas merecen una segunda mirada:
-# - La foto de ejemplo mide 640x427. `.resize((1024, 576))` la estira de 3:2 a 16:9 y la agranda 1.6 veces.
-#   Agrandar no inventa detalle: el video sale menos nítido que uno hecho con una foto grande. Para el mejor
-#   resultado, usa tu propia foto, de al menos 1024x576. `generate_video` recorta en vez de estirar.
+# - `ImageOps.fit` recorta tu foto a 16:9; un simple `.resize((1024, 576))` la estiraría. La foto de ejemplo
+#   mide 640x427, así que además se agranda 1.6 veces. Agrandar no inventa detalle: el video sale menos nítido
+#   que uno hecho con una foto grande.
 # - El pipeline se queda en memoria hasta que lo sueltas. Un segundo pipeline a su lado necesitaría otros
 #   4.2 GiB de memoria de GPU y de RAM del sistema. Así que libéralo antes de la siguiente sección:
 
@@ -133,32 +179,60 @@ if torch.cuda.is_available():
 # Lo que la receta no hace:
 # - comprobar que puede escribir la salida antes de gastar minutos;
 # - elegir los ajustes para la GPU que encuentra, y recuperarse cuando se queda sin memoria;
-# - recortar en vez de estirar;
+# - rechazar una foto tan pequeña que el video saldría borroso;
 # - escribir el archivo de forma segura, y decir lo que hizo.
 #
 # `generate_video` añade exactamente eso.
 #
 # ## 1. Toda la ejecución, en una llamada
+#
+# La receta hizo el video completo de esta lección. Para no pasarnos de una sesión de Colab, `generate_video`
+# hace ahora uno corto: 14 fotogramas en 5 pasos (acepta por su nombre cualquier parámetro de la lección 2). Las
+# comprobaciones, el plan, el archivo y el informe son los mismos con cualquier duración. La celda imprime
+# primero cuánto tarda en una T4.
 
 # %%
 from svd_learn import generate
 
+print("14 frames, 5 steps:", t4.describe_estimate(unet_steps=5, num_frames=14))
+
 video_path = work / "videos" / "rocket.mp4"  # the folder does not exist yet: generate_video creates it
-run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0)
+run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0, num_frames=14, num_inference_steps=5)
 
 # %% [markdown]
 # Cada línea de arriba es un paso de la lista. `run` es el informe, que también se guarda como JSON junto al
-# video. Aquí está la cuadrícula de fotogramas: cinco fotogramas, del primero al último.
+# video. El aviso sobre `num_frames=14` es honesto: SVD-XT se entrenó con 25. No se descargó nada por segunda
+# vez: `from_pretrained` encontró los archivos de la receta en la caché del Hub. `huggingface_hub` puede decir
+# dónde está un archivo de la caché:
 
 # %%
+import huggingface_hub
+
+cached = huggingface_hub.try_to_load_from_cache(models.get_checkpoint("svd-xt").repo_id, "model_index.json")
+print("model_index.json in the Hub cache:", cached if isinstance(cached, str) else "no (tiny weights are a local folder)")
+assert isinstance(cached, str) == (source.name == "pretrained")
+
+# %% [markdown]
+# Aquí está la cuadrícula de fotogramas: cinco fotogramas, del primero al último. diffusers vuelve a leer un
+# video con `load_video` (una lista de imágenes PIL) y coloca imágenes en cuadrícula con `make_image_grid`:
+
+# %%
+from diffusers.utils import load_video, make_image_grid
 from IPython.display import Video, display
 
+loaded = load_video(str(video_path))
+display(make_image_grid(loaded[:: len(loaded) // 5][:5], rows=1, cols=5))
+print(f"{len(loaded)} frames of {loaded[0].size[0]}x{loaded[0].size[1]}" + (" (random weights: noise is expected)" if run.random_weights else ""))
+
+# %% [markdown]
+# `video.read_frames`, del curso, lee los mismos fotogramas, como arrays, y los cuenta frente al informe:
+
+# %%
 from svd_learn import video
 
 frames = video.read_frames(video_path)
-display(video.frame_grid(frames, columns=5, every=len(frames) // 5))
-print(f"{len(frames)} frames of {run.width}x{run.height}" + (" (random weights: noise is expected)" if run.random_weights else ""))
-assert len(frames) == run.frames == models.get_checkpoint("svd-xt").num_frames
+print(f"{len(frames)} frames, the report says {run.frames}")
+assert len(frames) == run.frames == len(loaded) == 14
 
 # %% [markdown]
 # Y el video en sí, tal como lo reproduce un navegador:
@@ -185,11 +259,41 @@ print("files:", sorted(p.name for p in video_path.parent.iterdir()))
 assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "rocket.json", "rocket.mp4"]
 
 # %% [markdown]
+# `export_to_video` de diffusers escribió el archivo de la receta en la sección 0. También es H.264 y yuv420p:
+# léelo. Lo que añade el escritor del curso es el resto de esta sección y de la siguiente. Conserva el tamaño de
+# los fotogramas: imageio, al que llama `export_to_video`, agranda un tamaño que no es múltiplo de 16 (128x72
+# pasa a 128x80 con los pesos tiny; 1024x576 no cambia). Escribe con un nombre temporal. Y nunca sobrescribe por
+# accidente.
+
+# %%
+recipe_info = video.read_video_info(work / "recipe.mp4")
+print(recipe_info)
+recipe_frames = load_video(str(work / "recipe.mp4"))  # diffusers reads it back
+print(f"read back by load_video: {len(recipe_frames)} frames of {recipe_frames[0].size[0]}x{recipe_frames[0].size[1]}")
+assert (recipe_info["codec"], recipe_info["pix_fmt"]) == ("h264", "yuv420p")
+assert recipe_frames[0].size == (width, -(-height // 16) * 16)  # the height rounded up to a multiple of 16
+
+# %% [markdown]
+# diffusers también escribe GIFs, con `export_to_gif`. `generate_video(..., gif=True)` escribió uno junto al
+# video, de forma atómica como el mp4. Los dos GIFs tienen los mismos fotogramas:
+
+# %%
+from diffusers.utils import export_to_gif
+
+plain_gif = export_to_gif(loaded, str(work / "plain.gif"), fps=7)
+from PIL import Image
+
+with Image.open(plain_gif) as ours, Image.open(video_path.with_suffix(".gif")) as course:
+    print(f"export_to_gif: {ours.n_frames} frames | generate_video's GIF: {course.n_frames} frames")
+    assert ours.n_frames == course.n_frames == run.frames
+
+# %% [markdown]
 # Solo están el video, el GIF y el informe: ningún archivo temporal. Cada uno se escribió primero como
 # `.rocket.<random>.partial.mp4` junto a su destino, y luego se renombró. `os.replace` es atómico dentro de un
 # mismo sistema de archivos. Así, una caída del programa o un Ctrl-C deja el archivo anterior o nada. Nunca
 # deja medio video.
-#
+
+# %% [markdown]
 # ## 3. Las salidas se revisan primero, y nunca se sobrescriben por accidente
 #
 # Una generación en una T4 tarda minutos. Descubrir *después* que no se puede escribir la salida es perder
@@ -211,8 +315,30 @@ assert video_path.read_bytes() == before
 # rechazadas). Luego pasa por `prepare_image`: redimensiona y recorta al centro al tamaño del modelo, y se
 # niega a agrandar más de 2x. La foto de ejemplo mide 640x427: se agranda 1.6 veces para cubrir 1024x576, y
 # luego se recorta. Eso está permitido. Pero agrandar no inventa detalle, así que el video sale menos nítido
-# que uno hecho con una foto más grande. Los parámetros parten de los valores predefinidos del checkpoint (los
-# de la ficha del modelo) y se validan.
+# que uno hecho con una foto más grande.
+#
+# La forma del propio pipeline de preparar una foto es `load_image` de diffusers y `ImageOps.fit` de Pillow,
+# como en la receta. `prepare_image` da el mismo tamaño, y rechaza una foto que habría que agrandar más de 2x:
+
+# %%
+plain_image = ImageOps.fit(load_image(str(models.SAMPLE_IMAGE)), (run.width, run.height))
+print("ImageOps.fit:", plain_image.size, "| the run's size:", (run.width, run.height))
+assert plain_image.size == (run.width, run.height)
+
+# %% [markdown]
+# Los parámetros parten de los valores por defecto de diffusers, que están en la firma de la llamada:
+
+# %%
+import inspect
+
+call = inspect.signature(StableVideoDiffusionPipeline.__call__).parameters
+motion = ("fps", "motion_bucket_id", "noise_aug_strength", "min_guidance_scale", "max_guidance_scale")
+print("diffusers' defaults:", {name: call[name].default for name in motion})
+assert all(run.parameters[name] == call[name].default for name in motion)
+
+# %% [markdown]
+# El preset del curso para SVD-XT tiene los mismos valores (la lección 2 compara los presets). La ejecución los
+# usó, validados, con los 14 fotogramas y los 5 pasos que pedimos:
 
 # %%
 from svd_learn import parameters
@@ -223,14 +349,13 @@ image = parameters.prepare_image(parameters.load_image(models.SAMPLE_IMAGE), run
 print("image prepared to", image.size, image.mode)
 assert image.size == (run.width, run.height) and image.mode == "RGB"
 preset = parameters.preset("svd-xt")
-assert {k: run.parameters[k] for k in ("num_frames", "num_inference_steps", "fps", "motion_bucket_id")} == {
-    k: getattr(preset, k) for k in ("num_frames", "num_inference_steps", "fps", "motion_bucket_id")
-}
+assert {k: run.parameters[k] for k in motion} == {k: getattr(preset, k) for k in motion}
+assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == (14, 5)
 
 # %% [markdown]
-# Los mismos fotogramas, pasos, fps y motion bucket que la ficha del modelo. Con pesos tiny solo cambia el
-# tamaño (su "tamaño de entrenamiento" es 576x1024 / 8). También cambia el chunk de decodificación, que es la
-# elección del plan de memoria (sección 5).
+# Los mismos fps, motion bucket, ruido y guía que la ficha del modelo. Con pesos tiny cambia el tamaño (su
+# "tamaño de entrenamiento" es 576x1024 / 8), y el chunk de decodificación es la elección del plan de memoria
+# (sección 5).
 #
 # ## 5. El plan de memoria: el más rápido que cabe en esta GPU
 #
@@ -241,13 +366,13 @@ assert {k: run.parameters[k] for k in ("num_frames", "num_inference_steps", "fps
 # %%
 from svd_learn import memory
 
-t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
+on_t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
 small = memory.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
 print("this run:", run.plan)
-print(f"on a T4:  {t4.plan.name}, predicted peak {t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
+print(f"on a T4:  {on_t4.plan.name}, predicted peak {on_t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
 print(f"on 8 GiB: {small.plan.name}, predicted peak {small.predicted_peak_gib:.1f} GiB")
-assert t4.fits and t4.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB and t4.plan.placement == "gpu"
-assert small.fits and small.predicted_peak_gib < t4.predicted_peak_gib and small.plan.placement != "gpu"
+assert on_t4.fits and on_t4.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB and on_t4.plan.placement == "gpu"
+assert small.fits and small.predicted_peak_gib < on_t4.predicted_peak_gib and small.plan.placement != "gpu"
 
 # %% [markdown]
 # Por qué, en palabras del planificador. Su redacción y su calibración cambian con nuevas mediciones. Por eso
@@ -256,52 +381,65 @@ assert small.fits and small.predicted_peak_gib < t4.predicted_peak_gib and small
 # %%
 # NBVAL_IGNORE_OUTPUT
 print("this run:", run.plan_reason, "\n")
-print(t4.explain())
+print(on_t4.explain())
 
 # %% [markdown]
 # El plan decide dónde van las tres redes y cuántos fotogramas decodifica el VAE a la vez. En una T4, el
-# modelo entero cabe en la GPU si el VAE decodifica pocos fotogramas a la vez. Eso es más rápido que el
-# offload, que mueve pesos por PCIe en cada llamada. Con 8 GiB, los pesos ya no caben junto a las
-# activaciones, así que el planificador hace offload. En una CPU no hay nada que planificar: todo corre ahí.
+# planificador deja el modelo entero en la GPU y decodifica pocos fotogramas a la vez: es más rápido que el
+# offload, que mueve pesos por PCIe (el bus entre el sistema y la GPU) en cada llamada. Con 8 GiB, los pesos ya
+# no caben junto a las activaciones, así que el planificador hace offload. En una CPU no hay nada que
+# planificar: todo corre ahí.
 #
 # `generate_video` también le pide a PyTorch *expandable segments* (segmentos expandibles) antes de que
-# arranque CUDA. Así hay menos fragmentación, y la calibración se midió con ellos. `emulate_t4=True` limita una
-# GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así comprobó el curso esta misma
-# función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño completo. 25 fotogramas,
-# 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador elige ahora
-# `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez):
+# arranque CUDA. Así hay menos fragmentación, y la calibración se midió con ellos.
+
+# %% [markdown]
+# `emulate_t4=True` limita una GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así
+# comprobó el curso esta misma función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño
+# completo: 25 fotogramas, 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador
+# elige ahora `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez). "Pico reservado" es la
+# mayor cantidad de memoria de GPU que tuvo PyTorch (lección 4):
 #
 # | límite | plan elegido | pico reservado | llamada al pipeline | pico de RAM del sistema |
 # |---|---|---|---|---|
 # | T4 (`--emulate-t4`, 14.74 GiB) | gpu-decode2 | 12.56 GiB (límite 14.0) | 24.9 s | 3.8 GiB |
 # | 24 GiB (`--vram-budget 24`, FlashAttention permitido) | gpu-decode2 | 12.56 GiB | 22.0 s | 3.8 GiB |
 # | 8 GiB (`--vram-budget 8`) | sequential-offload-chunked-decode1 | 4.61 GiB | 196 s | 6.5 GiB |
-#
+
+# %% [markdown]
 # El mismo plan tardó 23.7 s en la ejecución de la lección 4 y 24.9 s aquí. Es la variación normal de un
 # mismo plan entre una ejecución y otra, no un costo. Las cifras de memoria valen también para una T4 real.
 # Los segundos no: el límite emula la memoria de una T4, no su velocidad. Para el tiempo en una T4, lee la
 # estimación que se imprime al principio de esta lección.
-#
+
+# %% [markdown]
 # ## 6. Sin memoria en la GPU: liberar, bajar de plan, avisar, registrar
 #
 # Una predicción puede fallar: otro notebook ocupa memoria, la imagen es más grande, una versión de una
 # biblioteca reserva más. Entonces el pipeline lanza `torch.OutOfMemoryError`. `generate_video` lo captura.
 # Suelta el pipeline (y los hooks de offload que lleva enganchados). Ejecuta `gc.collect()` y
-# `torch.cuda.empty_cache()`. Carga un pipeline nuevo y prueba el siguiente plan de la lista. En una CPU no
-# podemos quedarnos sin memoria de GPU, así que lo simulamos: `generate.simulated_out_of_memory` hace que la
-# ejecución del primer plan lance el mismo error que lanzaría una GPU.
+# `torch.cuda.empty_cache()`. Carga un pipeline nuevo y prueba el siguiente plan de la lista.
+#
+# En una CPU no podemos quedarnos sin memoria de GPU, y en una T4 no queremos. Así que lo **simulamos**:
+# `generate.simulated_out_of_memory` hace que la ejecución del primer plan lance la clase de error que lanzaría
+# una GPU (`torch.OutOfMemoryError`), con un mensaje que dice que es simulado. Aquí nada se queda sin memoria.
 
 # %%
-with generate.simulated_out_of_memory(memory.fallback_order()[0]):
+from svd_learn import t4
+
+print("4 frames, 2 steps:", t4.describe_estimate(unet_steps=2, num_frames=4))
+simulated = "SIMULATED out of memory: raised on purpose to show the fallback; no GPU ran out of memory"
+with generate.simulated_out_of_memory(memory.fallback_order()[0], message=simulated):
     rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4", plan=memory.fallback_order()[0],
                                       num_frames=4, num_inference_steps=2)
 print("fallbacks:", rescued.fallbacks)
 assert rescued.plan == memory.fallback_order()[1] and rescued.fallbacks[0]["plan"] == memory.fallback_order()[0]
+assert rescued.fallbacks[0]["error"] == simulated
 assert video.read_video_info(work / "rescued.mp4")["frames"] == 4
 
 # %% [markdown]
 # (Forzamos el plan más rápido con `plan=`. En una CPU, su ubicación "GPU" simplemente significa "en este
-# dispositivo").
+# dispositivo".) Un mensaje real lleva números: la lección 4, sección 2.7, lee uno línea por línea.
 #
 # ## 7. El informe
 #
@@ -322,10 +460,24 @@ assert saved["parameters"]["seed"] == 0 and saved["host_rss_peak_gib"] > 0
 assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(saved["timings"])
 
 # %% [markdown]
+# Las versiones del informe son las que importó este notebook: los mismos diffusers, huggingface_hub y
+# accelerate cuyas llamadas ejecutaste en la sección 0.
+
+# %%
+import accelerate
+import diffusers
+
+imported = {"diffusers": diffusers.__version__, "huggingface_hub": huggingface_hub.__version__, "accelerate": accelerate.__version__}
+same = all(saved["environment"]["versions"][name] == version for name, version in imported.items())
+print("the report's diffusers, huggingface_hub and accelerate are the ones imported here:", same)
+assert same
+
+# %% [markdown]
 # En una GPU, el informe también tiene `peak_allocated_gib` y `peak_reserved_gib`. En una T4, el pico
 # reservado debe quedar por debajo de 14 GiB. `denoise_peak_allocated_gib` es el pico antes de decodificar: te
 # dice si el pico lo marcó la UNet o el VAE.
-#
+
+# %% [markdown]
 # ## 8. Cada error da una frase clara, no un traceback
 #
 # La línea de comandos ejecuta la misma función. Sus errores dicen qué estuvo mal y qué hacer. Sale con el
@@ -355,7 +507,8 @@ assert not (work / "a.mp4").exists()
 #   comando pasa a los pesos tiny, y lo avisa.
 #
 # `tests/test_generate.py` comprueba cada caso.
-#
+
+# %% [markdown]
 # ## 9. En la línea de comandos
 #
 # ```bash
@@ -367,10 +520,12 @@ assert not (work / "a.mp4").exists()
 #
 # ## Cosas para probar
 # - Ejecuta este notebook en Colab con una T4 y compara `run.peak_reserved_gib` con la predicción del plan.
-# - Cambia `motion_bucket_id` y `noise_aug_strength` (lección 2) y compara las cuadrículas de fotogramas.
+# - Sube tu foto en la sección 0 y prueba la receta de movimiento de la lección 2: `motion_bucket_id=180`, y
+#   después `noise_aug_strength=0.1`. En la línea de comandos: `--motion-bucket-id 180 --noise-aug-strength 0.1`.
 # - Fuerza `plan="sequential-offload-chunked-decode1"` y compara `run.timings` con el plan automático.
 # - Genera dos veces con la misma semilla y comprueba que los fotogramas son idénticos.
-#
+
+# %% [markdown]
 # ## Resumen
 # - `generate_video` / `svd-learn generate` = las lecciones 1 a 4 en orden: imagen, parámetros, plan, carga,
 #   generación, escritura, informe.
@@ -378,3 +533,10 @@ assert not (work / "a.mp4").exists()
 # - H.264 + yuv420p + tamaño par = un video que todo navegador reproduce.
 # - El plan sale de mediciones (lección 4); si se acaba la memoria, libera todo y baja un plan.
 # - El informe (JSON) dice qué se ejecutó, con qué versiones, cuánta memoria usó y cuánto tardó.
+
+# %% [markdown]
+# ## Para seguir leyendo
+# La [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers (en
+# inglés), la página alrededor de la cual creció este curso. Lee su primer ejemplo: es la receta de la sección 0.
+# Después, su parte sobre micro-conditioning (la sección 7 de la lección 2) y su parte sobre memoria: compara
+# cada consejo con lo que midió la lección 4.

@@ -20,7 +20,8 @@
 # varias GPU a la vez, con 🤗 Accelerate. Cómo se reparte el trabajo para que cada video se haga exactamente
 # una vez. Cómo lanzar un proceso por GPU. Qué pasa con una imagen rota. Cómo una nueva ejecución retoma el
 # trabajo después de una interrupción. Y cuánto más rápidas son de verdad dos GPU (medido en dos H100).
-#
+
+# %% [markdown]
 # **La idea.** Los videos no dependen unos de otros. Por eso no repartimos el *modelo* entre las GPU (SVD-XT
 # cabe en una). Repartimos la *lista de videos*. Cada GPU tiene su propio proceso, con su propia copia del
 # pipeline. Cada una hace su parte de la lista, un video tras otro. Nada tiene que viajar entre las GPU
@@ -38,10 +39,24 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
+from svd_learn import lesson_work
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
 source = print_header()
+print(lesson_work.describe("06_many_videos"))
+
+# %% [markdown]
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
+# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
+# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
+# configuración (Setup). Fuera de Colab no hace nada.
+
+# %%
+from svd_learn.environment import keep_hub_cache_on_drive
+
+KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (Colab only)
+print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
 # **En Colab.** Colab te da una sola GPU, así que allí nada de esto corre en varias GPU. Lo que sí corre en
@@ -51,7 +66,8 @@ source = print_header()
 # Para eso, la sección 5 muestra números medidos en dos H100. La sección 6 da los comandos para escribir en
 # una máquina así. Sin GPU (con pesos tiny), la lección inicia dos procesos de CPU, así que ahí también ves el
 # reparto.
-#
+
+# %% [markdown]
 # Con pesos **tiny** (sin GPU), los fotogramas son ruido. Pero todo lo que trata esta lección es real: los
 # procesos, el reparto, los archivos, los fallos y la reanudación. Sin GPU, los procesos son procesos de CPU que
 # se comunican por `gloo` (el backend de PyTorch para CPU). No son procesos de GPU que se comunican por NCCL.
@@ -64,14 +80,15 @@ source = print_header()
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from diffusers.utils import load_image
+from PIL import ImageOps
 
 from svd_learn import batch, models
 
 work = Path(tempfile.mkdtemp(prefix="many-videos-"))
 images_dir = work / "images"
 images_dir.mkdir()
-sample = Image.open(models.SAMPLE_IMAGE).convert("RGB")
+sample = load_image(str(models.SAMPLE_IMAGE))  # diffusers' loader: upright and RGB
 sample.save(images_dir / "rocket.png")
 ImageOps.mirror(sample).save(images_dir / "rocket_mirrored.png")
 ImageOps.grayscale(sample).save(images_dir / "rocket_grey.png")
@@ -120,6 +137,72 @@ with state.split_between_processes(jobs) as my_jobs:
 assert state.num_processes == 1 and list(my_jobs) == jobs
 
 # %% [markdown]
+# Con más procesos, cada uno recibe su parte. Aquí está el bucle de arriba como un programa completo: ocho
+# trabajos, repartidos con `split_between_processes`, y los resultados reunidos con `gather_object`.
+# `accelerate launch` lo inicia como un proceso por GPU (aquí, dos procesos de CPU; en Colab, uno en su única
+# GPU). Cópialo para probar Accelerate con tu propia lista.
+
+# %%
+import subprocess
+
+import torch
+
+script = work / "split_jobs.py"
+script.write_text("""
+import torch
+from accelerate import PartialState
+from accelerate.utils import gather_object
+
+state = PartialState(cpu=not torch.cuda.is_available())  # without a GPU, cpu=True makes the processes one group
+jobs = [f"job {number}" for number in range(8)]
+with state.split_between_processes(jobs) as my_jobs:
+    mine = [(state.process_index, job) for job in my_jobs]
+everyone = gather_object(mine)  # every process's list, joined in process order
+if state.is_main_process:
+    for process, job in everyone:
+        print(f"process {process} ran {job}")
+state.wait_for_everyone()  # nobody leaves before the main process has printed
+state.destroy_process_group()  # then close the group cleanly
+""")
+processes = torch.cuda.device_count() or 2  # one per GPU; two CPU processes without a GPU
+launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes), "--num_machines", "1",
+          "--mixed_precision", "no", "--dynamo_backend", "no"] + (["--multi_gpu"] if processes > 1 else [])
+split = subprocess.run([*launch, str(script)], capture_output=True, text=True, timeout=300)
+print(split.stdout)
+ran = [line.split(" ran ")[1] for line in split.stdout.splitlines()]
+assert split.returncode == 0 and sorted(ran) == sorted(f"job {number}" for number in range(8)), split.stderr[-2000:]
+
+# %% [markdown]
+# Cada trabajo se ejecutó exactamente una vez, y las partes son contiguas (con dos procesos, el proceso 0 toma
+# la primera mitad). Ahora, un trabajo en sí, con diffusers sin más: la imagen del trabajo, su valor del
+# barrido, una semilla fija, una llamada, un archivo. (Pocos fotogramas y un solo paso, para que la lección corra
+# en segundos.)
+
+# %%
+import gc
+
+from diffusers import StableVideoDiffusionPipeline
+from diffusers.utils import export_to_video
+
+from svd_learn import t4
+
+print("one video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
+device = "cuda" if torch.cuda.is_available() else "cpu"
+height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
+pipe = StableVideoDiffusionPipeline.from_pretrained(models.pipeline_location(source.name, "svd-xt"), variant="fp16",
+                                                    torch_dtype=torch.float16 if device == "cuda" else torch.float32)
+pipe.to(device)
+job = next(job for job in jobs if Path(job.image).name != "broken.png")  # the first job with a real image
+frames = pipe(ImageOps.fit(load_image(str(job.image)), (width, height)), height=height, width=width, num_frames=4,
+              num_inference_steps=1, decode_chunk_size=2, generator=torch.manual_seed(0), **dict(job.sweep)).frames[0]
+print(f"{job.name}: {len(frames)} frames, {dict(job.sweep)} ->", Path(export_to_video(frames, str(work / "one_job.mp4"), fps=7)).name)
+del pipe  # free the GPU for the processes launched below
+gc.collect()
+if torch.cuda.is_available():
+    torch.cuda.empty_cache()
+assert len(frames) == 4
+
+# %% [markdown]
 # `svd-learn batch` es ese bucle, más lo que necesita un batch real:
 # - cada proceso carga el pipeline **una vez** (no una vez por video) y planifica su memoria como en el
 #   proyecto final;
@@ -137,15 +220,7 @@ assert state.num_processes == 1 and list(my_jobs) == jobs
 # Aquí usamos pocos fotogramas y pasos, para que la lección corra en segundos.
 
 # %%
-from svd_learn import t4
-
 print("each video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
-
-# %%
-import subprocess
-
-import torch
-
 gpus = torch.cuda.device_count()
 processes = gpus if gpus else 2  # one per GPU; two CPU processes without a GPU
 out_dir = work / "videos"
@@ -198,6 +273,19 @@ for job in good:
 print("videos:", len(good), "each with 4 frames and its report")
 assert [entry["name"] for entry in summary["failed"]] == ["broken__motion_bucket_id-60", "broken__motion_bucket_id-180"]
 print("failed:", summary["failed"][0]["error"])
+
+# %% [markdown]
+# diffusers vuelve a leer cualquiera de estos videos con `load_video`. Aquí están los fotogramas del primero
+# (ruido con pesos tiny; en Colab, tu video):
+
+# %%
+from diffusers.utils import load_video, make_image_grid
+from IPython.display import display
+
+first = load_video(str(good[0].video(out_dir)))
+display(make_image_grid(first, rows=1, cols=len(first)))
+print(f"{good[0].video(out_dir).name}: {len(first)} frames of {first[0].size[0]}x{first[0].size[1]}")
+assert len(first) == 4
 
 # %% [markdown]
 # Las semillas también son fijas. Todos los trabajos usan la misma semilla (`--seed`, 0 por defecto), salvo que
@@ -332,7 +420,8 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # - los procesos no deben compartir una GPU: dos copias de SVD-XT en una GPU compiten por el mismo cálculo y la
 #   misma memoria;
 # - la máquina debe tener RAM para cargar a la vez un pipeline por proceso.
-#
+
+# %% [markdown]
 # ## 6. Lanzar en una máquina con varias GPU
 #
 # Esto es para una máquina con varias GPU (una VM en la nube, un servidor de laboratorio). Colab tiene una
@@ -348,7 +437,8 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # ¿Se interrumpió? Ejecuta el mismo comando otra vez: los videos completos se saltan. Sin GPU, `--multi_gpu
 # --num_processes 2` inicia dos procesos de CPU, como hizo esta lección. `accelerate config` guarda tus
 # opciones habituales. Así, `accelerate launch -m svd_learn.cli batch ...` no necesita más opciones.
-#
+
+# %% [markdown]
 # ## Cosas para probar
 # - Añade `--sweep seed=0,1,2` al lanzamiento de arriba y comprueba que cada imagen ahora tiene seis videos.
 # - Interrumpe un lanzamiento con Ctrl-C a mitad de camino (en la línea de comandos) y lánzalo otra vez: cuenta
@@ -356,7 +446,9 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # - Lanza con 3 procesos: 8 trabajos se reparten 3 + 3 + 2. ¿Qué proceso recibe el trabajo de más?
 # - Abre un informe (`videos/rocket__motion_bucket_id-60.json`): ¿qué proceso, qué dispositivo y qué plan lo
 #   hicieron?
-#
+# - Cambia `split_jobs.py` (sección 2) a 9 trabajos y lánzalo otra vez: ¿quién recibe el noveno?
+
+# %% [markdown]
 # ## Resumen
 # - Muchos videos en muchas GPU es paralelismo de datos: reparte la lista de trabajos, no el modelo.
 # - `accelerate launch --num_processes N` inicia un proceso por GPU. `PartialState()` le dice a cada uno quién
@@ -366,3 +458,12 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 #   Una nueva ejecución salta lo que está completo. Un trabajo que falla queda registrado; los demás siguen.
 # - Medido en dos H100: mientras trabajaban, 2 GPU hicieron videos unas dos veces más rápido que una. El
 #   arranque y la carga se pagan una vez por lanzamiento, así que los batches largos obtienen toda la aceleración.
+
+# %% [markdown]
+# ## Para seguir leyendo
+# La guía [Distributed inference](https://huggingface.co/docs/accelerate/usage_guides/distributed_inference) de
+# Accelerate (en inglés). Su primera parte, "Sending chunks of a batch automatically to each loaded model"
+# (enviar trozos de un batch a cada copia del modelo), es el patrón de esta lección: una copia completa del
+# modelo por GPU, y `split_between_processes`. Busca `apply_padding` (iguala las partes) y cómo vuelven los
+# resultados. Sus partes siguientes reparten un solo modelo entre varias GPU: SVD-XT cabe en una GPU, así que
+# aquí no las necesitas.
