@@ -37,9 +37,7 @@ class Run:
         return t4.estimate_seconds(self.steps, self.frames, self.decoded_frames, self.height, self.width, self.guidance)
 
     def describe(self) -> str:
-        return f"{self.cells}: " + t4.describe_estimate(
-            self.steps, self.frames, self.decoded_frames, height=self.height, width=self.width
-        )
+        return f"{self.cells}: {t4.describe_seconds(self.seconds())}"
 
 
 @dataclass(frozen=True)
@@ -92,8 +90,10 @@ def describe(lesson: str) -> str:
         lines = ["This lesson downloads no model weights from the Hub."]
     if not work.runs:
         return "\n".join([*lines, "It runs no full-size model: it needs no GPU."])
-    lines.append("Its GPU cells, with the real weights:")
+    lines.append(
+        "Its GPU cells, with the real weights, on a T4 (a model checked against public T4 runs, not a measurement):"
+    )
     lines += [f"- {run.describe()}" for run in work.runs]
     if len(work.runs) > 1:
-        lines.append(f"In all: about {work.seconds() / 60:.1f} min of generation on a T4 (the sum of the lines above).")
+        lines.append(f"In all: {t4.describe_seconds(work.seconds())} of generation.")
     return "\n".join(lines)

@@ -109,7 +109,9 @@ def describe_seconds(seconds: float, note: str = "", model: TimeModel | None = N
     if high < 90:
         return f"about {seconds:.0f} s ({low:.0f}-{high:.0f} s{note})"
     typical = f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}"
-    return f"about {typical} min ({max(1, round(low / 60))}-{max(1, round(high / 60))} min{note})"
+    if round(high / 60) - round(low / 60) >= 2:  # whole minutes where the range is wide enough to show them
+        return f"about {typical} min ({round(low / 60)}-{round(high / 60)} min{note})"
+    return f"about {typical} min ({low / 60:.1f}-{high / 60:.1f} min{note})"
 
 
 def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None, **shape) -> str:

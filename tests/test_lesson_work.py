@@ -43,7 +43,8 @@ def test_the_setup_line_says_the_download_each_run_and_the_total():
     text = lesson_work.describe("02_svd_parameters")
     assert "downloads SVD-XT's fp16 weights (4.2 GiB)" in text and "Drive" in text
     assert text.count("\n- ") == 2 and "section 7, the motion recipe" in text
-    assert t4.describe_estimate(30, 14, 42) in text and "In all: about" in text
+    assert t4.describe_seconds(t4.estimate_seconds(30, 14, 42)) in text and "In all: about" in text
+    assert "a model checked against public T4 runs, not a measurement" in text
     quiet = lesson_work.describe("03_hub_and_versions")
     assert "downloads no model weights" in quiet and "needs no GPU" in quiet
 
