@@ -42,6 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svd_learn.errors import UserError
+
 COURSE_REPO = "svd-learn/tiny-svd-xt"  # the repo id the local Hub serves
 TAG = "v1.0"  # on the first commit: full-precision weights only
 DEV_BRANCH = "dev"
@@ -61,7 +63,7 @@ _COMMIT_DATES = ("2026-01-05T12:00:00+00:00", "2026-02-02T12:00:00+00:00", "2026
 _LFS_ATTRIBUTES = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(UserError, RuntimeError):
     """The port asked for is already taken on 127.0.0.1."""
 
 

@@ -25,13 +25,15 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from svd_learn.errors import UserError
+
 DISTRIBUTION = "svd-learn"
 # Held at the installed version: torch and the packages built for one torch (and its CUDA libraries).
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "torchcodec", "triton")
 TORCH_FAMILY_PREFIXES = ("nvidia-",)
 
 
-class InstallError(RuntimeError):
+class InstallError(UserError, RuntimeError):
     """The course's libraries cannot be installed here without replacing torch, or pip failed."""
 
 

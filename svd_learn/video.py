@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from svd_learn.errors import UserError
+
 # Constant-quality H.264 (crf 18 is visually lossless for most content); `+faststart` puts the index at the
 # start of the file so a browser can start playing before it has the whole file.
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
 
 
-class OutputError(ValueError):
+class OutputError(UserError, ValueError):
     """An output path that cannot be written as asked (exists, wrong suffix, not writable)."""
 
 

@@ -16,10 +16,11 @@ from packaging.version import Version
 from PIL import Image
 from typer.testing import CliRunner
 
-from svd_learn import environment, generate, memory, models, video
+from svd_learn import environment, generate, measure, models, planner, plans, video
 from svd_learn.cli import app
 from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
-from svd_learn.parameters import ParameterError
+from svd_learn.parameters import GenerationParameters
+from svd_learn.run import RunSpec
 
 FAST = ["--frames", "3", "--steps", "1"]
 # The HTTP library whose responses and errors the installed huggingface_hub raises: httpx up to 1.x, httpx2 from 2.0.
@@ -140,7 +141,8 @@ def test_requested_fps_frames_and_report_path(tmp_path, image):
 
 def test_python_api_returns_the_report(tmp_path, image):
     messages = []
-    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=3, num_inference_steps=1, say=messages.append)
+    params = GenerationParameters(num_frames=3, num_inference_steps=1)
+    run = generate.generate_video(image, tmp_path / "a.mp4", params, say=messages.append)
     assert isinstance(run, generate.RunReport) and run.frames == 3 and run.file_bytes > 0
     assert json.loads((tmp_path / "a.json").read_text()) == run.to_dict()
     assert any(m.startswith("plan: cpu") for m in messages) and any("decoding 3 frames" in m for m in messages)
@@ -148,7 +150,7 @@ def test_python_api_returns_the_report(tmp_path, image):
 
 def test_a_local_pipeline_folder_as_the_model(tmp_path, image):
     folder = models.tiny_pipeline_folder()
-    choice = generate.choose_model(str(folder), None)
+    choice = models.choose_model(str(folder), None)
     assert (choice.location, choice.source, choice.checkpoint.name, choice.explicit) == (
         str(folder),
         "folder",
@@ -204,7 +206,7 @@ def bad_images(tmp_path):
 
 def test_bad_images_get_a_short_message_and_no_output(tmp_path, monkeypatch):
     loads = []
-    monkeypatch.setattr(generate, "load_pipeline", lambda *a: loads.append(a))
+    monkeypatch.setattr(models, "load_chosen", lambda *a: loads.append(a))
     for name, phrase in bad_images(tmp_path).items():
         out = tmp_path / f"{name}.mp4"
         assert_clean_failure(cli(tmp_path / name, "-o", out), "error:", phrase)
@@ -352,7 +354,7 @@ def test_a_named_model_without_hub_access_fails_instead_of_becoming_tiny(tmp_pat
 def count_builds_and_loads(monkeypatch):
     calls = []
     monkeypatch.setattr(models, "pipeline_location", lambda *a, **k: calls.append(("build", a)))
-    monkeypatch.setattr(generate, "load_pipeline", lambda *a: calls.append(("load", a)))
+    monkeypatch.setattr(models, "load_chosen", lambda *a: calls.append(("load", a)))
     return calls
 
 
@@ -368,7 +370,7 @@ def test_a_too_small_image_is_refused_before_any_weights_are_built(tmp_path, mon
 def test_an_unknown_plan_is_refused_before_loading_with_the_one_list(tmp_path, image, monkeypatch, plan):
     calls = count_builds_and_loads(monkeypatch)
     result = cli(image, "-o", tmp_path / "out.mp4", "--plan", plan)
-    assert_clean_failure(result, f"Unknown plan {plan!r}", *memory.PLANS)  # every plan, as `svd-learn plan` lists them
+    assert_clean_failure(result, f"Unknown plan {plan!r}", *plans.PLANS)  # every plan, as `svd-learn plan` lists them
     assert calls == []
 
 
@@ -392,14 +394,14 @@ def test_the_report_and_messages_give_the_decode_chunk_really_used(tmp_path, ima
 
 def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkeypatch):
     loads = []
-    real_load = generate.load_pipeline
+    real_load = models.load_chosen
 
     def counting_load(*args):
         loads.append(args)
         return real_load(*args)
 
-    monkeypatch.setattr(generate, "load_pipeline", counting_load)
-    order = memory.fallback_order()
+    monkeypatch.setattr(models, "load_chosen", counting_load)
+    order = planner.fallback_order()
     with generate.simulated_out_of_memory(order[0], message="CUDA out of memory. Tried to allocate 7.03 GiB") as tried:
         result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", order[0])
     assert result.exit_code == 0, result.output
@@ -415,10 +417,10 @@ def test_out_of_memory_falls_back_to_the_next_lower_plan(tmp_path, image, monkey
 
 
 def test_out_of_memory_with_every_plan_is_a_clear_error(tmp_path, image, monkeypatch):
-    monkeypatch.setattr(generate, "load_pipeline", lambda *args: object())  # no need for real weights here
-    monkeypatch.setattr(memory, "apply_plan", lambda *args: None)
-    with generate.simulated_out_of_memory(*memory.PLANS):
-        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", memory.fallback_order()[0])
+    monkeypatch.setattr(models, "load_chosen", lambda *args: object())  # no need for real weights here
+    monkeypatch.setattr(plans, "apply_plan", lambda *args: None)
+    with generate.simulated_out_of_memory(*plans.PLANS):
+        result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--plan", planner.fallback_order()[0])
     assert_clean_failure(result, "Out of GPU memory with every plan", "--frames 14")
     assert not (tmp_path / "out.mp4").exists() and no_leftovers(tmp_path)
 
@@ -426,7 +428,8 @@ def test_out_of_memory_with_every_plan_is_a_clear_error(tmp_path, image, monkeyp
 def test_the_simulated_out_of_memory_is_off_outside_its_block(tmp_path, image):
     with generate.simulated_out_of_memory("cpu"):
         pass
-    run = generate.generate_video(image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, say=lambda m: None)
+    params = GenerationParameters(num_frames=2, num_inference_steps=1)
+    run = generate.generate_video(image, tmp_path / "a.mp4", params, say=lambda m: None)
     assert run.fallbacks == [] and run.plan == "cpu"
 
 
@@ -434,11 +437,11 @@ def test_plans_to_try_walks_down_the_fallback_order_on_a_gpu():
     from types import SimpleNamespace
 
     params = SimpleNamespace(num_frames=25, height=576, width=1024)
-    plans, reason, predicted = memory.plans_to_try("auto", "cuda", 14.74, 12.7, "svd-xt", params, print)
-    order = memory.fallback_order()
-    assert [p.name for p in plans] == order[order.index(plans[0].name) :]
-    assert predicted is not None and predicted <= 14.0 and reason
-    docs = memory.plans_to_try("docs-recipe", "cuda", 14.74, 12.7, "svd-xt", params, print)[0]
+    tried = planner.plans_to_try("auto", "cuda", 14.74, 12.7, "svd-xt", params, print)
+    order = planner.fallback_order()
+    assert [p.name for p in tried.plans] == order[order.index(tried.first.name) :]
+    assert tried.predicted_peak_gib is not None and tried.predicted_peak_gib <= 14.0 and tried.reason
+    docs = planner.plans_to_try("docs-recipe", "cuda", 14.74, 12.7, "svd-xt", params, print).plans
     assert docs[0].name == "docs-recipe" and all(p.placement != "cpu" for p in docs)
 
 
@@ -466,8 +469,7 @@ def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_p
         run = generate.generate_video(
             image,
             tmp_path / "a.mp4",
-            num_frames=2,
-            num_inference_steps=2,
+            GenerationParameters(num_frames=2, num_inference_steps=2),
             say=lambda m: None,
             on_step=lambda step, total: during.append(torch.get_num_threads()),
         )
@@ -477,28 +479,20 @@ def test_a_cpu_generation_runs_with_the_chosen_threads_and_gives_them_back(tmp_p
     assert run.environment["cpu_threads"].startswith("1 (2 cores, load average 6.3")
 
 
-def test_the_python_api_takes_parameters_by_field_name_and_refuses_a_misspelt_one(tmp_path, image, monkeypatch):
-    calls = count_builds_and_loads(monkeypatch)
-    with pytest.raises(ParameterError, match="'num_frame': not a generation parameter"):
-        generate.generate_video(image, tmp_path / "a.mp4", num_frame=3, say=lambda m: None)
-    assert calls == [] and not (tmp_path / "a.mp4").exists()
-
-
 def test_an_out_of_memory_runtime_error_from_a_kernel_also_falls_back(tmp_path, image, monkeypatch):
-    real, tried = generate.denoise_and_decode, []
+    real, tried = measure.measure_call, []
 
     def kernel_runs_out(pipe, picture, params, **named):
-        tried.append(named["plan"].name)
+        tried.append(params.decode_chunk_size)
         if len(tried) == 1:  # how some CUDA kernels report it: a RuntimeError, not torch.OutOfMemoryError
             raise RuntimeError("CUDA error: out of memory")
         return real(pipe, picture, params, **named)
 
-    monkeypatch.setattr(generate, "denoise_and_decode", kernel_runs_out)
-    order = memory.fallback_order()
-    run = generate.generate_video(
-        image, tmp_path / "a.mp4", num_frames=2, num_inference_steps=1, plan=order[0], say=lambda m: None
-    )
-    assert tried == order[:2] and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"
+    monkeypatch.setattr(measure, "measure_call", kernel_runs_out)
+    order = planner.fallback_order()
+    params = GenerationParameters(num_frames=2, num_inference_steps=1)
+    run = generate.generate_video(image, tmp_path / "a.mp4", params, RunSpec(plan=order[0]), say=lambda m: None)
+    assert len(tried) == 2 and run.plan == order[1] and run.fallbacks[0]["error"] == "CUDA error: out of memory"
 
 
 def test_hub_advice_for_a_missing_repo_and_for_offline_mode():
@@ -506,15 +500,15 @@ def test_hub_advice_for_a_missing_repo_and_for_offline_mode():
 
     url = "https://huggingface.co/api/models/stabilityai/nonexistent-model"
     missing = RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", url)))
-    assert generate.hub_advice(OSError("Cannot load model"), "x") is None  # an error it does not know is left alone
+    assert models.hub_advice(OSError("Cannot load model"), "x") is None  # an error it does not know is left alone
     wrapped = OSError("Cannot load model stabilityai/nonexistent-model")
     wrapped.__cause__ = missing
-    advice = generate.hub_advice(wrapped, "stabilityai/nonexistent-model")
+    advice = models.hub_advice(wrapped, "stabilityai/nonexistent-model")
     assert "was not found on the Hub" in str(advice) and "https://huggingface.co/stabilityai/nonexistent-model" in str(
         advice
     )
-    offline = generate.hub_advice(OfflineModeIsEnabled("offline"), "stabilityai/stable-video-diffusion-img2vid-xt")
-    assert isinstance(offline, generate.HubUnreachable) and "HF_HUB_OFFLINE=1" in str(offline)
+    offline = models.hub_advice(OfflineModeIsEnabled("offline"), "stabilityai/stable-video-diffusion-img2vid-xt")
+    assert isinstance(offline, models.HubUnreachable) and "HF_HUB_OFFLINE=1" in str(offline)
 
 
 def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
@@ -522,35 +516,7 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
     (folder / "unet").mkdir(parents=True)
     (folder / "model_index.json").write_text("{}")
     (folder / "unet" / "config.json").write_text(json.dumps({"num_frames": 14}))
-    choice = generate.resolve_model(str(folder))
+    choice = models.resolve_model(str(folder))
     assert choice.source == "folder" and choice.checkpoint.name == "svd"
-    params, _ = generate.generation_parameters(choice, {})
-    assert params.num_frames == 14  # SVD's preset, not SVD-XT's 25
-
-
-# ----------------------------------------------------------------------------------------------------
-# --compile: torch.compile the UNet (plumbing only: compiling for real takes minutes on 2 cores)
-
-
-def test_compile_flag_compiles_the_unet_once_and_the_report_says_so(tmp_path, image, monkeypatch):
-    import torch
-
-    compiled = []
-    monkeypatch.setattr(torch, "compile", lambda module, **options: compiled.append(type(module).__name__) or module)
-    out = tmp_path / "compiled.mp4"
-    result = cli(image, "-o", out, "--frames", "3", "--steps", "1", "--compile")
-    assert result.exit_code == 0, result.output
-    assert compiled == ["UNetSpatioTemporalConditionModel"] and "compiling the UNet" in result.output
-    assert json.loads(out.with_suffix(".json").read_text())["compiled_unet"] is True
-    compiled.clear()
-    generate.generate_video(image, tmp_path / "plain.mp4", num_frames=3, num_inference_steps=1, say=lambda m: None)
-    assert compiled == []  # off unless asked for
-
-
-def test_compile_is_skipped_with_a_note_for_plans_that_offload_the_unet(monkeypatch):
-    import torch
-
-    monkeypatch.setattr(torch, "compile", lambda module, **options: pytest.fail("an offloaded UNet was compiled"))
-    said = []
-    assert not generate.compile_unet(object(), memory.get_plan("docs-recipe"), said.append)
-    assert "offloads the UNet" in said[0]
+    params, _ = generate.checked_parameters(GenerationParameters(), choice)
+    assert params.num_frames == 14  # SVD's frame count, not SVD-XT's 25
