@@ -429,8 +429,11 @@ class Session:
 
     def uncompile(self, error: BaseException) -> None:
         """A compiled UNet failed: put the plain one back, and say so in one line (and in the report)."""
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        self.compile_note = f"compiling failed ({type(error).__name__}: {first_line[:200]}); ran the plain UNet"
+        cause = error  # torch wraps the compiler's own error (BackendCompilerFailed keeps it as inner_exception)
+        while (inner := getattr(cause, "inner_exception", None) or cause.__cause__) is not None:
+            cause = inner
+        first_line = next((line for line in str(cause).splitlines() if line.strip()), "")
+        self.compile_note = f"compiling failed ({type(cause).__name__}: {first_line[:200]}); ran the plain UNet"
         self.say(
             f"note: {self.compile_note.replace('; ran', ': running')} instead, the same video without the speed-up"
         )

@@ -207,6 +207,36 @@ def test_force_remakes_complete_outputs(tmp_path):
     assert json.loads((out / "image0.json").read_text())["parameters"]["motion_bucket_id"] == 60
 
 
+def test_a_job_made_with_another_decode_chunk_is_not_done_and_force_remakes_it(tmp_path):
+    """The decode chunk changes the video (the VAE's temporal layers see one chunk at a time): resume counts it."""
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)  # the plan's chunk: all 2 frames at once
+    assert json.loads((out / "image0.json").read_text())["parameters"]["decode_chunk_size"] == 2
+    one_at_a_time = replace(FAST, decode_chunk_size=1)
+    again = batch.run_batch(tmp_path / "in", out, one_at_a_time, TINY, say=lambda _: None)
+    assert not again.skipped and not again.done
+    assert "decode_chunk_size 2 there, 1 now" in again.failed[0]["error"] and "--force" in again.failed[0]["error"]
+    remade = batch.run_batch(tmp_path / "in", out, one_at_a_time, replace(TINY, force=True), say=lambda _: None)
+    assert [r["name"] for r in remade.done] == ["image0"]
+    assert json.loads((out / "image0.json").read_text())["parameters"]["decode_chunk_size"] == 1
+    same = batch.run_batch(tmp_path / "in", out, one_at_a_time, TINY, say=lambda _: None)
+    assert [r["name"] for r in same.skipped] == ["image0"]
+
+
+def test_a_report_written_before_the_run_spec_still_resumes(tmp_path):
+    """A report as `svd-learn batch` wrote it before issue 24 (tests/data: a real one, paths aside) still counts."""
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    report = json.loads((Path(__file__).parent / "data" / "run-report-before-issue-24.json").read_text())
+    report.update(output=str(out / "image0.mp4"), image=str(tmp_path / "in" / "image0.png"))
+    (out / "image0.json").write_text(json.dumps(report, indent=2))
+    (out / "image0.mp4").write_bytes(b"\0" * report["file_bytes"])  # resume checks the size the report records
+    summary = batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)
+    assert [r["name"] for r in summary.skipped] == ["image0"] and not summary.done and not summary.failed
+
+
 def test_compile_compiles_the_processs_unet_once_for_all_its_videos(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -6,6 +6,7 @@ Generations use few frames and steps where the test allows, so the file runs in 
 
 import importlib
 import json
+from dataclasses import replace
 
 import huggingface_hub
 import numpy as np
@@ -520,3 +521,182 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
     assert choice.source == "folder" and choice.checkpoint.name == "svd"
     params, _ = generate.checked_parameters(GenerationParameters(), choice)
     assert params.num_frames == 14  # SVD's frame count, not SVD-XT's 25
+
+
+# ----------------------------------------------------------------------------------------------------
+# CUDA starts after the allocator setting (issue 21): the plan's figures were measured with expandable segments.
+
+
+def test_nothing_starts_cuda_before_the_allocator_setting(tmp_path, monkeypatch):
+    """`svd-learn generate` as a learner runs it on a GPU (default model and source, nothing set in the environment):
+    every start of CUDA on the way to the first allocation sees PYTORCH_CUDA_ALLOC_CONF asking for expandable
+    segments. This CPU machine plays a T4 up to that first allocation, where it stops."""
+    import os
+    import sys
+    import traceback
+    from types import SimpleNamespace
+
+    from svd_learn import cli, memory
+
+    starts = []  # (the allocator setting when CUDA started, who started it)
+
+    def lazy_init():
+        caller = next(f for f in reversed(traceback.extract_stack()[:-1]) if "torch" not in f.filename)
+        starts.append(
+            (os.environ.get(memory.ALLOC_CONF_VARIABLE), f"{caller.name} ({caller.filename}:{caller.lineno})")
+        )
+
+    def t4_properties(device=None):
+        torch.cuda._lazy_init()  # as the real one does
+        return SimpleNamespace(name="Tesla T4", total_memory=int(14.74 * 2**30), major=7, minor=5)
+
+    for variable in (*memory.ALLOC_CONF_VARIABLES, SOURCE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: bool(starts))
+    monkeypatch.setattr(torch.cuda, "_lazy_init", lazy_init)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", t4_properties)
+    command = ["svd-learn", "generate", str(models.SAMPLE_IMAGE), "-o", str(tmp_path / "a.mp4"), *FAST]
+    monkeypatch.setattr(sys, "argv", command)
+    with pytest.raises(BaseException) as stopped:  # noqa: B017 -- the first real CUDA call: this machine has none
+        cli.main()
+    assert not isinstance(stopped.value, SystemExit), "the run ended before it reached the GPU"
+    assert starts, "CUDA never started: the test did not reach the GPU"
+    assert all(setting and memory.EXPANDABLE_SEGMENTS in setting for setting, _ in starts), starts
+
+
+def test_in_a_notebook_that_already_used_the_gpu_the_warning_says_what_to_do(monkeypatch):
+    from svd_learn import memory
+
+    for variable in memory.ALLOC_CONF_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    said = []
+    generate.expandable_segments(said.append)
+    assert said[0].startswith("warning: CUDA started before PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
+    assert "restart the runtime" in said[0] and "enable_expandable_segments()" in said[0]
+
+
+def test_choosing_the_source_does_not_start_cuda(monkeypatch):
+    monkeypatch.delenv(SOURCE_VARIABLE)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "_lazy_init", lambda: pytest.fail("choosing the source started CUDA"))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda *a: pytest.fail("choosing the source probed"))
+    assert environment.choose_source().name == "pretrained"
+    assert models.resolve_model(None, None).source == "pretrained"
+
+
+# ----------------------------------------------------------------------------------------------------
+# One session, many videos (what an app keeps open): no reload, progress per step, a stop that writes nothing.
+
+
+def test_one_session_makes_many_videos_with_one_load_and_stops_cleanly_when_asked(tmp_path, image, monkeypatch):
+    from svd_learn.run import Outputs
+
+    loads, real_load = [], models.load_chosen
+    monkeypatch.setattr(models, "load_chosen", lambda *args: loads.append(args) or real_load(*args))
+    spec, params = RunSpec(source="tiny"), GenerationParameters(num_frames=2, num_inference_steps=2)
+    choice, machine = models.resolve_model(spec.model, spec.source), generate.machine_for(spec)
+    plans_to_try = generate.plan_memory(spec, machine, generate.checked_parameters(params, choice)[0], choice, print)
+
+    def request(name, **changes):
+        outputs = Outputs.check(tmp_path / f"{name}.mp4")
+        return generate.video_request(image, replace(params, **changes), choice, outputs)
+
+    steps = []
+    with generate.Session.open(spec, choice, machine, plans_to_try, say=lambda m: None) as session:
+        first = session.make_video(request("first"), on_step=lambda step, total: steps.append((step, total)))
+        second = session.make_video(request("second", motion_bucket_id=60))
+        with pytest.raises(measure.StopRequested):
+            session.make_video(request("stopped", num_inference_steps=5), should_stop=lambda: True)
+        after = session.make_video(request("after"))
+    assert len(loads) == 1 and steps == [(1, 2), (2, 2)]
+    assert first.timings["load_s"] > 0 and second.timings["load_s"] == after.timings["load_s"] == 0
+    assert second.parameters["motion_bucket_id"] == 60 and video.read_video_info(tmp_path / "after.mp4")["frames"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("stopped")) == []  # nothing, not even part
+    assert no_leftovers(tmp_path) and session.pipe is None  # closed: its memory given back
+
+
+def test_a_stop_request_ends_generate_video_between_steps_and_writes_nothing(tmp_path, image):
+    asked = []
+    with pytest.raises(measure.StopRequested, match="after 1 of 3 steps"):
+        generate.generate_video(
+            image,
+            tmp_path / "out" / "a.mp4",
+            GenerationParameters(num_frames=2, num_inference_steps=3),
+            say=lambda m: None,
+            should_stop=lambda: asked.append(1) or True,
+        )
+    assert asked == [1] and not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------------------------------
+# --compile: the same video, faster steps after a warm-up; a compile that fails never ends in a traceback.
+
+
+def test_compile_flag_compiles_the_unet_once_and_the_report_says_how(tmp_path, image, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(generate, "compile_unet", lambda pipe, mode, backend: compiled.append(mode) or mode)
+    out = tmp_path / "compiled.mp4"
+    result = cli(image, "-o", out, *FAST, "--compile")
+    assert result.exit_code == 0, result.output
+    assert compiled == [generate.COMPILE_MODE] and "compiling the UNet" in result.output
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["compiled_unet"] == generate.COMPILE_MODE and report["compile_note"] is None
+    compiled.clear()
+    params = GenerationParameters(num_frames=2, num_inference_steps=1)
+    plain = generate.generate_video(image, tmp_path / "plain.mp4", params, say=lambda m: None)
+    assert compiled == [] and plain.compiled_unet is None and plain.compile_note is None  # off unless asked for
+
+
+def test_compile_is_skipped_with_a_note_for_plans_that_offload_the_unet(monkeypatch):
+    monkeypatch.setattr(generate, "compile_unet", lambda *args: pytest.fail("an offloaded UNet was compiled"))
+    said = []
+    plans_to_try = planner.PlansToTry((plans.get_plan("docs-recipe"),), "asked for with --plan", None)
+    session = generate.Session(RunSpec(compile_unet=True), None, None, plans_to_try, said.append)
+    session.compile(object())
+    assert session.compiled_unet is None and "offloads the UNet" in session.compile_note and "skipped" in said[0]
+
+
+def regional_blocks(pipe) -> list:
+    return [m for m in pipe.unet.modules() if type(m).__name__ in generate.REPEATED_BLOCKS]
+
+
+def test_the_svd_unet_has_the_repeated_blocks_that_regional_compilation_names():
+    pipe = models.load_pipeline(models.tiny_pipeline_folder(), device="cpu")
+    assert {type(m).__name__ for m in regional_blocks(pipe)} == set(generate.REPEATED_BLOCKS)
+    assert not getattr(pipe.unet, "_repeated_blocks", None)  # diffusers declares none for the SVD UNet
+    assert hasattr(pipe.unet, "compile_repeated_blocks")  # diffusers >= 0.35 (the course needs 0.36)
+
+
+@pytest.mark.slow  # dynamo traces the tiny UNet for real: 10 to 30 s on 2 cores
+def test_regional_compilation_compiles_each_repeated_block_and_gives_the_same_video(tmp_path, image, monkeypatch):
+    monkeypatch.setattr(generate, "COMPILE_MODE", "regional")
+    monkeypatch.setattr(generate, "COMPILE_BACKEND", "eager")  # dynamo's graphs, run as they are: any CPU
+    torch._dynamo.reset()
+    result = cli(image, "-o", tmp_path / "compiled.mp4", *FAST, "--compile")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "compiled.json").read_text())["compiled_unet"] == "regional"
+    assert cli(image, "-o", tmp_path / "plain.mp4", *FAST).exit_code == 0
+    assert np.array_equal(video.read_frames(tmp_path / "compiled.mp4"), video.read_frames(tmp_path / "plain.mp4"))
+
+
+@pytest.mark.slow  # dynamo traces the tiny UNet for real, then the backend fails: 10 to 30 s a mode on 2 cores
+@pytest.mark.parametrize("mode", ["regional", "full"])
+def test_a_compile_that_fails_says_so_in_one_line_and_the_plain_unet_makes_the_video(
+    tmp_path, image, monkeypatch, mode
+):
+    def no_kernel_for_this_gpu(graph, example_inputs):  # what Triton answered for a T4's sm_75 on an H200 (issue 21)
+        raise RuntimeError("no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(generate, "COMPILE_MODE", mode)
+    monkeypatch.setattr(generate, "COMPILE_BACKEND", no_kernel_for_this_gpu)
+    torch._dynamo.reset()
+    result = cli(image, "-o", tmp_path / "out.mp4", *FAST, "--compile")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    (note,) = [line for line in result.output.splitlines() if "compiling failed" in line]
+    assert note.startswith("note: compiling failed (") and "no kernel image" in note and "plain UNet" in note
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["compiled_unet"] is None and "no kernel image" in report["compile_note"]
+    assert video.read_video_info(tmp_path / "out.mp4")["frames"] == 3
