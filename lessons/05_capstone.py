@@ -136,9 +136,11 @@ if torch.cuda.is_available():
 
 # %%
 from svd_learn import generate
+from svd_learn.parameters import GenerationParameters
+from svd_learn.run import RunSpec
 
 video_path = work / "videos" / "rocket.mp4"  # the folder does not exist yet: generate_video creates it
-run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0)
+run = generate.generate_video(models.SAMPLE_IMAGE, video_path, GenerationParameters(seed=0), RunSpec(gif=True))
 
 # %% [markdown]
 # Each line above is one step of the list. `run` is the report, also saved as JSON beside the video.
@@ -228,10 +230,10 @@ assert {k: run.parameters[k] for k in ("num_frames", "num_inference_steps", "fps
 # a free Colab T4 (14.74 GiB) and on an 8 GiB card:
 
 # %%
-from svd_learn import memory
+from svd_learn import memory, planner
 
-t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
-small = memory.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
+t4 = planner.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
+small = planner.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
 print("this run:", run.plan)
 print(f"on a T4:  {t4.plan.name}, predicted peak {t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
 print(f"on 8 GiB: {small.plan.name}, predicted peak {small.predicted_peak_gib:.1f} GiB")
@@ -278,11 +280,12 @@ print(t4.explain())
 # simulate it: `generate.simulated_out_of_memory` makes the first plan's run raise the same error a GPU would.
 
 # %%
-with generate.simulated_out_of_memory(memory.fallback_order()[0]):
-    rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4", plan=memory.fallback_order()[0],
-                                      num_frames=4, num_inference_steps=2)
+order = planner.fallback_order()  # the plans from most GPU memory to least
+with generate.simulated_out_of_memory(order[0]):
+    rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4",
+                                      GenerationParameters(num_frames=4, num_inference_steps=2), RunSpec(plan=order[0]))
 print("fallbacks:", rescued.fallbacks)
-assert rescued.plan == memory.fallback_order()[1] and rescued.fallbacks[0]["plan"] == memory.fallback_order()[0]
+assert rescued.plan == order[1] and rescued.fallbacks[0]["plan"] == order[0]
 assert video.read_video_info(work / "rescued.mp4")["frames"] == 4
 
 # %% [markdown]
