@@ -10,8 +10,9 @@ compute capability, host RAM, library versions) and one choice of model source:
 Set the environment variable SVD_LEARN_SOURCE to one of these to override the choice. Nothing else in a
 lesson depends on the source.
 
-torch is imported inside the functions that ask it (it takes seconds): the command line and the lessons' first
-cell read this module before anything may start CUDA.
+torch, psutil and packaging are imported inside the functions that use them: torch takes seconds (and the command
+line reads this module before anything may start CUDA), and `check_requirements` must say what is missing in an
+environment that lacks the others.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ exercise the fallback on a machine without a GPU.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -165,8 +166,6 @@ class Machine:
 def machine_for(spec: RunSpec, say: Callable[[str], None] = print) -> Machine:
     """Probe the machine (expandable segments asked for first: the probe starts CUDA); refuse a GPU cap this
     machine cannot have (GenerationError)."""
-    import math
-
     if torch.cuda.is_available():  # (this does not start CUDA)
         expandable_segments(say)
     env = probe()

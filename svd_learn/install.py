@@ -56,7 +56,7 @@ def requirements(*extras: str, declared: list[str] | None = None, known_extras: 
 
     `declared` and `known_extras` default to the installed svd-learn's metadata.
     """
-    from packaging.requirements import Requirement
+    from packaging.requirements import Requirement  # (this module runs before the course's dependencies are in)
 
     if declared is None:
         try:

@@ -14,7 +14,8 @@ writes pipeline folders in that exact layout from three sources:
 `with_weights` builds tiny or random weights once, and `load_chosen` loads them, turning the Hub's
 errors into advice (`hub_advice`).
 
-diffusers and transformers are imported inside the functions that build or load (they take seconds to import).
+diffusers, transformers and huggingface_hub are imported inside the functions that build, load or explain (they take
+seconds to import).
 """
 
 from __future__ import annotations
