@@ -42,10 +42,10 @@ from svd_learn.run import Outputs, RunReport, RunSpec
 from svd_learn.video import write_gif, write_mp4
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
-# How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks:
-# a warm-up of about 44 s instead of 136 s for the whole UNet, measured on an H200 with 2 CPU cores; 14% faster
-# steps, against 22% for "full"). "full": torch.compile(pipe.unet). Set from the GPU measurements
-# (benchmarks/speedups.py).
+# How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks):
+# tried once on an H200 under a T4's limits with 2 CPU cores (issue 21), a warm-up of about 44 s against 136 s for
+# "full", steps 14% faster than plain against 22%. "full": torch.compile(pipe.unet). To be settled by
+# benchmarks/speedups.py on the GPU machine, which measures both (compile-regional, compile).
 COMPILE_MODE = "regional"
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use backends that run on any CPU
 # The SVD UNet declares no `_repeated_blocks` for compile_repeated_blocks (diffusers 0.36 to 0.42): these are the
@@ -280,8 +280,8 @@ class Session:
         with self.limits():
             pipe = models.load_chosen(self.choice, self.machine.device.split(":")[0])  # "cuda:1" loads as "cuda"
             plans.apply_plan(pipe, self.plan, self.machine.device)
-            if self.spec.compile_unet:
-                self.compile(pipe)
+            if self.spec.compile_unet and not (self.compile_note or "").startswith("compiling failed"):
+                self.compile(pipe)  # (once it failed, a reload after an out-of-memory does not pay for it again)
         self.pipe = pipe
         self.unreported_load_s += time.perf_counter() - started
 

@@ -131,10 +131,10 @@ class _StepClock:
     def __call__(self, pipeline, step, timestep, tensors):
         _synchronize(self.device)
         self.ends.append(time.perf_counter())
-        if self.on_step is not None:
-            self.on_step(step + 1, self.steps)
         if self.should_stop is not None and self.should_stop():
             raise StopRequested(f"stopped after {step + 1} of {self.steps} steps, as asked")
+        if self.on_step is not None:
+            self.on_step(step + 1, self.steps)
         if step + 1 == self.steps:
             if self.keep_latents:
                 self.latents = tensors["latents"].detach().to("cpu", copy=True)

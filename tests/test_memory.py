@@ -295,7 +295,7 @@ def test_attention_slicing_changes_no_attention_processor(tiny_pipe_factory):
     assert not hasattr(pipe.unet, "set_attention_slice") and not hasattr(pipe.vae, "set_attention_slice")
 
 
-def test_measure_run_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
+def test_the_measured_call_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
     plans.apply_plan(pipe, "cpu", "cpu")
     call = measure.measure_call(pipe, image(), CALL, device="cpu", output_type="pt", trace=True)

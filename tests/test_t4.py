@@ -194,7 +194,7 @@ def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, reques
 
 
 def test_the_process_peak_survives_the_resets_of_code_under_test():
-    """generate and measure_run reset the peak statistics per phase: the rehearsal's peak is the process's."""
+    """measure.measure_call resets the peak statistics per phase: the rehearsal's peak is the process's."""
     cuda = types.SimpleNamespace(peak=0, is_initialized=lambda: True)
     cuda.max_memory_reserved = lambda device=None: cuda.peak
     cuda.reset_peak_memory_stats = lambda device=None: setattr(cuda, "peak", 0)
