@@ -527,10 +527,12 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
 # CUDA starts after the allocator setting (issue 21): the plan's figures were measured with expandable segments.
 
 
-def test_nothing_starts_cuda_before_the_allocator_setting(tmp_path, monkeypatch):
-    """`svd-learn generate` as a learner runs it on a GPU (default model and source, nothing set in the environment):
-    every start of CUDA on the way to the first allocation sees PYTORCH_CUDA_ALLOC_CONF asking for expandable
-    segments. This CPU machine plays a T4 up to that first allocation, where it stops."""
+@pytest.mark.parametrize("entry", ["svd-learn", "generate_video"])
+def test_nothing_starts_cuda_before_the_allocator_setting(tmp_path, monkeypatch, entry):
+    """`svd-learn generate` as a learner runs it on a GPU (default model and source, nothing set in the environment),
+    and generate_video in a fresh notebook: every start of CUDA on the way to the first allocation sees
+    PYTORCH_CUDA_ALLOC_CONF asking for expandable segments. This CPU machine plays a T4 up to that first
+    allocation, where it stops."""
     import os
     import sys
     import traceback
@@ -551,7 +553,8 @@ def test_nothing_starts_cuda_before_the_allocator_setting(tmp_path, monkeypatch)
         return SimpleNamespace(name="Tesla T4", total_memory=int(14.74 * 2**30), major=7, minor=5)
 
     for variable in (*memory.ALLOC_CONF_VARIABLES, SOURCE_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv(variable, "")  # recorded, so that what the run sets is undone after the test
+        monkeypatch.delenv(variable)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: bool(starts))
@@ -560,7 +563,11 @@ def test_nothing_starts_cuda_before_the_allocator_setting(tmp_path, monkeypatch)
     command = ["svd-learn", "generate", str(models.SAMPLE_IMAGE), "-o", str(tmp_path / "a.mp4"), *FAST]
     monkeypatch.setattr(sys, "argv", command)
     with pytest.raises(BaseException) as stopped:  # noqa: B017 -- the first real CUDA call: this machine has none
-        cli.main()
+        if entry == "svd-learn":
+            cli.main()
+        else:
+            params = GenerationParameters(num_frames=3, num_inference_steps=1)
+            generate.generate_video(models.SAMPLE_IMAGE, tmp_path / "a.mp4", params, say=lambda m: None)
     assert not isinstance(stopped.value, SystemExit), "the run ended before it reached the GPU"
     assert starts, "CUDA never started: the test did not reach the GPU"
     assert all(setting and memory.EXPANDABLE_SEGMENTS in setting for setting, _ in starts), starts
@@ -570,7 +577,8 @@ def test_in_a_notebook_that_already_used_the_gpu_the_warning_says_what_to_do(mon
     from svd_learn import memory
 
     for variable in memory.ALLOC_CONF_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv(variable, "")  # recorded, so that nothing set here outlives the test
+        monkeypatch.delenv(variable)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     said = []
     generate.expandable_segments(said.append)
