@@ -19,6 +19,11 @@ runs the same notebooks the same way, with three stand-ins:
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
     python benchmarks/rehearse_colab.py merge /path/to/rows.json
 
+`run` also runs the command line as a learner types it (`cli` rows): `svd-learn generate rocket.jpg -o plain.mp4`,
+and again with `--compile`, each in a fresh process whose environment holds nothing the course sets (no
+PYTORCH_CUDA_ALLOC_CONF, no SVD_LEARN_SOURCE): only the rehearsal's stand-ins (the emulated T4, Colab's libraries on
+the path, the filled Hub cache, HF_HUB_OFFLINE). `run --cli-only` runs only those.
+
 Each lesson runs top to bottom in a fresh kernel (nbclient, every failing cell collected). Its row holds the
 failing cells, the wall time, the largest host peak (VmHWM) and CUDA peak reserved of the processes it
 started, and the full-size UNet steps they ran. Rows carry the sha256 of the lesson's .py, so a row for an
@@ -336,8 +341,9 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
     return row, notebook
 
 
-def run(prefixes: list[str], out: Path, timeout: int) -> None:
-    """On the GPU machine: install the bundles, fill the Hub cache, rehearse the lessons named by `prefixes`."""
+def run(prefixes: list[str], out: Path, timeout: int, cli: bool = False, cli_only: bool = False) -> None:
+    """On the GPU machine: install the bundles, fill the Hub cache, rehearse the lessons named by `prefixes`, then
+    (with `cli`) the command line."""
     site = WORK / "site"
     install_bundles(site)
     sys.path[:0] = [str(ROOT), str(site)]
@@ -346,8 +352,12 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
     from svd_learn import models
 
     hub_cache = WORK / "hf-home" / "hub"
-    sources = sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
-    needs_weights = any(source.stem not in ASKS_ITS_OWN_HUB for source in sources)
+    sources = (
+        []
+        if cli_only
+        else sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
+    )
+    needs_weights = cli or any(source.stem not in ASKS_ITS_OWN_HUB for source in sources)
     if (
         needs_weights
         and not (hub_cache / "models--stabilityai--stable-video-diffusion-img2vid-xt" / "refs" / "main").exists()
@@ -372,6 +382,106 @@ def run(prefixes: list[str], out: Path, timeout: int) -> None:
         out.write_text(json.dumps(results, indent=2) + "\n")  # after every lesson: a call cut short keeps its rows
         if row["errors"]:
             nbformat.write(notebook, out.parent / f"{source.stem}.executed.ipynb")
+    if cli:
+        results["cli"] = rehearse_cli(site, WORK, timeout)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------------
+# There: the command line, as a learner runs it
+
+# What a learner types at a terminal or in a `!svd-learn` cell of a fresh runtime (issue 21). The compiled run keeps
+# the GPU's real compute capability: Triton builds its kernels for the chip it is told about, and a T4's sm_75
+# kernels cannot run on the rehearsal's GPU (so what a T4's own compile costs stays unmeasured here).
+CLI_RUNS = [
+    {"command": ["svd-learn", "generate", "rocket.jpg", "-o", "plain.mp4"]},
+    {"command": ["svd-learn", "generate", "rocket.jpg", "-o", "compiled.mp4", "--compile"], "real_capability": True},
+]
+CLI_DATA = ("checkpoints.toml", "parameters.toml", "memory_calibration.json", "t4.toml")  # what generate reads
+CLI_SOURCES_PROBE = (
+    "import sys, svd_learn.cli, svd_learn.generate; "
+    "print('\\n'.join(sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('svd_learn') and m.__file__)))"
+)
+
+
+def cli_sources_sha256(python: str = sys.executable, environment: dict | None = None) -> str:
+    """The sha256 of the package files `svd-learn generate` imports (and their data files): what a cli row is for."""
+    found = subprocess.run(
+        [python, "-c", CLI_SOURCES_PROBE], capture_output=True, text=True, check=True, env=environment, cwd=ROOT
+    )
+    digest = hashlib.sha256()
+    files = [Path(line) for line in found.stdout.split()] + [ROOT / "svd_learn" / "data" / name for name in CLI_DATA]
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def install_console_script(site: Path) -> None:
+    """`svd-learn` on the PATH, as pip writes a console script (the GPU machine has the course only as a folder)."""
+    script = site / "bin" / "svd-learn"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom svd_learn.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+
+
+def learner_environment(site: Path, work: Path, log: Path, real_capability: bool) -> dict[str, str]:
+    """A fresh shell's environment: nothing the course sets, only the rehearsal's stand-ins."""
+    kept = {name: os.environ[name] for name in ("HOME", "LANG", "USER", "TERM") if name in os.environ}
+    environment = {
+        **kept,
+        "PATH": os.pathsep.join([str(site / "bin"), os.environ.get("PATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT), str(site)]),
+        "SVD_LEARN_EMULATE_T4": "1",
+        "SVD_LEARN_REHEARSAL_LOG": str(log),
+        "HF_HOME": str(work / "hf-home"),
+        "HF_HUB_OFFLINE": "1",
+        "SVD_LEARN_HOME": str(work / "svd-learn"),
+        "USE_FLAX": "0",  # as for the lessons: the GPU machine's jax is newer than Colab's
+    }
+    if real_capability:
+        environment["SVD_LEARN_EMULATE_T4_REAL_CAPABILITY"] = "1"
+    return environment
+
+
+def rehearse_cli(site: Path, work: Path, timeout: int) -> list[dict]:
+    """Each of CLI_RUNS in a fresh process: its exit code, seconds, peaks, warnings and T4 estimate."""
+    install_console_script(site)
+    folder = work / "cli"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "svd_learn" / "data" / "rocket.jpg", folder / "rocket.jpg")
+    rows = []
+    for run in CLI_RUNS:
+        log = folder / "processes.jsonl"
+        log.unlink(missing_ok=True)
+        environment = learner_environment(site, work, log, run.get("real_capability", False))
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                run["command"], cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout
+            )
+            code, output = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as expired:
+            code, output = None, f"timed out after {timeout} s: {expired.stdout or ''}{expired.stderr or ''}"
+        processes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        row = {
+            "command": " ".join(run["command"]),
+            "exit_code": code,
+            "seconds": round(time.perf_counter() - started, 1),
+            "cuda_peak_reserved_gib": max((p["cuda_peak_reserved_gib"] for p in processes), default=None),
+            "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),
+            "warnings": [line.strip() for line in output.splitlines() if line.strip().lower().startswith("warning")],
+            "estimated_t4_minutes": round(sum(p["estimated_t4_seconds"] for p in processes) / 60, 1),
+            "full_size_unet_steps": sum(p["full_size_unet_steps"] for p in processes),
+            "last_lines": output.strip().splitlines()[-3:],
+            "real_capability": run.get("real_capability", False),
+            "cli_sources_sha256": cli_sources_sha256(environment=environment),
+            "rehearsed": time.strftime("%Y-%m-%d"),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -387,6 +497,10 @@ def merge(paths: list[Path]) -> None:
         merged.update({key: result[key] for key in ("machine", "emulated", "source")})
         rows.update({row["lesson"]: row for row in result["lessons"]})
     merged["lessons"] = [rows[name] for name in sorted(rows)]
+    commands = {row["command"]: row for row in merged.get("cli", [])}
+    for path in paths:
+        commands.update({row["command"]: row for row in json.loads(path.read_text()).get("cli", [])})
+    merged["cli"] = list(commands.values())
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
     for row in merged["lessons"]:
         current = (LESSONS / f"{row['lesson']}.py").exists() and hashlib.sha256(
@@ -409,6 +523,8 @@ def main() -> None:
     run_parser.add_argument("lessons", nargs="*", help="lesson prefixes (01 03 ...); none: every lesson")
     run_parser.add_argument("--out", type=Path, required=True)
     run_parser.add_argument("--cell-timeout", type=int, default=540)
+    run_parser.add_argument("--cli", action="store_true", help="also run the command line as a learner does")
+    run_parser.add_argument("--cli-only", action="store_true", help="only the command line, no lesson")
     merge_parser = commands.add_parser("merge", help="merge rows into benchmarks/results/colab-rehearsal.json")
     merge_parser.add_argument("rows", nargs="+", type=Path)
     arguments = parser.parse_args()
@@ -418,7 +534,13 @@ def main() -> None:
             parser.error(f"unknown bundle {unknown[0]!r}; choose from {', '.join(BUNDLE_NAMES)}")
         download_wheels(arguments.bundles or list(BUNDLE_NAMES))
     elif arguments.command == "run":
-        run(arguments.lessons, arguments.out, arguments.cell_timeout)
+        run(
+            arguments.lessons,
+            arguments.out,
+            arguments.cell_timeout,
+            arguments.cli or arguments.cli_only,
+            arguments.cli_only,
+        )
     else:
         merge(arguments.rows)
 

@@ -47,7 +47,7 @@ from svd_learn.errors import UserError
 from svd_learn.parameters import KNOBS, GenerationParameters, ImageError, knob_type, load_image, prepare_image
 from svd_learn.quiet import quiet_libraries
 from svd_learn.run import Outputs, RunSpec
-from svd_learn.video import atomic_path
+from svd_learn.video import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 SUMMARY_NAME = "batch_summary.json"
@@ -373,8 +373,7 @@ def say_warnings(checked: dict, choice, say) -> None:
 
 
 def write_summary(summary: BatchSummary, out_dir: Path) -> None:
-    with atomic_path(out_dir / SUMMARY_NAME, force=True) as temporary:
-        temporary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    write_json(summary.to_dict(), out_dir / SUMMARY_NAME, force=True)
 
 
 def job_parameters(jobs: list[Job], params: GenerationParameters, choice) -> dict:

@@ -9,11 +9,10 @@ saved as JSON beside the video: batch resume reads it back (batch.output_state),
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from svd_learn.video import atomic_path, check_output
+from svd_learn.video import check_output, write_json
 
 
 @dataclass(frozen=True)
@@ -82,11 +81,11 @@ class RunReport:
     budget_gib: float | None
     emulate_t4: bool
     environment: dict
-    frames: int
-    width: int
-    height: int
-    fps: float
-    file_bytes: int
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0
+    file_bytes: int = 0
     gif: str | None = None
     fallbacks: list[dict] = field(default_factory=list)  # {"plan", "error"}: each plan that ran out of GPU memory
     peak_allocated_gib: float | None = None
@@ -104,9 +103,7 @@ class RunReport:
         return asdict(self)
 
     def save(self, path: str | Path, force: bool = True) -> Path:
-        with atomic_path(Path(path), force=force) as temporary:
-            temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return Path(path)
+        return write_json(self.to_dict(), path, force=force)  # replaced only by a complete file, read back
 
     def summary(self) -> str:
         peak = (

@@ -1,11 +1,18 @@
 """A Colab T4, for code that runs somewhere else: how long SVD takes on one.
 
-- `estimate_seconds`: the time a T4 needs for a number of full-size UNet steps and decoded frames. It is an
-  estimate, not a measurement: the FLOPs of the real SVD-XT architecture (counted with
-  `torch.utils.flop_counter`, data/t4.toml) divided by the rate a T4 sustains on fp16 matrix products under
-  its 70 W power cap. Real layers run below that rate, so the true time is longer: read it as "at least".
+- The time model: how long a T4 takes for a number of full-size UNet steps and decoded frames, as a typical
+  figure with a range. It is a model, not a measurement, and it says so wherever it is printed:
+    * the work is the real SVD-XT's FLOPs (counted with `torch.utils.flop_counter`, data/t4.toml [flops]);
+    * the rates come from a projection (benchmarks/t4_profile.py): every kernel of a UNet step and of a decode,
+      profiled on a bigger GPU under the T4's limits, scaled to a T4 by what bounds it (matrix work by the
+      ratio of sustained matmul rates, the rest by the ratio of memory bandwidths). The UNet then runs at about
+      8.7 TFLOP/s on a T4, the decode at about 4.4: a third of the T4's sustained matmul rate;
+    * it is checked against the public T4 reports (data/t4.toml [[checks]]): about 9 and 10 minutes for a
+      30-step SVD-XT video, where the projection gives 9.8. The range (data/t4.toml [calibration]) covers both
+      reports, widened for their rounding.
   `plan_work` / `predict_seconds` do the same for one call of a memory plan, adding the weights its offload
-  hooks copy between host and GPU (counted from the networks' sizes) at the T4's PCIe 3.0 x16 bandwidth.
+  hooks copy between host and GPU (counted from the networks' sizes) at the T4's PCIe 3.0 x16 bandwidth, and
+  `compile_payback` says after how many videos compiling the UNet pays for its warm-up.
 
 The emulation the Colab rehearsal runs under (a bigger GPU that reports itself as a T4) is no part of the
 course: it lives beside the rehearsal, in benchmarks/colab_t4/t4_emulation.py.
@@ -13,6 +20,7 @@ course: it lives beside the rehearsal, in benchmarks/colab_t4/t4_emulation.py.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -20,17 +28,20 @@ from importlib import resources
 from svd_learn.plans import get_plan
 
 # ----------------------------------------------------------------------------------------------------
-# The time a T4 needs (an estimate)
+# The time a T4 needs (a model, calibrated; see the module docstring)
 
 
 @dataclass(frozen=True)
 class TimeModel:
-    """data/t4.toml: FLOPs of the full-size model, and the T4 rate they are divided by."""
+    """data/t4.toml: the full-size model's FLOPs, the rates a T4 runs them at, and the model's range."""
 
     unet_tflop_per_frame_step: float  # one denoising step, one frame, guidance batch of 2, at 576x1024
     vae_tflop_per_frame: float  # decoding one frame at 576x1024
-    sustained_tflops: float  # fp16 matrix products on a T4 under its power cap
-    source: str  # where that rate comes from
+    unet_tflops: float  # the rate a T4 runs the UNet at (the projection's)
+    vae_tflops: float  # the rate a T4 decodes at, the encoders included (the projection's)
+    low: float  # the range, as multiples of the typical seconds
+    high: float
+    basis: str  # one line: where the rates come from and how they were checked
     name: str
     memory_gib: float
     compute_capability: tuple[int, int]
@@ -38,12 +49,15 @@ class TimeModel:
 
 def time_model() -> TimeModel:
     data = _read_data()
-    flops, rate, gpu = data["flops"], data["rate"], data["gpu"]
+    flops, calibration, gpu = data["flops"], data["calibration"], data["gpu"]
     return TimeModel(
         unet_tflop_per_frame_step=flops["unet_tflop_per_frame_step"],
         vae_tflop_per_frame=flops["vae_tflop_per_frame"],
-        sustained_tflops=rate["sustained_fp16_tflops"],
-        source=rate["source"],
+        unet_tflops=calibration["unet_tflops"],
+        vae_tflops=calibration["vae_tflops"],
+        low=calibration["low"],
+        high=calibration["high"],
+        basis=calibration["basis"],
         name=gpu["name"],
         memory_gib=gpu["memory_gib"],
         compute_capability=tuple(gpu["compute_capability"]),
@@ -58,47 +72,55 @@ def estimate_seconds(
     width: int = 1024,
     guidance: bool = True,
 ) -> float:
-    """At least how many seconds a T4 computes for `unet_steps` full-size UNet calls on `num_frames` frames,
-    plus decoding `decoded_frames` (default: all of them). FLOPs scale with frames and pixels; without
-    guidance (max_guidance_scale <= 1) the UNet sees a batch of 1 instead of 2."""
+    """The typical seconds a T4 takes for `unet_steps` full-size UNet calls on `num_frames` frames, plus decoding
+    `decoded_frames` (default: all of them). Work scales with frames and pixels; without guidance
+    (max_guidance_scale <= 1) the UNet sees a batch of 1 instead of 2."""
     model = time_model()
     scale = height * width / (576 * 1024)
     decoded = num_frames if decoded_frames is None else decoded_frames
     unet = unet_steps * num_frames * model.unet_tflop_per_frame_step * scale * (1 if guidance else 0.5)
     vae = decoded * model.vae_tflop_per_frame * scale
-    return (unet + vae) / model.sustained_tflops
+    return unet / model.unet_tflops + vae / model.vae_tflops
+
+
+def describe_seconds(seconds: float, note: str = "", model: TimeModel | None = None) -> str:
+    """ "about 8.3 min (7-9 min; note)": the typical figure and the model's range, in words a lesson can print."""
+    model = model or time_model()
+    low, high = seconds * model.low, seconds * model.high
+    note = f"; {note}" if note else ""
+    if high < 90:
+        return f"about {seconds:.0f} s ({low:.0f}-{high:.0f} s{note})"
+    typical = f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}"
+    return f"about {typical} min ({max(1, round(low / 60))}-{max(1, round(high / 60))} min{note})"
 
 
 def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None, **shape) -> str:
     """One line for a lesson: the estimate, labelled as one, with its basis."""
     seconds = estimate_seconds(unet_steps, num_frames, decoded_frames, **shape)
-    model = time_model()
-    when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
     decoded = num_frames if decoded_frames is None else decoded_frames
-    return (
-        f"On a T4 with the real model: {when} or more (an estimate: {unet_steps} UNet steps on {num_frames} "
-        f"frames and {decoded} decoded frames, counted in FLOPs, at the {model.sustained_tflops:g} TFLOP/s a T4 "
-        f"sustains; real layers run slower than that)"
-    )
+    work = f"{unet_steps} UNet step{'' if unet_steps == 1 else 's'} on {num_frames} frames, {decoded} decoded frames"
+    return f"On a T4 with the real model: {describe_seconds(seconds, f'a model checked against public T4 runs, not a measurement: {work}')}"
 
 
 @dataclass(frozen=True)
 class Rates:
-    """What the time model divides by: a GPU's sustained fp16 matrix rate and its host link's bandwidth."""
+    """What the time model divides by: a GPU's rates for the UNet and the decode, and its host link's bandwidth."""
 
     name: str
-    tflops: float
+    unet_tflops: float
+    vae_tflops: float
     link_gb_s: float
-    basis: str  # where the two numbers come from
+    basis: str  # where the numbers come from
 
 
 def t4_rates() -> Rates:
-    data = _read_data()
+    data, model = _read_data(), time_model()
     return Rates(
         data["gpu"]["name"],
-        data["rate"]["sustained_fp16_tflops"],
+        model.unet_tflops,
+        model.vae_tflops,
         data["pcie"]["bandwidth_gb_s"],
-        f"{data['rate']['source']}; {data['pcie']['source']}",
+        f"{model.basis}; {data['pcie']['source']}",
     )
 
 
@@ -127,23 +149,23 @@ class PlanWork:
         """Predicted seconds: compute (FLOPs / rate), transfers (bytes / bandwidth), and their total.
         Copies add to compute, except on their own stream, where each step takes the longer of the two."""
         rates = rates or t4_rates()
-        compute = (self.unet_tflop + self.vae_decode_tflop) / rates.tflops
-        transfer = (self.bytes_to_gpu + self.bytes_to_host) / (rates.link_gb_s * 1e9)
+        link = rates.link_gb_s * 1e9
+        decode = self.vae_decode_tflop / rates.vae_tflops
+        compute = self.unet_tflop / rates.unet_tflops + decode
+        transfer = (self.bytes_to_gpu + self.bytes_to_host) / link
         total = compute + transfer
         if self.overlaps and self.steps:
-            per_step = max(self.unet_tflop_per_step / rates.tflops, self.bytes_per_step / (rates.link_gb_s * 1e9))
-            rest = (self.bytes_to_gpu + self.bytes_to_host - self.bytes_per_step * self.steps) / (rates.link_gb_s * 1e9)
-            total = per_step * self.steps + self.vae_decode_tflop / rates.tflops + rest
+            per_step = max(self.unet_tflop_per_step / rates.unet_tflops, self.bytes_per_step / link)
+            rest = (self.bytes_to_gpu + self.bytes_to_host - self.bytes_per_step * self.steps) / link
+            total = per_step * self.steps + decode + rest
         return {"compute_s": compute, "transfer_s": transfer, "seconds": total}
 
 
 def plan_work(
     plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024, guidance: bool = True
 ) -> PlanWork:
-    """The FLOPs and host<->GPU bytes of one call with `plan` (a memory.Plan or its name), from data/t4.toml:
+    """The FLOPs and host<->GPU bytes of one call with `plan` (a plans.Plan or its name), from data/t4.toml:
     which weights each placement's hooks copy, and how often (per call, per step, per decode chunk)."""
-    import math
-
     plan = get_plan(plan)
     data, model = _read_data(), time_model()
     weights, moves = data["weights"], data["transfers"][plan.placement]
@@ -174,18 +196,46 @@ def predict_seconds(
 
 
 def describe_plan_estimate(plan, steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024) -> str:
-    """ "estimated on a T4: about N min (estimate: ...its basis...)", for `svd-learn plan` and the run report."""
+    """ "estimated on a T4: about 8.3 min (7-9 min; a model: ...its basis...)", for `svd-learn plan` and the run
+    report."""
     work, rates = plan_work(plan, steps, num_frames, height, width), t4_rates()
     seconds = work.seconds(rates)["seconds"]
-    when = f"about {seconds / 60:.1f} min" if seconds >= 90 else f"about {seconds:.0f} s"
     moved = (work.bytes_to_gpu + work.bytes_to_host) / 1e9
     link = (
-        f" + {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s" if moved else ", no weights moved"
+        f"; plus {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s"
+        if moved
+        else "; no weights moved"
     )
-    return (
-        f"estimated on a T4: {when} (estimate: {work.unet_tflop + work.vae_decode_tflop:.0f} TFLOP at the "
-        f"{rates.tflops:g} TFLOP/s a T4 sustains{link}; real layers run slower, so read it as at least)"
-    )
+    return f"estimated on a T4: {describe_seconds(seconds, f'a model, not a measurement: {time_model().basis}{link}')}"
+
+
+@dataclass(frozen=True)
+class CompilePayback:
+    """What compiling the UNet costs and saves on a T4, for one kind of compilation (data/t4.toml [compile])."""
+
+    how: str  # "regional" or "full"
+    warm_up_s: float  # measured: the first call's extra seconds, on 2 CPU cores (Colab's vCPUs may be slower)
+    step_factor: float  # projected: a compiled step's T4 seconds over a plain step's
+    saved_per_video_s: float  # at the video's steps and size
+    videos_to_break_even: int  # the first video count whose savings exceed the warm-up
+
+    def describe(self) -> str:
+        return (
+            f"--compile ({self.how}): the first video waits about {self.warm_up_s / 60:.0f} min for the compiler "
+            f"(measured on 2 CPU cores), each video then saves about {self.saved_per_video_s:.0f} s on a T4 "
+            f"(projected), so it pays back from video {self.videos_to_break_even} on"
+        )
+
+
+def compile_payback(
+    how: str = "regional", steps: int = 25, num_frames: int = 25, height: int = 576, width: int = 1024
+) -> CompilePayback:
+    """After how many videos compiling the UNet pays for its warm-up on a T4 (a model: see data/t4.toml)."""
+    entry = _read_data()["compile"][how]
+    plain = estimate_seconds(steps, num_frames, 0, height, width)
+    saved = plain * (1 - entry["step_factor"])
+    videos = math.floor(entry["warm_up_s"] / saved) + 1 if saved > 0 else 0
+    return CompilePayback(how, entry["warm_up_s"], entry["step_factor"], saved, videos)
 
 
 def count_weight_bytes() -> dict[str, int]:

@@ -1,17 +1,27 @@
 """Lesson 5: writing the frames SVD returns as a video that plays everywhere, without ever losing a file.
 
 A browser plays an mp4 only if it is H.264 with 4:2:0 chroma (`yuv420p`), and 4:2:0 needs even width and
-height. imageio's ffmpeg writer would otherwise round the size up to a multiple of 16 by resizing (with a
-warning): SVD's 1024x576 is fine, other sizes are not, so this module asks for exactly the size it gets.
+height, so frames are cropped to an even size (never resized) and handed to ffmpeg exactly as they are.
 
-Every file is written beside its target under a temporary name and renamed into place at the end
-(`os.replace` is atomic on one file system): an interrupted run leaves the old file, or nothing, at the
-target, never half a video. An existing target is replaced only when the caller says so.
+Every file is written beside its target under a temporary name, checked, and only then renamed into place
+(`os.replace` is atomic on one file system): a failed or interrupted write leaves the old file, byte for byte,
+or nothing at the target, never half a video, and no temporary. Checked means: the encoder's exit status
+(ffmpeg finishing an mp4 on a full disk prints an error but its caller must look), and the new file read back,
+its frames counted (a JSON file's text compared). A full disk is met in four places, each with one line that
+says what failed and how much space is free: before generating (`check_output`: a disk already full); before
+writing, when even the smallest file the frames can make would not fit; while writing; when the file read
+back is not complete. An existing target is replaced only when the caller says so.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import re
+import shutil
+import signal
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,13 +35,17 @@ from svd_learn.errors import UserError
 # start of the file so a browser can start playing before it has the whole file.
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
 
+# Free bytes below which a folder counts as full: less than one block of the usual file systems, so not even
+# the smallest report fits. (How much a video needs is known only once its frames are there: write_mp4.)
+FULL_BELOW = 4096
+
 
 class OutputError(UserError, ValueError):
-    """An output path that cannot be written as asked (exists, wrong suffix, not writable)."""
+    """An output that cannot be written as asked (exists, wrong suffix, not writable, no space); one line to show."""
 
 
 def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
-    """Refuse early (before minutes of generation) an output that exists or cannot be written.
+    """Refuse early (before minutes of generation) an output that exists or cannot be written (a full disk too).
 
     Nothing is created: a missing folder is made when the file is written (`atomic_path`), so a run that
     fails leaves no new folder behind. `force` allows replacing an existing file, never a folder.
@@ -43,9 +57,7 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
         raise OutputError(f"{path} is a folder; give a file name ending with {suffix}.")
     if path.exists() and not force:
         raise OutputError(f"{path} exists; pass --force to replace it (the old file is untouched).")
-    existing = path.parent
-    while not existing.exists():  # the nearest folder that exists: the missing ones will be made inside it
-        existing = existing.parent
+    existing = nearest_folder(path)
     if not existing.is_dir():
         raise OutputError(f"Cannot create the folder {path.parent}: {existing} is a file, not a folder.")
     try:  # the only reliable test (as root, os.access says yes to everything): create a file there
@@ -56,28 +68,122 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
             f"Cannot write to the folder {existing}: creating a file there failed ({error.strerror or error}). "
             "Choose another folder for the output."
         ) from None
+    free = free_bytes(existing)
+    if free is not None and free < FULL_BELOW:  # said now, not after minutes of generation
+        raise OutputError(
+            f"Cannot write {path}: the disk is full ({readable_size(free)} free in {existing}). "
+            "Free some space or choose another folder for the output."
+        )
     return path
+
+
+def nearest_folder(path: Path) -> Path:
+    """The nearest folder above `path` that exists (the missing ones would be made inside it)."""
+    missing = missing_folders(path)
+    return missing[-1].parent if missing else path.parent
+
+
+# ----------------------------------------------------------------------------------------------------
+# Free space, and failures that say how much there was.
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes this process may still write in the file system of `folder` (root may use the blocks kept for it);
+    None where the file system does not say (it reports no size at all, as FUSE file systems without statfs do)."""
+    if not hasattr(os, "statvfs"):
+        return shutil.disk_usage(folder).free
+    stats = os.statvfs(folder)
+    if stats.f_blocks == 0:
+        return None
+    return (stats.f_bfree if os.geteuid() == 0 else stats.f_bavail) * stats.f_frsize
+
+
+def readable_size(count: int | None) -> str:
+    if count is None:
+        return "unknown space"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def write_failed(path: Path, cause: str) -> OutputError:
+    """One line: what failed, the free space where it was written, and what is at the target now."""
+    folder = nearest_folder(path)
+    kept = "the old file is untouched" if path.exists() else "nothing was written"
+    return OutputError(
+        f"Could not write {path}: {cause}; {readable_size(free_bytes(folder))} free in {folder}, {kept}. "
+        "Free some space or write elsewhere."
+    )
+
+
+def require_space(path: Path, at_least: int, what: str) -> None:
+    """Refuse now, before any writing, a file that cannot fit: `at_least` bytes is a lower bound of its size."""
+    folder = nearest_folder(path)
+    free = free_bytes(folder)
+    if free is not None and free < at_least:
+        raise write_failed(path, f"no room for {what} (at least {readable_size(at_least)})")
+
+
+class IncompleteFile(Exception):
+    """Raised inside `atomic_path` by a writer whose new file is not complete: the encoder failed, or what was
+    read back differs from what was written. The message is the cause, for `write_failed`."""
 
 
 @contextmanager
 def atomic_path(path: str | Path, *, force: bool):
-    """Yield a temporary path beside `path`; on success rename it to `path`, on any failure delete it.
+    """Yield a temporary path beside `path`; when the block ends without an error, flush it to the disk and
+    rename it to `path`; on any failure delete it (and the folders made for it) and leave `path` as it was.
 
-    The temporary name keeps the suffix, so writers that choose the format by extension still work.
+    The block writes the file and checks it (reads it back, raising IncompleteFile if it is not complete): the
+    rename is the commit. A failing write (no space, a file size limit) becomes one OutputError that says what
+    failed and how much space is free. The temporary name keeps the suffix, so writers that choose the format
+    by extension still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
-    os.close(handle)
-    temporary = Path(temporary)
-    temporary.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; a video should get the usual permissions
+    made = missing_folders(path)
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+        os.close(handle)
+        temporary = Path(name)
+        temporary.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; a video should get the usual permissions
         yield temporary
+        with open(temporary, "rb+") as written:  # on the disk before it replaces anything
+            os.fsync(written.fileno())  # (after a crash, the target holds the old file or the new one)
         if path.exists() and not force:  # appeared while we worked: still never overwrite without --force
             raise OutputError(f"{path} appeared while generating; pass --force to replace it.")
         os.replace(temporary, path)
+        temporary, made = None, []  # committed: nothing to clean up
+    except (OSError, IncompleteFile) as error:
+        clean_up(temporary, made)  # first, so that the free space said is what the user has
+        cause = str(error) if isinstance(error, IncompleteFile) else f"writing failed ({error.strerror or error})"
+        raise write_failed(path, cause) from None
     finally:
-        temporary.unlink(missing_ok=True)  # after a successful rename there is nothing left to delete
+        clean_up(temporary, made)
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """The folders above `path` that do not exist yet, deepest first."""
+    missing, folder = [], path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def clean_up(temporary: Path | None, made: list[Path]) -> None:
+    """Delete a temporary file, then the folders made for it (deepest first) that are still empty."""
+    if temporary is not None:
+        temporary.unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:  # never made: mkdir failed below it
+            continue
+        except OSError:  # something else was written there meanwhile: keep it, and the folders above it
+            break
 
 
 def _umask() -> int:
@@ -109,40 +215,99 @@ def even_size(array: np.ndarray) -> np.ndarray:
 
 
 def write_mp4(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
-    """Write frames as an H.264 yuv420p mp4 at `fps` frames a second, atomically."""
-    import imageio
-
+    """Write frames as an H.264 yuv420p mp4 at `fps` frames a second; `path` is replaced only by a checked file:
+    ffmpeg exited with 0 and the file read back has every frame."""
     path = Path(path)
     arrays = [even_size(a) for a in to_uint8_frames(frames)]
+    require_space(path, encoded_size(arrays[0], "JPEG"), f"a video of {len(arrays)} frames")
     with atomic_path(path, force=force) as temporary:
-        writer = imageio.get_writer(
-            temporary,
-            format="FFMPEG",
-            fps=fps,
-            codec="libx264",
-            pixelformat="yuv420p",
-            macro_block_size=1,  # we made the size even ourselves: no resizing by imageio
-            ffmpeg_params=FFMPEG_PARAMS,
-            ffmpeg_log_level="error",
-        )
-        try:
-            for array in arrays:
-                writer.append_data(array)
-        except OSError as error:  # ffmpeg died: disk full, or the folder vanished
-            raise OutputError(f"Could not write {path}: {error}.") from None
-        finally:
-            writer.close()
+        encode_h264(arrays, temporary, fps)
+        check_frame_count(temporary, len(arrays), count_mp4_frames)
     return path
 
 
+def encoded_size(array: np.ndarray, format: str) -> int:
+    """Bytes of one frame alone in `format`: a lower bound of a file that holds it (an mp4 at crf 18 measured
+    at least twice its first frame as a JPEG at quality 75, whatever the content). Milliseconds, no disk."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=format, quality=75)
+    return buffer.tell()
+
+
+def encode_h264(arrays: list[np.ndarray], path: Path, fps: float) -> None:
+    """Encode same-size RGB frames to `path` with ffmpeg (imageio-ffmpeg's binary), reading them from its
+    standard input. Raises IncompleteFile when ffmpeg fails, with its own last words."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    height, width = arrays[0].shape[:2]
+    if any(array.shape != arrays[0].shape for array in arrays):
+        raise ValueError("Every frame must have the same size.")
+    command = [
+        *(get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error"),
+        *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"),
+        *("-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", *FFMPEG_PARAMS, str(path)),
+    ]
+    done = subprocess.run(command, input=b"".join(array.tobytes() for array in arrays), capture_output=True)
+    if done.returncode != 0:
+        raise IncompleteFile(f"the encoder failed ({encoder_failure(done.returncode, done.stderr)})")
+
+
+def encoder_failure(returncode: int, stderr: bytes) -> str:
+    """ffmpeg's reason in a few words: its last error line without the `[out#0/mp4 @ 0x...]` prefix, or the
+    signal that stopped it (SIGXFSZ: a file size limit)."""
+    lines = [re.sub(r"^\[[^]]*\]\s*", "", line).strip() for line in stderr.decode(errors="replace").splitlines()]
+    said = [line for line in lines if line][-1:]
+    if returncode < 0:
+        return ": ".join([f"ffmpeg was stopped by {signal.Signals(-returncode).name}", *said])
+    return "ffmpeg: " + (said[0] if said else f"exit status {returncode}")
+
+
+def count_mp4_frames(path: Path) -> int:
+    from imageio_ffmpeg import count_frames_and_secs
+
+    return count_frames_and_secs(path)[0]
+
+
+def count_gif_frames(path: Path) -> int:
+    with Image.open(path) as gif:
+        return gif.n_frames
+
+
+def check_frame_count(path: Path, expected: int, count) -> None:
+    """Read the new file back: it is complete only if it has every frame (`count(path)` decodes it)."""
+    try:
+        found = count(path)
+    except Exception as error:  # noqa: BLE001 -- any reader's failure means the same: not a complete file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise IncompleteFile(f"the file written cannot be read back ({reason})") from None
+    if found != expected:
+        raise IncompleteFile(f"the file written has {found} of its {expected} frames")
+
+
 def write_gif(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
-    """Write frames as a looping GIF (256 colours a frame: for sharing, not for quality), atomically."""
+    """Write frames as a looping GIF (256 colours a frame: for sharing, not for quality); `path` is replaced
+    only by a file read back with every frame."""
     path = Path(path)
-    images = [Image.fromarray(a) for a in to_uint8_frames(frames)]
+    arrays = to_uint8_frames(frames)
+    images = [Image.fromarray(a) for a in arrays]
+    require_space(path, encoded_size(arrays[0], "GIF"), f"a GIF of {len(images)} frames")
     with atomic_path(path, force=force) as temporary:
         images[0].save(
             temporary, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
         )
+        check_frame_count(temporary, len(images), count_gif_frames)
+    return path
+
+
+def write_json(data: dict, path: str | Path, *, force: bool = True) -> Path:
+    """Write `data` as indented JSON; `path` is replaced only by a file that reads back as exactly that text
+    (which parses: it is json.dumps'). No space check first: trying costs no more than checking."""
+    path = Path(path)
+    text = json.dumps(data, indent=2) + "\n"
+    with atomic_path(path, force=force) as temporary:
+        temporary.write_text(text)
+        if temporary.read_text() != text:
+            raise IncompleteFile("the file written does not read back as what was written")
     return path
 
 

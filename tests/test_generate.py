@@ -81,7 +81,7 @@ def test_default_generates_with_tiny_weights_at_the_real_frame_count_and_says_it
     assert report["parameters"]["seed"] == 0 and report["parameters"]["num_frames"] == 25
     assert report["plan"] == "cpu" and "CUDA GPU" in report["plan_reason"] and report["fallbacks"] == []
     assert report["t4_estimate"].startswith("with the real model at 1024x576, estimated on a T4: about")
-    assert "(estimate:" in report["t4_estimate"] and "24 TFLOP/s" in report["t4_estimate"]
+    assert "a model, not a measurement" in report["t4_estimate"] and "public T4 reports" in report["t4_estimate"]
     assert report["environment"]["versions"]["diffusers"] and report["host_rss_peak_gib"] > 0
     assert {"load_s", "denoise_s", "decode_s", "write_s", "total_s"} <= set(report["timings"])
     assert no_leftovers(out.parent)

@@ -3,6 +3,7 @@ measured call (tracing and measuring on a CPU)."""
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -418,7 +419,8 @@ def test_svd_learn_plan_prints_the_measured_time_beside_the_t4_estimate():
     (line,) = [line for line in result.output.splitlines() if line.startswith("time for 25 steps:")]
     calibration = planner.read_calibration()
     assert f"{calibration['plans']['gpu-decode8']['seconds']:.1f} s measured on {calibration['machine']['gpu']}" in line
-    assert "estimated on a T4: about 2.9 min (estimate:" in line and "24 TFLOP/s" in line
+    minutes = float(re.search(r"estimated on a T4: about ([0-9.]+) min \(\d+-\d+ min; a model", line)[1])
+    assert 6 <= minutes <= 10.5  # one 25-step SVD-XT video on the T4 plan (issue 21), from the calibrated model
     offload = CliRunner().invoke(app, ["plan", "--vram", "10", "--host-ram", "12.7", "--json"])
     assert "over PCIe 3.0 x16" in json.loads(offload.output)["time"]  # model offload moves every weight twice a call
     cpu = CliRunner().invoke(app, ["plan", "--vram", "0", "--host-ram", "12.7"])

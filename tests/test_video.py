@@ -93,3 +93,23 @@ def test_an_unwritable_existing_folder_says_what_failed():
     with pytest.raises(video.OutputError) as raised:
         video.check_output("/proc/x.mp4", force=False, suffix=".mp4")
     assert "Cannot write to the folder /proc: creating a file there failed" in str(raised.value)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_a_truncated_file_does_not_read_back_complete(tmp_path, suffix):
+    write, count = (
+        (video.write_mp4, video.count_mp4_frames) if suffix == ".mp4" else (video.write_gif, video.count_gif_frames)
+    )
+    path = write(frames(9), tmp_path / f"clip{suffix}", fps=7)
+    video.check_frame_count(path, 9, count)  # complete
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    with pytest.raises(video.IncompleteFile, match="cannot be read back|has [0-8] of its 9 frames"):
+        video.check_frame_count(path, 9, count)
+
+
+def test_a_failing_encoder_says_why_in_a_few_words():
+    stderr = b"[out#0/mp4 @ 0x5620bd904100] Error writing trailer: No space left on device\n"
+    stderr += b"[out#0/mp4 @ 0x5620bd904100] Error closing file: No space left on device\n"
+    assert video.encoder_failure(228, stderr) == "ffmpeg: Error closing file: No space left on device"
+    assert video.encoder_failure(-25, b"") == "ffmpeg was stopped by SIGXFSZ"
+    assert video.encoder_failure(1, b"") == "ffmpeg: exit status 1"
