@@ -42,10 +42,10 @@ from svd_learn.run import Outputs, RunReport, RunSpec
 from svd_learn.video import write_gif, write_mp4
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
-# How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks):
-# tried once on an H200 under a T4's limits with 2 CPU cores (issue 21), a warm-up of about 44 s against 136 s for
-# "full", steps 14% faster than plain against 22%. "full": torch.compile(pipe.unet). To be settled by
-# benchmarks/speedups.py on the GPU machine, which measures both (compile-regional, compile).
+# How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
+# measured on the T4 plan with 2 CPU cores: a 128 s warm-up, steps 9% faster, 1.6 GiB less reserved (data/t4.toml
+# [compile.regional]; t4.compile_payback says after how many videos it pays back). "full": torch.compile(pipe.unet),
+# a longer warm-up (benchmarks/speedups.py measures both: compile-regional, compile).
 COMPILE_MODE = "regional"
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use backends that run on any CPU
 # The SVD UNet declares no `_repeated_blocks` for compile_repeated_blocks (diffusers 0.36 to 0.42): these are the
