@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 from svd_learn import memory, models
+from svd_learn.environment import GIB
+from svd_learn.plans import PLANS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -58,9 +60,9 @@ def resident_weights_gib() -> dict[str, tuple[float, float]]:
     architecture's parameter counts. Model offload keeps the VAE beside the UNet (its hook offloads only the
     model before it: the placement trace shows it); group offload keeps the encoder and VAE; sequential ~0."""
     sizes = {
-        name: models.count_parameters(module) * 2 / memory.GIB
+        name: models.count_parameters(module) * 2 / GIB
         for name, module in models.full_size_architecture("svd-xt").items()
-        if name in memory.COMPONENTS
+        if name in models.MODEL_COMPONENTS
     }
     everything = sum(sizes.values())
     return {
@@ -89,10 +91,10 @@ def is_reference(run: dict) -> bool:
 def calibrate(runs: list[dict]) -> dict:
     resident = resident_weights_gib()
     plans = {}
-    for name in [n for n, p in memory.PLANS.items() if p.placement != "cpu"]:
+    for name in [n for n, p in PLANS.items() if p.placement != "cpu"]:
         measured_as = SAME_SETTINGS.get(name, name)
         if measured_as != name:
-            a, b = memory.PLANS[name], memory.PLANS[measured_as]
+            a, b = PLANS[name], PLANS[measured_as]
             assert (a.placement, a.forward_chunking, a.decode_chunk_size, a.attention_slicing) == (
                 b.placement,
                 b.forward_chunking,
@@ -114,7 +116,7 @@ def calibrate(runs: list[dict]) -> dict:
             else r["prepare_seconds"] + steps * r["seconds_per_step"] + r["decode_seconds"]
             for r in preferred
         ]
-        on_gpu_denoise, on_gpu_decode = resident[memory.PLANS[name].placement]
+        on_gpu_denoise, on_gpu_decode = resident[PLANS[name].placement]
         plans[name] = dict(
             measured_as=measured_as,
             runs=len(preferred),

@@ -4,7 +4,7 @@ A learner opens each lesson on Colab with a T4, where the default model source i
 runs the same notebooks the same way, with three stand-ins:
 - the real repo ids are answered from a Hub cache filled with full-size random SVD weights, laid out exactly
   as a finished `from_pretrained(repo_id, variant="fp16")` download leaves them, with HF_HUB_OFFLINE=1;
-- every Python process sees a T4 (svd_learn.t4.install_emulation, through benchmarks/colab_t4);
+- every Python process sees a T4 (install_emulation of benchmarks/colab_t4/t4_emulation.py, through its sitecustomize);
 - the libraries are Colab's (the 2026-08-19 image: diffusers 0.39.0, huggingface_hub 1.27.0, accelerate 1.14.0;
   transformers is the GPU machine's), carried as wheels; the lab's pinned wheels come from a local folder.
 
@@ -231,7 +231,7 @@ def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
     return {
         "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks" / "colab_t4"), str(ROOT), str(site)]),
         "PATH": os.pathsep.join([str(site / "bin"), os.environ.get("PATH", "")]),  # diffusers-cli, hf (Lesson 3)
-        "SVD_LEARN_EMULATE_T4": "1",
+        "SVD_LEARN_EMULATE_T4": "1",  # t4_emulation.EMULATION_VARIABLE
         "HF_HOME": str(work / "hf-home"),
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -297,7 +297,7 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
 
     log = work / f"{source.stem}.processes.jsonl"
     log.unlink(missing_ok=True)
-    os.environ.update(environment, SVD_LEARN_REHEARSAL_LOG=str(log))
+    os.environ.update(environment, SVD_LEARN_REHEARSAL_LOG=str(log))  # t4_emulation.REPORT_VARIABLE
     if source.stem in ASKS_ITS_OWN_HUB:
         os.environ.pop("HF_HUB_OFFLINE")
     notebook = jupytext.read(source)
@@ -333,7 +333,7 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
         "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),  # the largest process (the kernel)
         "cuda_peak_reserved_gib": max((p["cuda_peak_reserved_gib"] for p in processes), default=None),
         "full_size_unet_steps": sum(p["full_size_unet_steps"] for p in processes),
-        # FLOPs of every full-size UNet step and VAE decode it ran, at the T4's sustained rate (svd_learn.t4)
+        # FLOPs of every full-size UNet step and VAE decode it ran, at the T4's sustained rate (svd_learn.t4's model)
         "estimated_t4_minutes": round(sum(p["estimated_t4_seconds"] for p in processes) / 60, 1),
         "processes": len(processes),
         "rehearsed": time.strftime("%Y-%m-%d"),
@@ -421,7 +421,7 @@ def install_console_script(site: Path) -> None:
     """`svd-learn` on the PATH, as pip writes a console script (the GPU machine has the course only as a folder)."""
     script = site / "bin" / "svd-learn"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom svd_learn.cli import app\nsys.exit(app())\n")
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom svd_learn.cli import main\nsys.exit(main())\n")
     script.chmod(0o755)
 
 

@@ -5,7 +5,8 @@
 Builds the real architecture from the real configs with random fp16 weights ONCE (a few minutes, about
 9 GB of host RAM) into --work, then runs each job in a fresh Python process (offload hooks cannot be
 removed and peaks must not mix) with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True. A job with a cap
-emulates that GPU on a bigger one (svd_learn.memory.emulate_t4: memory cap, no FlashAttention, fp16).
+emulates that GPU on a bigger one (svd_learn.memory.emulate_t4: memory cap, no FlashAttention, fp16), and measures
+each call with svd_learn.measure.measure_call.
 Results are written after every job, so a run cut short still leaves what it measured.
 
 SVD (14 frames) runs on the SVD-XT folder: the two architectures are identical; the UNet's `num_frames`
@@ -75,7 +76,8 @@ def child(args) -> None:
     import torch
     from PIL import Image
 
-    from svd_learn import memory, models
+    from svd_learn import measure, memory, models, plans
+    from svd_learn.parameters import GenerationParameters
 
     if not memory.expandable_segments_enabled():
         sys.exit("run_plans.py child: PYTORCH_CUDA_ALLOC_CONF must say expandable_segments:True (the parent sets it).")
@@ -92,7 +94,7 @@ def child(args) -> None:
     )
     if args.chosen_by_planner:
         record["chosen_by_planner"] = True
-    plan = memory.get_plan(args.plan)
+    plan = plans.get_plan(args.plan)
     started = time.perf_counter()
     # --load-onto-gpu: from_pretrained(device_map="cuda"). Measured in the first run: no less host memory
     # (3.8 GiB peak either way) and 1.1 GiB more reserved GPU memory at the decode peak, so plans load onto the CPU.
@@ -105,22 +107,20 @@ def child(args) -> None:
     cap = memory.emulate_t4(args.cap) if args.cap else _uncapped()
     try:
         with cap:
-            memory.apply_plan(pipe, plan, "cuda")
+            plans.apply_plan(pipe, plan, "cuda")
             record["load_and_apply_seconds"] = time.perf_counter() - started
-            measurement = memory.measure_run(
-                pipe,
-                image,
-                plan,
+            params = GenerationParameters(
                 num_frames=args.frames,
                 height=args.height,
                 width=args.width,
-                steps=args.steps,
-                device="cuda",
+                num_inference_steps=args.steps,
+                decode_chunk_size=plan.decode_chunk_size,
             )
-        record.update(measurement.to_dict())
+            call = measure.measure_call(pipe, image, params, device="cuda", output_type="pt", trace=True)
+        record.update(call.measurement.to_dict())
         record["host_after_call"] = memory.host_memory_gib()
     except Exception as error:  # noqa: BLE001 - every failure is recorded, OOM is the expected one
-        record["oom"] = memory.is_out_of_memory(error)
+        record["oom"] = measure.is_out_of_memory(error)
         record["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
         record["error_at"] = "; ".join(getattr(error, "__notes__", []))
         record["peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
@@ -214,7 +214,7 @@ def run_job(
 def parent(args) -> None:
     import torch
 
-    from svd_learn import memory
+    from svd_learn import planner
 
     deadline = time.monotonic() + args.deadline_s
     props = torch.cuda.get_device_properties(0)
@@ -237,7 +237,7 @@ def parent(args) -> None:
             continue
         chosen = False
         if plan == "planner":  # the planner's choice for this budget, from the committed calibration
-            choice = memory.choose_plan(
+            choice = planner.choose_plan(
                 cap or props.total_memory / 2**30,
                 12.7,
                 shape["checkpoint"],
@@ -247,9 +247,9 @@ def parent(args) -> None:
             )
             plan, chosen = choice.plan.name, True
         elif cap == T4 and shape is XT:
-            chosen = memory.choose_plan(T4, 12.7).plan.name == plan
+            chosen = planner.choose_plan(T4, 12.7).plan.name == plan
         if chosen:
-            print(f"planner ({memory.read_calibration()['source'][:40]}...) chose {plan} for cap={cap}", flush=True)
+            print(f"planner ({planner.read_calibration()['source'][:40]}...) chose {plan} for cap={cap}", flush=True)
         warm_up = plan == "warm-up"
         if warm_up:
             plan = "gpu-decode2"
@@ -258,7 +258,7 @@ def parent(args) -> None:
         if warm_up:
             record["warm_up"] = True
         if chosen:
-            record["planner_calibration"] = memory.read_calibration()["source"]
+            record["planner_calibration"] = planner.read_calibration()["source"]
         runs.append(record)
         out.write_text(json.dumps(runs, indent=1))
         peak = record.get("peak_reserved_gib")

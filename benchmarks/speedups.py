@@ -7,7 +7,7 @@
 
 Full-size random SVD-XT fp16 weights (models.build_full_size_random_pipeline), 25 frames at 576x1024, under the
 rehearsal's T4 limits: PyTorch's pool capped at 14.74 GiB, no FlashAttention, no cuDNN attention (what
-svd_learn.t4.install_emulation sets, without renaming the device: torch.compile's Triton reads the compute
+benchmarks/colab_t4/t4_emulation.py sets, without renaming the device: torch.compile's Triton reads the compute
 capability to choose its target, and a T4's 7.5 would build kernels an H200 cannot run).
 
 Each job runs in a fresh process (offload hooks and compiled graphs cannot be removed; peaks must not mix) with
@@ -18,8 +18,9 @@ prepare + 25 x the median step + decode. Jobs, most important first:
 - gpu: the planner's plan, then in the same process: channels_last UNet, cuDNN benchmark mode, math-only
   attention, and the plan again (run-to-run noise). Its frames and final latents are the reference;
 - docs-recipe: diffusers' SVD docs low-memory recipe (model offload, forward chunking, decode_chunk_size=2);
-- compile: the planner's plan with torch.compile(pipe.unet) (default mode): the first call's extra seconds are
-  the warm-up, the second call is timed and compared;
+- compile-regional, compile: the planner's plan with the UNet compiled as `svd-learn generate --compile` does it
+  (svd_learn.generate.compile_unet): its repeated blocks (regional), then the whole UNet (torch.compile(pipe.unet),
+  default mode). The first call's extra seconds are the warm-up, the second call is timed and compared;
 - seed-recipe: pipe.to("cuda") in fp16, decoding all 25 frames at once (expected: out of memory under the cap);
 - decode: the reference latents decoded 2, 8, 14 and 25 frames at a time: seconds, peak, and how the frames
   differ (mean absolute difference from decoding all 25 at once; frame-to-frame change inside and across chunks);
@@ -34,7 +35,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -67,74 +67,36 @@ def t4_limits(torch) -> None:
 
 
 def timed_call(pipe, image, args, steps: int, chunk: int) -> dict:
-    """One pipeline call: step times, prepare and decode seconds, peaks (denoising, decoding), latents, frames."""
-    import torch
+    """One pipeline call (svd_learn.measure.measure_call, the course's one measured call): step times, prepare and
+    decode seconds, peaks (denoising, decoding), the final latents and the frames; and the 25-step estimate."""
+    from svd_learn import measure
+    from svd_learn.parameters import GenerationParameters
 
-    cuda = args.device == "cuda"
-    marks, peaks, kept = [], {}, {}
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    def on_step_end(pipeline, step, timestep, tensors):
-        sync()
-        marks.append(time.perf_counter())
-        if step + 1 == steps:
-            kept["latents"] = tensors["latents"].detach().to("cpu", copy=True)
-            if cuda:
-                peaks["denoise"] = (torch.cuda.max_memory_allocated() / GIB, torch.cuda.max_memory_reserved() / GIB)
-                torch.cuda.reset_peak_memory_stats()
-        return tensors
-
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-    generator = torch.Generator("cpu").manual_seed(0)
-    sync()
-    started = time.perf_counter()
-    try:
-        frames = pipe(
-            image,
-            num_frames=args.frames,
-            height=args.height,
-            width=args.width,
-            num_inference_steps=steps,
-            decode_chunk_size=chunk,
-            generator=generator,
-            output_type="pt",
-            callback_on_step_end=on_step_end,
-        ).frames
-    except Exception as error:
-        error.add_note(
-            "in the VAE decode" if len(marks) == steps else f"while denoising, after {len(marks)} of {steps} steps"
-        )
-        raise
-    sync()
-    ended = time.perf_counter()
-    step_times = [b - a for a, b in zip([started] + marks, marks)]
-    median = statistics.median(step_times[1:] or step_times)
+    params = GenerationParameters(
+        num_frames=args.frames, height=args.height, width=args.width, num_inference_steps=steps, decode_chunk_size=chunk
+    )
+    call = measure.measure_call(pipe, image, params, device=args.device, output_type="pt", keep_latents=True)
+    measured = call.measurement
     row = {
         "steps": steps,
         "decode_chunk_size": chunk,
-        "seconds": ended - started,
-        "step_seconds": step_times,
-        "seconds_per_step": median,
-        "prepare_seconds": max(0.0, step_times[0] - median),
-        "decode_seconds": ended - marks[-1],
-        "frames_finite": bool(torch.isfinite(frames).all()),
+        "seconds": measured.seconds,
+        "step_seconds": measured.step_seconds,
+        "seconds_per_step": measured.seconds_per_step,
+        "prepare_seconds": measured.prepare_seconds,
+        "decode_seconds": measured.decode_seconds,
+        "frames_finite": measured.frames_finite,
     }
-    row["seconds_25_steps"] = row["prepare_seconds"] + 25 * median + row["decode_seconds"]
-    if cuda:
-        decode = (torch.cuda.max_memory_allocated() / GIB, torch.cuda.max_memory_reserved() / GIB)
+    row["seconds_25_steps"] = row["prepare_seconds"] + 25 * measured.seconds_per_step + row["decode_seconds"]
+    if args.device == "cuda":
         row.update(
-            denoise_peak_reserved_gib=peaks["denoise"][1],
-            decode_peak_reserved_gib=decode[1],
-            peak_allocated_gib=max(peaks["denoise"][0], decode[0]),
-            peak_reserved_gib=max(peaks["denoise"][1], decode[1]),
+            denoise_peak_reserved_gib=measured.denoise_peak_reserved_gib,
+            decode_peak_reserved_gib=measured.decode_peak_reserved_gib,
+            peak_allocated_gib=measured.peak_allocated_gib,
+            peak_reserved_gib=measured.peak_reserved_gib,
         )
-    row["frames"] = frames.detach().float().cpu()
-    row["latents"] = kept["latents"]
+    row["frames"] = call.frames.detach().float().cpu()
+    row["latents"] = call.latents
     return row
 
 
@@ -166,9 +128,9 @@ def measured(name: str, call, reference: dict | None, same_decode: bool = True) 
 def failed(name: str, error: BaseException) -> dict:
     import torch
 
-    from svd_learn import memory
+    from svd_learn import measure
 
-    oom = memory.is_out_of_memory(error)
+    oom = measure.is_out_of_memory(error)
     if not oom:
         traceback.print_exc()
     row = {
@@ -195,14 +157,14 @@ def load(args, plan: str):
     import torch
     from PIL import Image
 
-    from svd_learn import memory, models
+    from svd_learn import models, plans
 
     dtype = torch.float16 if args.device == "cuda" else torch.float32
     pipe = models.load_pipeline(args.folder, device=args.device, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     if args.device == "cuda":
         t4_limits(torch)
-    memory.apply_plan(pipe, plan, args.device)
+    plans.apply_plan(pipe, plan, args.device)
     image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((args.width, args.height))
     return pipe, image
 
@@ -318,27 +280,24 @@ def job_plan(args) -> None:
 
 
 def job_compile(args) -> None:
-    """torch.compile(pipe.unet): the first call compiles (its extra seconds are the warm-up), the second is timed."""
-    import torch
+    """The UNet compiled as the course compiles it (svd_learn.generate.compile_unet, in this job's mode: "compile" is
+    torch.compile(pipe.unet), "compile-regional" its repeated blocks): the first call compiles (its extra seconds are
+    the warm-up), the second is timed."""
+    from svd_learn import generate
 
     reference = _reference(args)
     pipe, image = load(args, args.plan)
-    pipe.unet = torch.compile(pipe.unet, backend=args.compile_backend)  # default mode, as the docs write it
+    mode = "regional" if args.job.endswith("regional") else "full"
+    generate.compile_unet(pipe, mode, args.compile_backend)
+    about = {"plan": args.plan, "backend": args.compile_backend, "mode": mode}
     try:
         first = timed_call(pipe, image, args, args.steps, args.chunk)
-        emit({**measured("compile-first-call", first, reference), "plan": args.plan, "backend": args.compile_backend})
+        emit({**measured(f"{args.job}-first-call", first, reference), **about})
         second = timed_call(pipe, image, args, args.steps, args.chunk)
     except Exception as error:  # noqa: BLE001 - recorded: a compile failure is a result too
-        emit({**failed("compile", error), "plan": args.plan, "backend": args.compile_backend})
+        emit({**failed(args.job, error), **about})
         return
-    emit(
-        {
-            **measured("compile", second, reference),
-            "plan": args.plan,
-            "backend": args.compile_backend,
-            "warm_up_seconds": first["seconds"] - second["seconds"],
-        }
-    )
+    emit({**measured(args.job, second, reference), **about, "warm_up_seconds": first["seconds"] - second["seconds"]})
 
 
 def _reference(args) -> dict | None:
@@ -431,6 +390,7 @@ def jobs(plan: str, args) -> list[dict]:
         dict(job="rates", kind="rates", limit=90),
         dict(job="gpu", kind="gpu", plan=plan, limit=240),
         dict(job=DOCS_RECIPE, kind="plan", plan=DOCS_RECIPE, warm_up=True, limit=120),
+        dict(job="compile-regional", kind="compile", plan=plan, limit=240, leave=35),
         dict(job="compile", kind="compile", plan=plan, limit=420, leave=35),
         dict(job="seed-recipe", kind="plan", plan=SEED_RECIPE, steps=2, limit=60),
         dict(job="seed-recipe-attention-slicing", kind="plan", plan="seed-recipe", steps=2, limit=60),
@@ -439,7 +399,7 @@ def jobs(plan: str, args) -> list[dict]:
 
 def run_child(job: dict, args, environment: dict, timeout: float) -> list[dict]:
     """One job in a fresh process: its RESULT rows (or one row saying how it failed)."""
-    from svd_learn import memory
+    from svd_learn import plans
 
     plan = job.get("plan", "gpu-decode8")
     command = [
@@ -458,7 +418,7 @@ def run_child(job: dict, args, environment: dict, timeout: float) -> list[dict]:
         "--steps",
         str(job.get("steps", args.steps)),
         "--chunk",
-        str(memory.get_plan(plan).decode_chunk_size),
+        str(plans.get_plan(plan).decode_chunk_size),
         "--frames",
         str(args.frames),
         "--height",
@@ -547,7 +507,7 @@ def parent(args) -> None:
     Path(args.work).mkdir(parents=True, exist_ok=True)
     environment = prepare(args)
     (Path(args.work) / "reference.pt").unlink(missing_ok=True)  # never compare with an earlier run's frames
-    from svd_learn import memory
+    from svd_learn import planner
 
     results = {
         "settings": {k: getattr(args, k) for k in ("steps", "frames", "height", "width", "dry_run", "compile_backend")},
@@ -565,7 +525,7 @@ def parent(args) -> None:
     )
     print("machine:", results["machine"], flush=True)
     args.folder = build(args, environment)
-    plan = memory.choose_plan(T4_GIB, 12.7).plan.name  # the planner's plan for a free Colab T4
+    plan = planner.choose_plan(T4_GIB, 12.7).plan.name  # the planner's plan for a free Colab T4
     results["settings"]["planner_plan"] = plan
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -616,6 +576,7 @@ CANDIDATES = (
     "sdpa_math",
     "plain_again",
     "compile",
+    "compile-regional",
     DOCS_RECIPE,
     "seed-recipe",
     "seed-recipe-attention-slicing",
@@ -638,18 +599,19 @@ def summarize(rows: list[dict], args) -> dict:
         "candidates": candidates,
         "decode_chunks": [_decode_row(by[f"decode-{c}"]) for c in DECODE_CHUNKS if f"decode-{c}" in by],
     }
-    compiled = by.get("compile", {})
-    if "warm_up_seconds" in compiled and "seconds_25_steps" in plain:
-        saving = plain["seconds_25_steps"] - compiled["seconds_25_steps"]
-        summary["compile"] = {
-            "warm_up_seconds": compiled["warm_up_seconds"],
-            "saving_per_video_seconds": saving,
-            "break_even_videos": math.ceil(compiled["warm_up_seconds"] / saving) if saving > 0 else None,
-        }
+    for job, key in (("compile", "compile"), ("compile-regional", "compile_regional")):
+        compiled = by.get(job, {})
+        if "warm_up_seconds" in compiled and "seconds_25_steps" in plain:
+            saving = plain["seconds_25_steps"] - compiled["seconds_25_steps"]
+            summary[key] = {
+                "warm_up_seconds": compiled["warm_up_seconds"],
+                "saving_per_video_seconds": saving,
+                "break_even_videos": math.ceil(compiled["warm_up_seconds"] / saving) if saving > 0 else None,
+            }
     exact = [
         name
         for name, entry in candidates.items()
-        if name in ("plain", "channels_last", "cudnn_benchmark", "compile")
+        if name in ("plain", "channels_last", "cudnn_benchmark", "compile", "compile-regional")
         and "seconds_25_steps" in entry
         and entry.get("unchanged", name == "plain")
         and entry.get("fits") is not False
@@ -664,7 +626,7 @@ def summarize(rows: list[dict], args) -> dict:
             "speedup_vs_docs_recipe": entry.get("speedup_vs_docs_recipe"),
             "fits": entry.get("fits"),
             "unchanged": entry.get("unchanged", best == "plain"),
-            "note": "compile: per video after its warm-up (see compile)" if best == "compile" else None,
+            "note": f"{best}: per video after its warm-up (see {best})" if best.startswith("compile") else None,
         }
         summary["chosen_exact"]["meets_1_4x"] = (entry.get("speedup_vs_docs_recipe") or 0) >= 1.4
     seed = by.get("seed-recipe", {})

@@ -73,7 +73,7 @@ def load(args):
     import torch
     from PIL import Image
 
-    from svd_learn import memory, models
+    from svd_learn import models, plans
 
     cuda = args.device == "cuda"
     started = time.perf_counter()
@@ -81,7 +81,7 @@ def load(args):
     pipe.set_progress_bar_config(disable=True)
     if cuda:
         t4_limits(torch)
-    memory.apply_plan(pipe, PLAN, args.device)
+    plans.apply_plan(pipe, PLAN, args.device)
     image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((args.width, args.height))
     return pipe, image, time.perf_counter() - started
 

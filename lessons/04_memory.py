@@ -95,7 +95,7 @@ from svd_learn import models
 
 GIB = 2**30
 architecture = models.full_size_architecture("svd-xt")
-weights_gib = {name: models.count_parameters(architecture[name]) * 2 / GIB for name in memory.COMPONENTS}
+weights_gib = {name: models.count_parameters(architecture[name]) * 2 / GIB for name in models.MODEL_COMPONENTS}
 for name, gib in weights_gib.items():
     print(f"{name:14}{gib:5.2f} GiB")
 print(f"{'total':14}{sum(weights_gib.values()):5.2f} GiB")
@@ -248,7 +248,9 @@ assert per_frame == up_channels[2] * height * width  # the third up block's chan
 # 256 x 576 x 1024 fp16 tensor, and decoding 25 frames at once needs 25 of them in one piece:
 
 # %%
-benchmarks = memory.read_benchmarks()
+from svd_learn import planner, plans
+
+benchmarks = planner.read_benchmarks()
 runs = benchmarks["runs"]
 real_up_channels = list(reversed(models.real_configs("svd-xt")["vae"]["block_out_channels"]))
 all_frames_gib = checkpoint.num_frames * real_up_channels[2] * checkpoint.height * checkpoint.width * 2 / GIB
@@ -652,7 +654,7 @@ print(f"docs recipe: fits, {docs['peak_reserved_gib']:.1f} GiB, {docs['seconds']
 print(f"{chosen['plan']}: fits, {chosen['peak_reserved_gib']:.1f} GiB, {chosen['seconds']:.1f} s, host {chosen['host_rss_gib']:.1f} GiB: "
       f"{docs['seconds'] / chosen['seconds']:.2f}x the docs recipe's speed, in the same run")
 assert seed["oom"] and "VAE decode" in seed["error_at"]
-assert memory.PLANS[chosen["plan"]].placement == "gpu" and chosen["peak_reserved_gib"] <= memory.T4_SAFE_PEAK_GIB
+assert plans.PLANS[chosen["plan"]].placement == "gpu" and chosen["peak_reserved_gib"] <= memory.T4_SAFE_PEAK_GIB
 assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chosen["seconds"] >= 1.25
 
 # %% [markdown]
@@ -692,10 +694,10 @@ assert group["host_rss_gib"] > model_offload["host_rss_gib"]
 # %%
 print(f"{'GPU GiB':>8}  {'plan':36}{'predicted peak GiB':>19}  fits")
 for vram in (None, 8, 12, memory.T4_GIB, 16, 24, 40, 80):
-    choice = memory.choose_plan(vram, 12.7)
+    choice = planner.choose_plan(vram, 12.7)
     peak = "-" if choice.predicted_peak_gib is None else f"{choice.predicted_peak_gib:.2f}"
     print(f"{vram or 'none':>8}  {choice.plan.name:36}{peak:>19}  {choice.fits}")
-t4_choice = memory.choose_plan(memory.T4_GIB, 12.7)
+t4_choice = planner.choose_plan(memory.T4_GIB, 12.7)
 assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB
 
 # %% [markdown]
@@ -703,12 +705,12 @@ assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= mem
 # fallback: `memory.fallback_order()` leaves it out.
 
 # %%
-for name in memory.PLANS:
-    better = memory.dominated_by(name)
-    if better and not memory.PLANS[name].baseline:
+for name in plans.PLANS:
+    better = planner.dominated_by(name)
+    if better and not plans.PLANS[name].baseline:
         print(f"{name} is never tried: {better} is as good or better on every count")
-print("fallback order on out-of-memory:", " -> ".join(memory.fallback_order()))
-assert memory.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
+print("fallback order on out-of-memory:", " -> ".join(planner.fallback_order()))
+assert planner.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
 
 # %% [markdown]
 # It explains itself (the same text as `svd-learn plan --vram 14.74 --host-ram 12.7`):
@@ -724,9 +726,9 @@ checks = [r for r in runs if r.get("chosen_by_planner") and r["source"] == "h100
 for r in checks:
     print(f"{r['checkpoint']:7}{r['frames']:3} frames, cap {r['cap_gib']:5} GiB: {r['plan']:36} peak {r['peak_reserved_gib']:5.2f} GiB, "
           f"{'OUT OF MEMORY' if r['oom'] else 'fits'}")
-    assert not r["oom"] and r["peak_reserved_gib"] <= r["cap_gib"] - memory.read_calibration()["gpu_reserve_gib"]
+    assert not r["oom"] and r["peak_reserved_gib"] <= r["cap_gib"] - planner.read_calibration()["gpu_reserve_gib"]
 svd14 = next(r for r in checks if r["checkpoint"] == "svd")
-predicted = memory.predict_peak_gib(svd14["plan"], svd14["frames"], svd14["height"], svd14["width"])
+predicted = planner.predict_peak_gib(svd14["plan"], svd14["frames"], svd14["height"], svd14["width"])
 print(f"14-frame SVD: predicted {predicted:.2f} GiB, measured {svd14['peak_reserved_gib']:.2f} GiB")
 assert svd14["peak_reserved_gib"] <= predicted
 
@@ -747,17 +749,21 @@ print("8 steps on 25 frames:", t4.describe_estimate(unet_steps=8))
 # %%
 import gc
 
+from svd_learn import measure
 from svd_learn.environment import probe
+from svd_learn.parameters import GenerationParameters
 
 del pipe, vae, geglu  # free the earlier pipelines before measuring
 gc.collect()
 env = probe()
-choice = memory.choose_plan(env.vram_gib, env.host_ram_gib, "svd-xt", checkpoint.num_frames, height, width)
+choice = planner.choose_plan(env.vram_gib, env.host_ram_gib, "svd-xt", checkpoint.num_frames, height, width)
 device = "cuda" if env.cuda_available else "cpu"
 pipe = load()
-memory.apply_plan(pipe, choice.plan, device)
-measurement = memory.measure_run(pipe, image, choice.plan, num_frames=checkpoint.num_frames, height=height,
-                                 width=width, steps=8 if device == "cuda" else 2, device=device)
+plans.apply_plan(pipe, choice.plan, device)
+params = GenerationParameters(num_frames=checkpoint.num_frames, height=height, width=width,
+                              num_inference_steps=8 if device == "cuda" else 2,  # memory does not depend on steps
+                              decode_chunk_size=choice.plan.decode_chunk_size)
+measurement = measure.measure_call(pipe, image, params, device=device, output_type="pt", trace=True).measurement
 print("plan:", choice.plan.name, "|", choice.reason.split(":")[0])
 for stage, where in measurement.placement:
     print(f"  {stage:15}" + "  ".join(f"{name}={place}" for name, place in where.items()))
@@ -768,7 +774,7 @@ assert measurement.frames_finite and [stage for stage, _ in measurement.placemen
 # `numbers` to see them). On a CPU the GPU fields stay empty:
 
 # %%
-numbers = {k: v for k, v in measurement.to_dict().items() if k not in ("placement", "plan")}
+numbers = {k: v for k, v in measurement.to_dict().items() if k != "placement"}
 print("measured:", ", ".join(k for k, v in numbers.items() if v is not None))
 print("empty here:", ", ".join(k for k, v in numbers.items() if v is None) or "nothing")
 assert numbers["seconds"] > 0 and numbers["host_rss_gib"] > 0

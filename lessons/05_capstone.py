@@ -189,11 +189,15 @@ if torch.cuda.is_available():
 
 # %%
 from svd_learn import generate
+from svd_learn.parameters import GenerationParameters
+from svd_learn.run import RunSpec
 
 print("14 frames, 5 steps:", t4.describe_estimate(unet_steps=5, num_frames=14))
 
 video_path = work / "videos" / "rocket.mp4"  # the folder does not exist yet: generate_video creates it
-run = generate.generate_video(models.SAMPLE_IMAGE, video_path, gif=True, seed=0, num_frames=14, num_inference_steps=5)
+run = generate.generate_video(
+    models.SAMPLE_IMAGE, video_path, GenerationParameters(seed=0, num_frames=14, num_inference_steps=5), RunSpec(gif=True)
+)
 
 # %% [markdown]
 # Each line above is one step of the list. `run` is the report, also saved as JSON beside the video. The
@@ -353,10 +357,10 @@ assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == 
 # a free Colab T4 (14.74 GiB) and on an 8 GiB card:
 
 # %%
-from svd_learn import memory
+from svd_learn import memory, planner
 
-on_t4 = memory.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
-small = memory.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
+on_t4 = planner.choose_plan(memory.T4_GIB, 12.7, "svd-xt", 25, 576, 1024)  # free Colab: 14.74 GiB VRAM, 12.7 GiB RAM
+small = planner.choose_plan(8.0, 12.7, "svd-xt", 25, 576, 1024)
 print("this run:", run.plan)
 print(f"on a T4:  {on_t4.plan.name}, predicted peak {on_t4.predicted_peak_gib:.1f} GiB (at most {memory.T4_SAFE_PEAK_GIB} GiB)")
 print(f"on 8 GiB: {small.plan.name}, predicted peak {small.predicted_peak_gib:.1f} GiB")
@@ -415,12 +419,13 @@ print(on_t4.explain())
 from svd_learn import t4
 
 print("4 frames, 2 steps:", t4.describe_estimate(unet_steps=2, num_frames=4))
+order = planner.fallback_order()  # the plans from most GPU memory to least
 simulated = "SIMULATED out of memory: raised on purpose to show the fallback; no GPU ran out of memory"
-with generate.simulated_out_of_memory(memory.fallback_order()[0], message=simulated):
-    rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4", plan=memory.fallback_order()[0],
-                                      num_frames=4, num_inference_steps=2)
+with generate.simulated_out_of_memory(order[0], message=simulated):
+    rescued = generate.generate_video(models.SAMPLE_IMAGE, work / "rescued.mp4",
+                                      GenerationParameters(num_frames=4, num_inference_steps=2), RunSpec(plan=order[0]))
 print("fallbacks:", rescued.fallbacks)
-assert rescued.plan == memory.fallback_order()[1] and rescued.fallbacks[0]["plan"] == memory.fallback_order()[0]
+assert rescued.plan == order[1] and rescued.fallbacks[0]["plan"] == order[0]
 assert rescued.fallbacks[0]["error"] == simulated
 assert video.read_video_info(work / "rescued.mp4")["frames"] == 4
 

@@ -13,16 +13,18 @@ Every process of the launch does the same, in this order:
     -> drop the complete ones           a video and a valid report made with these settings: resume for free
     -> wait_for_everyone()              nobody writes before every process has looked at OUT_DIR
     -> split_between_processes(jobs)    a contiguous share each: every job runs exactly once
-    -> load the pipeline once, plan it  then run the share; a failed job is recorded, the next one runs
+    -> open a session (generate.Session) load the pipeline once, plan it, then run the share; a failed job is
+                                        recorded, the next one runs
     -> gather_object(results)           the main process prints the summary and writes OUT_DIR/batch_summary.json
 
-Each job writes `NAME.mp4` and its run report `NAME.json` (generate.RunReport), both atomically, video first:
+Each job writes `NAME.mp4` and its run report `NAME.json` (run.RunReport), both atomically, video first:
 a report beside a video of the size it records means the job finished. NAME is the image's stem, plus
 `__motion_bucket_id-60` and the like for swept values. Every job uses the seed given (default 0) unless the
 sweep varies `seed`, so a job gives the same video whichever process, GPU or launch runs it.
 
-One generation is the capstone's (generate.make_video): the same model choice, parameters, plans, out-of-memory
-fallback and report. What differs is that each process loads the pipeline once for all its jobs, not once per video.
+One generation is the capstone's (generate.Session.make_video): the same model choice, parameters, plans,
+out-of-memory fallback and report. What differs is that each process opens one session for all its jobs. The memory
+plan is chosen before resuming: its decode chunk changes the video, so it is part of what a complete job must match.
 """
 
 from __future__ import annotations
@@ -32,21 +34,31 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from svd_learn import generate
-from svd_learn.parameters import KNOBS
+import torch
+from accelerate import PartialState
+from accelerate.utils import gather_object
+
+from svd_learn import generate, models
+from svd_learn.checkpoints import DATA
+from svd_learn.errors import UserError
+from svd_learn.parameters import KNOBS, GenerationParameters, ImageError, knob_type, load_image, prepare_image
+from svd_learn.quiet import quiet_libraries
+from svd_learn.run import Outputs, RunSpec
+from svd_learn.video import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 SUMMARY_NAME = "batch_summary.json"
 # What a sweep may vary: the generation parameters a run may set (parameters.KNOBS: size is the checkpoint's).
 SWEEPABLE = KNOBS
-# Parameters that do not change the video (only memory), so an old report with other values still counts.
-MEMORY_ONLY = ("decode_chunk_size", "num_videos_per_prompt")
+# Parameters that do not change the video, so an old report with other values still counts (a batch makes one
+# video per call). The decode chunk does change it: the VAE's temporal layers see the frames of one chunk.
+SAME_VIDEO = ("num_videos_per_prompt",)
 
 
-class BatchError(ValueError):
+class BatchError(UserError, ValueError):
     """A batch that cannot start as asked (no images, a bad sweep, clashing names); the message says what to do."""
 
 
@@ -87,9 +99,6 @@ def parse_sweep(specs: list[str] | tuple[str, ...]) -> dict[str, list[int | floa
 
     Values take the parameter's type (int or float); the range checks come later, from parameters.py.
     """
-    from svd_learn.parameters import GenerationParameters
-
-    types = {spec.name: spec.type for spec in fields(GenerationParameters)}
     sweep: dict[str, list[int | float]] = {}
     for spec in specs:
         name, equals, values = spec.partition("=")
@@ -100,7 +109,7 @@ def parse_sweep(specs: list[str] | tuple[str, ...]) -> dict[str, list[int | floa
             raise BatchError(f"--sweep {spec!r}: {name!r} cannot be swept. Sweepable: {', '.join(SWEEPABLE)}.")
         if name in sweep:
             raise BatchError(f"--sweep {name} is given twice: put all its values in one --sweep.")
-        convert = int if types[name] == "int" else float
+        convert = knob_type(name)
         try:
             parsed = [convert(value.strip()) for value in values.split(",")]
         except ValueError:
@@ -138,8 +147,8 @@ def make_jobs(images: list[Path], sweep: dict[str, list[int | float]] | None = N
 
 
 def fingerprint(source: str, checkpoint: str, parameters: dict) -> dict:
-    """What decides a video: the weights and every parameter except the memory-only ones."""
-    return {"source": source, "checkpoint": checkpoint, **{k: v for k, v in parameters.items() if k not in MEMORY_ONLY}}
+    """What decides a video: the weights and every parameter as the call used them (the decode chunk included)."""
+    return {"source": source, "checkpoint": checkpoint, **{k: v for k, v in parameters.items() if k not in SAME_VIDEO}}
 
 
 def output_state(job: Job, out_dir: Path, expected: dict) -> tuple[str, str]:
@@ -164,43 +173,6 @@ def output_state(job: Job, out_dir: Path, expected: dict) -> tuple[str, str]:
     if changed:
         return "different", "made with other settings (" + "; ".join(changed) + ")"
     return "complete", ""
-
-
-# ----------------------------------------------------------------------------------------------------
-# One job: the capstone's make_video, with the process's already loaded pipeline.
-
-
-def run_job(
-    job: Job,
-    out_dir: Path,
-    params,
-    warnings: list[str],
-    decode_chunk_size: int | None,
-    planned: generate.PlannedPipeline,
-    say: Callable[[str], None] = print,
-) -> generate.RunReport:
-    """Make one job's video and report (atomically, video first) with the process's pipeline. On CUDA
-    out-of-memory the pipeline falls back to the next lower plan, which the following jobs keep."""
-    from svd_learn import parameters
-
-    started = time.perf_counter()
-    picture = parameters.load_image(job.image, height=params.height, width=params.width)
-    picture = parameters.prepare_image(picture, params.height, params.width)
-    # force: output_state said this job is to be (re)made. quiet: one line per job (run_batch's), not a bar.
-    return generate.make_video(
-        planned,
-        job.image,
-        picture,
-        params,
-        warnings,
-        job.video(out_dir),
-        job.report(out_dir),
-        decode_chunk_size=decode_chunk_size,
-        force=True,
-        started=started,
-        say=say,
-        quiet=True,
-    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -235,7 +207,7 @@ class BatchSummary:
     skipped: list[dict]
     failed: list[dict]
     processes: list[dict]  # per process: device, jobs, load_s, work_s
-    settings: dict  # the batch's parameters (None: the checkpoint's preset) and sweep
+    settings: dict  # the batch's spec, parameters and sweep
     wall_s: float  # the main process, from the start to the summary
     work_s: float  # the slowest process, from the common start line (all loaded) to its last job
     videos_per_minute: float | None  # done / work_s: the throughput of the GPUs, without start-up and loading
@@ -265,12 +237,9 @@ class BatchSummary:
 
 
 def short_error(error: BaseException) -> str:
-    """One line: our own errors already say what to do; anything else gets its type name."""
-    from svd_learn.parameters import ImageError, ParameterError
-    from svd_learn.video import OutputError
-
+    """One line: the errors a user can cause already say what to do; anything else gets its type name."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, (ImageError, ParameterError, OutputError, generate.GenerationError)):
+    if isinstance(error, UserError):
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -278,90 +247,58 @@ def short_error(error: BaseException) -> str:
 def run_batch(
     images_dir: str | Path,
     out_dir: str | Path,
+    params: GenerationParameters | None = None,
+    spec: RunSpec = RunSpec(),
     *,
-    model: str | None = None,
-    source: str | None = None,
     sweep: dict[str, list[int | float]] | None = None,
-    plan: str = "auto",
-    force: bool = False,
-    compile_unet: bool = False,
     say: Callable[[str], None] = print,
-    **overrides,
 ) -> BatchSummary:
     """Make one video and one report per (image, swept parameters) in OUT_DIR, on this process's share.
 
-    `overrides` are the generation parameters of every job, by field name (parameters.KNOBS, as for
-    generate_video); `sweep` maps some of them to lists of values, one job per combination.
+    `params` are every job's parameters (as for generate_video; None: the defaults, seed 0) and `spec` how to run
+    them (RunSpec: the model and source, the plan, compile; `force` remakes every job, even complete ones);
+    `sweep` maps some parameters to lists of values, one job per combination.
 
     Call it in every process of a launch (or in a plain process: one share, everything). Returns the gathered
     summary in every process; the main process prints it (through `say`) and writes OUT_DIR/batch_summary.json.
-    `force` remakes every job, even complete ones; `compile_unet` compiles each process's UNet once. Raises BatchError (or the capstone's GenerationError /
-    ParameterError) before any work for a batch that cannot start.
+    Raises BatchError (or another errors.UserError) before any work for a batch that cannot start.
     """
-    import torch
-    from accelerate import PartialState
-
-    if torch.cuda.is_available():
-        generate.expandable_segments(say)  # before CUDA starts (the planner's calibration used it)
+    quiet_libraries()
     # The weights first (tiny and random ones are built once, under a file lock), before the process group
     # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
     # another rank would lack the image encoder's weights.
     first_process = os.environ.get("RANK", "0") == "0"  # set by the launcher; PartialState does not exist yet
-    choice = generate.choose_model(model, source, say=say if first_process else lambda message: None)
+    choice = models.choose_model(spec.model, spec.source, say=say if first_process else _silent)
     # cpu=True where there is no GPU: without it, processes started by `accelerate launch` or torchrun on a
     # machine without CUDA do not join one group, and each one believes it is alone (and would do every job).
     state = PartialState(cpu=not torch.cuda.is_available())
-    started = time.perf_counter()
-    out_dir = Path(out_dir).expanduser()
-    tag = f"[process {state.process_index}/{state.num_processes}] " if state.num_processes > 1 else ""
+    started, out_dir = time.perf_counter(), Path(out_dir).expanduser()
+    said_once = say if state.is_main_process else _silent  # what every process would say the same
 
-    def say_here(message: str) -> None:
-        say(tag + message)
-
-    # 1. The same job list, in the same order, in every process, each with its checked parameters.
+    # 1. The same job list, in the same order, in every process, each with its checked parameters; the plan for
+    #    the largest (the same everywhere: its decode chunk is part of what a complete job must match).
     jobs = make_jobs(list_images(images_dir), sweep)
-    base, resolved = job_parameters(jobs, choice, overrides)
-    if state.is_main_process:  # the same for every process: said once
-        say_warnings(resolved, choice, say)
+    checked = job_parameters(jobs, params or GenerationParameters(), choice)
+    machine = replace(generate.machine_for(spec, said_once), device=str(state.device))
+    plans = generate.plan_memory(spec, machine, largest(checked), choice, said_once)
+    say_warnings(checked, choice, said_once)
 
     # 2. Resume: look at OUT_DIR, then wait until every process has looked, before anyone writes.
-    results, pending = resume(jobs, resolved, out_dir, choice, force)
+    results, pending = resume(jobs, checked, plans.first.decode_chunk_size, out_dir, choice, spec.force)
     if not state.is_main_process:
         results = []  # decided identically everywhere: reported once
     out_dir.mkdir(parents=True, exist_ok=True)
     state.wait_for_everyone()
 
-    # 3. This process's share; the pipeline is loaded once, and only if there is work.
+    # 3. This process's share: one session, its jobs one after another (a failure is recorded, the next job runs).
     with state.split_between_processes(pending) as share:
         share = list(share)
-    if share:
-        say_here(f"{len(share)} of {len(pending)} jobs on {state.device}: {', '.join(job.name for job in share)}")
-    loaded = load_for_share(share, resolved, plan, state, choice, say_here, compile_unet)
-    state.wait_for_everyone()  # the common start line: throughput is measured from here, loading excluded
+    shared = run_this_share(state, share, len(pending), Share(checked, spec, choice, machine, plans, out_dir), say)
+    results += shared.results
 
-    # 4. The jobs, one after another; a failure is recorded and the next job runs.
-    work_started = time.perf_counter()
-    results += run_share(share, resolved, out_dir, loaded, state.process_index, say_here)
-    work_s = time.perf_counter() - work_started
-
-    # 5. Gather every process's results; the main process writes and prints the summary.
-    process = {
-        "process": state.process_index,
-        "device": str(state.device),
-        "jobs": len(share),
-        "load_s": round(loaded.load_s, 2),
-        "work_s": round(work_s, 2),
-    }
-    settings = {
-        "model": choice.location,
-        "source": choice.source,
-        "plan": plan,
-        "force": force,
-        "compile_unet": compile_unet,
-        **base,
-        "sweep": {k: list(v) for k, v in (sweep or {}).items()},
-    }
-    summary = gather_summary(state, jobs, results, process, images_dir, out_dir, settings, started)
+    # 4. Gather every process's results; the main process writes and prints the summary.
+    summary = gather_summary(state, jobs, results, shared.process, images_dir, out_dir, started)
+    summary.settings = settings(spec, choice, params, sweep)
     if state.is_main_process:
         write_summary(summary, out_dir)
         say(summary.text())
@@ -369,57 +306,110 @@ def run_batch(
     return summary
 
 
-def say_warnings(resolved: dict, choice, say) -> None:
-    for warning in dict.fromkeys(w for params, warnings, _ in resolved.values() for w in warnings):
+@dataclass(frozen=True)
+class Share:
+    """What every process shares for its jobs: their checked parameters, the spec, the weights, the machine, the
+    plans, and OUT_DIR."""
+
+    checked: dict  # job name -> (parameters, warnings)
+    spec: RunSpec
+    choice: models.ModelChoice
+    machine: generate.Machine
+    plans: object  # planner.PlansToTry
+    out_dir: Path
+
+
+@dataclass
+class ShareResults:
+    results: list[JobResult]
+    process: dict  # process, device, jobs, load_s, work_s
+
+
+def run_this_share(state, share: list[Job], pending: int, context: Share, say) -> ShareResults:
+    """Open this process's session (only if there is work), wait for every process (the common start line:
+    throughput is measured from there, loading excluded), then make the share's videos one after another."""
+    tag = f"[process {state.process_index}/{state.num_processes}] " if state.num_processes > 1 else ""
+
+    def say_here(message: str) -> None:
+        say(tag + message)
+
+    if share:
+        say_here(f"{len(share)} of {pending} jobs on {state.device}: {', '.join(job.name for job in share)}")
+    loaded = open_session(share, context, say_here)
+    state.wait_for_everyone()
+    work_started = time.perf_counter()
+    results = run_share(share, context, loaded, state.process_index, say_here)
+    process = {"process": state.process_index, "device": str(state.device), "jobs": len(share)}
+    process.update(load_s=round(loaded.load_s, 2), work_s=round(time.perf_counter() - work_started, 2))
+    if loaded.session is not None:
+        loaded.session.close()
+    return ShareResults(results, process)
+
+
+def _silent(message: str) -> None:
+    """What processes other than the first say: nothing (every process would say the same)."""
+
+
+def settings(spec: RunSpec, choice, params: GenerationParameters | None, sweep) -> dict:
+    """The batch's settings for its summary: the spec, the knobs of every job, and the sweep."""
+    knobs = (params or GenerationParameters()).to_dict()
+    return {
+        "model": choice.location,
+        "source": choice.source,
+        "plan": spec.plan,
+        "force": spec.force,
+        "compile_unet": spec.compile_unet,
+        **{name: knobs[name] for name in KNOBS},
+        "sweep": {k: list(v) for k, v in (sweep or {}).items()},
+    }
+
+
+def say_warnings(checked: dict, choice, say) -> None:
+    """The jobs' warnings, each once, and what random weights mean."""
+    for warning in dict.fromkeys(w for _, warnings in checked.values() for w in warnings):
         say(f"warning: {warning}")
     if choice.source in ("tiny", "random"):
         say("note: " + generate.RANDOM_WEIGHTS_NOTE.format(source=choice.source))
 
 
 def write_summary(summary: BatchSummary, out_dir: Path) -> None:
-    from svd_learn.video import write_json
-
     write_json(summary.to_dict(), out_dir / SUMMARY_NAME, force=True)
 
 
-def job_parameters(jobs: list[Job], choice, overrides: dict) -> tuple[dict, dict]:
-    """Every knob of the batch (None: the preset's; seed 0 unless given), and per job its checked parameters,
-    warnings and explicit decode chunk. A value that cannot work stops the batch (BatchError)."""
-    from svd_learn import parameters
-
-    base = {**dict.fromkeys(KNOBS), "seed": 0, **parameters.check_overrides(overrides)}
-    resolved = {}
+def job_parameters(jobs: list[Job], params: GenerationParameters, choice) -> dict:
+    """Per job: its parameters (the batch's, with its swept values) checked for these weights, and their warnings
+    (generate.checked_parameters). A value that cannot work stops the batch (BatchError): it is the command's."""
+    checked = {}
     for job in jobs:
-        job_overrides = {**base, **dict(job.sweep)}
         try:
-            resolved[job.name] = (
-                *generate.generation_parameters(choice, job_overrides),
-                job_overrides["decode_chunk_size"],
-            )
-        except parameters.ParameterError as error:  # the same for every image: the command line is wrong, stop here
+            checked[job.name] = generate.checked_parameters(replace(params, **dict(job.sweep)), choice)
+        except UserError as error:  # the same for every image: the command line is wrong, stop here
             raise BatchError(f"{job.name}: {error}") from None
-    return base, resolved
+    return checked
 
 
-def resume(jobs: list[Job], resolved: dict, out_dir: Path, choice, force: bool) -> tuple[list[JobResult], list[Job]]:
-    """The jobs already complete (skipped) or in the way (failed: made with other settings), and those to make."""
+def largest(checked: dict) -> GenerationParameters:
+    """The parameters of the largest call (frames x pixels): the session's plan must fit it."""
+    return max((params for params, _ in checked.values()), key=lambda p: p.num_frames * p.height * p.width)
+
+
+def resume(jobs: list[Job], checked: dict, plan_chunk: int, out_dir: Path, choice, force: bool):
+    """The jobs already complete (skipped) or in the way (failed: made with other settings), and those to make.
+    A job's settings are its parameters as its call will use them: the plan's decode chunk where none was asked."""
     results: list[JobResult] = []
     pending: list[Job] = []
     for job in jobs:
-        params = resolved[job.name][0]
-        state_now, why = output_state(
-            job, out_dir, fingerprint(choice.source, choice.checkpoint.name, params.to_dict())
-        )
+        params = checked[job.name][0].with_plan_chunk(plan_chunk)
+        expected = fingerprint(choice.source, choice.checkpoint.name, params.to_dict())
+        state_now, why = output_state(job, out_dir, expected)
         entry = JobResult(
             job.name, job.image, "skipped", dict(job.sweep), str(job.video(out_dir)), str(job.report(out_dir))
         )
         if state_now == "complete" and not force:
             results.append(entry)
         elif state_now == "different" and not force:
-            entry.status, entry.error = (
-                "failed",
-                f"{job.video(out_dir)} exists, {why}: pass --force to replace it, or use another OUT_DIR.",
-            )
+            entry.status = "failed"
+            entry.error = f"{job.video(out_dir)} exists, {why}: pass --force to replace it, or use another OUT_DIR."
             results.append(entry)
         else:
             pending.append(job)
@@ -428,99 +418,71 @@ def resume(jobs: list[Job], resolved: dict, out_dir: Path, choice, force: bool) 
 
 @dataclass
 class LoadedShare:
-    """A process's pipeline for its share (None if nothing to do or it failed to load), and the images that
+    """A process's session for its share (None if nothing to do or it failed to open), and the images that
     cannot be used (checked in milliseconds each, before loading)."""
 
-    planned: generate.PlannedPipeline | None = None
+    session: generate.Session | None = None
     load_s: float = 0.0
     load_error: str | None = None
     unusable: dict = field(default_factory=dict)  # job name -> the image's error
 
 
-def load_for_share(
-    share: list[Job], resolved: dict, plan: str, state, choice, say_here, compile_unet: bool = False
-) -> LoadedShare:
-    from svd_learn import parameters
-    from svd_learn.environment import probe
-
+def open_session(share: list[Job], context: Share, say_here) -> LoadedShare:
+    """Check the share's images, then open one session for all its jobs (unless none can be made)."""
     loaded = LoadedShare()
     for job in share:
-        params = resolved[job.name][0]
+        params = context.checked[job.name][0]
         try:
-            picture = parameters.load_image(job.image, height=params.height, width=params.width)
-            parameters.prepare_image(picture, params.height, params.width)
-        except parameters.ImageError as error:
+            prepare_image(load_image(job.image, height=params.height, width=params.width), params.height, params.width)
+        except ImageError as error:
             loaded.unusable[job.name] = str(error)
     if len(loaded.unusable) == len(share):
         return loaded
-    try:
-        machine = probe()
-        largest = max((resolved[job.name][0] for job in share), key=lambda p: p.num_frames * p.height * p.width)
-        plans, reason, predicted = generate.plans_for(
-            plan, state.device.type, machine, None, largest, choice.checkpoint, say_here
+    loading = time.perf_counter()
+    try:  # quiet: one line per job (run_share's), no progress lines or bars from processes side by side
+        loaded.session = generate.Session.open(
+            context.spec, context.choice, context.machine, context.plans, say_here, quiet=True
         )
-        loading = time.perf_counter()  # plan for the biggest call, load once
-        loaded.planned = generate.PlannedPipeline(
-            generate.load_pipeline(choice, state.device.type),
-            choice,
-            str(state.device),
-            plans,
-            reason,
-            predicted,
-            machine.to_dict(),
-            compile_unet=compile_unet,
-        )
-        loaded.planned.pipeline(
-            say_here
-        )  # the plan applied now, before the start line (compiling waits for the first call)
-        loaded.load_s = time.perf_counter() - loading
-        say_here(f"loaded {choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.planned.plan.name}")
     except Exception as error:  # noqa: BLE001 -- every job of this share fails with it; the others go on
         loaded.load_error = short_error(error)
         say_here(f"could not load the pipeline: {loaded.load_error}")
+        return loaded
+    loaded.load_s = time.perf_counter() - loading
+    say_here(f"loaded {context.choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.session.plan.name}")
     return loaded
 
 
-def run_share(
-    share: list[Job], resolved: dict, out_dir: Path, loaded: LoadedShare, process: int, say_here
-) -> list[JobResult]:
-    """This process's jobs, one after another: a failed job is recorded and the next one runs."""
-    from svd_learn import parameters
-
+def run_share(share: list[Job], context: Share, loaded: LoadedShare, process: int, say_here) -> list[JobResult]:
+    """This process's jobs, one after another: a failed job is recorded and the next one runs. On CUDA
+    out-of-memory the session falls back to the next lower plan, which the following jobs keep."""
     results = []
     for number, job in enumerate(share, 1):
-        params, warnings, explicit_chunk = resolved[job.name]
         entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=process)
         job_started = time.perf_counter()
         try:
             if job.name in loaded.unusable:
-                raise parameters.ImageError(loaded.unusable[job.name])
+                raise ImageError(loaded.unusable[job.name])
             if loaded.load_error:
                 raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
-            run = run_job(job, out_dir, params, warnings, explicit_chunk, loaded.planned, say_here)
+            # replace: output_state said this job is to be (re)made.
+            outputs = Outputs(job.video(context.out_dir), job.report(context.out_dir), None, replace=True)
+            request = generate.video_request(job.image, context.checked[job.name][0], loaded.session.choice, outputs)
+            run = loaded.session.make_video(request)
             entry.status, entry.video, entry.report = "done", run.output, run.report
         except Exception as error:  # noqa: BLE001 -- a broken image must not stop the others
             entry.error = short_error(error)
         entry.seconds = round(time.perf_counter() - job_started, 2)
         results.append(entry)
-        outcome = f"wrote {job.video(out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
+        outcome = f"wrote {job.video(context.out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
         say_here(f"job {number}/{len(share)} {job.name}: {outcome} ({entry.seconds:.1f} s)")
     return results
 
 
 def gather_summary(
-    state,
-    jobs: list[Job],
-    results: list[JobResult],
-    process: dict,
-    images_dir,
-    out_dir: Path,
-    settings: dict,
-    started: float,
+    state, jobs: list[Job], results: list[JobResult], process: dict, images_dir, out_dir: Path, started: float
 ) -> BatchSummary:
-    """Every process's results and timings, gathered into one summary (the same in every process)."""
-    from accelerate.utils import gather_object
-
+    """Every process's results and timings, gathered into one summary (the same in every process); the settings
+    are run_batch's to fill."""
     gathered = gather_object([{"results": [asdict(r) for r in results], "process": process}])
     order = {job.name: index for index, job in enumerate(jobs)}
     every = sorted((r for part in gathered for r in part["results"]), key=lambda r: order[r["name"]])
@@ -536,7 +498,7 @@ def gather_summary(
         skipped=[r for r in every if r["status"] == "skipped"],
         failed=[r for r in every if r["status"] == "failed"],
         processes=[part["process"] for part in gathered],
-        settings=settings,
+        settings={},  # run_batch's
         wall_s=round(time.perf_counter() - started, 2),
         work_s=round(slowest, 2),
         videos_per_minute=round(len(done) * 60 / slowest, 3) if done and slowest else None,
@@ -546,23 +508,17 @@ def gather_summary(
 def measured_throughput() -> dict:
     """The throughput of `svd-learn batch` on 1 and 2 GPUs, as measured by benchmarks/batch_throughput.py
     (a copy of benchmarks/results/batch-*.json shipped as package data for the appendix lesson)."""
-    from svd_learn.models import DATA
-
     return json.loads((DATA / "batch_throughput.json").read_text())
 
 
-def run_command(images_dir: str, out_dir: str, sweep: list[str], **options) -> int:
+def run_command(images_dir: str, out_dir: str, sweep: list[str], params: GenerationParameters, spec: RunSpec) -> int:
     """`svd-learn batch`: run the batch; one short message for a batch that cannot start.
 
     Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start.
     """
-    from svd_learn.models import ModelError
-    from svd_learn.parameters import ImageError, ParameterError
-    from svd_learn.video import OutputError
-
     try:
-        summary = run_batch(images_dir, out_dir, sweep=parse_sweep(sweep), **options)
-    except (BatchError, ImageError, ParameterError, OutputError, generate.GenerationError, ModelError) as error:
+        summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep))
+    except UserError as error:
         if os.environ.get("RANK", "0") == "0":  # every process fails the same way: say it once
             print(f"error: {error}")
         return 1

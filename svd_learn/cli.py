@@ -1,11 +1,35 @@
-"""The `svd-learn` command. Each lesson's module adds the commands it teaches; this file only wires them."""
+"""The `svd-learn` command. Each lesson's module adds the commands it teaches; this file only wires them.
+
+`main` is the program: it asks PyTorch's CUDA allocator for expandable segments before anything else, then runs
+the command. The commands whose work imports torch, diffusers or the lab (generate, batch, doctor, explain, lab)
+import it inside their body: that takes seconds, and a mistake in the arguments is refused before. The generation options become one `GenerationParameters` and
+one `RunSpec`, here, once; they reach the pipeline call as they are.
+"""
 
 import json
 import sys
+from dataclasses import asdict
+from importlib import metadata
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from typer.core import TyperCommand
+
+from svd_learn import memory
+from svd_learn.environment import choose_source, header, probe
+from svd_learn.errors import UserError
+from svd_learn.parameters import GenerationParameters
+from svd_learn.planner import plan_command
+from svd_learn.run import RunSpec
 
 app = typer.Typer(
     help="svd-learn: run Stable Video Diffusion on a small GPU, and diagnose what goes wrong.",
@@ -23,8 +47,6 @@ class Command(TyperCommand):
 
 
 def course_version() -> str:
-    from importlib import metadata
-
     try:
         return metadata.version("svd-learn")
     except metadata.PackageNotFoundError:  # a source checkout that was never installed
@@ -38,7 +60,7 @@ def show_version(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def options(
     version: bool = typer.Option(
         False, "--version", is_eager=True, callback=show_version, help="Print the version and exit."
     ),
@@ -49,10 +71,6 @@ def main(
 @app.command(cls=Command)
 def env(as_json: bool = typer.Option(False, "--json", help="Print the probe and the model source as JSON.")) -> None:
     """Show this machine (GPU, VRAM, host RAM, Colab or not, library versions) and the model source."""
-    from dataclasses import asdict
-
-    from svd_learn.environment import choose_source, header, probe
-
     environment = probe()
     try:
         source = choose_source(environment)
@@ -99,8 +117,6 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the choice as JSON."),
 ) -> None:
     """The fastest memory plan predicted to fit this GPU (lesson 4), why, and what was rejected."""
-    from svd_learn.memory import plan_command
-
     raise typer.Exit(plan_command(vram, host_ram, checkpoint, frames, height, width, as_json))
 
 
@@ -142,24 +158,10 @@ def lab_run(
     )
 
 
-# The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata).
-# Their values reach the library as one mapping of GenerationParameters' field names (knobs_from): the short
-# option names below are the only renames.
-RENAMES = {
-    "frames": "num_frames",
-    "steps": "num_inference_steps",
-    "min_guidance": "min_guidance_scale",
-    "max_guidance": "max_guidance_scale",
-}
-
-
-def knobs_from(options: dict) -> dict:
-    """The generation parameters among a command's options (typer's ctx.params), by their field names."""
-    from svd_learn.parameters import KNOBS
-
-    renamed = {RENAMES.get(name, name): value for name, value in options.items()}
-    return {name: value for name, value in renamed.items() if name in KNOBS}
-
+# The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata). Their
+# defaults are GenerationParameters' own (diffusers' call defaults), and each command builds one GenerationParameters
+# from them: the short option names (--frames, --steps, --min-guidance, --max-guidance) are renamed there, once.
+DEFAULTS = GenerationParameters()
 
 ModelOption = Annotated[
     str,
@@ -175,23 +177,16 @@ SourceOption = Annotated[
 FramesOption = Annotated[
     int, typer.Option("--frames", help="Frames to generate (default: the checkpoint's, 25 for svd-xt).")
 ]
-StepsOption = Annotated[int, typer.Option("--steps", help="Denoising steps (default 25).")]
+StepsOption = Annotated[int, typer.Option("--steps", help="Denoising steps.")]
 FpsOption = Annotated[
-    int, typer.Option("--fps", help="Frames per second: the video's rate and the model's conditioning (default 7).")
+    int, typer.Option("--fps", help="Frames per second: the video's rate and the model's conditioning.")
 ]
-MotionOption = Annotated[
-    int, typer.Option("--motion-bucket-id", help="More motion when higher (default 127; trained up to 255).")
-]
+MotionOption = Annotated[int, typer.Option("--motion-bucket-id", help="More motion when higher (trained up to 255).")]
 NoiseOption = Annotated[
-    float,
-    typer.Option("--noise-aug-strength", help="Noise added to the image: less like it, more motion (default 0.02)."),
+    float, typer.Option("--noise-aug-strength", help="Noise added to the image: less like it, more motion.")
 ]
-MinGuidanceOption = Annotated[
-    float, typer.Option("--min-guidance", help="Guidance scale of the first frame (default 1.0).")
-]
-MaxGuidanceOption = Annotated[
-    float, typer.Option("--max-guidance", help="Guidance scale of the last frame (default 3.0).")
-]
+MinGuidanceOption = Annotated[float, typer.Option("--min-guidance", help="Guidance scale of the first frame.")]
+MaxGuidanceOption = Annotated[float, typer.Option("--max-guidance", help="Guidance scale of the last frame.")]
 DecodeChunkOption = Annotated[
     int, typer.Option("--decode-chunk-size", help="Frames the VAE decodes at once (default: the plan's).")
 ]
@@ -203,14 +198,13 @@ CompileOption = Annotated[
     bool,
     typer.Option(
         "--compile",
-        help="torch.compile the UNet: the same video, faster steps, but the first video waits minutes for it. Pays back over many videos (batch); see benchmarks/README.md.",
+        help="torch.compile the UNet: the same video, faster steps, but the first video waits for it. Pays back over many videos (batch); see benchmarks/README.md.",
     ),
 ]
 
 
 @app.command(cls=Command)
 def generate(
-    ctx: typer.Context,
     image: str = typer.Argument(
         ..., metavar="IMAGE", help="The input image (PNG, JPEG, WebP; any size from 512x288 up, any mode)."
     ),
@@ -218,13 +212,15 @@ def generate(
     model: ModelOption = None,
     source: SourceOption = None,
     frames: FramesOption = None,
-    steps: StepsOption = None,
-    fps: FpsOption = None,
-    motion_bucket_id: MotionOption = None,
-    noise_aug_strength: NoiseOption = None,
-    min_guidance: MinGuidanceOption = None,
-    max_guidance: MaxGuidanceOption = None,
-    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed, parameters and plan give the same video)."),
+    steps: StepsOption = DEFAULTS.num_inference_steps,
+    fps: FpsOption = DEFAULTS.fps,
+    motion_bucket_id: MotionOption = DEFAULTS.motion_bucket_id,
+    noise_aug_strength: NoiseOption = DEFAULTS.noise_aug_strength,
+    min_guidance: MinGuidanceOption = DEFAULTS.min_guidance_scale,
+    max_guidance: MaxGuidanceOption = DEFAULTS.max_guidance_scale,
+    seed: int = typer.Option(
+        DEFAULTS.seed, "--seed", help="Random seed (the same seed, parameters and plan give the same video)."
+    ),
     decode_chunk_size: DecodeChunkOption = None,
     plan: PlanOption = "auto",
     emulate_t4: bool = typer.Option(
@@ -241,37 +237,39 @@ def generate(
     ),
 ) -> None:
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
-    raise typer.Exit(
-        run_generate(
-            image=image,
-            output=output,
-            model=model,
-            source=source,
-            plan=plan,
-            emulate_t4=emulate_t4,
-            vram_budget_gib=vram_budget,
-            compile_unet=compile_unet,
-            gif=gif,
-            force=force,
-            report=report,
-            **knobs_from(ctx.params),
-        )
+    params = GenerationParameters(
+        num_frames=frames,
+        num_inference_steps=steps,
+        fps=fps,
+        motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=noise_aug_strength,
+        min_guidance_scale=min_guidance,
+        max_guidance_scale=max_guidance,
+        decode_chunk_size=decode_chunk_size,
+        seed=seed,
     )
+    spec = RunSpec(
+        model=model,
+        source=source,
+        plan=plan,
+        vram_budget_gib=vram_budget,
+        emulate_t4=emulate_t4,
+        compile_unet=compile_unet,
+        gif=gif,
+        force=force,
+        command=("svd-learn", *sys.argv[1:]),
+    )
+    raise typer.Exit(run_generate(image, output, report, params, spec))
 
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def run_generate(**options) -> int:
+def run_generate(image: str, output: str, report: str | None, params: GenerationParameters, spec: RunSpec) -> int:
     """`svd-learn generate`: generate_video with a rich progress bar on stderr, the summary on stdout, and a
     user's mistake turned into one message. Returns the exit code: 0 done, 1 a problem the message explains,
     130 interrupted (Ctrl-C)."""
-    from rich.console import Console
-
-    from svd_learn.generate import GenerationError, generate_video
-    from svd_learn.models import ModelError
-    from svd_learn.parameters import ImageError, ParameterError
-    from svd_learn.video import OutputError
+    from svd_learn.generate import generate_video  # torch and diffusers: seconds, so after the arguments
 
     console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
     bar = DenoisingBar(console)
@@ -279,18 +277,17 @@ def run_generate(**options) -> int:
     def say(message: str) -> None:
         console.print(message, markup=False)
 
-    quiet_loading()
     try:
-        report = generate_video(say=say, on_step=bar.on_step, command=["svd-learn", *sys.argv[1:]], **options)
-    except (ImageError, ParameterError, OutputError, GenerationError, ModelError) as error:
+        run = generate_video(image, output, params, spec, report=report, say=say, on_step=bar.on_step)
+    except UserError as error:
         bar.stop()
         console.print(f"error: {error}", markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         bar.stop()
-        console.print(f"interrupted: nothing was written ({options.get('output')} is as it was).", markup=False)
+        console.print(f"interrupted: nothing was written ({output} is as it was).", markup=False)
         return EXIT_INTERRUPTED
-    print(report.summary())
+    print(run.summary())
     return EXIT_OK
 
 
@@ -298,15 +295,6 @@ class DenoisingBar:
     """rich's progress bar for the denoising steps: `denoising ---- 12/25 steps, 0:00:31 elapsed, 0:00:33 left`."""
 
     def __init__(self, console):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.progress = Progress(
             TextColumn("denoising"),
             BarColumn(),
@@ -338,25 +326,8 @@ class DenoisingBar:
             self.running = False
 
 
-def quiet_loading() -> None:
-    """Keep off the terminal what a learner cannot act on: the loading bars of diffusers and transformers (nested
-    bars print raw cursor escapes outside a terminal) and transformers' notice that torchvision is missing (the
-    course does not need it). Download bars (huggingface_hub) stay: a 4.5 GB download should show its progress."""
-    import logging
-
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
-    logging.getLogger("transformers.utils.import_utils").addFilter(
-        lambda record: "requires torchvision (not installed)" not in record.getMessage()
-    )
-
-
 @app.command(cls=Command)
 def batch(
-    ctx: typer.Context,
     images_dir: str = typer.Argument(
         ..., metavar="IMAGES_DIR", help="A folder of images: each becomes one video (and one per swept value)."
     ),
@@ -369,13 +340,13 @@ def batch(
     model: ModelOption = None,
     source: SourceOption = None,
     frames: FramesOption = None,
-    steps: StepsOption = None,
-    fps: FpsOption = None,
-    motion_bucket_id: MotionOption = None,
-    noise_aug_strength: NoiseOption = None,
-    min_guidance: MinGuidanceOption = None,
-    max_guidance: MaxGuidanceOption = None,
-    seed: int = typer.Option(0, "--seed", help="The seed of every job (sweep seed=... for several)."),
+    steps: StepsOption = DEFAULTS.num_inference_steps,
+    fps: FpsOption = DEFAULTS.fps,
+    motion_bucket_id: MotionOption = DEFAULTS.motion_bucket_id,
+    noise_aug_strength: NoiseOption = DEFAULTS.noise_aug_strength,
+    min_guidance: MinGuidanceOption = DEFAULTS.min_guidance_scale,
+    max_guidance: MaxGuidanceOption = DEFAULTS.max_guidance_scale,
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="The seed of every job (sweep seed=... for several)."),
     decode_chunk_size: DecodeChunkOption = None,
     plan: PlanOption = "auto",
     compile_unet: CompileOption = False,
@@ -386,22 +357,30 @@ def batch(
     Under `accelerate launch --num_processes N -m svd_learn.cli batch ...` each process (one per GPU) takes
     its share. Complete outputs are skipped on a re-run; a failed image is recorded and the others go on.
     """
-    from svd_learn.batch import run_command
+    from svd_learn.batch import run_command  # torch, diffusers and accelerate: seconds, so after the arguments
 
-    raise typer.Exit(
-        run_command(
-            images_dir,
-            output_dir,
-            sweep,
-            model=model,
-            source=source,
-            plan=plan,
-            force=force,
-            compile_unet=compile_unet,
-            **knobs_from(ctx.params),
-        )
+    params = GenerationParameters(
+        num_frames=frames,
+        num_inference_steps=steps,
+        fps=fps,
+        motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=noise_aug_strength,
+        min_guidance_scale=min_guidance,
+        max_guidance_scale=max_guidance,
+        decode_chunk_size=decode_chunk_size,
+        seed=seed,
     )
+    spec = RunSpec(model=model, source=source, plan=plan, compile_unet=compile_unet, force=force)
+    raise typer.Exit(run_command(images_dir, output_dir, sweep, params, spec))
+
+
+def main() -> None:
+    """The `svd-learn` program (pyproject's [project.scripts], and `python -m svd_learn.cli`). Its first act, before
+    anything can start CUDA: ask PyTorch's allocator for expandable segments (the planner's figures were measured
+    with them; a PYTORCH_CUDA_ALLOC_CONF of your own that names expandable_segments is kept). Then the command."""
+    memory.enable_expandable_segments()
+    app()
 
 
 if __name__ == "__main__":
-    app()
+    main()

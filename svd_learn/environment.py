@@ -9,6 +9,10 @@ compute capability, host RAM, library versions) and one choice of model source:
 
 Set the environment variable SVD_LEARN_SOURCE to one of these to override the choice. Nothing else in a
 lesson depends on the source.
+
+torch, psutil and packaging are imported inside the functions that use them: torch takes seconds (and the command
+line reads this module before anything may start CUDA), and `check_requirements` must say what is missing in an
+environment that lacks the others.
 """
 
 from __future__ import annotations
@@ -77,8 +81,15 @@ class Environment:
         return data
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def probe() -> Environment:
-    """Look at this machine once: no downloads, no GPU memory allocated."""
+    """Look at this machine once: no downloads, no GPU memory allocated. Reading the GPU's properties starts CUDA:
+    set the allocator first (memory.enable_expandable_segments)."""
     import psutil
     import torch
 
@@ -113,12 +124,14 @@ class SourceChoice:
 
 
 def choose_source(env: Environment | None = None) -> SourceChoice:
-    """The model source: $SVD_LEARN_SOURCE if set, else pretrained with a CUDA GPU, else tiny."""
+    """The model source: $SVD_LEARN_SOURCE if set, else pretrained with a CUDA GPU, else tiny.
+
+    Without `env` it asks only `torch.cuda.is_available()`, which does not start CUDA (a probe does): the
+    allocator setting that `svd-learn` makes first must still be read when CUDA starts."""
     requested = os.environ.get(SOURCE_VARIABLE, "").strip().lower()
     if requested:
         return SourceChoice(check_source(requested, f"{SOURCE_VARIABLE}={requested}"), f"set by {SOURCE_VARIABLE}")
-    env = env or probe()
-    if env.cuda_available:
+    if env.cuda_available if env is not None else _cuda_available():
         return SourceChoice("pretrained", f"a CUDA GPU is present; set {SOURCE_VARIABLE}=tiny or random to change")
     return SourceChoice("tiny", f"no CUDA GPU; set {SOURCE_VARIABLE}=pretrained or random to change")
 

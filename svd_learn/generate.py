@@ -1,164 +1,60 @@
 """Lesson 5, the capstone: one image in, one SVD video out, planned, guarded and reported.
 
-`generate_video` is the whole course in one function, in the order of the design's data flow:
+`generate_video` is the whole course in one function, in numbered steps, as diffusers writes
+`StableVideoDiffusionPipeline.__call__`:
 
-    check every input before anything is built, loaded or downloaded: the outputs (never overwrite without
-    force; no folder made yet), the model and source, the parameters (a preset from the model card, the
-    caller's overrides, validated), the image (parameters.load_image / prepare_image), the machine
-    (environment.probe) and the memory plan (memory.choose_plan: the fastest that fits)
-    -> build or load the pipeline (fp16 variant, safetensors) -> apply the plan -> denoise and decode
-       (on CUDA out-of-memory: free everything, take the next lower plan, say so, record it)
-    -> write the mp4 (and a GIF) atomically -> the run report (JSON beside the video).
+    1. check every input before anything is built, loaded or downloaded: the outputs (never overwrite without
+       force; no folder made yet), the model and its source, the parameters (filled for the checkpoint and
+       validated) and the image (parameters.load_image / prepare_image);
+    2. plan memory: the machine and its budget (expandable segments asked for first), the fastest plan predicted
+       to fit (planner.choose_plan) and every lower one to fall back to;
+    3. open a `Session`: the weights built or loaded (fp16 variant, safetensors), the plan applied, the UNet
+       compiled if asked. Without Hub access, when the user named neither a model nor a source: tiny weights;
+    4. make the video: denoise and decode (measure.measure_call; on CUDA out-of-memory: free everything, take the
+       next lower plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report;
+    5. return the report.
 
-The last three steps are `make_video`, which takes an already loaded pipeline (a `PlannedPipeline`):
-`generate_video` loads one per call, `svd-learn batch` (batch.py) one per process for all its videos.
-`svd-learn generate` (cli.py) adds a progress bar. Every mistake a user can make ends in a short
-`GenerationError` (or the ModelError / ParameterError / ImageError / OutputError it came from) that says
-what to do. Which weights, and loading them with Hub errors turned into advice, is models.py's job.
-The memory plans come from memory.py (`plans_to_try`); `simulated_out_of_memory` is the seam through which
-lesson 5 and the tests exercise the fallback on a machine without a GPU.
+A `Session` is steps 3 and 4 for many videos: `svd-learn batch` opens one per process, an app keeps one while the
+checkpoint stays the same (no reload), with a progress callback per denoising step and a stop request checked at
+each step. `svd-learn generate` (cli.py) adds a progress bar. Every mistake a user can make ends in a short
+errors.UserError that says what to do; `simulated_out_of_memory` is the seam through which lesson 5 and the tests
+exercise the fallback on a machine without a GPU.
 """
 
 from __future__ import annotations
 
-import gc
-import random
+import math
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from svd_learn import models
-from svd_learn.environment import GIB, SOURCE_VARIABLE, cpu_threads, probe
-from svd_learn.models import (  # noqa: F401 -- the capstone's names for what models.py decides
-    HubUnreachable,
-    ModelChoice,
-    ModelError,
-    choose_model,
-    hub_advice,
-    resolve_model,
-    with_weights,
-)
+import torch
+
+from svd_learn import measure, memory, models, parameters, planner, plans, t4
+from svd_learn.environment import SOURCE_VARIABLE, Environment, cpu_threads, probe
+from svd_learn.errors import UserError
+from svd_learn.models import HubUnreachable, ModelChoice
+from svd_learn.parameters import GenerationParameters
+from svd_learn.quiet import quiet_libraries
+from svd_learn.run import Outputs, RunReport, RunSpec
+from svd_learn.video import write_gif, write_mp4
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
+# How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
+# measured on the T4 plan with 2 CPU cores: a 128 s warm-up, steps 9% faster, 1.6 GiB less reserved (data/t4.toml
+# [compile.regional]; t4.compile_payback says after how many videos it pays back). "full": torch.compile(pipe.unet),
+# a longer warm-up (benchmarks/speedups.py measures both: compile-regional, compile).
+COMPILE_MODE = "regional"
+COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use backends that run on any CPU
+# The SVD UNet declares no `_repeated_blocks` for compile_repeated_blocks (diffusers 0.36 to 0.42): these are the
+# classes of its repeated blocks, the same in every one of those versions.
+REPEATED_BLOCKS = ("SpatioTemporalResBlock", "TransformerSpatioTemporalModel")
 
 
-class GenerationError(RuntimeError):
+class GenerationError(UserError, RuntimeError):
     """A generation that cannot run as asked; the message says what to do."""
-
-
-# The weights (which model, from which source, loaded with errors that say what to do) are models.py's:
-# these names are the capstone's, and `load_pipeline` is the seam the tests replace.
-load_pipeline = models.load_chosen
-
-
-# ----------------------------------------------------------------------------------------------------
-# Freeing GPU memory after a failed attempt.
-
-
-def free_memory(device: str) -> None:
-    """Give back what a failed attempt held: Python objects first, then the CUDA cache."""
-    import torch
-
-    gc.collect()
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-
-
-# ----------------------------------------------------------------------------------------------------
-# The run report.
-
-
-@dataclass
-class RunReport:
-    """Everything needed to reproduce a run and to judge it; saved as JSON beside the video."""
-
-    output: str
-    image: str
-    model: str
-    source: str
-    source_reason: str
-    checkpoint: str
-    random_weights: bool
-    parameters: dict
-    warnings: list[str]
-    device: str
-    plan: str
-    plan_reason: str
-    predicted_peak_gib: float | None
-    budget_gib: float | None
-    emulate_t4: bool
-    environment: dict
-    frames: int = 0
-    width: int = 0
-    height: int = 0
-    fps: float = 0
-    file_bytes: int = 0
-    gif: str | None = None
-    fallbacks: list[dict] = field(default_factory=list)
-    peak_allocated_gib: float | None = None
-    peak_reserved_gib: float | None = None
-    denoise_peak_allocated_gib: float | None = None
-    host_rss_peak_gib: float = 0.0
-    timings: dict = field(default_factory=dict)
-    t4_estimate: str | None = None  # svd_learn.t4's estimate of this call on a T4 (FLOPs and PCIe), labelled as one
-    compiled_unet: bool = False  # the UNet ran under torch.compile (its warm-up is in the first video's denoise_s)
-    report: str | None = None
-    command: list[str] | None = None  # the command line, when run as `svd-learn generate`
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def save(self, path: str | Path, force: bool = True) -> Path:
-        from svd_learn.video import write_json
-
-        return write_json(self.to_dict(), path, force=force)  # replaced only by a complete file, read back
-
-    def summary(self) -> str:
-        peak = (
-            f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
-        )
-        fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
-        measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
-        return (
-            f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
-            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s measured on {measured_on or 'the CPU'}, "
-            f"{peak}, plan {self.plan}{fallbacks}"
-            + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
-            + (f"; {self.t4_estimate}" if self.t4_estimate else "")
-        )
-
-
-def t4_estimate(plan, params, tiny: bool) -> str:
-    """The run's estimate on a T4 (svd_learn.t4): this call's steps and frames with the real model, at the call's
-    size (tiny weights stand for the real model at its 576x1024)."""
-    from svd_learn import t4
-
-    height, width = (576, 1024) if tiny else (params.height, params.width)
-    text = t4.describe_plan_estimate(plan, params.num_inference_steps, params.num_frames, height, width)
-    return f"with the real model at {width}x{height}, {text}" if tiny else text
-
-
-def host_rss_peak_gib() -> float:
-    """The most host memory this process has held so far, in GiB (lesson 4's measurement)."""
-    from svd_learn import memory
-
-    return round(memory.host_peak_rss_gib(), 2)
-
-
-@contextmanager
-def torch_threads(threads: int):
-    """Run with this many CPU threads (see environment.cpu_threads), then give back the number there was."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -168,100 +64,150 @@ def torch_threads(threads: int):
 def generate_video(
     image: str | Path,
     output: str | Path,
+    params: GenerationParameters | None = None,
+    spec: RunSpec = RunSpec(),
     *,
-    model: str | None = None,
-    source: str | None = None,
-    plan: str = "auto",
-    emulate_t4: bool = False,
-    vram_budget_gib: float | None = None,
-    compile_unet: bool = False,  # torch.compile the UNet (compile_unet): the same video, a warm-up first
-    gif: bool = False,
-    force: bool = False,
     report: str | Path | None = None,
     say: Callable[[str], None] = print,
     on_step: Callable[[int, int], None] | None = None,
-    command: list[str] | None = None,
-    **overrides,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Generate a video from one image and write it to `output` (an .mp4, its JSON report beside it or at
     `report`); return the run report. Every input is checked before anything is built, loaded or downloaded.
 
-    - model: a checkpoint (svd, svd-xt, svd-xt-1-1), Hub repo id or pipeline folder; source: tiny, random or
-      pretrained (default: $SVD_LEARN_SOURCE, else by the machine). plan: "auto" or a name of memory.PLANS.
-    - emulate_t4: a T4's 14.74 GiB cap and attention kernels; vram_budget_gib: another cap.
-    - say: progress messages; on_step(step, total): after each step (else diffusers' bar); command: recorded.
-    - **overrides: generation parameters by field name (parameters.KNOBS: num_frames=14, seed=7, ...); not
-      given or None: the checkpoint's preset. seed=None draws one. A decode_chunk_size replaces the plan's.
+    - params: what to make (GenerationParameters; None: all its defaults). num_frames None: the checkpoint's;
+      decode_chunk_size None: the memory plan's.
+    - spec: how to run it (RunSpec: the model and source, the plan, a GPU budget or T4 emulation, compile, GIF, force).
+    - say: progress messages; on_step(step, total): after each denoising step (else diffusers' bar);
+      should_stop(): asked at each step; True ends the run with measure.StopRequested and writes nothing.
     KeyboardInterrupt from anywhere leaves no file; a failed run creates no folder.
     """
-    from svd_learn import memory, parameters
+    # 1. Check every input: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
+    outputs = Outputs.check(output, report, spec.gif, spec.force)
+    choice = models.resolve_model(spec.model, spec.source)  # nothing built or downloaded yet
+    params = params or GenerationParameters()
+    request = video_request(image, params, choice, outputs)  # too small an image? said now
 
-    started = time.perf_counter()
+    # 2. Plan memory: this machine, its budget, the fastest plan predicted to fit, and the lower ones.
+    machine = machine_for(spec, say)
+    plans_to_try = plan_memory(spec, machine, request.params, choice, say)
 
-    # 1. Every input first: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
-    output, report_path, gif_path = check_outputs(output, report, gif, force)
-    choice = resolve_model(model, source)  # nothing built or downloaded yet
-    if "seed" in overrides and overrides["seed"] is None:
-        overrides["seed"] = random.randrange(2**32)  # drawn once: the fallback below keeps it
-    overrides = parameters.check_overrides(overrides)
-    params, warnings = generation_parameters(choice, overrides)
-    original = parameters.load_image(image, height=params.height, width=params.width)
-    picture = parameters.prepare_image(original, params.height, params.width)  # too small? say so now
-    env, device, budget = check_machine(emulate_t4, vram_budget_gib, say)
-    plans = plans_for(plan, device, env, budget, params, choice.checkpoint, say)
-
-    # 2. The weights: built (tiny, random) or loaded (fp16 variant, safetensors). Without Hub access, and only
-    #    when the user named neither a model nor a source: tiny weights, said and recorded.
-    free_memory(device)  # a pipeline from an earlier run in this notebook may still wait for the garbage collector
-    loaded = time.perf_counter()
+    # 3. Open a session: the weights built or loaded, the plan applied. Without Hub access, and only when the user
+    #    named neither a model nor a source: tiny weights instead, said and recorded (and step 1 and 2 for them).
     try:
-        choice = with_weights(choice, say)
-        say(f"loading {choice.location} ({choice.source} weights: {choice.reason}) ...")
-        pipe = load_pipeline(choice, device)
+        session = Session.open(spec, choice, machine, plans_to_try, say)
     except HubUnreachable as error:
         if choice.explicit:
             raise
         choice, fallback = tiny_fallback(choice, error, say)
-        params, warnings = generation_parameters(choice, overrides)
-        warnings.append(fallback)
-        picture = parameters.prepare_image(original, params.height, params.width)
-        plans = plans_for(plan, device, env, budget, params, choice.checkpoint, say)
-        pipe = load_pipeline(choice, device)
-    load_s = time.perf_counter() - loaded
-    say_warnings(choice, device, warnings, say)
+        request = video_request(image, params, choice, outputs, [fallback])
+        session = Session.open(spec, choice, machine, plan_memory(spec, machine, request.params, choice, say), say)
+    say_notes(request, session, say)
 
-    # 3. The plan: the fastest predicted to fit (memory.choose_plan), then every lower one as a fallback.
-    threads, why = cpu_threads()  # on the CPU: the cores other processes leave free (recorded, not printed: it varies)
-    environment = {**env.to_dict(), "cpu_threads": f"{threads} ({why})" if device == "cpu" else None}
-    planned = PlannedPipeline(pipe, choice, device, *plans, environment, budget, emulate_t4, compile_unet=compile_unet)
-    say(f"plan: {planned.plan.name} ({planned.plan_reason})")
-    del pipe  # `planned` holds it now: after an out-of-memory, no other reference may keep it alive
+    # 4. Make the video: denoise, decode (falling back on CUDA out-of-memory), write it and its report.
+    with session:
+        run = session.make_video(request, on_step=on_step, should_stop=should_stop)
 
-    # 4. Apply the plan, generate (falling back on CUDA out-of-memory), write the video and the report.
-    # (With a budget: a T4's cap and kernels, or --vram-budget's cap.)
-    limits = (
-        memory.emulate_t4(budget, t4_kernels=emulate_t4)
-        if budget is not None
-        else (torch_threads(threads) if device == "cpu" else nullcontext())
-    )
-    with limits:
-        return make_video(
-            planned,
-            image,
-            picture,
-            params,
-            warnings,
-            output,
-            report_path,
-            gif_path=gif_path,
-            decode_chunk_size=overrides.get("decode_chunk_size"),
-            force=force,
-            command=command,
-            started=started,
-            load_s=load_s,
-            say=say,
-            on_step=on_step,
+    # 5. The report (also saved as JSON beside the video).
+    return run
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """One video to make, checked: the image (its path for the report, and the picture prepared to the size),
+    the parameters filled for the checkpoint, their warnings, and where to write."""
+
+    image: str
+    picture: object = field(repr=False)  # a PIL image of exactly params.width x params.height
+    params: GenerationParameters
+    warnings: tuple[str, ...]
+    outputs: Outputs
+
+
+def video_request(image, params: GenerationParameters, choice: ModelChoice, outputs: Outputs, notes=()) -> VideoRequest:
+    """Check one video's inputs for these weights: the parameters (checked_parameters) and the image, loaded and
+    prepared to their size (ImageError if it cannot be). Returns the request, with the parameters' warnings and
+    `notes` to record."""
+    params, warnings = checked_parameters(params, choice)
+    original = parameters.load_image(image, height=params.height, width=params.width)
+    picture = parameters.prepare_image(original, params.height, params.width)
+    return VideoRequest(str(image), picture, params, (*warnings, *notes), outputs)
+
+
+def checked_parameters(params: GenerationParameters, choice: ModelChoice) -> tuple[GenerationParameters, list[str]]:
+    """`params` for these weights, validated (ParameterError), and their warnings: the checkpoint's frame count
+    where num_frames is None, and tiny weights at their own trained size (the real one / 8)."""
+    params = params.for_checkpoint(choice.checkpoint.name)
+    if choice.source == "tiny":
+        params = replace(params, height=models.TINY_SIZE[0], width=models.TINY_SIZE[1])
+    warnings = params.validate(choice.checkpoint.name)
+    if choice.source == "tiny":  # tiny weights were "trained" at TINY_SIZE: the size warnings do not apply
+        warnings = [w for w in warnings if w.split("=")[0] not in ("height", "width")]
+    return params, warnings
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where a session runs: the probe, the device ("cpu", "cuda" or "cuda:N") and its GPU budget in GiB (None:
+    the whole GPU); on a CPU, the threads torch uses (the cores other processes leave free)."""
+
+    env: Environment
+    device: str
+    budget_gib: float | None = None
+    cpu_threads: int | None = None
+    cpu_threads_why: str | None = None
+
+    def report(self) -> dict:
+        """The environment as reports record it."""
+        threads = f"{self.cpu_threads} ({self.cpu_threads_why})" if self.cpu_threads else None
+        return {**self.env.to_dict(), "cpu_threads": threads}
+
+
+def machine_for(spec: RunSpec, say: Callable[[str], None] = print) -> Machine:
+    """Probe the machine (expandable segments asked for first: the probe starts CUDA); refuse a GPU cap this
+    machine cannot have (GenerationError)."""
+    if torch.cuda.is_available():  # (this does not start CUDA)
+        expandable_segments(say)
+    env = probe()
+    device = "cuda" if env.cuda_available else "cpu"
+    budget = spec.vram_budget_gib
+    if (spec.emulate_t4 or budget is not None) and device != "cuda":
+        raise GenerationError(
+            "--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU."
         )
+    if budget is not None and not (math.isfinite(budget) and 0 < budget <= env.vram_gib):
+        raise GenerationError(
+            f"--vram-budget {budget:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB."
+        )
+    if budget is None and spec.emulate_t4:
+        budget = memory.T4_GIB
+    threads, why = cpu_threads() if device == "cpu" else (None, None)
+    return Machine(env, device, budget, threads, why)
+
+
+def expandable_segments(say) -> None:
+    """Expandable segments cut fragmentation (the planner's calibration was measured with them); they must be
+    asked for before CUDA starts (`svd-learn` does it first), so in a notebook that already used the GPU we can
+    only say so, and what to do."""
+    try:
+        memory.enable_expandable_segments()
+    except RuntimeError:
+        say(
+            f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
+            "expect more reserved memory than the plan predicts. To get what the plan assumed, restart the runtime "
+            "and run `memory.enable_expandable_segments()` (the lessons' setup cell does) before anything uses the GPU."
+        )
+
+
+def plan_memory(spec: RunSpec, machine: Machine, params: GenerationParameters, choice: ModelChoice, say):
+    """planner.plans_to_try for this machine (under its GPU budget, if any) and a call the size of `params`."""
+    device = machine.device.split(":")[0]
+    gpu_gib = (
+        (machine.budget_gib if machine.budget_gib is not None else machine.env.vram_gib) if device == "cuda" else None
+    )
+    return planner.plans_to_try(
+        spec.plan, device, gpu_gib, machine.env.host_ram_gib, choice.checkpoint.name, params, say
+    )
 
 
 def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoice, str]:
@@ -273,355 +219,332 @@ def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoi
     say(
         f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)"
     )
-    return with_weights(ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), say), fallback
+    return ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), fallback
 
 
-def say_warnings(choice: ModelChoice, device: str, warnings: list[str], say) -> None:
-    for warning in warnings:
+def say_notes(request: VideoRequest, session: Session, say) -> None:
+    """The request's warnings, and what random weights mean."""
+    for warning in request.warnings:
         say(f"warning: {warning}")
-    if choice.source in ("tiny", "random"):
-        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=choice.source))
-    if choice.source == "random" and device == "cpu":
+    source = session.choice.source
+    if source in ("tiny", "random"):
+        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=source))
+    if source == "random" and session.machine.device == "cpu":
         say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
 
 
-def plans_for(plan: str, device: str, env, budget_gib: float | None, params, checkpoint, say) -> tuple:
-    """memory.plans_to_try for this machine (under the GPU budget, if any): the plans, why the first, its peak."""
-    from svd_learn import memory
-
-    vram = (budget_gib if budget_gib is not None else env.vram_gib) if device == "cuda" else None
-    try:
-        return memory.plans_to_try(plan, device, vram, env.host_ram_gib, checkpoint.name, params, say)
-    except memory.PlanError as error:
-        raise GenerationError(str(error)) from None
-
-
-def check_outputs(output, report, gif: bool, force: bool) -> tuple[Path, Path, Path | None]:
-    """The video, report and GIF paths, each refused now if it cannot be written (no folder is created yet)."""
-    from svd_learn.video import check_output
-
-    output = check_output(output, force=force, suffix=".mp4")
-    report_path = check_output(
-        report if report is not None else output.with_suffix(".json"), force=force, suffix=".json"
-    )
-    gif_path = check_output(output.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
-    return output, report_path, gif_path
-
-
-def check_machine(emulate_t4: bool, vram_budget_gib: float | None, say) -> tuple:
-    """Probe the machine (expandable segments asked for first); refuse a GPU cap this machine cannot have.
-    Returns the environment, the device ("cuda" or "cpu") and the GPU budget in GiB (None: the whole GPU)."""
-    import math
-
-    import torch
-
-    from svd_learn import memory
-
-    if torch.cuda.is_available():  # (this does not start CUDA; probe() does)
-        expandable_segments(say)
-    env = probe()
-    device = "cuda" if env.cuda_available else "cpu"
-    if (emulate_t4 or vram_budget_gib is not None) and device != "cuda":
-        raise GenerationError(
-            "--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU."
-        )
-    if vram_budget_gib is not None and not (math.isfinite(vram_budget_gib) and 0 < vram_budget_gib <= env.vram_gib):
-        raise GenerationError(
-            f"--vram-budget {vram_budget_gib:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB."
-        )
-    budget = vram_budget_gib if vram_budget_gib is not None else (memory.T4_GIB if emulate_t4 else None)
-    return env, device, budget
-
-
-def expandable_segments(say) -> None:
-    """Expandable segments cut fragmentation (the planner's calibration was measured with them); they must be
-    asked for before CUDA starts, so in a notebook that already used the GPU we can only say so."""
-    from svd_learn import memory
-
-    try:
-        memory.enable_expandable_segments()
-    except RuntimeError:
-        say(
-            f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
-            "expect more reserved memory than the plan predicts"
-        )
-
-
-def generation_parameters(choice: ModelChoice, overrides: dict):
-    """The checkpoint's preset with the caller's values (parameters.KNOBS; None = keep the preset), validated;
-    and its warnings.
-
-    Tiny weights run at their own trained size (the real one / 8) with the real frame count and steps.
-    """
-    from svd_learn import parameters
-
-    params = replace(parameters.preset(choice.checkpoint.name), **parameters.check_overrides(overrides))
-    if choice.source == "tiny":
-        params = replace(params, height=models.TINY_SIZE[0], width=models.TINY_SIZE[1])
-    warnings = params.validate(choice.checkpoint.name)
-    if choice.source == "tiny":  # tiny weights were "trained" at TINY_SIZE: the size warnings do not apply
-        warnings = [w for w in warnings if w.split("=")[0] not in ("height", "width")]
-    return params, warnings
-
-
 # ----------------------------------------------------------------------------------------------------
-# One video from a loaded pipeline: what `generate_video` does once and `svd-learn batch` (batch.py) many times.
+# A session: one loaded pipeline, planned for this machine, for as many videos as asked.
 
 
-@dataclass
-class PlannedPipeline:
-    """A loaded pipeline with its memory plans: the first to try, then every lower one to fall back to.
+class Session:
+    """The weights loaded once, with the memory plan applied (and the UNet compiled, if asked), for many videos.
 
-    The current plan is applied on first use. After a CUDA out-of-memory `fall_back` drops the pipeline (with
-    its offload hooks); the next use loads a fresh one with the next lower plan, which later videos keep.
+    It owns what every video needs from the machine: loading, the plan, compilation, the fallback to the next lower
+    plan on CUDA out-of-memory (a fresh pipeline, which later videos keep), and the device limits every load and
+    call runs under (a T4's or --vram-budget's cap; the free CPU threads). Open it with `Session.open`, make videos
+    with `make_video`, and close it (or use it as a context manager) to give its memory back.
     """
 
-    pipe: object = field(repr=False)  # None after an out-of-memory, until the next use reloads it
-    choice: ModelChoice
-    device: str  # "cpu", "cuda" or "cuda:N" (one GPU per process in a batch); the report's device
-    plans: list  # memory.Plan objects, the first to try first
-    plan_reason: str
-    predicted_peak_gib: float | None
-    environment: dict  # probe().to_dict(), for the reports
-    budget_gib: float | None = None
-    emulate_t4: bool = False
-    compile_unet: bool = False  # torch.compile the UNet after applying a plan that keeps it on the device
-    plan_index: int = 0
-    applied: bool = False  # the current plan is applied to `pipe`
-    load_s: float = 0.0  # seconds spent applying plans and reloading
+    def __init__(self, spec: RunSpec, choice: ModelChoice, machine: Machine, plans_to_try, say=print, quiet=False):
+        self.spec, self.choice, self.machine, self.plans = spec, choice, machine, plans_to_try
+        self.say = say
+        self.quiet = quiet  # only what matters (fallbacks, compile failures): no progress lines, no bars
+        self.plan_index = 0
+        self.pipe = None  # None until loaded, and after an out-of-memory until the next video reloads it
+        self.compiled_unet: str | None = None  # "regional" or "full" while the UNet runs compiled
+        self.compile_note: str | None = None  # why not, when compiling was asked for
+        self.unreported_load_s = 0.0  # loading not yet counted in a video's report
+
+    @classmethod
+    def open(cls, spec, choice, machine, plans_to_try, say=print, quiet=False) -> Session:
+        """A session with its weights built or loaded and its plan applied now. Raises models.ModelError (or its
+        HubUnreachable) when the weights cannot be had."""
+        quiet_libraries()  # before anything imports diffusers: some of its noise is printed at import
+        session = cls(spec, choice, machine, plans_to_try, say, quiet)
+        session.choice = models.with_weights(choice, say)  # tiny and random weights: built once, then reused
+        session.progress(f"loading {session.choice.location} ({session.choice.source} weights: {choice.reason}) ...")
+        session.load()
+        session.progress(f"plan: {session.plan.name} ({plans_to_try.reason})")
+        return session
 
     @property
-    def plan(self):
-        return self.plans[self.plan_index]
+    def plan(self) -> plans.Plan:
+        return self.plans.plans[self.plan_index]
 
-    def pipeline(self, say: Callable[[str], None] = print):
-        """The pipeline with the current plan applied (and reloaded first, after an out-of-memory)."""
-        from svd_learn import memory
+    def load(self) -> None:
+        """Load the weights, apply the current plan, and compile the UNet if asked (its warm-up comes at the first
+        call). The time counts in the next video's report."""
+        started = time.perf_counter()
+        memory.free_memory(self.machine.device)  # a pipeline from an earlier run in this notebook may wait for the GC
+        with self.limits():
+            pipe = models.load_chosen(self.choice, self.machine.device.split(":")[0])  # "cuda:1" loads as "cuda"
+            plans.apply_plan(pipe, self.plan, self.machine.device)
+            if self.spec.compile_unet and not (self.compile_note or "").startswith("compiling failed"):
+                self.compile(pipe)  # (once it failed, a reload after an out-of-memory does not pay for it again)
+        self.pipe = pipe
+        self.unreported_load_s += time.perf_counter() - started
 
-        if self.pipe is None or not self.applied:
-            started = time.perf_counter()
-            if self.pipe is None:  # a fresh pipeline, free of the last plan's hooks
-                say(f"reloading {self.choice.location} ...")
-                self.pipe = load_pipeline(self.choice, self.device.split(":")[0])  # "cuda:1" loads as "cuda"
-            memory.apply_plan(self.pipe, self.plan, self.device)
-            if self.compile_unet:
-                compile_unet(self.pipe, self.plan, say)
-            self.applied = True
-            self.load_s += time.perf_counter() - started
-        return self.pipe
+    @contextmanager
+    def limits(self):
+        """The device limits of this session's loads and calls: a GPU budget (a T4's cap and kernels, or
+        --vram-budget's cap), or on a CPU the threads other processes leave free."""
+        if self.machine.budget_gib is not None:
+            with memory.emulate_t4(self.machine.budget_gib, t4_kernels=self.spec.emulate_t4):
+                yield
+        elif self.machine.cpu_threads:
+            with torch_threads(self.machine.cpu_threads):
+                yield
+        else:
+            yield
 
-    def fall_back(self, error: str, say: Callable[[str], None] = print) -> None:
+    def progress(self, message: str) -> None:
+        if not self.quiet:
+            self.say(message)
+
+    def close(self) -> None:
+        """Drop the pipeline and give its memory back."""
+        self.pipe = None
+        memory.free_memory(self.machine.device)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------------
+    # One video
+
+    def make_video(
+        self,
+        request: VideoRequest,
+        *,
+        on_step: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunReport:
+        """One video: denoise and decode (on CUDA out-of-memory: free, take the next lower plan, say so, record
+        it), write the mp4 (and a GIF) atomically, then the run report (saved beside it); return the report.
+
+        `on_step(step, total)` runs after each denoising step (diffusers' own bar is then off); `should_stop()` is
+        asked at each step, and True ends the call there (measure.StopRequested): nothing is decoded or written.
+        """
+        started = time.perf_counter()
+        with self.limits():
+            call, params, fallbacks = self.call(request, on_step, should_stop)
+            frames = call.frames[0]  # the first (only) video
+            self.progress(f"writing {request.outputs.video} ...")
+            written = time.perf_counter()
+            write_mp4(frames, request.outputs.video, fps=params.fps, force=request.outputs.replace)
+            if request.outputs.gif:
+                write_gif(frames, request.outputs.gif, fps=params.fps, force=request.outputs.replace)
+        load_s, self.unreported_load_s = self.unreported_load_s, 0.0
+        finished = time.perf_counter()
+        timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
+        timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
+        run = self.report(request, params, call.measurement, frames, fallbacks, timings)
+        run.save(request.outputs.report, force=request.outputs.replace)
+        return run
+
+    def call(self, request: VideoRequest, on_step, should_stop):
+        """Denoise and decode with the current plan; on CUDA out-of-memory free everything, take the next lower
+        plan and try again. Returns the measured call, the parameters it used (the plan's decode chunk filled in)
+        and the out-of-memory errors met on the way ({"plan", "error"})."""
+        fallbacks: list[dict] = []
+        while True:
+            try:
+                if self.pipe is None:  # a fresh pipeline, free of the failed plan's hooks
+                    self.say(f"reloading {self.choice.location} ...")
+                    self.load()
+                params = request.params.with_plan_chunk(self.plan.decode_chunk_size)
+                _raise_if_simulated(self.plan.name)
+                return self.measured_call(request.picture, params, on_step, should_stop), params, fallbacks
+            except Exception as error:  # noqa: BLE001 -- only out-of-memory is handled here
+                if not measure.is_out_of_memory(error):  # the one test of "out of memory" (lesson 4's)
+                    raise
+                message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
+                fallbacks.append({"plan": self.plan.name, "error": message})
+            # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
+            self.fall_back(message)
+
+    def measured_call(self, picture, params: GenerationParameters, on_step, should_stop) -> measure.MeasuredCall:
+        """The pipeline call (measure.measure_call), with the progress lines; if the compiled UNet fails (a compile
+        error shows at the first call), the plain UNet is put back and the call runs again."""
+        total = params.num_inference_steps
+
+        def step_done(step: int, steps: int) -> None:
+            if on_step is not None:
+                on_step(step, steps)
+            if step == total:
+                self.progress(f"decoding {params.num_frames} frames, {params.decode_chunk_size} at a time ...")
+
+        if on_step is not None or self.quiet:  # our own bar, or processes side by side: no diffusers bar
+            self.pipe.set_progress_bar_config(disable=True)
+        self.progress(f"denoising: {total} steps, {params.num_frames} frames of {params.width}x{params.height}")
+        arguments = dict(device=self.machine.device, on_step=step_done, should_stop=should_stop)
+        try:
+            return measure.measure_call(self.pipe, picture, params, **arguments)
+        except Exception as error:
+            if self.compiled_unet is None or measure.is_out_of_memory(error):
+                raise
+            if isinstance(error, measure.StopRequested):
+                raise
+            self.uncompile(error)
+        return measure.measure_call(self.pipe, picture, params, **arguments)
+
+    def fall_back(self, error: str) -> None:
         """After a CUDA out-of-memory: drop the pipeline, free its memory, take the next lower plan (or give up)."""
         failed = self.plan
-        self.pipe, self.applied = None, False
-        free_memory(self.device)
-        if self.plan_index + 1 == len(self.plans):
+        self.pipe = None
+        memory.free_memory(self.machine.device)
+        if self.plan_index + 1 == len(self.plans.plans):
             raise GenerationError(
                 f"Out of GPU memory with every plan down to {failed.name}. Try fewer frames (--frames 14), "
                 "a smaller --decode-chunk-size (1), or a GPU with more memory."
             )
         self.plan_index += 1
-        say(f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}")
-
-
-def compile_unet(pipe, plan, say: Callable[[str], None] = print) -> bool:
-    """`pipe.unet = torch.compile(pipe.unet)` (default mode), when `plan` keeps the UNet on its device; says why
-    not otherwise (offload hooks move its weights during the call). Returns whether it compiled.
-
-    The video is the same (benchmarks/speedups.py checks the frames); the steps run faster, but the first call
-    compiles for minutes, so it pays back only over many videos of one size in one process: `svd-learn batch`."""
-    import torch
-
-    if plan.placement not in ("gpu", "cpu"):
-        say(
-            f"note: --compile skipped: plan {plan.name} offloads the UNet, and compiling an offloaded UNet is not measured"
+        self.say(
+            f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}"
         )
-        return False
-    pipe.unet = torch.compile(pipe.unet)
-    say("compiling the UNet with torch.compile: the first video waits for it (minutes on a GPU); later ones run faster")
-    return True
 
+    # ------------------------------------------------------------------------------------------------
+    # Compiling the UNet: the same video, faster steps after a warm-up; never a traceback
 
-def make_video(
-    planned: PlannedPipeline,
-    image: str | Path,
-    picture,
-    params,
-    warnings: list[str],
-    output: Path,
-    report_path: Path,
-    *,
-    gif_path: Path | None = None,
-    decode_chunk_size: int | None = None,
-    force: bool = False,
-    command: list[str] | None = None,
-    started: float | None = None,
-    load_s: float = 0.0,
-    say: Callable[[str], None] = print,
-    on_step: Callable[[int, int], None] | None = None,
-    quiet: bool = False,
-) -> RunReport:
-    """One video from a loaded pipeline: denoise and decode (on CUDA out-of-memory: free, take the next lower
-    plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report; return the report.
-
-    `picture` is `image` prepared to the parameters' size; `decode_chunk_size` is the caller's (None: the
-    plan's). `started` is when the caller's work began and `load_s` what it spent loading (both for the
-    report's timings). `quiet` keeps only the fallback messages (no progress lines or bar): what a batch wants.
-    """
-    from svd_learn.video import write_gif, write_mp4
-
-    started = time.perf_counter() if started is None else started
-    progress = (lambda message: None) if quiet else say
-    loads_before = planned.load_s
-    choice = planned.choice
-    run = RunReport(
-        output=str(output),
-        image=str(image),
-        model=choice.location,
-        source=choice.source,
-        source_reason=choice.reason,
-        checkpoint=choice.checkpoint.name,
-        random_weights=choice.source in ("tiny", "random"),
-        parameters=params.to_dict(),
-        warnings=warnings,
-        device=planned.device,
-        plan=planned.plan.name,
-        plan_reason=planned.plan_reason,
-        predicted_peak_gib=planned.predicted_peak_gib,
-        budget_gib=planned.budget_gib,
-        emulate_t4=planned.emulate_t4,
-        environment=planned.environment,
-        report=str(report_path),
-        command=command,
-    )
-    frames, call = _generate_with_fallback(
-        planned, picture, params, run, decode_chunk_size, say, progress, on_step, quiet
-    )
-    run.plan = planned.plan.name
-    run.t4_estimate = t4_estimate(planned.plan, params, choice.source == "tiny")
-    run.compiled_unet = planned.compile_unet and planned.plan.placement in ("gpu", "cpu")
-    run.parameters["decode_chunk_size"] = call.decode_chunk_size
-    run.peak_allocated_gib, run.peak_reserved_gib = call.peak_allocated_gib, call.peak_reserved_gib
-    run.denoise_peak_allocated_gib = call.denoise_peak_allocated_gib
-    timings = {"load_s": round(load_s + planned.load_s - loads_before, 2), **call.timings}  # with any reload
-
-    # Write the video (and GIF) atomically, then the report.
-    progress(f"writing {output} ...")
-    written = time.perf_counter()
-    write_mp4(frames, output, fps=params.fps, force=force)
-    if gif_path:
-        run.gif = str(write_gif(frames, gif_path, fps=params.fps, force=force))
-    timings["write_s"] = round(time.perf_counter() - written, 2)
-    run.frames, run.fps = len(frames), params.fps
-    run.width, run.height = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # as written: even sizes
-    run.file_bytes = Path(output).stat().st_size
-    run.host_rss_peak_gib = host_rss_peak_gib()
-    timings["total_s"] = round(time.perf_counter() - started, 2)
-    run.timings = timings
-    run.save(report_path, force=force)
-    return run
-
-
-def _generate_with_fallback(
-    planned: PlannedPipeline, picture, params, run: RunReport, decode_chunk_size, say, progress, on_step, quiet: bool
-):
-    """Denoise and decode with the current plan; on CUDA out-of-memory free everything, record it in
-    `run.fallbacks`, take the next lower plan and try again. Returns the frames and the call's measurements."""
-    from svd_learn import memory
-
-    while True:
-        try:
-            pipe = planned.pipeline(progress)
-            _raise_if_simulated(planned.plan.name)
-            if quiet:
-                pipe.set_progress_bar_config(disable=True)  # processes side by side would interleave their bars
-            return denoise_and_decode(
-                pipe,
-                picture,
-                params,
-                plan=planned.plan,
-                decode_chunk_size=decode_chunk_size,
-                device=planned.device,
-                say=progress,
-                on_step=on_step,
+    def compile(self, pipe) -> None:
+        """Compile the UNet (COMPILE_MODE) when the plan keeps it on its device; say why not otherwise."""
+        if self.plan.placement not in ("gpu", "cpu"):
+            self.compiled_unet = None
+            self.compile_note = (
+                f"plan {self.plan.name} offloads the UNet, and compiling an offloaded UNet is not measured"
             )
-        except Exception as error:  # noqa: BLE001 -- only out-of-memory is handled here
-            if not memory.is_out_of_memory(error):  # the one test of "out of memory" (lesson 4's)
-                raise
-            message = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
-            run.fallbacks.append({"plan": planned.plan.name, "error": message})
-        # Outside the except block the exception (and the frames it holds, with their tensors) is gone.
-        pipe = None
-        planned.fall_back(message, say)
+            self.say(f"note: --compile skipped: {self.compile_note}")
+            return
+        self.compiled_unet = compile_unet(pipe, COMPILE_MODE, COMPILE_BACKEND)
+        self.compile_note = None
+        self.progress(
+            f"compiling the UNet ({self.compiled_unet}) with torch.compile: the first video waits for it (minutes "
+            "on a GPU); later ones run faster"
+        )
+
+    def uncompile(self, error: BaseException) -> None:
+        """A compiled UNet failed: put the plain one back, and say so in one line (and in the report)."""
+        cause = error  # torch wraps the compiler's own error (BackendCompilerFailed keeps it as inner_exception)
+        while (inner := getattr(cause, "inner_exception", None) or cause.__cause__) is not None:
+            cause = inner
+        first_line = next((line for line in str(cause).splitlines() if line.strip()), "")
+        self.compile_note = f"compiling failed ({type(cause).__name__}: {first_line[:200]}); ran the plain UNet"
+        self.say(
+            f"note: {self.compile_note.replace('; ran', ': running')} instead, the same video without the speed-up"
+        )
+        uncompile_unet(self.pipe, self.compiled_unet)
+        self.compiled_unet = None
+
+    # ------------------------------------------------------------------------------------------------
+    # The report
+
+    def report(self, request: VideoRequest, params, measured: measure.Measurement, frames, fallbacks, timings):
+        """The run report, in one piece: the spec, the weights, the parameters as used, the plan, the measurements."""
+        choice, machine = self.choice, self.machine
+        return RunReport(
+            output=str(request.outputs.video),
+            image=request.image,
+            model=choice.location,
+            source=choice.source,
+            source_reason=choice.reason,
+            checkpoint=choice.checkpoint.name,
+            random_weights=choice.source in ("tiny", "random"),
+            parameters=params.to_dict(),
+            warnings=list(request.warnings),
+            device=machine.device,
+            plan=self.plan.name,
+            plan_reason=self.plans.reason,
+            predicted_peak_gib=self.plans.predicted_peak_gib,
+            budget_gib=machine.budget_gib,
+            emulate_t4=self.spec.emulate_t4,
+            environment=machine.report(),
+            frames=len(frames),
+            width=frames[0].width // 2 * 2,  # as written: even sizes
+            height=frames[0].height // 2 * 2,
+            fps=params.fps,
+            file_bytes=request.outputs.video.stat().st_size,
+            gif=str(request.outputs.gif) if request.outputs.gif else None,
+            fallbacks=fallbacks,
+            peak_allocated_gib=_rounded(measured.peak_allocated_gib),
+            peak_reserved_gib=_rounded(measured.peak_reserved_gib),
+            denoise_peak_allocated_gib=_rounded(measured.denoise_peak_allocated_gib),
+            host_rss_peak_gib=round(memory.host_peak_rss_gib(), 2),
+            timings=timings,
+            t4_estimate=t4_estimate(self.plan, params, choice.source == "tiny"),
+            compiled_unet=self.compiled_unet,
+            compile_note=self.compile_note if self.spec.compile_unet else None,
+            report=str(request.outputs.report),
+            command=list(self.spec.command) if self.spec.command else None,
+        )
 
 
-@dataclass
-class CallMeasures:
-    """What one pipeline call measured: the decode chunk it used, its GPU peaks (None on a CPU) and its timings."""
-
-    decode_chunk_size: int
-    timings: dict  # denoise_s, s_per_step, decode_s, call_s
-    peak_allocated_gib: float | None = None
-    peak_reserved_gib: float | None = None
-    denoise_peak_allocated_gib: float | None = None  # the peak before decoding began
-
-
-def denoise_and_decode(
-    pipe,
-    picture,
-    params,
-    *,
-    plan,
-    decode_chunk_size: int | None,
-    device: str,
-    say: Callable[[str], None] = print,
-    on_step: Callable[[int, int], None] | None = None,
-):
-    """One call of the pipeline, timed in two phases: denoising (the step callback marks its end) and decoding.
-    `decode_chunk_size` is the caller's (None: the plan's). Returns the frames and a CallMeasures."""
-    import torch
-
-    cuda = device.startswith("cuda")  # "cuda" or "cuda:N": the memory counters of that GPU
-    total_steps = params.num_inference_steps
-    chunk = min(
-        decode_chunk_size or plan.decode_chunk_size or params.num_frames, params.num_frames
-    )  # what the VAE decodes at once
-    measures = CallMeasures(decode_chunk_size=chunk, timings={})
-    marks: dict[str, float] = {}
-
-    def step_end(pipeline, step, timestep, tensors):
-        if on_step is not None:
-            on_step(step + 1, total_steps)
-        if step + 1 == total_steps:
-            marks["denoised"] = time.perf_counter()
-            if cuda:
-                torch.cuda.synchronize(device)
-                measures.denoise_peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
-            say(f"decoding {params.num_frames} frames, {chunk} at a time ...")
-        return tensors
-
-    if on_step is not None:
-        pipe.set_progress_bar_config(disable=True)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    kwargs = {**params.pipeline_kwargs(), "decode_chunk_size": chunk}
-    generator = torch.Generator("cpu").manual_seed(params.seed)  # same noise on any device
-    say(f"denoising: {total_steps} steps, {params.num_frames} frames of {params.width}x{params.height}")
-    called = time.perf_counter()
-    frames = pipe(picture, callback_on_step_end=step_end, generator=generator, **kwargs).frames[0]
-    finished = time.perf_counter()
-    if cuda:
-        torch.cuda.synchronize(device)
-        measures.peak_allocated_gib = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
-        measures.peak_reserved_gib = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
-    denoised = marks.get("denoised", finished)
-    measures.timings = dict(
-        denoise_s=round(denoised - called, 2),
-        s_per_step=round((denoised - called) / total_steps, 3),
-        decode_s=round(finished - denoised, 2),
-        call_s=round(finished - called, 2),
+def call_timings(measured: measure.Measurement) -> dict:
+    """The report's timings of one call."""
+    return dict(
+        denoise_s=round(measured.denoise_seconds, 2),
+        s_per_step=round(measured.seconds_per_step, 3),
+        decode_s=round(measured.decode_seconds, 2),
+        call_s=round(measured.seconds, 2),
     )
-    return frames, measures
+
+
+def _rounded(gib: float | None) -> float | None:
+    return None if gib is None else round(gib, 2)
+
+
+def t4_estimate(plan, params, tiny: bool) -> str:
+    """The run's estimate on a T4 (svd_learn.t4): this call's steps and frames with the real model, at the call's
+    size (tiny weights stand for the real model at its 576x1024)."""
+    height, width = (576, 1024) if tiny else (params.height, params.width)
+    text = t4.describe_plan_estimate(plan, params.num_inference_steps, params.num_frames, height, width)
+    return f"with the real model at {width}x{height}, {text}" if tiny else text
+
+
+@contextmanager
+def torch_threads(threads: int):
+    """Run with this many CPU threads (see environment.cpu_threads), then give back the number there was."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def compile_unet(pipe, mode: str = COMPILE_MODE, backend=COMPILE_BACKEND) -> str:
+    """Compile `pipe.unet` with torch.compile; returns the mode. torch compiles at the first call, not here: a
+    compile error shows there (Session.measured_call catches it and calls uncompile_unet).
+
+    - "regional": each of the UNet's repeated blocks (REPEATED_BLOCKS) on its own, with diffusers'
+      `compile_repeated_blocks(fullgraph=True)` (diffusers >= 0.35; the course needs 0.36). Every block instance
+      is a graph of its own for dynamo, more than its default recompile limit (8): the limit is raised to fit.
+    - "full": `pipe.unet = torch.compile(pipe.unet)`, the UNet as one graph.
+    """
+    if mode == "regional":
+        pipe.unet._repeated_blocks = list(REPEATED_BLOCKS)  # what the SVD UNet does not declare itself
+        blocks = sum(type(module).__name__ in REPEATED_BLOCKS for module in pipe.unet.modules())
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, 2 * blocks)
+        pipe.unet.compile_repeated_blocks(fullgraph=True, backend=backend)
+    elif mode == "full":
+        pipe.unet = torch.compile(pipe.unet, backend=backend)
+    else:
+        raise ValueError(f"Unknown compile mode {mode!r}: use 'regional' or 'full'.")
+    return mode
+
+
+def uncompile_unet(pipe, mode: str) -> None:
+    """Put the plain UNet back after compile_unet: its original module ("full"), or every block's plain forward
+    ("regional": nn.Module.compile keeps the compiled forward in `_compiled_call_impl`; None is the plain one)."""
+    if mode == "full":
+        pipe.unet = pipe.unet._orig_mod
+    else:
+        for module in pipe.unet.modules():
+            module._compiled_call_impl = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -643,8 +566,6 @@ def simulated_out_of_memory(*plans: str, message: str = "CUDA out of memory. Tri
 
 
 def _raise_if_simulated(plan: str) -> None:
-    import torch
-
     if _SIMULATED_OUT_OF_MEMORY:
         _SIMULATED_OUT_OF_MEMORY["called"].append(plan)
         if plan in _SIMULATED_OUT_OF_MEMORY["plans"]:

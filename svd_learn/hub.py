@@ -22,12 +22,16 @@ huggingface_hub reads HF_ENDPOINT once, when it is imported. To point diffusers 
 `endpoint=` arguments, pick the port first, set HF_ENDPOINT, then start (which imports diffusers):
 
     port = hub.free_port(); os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"; server = hub.start(port)
+
+So this module imports svd_learn.models (torch, diffusers) and svd_learn.lab only inside the functions that use them.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import http.client
+import json
 import os
 import re
 import shutil
@@ -40,7 +44,14 @@ import time
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
+
+from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
+
+from svd_learn.environment import course_home
+from svd_learn.errors import UserError
 
 COURSE_REPO = "svd-learn/tiny-svd-xt"  # the repo id the local Hub serves
 TAG = "v1.0"  # on the first commit: full-precision weights only
@@ -61,7 +72,7 @@ _COMMIT_DATES = ("2026-01-05T12:00:00+00:00", "2026-02-02T12:00:00+00:00", "2026
 _LFS_ATTRIBUTES = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(UserError, RuntimeError):
     """The port asked for is already taken on 127.0.0.1."""
 
 
@@ -145,8 +156,6 @@ def build_course_repo(repo: str | Path, seed: int = 0) -> Path:
 def course_repo_template() -> Path:
     """The course repo, built once per diffusers version under the course home (about 2 s) and copied
     for each server, so that a lesson that pushes a commit never changes the next run's history."""
-    from importlib.metadata import version
-
     from svd_learn import models
 
     folder = models.course_home() / f"hub-repo-diffusers-{version('diffusers')}"
@@ -299,8 +308,6 @@ SERVER_ENVIRONMENT = "olah-env"  # under the course's home
 
 def server_requirements() -> list[str]:
     """What the local Hub's own environment holds (svd_learn/data/hub_server.toml): olah, at least."""
-    from importlib import resources
-
     text = resources.files("svd_learn").joinpath("data", "hub_server.toml").read_text()
     return tomllib.loads(text)["requirements"]
 
@@ -317,12 +324,6 @@ def server_environment(echo=print) -> Path:
     venv + pip longer. Installers read their usual settings (PIP_FIND_LINKS, PIP_NO_INDEX, UV_FIND_LINKS,
     UV_NO_INDEX), so a local wheel folder works. Raises RuntimeError saying what to do when it fails.
     """
-    import json
-
-    from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
-
-    from svd_learn.environment import course_home
-
     folder = course_home() / SERVER_ENVIRONMENT
     python, ready = _environment_python(folder), folder / "svd-learn-ready.json"
     # Rebuilt when the requirements or the Python that made it change.
@@ -425,8 +426,6 @@ def start(
 
 def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
     """Poll the revision API of the served repo until it answers 200."""
-    import http.client
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not server.is_running():
@@ -436,8 +435,6 @@ def _wait_until_ready(server: LocalHub, timeout_s: float) -> None:
                     f"Port {server.port} on {HOST} was taken while the local Hub started. Start it again."
                 )
             if "No module named" in tail:  # its own environment was damaged after it was made
-                from svd_learn.environment import course_home
-
                 tail += (
                     f"\nThe local Hub's own environment lacks a module: delete {course_home() / SERVER_ENVIRONMENT} "
                     "and start again (it is created anew)."

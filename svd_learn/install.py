@@ -25,13 +25,15 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from svd_learn.errors import UserError
+
 DISTRIBUTION = "svd-learn"
 # Held at the installed version: torch and the packages built for one torch (and its CUDA libraries).
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "torchcodec", "triton")
 TORCH_FAMILY_PREFIXES = ("nvidia-",)
 
 
-class InstallError(RuntimeError):
+class InstallError(UserError, RuntimeError):
     """The course's libraries cannot be installed here without replacing torch, or pip failed."""
 
 
@@ -54,7 +56,7 @@ def requirements(*extras: str, declared: list[str] | None = None, known_extras: 
 
     `declared` and `known_extras` default to the installed svd-learn's metadata.
     """
-    from packaging.requirements import Requirement
+    from packaging.requirements import Requirement  # (this module runs before the course's dependencies are in)
 
     if declared is None:
         try:

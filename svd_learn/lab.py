@@ -380,6 +380,38 @@ def _lab_lock(home: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _diagnose(reproduction: Reproduction, error_text: str, echo) -> tuple[list, bool]:
+    """Step 3: diagnose the broken run's text; whether the known error (or one it is also diagnosed as) is named."""
+    diagnoses = compat.diagnose(error_text)
+    reproduced = bool({reproduction.id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
+    for diagnosis in diagnoses:
+        echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
+    if not reproduced:
+        echo(f"    NOT REPRODUCED: the output does not show the known error {reproduction.id!r}.")
+    return diagnoses, reproduced
+
+
+def _run_fixed(reproduction: Reproduction, installer: Installer, envs: Path, broken: tuple, echo):
+    """Step 4: the fixed environment (fresh, with the fixed pins; or the broken one when the fix is in the code)
+    running the fixed code. Returns its pins, whether it runs cleanly, and its output."""
+    if reproduction.fixed:
+        echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
+        fixed_python, fixed_pins = _build(
+            installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo
+        )
+    else:
+        echo("[4/4] the fix is in the code: the same environment, the corrected code")
+        fixed_python, fixed_pins = broken
+    if reproduction.fixed_code != reproduction.code:
+        echo("    python -c '...'\n    " + reproduction.fixed_code.strip().replace("\n", "\n    "))
+    fixed_status, fixed_output = _run_code(fixed_python, reproduction.fixed_code, installer, reproduction.env)
+    fixed_ok = fixed_status == 0 and not compat.diagnose(fixed_output)
+    if fixed_output:
+        echo("    " + "\n    ".join(fixed_output.splitlines()[-4:]))
+    echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_status})")
+    return fixed_pins, fixed_ok, fixed_output
+
+
 def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, keep: bool, echo) -> LabResult:
     entry_id = reproduction.id
     seconds = {}
@@ -406,30 +438,13 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         echo(f"    exit status {returncode}")
 
         echo("[3/4] diagnose the captured text (svd-learn explain)")
-        diagnoses = compat.diagnose(error_text)
-        reproduced = bool({entry_id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
-        for diagnosis in diagnoses:
-            echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
-        if not reproduced:
-            echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
+        diagnoses, reproduced = _diagnose(reproduction, error_text, echo)
 
         start = time.perf_counter()
-        if reproduction.fixed:
-            echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
-            fixed_python, fixed_pins = _build(
-                installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo
-            )
-        else:
-            echo("[4/4] the fix is in the code: the same environment, the corrected code")
-            fixed_python, fixed_pins = broken_python, broken_pins
-        if reproduction.fixed_code != reproduction.code:
-            echo("    python -c '...'\n    " + reproduction.fixed_code.strip().replace("\n", "\n    "))
-        fixed_status, fixed_output = _run_code(fixed_python, reproduction.fixed_code, installer, reproduction.env)
+        fixed_pins, fixed_ok, fixed_output = _run_fixed(
+            reproduction, installer, envs, (broken_python, broken_pins), echo
+        )
         seconds["fixed install and run"] = time.perf_counter() - start
-        fixed_ok = fixed_status == 0 and not compat.diagnose(fixed_output)
-        if fixed_output:
-            echo("    " + "\n    ".join(fixed_output.splitlines()[-4:]))
-        echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_status})")
     finally:
         if not keep:
             shutil.rmtree(envs / ENV_NAME, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 A diffusers pipeline on disk is a folder: `model_index.json` names each component's (library, class),
 and each component has a subfolder with its config and, for models, its weights. This module knows the
-three real checkpoints (data/checkpoints.toml), ships their real configs (data/svd-xt-config/), and
+three real checkpoints (checkpoints.py, from data/checkpoints.toml), ships their real configs (data/svd-xt-config/), and
 writes pipeline folders in that exact layout from three sources:
 
 - tiny: the real classes with tiny random weights, built in seconds on a CPU (CI, lessons without a GPU);
@@ -13,6 +13,9 @@ writes pipeline folders in that exact layout from three sources:
 `resolve_model` turns --model and --source into a `ModelChoice` (nothing built or downloaded),
 `with_weights` builds tiny or random weights once, and `load_chosen` loads them, turning the Hub's
 errors into advice (`hub_advice`).
+
+diffusers, transformers and huggingface_hub are imported inside the functions that build, load or explain (they take
+seconds to import).
 """
 
 from __future__ import annotations
@@ -20,18 +23,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 import torch
+from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
+from packaging.version import Version
 
 from svd_learn import environment
+from svd_learn.checkpoints import (
+    CHECKPOINTS,
+    DATA,
+    DEFAULT_CHECKPOINT,
+    TINY_SIZE,
+    Checkpoint,
+    checkpoint_for_repo,
+    get_checkpoint,
+)
 from svd_learn.environment import check_source, course_home
+from svd_learn.errors import UserError
 
-DATA = resources.files("svd_learn") / "data"
+SAMPLE_IMAGE = Path(str(DATA / "rocket.jpg"))  # the course's sample input (public domain; data/ATTRIBUTION.md)
 
 # The names of a StableVideoDiffusionPipeline's components, in the order diffusers offloads them.
 MODEL_COMPONENTS = ("image_encoder", "unet", "vae")
@@ -42,43 +55,6 @@ CONFIG_FILES = {
     "scheduler": "scheduler.scheduler_config.json",
     "feature_extractor": "feature_extractor.preprocessor_config.json",
 }
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One SVD checkpoint on the Hub, as its model card describes it."""
-
-    name: str
-    repo_id: str
-    num_frames: int
-    height: int
-    width: int
-    gated: bool
-    note: str
-
-
-def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int]]:
-    table = tomllib.loads((DATA / "checkpoints.toml").read_text())
-    tiny = table.pop("tiny")
-    return {name: Checkpoint(name=name, **spec) for name, spec in table.items()}, (tiny["height"], tiny["width"])
-
-
-CHECKPOINTS, TINY_SIZE = _read_checkpoints()
-DEFAULT_CHECKPOINT = "svd-xt"
-SAMPLE_IMAGE = Path(str(DATA / "rocket.jpg"))  # the course's sample input (public domain; data/ATTRIBUTION.md)
-
-
-def get_checkpoint(name: str) -> Checkpoint:
-    """The checkpoint called `name` (svd, svd-xt, svd-xt-1-1), or a clear error listing the names."""
-    try:
-        return CHECKPOINTS[name]
-    except KeyError:
-        raise ValueError(f"Unknown checkpoint {name!r}. Known checkpoints: {', '.join(CHECKPOINTS)}.") from None
-
-
-def checkpoint_for_repo(repo_id: str) -> Checkpoint | None:
-    """The checkpoint whose Hub repo is `repo_id`, or None for any other repo or folder."""
-    return next((c for c in CHECKPOINTS.values() if c.repo_id == repo_id), None)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -238,8 +214,6 @@ def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) 
 
 def _build_once(folder: Path, build, on_build=None) -> Path:
     """Build a pipeline folder unless it exists; build beside it and rename, so a crash never leaves half a model."""
-    from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / "model_index.json").exists():
@@ -271,7 +245,6 @@ def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT, on_buil
 def dtype_keyword() -> str:
     """`dtype` for diffusers >= 0.40, `torch_dtype` before (the old name still works there, with a warning)."""
     import diffusers
-    from packaging.version import Version
 
     return "dtype" if Version(diffusers.__version__).release >= (0, 40) else "torch_dtype"
 
@@ -322,7 +295,7 @@ def describe_components(pipe) -> list[dict]:
 # Which weights: a model name, Hub id or folder, and a source; loaded with errors that say what to do.
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """Weights that cannot be had as asked (unknown model or source, gated, not on the Hub); the message says what to do."""
 
 

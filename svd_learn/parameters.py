@@ -4,31 +4,41 @@ Four parts, in the order a generation uses them:
 
 - `GenerationParameters`: the knobs of `StableVideoDiffusionPipeline.__call__`, their defaults where they are
   declared, with `validate()` (errors for impossible values, warnings for values the model was not trained
-  on) and `preset()` (the model cards' settings and Stability's reference sampler). `KNOBS` are the fields a
-  run may set, `check_overrides` checks a caller's values. Presets and rules live in data/parameters.toml.
+  on) and `preset()` (the model cards' settings and Stability's reference sampler). Two fields may be None,
+  as in diffusers: `num_frames` (the checkpoint's trained count: `for_checkpoint` fills it) and
+  `decode_chunk_size` (all frames at once in diffusers; the memory plan's in the capstone: `with_plan_chunk`).
+  `KNOBS` are the fields a run may set and a batch may sweep. Presets and rules live in data/parameters.toml.
 - `load_image` / `prepare_image`: any image file to an RGB image of exactly the generation's size.
 - `inspect_conditioning`: run the real pipeline with hooks and capture what the UNet actually receives
   (added time ids, per-frame guidance, the 8-channel input, the zero embeddings of the unconditional half,
   the noise added to the conditioning image), plus `plot_conditioning` to see it.
 - `sweep` / `motion_score` / `plot_frame_grid`: the same generation with one parameter changed, to compare videos.
+
+torch and matplotlib are imported inside the functions that need them (seconds to import): checking parameters
+and images, what `svd-learn` does first, does not wait for them.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from svd_learn.models import CHECKPOINTS, DATA, get_checkpoint
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from svd_learn.checkpoints import CHECKPOINTS, DATA, get_checkpoint
+from svd_learn.errors import UserError
 
 
-class ParameterError(ValueError):
+class ParameterError(UserError, ValueError):
     """A generation parameter that cannot work. The message names the value, the allowed range and the rule's source."""
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An input image that cannot be used. The message says what was wrong and what to do."""
 
 
@@ -52,14 +62,15 @@ class GenerationParameters:
 
     height: int = 576  # pixels, a multiple of 8 (the VAE turns 8x8 pixels into one latent); the checkpoints' size
     width: int = 1024  # pixels, a multiple of 8
-    num_frames: int = 25  # frames to generate: SVD-XT was trained on 25, SVD on 14
+    num_frames: int | None = None  # frames to generate; None: the checkpoint's (SVD-XT was trained on 25, SVD on 14)
     num_inference_steps: int = 25  # denoising steps: time grows with them
     fps: int = 7  # the video's frame rate; the pipeline gives the UNet fps - 1 (what the model was trained on)
     motion_bucket_id: int = 127  # how much motion: higher moves more (trained on 0 to 255)
     noise_aug_strength: float = 0.02  # noise added to the conditioning image: less like the image, more motion
     min_guidance_scale: float = 1.0  # guidance of the first frame; it rises linearly ...
     max_guidance_scale: float = 3.0  # ... to this value at the last frame (guidance is off when it is <= 1)
-    decode_chunk_size: int = 25  # frames the VAE decodes at once: the memory knob of the decoder (25 = all)
+    decode_chunk_size: int | None = None  # frames the VAE decodes at once, the decoder's memory knob; None: all of
+    # them in diffusers, the memory plan's in the capstone (with_plan_chunk fills it where the plan is chosen)
     seed: int = 0  # seeds a CPU torch.Generator (as the capstone does): the same noise on any device
     num_videos_per_prompt: int = 1  # videos per call (the course makes one)
 
@@ -94,7 +105,9 @@ class GenerationParameters:
         errors = []
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if spec.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            if value is None and spec.type.endswith("| None"):
+                continue
+            if spec.type.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
                 errors.append(
                     f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})"
                 )
@@ -103,6 +116,19 @@ class GenerationParameters:
             ):
                 errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {RULE_SOURCES['diffusers']})")
         return errors
+
+    def for_checkpoint(self, checkpoint: str) -> GenerationParameters:
+        """These parameters with the checkpoint's trained frame count where num_frames is None (as diffusers
+        reads it from the UNet's config)."""
+        if self.num_frames is not None:
+            return self
+        return replace(self, num_frames=get_checkpoint(checkpoint).num_frames)
+
+    def with_plan_chunk(self, plan_chunk: int) -> GenerationParameters:
+        """These parameters with the decode chunk a call uses: ours if set, else the memory plan's; at most
+        num_frames (a larger chunk decodes the same frames). Call it where the plan is chosen."""
+        chunk = self.decode_chunk_size if self.decode_chunk_size is not None else plan_chunk
+        return replace(self, decode_chunk_size=min(chunk, self.num_frames))
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `pipe(image, **kwargs)`: everything but the seed (build the generator from it)."""
@@ -115,7 +141,10 @@ class GenerationParameters:
 
 
 def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpoint: str | None) -> str | None:
-    """The requirement `value` breaks, in words ("must be at least 1"), or None if it keeps the rule."""
+    """The requirement `value` breaks, in words ("must be at least 1"), or None if it keeps the rule. A value of
+    None (num_frames or decode_chunk_size, left to the checkpoint or the memory plan) is checked once filled in."""
+    if value is None:
+        return None
     check = rule["check"]
     if check == "min" and value < rule["limit"]:
         return f"must be at least {rule['limit']}"
@@ -154,23 +183,19 @@ KNOBS: tuple[str, ...] = tuple(
 )
 
 
-def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The caller's values for some KNOBS, without those left as None (None: keep the preset's value).
-    A name that is not a knob is a ParameterError that lists the knobs."""
-    unknown = [name for name in overrides if name not in KNOBS]
-    if unknown:
-        raise ParameterError(
-            f"{', '.join(map(repr, unknown))}: not a generation parameter. Parameters: {', '.join(KNOBS)}."
-        )
-    return {name: value for name, value in overrides.items() if value is not None}
+def knob_type(name: str) -> type:
+    """int or float: the type a knob's values take (a sweep's values on the command line are converted to it)."""
+    declared = {spec.name: spec.type for spec in fields(GenerationParameters)}[name]
+    return int if declared.startswith("int") else float
 
 
 def preset(name: str) -> GenerationParameters:
     """The parameters of a named preset (see PRESETS): model-card settings or Stability's reference sampler."""
     if name not in _TABLE["presets"]:
         raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.")
-    overrides = {k: v for k, v in _TABLE["presets"][name].items() if k not in ("checkpoint", "description")}
-    return GenerationParameters(**overrides)
+    table = _TABLE["presets"][name]
+    values = {k: v for k, v in table.items() if k not in ("checkpoint", "description")}
+    return GenerationParameters(**values).for_checkpoint(table["checkpoint"])
 
 
 def check_size(checkpoint: str, num_frames: int, height: int, width: int) -> list[str]:
@@ -203,8 +228,6 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
       still covers that size (Pillow's `draft`), so an 8000x6000 photo does not need 144 MB.
     Pillow's decompression-bomb guard stays on: images above 2 x 89.5 Mpx are refused.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).")
@@ -237,9 +260,6 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
 
 def to_rgb(image):
     """Any PIL image as 8-bit RGB; transparent pixels become the policy's background (white)."""
-    import numpy as np
-    from PIL import Image
-
     if image.mode == "RGB":
         return image
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
@@ -265,8 +285,6 @@ def prepare_image(image, height: int, width: int):
     Raises ImageError if covering the target would need more than `max_upscale` (2x) upscaling, i.e. the
     image, after cropping to the target's aspect ratio, is less than half the target's height.
     """
-    from PIL import Image
-
     if image.mode != "RGB":
         image = to_rgb(image)
     source_width, source_height = image.size
@@ -344,6 +362,41 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
     import torch
 
     seen: dict[str, Any] = {"unet_calls": 0, "decoder_calls": 0}
+    with _conditioning_hooks(pipe, seen):
+        frames = pipe(
+            image,
+            **params.pipeline_kwargs(),
+            generator=torch.Generator("cpu").manual_seed(params.seed),
+            output_type=output_type,
+        ).frames
+
+    guidance = pipe.guidance_scale[0].flatten().float().cpu()  # (batch, frames, 1, 1, 1) after the call
+    cfg = bool(params.max_guidance_scale > 1)
+    batch = seen["added_time_ids"].shape[0]
+    clean = pipe.video_processor.preprocess(image, height=params.height, width=params.width).float().cpu()
+    return ConditioningCapture(
+        params=params,
+        classifier_free_guidance=cfg,
+        added_time_ids=seen["added_time_ids"],
+        time_id_embedding=seen["time_proj"].reshape(batch, -1),
+        guidance_scale=guidance,
+        applied_guidance=_applied_guidance(seen["unet_output"], seen["guided_output"])
+        if cfg
+        else torch.ones(len(guidance)),
+        unet_sample=seen["sample"],
+        image_embeddings=seen["encoder_hidden_states"],
+        clean_image=clean,
+        vae_input=seen["vae_input"],
+        unet_calls=seen["unet_calls"],
+        vae_decoder_calls=seen["decoder_calls"],
+        frames=frames,
+    )
+
+
+@contextmanager
+def _conditioning_hooks(pipe, seen: dict[str, Any]):
+    """While active, fill `seen` with what the networks receive (the first step's tensors, on the CPU in float32)
+    and count the UNet and VAE decoder calls."""
 
     def first(key, value):
         if key not in seen:
@@ -379,38 +432,11 @@ def inspect_conditioning(pipe, image, params: GenerationParameters, output_type:
     ]
     scheduler.step = step  # an instance attribute shadows the method; deleted below
     try:
-        frames = pipe(
-            image,
-            **params.pipeline_kwargs(),
-            generator=torch.Generator("cpu").manual_seed(params.seed),
-            output_type=output_type,
-        ).frames
+        yield seen
     finally:
         for handle in handles:
             handle.remove()
         del scheduler.step
-
-    guidance = pipe.guidance_scale[0].flatten().float().cpu()  # (batch, frames, 1, 1, 1) after the call
-    cfg = bool(params.max_guidance_scale > 1)
-    batch = seen["added_time_ids"].shape[0]
-    clean = pipe.video_processor.preprocess(image, height=params.height, width=params.width).float().cpu()
-    return ConditioningCapture(
-        params=params,
-        classifier_free_guidance=cfg,
-        added_time_ids=seen["added_time_ids"],
-        time_id_embedding=seen["time_proj"].reshape(batch, -1),
-        guidance_scale=guidance,
-        applied_guidance=_applied_guidance(seen["unet_output"], seen["guided_output"])
-        if cfg
-        else torch.ones(params.num_frames),
-        unet_sample=seen["sample"],
-        image_embeddings=seen["encoder_hidden_states"],
-        clean_image=clean,
-        vae_input=seen["vae_input"],
-        unet_calls=seen["unet_calls"],
-        vae_decoder_calls=seen["decoder_calls"],
-        frames=frames,
-    )
 
 
 def _applied_guidance(unet_output, guided):
@@ -481,8 +507,6 @@ def sweep(pipe, image, params: GenerationParameters, name: str, values) -> dict:
 
 def motion_score(frames) -> float:
     """Mean absolute change between consecutive frames, in 0..255 pixel units: 0 for a still video."""
-    import numpy as np
-
     stack = np.stack([np.asarray(frame, dtype=np.float32) for frame in frames])
     return float(np.abs(np.diff(stack, axis=0)).mean())
 
@@ -490,7 +514,6 @@ def motion_score(frames) -> float:
 def plot_frame_grid(videos: dict, columns: int = 5, title: str = ""):
     """One row per video ({label: list of frames}), `columns` frames evenly spaced from first to last."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, axes = plt.subplots(len(videos), columns, figsize=(2.6 * columns, 1.7 * len(videos)), squeeze=False)
     for row, (label, frames) in zip(axes, videos.items()):

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from svd_learn.errors import UserError
+
 # Constant-quality H.264 (crf 18 is visually lossless for most content); `+faststart` puts the index at the
 # start of the file so a browser can start playing before it has the whole file.
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
@@ -38,7 +40,7 @@ FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
 FULL_BELOW = 4096
 
 
-class OutputError(ValueError):
+class OutputError(UserError, ValueError):
     """An output that cannot be written as asked (exists, wrong suffix, not writable, no space); one line to show."""
 
 

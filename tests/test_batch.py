@@ -5,17 +5,21 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from svd_learn import batch
+from svd_learn import batch, generate, models, planner
 from svd_learn.batch import BatchError, Job
+from svd_learn.parameters import GenerationParameters
+from svd_learn.run import RunSpec
 from svd_learn.video import read_video_info
 
-FAST = dict(source="tiny", num_frames=2, num_inference_steps=1)  # seconds a video on a CPU
+FAST = GenerationParameters(num_frames=2, num_inference_steps=1)  # seconds a video on a CPU
+TINY = RunSpec(source="tiny")
 FAST_FLAGS = ["--source", "tiny", "--frames", "2", "--steps", "1"]
 
 
@@ -87,8 +91,8 @@ def test_jobs_are_image_by_image_with_deterministic_names(tmp_path):
 
 def test_output_state_tells_complete_partial_different_and_missing(tmp_path):
     job = Job("in/a.png", "a")
-    expected = batch.fingerprint("tiny", "svd-xt", {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 8})
-    assert "decode_chunk_size" not in expected  # memory only: does not change the video
+    expected = batch.fingerprint("tiny", "svd-xt", {"motion_bucket_id": 127, "seed": 0, "decode_chunk_size": 2})
+    assert "decode_chunk_size" in expected  # the VAE's temporal layers see one chunk: it changes the video
     assert batch.output_state(job, tmp_path, expected)[0] == "missing"
     job.video(tmp_path).write_bytes(b"12345")
     assert batch.output_state(job, tmp_path, expected) == ("partial", "a video without its report")
@@ -174,16 +178,16 @@ def test_two_processes_make_each_good_image_exactly_once_and_record_the_broken_o
 def test_a_rerun_skips_complete_outputs_and_redoes_an_interrupted_one(tmp_path):
     write_images(tmp_path / "in", 2)
     out = tmp_path / "out"
-    first = batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
+    first = batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)
     assert [r["name"] for r in first.done] == ["image0", "image1"] and not first.failed
     made = (out / "image0.mp4").stat().st_mtime_ns
     (out / "image1.json").unlink()  # interrupted between the video and its report
-    again = batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
+    again = batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)
     assert [r["name"] for r in again.skipped] == ["image0"]
     assert [r["name"] for r in again.done] == ["image1"]
     assert (out / "image0.mp4").stat().st_mtime_ns == made  # untouched
     # Other settings in the same folder: refused per job (before loading anything), never silently replaced.
-    changed = batch.run_batch(tmp_path / "in", out, **FAST, motion_bucket_id=60, say=lambda _: None)
+    changed = batch.run_batch(tmp_path / "in", out, replace(FAST, motion_bucket_id=60), TINY, say=lambda _: None)
     assert [r["name"] for r in changed.failed] == ["image0", "image1"] and not changed.done
     assert (
         "motion_bucket_id 127 there, 60 now" in changed.failed[0]["error"] and "--force" in changed.failed[0]["error"]
@@ -195,25 +199,56 @@ def test_a_rerun_skips_complete_outputs_and_redoes_an_interrupted_one(tmp_path):
 def test_force_remakes_complete_outputs(tmp_path):
     write_images(tmp_path / "in", 1)
     out = tmp_path / "out"
-    batch.run_batch(tmp_path / "in", out, **FAST, say=lambda _: None)
-    forced = batch.run_batch(tmp_path / "in", out, **FAST, motion_bucket_id=60, force=True, say=lambda _: None)
+    batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)
+    forced = batch.run_batch(
+        tmp_path / "in", out, replace(FAST, motion_bucket_id=60), replace(TINY, force=True), say=lambda _: None
+    )
     assert [r["name"] for r in forced.done] == ["image0"] and not forced.skipped
     assert json.loads((out / "image0.json").read_text())["parameters"]["motion_bucket_id"] == 60
 
 
+def test_a_job_made_with_another_decode_chunk_is_not_done_and_force_remakes_it(tmp_path):
+    """The decode chunk changes the video (the VAE's temporal layers see one chunk at a time): resume counts it."""
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)  # the plan's chunk: all 2 frames at once
+    assert json.loads((out / "image0.json").read_text())["parameters"]["decode_chunk_size"] == 2
+    one_at_a_time = replace(FAST, decode_chunk_size=1)
+    again = batch.run_batch(tmp_path / "in", out, one_at_a_time, TINY, say=lambda _: None)
+    assert not again.skipped and not again.done
+    assert "decode_chunk_size 2 there, 1 now" in again.failed[0]["error"] and "--force" in again.failed[0]["error"]
+    remade = batch.run_batch(tmp_path / "in", out, one_at_a_time, replace(TINY, force=True), say=lambda _: None)
+    assert [r["name"] for r in remade.done] == ["image0"]
+    assert json.loads((out / "image0.json").read_text())["parameters"]["decode_chunk_size"] == 1
+    same = batch.run_batch(tmp_path / "in", out, one_at_a_time, TINY, say=lambda _: None)
+    assert [r["name"] for r in same.skipped] == ["image0"]
+
+
+def test_a_report_written_before_the_run_spec_still_resumes(tmp_path):
+    """A report as `svd-learn batch` wrote it before issue 24 (tests/data: a real one, paths aside) still counts."""
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    report = json.loads((Path(__file__).parent / "data" / "run-report-before-issue-24.json").read_text())
+    report.update(output=str(out / "image0.mp4"), image=str(tmp_path / "in" / "image0.png"))
+    (out / "image0.json").write_text(json.dumps(report, indent=2))
+    (out / "image0.mp4").write_bytes(b"\0" * report["file_bytes"])  # resume checks the size the report records
+    summary = batch.run_batch(tmp_path / "in", out, FAST, TINY, say=lambda _: None)
+    assert [r["name"] for r in summary.skipped] == ["image0"] and not summary.done and not summary.failed
+
+
 def test_compile_compiles_the_processs_unet_once_for_all_its_videos(tmp_path, monkeypatch):
-    import torch
     from typer.testing import CliRunner
 
     from svd_learn.cli import app
 
     compiled = []
-    monkeypatch.setattr(torch, "compile", lambda module, **options: compiled.append(type(module).__name__) or module)
+    monkeypatch.setattr(generate, "compile_unet", lambda pipe, mode, backend: compiled.append(mode) or mode)
     write_images(tmp_path / "in", 2)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["batch", str(tmp_path / "in"), "-o", str(out), *FAST_FLAGS, "--compile"])
     assert result.exit_code == 0, result.output
-    assert compiled == ["UNetSpatioTemporalConditionModel"]  # one pipeline, compiled once, two videos
+    assert compiled == [generate.COMPILE_MODE]  # one pipeline, compiled once, two videos
     assert json.loads((out / batch.SUMMARY_NAME).read_text())["settings"]["compile_unet"] is True
     assert all(json.loads((out / f"image{i}.json").read_text())["compiled_unet"] for i in range(2))
 
@@ -222,7 +257,7 @@ def test_a_sweep_makes_one_video_per_value_with_its_own_report(tmp_path):
     write_images(tmp_path / "in", 1)
     out = tmp_path / "out"
     summary = batch.run_batch(
-        tmp_path / "in", out, sweep=batch.parse_sweep(["motion_bucket_id=60,180"]), **FAST, say=lambda _: None
+        tmp_path / "in", out, FAST, TINY, sweep=batch.parse_sweep(["motion_bucket_id=60,180"]), say=lambda _: None
     )
     assert [r["name"] for r in summary.done] == ["image0__motion_bucket_id-60", "image0__motion_bucket_id-180"]
     for value in (60, 180):
@@ -236,7 +271,7 @@ def test_a_bad_sweep_value_stops_the_batch_before_any_work(tmp_path):
     write_images(tmp_path / "in", 1)
     with pytest.raises(BatchError, match="motion_bucket_id=-5"):
         batch.run_batch(
-            tmp_path / "in", tmp_path / "out", sweep={"motion_bucket_id": [60, -5]}, **FAST, say=lambda _: None
+            tmp_path / "in", tmp_path / "out", FAST, TINY, sweep={"motion_bucket_id": [60, -5]}, say=lambda _: None
         )
     assert not (tmp_path / "out").exists()
 
@@ -258,28 +293,28 @@ def test_unusable_images_fail_before_the_pipeline_is_loaded(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "broken.png").write_bytes(b"not a PNG")
     Image.new("RGB", (30, 20)).save(tmp_path / "in" / "small.png")  # would need more than 2x upscaling
-    summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, say=lambda _: None)
+    summary = batch.run_batch(tmp_path / "in", tmp_path / "out", FAST, TINY, say=lambda _: None)
     assert [r["name"] for r in summary.failed] == ["broken", "small"] and "upscale" in summary.failed[1]["error"]
     assert summary.processes[0]["jobs"] == 2 and summary.processes[0]["load_s"] == 0  # nothing was loaded
 
 
 def test_out_of_memory_falls_back_once_and_the_next_jobs_keep_the_lower_plan(tmp_path, monkeypatch):
-    """The capstone's fallback (generate.make_video), with one pipeline for the whole share: simulated on a CPU."""
-    from svd_learn import generate, memory
-
+    """The capstone's fallback (generate.Session), with one session for the whole share: simulated on a CPU."""
     loads = []
-    real_load = generate.load_pipeline
+    real_load = models.load_chosen
 
     def counting_load(*args):
         loads.append(args)
         return real_load(*args)
 
-    monkeypatch.setattr(generate, "load_pipeline", counting_load)
+    monkeypatch.setattr(models, "load_chosen", counting_load)
     write_images(tmp_path / "in", 2)
-    order = memory.fallback_order()
+    order = planner.fallback_order()
     messages = []
     with generate.simulated_out_of_memory(order[0], message="CUDA out of memory. Tried to allocate 7.03 GiB") as tried:
-        summary = batch.run_batch(tmp_path / "in", tmp_path / "out", **FAST, plan=order[0], say=messages.append)
+        summary = batch.run_batch(
+            tmp_path / "in", tmp_path / "out", FAST, replace(TINY, plan=order[0]), say=messages.append
+        )
     assert [r["name"] for r in summary.done] == ["image0", "image1"] and not summary.failed
     assert tried == [order[0], order[1], order[1]] and len(loads) == 2  # one reload, then the lower plan stays
     assert any(

@@ -47,34 +47,6 @@ def test_reused_tiny_weights_are_not_announced_as_being_prepared(tmp_path):
     assert "building" not in result.output and "preparing" not in result.output
 
 
-def test_the_command_silences_loading_bars_and_the_torchvision_notice(monkeypatch):
-    # (The tests run with TQDM_DISABLE=1, so this checks the switches rather than the terminal.)
-    import logging
-
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    monkeypatch.setattr(logging.getLogger("transformers.utils.import_utils"), "filters", [])
-    diffusers_logging.enable_progress_bar()
-    transformers_logging.enable_progress_bar()
-    cli.quiet_loading()
-    assert not diffusers_logging.is_progress_bar_enabled() and not transformers_logging.is_progress_bar_enabled()
-    notice = logging.LogRecord(
-        "transformers.utils.import_utils",
-        logging.WARNING,
-        "",
-        0,
-        "`CLIPImageProcessor` requires torchvision (not installed); falling back",
-        None,
-        None,
-    )
-    other = logging.LogRecord("transformers.utils.import_utils", logging.WARNING, "", 0, "something else", None, None)
-    logger = logging.getLogger("transformers.utils.import_utils")
-    assert not logger.filter(notice) and logger.filter(other)
-    diffusers_logging.enable_progress_bar()
-    transformers_logging.enable_progress_bar()
-
-
 def test_the_denoising_bar_labels_elapsed_and_left(tmp_path):
     from io import StringIO
 

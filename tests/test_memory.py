@@ -1,4 +1,5 @@
-"""svd_learn.memory: plans, the planner (against the committed GPU measurements), tracing and measuring on CPU."""
+"""Lesson 4's modules: plans, the planner (against the committed GPU measurements), memory settings, and the
+measured call (tracing and measuring on a CPU)."""
 
 import importlib.util
 import json
@@ -10,8 +11,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from svd_learn import memory, models
+from svd_learn import measure, memory, models, planner, plans
 from svd_learn.cli import app
+from svd_learn.parameters import GenerationParameters
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,6 +51,9 @@ def image(size=64):
     return Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((size, size))
 
 
+CALL = GenerationParameters(num_frames=3, height=64, width=64, num_inference_steps=2)  # seconds on a CPU
+
+
 # ---------------------------------------------------------------------------------------------------- plans
 
 
@@ -63,39 +68,39 @@ def test_plans_the_capstone_names_exist_with_their_settings():
         "seed-recipe",
         "docs-recipe",
     ):
-        assert memory.PLANS[name].name == name
-    docs = memory.PLANS["docs-recipe"]
+        assert plans.PLANS[name].name == name
+    docs = plans.PLANS["docs-recipe"]
     assert (docs.placement, docs.forward_chunking, docs.decode_chunk_size) == ("model_offload", True, 2)
-    seed = memory.PLANS["seed-recipe"]
+    seed = plans.PLANS["seed-recipe"]
     assert (seed.placement, seed.attention_slicing, seed.decode_chunk_size >= 25) == ("model_offload", True, True)
 
 
 def test_a_plan_with_a_wrong_placement_or_chunk_says_what_is_allowed():
     with pytest.raises(ValueError, match="Unknown placement 'disk'"):
-        memory.Plan("x", "disk", False, 2)
+        plans.Plan("x", "disk", False, 2)
     with pytest.raises(ValueError, match="at least 1"):
-        memory.Plan("x", "gpu", False, 0)
+        plans.Plan("x", "gpu", False, 0)
     with pytest.raises(ValueError, match="Plans: auto, gpu-decode8"):
-        memory.get_plan("gpu-fast")
+        plans.get_plan("gpu-fast")
 
 
 def test_plans_that_another_plan_beats_in_everything_are_never_tried():
-    assert memory.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
+    assert planner.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
     # gpu-decode2 is as fast within 5% with a lower peak, but decodes fewer frames at once: that changes the video
-    assert memory.dominated_by("gpu-decode8") is None and "gpu-decode8" in memory.fallback_order()
+    assert planner.dominated_by("gpu-decode8") is None and "gpu-decode8" in planner.fallback_order()
     assert (
-        memory.dominated_by("gpu-chunked-decode2") is None
-        and memory.dominated_by("sequential-offload-chunked-decode1") is None
+        planner.dominated_by("gpu-chunked-decode2") is None
+        and planner.dominated_by("sequential-offload-chunked-decode1") is None
     )
-    assert "group-offload-chunked-decode2" not in memory.fallback_order()
-    why = {r.plan: r.why for r in memory.choose_plan(12, COLAB_HOST_GIB).alternatives}
+    assert "group-offload-chunked-decode2" not in planner.fallback_order()
+    why = {r.plan: r.why for r in planner.choose_plan(12, COLAB_HOST_GIB).alternatives}
     assert why["group-offload-chunked-decode2"].startswith("model-offload-chunked-decode2 needs no more")
 
 
 def test_fallback_order_goes_down_in_measured_peak_and_holds_no_baseline():
-    order = memory.fallback_order()
-    assert not any(memory.PLANS[name].baseline for name in order)
-    peaks = [memory.predict_peak_gib(name) for name in order]
+    order = planner.fallback_order()
+    assert not any(plans.PLANS[name].baseline for name in order)
+    peaks = [planner.predict_peak_gib(name) for name in order]
     assert None not in peaks and peaks == sorted(peaks, reverse=True)
     assert order[0].startswith("gpu-") and order[-1].startswith("sequential-offload")
 
@@ -105,94 +110,94 @@ def test_fallback_order_goes_down_in_measured_peak_and_holds_no_baseline():
 
 @pytest.mark.parametrize("vram", BUDGETS)
 def test_the_planner_picks_a_measured_plan_that_fits_each_gpu(vram):
-    choice = memory.choose_plan(vram, COLAB_HOST_GIB)
-    usable = vram - memory.read_calibration()["gpu_reserve_gib"]
+    choice = planner.choose_plan(vram, COLAB_HOST_GIB)
+    usable = vram - planner.read_calibration()["gpu_reserve_gib"]
     assert choice.fits and not choice.plan.baseline
     assert choice.predicted_peak_gib <= usable
     assert choice.plan.name in choice.explain() and "usable" in choice.reason
     # Every plan it passed over is explained.
-    candidates = {name for name, plan in memory.PLANS.items() if not plan.baseline}
+    candidates = {name for name, plan in plans.PLANS.items() if not plan.baseline}
     assert {r.plan for r in choice.alternatives} == candidates - {choice.plan.name}
 
 
 def test_the_planner_answers_for_each_size_as_measured():
-    chosen = {vram: memory.choose_plan(vram, COLAB_HOST_GIB).plan.name for vram in BUDGETS}
+    chosen = {vram: planner.choose_plan(vram, COLAB_HOST_GIB).plan.name for vram in BUDGETS}
     assert chosen[8] == "sequential-offload-chunked-decode1"  # 8.6 GiB offload peak does not fit 7.3 usable
     assert chosen[12] == "gpu-chunked-decode2"
     assert (
         chosen[14.74] == "gpu-decode2"
     )  # all on the GPU: faster than the docs recipe; 8 frames at once lack the margin
     assert chosen[16] == "gpu-decode8"  # with room to spare, 8 frames decoded at once
-    assert all(memory.PLANS[chosen[v]].placement == "gpu" for v in (14.74, 16, 24, 40, 80))
+    assert all(plans.PLANS[chosen[v]].placement == "gpu" for v in (14.74, 16, 24, 40, 80))
 
 
 def test_among_equally_fast_plans_the_largest_decode_chunk_that_fits_with_the_margin_wins():
-    calibration = memory.read_calibration()
+    calibration = planner.read_calibration()
     margin, reserve = calibration["larger_chunk_margin_gib"], calibration["gpu_reserve_gib"]
     decode8 = calibration["plans"]["gpu-decode8"]["peak_reserved_gib"]
-    roomy = memory.choose_plan(16, COLAB_HOST_GIB)
+    roomy = planner.choose_plan(16, COLAB_HOST_GIB)
     assert roomy.plan.name == "gpu-decode8" and "largest decode chunk that fits with 1.1 GiB to spare" in roomy.reason
     assert "decodes fewer frames at once (2 instead of 8" in {r.plan: r.why for r in roomy.alternatives}["gpu-decode2"]
     # On a T4, decode 8 fits a fresh process but not with the margin a notebook needs: the smaller chunk is taken.
-    t4 = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB)
+    t4 = planner.choose_plan(memory.T4_GIB, COLAB_HOST_GIB)
     assert decode8 <= memory.T4_SAFE_PEAK_GIB < decode8 + margin
     assert t4.plan.name == "gpu-decode2" and t4.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB
     assert "only taken with 1.1 GiB to spare" in {r.plan: r.why for r in t4.alternatives}["gpu-decode8"]
     # The margin decides it: just enough room for it, and decode 8 wins again.
-    assert memory.choose_plan(decode8 + margin + reserve + 0.01, COLAB_HOST_GIB).plan.name == "gpu-decode8"
-    assert memory.choose_plan(decode8 + margin + reserve - 0.01, COLAB_HOST_GIB).plan.name == "gpu-decode2"
+    assert planner.choose_plan(decode8 + margin + reserve + 0.01, COLAB_HOST_GIB).plan.name == "gpu-decode8"
+    assert planner.choose_plan(decode8 + margin + reserve - 0.01, COLAB_HOST_GIB).plan.name == "gpu-decode2"
     # On a calibration where the two tie, the larger chunk wins whatever its peak; out of the tie, the faster.
     import copy
 
     calibration = copy.deepcopy(calibration)
     calibration["plans"]["gpu-decode8"]["seconds"] = calibration["plans"]["gpu-decode2"]["seconds"] * 1.04
-    assert memory.choose_plan(24, COLAB_HOST_GIB, calibration=calibration).plan.name == "gpu-decode8"
+    assert planner.choose_plan(24, COLAB_HOST_GIB, calibration=calibration).plan.name == "gpu-decode8"
     calibration["plans"]["gpu-decode8"]["seconds"] = calibration["plans"]["gpu-decode2"]["seconds"] * 1.10  # not a tie
-    assert memory.choose_plan(24, COLAB_HOST_GIB, calibration=calibration).plan.name == "gpu-decode2"
+    assert planner.choose_plan(24, COLAB_HOST_GIB, calibration=calibration).plan.name == "gpu-decode2"
 
 
 def test_without_a_gpu_the_planner_says_cpu_and_why():
     for vram in (None, 0):
-        choice = memory.choose_plan(vram, 24)
+        choice = planner.choose_plan(vram, 24)
         assert choice.plan.placement == "cpu" and choice.predicted_peak_gib is None
         assert "no CUDA GPU" in choice.reason
 
 
 def test_a_gpu_too_small_for_anything_gets_the_least_memory_plan_and_a_warning():
-    choice = memory.choose_plan(4, COLAB_HOST_GIB)
-    assert not choice.fits and choice.plan.name == memory.fallback_order()[-1]
+    choice = planner.choose_plan(4, COLAB_HOST_GIB)
+    assert not choice.fits and choice.plan.name == planner.fallback_order()[-1]
     assert any("fewer frames" in w for w in choice.warnings)
 
 
 def test_little_host_ram_rules_out_offloading_plans():
     # Offload plans keep every weight in host RAM (6 GiB measured); everything-on-GPU needs 3.8.
-    roomy = memory.choose_plan(12, COLAB_HOST_GIB)
-    tight = memory.choose_plan(12, 7.0)
+    roomy = planner.choose_plan(12, COLAB_HOST_GIB)
+    tight = planner.choose_plan(12, 7.0)
     assert roomy.plan.name == tight.plan.name == "gpu-chunked-decode2"
     rejected = {r.plan: r.why for r in tight.alternatives}
     assert "host RAM" in rejected["model-offload-chunked-decode2"]
 
 
 def test_predictions_equal_the_measurement_at_the_reference_and_scale_with_frames():
-    calibration = memory.read_calibration()
+    calibration = planner.read_calibration()
     for name, entry in calibration["plans"].items():
-        assert memory.predict_peak_gib(name) == pytest.approx(entry["peak_reserved_gib"])
-    assert memory.predict_peak_gib("gpu-decode2", num_frames=14) < memory.predict_peak_gib("gpu-decode2")
-    assert memory.predict_peak_gib("gpu-decode2", height=768, width=1344) > memory.predict_peak_gib("gpu-decode2")
-    assert memory.predict_peak_gib("seed-recipe") is None  # never calibrated: it does not fit a T4
+        assert planner.predict_peak_gib(name) == pytest.approx(entry["peak_reserved_gib"])
+    assert planner.predict_peak_gib("gpu-decode2", num_frames=14) < planner.predict_peak_gib("gpu-decode2")
+    assert planner.predict_peak_gib("gpu-decode2", height=768, width=1344) > planner.predict_peak_gib("gpu-decode2")
+    assert planner.predict_peak_gib("seed-recipe") is None  # never calibrated: it does not fit a T4
 
 
 def test_predictions_for_the_14_frame_model_are_on_the_safe_side_of_the_measurement():
     measured = [r for r in all_runs() if r["checkpoint"] == "svd" and r["steps"] == 25 and not r["oom"]]
     assert measured, "the committed results hold 14-frame runs"
     for run in measured:
-        predicted = memory.predict_peak_gib(run["plan"], run["frames"], run["height"], run["width"])
+        predicted = planner.predict_peak_gib(run["plan"], run["frames"], run["height"], run["width"])
         assert run["peak_reserved_gib"] <= predicted <= run["peak_reserved_gib"] * 1.1, run["plan"]
 
 
 def test_the_unknown_checkpoint_error_lists_the_names():
     with pytest.raises(ValueError, match="Known checkpoints"):
-        memory.choose_plan(16, 16, checkpoint="svd-xxl")
+        planner.choose_plan(16, 16, checkpoint="svd-xxl")
 
 
 def test_svd_learn_plan_explains_its_choice():
@@ -213,8 +218,8 @@ def test_svd_learn_plan_explains_its_choice():
 def test_the_calibration_is_what_calibrate_py_makes_from_the_committed_results():
     runs = calibrate.load_runs()
     assert {run["source"] for run in runs} == {"h100-main.json", "h100-planner.json"}
-    assert calibrate.calibrate(runs) == memory.read_calibration()
-    assert calibrate.lesson_data(runs) == memory.read_benchmarks()
+    assert calibrate.calibrate(runs) == planner.read_calibration()
+    assert calibrate.lesson_data(runs) == planner.read_benchmarks()
 
 
 def test_every_run_has_the_fields_the_issue_asks_for():
@@ -253,7 +258,7 @@ def test_done_criteria_hold_in_one_t4_budget_run():
     (docs,) = [r for r in t4 if r["plan"] == "docs-recipe"]
     (seed,) = [r for r in t4 if r["plan"] == "seed-recipe"]
     # Today's planner, measured in either run, loaded as plans load now.
-    today = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).plan.name
+    today = planner.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).plan.name
     measured = [
         r
         for name in ("h100-main.json", "h100-planner.json")
@@ -277,7 +282,7 @@ def test_done_criteria_hold_in_one_t4_budget_run():
 
 def test_apply_plan_chunks_the_unet_when_the_plan_says_so(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
-    memory.apply_plan(pipe, "gpu-chunked-decode2", "cpu")
+    plans.apply_plan(pipe, "gpu-chunked-decode2", "cpu")
     chunked = [m for m in pipe.unet.modules() if hasattr(m, "_chunk_size")]
     assert chunked and all(m._chunk_size == 1 for m in chunked)
 
@@ -285,16 +290,17 @@ def test_apply_plan_chunks_the_unet_when_the_plan_says_so(tiny_pipe_factory):
 def test_attention_slicing_changes_no_attention_processor(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
     before = dict(pipe.unet.attn_processors)
-    memory.apply_plan(pipe, "seed-recipe", "cpu")  # model offload on device cpu works; attention slicing is on
+    plans.apply_plan(pipe, "seed-recipe", "cpu")  # model offload on device cpu works; attention slicing is on
     after = pipe.unet.attn_processors
     assert before.keys() == after.keys() and all(before[k] is after[k] for k in before)
     assert not hasattr(pipe.unet, "set_attention_slice") and not hasattr(pipe.vae, "set_attention_slice")
 
 
-def test_measure_run_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
+def test_the_measured_call_on_cpu_traces_each_stage_in_order(tiny_pipe_factory):
     pipe = tiny_pipe_factory()
-    memory.apply_plan(pipe, "cpu", "cpu")
-    measurement = memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
+    plans.apply_plan(pipe, "cpu", "cpu")
+    call = measure.measure_call(pipe, image(), CALL, device="cpu", output_type="pt", trace=True)
+    measurement = call.measurement
     assert [stage for stage, _ in measurement.placement] == [
         "image_encoder",
         "vae encode",
@@ -315,15 +321,15 @@ def test_an_error_in_the_call_says_at_which_stage(tiny_pipe_factory):
 
     pipe.vae.decoder.forward = fail
     with pytest.raises(torch.OutOfMemoryError) as error:
-        memory.measure_run(pipe, image(), "cpu", num_frames=3, height=64, width=64, steps=2, device="cpu")
+        measure.measure_call(pipe, image(), CALL, device="cpu")
     assert error.value.__notes__ == ["in the VAE decode, after 2 of 2 steps"]
 
 
 def test_out_of_memory_is_recognised_in_both_forms_and_nothing_else():
-    assert memory.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert memory.is_out_of_memory(RuntimeError("CUDA error: out of memory"))  # from a kernel
-    assert not memory.is_out_of_memory(RuntimeError("Expected all tensors to be on the same device"))
-    assert not memory.is_out_of_memory(ValueError("decode_chunk_size must be at least 1"))
+    assert measure.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert measure.is_out_of_memory(RuntimeError("CUDA error: out of memory"))  # from a kernel
+    assert not measure.is_out_of_memory(RuntimeError("Expected all tensors to be on the same device"))
+    assert not measure.is_out_of_memory(ValueError("decode_chunk_size must be at least 1"))
 
 
 def test_expandable_segments_are_set_before_cuda_and_refused_after(monkeypatch):
@@ -339,6 +345,10 @@ def test_expandable_segments_are_set_before_cuda_and_refused_after(monkeypatch):
     import os
 
     assert os.environ[memory.ALLOC_CONF_VARIABLE] == "max_split_size_mb:512,expandable_segments:True"
+    monkeypatch.setenv(memory.ALLOC_CONF_VARIABLE, "expandable_segments:False")  # a choice of your own is kept
+    memory.enable_expandable_segments()
+    assert os.environ[memory.ALLOC_CONF_VARIABLE] == "expandable_segments:False"
+    assert not memory.expandable_segments_enabled()
 
 
 def test_host_peak_is_this_process_own():
@@ -382,13 +392,13 @@ def test_svd_learn_plan_refuses_impossible_inputs_in_one_line(arguments, phrase)
 
 def test_the_planner_names_the_constraint_that_binds():
     # 8 GiB of VRAM would fit sequential offload, but 2 GiB of host RAM fits nothing: host RAM is the limit.
-    choice = memory.choose_plan(8, 2)
+    choice = planner.choose_plan(8, 2)
     assert not choice.fits
     warning = next(w for w in choice.warnings if "no plan is predicted to fit" in w)
     assert "host RAM" in warning and "host RAM" in choice.reason
     assert all("host RAM" in r.why for r in choice.alternatives if "needs no more" not in r.why)
     # With plenty of host RAM and too little VRAM, the GPU is named, and host RAM is not blamed.
-    small_gpu = memory.choose_plan(4, 64)
+    small_gpu = planner.choose_plan(4, 64)
     warning = next(w for w in small_gpu.warnings if "no plan is predicted to fit" in w)
     assert "GPU memory" in warning and "host RAM" not in warning
 
@@ -398,16 +408,16 @@ def test_svd_learn_plan_lists_every_plan_generate_accepts():
     listed = next(
         line for line in result.output.splitlines() if line.startswith("plans for `svd-learn generate --plan`")
     )
-    assert all(name in listed for name in memory.PLANS)
+    assert all(name in listed for name in plans.PLANS)
     with pytest.raises(ValueError) as raised:
-        memory.get_plan("turbo")
-    assert all(name in str(raised.value) for name in memory.PLANS)  # the same list in the error
+        plans.get_plan("turbo")
+    assert all(name in str(raised.value) for name in plans.PLANS)  # the same list in the error
 
 
 def test_svd_learn_plan_prints_the_measured_time_beside_the_t4_estimate():
     result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7"])
     (line,) = [line for line in result.output.splitlines() if line.startswith("time for 25 steps:")]
-    calibration = memory.read_calibration()
+    calibration = planner.read_calibration()
     assert f"{calibration['plans']['gpu-decode8']['seconds']:.1f} s measured on {calibration['machine']['gpu']}" in line
     minutes = float(re.search(r"estimated on a T4: about ([0-9.]+) min \(\d+-\d+ min; a model", line)[1])
     assert 6 <= minutes <= 10.5  # one 25-step SVD-XT video on the T4 plan (issue 21), from the calibrated model
@@ -418,27 +428,27 @@ def test_svd_learn_plan_prints_the_measured_time_beside_the_t4_estimate():
 
 
 def test_the_calibration_gpu_time_is_not_presented_as_the_users():
-    reason = memory.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
+    reason = planner.choose_plan(memory.T4_GIB, COLAB_HOST_GIB).reason
     assert "calibration GPU" in reason and "your GPU's time differs" in reason
 
 
 def test_choose_plan_uses_the_calibration_it_is_given():
     import copy
 
-    calibration = copy.deepcopy(memory.read_calibration())
+    calibration = copy.deepcopy(planner.read_calibration())
     chunked = calibration["plans"]["gpu-chunked-decode2"]
     chunked["peak_reserved_gib"] -= 9  # now the least GPU memory of all (and too slow to beat any other plan)
     chunked["seconds"] = 1000
-    order = memory.fallback_order(calibration)
-    assert order[-1] == "gpu-chunked-decode2" != memory.fallback_order()[-1]
-    choice = memory.choose_plan(0.5, 64, calibration=calibration)  # nothing fits: the least GPU memory, as given
+    order = planner.fallback_order(calibration)
+    assert order[-1] == "gpu-chunked-decode2" != planner.fallback_order()[-1]
+    choice = planner.choose_plan(0.5, 64, calibration=calibration)  # nothing fits: the least GPU memory, as given
     assert not choice.fits and choice.plan.name == "gpu-chunked-decode2"
 
 
 def test_forward_chunking_leaves_the_frames_unchanged(tiny_pipe_factory):
     def frames(plan):
         pipe = tiny_pipe_factory()
-        memory.apply_plan(pipe, plan, "cpu")
+        plans.apply_plan(pipe, plan, "cpu")
         return pipe(
             image(),
             num_frames=3,
@@ -467,7 +477,7 @@ def test_apply_plan_offload_branches_attach_their_hooks(tiny_pipe_factory, plan)
     ):
         pytest.skip("this diffusers' group offloading needs an accelerator (it reads current_accelerator().type)")
     pipe = tiny_pipe_factory()
-    memory.apply_plan(pipe, plan, "cpu")
+    plans.apply_plan(pipe, plan, "cpu")
     hooked = [
         m for m in pipe.unet.modules() if getattr(m, "_diffusers_hook", None) is not None or hasattr(m, "_hf_hook")
     ]

@@ -48,9 +48,22 @@ def test_defaults_are_diffusers_call_defaults():
     params = GenerationParameters()
     for name, value in params.pipeline_kwargs().items():
         assert name in signature, name
-        if signature[name].default is not None:
-            assert value == signature[name].default, name
-    assert params.num_frames == params.decode_chunk_size == 25  # diffusers' None means num_frames for both
+        assert value == signature[name].default, name  # None for num_frames (the UNet's) and decode_chunk_size (all)
+    assert params.num_frames is None and params.decode_chunk_size is None
+
+
+def test_the_checkpoint_fills_the_frames_and_the_plan_fills_the_decode_chunk():
+    params = GenerationParameters()
+    assert params.for_checkpoint("svd").num_frames == 14 and params.for_checkpoint("svd-xt").num_frames == 25
+    assert replace(params, num_frames=7).for_checkpoint("svd").num_frames == 7  # a value given is kept
+    filled = params.for_checkpoint("svd-xt")
+    assert filled.with_plan_chunk(2).decode_chunk_size == 2  # the plan's, when none was asked for
+    assert replace(filled, decode_chunk_size=8).with_plan_chunk(2).decode_chunk_size == 8  # the caller's wins
+    assert (
+        filled.with_plan_chunk(25).decode_chunk_size == 25
+        and replace(filled, num_frames=3).with_plan_chunk(8).decode_chunk_size == 3
+    )  # never more than the frames: the same decode
+    assert params.validate() == [] and filled.with_plan_chunk(2).validate("svd-xt") == []
 
 
 def test_unknown_preset_and_checkpoint_name_the_known_ones():
@@ -455,20 +468,18 @@ def test_the_knobs_are_the_fields_a_run_may_set_and_a_batch_may_sweep():
     assert batch.SWEEPABLE == P.KNOBS
 
 
-def test_every_knob_has_one_option_in_generate_and_batch():
+def test_every_knob_has_one_option_in_generate_and_batch_with_its_default():
     import typer
 
     from svd_learn import cli
 
+    renamed = {"frames": "num_frames", "steps": "num_inference_steps"}
+    renamed.update(min_guidance="min_guidance_scale", max_guidance="max_guidance_scale")
+    defaults = GenerationParameters().to_dict()
     for command in ("generate", "batch"):
-        options = [p.name for p in typer.main.get_command(cli.app).commands[command].params]
-        assert sorted(cli.knobs_from(dict.fromkeys(options, 1))) == sorted(P.KNOBS), command
-
-
-def test_overrides_keep_the_preset_for_none_and_refuse_unknown_names():
-    assert P.check_overrides({"num_frames": 14, "seed": None}) == {"num_frames": 14}
-    with pytest.raises(P.ParameterError, match="'num_frame': not a generation parameter. Parameters: num_frames"):
-        P.check_overrides({"num_frame": 14})
+        options = {p.name: p.default for p in typer.main.get_command(cli.app).commands[command].params}
+        knobs = {renamed.get(name, name): default for name, default in options.items()}
+        assert {name: knobs[name] for name in P.KNOBS} == {name: defaults[name] for name in P.KNOBS}, command
 
 
 def test_sweeps_and_the_inspector_seed_a_cpu_generator_as_the_capstone_does():

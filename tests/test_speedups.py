@@ -96,13 +96,22 @@ def test_the_dry_run_runs_every_job_end_to_end(tmp_path):
         "docs-recipe",
         "compile-first-call",
         "compile",
+        "compile-regional-first-call",
+        "compile-regional",
         "seed-recipe",
         "seed-recipe-attention-slicing",
     }
     assert expected <= set(jobs), set(jobs) ^ expected
     assert not [row for row in results["jobs"] if "error" in row]
     assert jobs["plain_again"]["unchanged"] and jobs["compile"]["unchanged"]  # on a CPU these are the same numbers
+    assert jobs["compile-regional"]["unchanged"] and jobs["compile-regional"]["mode"] == "regional"
     assert jobs["decode-25"]["mean_abs_diff_vs_all_at_once"] == 0
     summary = results["summary"]
-    assert summary["chosen_exact"]["candidate"] in ("plain", "channels_last", "cudnn_benchmark", "compile")
+    assert summary["chosen_exact"]["candidate"] in (
+        "plain",
+        "channels_last",
+        "cudnn_benchmark",
+        "compile",
+        "compile-regional",
+    )
     assert "break_even_videos" in summary["compile"] and summary["candidates"]["docs-recipe"]["speedup_vs_plain"] > 0

@@ -1,5 +1,7 @@
-"""The T4 time estimate and the T4 emulation used by the Colab rehearsal (svd_learn/t4.py)."""
+"""The T4 time estimate (svd_learn/t4.py) and the T4 emulation used by the Colab rehearsal
+(benchmarks/colab_t4/t4_emulation.py)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -12,6 +14,17 @@ from svd_learn import t4
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
+
+
+def load_emulation():
+    """benchmarks/colab_t4/t4_emulation.py, which the rehearsal imports from its PYTHONPATH."""
+    spec = importlib.util.spec_from_file_location("t4_emulation", ROOT / "benchmarks" / "colab_t4" / "t4_emulation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+t4_emulation = load_emulation()
 
 
 def test_estimate_is_flops_at_the_calibrated_rates():
@@ -94,7 +107,7 @@ def fake_cuda(total_gib=140.0, reserved_gib=2.0):
 
 def test_the_patched_cuda_module_reports_a_t4():
     cuda = fake_cuda()
-    t4.patch_cuda(cuda)
+    t4_emulation.patch_cuda(cuda)
     properties = cuda.get_device_properties(0)
     assert (properties.name, properties.major, properties.minor) == ("Tesla T4", 7, 5)
     assert properties.total_memory == int(14.74 * GIB)
@@ -106,7 +119,7 @@ def test_the_patched_cuda_module_reports_a_t4():
 
 def test_the_memory_cap_waits_for_cuda_to_start_and_fractions_mean_a_t4():
     cuda = fake_cuda()
-    t4.patch_cuda(cuda)
+    t4_emulation.patch_cuda(cuda)
     assert cuda.fractions == [] and len(cuda.queued) == 1  # nothing capped at import: only queued
     cuda.queued[0]()  # CUDA starts
     assert cuda.fractions == [pytest.approx(14.74 / 140)]
@@ -167,14 +180,16 @@ def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
     class TemporalDecoder:
         conv_in = types.SimpleNamespace(out_channels=512)
 
-    monkeypatch.setattr(t4, "_WORK", {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0})
-    t4._count_full_size_work(UNetSpatioTemporalConditionModel(1280), (torch.empty(2, 25, 8, 72, 128, device="meta"),))
-    t4._count_full_size_work(
+    monkeypatch.setattr(t4_emulation, "_WORK", {"full_size_unet_steps": 0, "estimated_t4_seconds": 0.0})
+    t4_emulation._count_full_size_work(
+        UNetSpatioTemporalConditionModel(1280), (torch.empty(2, 25, 8, 72, 128, device="meta"),)
+    )
+    t4_emulation._count_full_size_work(
         UNetSpatioTemporalConditionModel(64), (torch.empty(2, 25, 8, 9, 16, device="meta"),)
     )  # tiny
-    t4._count_full_size_work(TemporalDecoder(), (torch.empty(8, 4, 72, 128, device="meta"),))
-    assert t4._WORK["full_size_unet_steps"] == 1
-    assert t4._WORK["estimated_t4_seconds"] == pytest.approx(
+    t4_emulation._count_full_size_work(TemporalDecoder(), (torch.empty(8, 4, 72, 128, device="meta"),))
+    assert t4_emulation._WORK["full_size_unet_steps"] == 1
+    assert t4_emulation._WORK["estimated_t4_seconds"] == pytest.approx(
         t4.estimate_seconds(1, 25, 0) + t4.estimate_seconds(0, 8, 8)
     )
 
@@ -235,16 +250,16 @@ def test_the_command_line_was_rehearsed_as_a_learner_runs_it(run):
 
 
 def test_the_process_peak_survives_the_resets_of_code_under_test():
-    """generate and measure_run reset the peak statistics per phase: the rehearsal's peak is the process's."""
+    """measure.measure_call resets the peak statistics per phase: the rehearsal's peak is the process's."""
     cuda = types.SimpleNamespace(peak=0, is_initialized=lambda: True)
     cuda.max_memory_reserved = lambda device=None: cuda.peak
     cuda.reset_peak_memory_stats = lambda device=None: setattr(cuda, "peak", 0)
-    t4._PEAK_BEFORE_RESETS["reserved"] = 0
-    t4._keep_peak_across_resets(cuda)
+    t4_emulation._PEAK_BEFORE_RESETS["reserved"] = 0
+    t4_emulation._keep_peak_across_resets(cuda)
     cuda.peak = 12 * GIB  # denoising
     cuda.reset_peak_memory_stats()  # the code under test starts measuring its decode
     cuda.peak = 7 * GIB
-    assert cuda.max_memory_reserved() == 7 * GIB and t4._PEAK_BEFORE_RESETS["reserved"] == 12 * GIB
+    assert cuda.max_memory_reserved() == 7 * GIB and t4_emulation._PEAK_BEFORE_RESETS["reserved"] == 12 * GIB
 
 
 # ---------------------------------------------------------------------------------------------------- per plan

@@ -1,6 +1,6 @@
 """Put this folder on PYTHONPATH and set SVD_LEARN_EMULATE_T4=1: every Python process then sees a Colab T4
-(svd_learn.t4.install_emulation) from the moment it imports torch. Processes that never import torch
-(pip, the lab's throwaway environments) are left alone. Used by benchmarks/rehearse_colab.py."""
+(t4_emulation.install_emulation, beside this file) from the moment it imports torch. Processes that never
+import torch (pip, the lab's throwaway environments) are left alone. Used by benchmarks/rehearse_colab.py."""
 
 import importlib.abc
 import importlib.util
@@ -20,7 +20,7 @@ class _EmulateT4AfterTorchImport(importlib.abc.MetaPathFinder):
 
         def load_torch_then_emulate(module):
             load_torch(module)
-            from svd_learn.t4 import install_emulation
+            from t4_emulation import install_emulation  # this folder is on PYTHONPATH
 
             install_emulation()
 

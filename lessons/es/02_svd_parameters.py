@@ -154,7 +154,7 @@ print(f"{'preset':28}{'frames':>7}{'steps':>6}{'fps':>5}{'motion':>7}{'noise':>6
 for name in parameters.PRESETS:
     p = parameters.preset(name)
     print(f"{name:28}{p.num_frames:>7}{p.num_inference_steps:>6}{p.fps:>5}{p.motion_bucket_id:>7}{p.noise_aug_strength:>6}"
-          f"{p.min_guidance_scale:>5}-{p.max_guidance_scale:<4}{p.decode_chunk_size:>7}")
+          f"{p.min_guidance_scale:>5}-{p.max_guidance_scale:<4}{p.decode_chunk_size or 'all':>7}")  # None: all at once
     assert p.validate(parameters.preset_checkpoint(name)) == []
 assert [parameters.preset(n).num_frames for n in ("svd", "svd-xt", "svd-xt-1-1")] == [14, 25, 25]
 

@@ -303,8 +303,11 @@ assert len(first) == 4
 # %%
 interrupted = good[0]
 interrupted.report(out_dir).unlink()
-again = batch.run_batch(images_dir, out_dir, sweep=sweep, source=source.name, num_frames=4, num_inference_steps=1,
-                        say=lambda message: None)
+from svd_learn.parameters import GenerationParameters
+from svd_learn.run import RunSpec
+
+again = batch.run_batch(images_dir, out_dir, GenerationParameters(num_frames=4, num_inference_steps=1),
+                        RunSpec(source=source.name), sweep=sweep, say=lambda message: None)
 print(f"done: {[e['name'] for e in again.done]}\nskipped: {len(again.skipped)}\nfailed: {len(again.failed)}")
 assert [e["name"] for e in again.done] == [interrupted.name]
 assert len(again.skipped) == len(good) - 1 and len(again.failed) == 2
@@ -314,8 +317,8 @@ assert len(again.skipped) == len(good) - 1 and len(again.failed) == 2
 # reemplaza sin avisar. El trabajo falla con un mensaje que dice qué cambió, y `--force` lo vuelve a hacer.
 
 # %%
-changed = batch.run_batch(images_dir, out_dir, sweep=sweep, source=source.name, num_frames=4, num_inference_steps=2,
-                          say=lambda message: None)
+changed = batch.run_batch(images_dir, out_dir, GenerationParameters(num_frames=4, num_inference_steps=2),
+                          RunSpec(source=source.name), sweep=sweep, say=lambda message: None)
 refused = [entry for entry in changed.failed if not entry["name"].startswith("broken")]
 print(refused[0]["error"].replace(str(out_dir), "videos"))
 assert len(refused) == len(good) and not changed.done

@@ -1,0 +1,49 @@
+"""The three Stable Video Diffusion checkpoints (data/checkpoints.toml) and the course's data folder.
+
+Kept apart from models.py, which imports torch and diffusers (seconds), so that what only needs the table
+(checking parameters, planning memory, the command line) can answer before those are imported.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+DATA = resources.files("svd_learn") / "data"
+DEFAULT_CHECKPOINT = "svd-xt"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One SVD checkpoint on the Hub, as its model card describes it."""
+
+    name: str
+    repo_id: str
+    num_frames: int
+    height: int
+    width: int
+    gated: bool
+    note: str
+
+
+def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int]]:
+    table = tomllib.loads((DATA / "checkpoints.toml").read_text())
+    tiny = table.pop("tiny")
+    return {name: Checkpoint(name=name, **spec) for name, spec in table.items()}, (tiny["height"], tiny["width"])
+
+
+CHECKPOINTS, TINY_SIZE = _read_checkpoints()
+
+
+def get_checkpoint(name: str) -> Checkpoint:
+    """The checkpoint called `name` (svd, svd-xt, svd-xt-1-1), or a clear error listing the names."""
+    try:
+        return CHECKPOINTS[name]
+    except KeyError:
+        raise ValueError(f"Unknown checkpoint {name!r}. Known checkpoints: {', '.join(CHECKPOINTS)}.") from None
+
+
+def checkpoint_for_repo(repo_id: str) -> Checkpoint | None:
+    """The checkpoint whose Hub repo is `repo_id`, or None for any other repo or folder."""
+    return next((c for c in CHECKPOINTS.values() if c.repo_id == repo_id), None)
