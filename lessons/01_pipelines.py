@@ -357,14 +357,14 @@ assert twin.unet is pipe.unet
 # measures why it fits. The cell prints it, and how long the two calls below take on a T4:
 
 # %%
-from svd_learn import t4
+from svd_learn import planner, plans, t4
 
-recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
+recipe = planner.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
 print(f"the T4 recipe: {recipe.name} ({recipe.description})")
 print(t4.describe_estimate(unet_steps=3 + 2, decoded_frames=2 * 25))
 
 # %% [markdown]
-# `memory.apply_plan` places the pipeline as the recipe says. On a CPU there is nothing to plan: everything
+# `plans.apply_plan` places the pipeline as the recipe says. On a CPU there is nothing to plan: everything
 # runs there. The call passes the recipe's `decode_chunk_size`.
 
 # %%
@@ -374,7 +374,7 @@ checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
 image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
 device = "cuda" if torch.cuda.is_available() else "cpu"
-memory.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
+plans.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
 result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=recipe.decode_chunk_size,
               generator=torch.Generator(device).manual_seed(0))
 frames = result.frames

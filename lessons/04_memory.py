@@ -297,7 +297,7 @@ assert pipe.model_cpu_offload_seq.split("->") == ["image_encoder", "unet", "vae"
 # encodes your image), so it stays on the GPU beside the UNet during the denoising steps.
 #
 # The hooks themselves sit in private attributes of the pipeline, so we do not read them. We watch the
-# result instead. `memory.measure_run` adds a forward hook (plain PyTorch) to each network and records
+# result instead. `measure.measure_call` adds a forward hook (plain PyTorch) to each network and records
 # where every network sits when one of them runs. Here is what it recorded on a GPU for four setups (the
 # same hooks run live in section 5). `meta` means sequential offload parked the weights on the CPU and
 # streams them in layer by layer.
@@ -686,7 +686,7 @@ assert group["host_rss_gib"] > model_offload["host_rss_gib"]
 # %% [markdown]
 # ## 4. The planner: the fastest plan predicted to fit
 #
-# `memory.choose_plan` reads these measurements (package data, with the machine and versions) and picks, for
+# `planner.choose_plan` reads these measurements (package data, with the machine and versions) and picks, for
 # a GPU and host RAM, the fastest plan whose predicted peak fits, keeping 0.74 GiB free for the CUDA context
 # (so 14.0 GiB on a T4). For other sizes it scales the activations: denoising with frames x pixels,
 # decoding with the decode chunk x pixels.
@@ -702,7 +702,7 @@ assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= mem
 
 # %% [markdown]
 # A plan that another plan beats on GPU memory, host RAM and time at once is never tried, not even as a
-# fallback: `memory.fallback_order()` leaves it out.
+# fallback: `planner.fallback_order()` leaves it out.
 
 # %%
 for name in plans.PLANS:
@@ -814,7 +814,7 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # If new measurements change the planner's mind, the cell fails, and the block must change with it.
 
 # %%
-t4_plan = memory.choose_plan(memory.T4_GIB, 12.7).plan
+t4_plan = planner.choose_plan(memory.T4_GIB, 12.7).plan
 print(f"the planner's T4 choice: {t4_plan.name} ({t4_plan.description})")
 assert t4_plan.placement == "gpu" and not t4_plan.forward_chunking  # the block's pipe.to("cuda"), nothing chunked
 assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
@@ -822,13 +822,13 @@ assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
 # %% [markdown]
 # **On a smaller GPU, ask the planner.** `svd-learn plan` prints its choice for any GPU, with the predicted peak
 # and the time measured on the calibration GPU. Here is its answer for an 8 GiB card with Colab's 12.7 GiB of
-# RAM (`memory.plan_command` prints what `svd-learn plan --vram 8 --host-ram 12.7` prints). Then the docs'
+# RAM (`planner.plan_command` prints what `svd-learn plan --vram 8 --host-ram 12.7` prints). Then the docs'
 # recipe of section 3, which peaked above 8 GiB:
 
 # %%
-exit_code = memory.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
+exit_code = planner.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
 print(f"the docs' recipe ({docs['plan']}) peaked at {docs['peak_reserved_gib']:.2f} GiB reserved on the capped H100")
-small = memory.choose_plan(8, 12.7)
+small = planner.choose_plan(8, 12.7)
 assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.predicted_peak_gib
 
 # %% [markdown]
@@ -837,7 +837,7 @@ assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.p
 # ## Things to try
 # - `svd-learn plan --vram 8 --host-ram 12.7`, then `--frames 14`: what changes, and why?
 # - In section 2.5, set `decode_chunk_size=None` and count the decoder calls.
-# - On a GPU: measure `memory.apply_plan(load(), "docs-recipe", "cuda")` under `memory.emulate_t4()` and
+# - On a GPU: measure `plans.apply_plan(load(), "docs-recipe", "cuda")` under `memory.emulate_t4()` and
 #   compare with section 3.
 # - Run `benchmarks/run_plans.py --jobs smoke` on a big GPU (see benchmarks/README.md).
 
@@ -852,7 +852,7 @@ assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.p
 # - On a T4: the planner's choice (section 4), with expandable segments on. Capped like a T4, it ran 1.25x
 #   faster than the docs' low-memory recipe (section 3).
 # - A small `decode_chunk_size` changes the pixels: each chunk is decoded without the other frames.
-# - `memory.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.
+# - `planner.choose_plan` / `svd-learn plan` pick the fastest plan that fits and say why.
 
 # %% [markdown]
 # ## Read next

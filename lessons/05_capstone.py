@@ -103,9 +103,9 @@ print("photo:", photo_path.name)
 # (an estimate; the download comes on top):
 
 # %%
-from svd_learn import t4
+from svd_learn import planner, t4
 
-t4_recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan
+t4_recipe = planner.choose_plan(memory.T4_GIB, 12.7).plan
 print(f"the planner's T4 choice: {t4_recipe.name} ({t4_recipe.description})")
 assert t4_recipe.placement == "gpu" and not t4_recipe.forward_chunking and t4_recipe.decode_chunk_size == 2  # the lines below
 print("one video of 25 steps:", t4.describe_estimate(unet_steps=25))
@@ -352,7 +352,7 @@ assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == 
 #
 # ## 5. The memory plan: the fastest that fits this GPU
 #
-# Lesson 4 measured every plan on a real GPU under a T4's budget; `memory.choose_plan` picks the fastest
+# Lesson 4 measured every plan on a real GPU under a T4's budget; `planner.choose_plan` picks the fastest
 # plan predicted to fit, and says why. Here is what it chose for this machine, and what it would choose on
 # a free Colab T4 (14.74 GiB) and on an 8 GiB card:
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -373,14 +375,14 @@ assert twin.unet is pipe.unet
 # de abajo:
 
 # %%
-from svd_learn import t4
+from svd_learn import planner, plans, t4
 
-recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
+recipe = planner.choose_plan(memory.T4_GIB, 12.7).plan  # the planner's choice for a free Colab T4
 print(f"the T4 recipe: {recipe.name} ({recipe.description})")
 print(t4.describe_estimate(unet_steps=3 + 2, decoded_frames=2 * 25))
 
 # %% [markdown]
-# `memory.apply_plan` coloca el pipeline como dice la receta. En una CPU no hay nada que planificar: todo se
+# `plans.apply_plan` coloca el pipeline como dice la receta. En una CPU no hay nada que planificar: todo se
 # ejecuta ahí. La llamada usa el `decode_chunk_size` de la receta.
 
 # %%
@@ -390,7 +392,7 @@ checkpoint = models.get_checkpoint("svd-xt")
 height, width = models.TINY_SIZE if source.name == "tiny" else (checkpoint.height, checkpoint.width)
 image = Image.open(models.SAMPLE_IMAGE).convert("RGB").resize((width, height))
 device = "cuda" if torch.cuda.is_available() else "cpu"
-memory.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
+plans.apply_plan(pipe, recipe, device)  # lesson 4, section 5: the diffusers calls behind each plan
 result = pipe(image, height=height, width=width, num_inference_steps=3, decode_chunk_size=recipe.decode_chunk_size,
               generator=torch.Generator(device).manual_seed(0))
 frames = result.frames

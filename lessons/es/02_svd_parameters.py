@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -261,14 +263,14 @@ assert kept < 1 / 3 and cropped.getpixel((512, 0))[2] > 200 and cropped.getpixel
 # %%
 import torch
 
-from svd_learn import t4
+from svd_learn import planner, plans, t4
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 dtype = torch.float16 if device == "cuda" else torch.float32  # fp16 on a GPU; a CPU computes in fp32
 pipe = StableVideoDiffusionPipeline.from_pretrained(models.pipeline_location(source.name, "svd-xt"),
                                                     torch_dtype=dtype, variant="fp16")
-recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan  # the course's T4 recipe (lesson 4)
-memory.apply_plan(pipe, recipe, device)
+recipe = planner.choose_plan(memory.T4_GIB, 12.7).plan  # the course's T4 recipe (lesson 4)
+plans.apply_plan(pipe, recipe, device)
 pipe.set_progress_bar_config(disable=True)
 params = replace(params, decode_chunk_size=recipe.decode_chunk_size)
 print(f"placed as the T4 recipe says: {recipe.name} ({recipe.description})")

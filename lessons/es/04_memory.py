@@ -302,7 +302,7 @@ assert pipe.model_cpu_offload_seq.split("->") == ["image_encoder", "unet", "vae"
 # (codifica tu imagen). Por eso se queda en la GPU junto a la UNet durante los pasos de eliminación de ruido.
 #
 # Los hooks en sí están en atributos privados del pipeline, así que no los leemos. En su lugar, miramos el
-# resultado. `memory.measure_run` añade un forward hook (de PyTorch, sin más) a cada red. Registra dónde está
+# resultado. `measure.measure_call` añade un forward hook (de PyTorch, sin más) a cada red. Registra dónde está
 # cada red cuando se ejecuta una de ellas. Esto es lo que registró en una GPU para cuatro configuraciones (los
 # mismos hooks se ejecutan en vivo en la sección 5). `meta` significa que el offload secuencial dejó los pesos
 # aparcados en la CPU y los va trayendo capa por capa.
@@ -707,7 +707,7 @@ assert group["host_rss_gib"] > model_offload["host_rss_gib"]
 # %% [markdown]
 # ## 4. El planificador: el plan más rápido que, según la predicción, cabe
 #
-# `memory.choose_plan` lee estas mediciones (datos del paquete, con la máquina y las versiones). Para una GPU
+# `planner.choose_plan` lee estas mediciones (datos del paquete, con la máquina y las versiones). Para una GPU
 # y una RAM dadas, elige el plan más rápido cuyo pico previsto cabe. Deja libres 0.74 GiB para el contexto de
 # CUDA (es decir, 14.0 GiB en una T4). Para otros tamaños escala las activaciones: el denoising, con
 # fotogramas x píxeles; la decodificación, con el chunk de decodificación x píxeles.
@@ -723,7 +723,7 @@ assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= mem
 
 # %% [markdown]
 # Un plan al que otro plan supera a la vez en memoria de GPU, RAM del host y tiempo nunca se prueba, ni siquiera
-# como alternativa de respaldo: `memory.fallback_order()` lo deja fuera.
+# como alternativa de respaldo: `planner.fallback_order()` lo deja fuera.
 
 # %%
 for name in plans.PLANS:
@@ -840,7 +840,7 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # cambiar con él.
 
 # %%
-t4_plan = memory.choose_plan(memory.T4_GIB, 12.7).plan
+t4_plan = planner.choose_plan(memory.T4_GIB, 12.7).plan
 print(f"the planner's T4 choice: {t4_plan.name} ({t4_plan.description})")
 assert t4_plan.placement == "gpu" and not t4_plan.forward_chunking  # the block's pipe.to("cuda"), nothing chunked
 assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
@@ -848,14 +848,14 @@ assert t4_plan.decode_chunk_size == 2  # the block's decode_chunk_size=2
 # %% [markdown]
 # **En una GPU más pequeña, pregunta al planificador.** `svd-learn plan` imprime su elección para cualquier GPU,
 # con el pico previsto y el tiempo medido en la GPU de calibración. Aquí está su respuesta para una tarjeta de
-# 8 GiB con los 12.7 GiB de RAM de Colab (`memory.plan_command` imprime lo mismo que
+# 8 GiB con los 12.7 GiB de RAM de Colab (`planner.plan_command` imprime lo mismo que
 # `svd-learn plan --vram 8 --host-ram 12.7`). Después, la receta de la documentación de la sección 3, cuyo pico
 # pasó de 8 GiB:
 
 # %%
-exit_code = memory.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
+exit_code = planner.plan_command(8, 12.7, "svd-xt", None, 576, 1024)
 print(f"the docs' recipe ({docs['plan']}) peaked at {docs['peak_reserved_gib']:.2f} GiB reserved on the capped H100")
-small = memory.choose_plan(8, 12.7)
+small = planner.choose_plan(8, 12.7)
 assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.predicted_peak_gib
 
 # %% [markdown]
@@ -865,7 +865,7 @@ assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.p
 # ## Cosas para probar
 # - `svd-learn plan --vram 8 --host-ram 12.7`, y luego `--frames 14`: ¿qué cambia y por qué?
 # - En la sección 2.5, pon `decode_chunk_size=None` y cuenta las llamadas al decodificador.
-# - En una GPU: mide `memory.apply_plan(load(), "docs-recipe", "cuda")` con `memory.emulate_t4()` y compara
+# - En una GPU: mide `plans.apply_plan(load(), "docs-recipe", "cuda")` con `memory.emulate_t4()` y compara
 #   con la sección 3.
 # - Ejecuta `benchmarks/run_plans.py --jobs smoke` en una GPU grande (mira benchmarks/README.md).
 
@@ -881,7 +881,7 @@ assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.p
 # - En una T4: la elección del planificador (sección 4), con expandable segments activado. Limitada como una T4,
 #   fue 1.25x más rápida que la receta de poca memoria de la documentación (sección 3).
 # - Un `decode_chunk_size` pequeño cambia los píxeles: cada chunk se decodifica sin los demás fotogramas.
-# - `memory.choose_plan` / `svd-learn plan` eligen el plan más rápido que cabe y dicen por qué.
+# - `planner.choose_plan` / `svd-learn plan` eligen el plan más rápido que cabe y dicen por qué.
 
 # %% [markdown]
 # ## Para seguir leyendo

@@ -107,9 +107,9 @@ print("photo:", photo_path.name)
 # tarda el video en una T4 (una estimación; la descarga va aparte):
 
 # %%
-from svd_learn import t4
+from svd_learn import planner, t4
 
-t4_recipe = memory.choose_plan(memory.T4_GIB, 12.7).plan
+t4_recipe = planner.choose_plan(memory.T4_GIB, 12.7).plan
 print(f"the planner's T4 choice: {t4_recipe.name} ({t4_recipe.description})")
 assert t4_recipe.placement == "gpu" and not t4_recipe.forward_chunking and t4_recipe.decode_chunk_size == 2  # the lines below
 print("one video of 25 steps:", t4.describe_estimate(unet_steps=25))
@@ -365,7 +365,7 @@ assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == 
 #
 # ## 5. El plan de memoria: el más rápido que cabe en esta GPU
 #
-# La lección 4 midió cada plan en una GPU real, con el límite de memoria de una T4. `memory.choose_plan` elige
+# La lección 4 midió cada plan en una GPU real, con el límite de memoria de una T4. `planner.choose_plan` elige
 # el plan más rápido que, según su predicción, cabe. Y explica por qué. Esto es lo que eligió para esta
 # máquina. También lo que elegiría en una T4 gratis de Colab (14.74 GiB) y en una tarjeta de 8 GiB:
 
