@@ -11,7 +11,8 @@
     3. open a `Session`: the weights built or loaded (fp16 variant, safetensors), the plan applied, the UNet
        compiled if asked. Without Hub access, when the user named neither a model nor a source: tiny weights;
     4. make the video: denoise and decode (measure.measure_call; on CUDA out-of-memory: free everything, take the
-       next lower plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report;
+       next lower plan, say so, record it), then write the mp4, a GIF if asked and the run report, all
+       written and read back before they replace the old files together;
     5. return the report.
 
 A `Session` is steps 3 and 4 for many videos: `svd-learn batch` opens one per process, an app keeps one while the
@@ -32,14 +33,13 @@ from pathlib import Path
 
 import torch
 
-from svd_learn import measure, memory, models, parameters, planner, plans, t4
+from svd_learn import measure, memory, models, parameters, planner, plans, t4, video
 from svd_learn.environment import SOURCE_VARIABLE, Environment, cpu_threads, probe
 from svd_learn.errors import UserError
 from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
 from svd_learn.quiet import quiet_libraries
 from svd_learn.run import Outputs, RunReport, RunSpec
-from svd_learn.video import write_gif, write_mp4
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 # How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
@@ -324,7 +324,7 @@ class Session:
         should_stop: Callable[[], bool] | None = None,
     ) -> RunReport:
         """One video: denoise and decode (on CUDA out-of-memory: free, take the next lower plan, say so, record
-        it), write the mp4 (and a GIF) atomically, then the run report (saved beside it); return the report.
+        it), write the mp4, a GIF if asked and the run report, replacing the old files together; return the report.
 
         `on_step(step, total)` runs after each denoising step (diffusers' own bar is then off); `should_stop()` is
         asked at each step, and True ends the call there (measure.StopRequested): nothing is decoded or written.
@@ -332,18 +332,21 @@ class Session:
         started = time.perf_counter()
         with self.limits():
             call, params, fallbacks = self.call(request, on_step, should_stop)
-            frames = call.frames[0]  # the first (only) video
-            self.progress(f"writing {request.outputs.video} ...")
-            written = time.perf_counter()
-            write_mp4(frames, request.outputs.video, fps=params.fps, force=request.outputs.replace)
-            if request.outputs.gif:
-                write_gif(frames, request.outputs.gif, fps=params.fps, force=request.outputs.replace)
-        load_s, self.unreported_load_s = self.unreported_load_s, 0.0
-        finished = time.perf_counter()
-        timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
-        timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
-        run = self.report(request, params, call.measurement, frames, fallbacks, timings)
-        run.save(request.outputs.report, force=request.outputs.replace)
+        frames, outputs = call.frames[0], request.outputs  # the first (only) video
+        self.progress(f"writing {outputs.video} ...")
+        written = time.perf_counter()
+        # The three files replace the old ones together, once all are written and read back: never a new video
+        # beside an old report, nor a report of a video that failed to land.
+        with video.replaced_together(force=outputs.replace) as files:
+            file_bytes = video.save_mp4(files, frames, outputs.video, params.fps).stat().st_size
+            if outputs.gif:
+                video.save_gif(files, frames, outputs.gif, params.fps)
+            load_s, self.unreported_load_s = self.unreported_load_s, 0.0
+            finished = time.perf_counter()
+            timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
+            timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
+            run = self.report(request, params, call.measurement, frames, fallbacks, timings, file_bytes)
+            video.save_json(files, run.to_dict(), outputs.report)
         return run
 
     def call(self, request: VideoRequest, on_step, should_stop):
@@ -442,7 +445,7 @@ class Session:
     # ------------------------------------------------------------------------------------------------
     # The report
 
-    def report(self, request: VideoRequest, params, measured: measure.Measurement, frames, fallbacks, timings):
+    def report(self, request: VideoRequest, params, measured: measure.Measurement, frames, fallbacks, timings, file_bytes):
         """The run report, in one piece: the spec, the weights, the parameters as used, the plan, the measurements."""
         choice, machine = self.choice, self.machine
         return RunReport(
@@ -466,7 +469,7 @@ class Session:
             width=frames[0].width // 2 * 2,  # as written: even sizes
             height=frames[0].height // 2 * 2,
             fps=params.fps,
-            file_bytes=request.outputs.video.stat().st_size,
+            file_bytes=file_bytes,
             gif=str(request.outputs.gif) if request.outputs.gif else None,
             fallbacks=fallbacks,
             peak_allocated_gib=_rounded(measured.peak_allocated_gib),

@@ -7,10 +7,13 @@ Every file is written beside its target under a temporary name, checked, and onl
 (`os.replace` is atomic on one file system): a failed or interrupted write leaves the old file, byte for byte,
 or nothing at the target, never half a video, and no temporary. Checked means: the encoder's exit status
 (ffmpeg finishing an mp4 on a full disk prints an error but its caller must look), and the new file read back,
-its frames counted (a JSON file's text compared). A full disk is met in four places, each with one line that
-says what failed and how much space is free: before generating (`check_output`: a disk already full); before
-writing, when even the smallest file the frames can make would not fit; while writing; when the file read
-back is not complete. An existing target is replaced only when the caller says so.
+its frames counted (a JSON file's text compared). Files that belong together (a video, its GIF and its report)
+are replaced together (`replaced_together`): all written and checked first, then renamed one after another, and
+if a rename fails the ones already renamed get their old files back, so a report never sits beside a video it
+does not describe. A full disk is met in four places, each with one line that says what failed and how much
+space is free: before generating (`check_output`: a disk already full); before writing, when even the smallest
+file the frames can make would not fit; while writing; when the file read back is not complete. An existing
+target is replaced only when the caller says so.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,21 +52,44 @@ class OutputError(UserError, ValueError):
 def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
     """Refuse early (before minutes of generation) an output that exists or cannot be written (a full disk too).
 
-    Nothing is created: a missing folder is made when the file is written (`atomic_path`), so a run that
+    Nothing is created: a missing folder is made when the file is written (`replaced_together`), so a run that
     fails leaves no new folder behind. `force` allows replacing an existing file, never a folder.
     """
+    named_a_folder = str(path).endswith(("/", os.sep))  # "clips/" names a folder, even one that does not exist yet
     path = Path(path).expanduser()
+    if named_a_folder or path.is_dir():
+        raise OutputError(
+            f"{path} is a folder; give a file name ending with {suffix}, such as {path / 'video'}{suffix}."
+        )
     if path.suffix.lower() != suffix:
         raise OutputError(f"{path} must end with {suffix}.")
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name ending with {suffix}.")
     if path.exists() and not force:
         raise OutputError(f"{path} exists; pass --force to replace it (the old file is untouched).")
     existing = nearest_folder(path)
     if not existing.is_dir():
         raise OutputError(f"Cannot create the folder {path.parent}: {existing} is a file, not a folder.")
+    check_writable(existing, path)
+    return path
+
+
+def check_output_folder(folder: str | Path) -> Path:
+    """Refuse early a folder of outputs (`svd-learn batch -o`) that cannot be made or written to: a file, a file
+    above it, a folder this process may not write to, a full disk. Nothing is created."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder: give a folder for the outputs (it is made if missing).")
+    existing = folder if folder.is_dir() else nearest_folder(folder / "video.mp4")
+    if not existing.is_dir():
+        raise OutputError(f"Cannot create the folder {folder}: {existing} is a file, not a folder.")
+    check_writable(existing, folder)
+    return folder
+
+
+def check_writable(existing: Path, target: Path) -> None:
+    """Refuse `target` if nothing can be written in `existing`, the nearest folder of it that exists: creating a
+    file there fails, or its disk is full."""
     try:  # the only reliable test (as root, os.access says yes to everything): create a file there
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=f".{path.name}.", suffix=".check"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=f".{target.name}.", suffix=".check"):
             pass
     except OSError as error:
         raise OutputError(
@@ -71,10 +99,9 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
     free = free_bytes(existing)
     if free is not None and free < FULL_BELOW:  # said now, not after minutes of generation
         raise OutputError(
-            f"Cannot write {path}: the disk is full ({readable_size(free)} free in {existing}). "
+            f"Cannot write {target}: the disk is full ({readable_size(free)} free in {existing}). "
             "Free some space or choose another folder for the output."
         )
-    return path
 
 
 def nearest_folder(path: Path) -> Path:
@@ -107,61 +134,147 @@ def readable_size(count: int | None) -> str:
     return f"{count} bytes"
 
 
-def write_failed(path: Path, cause: str) -> OutputError:
-    """One line: what failed, the free space where it was written, and what is at the target now."""
+def write_failed(path: Path, cause: str, targets: list[Path] | None = None) -> OutputError:
+    """One line: what failed, the free space where it was written, and what is at the targets now (`targets`:
+    every file replaced together with `path`; the old ones are untouched)."""
     folder = nearest_folder(path)
-    kept = "the old file is untouched" if path.exists() else "nothing was written"
+    kept = [target for target in targets or [path] if target.exists()]
+    if not kept:
+        state = "nothing was written"
+    else:
+        state = "the old file is untouched" if len(kept) == 1 else "the old files are untouched"
     return OutputError(
-        f"Could not write {path}: {cause}; {readable_size(free_bytes(folder))} free in {folder}, {kept}. "
+        f"Could not write {path}: {cause}; {readable_size(free_bytes(folder))} free in {folder}, {state}. "
         "Free some space or write elsewhere."
     )
 
 
-def require_space(path: Path, at_least: int, what: str) -> None:
-    """Refuse now, before any writing, a file that cannot fit: `at_least` bytes is a lower bound of its size."""
-    folder = nearest_folder(path)
-    free = free_bytes(folder)
-    if free is not None and free < at_least:
-        raise write_failed(path, f"no room for {what} (at least {readable_size(at_least)})")
-
-
 class IncompleteFile(Exception):
-    """Raised inside `atomic_path` by a writer whose new file is not complete: the encoder failed, or what was
-    read back differs from what was written. The message is the cause, for `write_failed`."""
+    """Raised by a writer whose new file is not complete: the encoder failed, or what was read back differs from
+    what was written. The message is the cause, for `write_failed`."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Replacing files: written beside their targets, checked, then renamed together.
+
+
+class FileGroup:
+    """Files written under temporary names beside their targets, then renamed into place together (see
+    `replaced_together`, which makes one and commits it)."""
+
+    def __init__(self, force: bool):
+        self.force = force
+        self.staged: list[tuple[Path, Path]] = []  # (temporary, target), in the order they were written
+        self.made: set[Path] = set()  # the folders made for them
+
+    @contextmanager
+    def new(self, path: str | Path, at_least: int = 0, what: str = "") -> Iterator[Path]:
+        """Yield a temporary path beside `path` for the block to write and check (raising IncompleteFile if the
+        file is not complete). A file that cannot fit (`at_least` bytes, a lower bound of its size, more than
+        is free) is refused before it is written. Any failure ends the whole group: every temporary deleted,
+        every target as it was, and one OutputError that says what failed and how much space is free. The
+        temporary name keeps the suffix, so writers that choose the format by extension still work."""
+        path = Path(path)
+        free = free_bytes(nearest_folder(path))
+        if free is not None and free < at_least:
+            targets = self.targets(path)
+            self.discard()
+            raise write_failed(path, f"no room for {what} (at least {readable_size(at_least)})", targets)
+        try:
+            self.made.update(missing_folders(path))
+            path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+            os.close(handle)
+            temporary = Path(name)
+            self.staged.append((temporary, path))
+            temporary.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; a video should get the usual ones
+            yield temporary
+            with open(temporary, "rb+") as written:  # on the disk before it replaces anything
+                os.fsync(written.fileno())  # (after a crash, the target holds the old file or the new one)
+        except (OSError, IncompleteFile) as error:
+            targets = self.targets(path)
+            self.discard()  # first, so that the free space said is what the user has
+            cause = str(error) if isinstance(error, IncompleteFile) else f"writing failed ({error.strerror or error})"
+            raise write_failed(path, cause, targets) from None
+
+    def targets(self, *more: Path) -> list[Path]:
+        return list(dict.fromkeys([target for _, target in self.staged] + list(more)))
+
+    def commit(self) -> None:
+        """Rename every temporary to its target, in the order they were written. If one rename fails, the
+        targets already replaced get their old files back (or are removed, where there was none)."""
+        for _, target in self.staged:
+            if target.exists() and not self.force:  # appeared while we worked: still never overwrite without --force
+                raise OutputError(f"{target} appeared while generating; pass --force to replace it.")
+        replaced: list[tuple[Path, Path | None]] = []  # (target, where its old file waits), to put back
+        target = None
+        try:
+            for temporary, target in self.staged:
+                replaced.append((target, set_aside(target)))
+                os.replace(temporary, target)
+        except BaseException as error:  # an interrupt too: all or nothing
+            put_back(replaced)
+            if isinstance(error, OSError):
+                raise write_failed(target, f"replacing it failed ({error.strerror or error})", self.targets()) from None
+            raise
+        for _, old in replaced:
+            if old is not None:
+                old.unlink(missing_ok=True)
+        self.staged, self.made = [], set()  # committed: nothing to clean up
+
+    def discard(self) -> None:
+        """Delete the temporaries, then the folders made for them that are still empty (deepest first)."""
+        for temporary, _ in self.staged:
+            temporary.unlink(missing_ok=True)
+        for folder in sorted(self.made, key=lambda f: len(f.parts), reverse=True):
+            try:
+                folder.rmdir()
+            except OSError:  # never made (mkdir failed below it), or something else was written there meanwhile
+                continue
+        self.staged, self.made = [], set()
 
 
 @contextmanager
-def atomic_path(path: str | Path, *, force: bool):
-    """Yield a temporary path beside `path`; when the block ends without an error, flush it to the disk and
-    rename it to `path`; on any failure delete it (and the folders made for it) and leave `path` as it was.
-
-    The block writes the file and checks it (reads it back, raising IncompleteFile if it is not complete): the
-    rename is the commit. A failing write (no space, a file size limit) becomes one OutputError that says what
-    failed and how much space is free. The temporary name keeps the suffix, so writers that choose the format
-    by extension still work.
-    """
-    path = Path(path)
-    made = missing_folders(path)
-    temporary = None
+def replaced_together(*, force: bool) -> Iterator[FileGroup]:
+    """A FileGroup: write each file in a `group.new(target)` block; when this block ends without an error, every
+    file is renamed into place (`FileGroup.commit`); on any failure or interrupt, nothing is: no temporary, no
+    new folder, every target as it was. `force`: a target that exists may be replaced."""
+    group = FileGroup(force)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
-        os.close(handle)
-        temporary = Path(name)
-        temporary.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; a video should get the usual permissions
-        yield temporary
-        with open(temporary, "rb+") as written:  # on the disk before it replaces anything
-            os.fsync(written.fileno())  # (after a crash, the target holds the old file or the new one)
-        if path.exists() and not force:  # appeared while we worked: still never overwrite without --force
-            raise OutputError(f"{path} appeared while generating; pass --force to replace it.")
-        os.replace(temporary, path)
-        temporary, made = None, []  # committed: nothing to clean up
-    except (OSError, IncompleteFile) as error:
-        clean_up(temporary, made)  # first, so that the free space said is what the user has
-        cause = str(error) if isinstance(error, IncompleteFile) else f"writing failed ({error.strerror or error})"
-        raise write_failed(path, cause) from None
+        yield group
+        group.commit()
     finally:
-        clean_up(temporary, made)
+        group.discard()
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, force: bool) -> Iterator[Path]:
+    """One file replaced on its own: `replaced_together` with one `new(path)`."""
+    with replaced_together(force=force) as group, group.new(path) as temporary:
+        yield temporary
+
+
+def set_aside(target: Path) -> Path | None:
+    """Keep the old file of `target` under a hidden name beside it, to put back if the group fails (None: there
+    is none). A hard link keeps the target in place meanwhile; where the file system has none (FAT, some network
+    and FUSE file systems), the old file is renamed."""
+    if not target.exists():
+        return None
+    old = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.old{target.suffix}")
+    try:
+        os.link(target, old)
+    except OSError:
+        os.replace(target, old)
+    return old
+
+
+def put_back(replaced: list[tuple[Path, Path | None]]) -> None:
+    """Undo renames into place, last first: each target gets its old file back, or is removed if it had none."""
+    for target, old in reversed(replaced):
+        if old is not None:
+            os.replace(old, target)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def missing_folders(path: Path) -> list[Path]:
@@ -173,23 +286,14 @@ def missing_folders(path: Path) -> list[Path]:
     return missing
 
 
-def clean_up(temporary: Path | None, made: list[Path]) -> None:
-    """Delete a temporary file, then the folders made for it (deepest first) that are still empty."""
-    if temporary is not None:
-        temporary.unlink(missing_ok=True)
-    for folder in made:
-        try:
-            folder.rmdir()
-        except FileNotFoundError:  # never made: mkdir failed below it
-            continue
-        except OSError:  # something else was written there meanwhile: keep it, and the folders above it
-            break
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# ----------------------------------------------------------------------------------------------------
+# The writers: each `save_*` writes one file into a group and checks it; each `write_*` is one file on its own.
 
 
 def to_uint8_frames(frames) -> list[np.ndarray]:
@@ -214,16 +318,22 @@ def even_size(array: np.ndarray) -> np.ndarray:
     return array[: height - height % 2, : width - width % 2]
 
 
-def write_mp4(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
-    """Write frames as an H.264 yuv420p mp4 at `fps` frames a second; `path` is replaced only by a checked file:
-    ffmpeg exited with 0 and the file read back has every frame."""
-    path = Path(path)
+def save_mp4(group: FileGroup, frames, path: str | Path, fps: float) -> Path:
+    """Write frames into the group as an H.264 yuv420p mp4 at `fps` frames a second, checked: ffmpeg exited with 0
+    and the file read back has every frame. Returns the temporary (its size is the video's)."""
     arrays = [even_size(a) for a in to_uint8_frames(frames)]
-    require_space(path, encoded_size(arrays[0], "JPEG"), f"a video of {len(arrays)} frames")
-    with atomic_path(path, force=force) as temporary:
+    lower_bound = encoded_size(arrays[0], "JPEG")
+    with group.new(path, lower_bound, f"a video of {len(arrays)} frames") as temporary:
         encode_h264(arrays, temporary, fps)
         check_frame_count(temporary, len(arrays), count_mp4_frames)
-    return path
+    return temporary
+
+
+def write_mp4(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
+    """`save_mp4` on its own: `path` is replaced only by a checked file."""
+    with replaced_together(force=force) as group:
+        save_mp4(group, frames, path, fps)
+    return Path(path)
 
 
 def encoded_size(array: np.ndarray, format: str) -> int:
@@ -284,31 +394,43 @@ def check_frame_count(path: Path, expected: int, count) -> None:
         raise IncompleteFile(f"the file written has {found} of its {expected} frames")
 
 
-def write_gif(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
-    """Write frames as a looping GIF (256 colours a frame: for sharing, not for quality); `path` is replaced
-    only by a file read back with every frame."""
-    path = Path(path)
+def save_gif(group: FileGroup, frames, path: str | Path, fps: float) -> Path:
+    """Write frames into the group as a looping GIF (256 colours a frame: for sharing, not for quality), read back
+    with every frame. Returns the temporary."""
     arrays = to_uint8_frames(frames)
     images = [Image.fromarray(a) for a in arrays]
-    require_space(path, encoded_size(arrays[0], "GIF"), f"a GIF of {len(images)} frames")
-    with atomic_path(path, force=force) as temporary:
+    lower_bound = encoded_size(arrays[0], "GIF")
+    with group.new(path, lower_bound, f"a GIF of {len(images)} frames") as temporary:
         images[0].save(
             temporary, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
         )
         check_frame_count(temporary, len(images), count_gif_frames)
-    return path
+    return temporary
 
 
-def write_json(data: dict, path: str | Path, *, force: bool = True) -> Path:
-    """Write `data` as indented JSON; `path` is replaced only by a file that reads back as exactly that text
-    (which parses: it is json.dumps'). No space check first: trying costs no more than checking."""
-    path = Path(path)
+def write_gif(frames, path: str | Path, fps: float, *, force: bool = False) -> Path:
+    """`save_gif` on its own: `path` is replaced only by a file read back with every frame."""
+    with replaced_together(force=force) as group:
+        save_gif(group, frames, path, fps)
+    return Path(path)
+
+
+def save_json(group: FileGroup, data: dict, path: str | Path) -> Path:
+    """Write `data` into the group as indented JSON that reads back as exactly that text (which parses: it is
+    json.dumps'). No space check first: trying costs no more than checking. Returns the temporary."""
     text = json.dumps(data, indent=2) + "\n"
-    with atomic_path(path, force=force) as temporary:
+    with group.new(path) as temporary:
         temporary.write_text(text)
         if temporary.read_text() != text:
             raise IncompleteFile("the file written does not read back as what was written")
-    return path
+    return temporary
+
+
+def write_json(data: dict, path: str | Path, *, force: bool = True) -> Path:
+    """`save_json` on its own: `path` is replaced only by a complete file."""
+    with replaced_together(force=force) as group:
+        save_json(group, data, path)
+    return Path(path)
 
 
 def read_video_info(path: str | Path) -> dict:

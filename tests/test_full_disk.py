@@ -57,9 +57,10 @@ class FullPlace:
     def limit(self):
         return file_size_limit(ROOM) if self.kind == "rlimit" else nullcontext()
 
-    def command(self, *arguments) -> list[str]:
+    def command(self, *arguments, room: int = ROOM) -> list[str]:
+        """The CLI with these arguments; under a file size limit of `room` where the place is a limit, not a disk."""
         command = [sys.executable, "-m", "svd_learn.cli", *map(str, arguments)]
-        return [sys.executable, "-c", LIMITED, str(ROOM), *command] if self.kind == "rlimit" else command
+        return [sys.executable, "-c", LIMITED, str(room), *command] if self.kind == "rlimit" else command
 
     def leftovers(self) -> list[str]:
         return sorted(p.name for p in self.folder.rglob("*") if ".partial" in p.name or p.name.endswith(".check"))
@@ -225,8 +226,8 @@ def tiny_weights():
     return models.tiny_pipeline_folder()
 
 
-def run(place: FullPlace, *arguments) -> subprocess.CompletedProcess:
-    return subprocess.run(place.command(*arguments), capture_output=True, text=True, timeout=300)
+def run(place: FullPlace, *arguments, room: int = ROOM) -> subprocess.CompletedProcess:
+    return subprocess.run(place.command(*arguments, room=room), capture_output=True, text=True, timeout=300)
 
 
 def the_error_line(done: subprocess.CompletedProcess) -> str:
@@ -279,3 +280,24 @@ def test_batch_on_a_full_disk_fails_each_job_in_one_line_and_leaves_no_video(tmp
     assert [job["name"] for job in summary["failed"]] == ["a", "b"] and summary["done"] == []
     assert "free in" in summary["failed"][0]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["batch_summary.json"]  # no video, report or temporary
+
+
+VIDEO_BUT_NOT_GIF = (
+    5 * 4096
+)  # bytes (whole pages: a tmpfs counts pages): the tiny FAST video (13 KB) fits, its GIF (36 KB) not
+
+
+@pytest.mark.slow  # launches the CLI
+def test_generate_force_gif_replaces_the_video_gif_and_report_together_or_not_at_all(place, tiny_weights):
+    """Room for the new video but not its GIF: before, the new video landed beside the old GIF and the old report
+    (which described another video). Now all three are written and read back first, then replaced together."""
+    target = place.folder / "v.mp4"
+    gif, saved = target.with_suffix(".gif"), target.with_suffix(".json")
+    old = {target: good_video(target), gif: video.write_gif(noise(1, 32), gif, fps=7).read_bytes()}
+    old[saved] = report().save(saved).read_bytes()
+    place.fill(room=VIDEO_BUT_NOT_GIF)
+    command = ("generate", models.SAMPLE_IMAGE, "-o", target, *FAST, "--force", "--gif")
+    line = the_error_line(run(place, *command, room=VIDEO_BUT_NOT_GIF))
+    assert {path: path.read_bytes() for path in old} == old, "a file was replaced without the others"
+    assert f"Could not write {gif}" in line and "the old files are untouched" in line, line
+    assert sorted(p.name for p in place.folder.iterdir() if p.name != "filler") == ["v.gif", "v.json", "v.mp4"]

@@ -234,6 +234,7 @@ def test_unwritable_outputs(tmp_path, image):
     assert_clean_failure(cli(image, "-o", tmp_path / "a file" / "out.mp4"), "Cannot create the folder")
     (tmp_path / "dir.mp4").mkdir()
     assert_clean_failure(cli(image, "-o", tmp_path / "dir.mp4"), "is a folder")
+    assert_clean_failure(cli(image, "-o", f"{tmp_path / 'clips'}/"), "clips is a folder; give a file name")
     assert_clean_failure(cli(image, "-o", tmp_path / "out.avi"), "must end with .mp4")
     assert_clean_failure(cli(image, "-o", tmp_path / "ok.mp4", "--report", tmp_path / "a file"), "must end with .json")
 

@@ -1,5 +1,9 @@
 """Writing videos: browser-playable mp4 (H.264, yuv420p, even size), GIF, atomic writes, output checks."""
 
+import errno
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -54,6 +58,44 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
             raise KeyboardInterrupt
     assert target.read_bytes() == b"old video"
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_files_replaced_together_get_their_old_ones_back_when_a_rename_fails(tmp_path, monkeypatch):
+    clip, report = tmp_path / "clip.mp4", tmp_path / "clip.json"
+    clip.write_bytes(b"old video")  # the report is new: after the failure it must not exist
+    real_replace = os.replace
+
+    def replace(source, target):
+        if Path(target) == report and ".partial" in Path(source).name:
+            raise OSError(errno.EIO, "Input/output error")  # the second rename into place fails
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(video.OutputError) as raised:
+        with video.replaced_together(force=True) as files:
+            video.save_mp4(files, frames(2), clip, fps=7)
+            video.save_json(files, {"frames": 2}, report)
+    assert f"Could not write {report}: replacing it failed (Input/output error)" in str(raised.value)
+    assert "the old file is untouched" in str(raised.value)
+    assert clip.read_bytes() == b"old video" and not report.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # no temporary, no copy of the old file
+
+
+def test_an_interrupt_between_files_replaced_together_replaces_none(tmp_path):
+    clip = tmp_path / "new" / "clip.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with video.replaced_together(force=False) as files:
+            video.save_mp4(files, frames(2), clip, fps=7)
+            raise KeyboardInterrupt  # before the report was written
+    assert list(tmp_path.iterdir()) == []  # not even the folder made for them
+
+
+def test_an_output_named_as_a_folder_is_called_a_folder(tmp_path):
+    for named in (f"{tmp_path / 'clips'}/", tmp_path):  # "clips/" names a folder even before it exists
+        with pytest.raises(
+            video.OutputError, match=r"is a folder; give a file name ending with \.mp4, such as .*video\.mp4"
+        ):
+            video.check_output(named, force=False, suffix=".mp4")
 
 
 def test_existing_output_is_refused_without_force_and_kept(tmp_path):
