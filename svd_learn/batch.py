@@ -268,7 +268,9 @@ def run_batch(
     # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
     # another rank would lack the image encoder's weights.
     first_process = os.environ.get("RANK", "0") == "0"  # set by the launcher; PartialState does not exist yet
-    choice = models.choose_model(spec.model, spec.source, say=say if first_process else _silent)
+    choice = models.resolve_model(spec.model, spec.source)
+    generate.check_full_size_on_cpu(spec, choice, "cuda" if torch.cuda.is_available() else "cpu")  # before building
+    choice = models.with_weights(choice, say=say if first_process else _silent)
     # cpu=True where there is no GPU: without it, processes started by `accelerate launch` or torchrun on a
     # machine without CUDA do not join one group, and each one believes it is alone (and would do every job).
     state = PartialState(cpu=not torch.cuda.is_available())

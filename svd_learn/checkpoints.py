@@ -27,13 +27,15 @@ class Checkpoint:
     note: str
 
 
-def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int]]:
+def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int], dict]:
     table = tomllib.loads((DATA / "checkpoints.toml").read_text())
-    tiny = table.pop("tiny")
-    return {name: Checkpoint(name=name, **spec) for name, spec in table.items()}, (tiny["height"], tiny["width"])
+    tiny, on_cpu = table.pop("tiny"), table.pop("full_size_on_cpu")
+    checkpoints = {name: Checkpoint(name=name, **spec) for name, spec in table.items()}
+    return checkpoints, (tiny["height"], tiny["width"]), on_cpu
 
 
-CHECKPOINTS, TINY_SIZE = _read_checkpoints()
+# The checkpoints; the tiny weights' size; what full-size weights cost without a GPU (RAM, disk, an assumed rate).
+CHECKPOINTS, TINY_SIZE, FULL_SIZE_ON_CPU = _read_checkpoints()
 
 
 def get_checkpoint(name: str) -> Checkpoint:

@@ -202,6 +202,14 @@ CompileOption = Annotated[
     ),
 ]
 
+FullSizeOnCpuOption = Annotated[
+    bool,
+    typer.Option(
+        "--full-size-on-cpu",
+        help="Run full-size weights (random or pretrained) without a CUDA GPU: about 15 GB of RAM and tens of minutes a denoising step. Refused without it, after saying what it costs.",
+    ),
+]
+
 
 @app.command(cls=Command)
 def generate(
@@ -230,6 +238,7 @@ def generate(
         None, "--vram-budget", help="Cap CUDA memory at this many GiB (plans for that budget)."
     ),
     compile_unet: CompileOption = False,
+    full_size_on_cpu: FullSizeOnCpuOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     report: str = typer.Option(
@@ -257,6 +266,7 @@ def generate(
         compile_unet=compile_unet,
         gif=gif,
         force=force,
+        full_size_on_cpu=full_size_on_cpu,
         command=("svd-learn", *sys.argv[1:]),
     )
     raise typer.Exit(run_generate(image, output, report, params, spec))
@@ -350,6 +360,7 @@ def batch(
     decode_chunk_size: DecodeChunkOption = None,
     plan: PlanOption = "auto",
     compile_unet: CompileOption = False,
+    full_size_on_cpu: FullSizeOnCpuOption = False,
     force: bool = typer.Option(False, "--force", help="Remake every job, even those already complete."),
 ) -> None:
     """Make a video of every image in a folder, split across processes with Accelerate (appendix lesson 6).
@@ -370,7 +381,9 @@ def batch(
         decode_chunk_size=decode_chunk_size,
         seed=seed,
     )
-    spec = RunSpec(model=model, source=source, plan=plan, compile_unet=compile_unet, force=force)
+    spec = RunSpec(
+        model=model, source=source, plan=plan, compile_unet=compile_unet, force=force, full_size_on_cpu=full_size_on_cpu
+    )
     raise typer.Exit(run_command(images_dir, output_dir, sweep, params, spec))
 
 

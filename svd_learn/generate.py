@@ -31,10 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import psutil
 import torch
 
 from svd_learn import measure, memory, models, parameters, planner, plans, t4, video
-from svd_learn.environment import SOURCE_VARIABLE, Environment, cpu_threads, probe
+from svd_learn.checkpoints import FULL_SIZE_ON_CPU
+from svd_learn.environment import SOURCE_VARIABLE, Environment, course_home, cpu_threads, probe
 from svd_learn.errors import UserError
 from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
@@ -222,6 +224,38 @@ def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoi
     return ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), fallback
 
 
+def check_full_size_on_cpu(spec: RunSpec, choice: ModelChoice, device: str) -> None:
+    """Refuse full-size weights (random or pretrained) on a CPU unless the spec consents (--full-size-on-cpu),
+    saying first what they cost (GenerationError): nothing is built, downloaded or loaded before."""
+    if device.split(":")[0] != "cpu" or choice.source not in ("random", "pretrained") or spec.full_size_on_cpu:
+        return
+    raise GenerationError(
+        full_size_on_cpu_cost(choice) + " Add --full-size-on-cpu to run it anyway, or use --source tiny (seconds; "
+        "the frames are noise) or a machine with a CUDA GPU."
+    )
+
+
+def full_size_on_cpu_cost(choice: ModelChoice) -> str:
+    """What the full-size model costs on this CPU, in one sentence (data/checkpoints.toml [full_size_on_cpu]): RAM,
+    disk, and the time of a denoising step at the checkpoint's frames (its FLOPs at an assumed CPU rate)."""
+    cost, frames = FULL_SIZE_ON_CPU, choice.checkpoint.num_frames
+    step_tflop = t4.time_model().unet_tflop_per_frame_step * frames
+    minutes = step_tflop / cost["cpu_tflops"] / 60
+    ram_gb = psutil.virtual_memory().total / 1e9
+    if choice.source == "random":
+        disk = (
+            f"{cost['random_disk_gb']:g} GB of disk for its random weights (built once under {course_home()}: minutes)"
+        )
+    else:
+        disk = f"a {cost['download_gb']:g} GB download into the Hub cache (once)"
+    return (
+        f"{choice.source.capitalize()} weights without a CUDA GPU run the full-size {choice.checkpoint.name} on the "
+        f"CPU: about {cost['host_ram_gb']:g} GB of RAM (this machine has {ram_gb:.1f} GB), {disk}, and roughly "
+        f"{minutes:.0f} min a denoising step at {frames} frames ({step_tflop:.0f} TFLOP at an assumed "
+        f"{cost['cpu_tflops']:g} TFLOP/s), {minutes * 25 / 60:.0f} h for 25 steps."
+    )
+
+
 def say_notes(request: VideoRequest, session: Session, say) -> None:
     """The request's warnings, and what random weights mean."""
     for warning in request.warnings:
@@ -229,8 +263,6 @@ def say_notes(request: VideoRequest, session: Session, say) -> None:
     source = session.choice.source
     if source in ("tiny", "random"):
         say("note: " + RANDOM_WEIGHTS_NOTE.format(source=source))
-    if source == "random" and session.machine.device == "cpu":
-        say("note: full-size random weights on a CPU take minutes a step; --source tiny runs in seconds")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -259,7 +291,9 @@ class Session:
     @classmethod
     def open(cls, spec, choice, machine, plans_to_try, say=print, quiet=False) -> Session:
         """A session with its weights built or loaded and its plan applied now. Raises models.ModelError (or its
-        HubUnreachable) when the weights cannot be had."""
+        HubUnreachable) when the weights cannot be had, and GenerationError for full-size weights on a CPU without
+        the spec's consent (check_full_size_on_cpu)."""
+        check_full_size_on_cpu(spec, choice, machine.device)
         quiet_libraries()  # before anything imports diffusers: some of its noise is printed at import
         session = cls(spec, choice, machine, plans_to_try, say, quiet)
         session.choice = models.with_weights(choice, say)  # tiny and random weights: built once, then reused
@@ -445,7 +479,9 @@ class Session:
     # ------------------------------------------------------------------------------------------------
     # The report
 
-    def report(self, request: VideoRequest, params, measured: measure.Measurement, frames, fallbacks, timings, file_bytes):
+    def report(
+        self, request: VideoRequest, params, measured: measure.Measurement, frames, fallbacks, timings, file_bytes
+    ):
         """The run report, in one piece: the spec, the weights, the parameters as used, the plan, the measurements."""
         choice, machine = self.choice, self.machine
         return RunReport(

@@ -14,8 +14,9 @@ writes pipeline folders in that exact layout from three sources:
 `with_weights` builds tiny or random weights once, and `load_chosen` loads them, turning the Hub's
 errors into advice (`hub_advice`).
 
-diffusers, transformers and huggingface_hub are imported inside the functions that build, load or explain (they take
-seconds to import).
+torch, diffusers, transformers and huggingface_hub are imported inside the functions that build, load or explain
+(they take seconds to import): choosing the weights (`check_model`, `resolve_model`), what `svd-learn` does before
+it refuses a bad argument, needs none of them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from filelock import FileLock  # huggingface_hub's own dependency: one builder at a time
 from packaging.version import Version
 
@@ -36,6 +38,7 @@ from svd_learn.checkpoints import (
     CHECKPOINTS,
     DATA,
     DEFAULT_CHECKPOINT,
+    FULL_SIZE_ON_CPU,
     TINY_SIZE,
     Checkpoint,
     checkpoint_for_repo,
@@ -43,6 +46,9 @@ from svd_learn.checkpoints import (
 )
 from svd_learn.environment import check_source, course_home
 from svd_learn.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_IMAGE = Path(str(DATA / "rocket.jpg"))  # the course's sample input (public domain; data/ATTRIBUTION.md)
 
@@ -119,6 +125,7 @@ def build_components(configs: dict[str, dict], seed: int = 0, device: str | torc
     On device="meta" nothing is allocated: that is how the course counts the real model's parameters
     on any machine.
     """
+    import torch
     from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -148,6 +155,7 @@ def count_parameters(module: torch.nn.Module) -> int:
 def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = True, fp16: bool = True) -> Path:
     """Save components as a Hub-layout pipeline folder: model_index.json, one subfolder per component,
     `*.safetensors` (fp32) and/or `*.fp16.safetensors` (the fp16 variant) weight files."""
+    import torch
     from diffusers import StableVideoDiffusionPipeline
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -188,6 +196,8 @@ def build_full_size_random_pipeline(
     Same memory and speed as the real model, without a download. Weight matrices are scaled by
     `weight_scale` so that fp16 activations of random weights stay finite. Needs about 9 GB of host RAM.
     """
+    import torch
+
     components = build_components(real_configs(checkpoint), seed=seed)
     with torch.no_grad():
         for name in MODEL_COMPONENTS:
@@ -207,13 +217,17 @@ def tiny_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) ->
 
 
 def random_pipeline_folder(checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> Path:
-    """The full-size random pipeline folder for `checkpoint`, built once (minutes, about 9 GB of host RAM)."""
+    """The full-size random pipeline folder for `checkpoint`, built once (minutes, about 9 GB of host RAM), in a
+    process of its own (`in_own_process`)."""
     folder = course_home() / f"random-{checkpoint}"
-    return _build_once(folder, lambda partial: build_full_size_random_pipeline(partial, checkpoint), on_build)
+    return _build_once(
+        folder, lambda partial: in_own_process(build_full_size_random_pipeline, partial, checkpoint), on_build
+    )
 
 
 def _build_once(folder: Path, build, on_build=None) -> Path:
-    """Build a pipeline folder unless it exists; build beside it and rename, so a crash never leaves half a model."""
+    """Build a pipeline folder unless it exists; build beside it and rename, so that a crash never leaves half a
+    model, and a failed or interrupted build leaves nothing."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / "model_index.json").exists():
@@ -221,10 +235,43 @@ def _build_once(folder: Path, build, on_build=None) -> Path:
                 on_build()
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            build(partial)
+            try:
+                build(partial)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
             shutil.rmtree(folder, ignore_errors=True)
             partial.replace(folder)
     return folder
+
+
+def in_own_process(function, *args) -> None:
+    """Run `function(*args)` in a fresh process and wait for it. Ctrl-C stops it at once: this process only waits,
+    where a long write inside a library (gigabytes of safetensors) would hold the interrupt until it returns; the
+    child ignores Ctrl-C and is killed. The memory it used goes back to the system when it ends."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_ignoring_ctrl_c, args=(function, *args))
+    child.start()
+    try:
+        child.join()
+    except BaseException:
+        child.kill()
+        child.join()
+        raise
+    if child.exitcode < 0:  # killed: the kernel's out-of-memory killer sends SIGKILL
+        raise ModelError(
+            f"Building the weights was stopped by {signal.Signals(-child.exitcode).name}: if the machine ran out of "
+            f"memory, close other programs (full-size weights on a CPU need about "
+            f"{FULL_SIZE_ON_CPU['host_ram_gb']:g} GB of RAM)."
+        )
+    if child.exitcode != 0:
+        raise RuntimeError(f"{function.__name__} failed in its own process (its traceback is above).")
+
+
+def _ignoring_ctrl_c(function, *args) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reacts to Ctrl-C, and ends this process
+    function(*args)
 
 
 def pipeline_location(source: str, checkpoint: str = DEFAULT_CHECKPOINT, on_build=None) -> str:
@@ -251,6 +298,8 @@ def dtype_keyword() -> str:
 
 def default_dtype(device: str | torch.device) -> torch.dtype:
     """fp16 on a GPU (a T4 has no usable bf16), fp32 on a CPU (fp16 convolutions there are slow or missing)."""
+    import torch
+
     return torch.float16 if torch.device(device).type == "cuda" else torch.float32
 
 
@@ -261,6 +310,7 @@ def load_pipeline(name_or_path: str | Path, *, device: str | None = None, dtype:
     plans decide placement). `dtype` defaults to `default_dtype(device)`. Extra keyword arguments go
     to `from_pretrained` (revision=, local_files_only=, token=...).
     """
+    import torch
     from diffusers import StableVideoDiffusionPipeline
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -272,6 +322,8 @@ def load_pipeline(name_or_path: str | Path, *, device: str | None = None, dtype:
 
 def describe_components(pipe) -> list[dict]:
     """One row per component: class, library, parameters, dtype, device and bytes of weights."""
+    import torch
+
     rows = []
     for name, component in pipe.components.items():
         row = {
@@ -323,48 +375,70 @@ def choose_model(
     return with_weights(resolve_model(model, source), say)
 
 
-def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
-    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`, without
-    building or downloading anything, so that every input can be checked first.
-
-    Without --source, $SVD_LEARN_SOURCE decides, else the machine: pretrained with a CUDA GPU, tiny without.
-    """
-    if source is not None:
-        try:
-            check_source(source, f"--source {source}")
-        except ValueError as error:
-            raise ModelError(str(error)) from None
-    named = model is not None
+def check_model(model: str | None = None, source: str | None = None) -> Checkpoint | Path | None:
+    """What `--model` names, refused now if no weights can match it and `--source` (both as `resolve_model` takes
+    them): a local pipeline folder (its Path), one of the course's checkpoints by name or Hub repo id (its
+    Checkpoint), or None: another Hub repo id, which has only pretrained weights. Needs nothing of the machine:
+    `svd-learn` calls it before importing torch. Raises ModelError."""
+    source = named_source(source)
     model = model or DEFAULT_CHECKPOINT
     if Path(model).expanduser().is_dir():
         folder = Path(model).expanduser()
         if not (folder / "model_index.json").exists():
             raise ModelError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
-        return ModelChoice(str(folder), "folder", _checkpoint_of_folder(folder), True, "a local pipeline folder")
+        return folder
     checkpoint = CHECKPOINTS.get(model) or checkpoint_for_repo(model)
-    if source is not None:
-        chosen, reason = source, "asked for with --source"
-    else:
-        try:
-            choice = environment.choose_source()
-        except ValueError as error:
-            raise ModelError(str(error)) from None
-        chosen, reason = choice.name, choice.reason
-    explicit = named or source is not None or environment.SOURCE_VARIABLE in os.environ
     if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
         if "/" not in model:
             raise ModelError(
                 f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), a Hub repo id "
                 "(owner/name) nor an existing folder."
             )
-        if chosen != "pretrained" and (source is not None or environment.SOURCE_VARIABLE in os.environ):
+        if source not in (None, "pretrained"):
             raise ModelError(
                 f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), so there are no "
-                f"{chosen} weights for it. Use --source pretrained, or --model svd-xt."
+                f"{source} weights for it. Use --source pretrained, or --model svd-xt."
             )
+    return checkpoint
+
+
+def named_source(source: str | None) -> str | None:
+    """The source the user named: --source, else $SVD_LEARN_SOURCE, else None (the machine decides). ModelError
+    if it is not a source."""
+    try:
+        if source is not None:
+            return check_source(source, f"--source {source}")
+        requested = os.environ.get(environment.SOURCE_VARIABLE, "").strip().lower()
+        return check_source(requested, f"{environment.SOURCE_VARIABLE}={requested}") if requested else None
+    except ValueError as error:
+        raise ModelError(str(error)) from None
+
+
+def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
+    """Resolve `--model` (checkpoint name, Hub repo id or local folder; default svd-xt) and `--source`, without
+    building or downloading anything, so that every input can be checked first.
+
+    Without --source, $SVD_LEARN_SOURCE decides, else: a Hub repo id's weights are the Hub's (pretrained: a repo
+    named is never replaced by random weights), and a checkpoint name's are pretrained with a CUDA GPU, tiny without.
+    """
+    named = check_model(model, source)
+    if isinstance(named, Path):
+        return ModelChoice(str(named), "folder", _checkpoint_of_folder(named), True, "a local pipeline folder")
+    if named is None:
         return ModelChoice(model, "pretrained", get_checkpoint(DEFAULT_CHECKPOINT), True, "a Hub repo id")
-    location = checkpoint.repo_id if chosen == "pretrained" else ""
-    return ModelChoice(location, chosen, checkpoint, explicit, reason)
+    requested = named_source(source)
+    if source is not None:
+        chosen, reason = source, "asked for with --source"
+    elif requested is not None:
+        chosen, reason = requested, f"set by {environment.SOURCE_VARIABLE}"
+    elif model is not None and "/" in model:
+        chosen, reason = "pretrained", "a Hub repo id: its weights are on the Hub"
+    else:
+        choice = environment.choose_source()
+        chosen, reason = choice.name, choice.reason
+    explicit = model is not None or requested is not None
+    location = named.repo_id if chosen == "pretrained" else ""
+    return ModelChoice(location, chosen, named, explicit, reason)
 
 
 def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> ModelChoice:

@@ -37,6 +37,9 @@ class RunSpec:
     gif: bool = False
     # Replace existing outputs (generate), or remake jobs already complete (batch). Never without it.
     force: bool = False
+    # Run full-size weights (random or pretrained) without a CUDA GPU: about 15 GB of RAM and tens of minutes a
+    # denoising step. Refused without it, after saying what it costs (generate.check_full_size_on_cpu).
+    full_size_on_cpu: bool = False
     # The command line that asked for the run, recorded in each report (None from Python).
     command: tuple[str, ...] | None = None
 

@@ -24,6 +24,7 @@ from svd_learn.parameters import GenerationParameters
 from svd_learn.run import RunSpec
 
 FAST = ["--frames", "3", "--steps", "1"]
+CPU = ["--full-size-on-cpu"]  # the Hub's weights are full size, and this machine has no GPU: the tests consent
 # The HTTP library whose responses and errors the installed huggingface_hub raises: httpx up to 1.x, httpx2 from 2.0.
 httpx = importlib.import_module("httpx2" if Version(huggingface_hub.__version__).major >= 2 else "httpx")
 
@@ -310,7 +311,9 @@ def gated_error():
 
 def test_gated_model_without_token_says_how_to_get_access(tmp_path, monkeypatch):
     fail_loading(monkeypatch, gated_error())
-    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--model", "svd-xt-1-1", "--source", "pretrained")
+    result = cli(
+        models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--model", "svd-xt-1-1", "--source", "pretrained", *CPU
+    )
     assert_clean_failure(
         result, "is gated", "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1", "hf auth login"
     )
@@ -322,7 +325,7 @@ def test_gated_model_without_token_says_how_to_get_access(tmp_path, monkeypatch)
 )
 def test_no_network_and_nothing_cached_says_what_to_do(tmp_path, monkeypatch, error):
     fail_loading(monkeypatch, error)
-    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--source", "pretrained")
+    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", "--source", "pretrained", *CPU)
     assert_clean_failure(result, "Hub is unreachable", "--source tiny")
 
 
@@ -330,7 +333,7 @@ def test_without_an_explicit_model_or_source_no_hub_falls_back_to_tiny_and_recor
     monkeypatch.delenv(SOURCE_VARIABLE)
     monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
-    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST)
+    result = cli(models.SAMPLE_IMAGE, "-o", tmp_path / "out.mp4", *FAST, *CPU)
     assert result.exit_code == 0, result.output
     assert "falling back to tiny random weights" in result.output and "frames are noise" in result.output
     report = json.loads((tmp_path / "out.json").read_text())
@@ -345,8 +348,22 @@ def test_a_named_model_without_hub_access_fails_instead_of_becoming_tiny(tmp_pat
     monkeypatch.setattr(environment, "choose_source", lambda: SourceChoice("pretrained", "a CUDA GPU is present"))
     fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
     out = tmp_path / "out.mp4"
-    assert_clean_failure(cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", model), "Hub is unreachable")
+    assert_clean_failure(cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", model, *CPU), "Hub is unreachable")
     assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_a_hub_repo_id_named_on_a_machine_without_a_gpu_is_loaded_from_the_hub_never_replaced(tmp_path, monkeypatch):
+    """Without a GPU the default source is tiny: a repo id named with --model used to get tiny random weights."""
+    monkeypatch.delenv(SOURCE_VARIABLE)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fail_loading(monkeypatch, LocalEntryNotFoundError("not cached"))
+    out, repo_id = tmp_path / "out.mp4", models.get_checkpoint("svd-xt").repo_id
+    result = cli(models.SAMPLE_IMAGE, "-o", out, *FAST, "--model", repo_id, *CPU)
+    assert_clean_failure(result, f"Cannot download {repo_id}: the Hub is unreachable")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    choice = models.resolve_model(repo_id)
+    assert (choice.source, choice.location, choice.explicit) == ("pretrained", repo_id, True)
+    assert models.resolve_model("svd-xt").source == "tiny"  # a checkpoint's name: the machine's source
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -358,6 +375,19 @@ def count_builds_and_loads(monkeypatch):
     monkeypatch.setattr(models, "pipeline_location", lambda *a, **k: calls.append(("build", a)))
     monkeypatch.setattr(models, "load_chosen", lambda *a: calls.append(("load", a)))
     return calls
+
+
+@pytest.mark.parametrize(
+    "source, disk", [("random", "4.2 GB of disk for its random weights"), ("pretrained", "4.5 GB download")]
+)
+def test_full_size_weights_on_a_cpu_say_their_cost_and_need_consent(tmp_path, monkeypatch, source, disk):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    calls = count_builds_and_loads(monkeypatch)
+    out = tmp_path / "out.mp4"
+    result = cli(models.SAMPLE_IMAGE, "-o", out, "--source", source)
+    assert_clean_failure(result, "full-size svd-xt on the CPU: about 15 GB of RAM (this machine has", disk)
+    assert "min a denoising step at 25 frames" in result.output and "Add --full-size-on-cpu" in result.output
+    assert calls == [] and not out.exists()  # nothing built, downloaded or loaded before asking
 
 
 def test_a_too_small_image_is_refused_before_any_weights_are_built(tmp_path, monkeypatch):

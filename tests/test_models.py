@@ -134,3 +134,45 @@ def test_describe_components_reports_size_dtype_device():
     assert rows["unet"]["bytes"] == 4 * rows["unet"]["parameters"]
     assert rows["unet"]["device"] == "cpu" and rows["vae"]["dtype"] == "float32"
     assert "parameters" not in rows["scheduler"]
+
+
+# Builds the pipeline folder of `sys.argv[1]` with a build that writes half a model, then runs a long call that does
+# not look for Ctrl-C (as safetensors writing gigabytes does; seconds here, minutes in a real build) in a process of
+# its own (models.in_own_process, as the full-size random weights are built).
+INTERRUPTED_BUILD = """
+import sys
+from pathlib import Path
+from svd_learn import models
+
+def build(partial):
+    partial.mkdir()
+    (partial / "half.safetensors").write_bytes(bytes(1000))
+    models.in_own_process(sum, range(10**9))
+
+try:
+    models._build_once(Path(sys.argv[1]), build)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_a_build_in_its_own_process_at_once_and_leaves_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "random-svd-xt"
+    building = subprocess.Popen([sys.executable, "-c", INTERRUPTED_BUILD, str(folder)], stderr=subprocess.PIPE)
+    half = folder.with_name(folder.name + ".partial") / "half.safetensors"
+    deadline = time.monotonic() + 60
+    while not half.exists() and building.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # the long call has started
+    building.send_signal(signal.SIGINT)  # Ctrl-C
+    pressed = time.monotonic()
+    code = building.wait(timeout=120)
+    reacted = time.monotonic() - pressed
+    assert code == 130, building.stderr.read().decode()
+    assert reacted < 2, f"Ctrl-C took {reacted:.1f} s"  # the child is killed, not waited for
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["random-svd-xt.lock"]  # no half model
