@@ -5,7 +5,7 @@
     python3 tasks.py test      # every test: unit tests and strict nbval of the lesson notebooks
     python3 tasks.py test -m "not slow"   # the fast tier: no installs, launches, kernels or notebooks
     python3 tasks.py lessons   # re-execute the lesson notebooks (python3 tasks.py lessons 01 03: some of them)
-    python3 tasks.py cli ...   # the svd-learn command from .venv, e.g. python3 tasks.py cli plan --vram 14.74
+    python3 tasks.py cli ...   # the svd-learn command from .venv, in this folder: python3 tasks.py cli plan --vram 14.74
     python3 tasks.py oldest    # every test again, in .venv-oldest/: every lower bound in pyproject.toml, exactly
 
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
@@ -43,8 +43,8 @@ def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(*command, **environment: str) -> None:
-    subprocess.run([str(part) for part in command], cwd=ROOT, check=True, env={**os.environ, **environment})
+def run(*command, cwd: Path = ROOT, **environment: str) -> None:
+    subprocess.run([str(part) for part in command], cwd=cwd, check=True, env={**os.environ, **environment})
 
 
 def python_in(environment: Path) -> Path:
@@ -119,7 +119,8 @@ def lessons(*prefixes: str) -> None:
 
 
 def cli(*arguments: str) -> None:
-    run(PYTHON, "-m", "svd_learn.cli", *arguments)
+    """svd-learn in the caller's folder: its paths are where the user typed them, not the repository's."""
+    run(PYTHON, "-m", "svd_learn.cli", *arguments, cwd=Path.cwd())
 
 
 def oldest() -> None:

@@ -17,10 +17,12 @@ Every process of the launch does the same, in this order:
                                         recorded, the next one runs
     -> gather_object(results)           the main process prints the summary and writes OUT_DIR/batch_summary.json
 
-Each job writes `NAME.mp4` and its run report `NAME.json` (run.RunReport), both atomically, video first:
+Each job writes `NAME.mp4` and its run report `NAME.json` (run.RunReport), replaced together, video first:
 a report beside a video of the size it records means the job finished. NAME is the image's stem, plus
 `__motion_bucket_id-60` and the like for swept values. Every job uses the seed given (default 0) unless the
-sweep varies `seed`, so a job gives the same video whichever process, GPU or launch runs it.
+sweep varies `seed`, so a job gives the same video whichever process, GPU or launch runs it. Ctrl-C says which
+jobs were made and which were not (BatchInterrupted); a batch that stops before it wrote anything leaves no new
+folder.
 
 One generation is the capstone's (generate.Session.make_video): the same model choice, parameters, plans,
 out-of-memory fallback and report. What differs is that each process opens one session for all its jobs. The memory
@@ -32,6 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -46,8 +49,9 @@ from svd_learn.checkpoints import DATA
 from svd_learn.errors import UserError
 from svd_learn.parameters import KNOBS, GenerationParameters, ImageError, knob_type, load_image, prepare_image
 from svd_learn.quiet import quiet_libraries
+from svd_learn.request import checked_parameters, video_request
 from svd_learn.run import Outputs, RunSpec
-from svd_learn.video import write_json
+from svd_learn.video import check_output_folder, missing_folders, remove_empty_folders, write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 SUMMARY_NAME = "batch_summary.json"
@@ -60,6 +64,24 @@ SAME_VIDEO = ("num_videos_per_prompt",)
 
 class BatchError(UserError, ValueError):
     """A batch that cannot start as asked (no images, a bad sweep, clashing names); the message says what to do."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during this process's share of a batch: the jobs it finished (video and report complete, or failed)
+    and those it did not start or finish (nothing of them left)."""
+
+    def __init__(self, done: list[str], failed: list[str], not_done: list[str]):
+        super().__init__(done, failed, not_done)
+        self.done, self.failed, self.not_done = done, failed, not_done
+
+    def __str__(self) -> str:
+        total = len(self.done) + len(self.failed) + len(self.not_done)
+        made = f"made {len(self.done)} of {total} videos" + (f" ({', '.join(self.done)})" if self.done else "")
+        failed = f"; failed: {', '.join(self.failed)}" if self.failed else ""
+        return (
+            f"{made}{failed}; not made: {', '.join(self.not_done) or 'none'}. Run the same command again to make "
+            "the rest: complete videos are skipped."
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -252,6 +274,7 @@ def run_batch(
     *,
     sweep: dict[str, list[int | float]] | None = None,
     say: Callable[[str], None] = print,
+    summarize: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Make one video and one report per (image, swept parameters) in OUT_DIR, on this process's share.
 
@@ -260,21 +283,38 @@ def run_batch(
     `sweep` maps some parameters to lists of values, one job per combination.
 
     Call it in every process of a launch (or in a plain process: one share, everything). Returns the gathered
-    summary in every process; the main process prints it (through `say`) and writes OUT_DIR/batch_summary.json.
-    Raises BatchError (or another errors.UserError) before any work for a batch that cannot start.
+    summary in every process; the main process prints it (through `summarize`, else `say`) and writes
+    OUT_DIR/batch_summary.json. Raises BatchError (or another errors.UserError) before any work for a batch that
+    cannot start, and BatchInterrupted on Ctrl-C during the jobs; a batch that ends before it wrote anything
+    leaves no new folder.
     """
     quiet_libraries()
-    # The weights first (tiny and random ones are built once, under a file lock), before the process group
-    # exists: inside one, transformers' save_pretrained writes weights only on rank 0, so a folder built by
-    # another rank would lack the image encoder's weights.
-    first_process = os.environ.get("RANK", "0") == "0"  # set by the launcher; PartialState does not exist yet
-    choice = models.resolve_model(spec.model, spec.source)
-    generate.check_full_size_on_cpu(spec, choice, "cuda" if torch.cuda.is_available() else "cpu")  # before building
-    choice = models.with_weights(choice, say=say if first_process else _silent)
+    out_dir = check_output_folder(out_dir)  # a file, a folder nobody may write to, a full disk: said first
+    choice = batch_weights(spec, say)
     # cpu=True where there is no GPU: without it, processes started by `accelerate launch` or torchrun on a
     # machine without CUDA do not join one group, and each one believes it is alone (and would do every job).
     state = PartialState(cpu=not torch.cuda.is_available())
-    started, out_dir = time.perf_counter(), Path(out_dir).expanduser()
+    made = missing_folders(out_dir / SUMMARY_NAME)
+    try:
+        return run_jobs(state, images_dir, out_dir, params, spec, choice, sweep, say, summarize or say)
+    finally:  # a batch stopped before it wrote anything (an error, Ctrl-C) leaves no empty folder
+        remove_empty_folders(made)
+
+
+def batch_weights(spec: RunSpec, say) -> models.ModelChoice:
+    """The batch's weights, ready to load: full-size ones on a CPU only with the spec's consent; tiny and random
+    ones built once, under a file lock, before the process group exists: inside one, transformers'
+    save_pretrained writes weights only on rank 0, so a folder built by another rank would lack the image
+    encoder's weights."""
+    first_process = os.environ.get("RANK", "0") == "0"  # set by the launcher; PartialState does not exist yet
+    choice = models.resolve_model(spec.model, spec.source)
+    generate.check_full_size_on_cpu(spec, choice, "cuda" if torch.cuda.is_available() else "cpu")  # before building
+    return models.with_weights(choice, say=say if first_process else _silent)
+
+
+def run_jobs(state, images_dir, out_dir: Path, params, spec: RunSpec, choice, sweep, say, summarize) -> BatchSummary:
+    """run_batch's work in this process, once the weights are ready and the processes are one group."""
+    started = time.perf_counter()
     said_once = say if state.is_main_process else _silent  # what every process would say the same
 
     # 1. The same job list, in the same order, in every process, each with its checked parameters; the plan for
@@ -303,7 +343,7 @@ def run_batch(
     summary.settings = settings(spec, choice, params, sweep)
     if state.is_main_process:
         write_summary(summary, out_dir)
-        say(summary.text())
+        summarize(summary.text())
     state.wait_for_everyone()  # nobody exits (and tears the group down) before the summary is written
     return summary
 
@@ -337,7 +377,10 @@ def run_this_share(state, share: list[Job], pending: int, context: Share, say) -
 
     if share:
         say_here(f"{len(share)} of {pending} jobs on {state.device}: {', '.join(job.name for job in share)}")
-    loaded = open_session(share, context, say_here)
+    try:
+        loaded = open_session(share, context, say_here)
+    except KeyboardInterrupt:
+        raise BatchInterrupted([], [], unfinished(share, [])) from None
     state.wait_for_everyone()
     work_started = time.perf_counter()
     results = run_share(share, context, loaded, state.process_index, say_here)
@@ -380,11 +423,11 @@ def write_summary(summary: BatchSummary, out_dir: Path) -> None:
 
 def job_parameters(jobs: list[Job], params: GenerationParameters, choice) -> dict:
     """Per job: its parameters (the batch's, with its swept values) checked for these weights, and their warnings
-    (generate.checked_parameters). A value that cannot work stops the batch (BatchError): it is the command's."""
+    (request.checked_parameters). A value that cannot work stops the batch (BatchError): it is the command's."""
     checked = {}
     for job in jobs:
         try:
-            checked[job.name] = generate.checked_parameters(replace(params, **dict(job.sweep)), choice)
+            checked[job.name] = checked_parameters(replace(params, **dict(job.sweep)), choice)
         except UserError as error:  # the same for every image: the command line is wrong, stop here
             raise BatchError(f"{job.name}: {error}") from None
     return checked
@@ -457,27 +500,41 @@ def open_session(share: list[Job], context: Share, say_here) -> LoadedShare:
 def run_share(share: list[Job], context: Share, loaded: LoadedShare, process: int, say_here) -> list[JobResult]:
     """This process's jobs, one after another: a failed job is recorded and the next one runs. On CUDA
     out-of-memory the session falls back to the next lower plan, which the following jobs keep."""
-    results = []
-    for number, job in enumerate(share, 1):
-        entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=process)
-        job_started = time.perf_counter()
-        try:
-            if job.name in loaded.unusable:
-                raise ImageError(loaded.unusable[job.name])
-            if loaded.load_error:
-                raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
-            # replace: output_state said this job is to be (re)made.
-            outputs = Outputs(job.video(context.out_dir), job.report(context.out_dir), None, replace=True)
-            request = generate.video_request(job.image, context.checked[job.name][0], loaded.session.choice, outputs)
-            run = loaded.session.make_video(request)
-            entry.status, entry.video, entry.report = "done", run.output, run.report
-        except Exception as error:  # noqa: BLE001 -- a broken image must not stop the others
-            entry.error = short_error(error)
-        entry.seconds = round(time.perf_counter() - job_started, 2)
-        results.append(entry)
-        outcome = f"wrote {job.video(context.out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
-        say_here(f"job {number}/{len(share)} {job.name}: {outcome} ({entry.seconds:.1f} s)")
+    results: list[JobResult] = []
+    try:
+        for number, job in enumerate(share, 1):
+            results.append(run_job(job, context, loaded, process))
+            entry = results[-1]
+            outcome = f"wrote {job.video(context.out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
+            say_here(f"job {number}/{len(share)} {job.name}: {outcome} ({entry.seconds:.1f} s)")
+    except KeyboardInterrupt:  # the job under way left nothing (its files are replaced together, or not at all)
+        done, failed = ([r.name for r in results if (r.status == "done") == made] for made in (True, False))
+        raise BatchInterrupted(done, failed, unfinished(share, results)) from None
     return results
+
+
+def unfinished(share: list[Job], results: list[JobResult]) -> list[str]:
+    return [job.name for job in share[len(results) :]]
+
+
+def run_job(job: Job, context: Share, loaded: LoadedShare, process: int) -> JobResult:
+    """One job: its video and report (replaced together), or its error in one line."""
+    entry = JobResult(job.name, job.image, "failed", dict(job.sweep), process=process)
+    job_started = time.perf_counter()
+    try:
+        if job.name in loaded.unusable:
+            raise ImageError(loaded.unusable[job.name])
+        if loaded.load_error:
+            raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
+        # replace: output_state said this job is to be (re)made.
+        outputs = Outputs(job.video(context.out_dir), job.report(context.out_dir), None, replace=True)
+        request = video_request(job.image, context.checked[job.name][0], loaded.session.choice, outputs)
+        run = loaded.session.make_video(request)
+        entry.status, entry.video, entry.report = "done", run.output, run.report
+    except Exception as error:  # noqa: BLE001 -- a broken image must not stop the others
+        entry.error = short_error(error)
+    entry.seconds = round(time.perf_counter() - job_started, 2)
+    return entry
 
 
 def gather_summary(
@@ -514,14 +571,29 @@ def measured_throughput() -> dict:
 
 
 def run_command(images_dir: str, out_dir: str, sweep: list[str], params: GenerationParameters, spec: RunSpec) -> int:
-    """`svd-learn batch`: run the batch; one short message for a batch that cannot start.
+    """`svd-learn batch`: run the batch, saying what it does on stderr and the summary on stdout; one short message
+    for a batch that cannot start, and for Ctrl-C what was made and what was not.
 
-    Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start.
+    Returns the exit code: 0 when every job is done or skipped, 1 when any failed or the batch could not start,
+    130 interrupted (Ctrl-C).
     """
+
+    def say(message: str) -> None:  # what it does, as generate's progress: on stderr
+        print(message, file=sys.stderr, flush=True)
+
+    def summarize(text: str) -> None:  # the outcome, as generate's summary: on stdout
+        print(text, flush=True)
+
     try:
-        summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep))
+        summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep), say=say, summarize=summarize)
     except UserError as error:
         if os.environ.get("RANK", "0") == "0":  # every process fails the same way: say it once
-            print(f"error: {error}")
+            say(f"error: {error}")
         return 1
+    except BatchInterrupted as interrupted:
+        say(f"interrupted: {interrupted}")
+        return 130
+    except KeyboardInterrupt:  # before the jobs started, or while the summary was gathered
+        say("interrupted: videos already complete stay; run the same command again to finish the batch.")
+        return 130
     return 1 if summary.failed else 0

@@ -29,7 +29,9 @@ from svd_learn.environment import choose_source, header, probe
 from svd_learn.errors import UserError
 from svd_learn.parameters import GenerationParameters
 from svd_learn.planner import plan_command
+from svd_learn.request import check_arguments
 from svd_learn.run import RunSpec
+from svd_learn.video import check_output_folder
 
 app = typer.Typer(
     help="svd-learn: run Stable Video Diffusion on a small GPU, and diagnose what goes wrong.",
@@ -279,8 +281,6 @@ def run_generate(image: str, output: str, report: str | None, params: Generation
     """`svd-learn generate`: generate_video with a rich progress bar on stderr, the summary on stdout, and a
     user's mistake turned into one message. Returns the exit code: 0 done, 1 a problem the message explains,
     130 interrupted (Ctrl-C)."""
-    from svd_learn.generate import generate_video  # torch and diffusers: seconds, so after the arguments
-
     console = Console(stderr=True, highlight=False, soft_wrap=True, force_jupyter=False)  # plain text, unbroken lines
     bar = DenoisingBar(console)
 
@@ -288,6 +288,9 @@ def run_generate(image: str, output: str, report: str | None, params: Generation
         console.print(message, markup=False)
 
     try:
+        check_arguments(image, output, report, params, spec)  # a mistake costs a fraction of a second: no torch yet
+        from svd_learn.generate import generate_video  # torch and diffusers: seconds, so after the arguments
+
         run = generate_video(image, output, params, spec, report=report, say=say, on_step=bar.on_step)
     except UserError as error:
         bar.stop()
@@ -368,6 +371,11 @@ def batch(
     Under `accelerate launch --num_processes N -m svd_learn.cli batch ...` each process (one per GPU) takes
     its share. Complete outputs are skipped on a re-run; a failed image is recorded and the others go on.
     """
+    try:
+        check_output_folder(output_dir)  # a mistake costs a fraction of a second: no torch yet
+    except UserError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     from svd_learn.batch import run_command  # torch, diffusers and accelerate: seconds, so after the arguments
 
     params = GenerationParameters(

@@ -3,7 +3,8 @@
 `generate_video` is the whole course in one function, in numbered steps, as diffusers writes
 `StableVideoDiffusionPipeline.__call__`:
 
-    1. check every input before anything is built, loaded or downloaded: the outputs (never overwrite without
+    1. check every input before anything is built, loaded or downloaded (request.py, which imports no torch:
+       `svd-learn` runs its first half before it imports this module): the outputs (never overwrite without
        force; no folder made yet), the model and its source, the parameters (filled for the checkpoint and
        validated) and the image (parameters.load_image / prepare_image);
     2. plan memory: the machine and its budget (expandable segments asked for first), the fastest plan predicted
@@ -28,20 +29,21 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import torch
 
-from svd_learn import measure, memory, models, parameters, planner, plans, t4, video
+from svd_learn import measure, memory, models, planner, plans, t4, video
 from svd_learn.checkpoints import FULL_SIZE_ON_CPU
 from svd_learn.environment import SOURCE_VARIABLE, Environment, course_home, cpu_threads, probe
 from svd_learn.errors import UserError
 from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
 from svd_learn.quiet import quiet_libraries
-from svd_learn.run import Outputs, RunReport, RunSpec
+from svd_learn.request import VideoRequest, check_arguments, video_request
+from svd_learn.run import RunReport, RunSpec
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 # How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
@@ -85,10 +87,10 @@ def generate_video(
     KeyboardInterrupt from anywhere leaves no file; a failed run creates no folder.
     """
     # 1. Check every input: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
-    outputs = Outputs.check(output, report, spec.gif, spec.force)
-    choice = models.resolve_model(spec.model, spec.source)  # nothing built or downloaded yet
     params = params or GenerationParameters()
-    request = video_request(image, params, choice, outputs)  # too small an image? said now
+    outputs = check_arguments(image, output, report, params, spec)  # what needs nothing of the machine or weights
+    choice = models.resolve_model(spec.model, spec.source)  # nothing built or downloaded yet
+    request = video_request(image, params, choice, outputs)  # too small an image for these weights? said now
 
     # 2. Plan memory: this machine, its budget, the fastest plan predicted to fit, and the lower ones.
     machine = machine_for(spec, say)
@@ -112,40 +114,6 @@ def generate_video(
 
     # 5. The report (also saved as JSON beside the video).
     return run
-
-
-@dataclass(frozen=True)
-class VideoRequest:
-    """One video to make, checked: the image (its path for the report, and the picture prepared to the size),
-    the parameters filled for the checkpoint, their warnings, and where to write."""
-
-    image: str
-    picture: object = field(repr=False)  # a PIL image of exactly params.width x params.height
-    params: GenerationParameters
-    warnings: tuple[str, ...]
-    outputs: Outputs
-
-
-def video_request(image, params: GenerationParameters, choice: ModelChoice, outputs: Outputs, notes=()) -> VideoRequest:
-    """Check one video's inputs for these weights: the parameters (checked_parameters) and the image, loaded and
-    prepared to their size (ImageError if it cannot be). Returns the request, with the parameters' warnings and
-    `notes` to record."""
-    params, warnings = checked_parameters(params, choice)
-    original = parameters.load_image(image, height=params.height, width=params.width)
-    picture = parameters.prepare_image(original, params.height, params.width)
-    return VideoRequest(str(image), picture, params, (*warnings, *notes), outputs)
-
-
-def checked_parameters(params: GenerationParameters, choice: ModelChoice) -> tuple[GenerationParameters, list[str]]:
-    """`params` for these weights, validated (ParameterError), and their warnings: the checkpoint's frame count
-    where num_frames is None, and tiny weights at their own trained size (the real one / 8)."""
-    params = params.for_checkpoint(choice.checkpoint.name)
-    if choice.source == "tiny":
-        params = replace(params, height=models.TINY_SIZE[0], width=models.TINY_SIZE[1])
-    warnings = params.validate(choice.checkpoint.name)
-    if choice.source == "tiny":  # tiny weights were "trained" at TINY_SIZE: the size warnings do not apply
-        warnings = [w for w in warnings if w.split("=")[0] not in ("height", "width")]
-    return params, warnings
 
 
 @dataclass(frozen=True)
@@ -496,7 +464,7 @@ class Session:
             warnings=list(request.warnings),
             device=machine.device,
             plan=self.plan.name,
-            plan_reason=self.plans.reason,
+            plan_reason=self.plans.reason + planner.on_the_cpu(self.plan, machine.device),
             predicted_peak_gib=self.plans.predicted_peak_gib,
             budget_gib=machine.budget_gib,
             emulate_t4=self.spec.emulate_t4,

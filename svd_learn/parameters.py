@@ -21,6 +21,7 @@ and images, what `svd-learn` does first, does not wait for them.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
@@ -214,6 +215,8 @@ def preset_checkpoint(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 # Images.
 
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # a scheme and "//": http://, https://, s3://, hf://...
+
 
 def load_image(path: str | Path, *, height: int | None = None, width: int | None = None):
     """Open an image file as an upright RGB PIL image, or raise ImageError saying what is wrong.
@@ -227,7 +230,13 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
     - With `height` and `width` (the generation size), a large JPEG is decoded at a reduced scale that
       still covers that size (Pillow's `draft`), so an 8000x6000 photo does not need 144 MB.
     Pillow's decompression-bomb guard stays on: images above 2 x 89.5 Mpx are refused.
+    - A URL is refused, with how to download it: the file is what a run report records and reproduces.
     """
+    if URL.match(str(path)):
+        raise ImageError(
+            f"{path} is a URL; svd-learn reads image files. Download it first (curl -LO '{path}', or upload it "
+            "on Colab), then pass the file: the run report then names an input that stays the same."
+        )
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).")

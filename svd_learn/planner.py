@@ -233,15 +233,16 @@ def _least_memory(
     warnings: list[str],
     calibration: dict,
 ) -> PlanChoice:
-    """When nothing is predicted to fit: the plan that needs the least GPU memory, to try anyway, with a warning."""
+    """When nothing is predicted to fit: the plan that needs the least GPU memory (what a run falls back to last),
+    not fitting, with a warning that says so."""
     num_frames, height, width = size
     name = fallback_order(calibration)[-1]
     peak = predict_peak_gib(name, *size, calibration)
     limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
     within = " and ".join(limits[kind] for kind in limits if kind in binding) or f"{budget:.1f} GiB of GPU memory"
     warnings.append(
-        f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within}: try this one, "
-        "and if it runs out of memory use fewer frames (num_frames=14) or a smaller size."
+        f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within} (even {name}, the plan "
+        "that needs the least GPU memory): use fewer frames or a smaller size (`svd-learn plan` says what fits)."
     )
     alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
     why_not = rejected[name].why if name in rejected else "not measured"
@@ -342,8 +343,21 @@ def plans_to_try(
             f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
             f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
         )
+    if device == "cpu":  # a GPU plan runs on the CPU (on_the_cpu): no GPU memory to predict
+        predicted = None
     predicted = None if predicted is None else round(predicted, 2)
     return PlansToTry(tuple(_lower_plans(first, device, size)), reason, predicted)
+
+
+def on_the_cpu(plan: Plan, device: str) -> str:
+    """What a run report adds to the reason for its plan when a GPU plan ran without a GPU (lesson 5 forces one
+    to show the fallback on a CPU): where it really ran. "" otherwise."""
+    if device.split(":")[0] != "cpu" or plan.placement != "gpu":
+        return ""
+    return (
+        f"; run on the CPU: this machine has no CUDA GPU, so the plan's device is the CPU (the whole model on it, "
+        f"in fp32, decoding {plan.decode_chunk_size} frames at a time)"
+    )
 
 
 def _lower_plans(first: Plan, device: str, size: tuple[int, int, int]) -> list[Plan]:
@@ -395,6 +409,31 @@ def check_memory_sizes(vram_gib: float | None, host_ram_gib: float | None) -> No
             )
 
 
+def smallest_gpu(num_frames: int = 25, height: int = 576, width: int = 1024, calibration: dict | None = None):
+    """The plan that needs the least GPU memory, and the smallest GPU (GiB) it is predicted to fit for this call:
+    its predicted peak plus what the CUDA context takes outside PyTorch's pool."""
+    calibration = calibration or read_calibration()
+    least = PLANS[fallback_order(calibration)[-1]]
+    return least, predict_peak_gib(least, num_frames, height, width, calibration) + calibration["gpu_reserve_gib"]
+
+
+def check_gpu_size(gib: float, flag: str, size: tuple[int, int, int] = (25, 576, 1024)) -> None:
+    """Refuse a GPU size (`plan --vram`, `generate --vram-budget`) that is not one, or that no call of SVD could
+    use: at most what the CUDA context takes before any of it (PlanError), saying the smallest GPU predicted to
+    fit a call of `size` (frames, height, width)."""
+    if not math.isfinite(gib) or gib <= 0:
+        raise PlanError(f"{flag} {gib:g}: give a finite number of GiB above 0 (a Colab T4 has 14.74).")
+    calibration = read_calibration()
+    reserve = calibration["gpu_reserve_gib"]
+    if gib <= reserve:
+        least, smallest = smallest_gpu(*size, calibration)
+        raise PlanError(
+            f"{flag} {gib:g}: the CUDA context and its libraries take about {reserve:g} GiB of a GPU before any of "
+            f"SVD, so nothing of it fits. The smallest GPU predicted to fit {size[0]} frames at {size[1]}x{size[2]} "
+            f"is {smallest:.1f} GiB (plan {least.name}; fewer frames need less)."
+        )
+
+
 def plan_command(
     vram_gib: float | None,
     host_ram_gib: float | None,
@@ -412,6 +451,8 @@ def plan_command(
         check_memory_sizes(vram_gib, host_ram_gib)
         num_frames = get_checkpoint(checkpoint).num_frames if num_frames is None else num_frames
         size_warnings = check_size(checkpoint, num_frames, height, width)
+        if vram_gib:  # 0: no GPU
+            check_gpu_size(vram_gib, "--vram", (num_frames, height, width))
     except (ValueError, ParameterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -428,9 +469,47 @@ def plan_command(
         extra = {"time": time_line, "size_warnings": size_warnings, "plans": ["auto", *PLANS]}
         calibrated = {"calibration": {k: calibration[k] for k in ("source", "machine")}}
         print(json.dumps({**asked, **asdict(choice), **extra, **calibrated}, indent=2))
-    else:
+    elif choice.fits:
         print_plan(asked, choice, size_warnings, time_line, calibration)
-    return 0
+    else:
+        print_no_plan(asked, choice, size_warnings, calibration)
+    return 0 if choice.fits else 1
+
+
+def print_no_plan(asked: dict, choice: PlanChoice, size_warnings: list[str], calibration: dict) -> None:
+    """`svd-learn plan`'s text when no plan is predicted to fit: said plainly, each limit broken, and what would fit."""
+    frames, height, width = asked["num_frames"], asked["height"], asked["width"]
+    print(
+        f"{asked['checkpoint']}, {frames} frames at {height}x{width}, on a GPU with {asked['vram_gib']:g} GiB and "
+        f"{asked['host_ram_gib']:g} GiB of host RAM\n"
+    )
+    for warning in size_warnings:
+        print(f"warning: {warning}")
+    print("no plan fits: every plan is predicted to need more than this machine has.")
+    least, size = choice.plan, (frames, height, width)
+    budget = asked["vram_gib"] - calibration["gpu_reserve_gib"]
+    if choice.predicted_peak_gib > budget:
+        peaks = {n: predict_peak_gib(least, n, height, width, calibration) for n in range(frames - 1, 0, -1)}
+        fewer = next((f"{n} frames" for n, peak in peaks.items() if peak <= budget), "no frame count")
+        _, smallest = smallest_gpu(*size, calibration)
+        print(
+            f"  GPU memory: {least.name}, the plan that needs the least, peaks at {choice.predicted_peak_gib:.1f} GiB "
+            f"> {budget:.1f} GiB usable\n  fits instead: {fewer} at this size, or a GPU of at least {smallest:.1f} GiB"
+        )
+    host_budget = asked["host_ram_gib"] - calibration["host_reserve_gib"]
+    candidates = [n for n in fallback_order(calibration) if predict_peak_gib(n, *size, calibration) <= budget]
+    host_needs = {n: calibration["plans"][n]["host_rss_gib"] for n in candidates or [least.name]}
+    lightest = min(host_needs, key=host_needs.get)
+    if host_needs[lightest] > host_budget:
+        print(
+            f"  host RAM: {asked['host_ram_gib']:g} GiB leaves {host_budget:.1f} GiB usable, and {lightest} needs "
+            f"{host_needs[lightest]:.1f} GiB\n  fits instead: at least "
+            f"{host_needs[lightest] + calibration['host_reserve_gib']:.1f} GiB of host RAM"
+        )
+    if choice.alternatives:
+        print("considered:")
+        for rejected in choice.alternatives:
+            print(f"  {rejected.plan}: {rejected.why}")
 
 
 def print_plan(asked: dict, choice: PlanChoice, size_warnings: list[str], time_line: str | None, calibration: dict):

@@ -114,6 +114,8 @@ class RunReport:
         )
         fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
         measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
+        if measured_on is None and self.plan != "cpu":
+            fallbacks = f" run on the CPU{fallbacks}"  # a GPU plan asked for on a machine without one
         return (
             f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
             f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s measured on {measured_on or 'the CPU'}, "

@@ -226,11 +226,7 @@ class FileGroup:
         """Delete the temporaries, then the folders made for them that are still empty (deepest first)."""
         for temporary, _ in self.staged:
             temporary.unlink(missing_ok=True)
-        for folder in sorted(self.made, key=lambda f: len(f.parts), reverse=True):
-            try:
-                folder.rmdir()
-            except OSError:  # never made (mkdir failed below it), or something else was written there meanwhile
-                continue
+        remove_empty_folders(self.made)
         self.staged, self.made = [], set()
 
 
@@ -275,6 +271,15 @@ def put_back(replaced: list[tuple[Path, Path | None]]) -> None:
             os.replace(old, target)
         else:
             target.unlink(missing_ok=True)
+
+
+def remove_empty_folders(folders) -> None:
+    """Remove the folders (made for files that are not there after all) that are still empty, deepest first."""
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:  # never made (mkdir failed below it), or something else was written there meanwhile
+            continue
 
 
 def missing_folders(path: Path) -> list[Path]:

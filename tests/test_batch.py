@@ -16,7 +16,7 @@ from svd_learn import batch, generate, models, planner
 from svd_learn.batch import BatchError, Job
 from svd_learn.parameters import GenerationParameters
 from svd_learn.run import RunSpec
-from svd_learn.video import read_video_info
+from svd_learn.video import OutputError, read_video_info
 
 FAST = GenerationParameters(num_frames=2, num_inference_steps=1)  # seconds a video on a CPU
 TINY = RunSpec(source="tiny")
@@ -339,3 +339,87 @@ def test_the_lessons_throughput_data_is_the_committed_measurement():
         assert measured[run]["videos_done"] == measured["settings"]["videos"]
         assert measured[run]["frames_read_back"] == [25] * measured["settings"]["videos"]
     assert measured["two_processes"]["videos_per_minute"] / measured["one_process"]["videos_per_minute"] >= 1.8
+
+
+# ----------------------------------------------------------------------------------------------------
+# A newcomer's mistakes, Ctrl-C, and what the command prints.
+
+
+def batch_command(*arguments):
+    from typer.testing import CliRunner
+
+    from svd_learn.cli import app
+
+    return CliRunner().invoke(app, ["batch", *map(str, arguments)])
+
+
+@pytest.mark.parametrize(
+    "out, phrase",
+    [
+        ("a file", "a file is a file, not a folder: give a folder for the outputs"),
+        ("a file/sub", "Cannot create the folder {tmp}/a file/sub: {tmp}/a file is a file, not a folder."),
+        ("/sys/out", "Cannot write to the folder /sys: creating a file there failed"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_one_is_refused_in_one_line_on_stderr(tmp_path, out, phrase):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "a file").write_text("not a folder")
+    out = out if out.startswith("/") else tmp_path / out
+    result = batch_command(tmp_path / "in", "-o", out, *FAST_FLAGS)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr  # one line
+    assert phrase.format(tmp=tmp_path) in result.stderr and result.stdout == ""
+    with pytest.raises(OutputError, match="not a folder"):  # the Python API refuses it too, before any work
+        batch.run_batch(tmp_path / "in", tmp_path / "a file", FAST, TINY, say=lambda _: None)
+
+
+def ctrl_c_at_job(monkeypatch, number: int):
+    """Ctrl-C while the session makes the `number`-th video (1-based), as a user would press it."""
+    real, calls = generate.Session.make_video, []
+
+    def make_video(self, request, **kwargs):
+        calls.append(request)
+        if len(calls) == number:
+            raise KeyboardInterrupt
+        return real(self, request, **kwargs)
+
+    monkeypatch.setattr(generate.Session, "make_video", make_video)
+
+
+def test_ctrl_c_says_what_was_made_and_what_was_not_and_the_rest_is_made_by_the_same_command(tmp_path, monkeypatch):
+    write_images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    ctrl_c_at_job(monkeypatch, 2)
+    result = batch_command(tmp_path / "in", "-o", out, *FAST_FLAGS)
+    assert result.exit_code == 130, result.output
+    assert "interrupted: made 1 of 3 videos (image0); not made: image1, image2." in result.stderr
+    assert "Run the same command again" in result.stderr and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["image0.json", "image0.mp4"]  # no part of image1
+    monkeypatch.undo()
+    again = batch_command(tmp_path / "in", "-o", out, *FAST_FLAGS)
+    assert again.exit_code == 0 and "2 done, 1 skipped, 0 failed" in again.stdout, again.output
+
+
+def test_ctrl_c_before_any_video_leaves_no_folder(tmp_path, monkeypatch):
+    write_images(tmp_path / "in", 2)
+    ctrl_c_at_job(monkeypatch, 1)
+    result = batch_command(tmp_path / "in", "-o", tmp_path / "new" / "out", *FAST_FLAGS)
+    assert result.exit_code == 130 and "interrupted: made 0 of 2 videos; not made: image0, image1." in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # neither out nor the folder made above it
+
+
+@pytest.mark.slow  # launches the CLI
+def test_the_command_prints_no_library_noise_its_progress_on_stderr_and_the_summary_on_stdout(tmp_path):
+    """As a user's shell runs it: no test settings that hide noise, and tiny weights built afresh."""
+    write_images(tmp_path / "in", 2, broken="zz.png")
+    quiet_by_the_tests = ("TRANSFORMERS_VERBOSITY", "TQDM_DISABLE", "PYTHONWARNINGS")
+    env = {k: v for k, v in os.environ.items() if k not in quiet_by_the_tests}
+    env["SVD_LEARN_HOME"] = str(tmp_path / "home")  # the tiny weights are built in this run
+    command = [sys.executable, "-m", "svd_learn.cli", "batch", tmp_path / "in", "-o", tmp_path / "out", *FAST_FLAGS]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stderr  # zz.png is not an image
+    for noise in ("\x1b", "\r", "torchvision", "Loading", "it/s", "Warning"):
+        assert noise not in done.stdout + done.stderr, done.stderr
+    assert done.stdout.startswith("batch: 3 jobs on 1 process(es): 2 done, 0 skipped, 1 failed"), done.stdout
+    assert "job 3/3 zz: FAILED: " in done.stderr and "FAILED" not in done.stdout.split("\n")[0]
+    assert "building tiny weights" in done.stderr and "loaded tiny weights" in done.stderr

@@ -17,7 +17,7 @@ from packaging.version import Version
 from PIL import Image
 from typer.testing import CliRunner
 
-from svd_learn import environment, generate, measure, models, planner, plans, video
+from svd_learn import environment, generate, measure, models, planner, plans, request, video
 from svd_learn.cli import app
 from svd_learn.environment import SOURCE_VARIABLE, SourceChoice
 from svd_learn.parameters import GenerationParameters
@@ -261,6 +261,7 @@ def test_read_only_folder(tmp_path, image):
         (["--source", "cloud"], "--source cloud is not a model source. Use one of: tiny, random, pretrained"),
         (["--emulate-t4"], "no CUDA GPU"),
         (["--vram-budget", "8"], "no CUDA GPU"),
+        (["--vram-budget", "0.5"], "the CUDA context and its libraries take about 0.74 GiB"),
         (["--model", "no-such-model"], "not one of the course's checkpoints"),
     ],
 )
@@ -404,6 +405,17 @@ def test_an_unknown_plan_is_refused_before_loading_with_the_one_list(tmp_path, i
     result = cli(image, "-o", tmp_path / "out.mp4", "--plan", plan)
     assert_clean_failure(result, f"Unknown plan {plan!r}", *plans.PLANS)  # every plan, as `svd-learn plan` lists them
     assert calls == []
+
+
+def test_a_gpu_plan_asked_for_on_a_machine_without_a_gpu_is_reported_where_it_ran(tmp_path, image):
+    out = tmp_path / "out.mp4"
+    result = cli(image, "-o", out, *FAST, "--plan", "gpu-decode2")
+    assert result.exit_code == 0, result.output
+    assert "measured on the CPU, no GPU, plan gpu-decode2 run on the CPU" in result.output
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["device"] == "cpu" and report["predicted_peak_gib"] is None  # no GPU memory was predicted
+    assert "run on the CPU: this machine has no CUDA GPU" in report["plan_reason"]
+    assert report["parameters"]["decode_chunk_size"] == 2  # what the plan's name says, on this device
 
 
 def test_a_failed_run_creates_no_folder(tmp_path):
@@ -550,7 +562,7 @@ def test_a_14_frame_folder_gets_the_svd_presets(tmp_path):
     (folder / "unet" / "config.json").write_text(json.dumps({"num_frames": 14}))
     choice = models.resolve_model(str(folder))
     assert choice.source == "folder" and choice.checkpoint.name == "svd"
-    params, _ = generate.checked_parameters(GenerationParameters(), choice)
+    params, _ = request.checked_parameters(GenerationParameters(), choice)
     assert params.num_frames == 14  # SVD's frame count, not SVD-XT's 25
 
 
@@ -637,19 +649,19 @@ def test_one_session_makes_many_videos_with_one_load_and_stops_cleanly_when_aske
     monkeypatch.setattr(models, "load_chosen", lambda *args: loads.append(args) or real_load(*args))
     spec, params = RunSpec(source="tiny"), GenerationParameters(num_frames=2, num_inference_steps=2)
     choice, machine = models.resolve_model(spec.model, spec.source), generate.machine_for(spec)
-    plans_to_try = generate.plan_memory(spec, machine, generate.checked_parameters(params, choice)[0], choice, print)
+    plans_to_try = generate.plan_memory(spec, machine, request.checked_parameters(params, choice)[0], choice, print)
 
-    def request(name, **changes):
+    def video_for(name, **changes):
         outputs = Outputs.check(tmp_path / f"{name}.mp4")
-        return generate.video_request(image, replace(params, **changes), choice, outputs)
+        return request.video_request(image, replace(params, **changes), choice, outputs)
 
     steps = []
     with generate.Session.open(spec, choice, machine, plans_to_try, say=lambda m: None) as session:
-        first = session.make_video(request("first"), on_step=lambda step, total: steps.append((step, total)))
-        second = session.make_video(request("second", motion_bucket_id=60))
+        first = session.make_video(video_for("first"), on_step=lambda step, total: steps.append((step, total)))
+        second = session.make_video(video_for("second", motion_bucket_id=60))
         with pytest.raises(measure.StopRequested):
-            session.make_video(request("stopped", num_inference_steps=5), should_stop=lambda: True)
-        after = session.make_video(request("after"))
+            session.make_video(video_for("stopped", num_inference_steps=5), should_stop=lambda: True)
+        after = session.make_video(video_for("after"))
     assert len(loads) == 1 and steps == [(1, 2), (2, 2)]
     assert first.timings["load_s"] > 0 and second.timings["load_s"] == after.timings["load_s"] == 0
     assert second.parameters["motion_bucket_id"] == 60 and video.read_video_info(tmp_path / "after.mp4")["frames"] == 2

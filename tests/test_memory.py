@@ -379,6 +379,9 @@ def test_emulating_a_t4_without_a_gpu_says_so():
         (["--frames", "0"], "num_frames=0: must be at least 1"),  # not silently the checkpoint's 25
         (["--height", "0", "--width", "0"], "height=0: must be at least 8"),
         (["--height", "500"], "height=500: must be a multiple of 8"),
+        # Below what the CUDA context takes, nothing of SVD fits: the smallest GPU that would is said instead.
+        (["--vram", "0.5"], "--vram 0.5: the CUDA context and its libraries take about 0.74 GiB"),
+        (["--vram", "0.5"], "The smallest GPU predicted to fit 25 frames at 576x1024 is 5.4 GiB"),
     ],
 )
 def test_svd_learn_plan_refuses_impossible_inputs_in_one_line(arguments, phrase):
@@ -388,6 +391,24 @@ def test_svd_learn_plan_refuses_impossible_inputs_in_one_line(arguments, phrase)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.output.startswith("error: ") and phrase in result.output, result.output
     assert "fits the" not in result.output  # no answer for an impossible question
+
+
+@pytest.mark.parametrize(
+    "arguments, limits",
+    [
+        (["--frames", "1000"], ["peaks at 180.1 GiB > 14.0 GiB usable", "fits instead: 77 frames at this size"]),
+        (["--host-ram", "4"], ["host RAM: 4 GiB leaves 2.0 GiB usable", "fits instead: at least 5.8 GiB of host RAM"]),
+    ],
+)
+def test_svd_learn_plan_says_plainly_when_nothing_fits_and_recommends_nothing(arguments, limits):
+    result = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7", *arguments])
+    assert result.exit_code == 1, result.output
+    assert "no plan fits: every plan is predicted to need more than this machine has." in result.output
+    assert all(limit in result.output for limit in limits), result.output
+    assert "try this one" not in result.output and "\nplan: " not in result.output  # no plan recommended
+    as_json = CliRunner().invoke(app, ["plan", "--vram", "14.74", "--host-ram", "12.7", *arguments, "--json"])
+    assert as_json.exit_code == 1 and not json.loads(as_json.output)["fits"]
+    assert "try this one" not in as_json.output
 
 
 def test_the_planner_names_the_constraint_that_binds():
