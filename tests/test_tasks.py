@@ -34,3 +34,15 @@ def test_cli_resolves_paths_against_the_callers_folder(tmp_path, monkeypatch, ca
     said = capfd.readouterr().err
     assert "error: x.mp4 exists; pass --force to replace it" in said, said
     assert not (ROOT / "x.mp4").exists()
+
+
+def test_the_readmes_say_which_checks_the_quick_start_skips_and_which_command_runs_them(tasks):
+    import inspect
+
+    runs_them = inspect.getsource(tasks.oldest)
+    assert 'SVD_LEARN_COLAB_CHECK="1"' in runs_them and "SVD_LEARN_COLAB_CHECK" not in inspect.getsource(tasks.test)
+    assert 'os.environ.get("SVD_LEARN_COLAB_CHECK")' in (ROOT / "tests" / "test_install.py").read_text()
+    for readme, skips in (("README.md", "What the quick start skips"), ("README.es.md", "inicio rápido no comprueba")):
+        text = (ROOT / readme).read_text()
+        said = text[text.index(skips) :].split("\n\n")[0]
+        assert "`python3 tasks.py oldest`" in said and "`SVD_LEARN_COLAB_CHECK=1`" in said, readme
