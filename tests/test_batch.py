@@ -423,3 +423,14 @@ def test_the_command_prints_no_library_noise_its_progress_on_stderr_and_the_summ
     assert done.stdout.startswith("batch: 3 jobs on 1 process(es): 2 done, 0 skipped, 1 failed"), done.stdout
     assert "job 3/3 zz: FAILED: " in done.stderr and "FAILED" not in done.stdout.split("\n")[0]
     assert "building tiny weights" in done.stderr and "loaded tiny weights" in done.stderr
+
+
+def test_full_size_weights_on_a_cpu_are_refused_before_they_are_built(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "pipeline_location", lambda *a, **k: pytest.fail("built without consent"))
+    write_images(tmp_path / "in", 1)
+    result = batch_command(tmp_path / "in", "-o", tmp_path / "out", "--source", "random", "--frames", "2")
+    assert result.exit_code == 1 and "about 15 GB of RAM" in result.stderr and "--full-size-on-cpu" in result.stderr
+    assert not (tmp_path / "out").exists()
