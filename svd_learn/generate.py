@@ -343,12 +343,12 @@ class Session:
             file_bytes = video.save_mp4(files, frames, outputs.video, params.fps).stat().st_size
             if outputs.gif:
                 video.save_gif(files, frames, outputs.gif, params.fps)
-            load_s, self.unreported_load_s = self.unreported_load_s, 0.0
-            finished = time.perf_counter()
+            load_s, finished = self.unreported_load_s, time.perf_counter()
             timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
             timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
             run = self.report(request, params, call.measurement, frames, fallbacks, timings, file_bytes)
             video.save_json(files, run.to_dict(), outputs.report)
+        self.unreported_load_s = 0.0  # counted in this video's report, now written
         return run
 
     def call(self, request: VideoRequest, on_step, should_stop):

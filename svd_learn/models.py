@@ -46,6 +46,7 @@ from svd_learn.checkpoints import (
 )
 from svd_learn.environment import check_source, course_home
 from svd_learn.errors import UserError
+from svd_learn.quiet import quiet_libraries
 
 if TYPE_CHECKING:
     import torch
@@ -251,7 +252,7 @@ def in_own_process(function, *args) -> None:
     child ignores Ctrl-C and is killed. The memory it used goes back to the system when it ends."""
     import multiprocessing
 
-    child = multiprocessing.get_context("spawn").Process(target=_ignoring_ctrl_c, args=(function, *args))
+    child = multiprocessing.get_context("spawn").Process(target=_child, args=(function, *args))
     child.start()
     try:
         child.join()
@@ -269,8 +270,10 @@ def in_own_process(function, *args) -> None:
         raise RuntimeError(f"{function.__name__} failed in its own process (its traceback is above).")
 
 
-def _ignoring_ctrl_c(function, *args) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reacts to Ctrl-C, and ends this process
+def _child(function, *args) -> None:
+    """In the child: Ctrl-C left to the parent (which ends this process), the libraries as quiet as there."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_libraries()
     function(*args)
 
 

@@ -176,3 +176,15 @@ def test_ctrl_c_stops_a_build_in_its_own_process_at_once_and_leaves_nothing(tmp_
     assert code == 130, building.stderr.read().decode()
     assert reacted < 2, f"Ctrl-C took {reacted:.1f} s"  # the child is killed, not waited for
     assert sorted(p.name for p in tmp_path.iterdir()) == ["random-svd-xt.lock"]  # no half model
+
+
+@pytest.mark.slow  # starts a Python process that imports diffusers
+def test_a_build_in_its_own_process_makes_the_whole_folder_quietly(tmp_path, monkeypatch, capfd):
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)  # as in a user's shell: the notices are on
+    folder = models._build_once(
+        tmp_path / "tiny", lambda partial: models.in_own_process(models.build_tiny_pipeline, partial)
+    )
+    assert json.loads((folder / "model_index.json").read_text())["feature_extractor"][1] == "CLIPImageProcessor"
+    assert (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").exists()
+    printed = capfd.readouterr()
+    assert "torchvision" not in printed.out + printed.err, printed.err  # the child is as quiet as the parent
