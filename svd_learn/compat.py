@@ -215,7 +215,7 @@ def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis
     return None
 
 
-def _contradicted(entry: KnownError, report: Report, asked: str) -> str | None:
+def _contradicted(entry: KnownError, report: Report, asked: str, line: str) -> str | None:
     """Why the report's evidence contradicts the entry, or None: a pasted version outside the entry's ranges,
     or frames that show another package (or your code) asking library `asked`."""
     for name, ranges in entry.versions.items():
@@ -224,7 +224,7 @@ def _contradicted(entry: KnownError, report: Report, asked: str) -> str | None:
             return f"the pasted {name} {pasted} is not in {' or '.join(ranges)}"
     if not entry.asker or not report.frames:
         return None
-    asker, frame = name_errors.asker_of(report, asked)
+    asker, frame = name_errors.asker_of(report, asked, line)
     return None if asker == entry.asker else f"the frames show {asker}, not {entry.asker}: {frame}"
 
 
@@ -271,11 +271,12 @@ def diagnose(text: str) -> list[Diagnosis]:
 
 def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
     report = read_report(text)
+    text = report.text  # in CPython's format, whatever format was pasted
     name_error = name_errors.read_name_error(text)
     found, against = [], []  # against: entries that matched, and the evidence that contradicts them
     for entry in KNOWN_ERRORS:
         matched = _match(entry, text, report)
-        why = matched and _contradicted(entry, report, name_error.library if name_error else "")
+        why = matched and _contradicted(entry, report, name_error.library if name_error else "", matched[1].evidence)
         if why:
             against.append(f"not {entry.id}: {why}")
         elif matched:

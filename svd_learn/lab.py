@@ -21,8 +21,10 @@ PIP_FIND_LINKS=DIR (also searched) and PIP_NO_INDEX=1 (nothing else) are honoure
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,10 +119,23 @@ def list_reproductions() -> list[Reproduction]:
     return list(REPRODUCTIONS.values())
 
 
+def _folded(name: str) -> str:
+    """An id as people type it: HfFolder, FLAX_WEIGHTS_NAME and hf-folder all fold to the id's letters."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def get_reproduction(entry_id: str) -> Reproduction:
-    if entry_id not in REPRODUCTIONS:
-        raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
-    return REPRODUCTIONS[entry_id]
+    """The reproduction with this id, matched case-insensitively and without `_` or `-` (`HfFolder` is
+    `hf_folder`); an unknown id is refused with the closest ids."""
+    if entry_id in REPRODUCTIONS:
+        return REPRODUCTIONS[entry_id]
+    folded = {_folded(known): known for known in REPRODUCTIONS}
+    if _folded(entry_id) in folded:
+        return REPRODUCTIONS[folded[_folded(entry_id)]]
+    close = difflib.get_close_matches(_folded(entry_id), list(folded), n=3, cutoff=0.6)
+    if close:
+        raise LabError(f"No reproduction {entry_id!r}. Did you mean {' or '.join(folded[c] for c in close)}?")
+    raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
 
 
 def runs_on_this_python(reproduction: Reproduction) -> bool:
@@ -357,7 +372,7 @@ def run_reproduction(
         import platform
 
         raise LabError(
-            f"{entry_id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
+            f"{reproduction.id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
             f"{platform.python_version()}, so this error cannot happen here either."
         )
     home = Path(workdir) if workdir is not None else lab_home()

@@ -82,12 +82,12 @@ def read_name_error(text: str) -> NameError_ | None:
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
-def asker_of(report: Report, library: str) -> tuple[str, str]:
+def asker_of(report: Report, library: str, line: str = "") -> tuple[str, str]:
     """Which package's code asks `library` for the name, and the frame that shows it.
 
-    The last frame outside `library` itself (library "": the last frame); a file outside site-packages is
-    the user's own code."""
-    for frame in reversed(report.frames):
+    The last frame outside `library` itself (library "": the last frame) in the traceback whose exception shows
+    `line` (a chained report has several); a file outside site-packages is the user's own code."""
+    for frame in reversed(report.frames_for(line)):
         if frame.owner != library or not library:
             return frame.owner or YOUR_CODE, f'File "{frame.path}", line {frame.line}' + (
                 f": {frame.code}" if frame.code else ""
@@ -169,7 +169,7 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     """What the history says about a name error (see the module docstring)."""
     history, what = _fact(error, report)
     library = history.library if history else error.library
-    asker, frame = asker_of(report, library)
+    asker, frame = asker_of(report, library, error.line)
     result = NameAnswer("", library, what, asker, "", "", evidence=[f"error: {error.line}"], kind=error.kind)
     if frame:
         result.evidence.append(f"asked by: {asker} ({frame})")

@@ -93,6 +93,19 @@ def test_unknown_id_lists_the_ids():
     assert "No reproduction 'nope'" in result.output and "hf_cache_home" in result.output
 
 
+@pytest.mark.parametrize("typed", ["HfFolder", "hf-folder", "HF_FOLDER"])
+def test_ids_as_people_type_them(typed):  # the README printed the error's names, not the ids
+    assert lab.get_reproduction(typed).id == "hf_folder"
+    assert lab.get_reproduction("FLAX_WEIGHTS_NAME").id == "flax_weights_name"
+
+
+def test_a_near_miss_suggests_the_closest_ids():
+    with pytest.raises(lab.LabError, match=r"No reproduction 'cachd_download'. Did you mean cached_download\?"):
+        lab.get_reproduction("cachd_download")
+    result = CliRunner().invoke(app, ["lab", "run", "hf_foldr"])
+    assert result.exit_code == 2 and "Did you mean hf_folder?" in result.output
+
+
 @pytest.mark.slow  # runs uv and pip for real against a closed port (20 s)
 def test_unreachable_registry_is_said_clearly(monkeypatch, tmp_path):
     for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
