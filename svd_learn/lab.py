@@ -35,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 
 from svd_learn import compat
+from svd_learn.explain import format_diagnosis
 from svd_learn.environment import course_home, installed_version
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
@@ -424,7 +425,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         diagnoses = compat.diagnose(error_text)
         reproduced = bool({entry_id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
         for diagnosis in diagnoses:
-            echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
+            echo("    " + format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
         if not reproduced:
             echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
 

@@ -66,9 +66,14 @@ class Platform:
         return {tag for tag in (self.system, self.kind, *self.environments) if tag}
 
     def allows(self, where: tuple[str, ...]) -> bool:
-        """True when a fix meant for `where` (systems, kinds or environments) can apply here: always when the
-        system is unknown, or when `where` is empty (everywhere)."""
-        return not where or not self.system or bool(self.tags & set(where))
+        """True when a fix meant for `where` (systems, kinds or environments; empty: everywhere) can apply here.
+        When the system is unknown, a fix for one system only (a Mac's, a Windows DLL's) needs it shown; a fix
+        for several systems applies."""
+        if not where:
+            return True
+        if self.system:
+            return bool(self.tags & set(where))
+        return len({KINDS.get(place, place) for place in where} & set(SYSTEMS)) >= 2
 
     def describe(self) -> str:
         """ "macos (conda), from the report: /Users/ana/" """

@@ -7,7 +7,7 @@ The texts below are verbatim: captured by the lab's reproductions on this machin
 import pytest
 from typer.testing import CliRunner
 
-from svd_learn import compat
+from svd_learn import compat, explain
 from svd_learn.cli import app
 
 SITE = "/venv/lib/python3.11/site-packages"
@@ -158,6 +158,58 @@ ImportError: cannot import name 'AutoencoderKLWan' from 'diffusers' (/venv/lib/p
     "moved_module": """Traceback (most recent call last):
   File "<string>", line 1, in <module>
 ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'""",
+    # written for this test in the layout of a Mac (Apple silicon, a venv under /Users)
+    "cuda_on_mac": """  File "/Users/ana/svd/run.py", line 9, in <module>
+    pipe.to("cuda")
+  File "/Users/ana/svd/.venv/lib/python3.12/site-packages/torch/cuda/__init__.py", line 363, in _lazy_init
+    raise AssertionError("Torch not compiled with CUDA enabled")
+AssertionError: Torch not compiled with CUDA enabled""",
+    # the message of torchvision built for another torch, as PyPI's torchvision prints it beside this CPU torch
+    "torchvision_torch_mismatch": f"""  File "{SITE}/torchvision/_meta_registrations.py", line 163, in <module>
+    @torch.library.register_fake("torchvision::nms")
+RuntimeError: operator torchvision::nms does not exist""",
+    # written for this test: diffusers 0.36 next to torch 2.0.1 (conda)
+    "torch_too_old": """  File "/home/ana/miniconda3/envs/svd/lib/python3.10/site-packages/diffusers/utils/torch_utils.py", line 37, in <module>
+    "xpu": torch.xpu.empty_cache,
+AttributeError: module 'torch' has no attribute 'xpu'""",
+    # torch 2.6+ beside typing_extensions 4.9.0, import torch
+    "typing_extensions_old": f"""  File "{SITE}/torch/__init__.py", line 43, in <module>
+    from typing_extensions import ParamSpec as _ParamSpec, TypeIs as _TypeIs
+ImportError: cannot import name 'TypeIs' from 'typing_extensions' ({SITE}/typing_extensions.py)""",
+    # captured: torch 2.13.0, torch.load of a Git LFS pointer file (the message's last lines)
+    "checkpoint_not_a_file": """_pickle.UnpicklingError: Weights only load failed. In PyTorch 2.6, we changed the default value of the `weights_only` argument in `torch.load` from `False` to `True`. Re-running `torch.load` with `weights_only` set to `False` will likely succeed, but it can result in arbitrary code execution. Do it only if you got the file from a trusted source.
+Please file an issue with the following so that we can make `weights_only=True` compatible with your use case: WeightsUnpickler error:
+
+Unsupported operand 118""",
+    # captured: torch 2.13.0, torch.save({"step": numpy.float64(1.0)}) then torch.load (shortened)
+    "weights_only_default": """_pickle.UnpicklingError: Weights only load failed. This file can still be loaded, to do so you have two options, do those steps only if you trust the source of the checkpoint.
+	WeightsUnpickler error: Unsupported global: GLOBAL numpy._core.multiarray.scalar was not an allowed global by default.""",
+    # written for this test in a Windows venv's layout
+    "triton_windows": r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\_inductor\runtime\hints.py", line 36, in <module>
+torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised:
+RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old.""",
+    "triton_missing": """  File "/home/ana/svd/.venv/lib/python3.11/site-packages/torch/_inductor/scheduler.py", line 3, in create_backend
+RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old.""",
+    # xformers' warning on Windows, where triton is absent
+    "triton_not_available_warning": r"""A matching Triton is not available, some optimizations will not be enabled.
+Error caught was: No module named 'triton'""",
+    "torch_dll_windows": r"""OSError: [WinError 126] The specified module could not be found. Error loading "C:\Users\ana\svd\.venv\Lib\site-packages\torch\lib\fbgemm.dll" or one of its dependencies.""",
+    # transformers' check before device_map (written for this test in ComfyUI portable's layout)
+    "accelerate_for_device_map": r"""  File "D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\transformers\modeling_utils.py", line 3370, in from_pretrained
+    raise ImportError(
+ImportError: Using `low_cpu_mem_usage=True` or a `device_map` requires Accelerate: `pip install 'accelerate>=0.26.0'`""",
+    "device_mismatch": "RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! (when checking argument for argument mat1 in method wrapper_CUDA_addmm)",
+    # captured: torch 2.13.0, torch.nn.Linear (fp32) called with an fp16 input
+    "dtype_mismatch": "RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float",
+    # captured: diffusers 0.42.1, export_to_video([[frames]]) (a batch of one video)
+    "frames_batch_export": f"""Traceback (most recent call last):
+  File "<string>", line 5, in <module>
+  File "{SITE}/diffusers/utils/export_utils.py", line 216, in export_to_video
+    writer.append_data(frame)
+  File "{SITE}/imageio/core/format.py", line 574, in append_data
+    raise ValueError("append_data requires ndarray as first arg")
+ValueError: append_data requires ndarray as first arg""",
+    "missing_components": "ValueError: Pipeline <class 'diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion.StableVideoDiffusionPipeline'> expected {'feature_extractor', 'image_encoder', 'scheduler', 'unet', 'vae'}, but only {'scheduler', 'unet', 'vae'} were passed.",
 }
 
 # More verbatim variants of the same errors.
@@ -676,7 +728,7 @@ def test_a_harmless_warning_exits_0_and_says_so():
 def test_every_diagnosis_prints_its_evidence():
     text = VERBATIM["flax_weights_name"]
     (diagnosis,) = compat.diagnose(text)
-    printed = compat.format_diagnosis(diagnosis)
+    printed = explain.format_diagnosis(diagnosis)
     assert "matched: cannot import name 'FLAX_WEIGHTS_NAME'" in printed
     assert "history: FLAX_WEIGHTS_NAME (from transformers.utils) is in transformers" in printed
 
