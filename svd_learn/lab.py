@@ -35,8 +35,8 @@ from importlib import resources
 from pathlib import Path
 
 from svd_learn import compat
-from svd_learn.explain import format_diagnosis
 from svd_learn.environment import course_home, installed_version
+from svd_learn.explain import format_diagnosis
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
 UNREACHABLE_SIGNS = (
