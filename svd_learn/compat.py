@@ -28,6 +28,7 @@ from svd_learn import name_errors
 from svd_learn.environment import installed_version, requirement_problems
 from svd_learn.explain import UnreadableInput, format_diagnosis, format_unknown, read_source
 from svd_learn.known_errors import KNOWN_ERRORS, NOT_INSTALLED, Diagnosis, KnownError, in_ranges, known_error, phrase
+from svd_learn.messages import MessageSource, sources_of
 from svd_learn.platforms import Platform, platform_here
 from svd_learn.tracebacks import Report, read_report
 
@@ -104,13 +105,15 @@ def _not_here(entry: KnownError, text: str, platform: Platform) -> str | None:
     return None
 
 
-def _asker_named(entry: KnownError, report: Report) -> bool:
-    """The message itself names the package that asks ("Failed to import diffusers.pipelines...")."""
+def _asker_named(entry: KnownError, report: Report, sources: list[MessageSource]) -> bool:
+    """The message itself shows the package that asks: it names it ("Failed to import diffusers.pipelines..."),
+    or the message index says that package raises this message."""
     wrapped = re.search(r"Failed to import ([\w.]+)", report.text)
-    return bool(wrapped and wrapped.group(1).split(".")[0] == entry.asker)
+    named = bool(wrapped and wrapped.group(1).split(".")[0] == entry.asker)
+    return named or any(source.library == entry.asker for source in sources)
 
 
-def _contradicted(entry: KnownError, report: Report, asked: str, line: str) -> str | None:
+def _contradicted(entry: KnownError, report: Report, asked: str, line: str, sources: list[MessageSource]) -> str | None:
     """Why the report's evidence contradicts the entry, or None: a pasted version outside the entry's ranges,
     frames that show another package (or your code) asking library `asked`, or frames that cannot be read
     when the entry rests on who asks."""
@@ -118,10 +121,12 @@ def _contradicted(entry: KnownError, report: Report, asked: str, line: str) -> s
         pasted = report.versions.get(name)
         if pasted and not in_ranges(pasted, ranges):
             return phrase("pasted_outside", name=name, version=pasted, ranges=" or ".join(ranges))
-    if not entry.asker or _asker_named(entry, report) or not (report.frames or report.unreadable):
+    if not entry.asker or _asker_named(entry, report, sources):
         return None
     if report.unreadable:
         return phrase("asker_unreadable", asker=entry.asker)
+    if not report.frames:  # the release history answers what the message alone supports
+        return phrase("asker_not_shown", asker=entry.asker)
     asker, frame = name_errors.asker_of(report, asked, line)
     return None if asker == entry.asker else phrase("asker_other", shown=asker, asker=entry.asker, frame=frame)
 
@@ -174,10 +179,13 @@ def _diagnose(text: str, here: bool = False) -> tuple[list[Diagnosis], Report, l
     platform = _platform(report, here)
     name_error = name_errors.read_name_error(text)
     asked = name_error.library if name_error else ""
+    sources = sources_of(f"{report.error_line}\n{report.message}" if report.error_line else text[-4000:])
     found, against = [], []  # against: entries that matched, and why they do not answer
     for entry in KNOWN_ERRORS:
         matched = _match(entry, text, report)
-        why = matched and (_not_here(entry, text, platform) or _contradicted(entry, report, asked, matched[1].evidence))
+        why = matched and (
+            _not_here(entry, text, platform) or _contradicted(entry, report, asked, matched[1].evidence, sources)
+        )
         if why:
             against.append(f"not {entry.id}: {why}")
         elif matched:
@@ -193,20 +201,31 @@ def _diagnose(text: str, here: bool = False) -> tuple[list[Diagnosis], Report, l
             if diagnosis.evidence == from_history.evidence:
                 diagnosis.notes += from_history.notes
     for _, diagnosis in found:
-        _add_notes(diagnosis, report, platform)
+        _add_notes(diagnosis, report, platform, sources)
     context = [phrase("platform", platform=platform.describe())] if platform.system else []
     context += [phrase("frames_unreadable")] if report.unreadable else []
+    context += [line for source in sources[:2] for line in _source_lines(source)]
     return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, context + shown[1:] + against
 
 
-def _add_notes(diagnosis: Diagnosis, report: Report, platform: Platform) -> None:
-    """The evidence around a diagnosis: where it was raised, the versions pasted, the platform when it decided,
-    frames that could not be read, and an asker that is assumed because no traceback shows it."""
+def _source_lines(source: MessageSource) -> list[str]:
+    """ "raised by: diffusers f (...)", "diffusers has this message in 0.24.0 - 0.42.1 (...)" """
+    return [
+        phrase("raised_by", where=source.where()),
+        phrase("message_releases", library=source.library, span=source.span()),
+    ]
+
+
+def _add_notes(diagnosis: Diagnosis, report: Report, platform: Platform, sources: list[MessageSource]) -> None:
+    """The evidence around a diagnosis: where it was raised (the frames, else the message index), the versions
+    pasted, the platform when it decided, and frames that could not be read."""
     entry = known_error(diagnosis.id)
     raised = [frame for frame in report.frames if frame.owner]
     if raised and not any(note.startswith("asked by") for note in diagnosis.notes):
         frame = raised[-1]
         diagnosis.notes.append(phrase("raised_in", owner=frame.owner, path=frame.path, line=frame.line))
+    elif sources and not raised:
+        diagnosis.notes += _source_lines(sources[0])
     pasted = [
         f"{name} {version}"
         for name, version in report.versions.items()
@@ -218,8 +237,6 @@ def _add_notes(diagnosis: Diagnosis, report: Report, platform: Platform) -> None
         diagnosis.notes.append(phrase("platform", platform=platform.describe()))
     if report.unreadable:
         diagnosis.notes.append(phrase("frames_unreadable"))
-    elif entry.asker and not report.frames and not _asker_named(entry, report):
-        diagnosis.notes.append(phrase("asker_assumed", asker=entry.asker))
 
 
 def _unmet_requirements(distribution: str, on: str | None = None) -> list[str]:
@@ -299,12 +316,16 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
 
 def explain(text: str, here: bool = False) -> list[Diagnosis]:
     """Print the diagnosis of an error text (or say honestly that it is not recognised, and what the text
-    does show); return it. `here`: the error was raised on this machine."""
+    does show); return the diagnoses that explain it. Harmless warnings beside an error that no entry
+    explains do not explain it: they are printed, and the error is said to be not recognised (an empty list).
+    `here`: the error was raised on this machine."""
     diagnoses, report, shown = _diagnose(text, here)
-    if not diagnoses:
-        print(format_unknown(report, shown))
     for diagnosis in diagnoses:
         print(format_diagnosis(diagnosis))
+    if all(d.harmless for d in diagnoses) and (report.exception or not diagnoses):
+        if not any(report.error_line and report.error_line in d.evidence for d in diagnoses):
+            print(format_unknown(report, shown))
+            return []
     return diagnoses
 
 

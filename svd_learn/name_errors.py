@@ -163,6 +163,22 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
             f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
             f"libraries may need a newer {library})."
         )
+        if not answer.asker:
+            answer.fix += _tracked_askers(answer, error)
+
+
+def _tracked_askers(answer: NameAnswer, error: NameError_) -> str:
+    """When no frame shows who asks: the tracked libraries that did ask, as evidence, and the fix for each."""
+    fixes = []
+    for library in releases.LIBRARIES:
+        asking = _asking_history(library, error) if library != answer.library else None
+        if asking is not None:
+            stopped = f"; {asking.removed_in} no longer does" if asking.removed_in else ""
+            answer.evidence.append(f"history: {library} asks for it in {asking.first} - {asking.last}{stopped}")
+            if asking.removed_in:
+                fixes.append(f'if it is {library}, pip install -U "{library}>={asking.removed_in}"')
+                answer.sources.append(_notes_release(library, asking.removed_in))
+    return (" Of the libraries svd-learn tracks: " + "; ".join(fixes) + ".") if fixes else ""
 
 
 def answer(error: NameError_, report: Report) -> NameAnswer:

@@ -30,12 +30,29 @@ SIGNS: dict[str, tuple[str, ...]] = {
         r"python_embeded",
         r"\bwin(?:32|_amd64)\b",
         r"\.dll\b",
+        r"(?i)\bwindows (?:10|11)\b|\bon windows\b|\bwin(?:10|11)\b",
     ),
-    "macos": (r"/Users/[^/\s]+/", r"/opt/homebrew/", r"\bmacOS-\d", r"\bdarwin\b", r"-arm64-arm-64bit", r"\bmps\b"),
+    "macos": (
+        r"/Users/[^/\s]+/",
+        r"/opt/homebrew/",
+        r"\bmacOS[- ]\d",
+        r"\bdarwin\b",
+        r"-arm64-arm-64bit",
+        r"\bmps\b",
+        r"(?i)\b(?:mac ?book|mac ?(?:m\d|mini|studio)|m\d (?:pro |max |ultra )?mac|apple (?:m\d|silicon)|osx)\b",
+        r"(?i)\b(?:on|my|a) mac\b",
+    ),
     "colab": (r"/content/", r"google\.colab", r"localhost:8080/#", r"<ipython-input-[\w-]+>"),
     "kaggle": (r"/kaggle/",),
     "wsl": (r"/mnt/[a-z]/", r"microsoft-standard", r"\bWSL2?\b"),
-    "linux": (r"/home/[^/\s]+/", r"\bLinux-\d", r"\bglibc", r"/usr/(?:local/)?lib/python3", r"\bmanylinux"),
+    "linux": (
+        r"/home/[^/\s]+/",
+        r"\bLinux-\d",
+        r"\bglibc",
+        r"/usr/(?:local/)?lib/python3",
+        r"\bmanylinux",
+        r"\bUbuntu\b",
+    ),
 }
 ENVIRONMENTS: dict[str, tuple[str, ...]] = {
     "conda": (

@@ -23,8 +23,9 @@ VERBATIM = {
   File "{SITE}/diffusers/utils/dynamic_modules_utils.py", line 28, in <module>
     from huggingface_hub import cached_download, hf_hub_download, model_info
 ImportError: cannot import name 'cached_download' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
-    # captured: diffusers==0.24.0 + huggingface_hub==1.3.4
-    "hf_cache_home": f"""    from huggingface_hub.constants import HUGGINGFACE_HUB_CACHE, hf_cache_home
+    # captured: diffusers==0.24.0 + huggingface_hub==1.3.4 (its last frame)
+    "hf_cache_home": f"""  File "{SITE}/diffusers/utils/constants.py", line 17, in <module>
+    from huggingface_hub.constants import HUGGINGFACE_HUB_CACHE, hf_cache_home
 ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' ({SITE}/huggingface_hub/constants.py)""",
     # captured: diffusers==0.35.1 + transformers==5.0.0 + torch, from diffusers import StableVideoDiffusionPipeline
     "flax_weights_name": f"""    raise RuntimeError(
@@ -214,9 +215,10 @@ ValueError: append_data requires ndarray as first arg""",
 
 # More verbatim variants of the same errors.
 VARIANTS = [
-    # captured on Python 3.13.0 (3.12 and later add the suggestion)
+    # captured on Python 3.13.0 (3.12 and later add the suggestion). No frame shows who asks: the release
+    # history answers (huggingface_hub 0.26.0 removed it; diffusers and transformers asked for it until ...)
     (
-        "cached_download",
+        "removed_name",
         "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/venv/lib/python3.13/site-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?",
     ),
     (
@@ -227,8 +229,8 @@ VARIANTS = [
         "old_hub_pin",
         "ImportError: huggingface-hub>=1.3.0,<2.0 is required for a normal functioning of this module, but found huggingface-hub==1.2.1.",
     ),
-    (
-        "old_hub_pin",
+    (  # no frame shows transformers asking: the history says which huggingface_hub added it, and who asks
+        "hub_too_old",
         "ImportError: cannot import name 'ResolvedRevision' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)",
     ),
     ("accelerate_missing", "ImportError: enable_model_cpu_offload requires accelerate v0.17.0 or higher."),
@@ -246,8 +248,8 @@ VARIANTS = [
     ),
     # written for these tests in the layouts and forms learners meet (Windows, conda, ComfyUI, Python 3.12)
     ("numpy2_abi", "RuntimeError: Numpy is not available"),
-    (
-        "hf_cache_home",
+    (  # the message alone: the history answers, naming diffusers among the packages that asked
+        "removed_name",
         "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?",
     ),
     (

@@ -30,6 +30,15 @@ NOT_REPRODUCIBLE_HERE = {
     "host_ram_exhausted": "would exhaust this shared machine's RAM",
     "disk_full": "would fill this shared machine's disk",
     "transformers_too_old": "not reproduced yet (diffusers guards most of its transformers imports); its test text is written",
+    "cuda_on_mac": "needs a Mac",
+    "torch_too_old": "needs a torch older than any wheel for this Python that is not a CUDA build of GBs",
+    "torchvision_torch_mismatch": "the broken half runs (PyPI's torchvision 0.28.0 beside this CPU torch: its test text);"
+    " the fixed pair is a CUDA build of GBs, or a CPU torchvision from an index this machine does not reach",
+    "triton_windows": "needs Windows",
+    "triton_missing": "needs a GPU (torch.compile of CPU code needs no Triton)",
+    "triton_not_available_warning": "a warning of xformers and torchao where Triton is absent (Windows)",
+    "torch_dll_windows": "needs Windows",
+    "device_mismatch": "needs a GPU",
 }
 RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
 
