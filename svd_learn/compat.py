@@ -1,17 +1,19 @@
 """Known version errors, as data: recognise them in an error text, and find them in this environment.
 
 Lesson 3 teaches why old pins break (`cached_download` and its family). The knowledge lives in
-`data/known_errors.toml`; one entry per error says how to recognise it (regular expressions on the error
-text), which versions it affects (ranges read with `packaging.specifiers`), why it happens, how to fix it
-and where the facts come from. Name errors in huggingface_hub, diffusers, transformers and accelerate are
-also answered from their release history (`name_errors.py`, `releases.py`), and the structure of a report
-(`tracebacks.py`: the frames, the versions pasted beside it) is evidence that wins over an entry. This module
-reads the file and puts the pieces together:
+`data/known_errors.toml` (read by known_errors.py); one entry per error says how to recognise it (regular
+expressions on the error text), which versions it affects (ranges read with `packaging.specifiers`), where its
+fix applies (platforms), why it happens, how to fix it and where the facts come from. Name errors in
+huggingface_hub, diffusers, transformers and accelerate are also answered from their release history
+(`name_errors.py`, `releases.py`), and any message from the libraries' own index (`messages.py`: who raises
+it, in which releases). The report's own evidence wins over an entry (`tracebacks.py` reads every format people
+paste): the frames that show who asks, the versions pasted beside it, the platform; when the frames cannot be
+read, only what the message alone supports is answered. This module puts the pieces together:
 
 - `diagnose(text)`       the known errors in an error message or a whole pasted traceback;
 - `check_environment()`  the known-bad combinations installed here, and modules that stay stale after a
                          `pip install` in a running kernel (restart needed);
-- `doctor()` / `explain()` print both for a person (`svd-learn doctor`, `svd-learn explain`);
+- `doctor()` / `explain()` print both for a person (`svd-learn doctor`, `svd-learn explain`; explain.py words it);
 - `load_ipython_extension(ip)` prints the diagnosis under the traceback of a cell (`%load_ext svd_learn`).
 """
 

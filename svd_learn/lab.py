@@ -396,6 +396,18 @@ def _lab_lock(home: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _diagnose_captured(reproduction: Reproduction, error_text: str, echo) -> tuple[list[compat.Diagnosis], bool]:
+    """Step 3: the diagnosis of the captured text, and whether it names the reproduced error."""
+    echo("[3/4] diagnose the captured text (svd-learn explain)")
+    diagnoses = compat.diagnose(error_text)
+    reproduced = bool({reproduction.id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
+    for diagnosis in diagnoses:
+        echo("    " + format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
+    if not reproduced:
+        echo(f"    NOT REPRODUCED: the output does not show the known error {reproduction.id!r}.")
+    return diagnoses, reproduced
+
+
 def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, keep: bool, echo) -> LabResult:
     entry_id = reproduction.id
     seconds = {}
@@ -421,13 +433,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
         echo(f"    exit status {returncode}")
 
-        echo("[3/4] diagnose the captured text (svd-learn explain)")
-        diagnoses = compat.diagnose(error_text)
-        reproduced = bool({entry_id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
-        for diagnosis in diagnoses:
-            echo("    " + format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
-        if not reproduced:
-            echo(f"    NOT REPRODUCED: the output does not show the known error {entry_id!r}.")
+        diagnoses, reproduced = _diagnose_captured(reproduction, error_text, echo)
 
         start = time.perf_counter()
         if reproduction.fixed:

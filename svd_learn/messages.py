@@ -7,7 +7,8 @@ which of their releases it exists, even when no knowledge entry explains it.
 - data/torch_cpp_messages.toml: torch's messages written in C++, by hand, each with the file that writes it.
 
 `sources_of(text)` finds them in a text: each template is looked up by three whole words of its longest
-literal run, then matched whole (its values, `{}`, match anything). Loading is lazy, on the first look-up.
+literal run, then matched (its values, `{}`, match anything): whole, or by its first eight words when the paste
+cuts it short. Loading is lazy, on the first look-up.
 """
 
 from __future__ import annotations
@@ -95,22 +96,54 @@ def _index() -> tuple[list[tuple[str, str, str, str, tuple[str, ...], tuple[str,
     return rows, keys
 
 
+HOLE = r"[\s\S]{0,1000}?"  # a value filled in at run time
+MIN_WORDS = 8  # a message cut short (a paste of its first lines) is still recognised by this many of its words
+
+
 @cache
-def _pattern(template: str) -> re.Pattern:
-    pieces = [r"\s+".join(map(re.escape, piece.split())) for piece in _pieces(template)]
-    return re.compile(r"[\s\S]{0,1000}?".join(piece for piece in pieces if piece))
+def _tokens(template: str) -> tuple[str, ...]:
+    """The template as regular-expression tokens: each literal word, and HOLE for each value."""
+    tokens = []
+    for index, piece in enumerate(_pieces(template)):
+        tokens += ([HOLE] if index else []) + [re.escape(word) for word in piece.split()]
+    while tokens and tokens[0] == HOLE:
+        tokens.pop(0)
+    return tuple(tokens)
+
+
+@cache
+def _pattern(template: str, length: int) -> re.Pattern:
+    """The first `length` tokens of the template as one pattern (words apart by any white space)."""
+    parts, previous = [], None
+    for token in _tokens(template)[:length]:
+        if parts and previous != HOLE and token != HOLE:
+            parts.append(r"\s+")
+        parts.append(token)
+        previous = token
+    return re.compile("".join(parts))
+
+
+def _match(template: str, text: str) -> int:
+    """2 when the whole template is in the text, 1 when at least MIN_WORDS words of its start are (a message
+    cut short), else 0."""
+    tokens = _tokens(template)
+    if _pattern(template, len(tokens)).search(text):
+        return 2
+    words = [index for index, token in enumerate(tokens) if token != HOLE]
+    return int(len(words) > MIN_WORDS and bool(_pattern(template, words[MIN_WORDS - 1] + 1).search(text)))
 
 
 def sources_of(text: str) -> list[MessageSource]:
-    """The indexed messages found in `text`, the most specific first (the most literal text matched); one per
-    library and template (the first raiser stands for the others)."""
+    """The indexed messages found in `text`, the most specific first (whole matches, then the most literal
+    text); one per library and template (the first raiser stands for the others)."""
     rows, keys = _index()
     words = text.split()
     numbers = {n for i in range(len(words) - 2) for n in keys.get(" ".join(words[i : i + 3]), ())}
     found, seen = [], set()
     for number in sorted(numbers):
         library, template, kind, raiser, held, covered = rows[number]
-        if (library, template) not in seen and _pattern(template).search(text):
+        match = _match(template, text) if (library, template) not in seen else 0
+        if match:
             seen.add((library, template))
-            found.append(MessageSource(library, template, kind, raiser, held, covered))
-    return sorted(found, key=lambda source: -source.literal)
+            found.append((match, MessageSource(library, template, kind, raiser, held, covered)))
+    return [source for _, source in sorted(found, key=lambda pair: (-pair[0], -pair[1].literal))]

@@ -22,11 +22,14 @@ from packaging.version import InvalidVersion, Version
 from svd_learn import releases
 from svd_learn.tracebacks import Report
 
-PATTERNS = (  # Python's own messages; a message may be wrapped in another (diffusers' RuntimeError)
-    ("name", re.compile(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'")),
-    ("name", re.compile(r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'")),
-    ("module", re.compile(r"No module named '(?P<module>[\w.]+)'")),
-    ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")),
+# Python's own messages; a message may be wrapped in another (diffusers' RuntimeError). The quotes may be gone:
+# `svd-learn explain ImportError: cannot import name 'x' from 'y'` typed unquoted reaches us without them.
+_END = r"(?![\w.])"  # a whole name: "diffusers" is not the start of "diffusers.models"
+PATTERNS = (
+    ("name", re.compile(rf"cannot import name '?(?P<name>\w+)'? from '?(?P<module>[\w.]*\w){_END}'?")),
+    ("name", re.compile(rf"module '?(?P<module>[\w.]*\w){_END}'? has no attribute '?(?P<name>\w+)'?")),
+    ("module", re.compile(rf"No module named '?(?P<module>[\w.]*\w){_END}'?")),
+    ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '?(?P<name>\w+)'?")),
 )
 YOUR_CODE = "your code"
 DID_YOU_MEAN = re.compile(r"Did you mean: '(\w+)'\?")

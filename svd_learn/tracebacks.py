@@ -1,13 +1,16 @@
 """Read the structure of an error report that a person pasted (lesson 3): the exception, the frames, the versions.
 
-Whole-message patterns do not generalise; a report's structure does. `read_report(text)` finds:
+Whole-message patterns do not generalise; a report's structure does. `read_report(text)` first turns the
+format it was pasted in (pytest, IPython, rich, logs, ...) into CPython's (traceback_formats.py), then finds:
 
-- the exception: its type and message (the last `SomeError: ...` line; a message may go on for lines);
+- the exception: its type and message (the last `SomeError: ...` line; a message may go on for lines), and each
+  traceback of a chain ("During handling of the above exception ...") with its own frames;
 - every frame (`File "...", line N, in f`) and the package that owns its file: the folder after
   `site-packages` or `dist-packages` (venv, conda, Colab, Windows, ComfyUI's embedded Python), or a
-  ComfyUI custom node;
+  ComfyUI custom node; and whether the text shows a traceback whose frames could not be read at all;
 - versions pasted beside it: `pip list`, `pip freeze`, `diffusers-cli env`, `hf env`, and banners such as
-  `torch 2.1.2+cpu` or `PyTorch 2.3.0+cu121 with CUDA 1201`.
+  `torch 2.1.2+cpu` or `PyTorch 2.3.0+cu121 with CUDA 1201`;
+- the platform its paths and banners show (platforms.py).
 """
 
 from __future__ import annotations

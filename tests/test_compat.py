@@ -824,3 +824,127 @@ def test_names_the_history_cannot_date_are_admitted():
 def test_transformers_5_serves_the_old_fast_tokenizer_names():
     # transformers 5 resolves BertTokenizerFast at run time; the history must not call it removed
     assert compat.diagnose("ImportError: cannot import name 'BertTokenizerFast' from 'transformers'") == []
+
+
+# --- the platform, the setup and frames that cannot be read (written for these tests, not users' posts) ------------
+
+NO_CUDA = "AssertionError: Torch not compiled with CUDA enabled"
+
+
+@pytest.mark.parametrize(
+    "where,expected",
+    [
+        (
+            '  File "/Users/ana/svd/.venv/lib/python3.11/site-packages/torch/cuda/__init__.py", line 363, in _lazy_init\n',
+            "cuda_on_mac",
+        ),
+        (
+            '  File "C:\\Users\\ana\\svd\\.venv\\Lib\\site-packages\\torch\\cuda\\__init__.py", line 310, in _lazy_init\n',
+            "torch_cpu_build",
+        ),
+        (
+            "",
+            "torch_cpu_build",
+        ),  # no platform shown: the entry whose fix covers Windows and Linux (and says what a Mac needs)
+    ],
+)
+def test_the_platform_decides_which_fix_applies(where, expected):
+    assert [d.id for d in compat.diagnose(where + NO_CUDA)] == [expected]
+
+
+def test_a_fix_for_another_platform_gives_way(capsys):
+    windows = '  File "C:\\svd\\venv\\Lib\\site-packages\\torch\\_inductor\\scheduler.py", line 3, in f\n'
+    linux = '  File "/home/ana/svd/.venv/lib/python3.11/site-packages/torch/_inductor/scheduler.py", line 3, in f\n'
+    error = (
+        "RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old."
+    )
+    assert [d.id for d in compat.diagnose(windows + error)] == ["triton_windows"]
+    assert [d.id for d in compat.diagnose(linux + error)] == ["triton_missing"]
+    compat.explain(windows + error)
+    assert "platform: windows, from the report" in capsys.readouterr().out
+
+
+def test_another_setup_in_the_text_keeps_an_entry_from_answering(capsys):
+    text = "Torch backend: Intel IPEX 2.0.110+xpu\n" + NO_CUDA  # an Intel GPU: a CUDA build is not the fix
+    assert compat.explain(text) == []
+    assert "not torch_cpu_build: the text shows another setup (IPEX)" in capsys.readouterr().out
+
+
+def test_the_machine_counts_for_an_error_raised_here():
+    # no platform in the text, but the frame's file is on this (Linux) machine: the Mac's entry cannot answer
+    text = f'  File "{compat.__file__}", line 1, in <module>\n' + NO_CUDA
+    assert [d.id for d in compat.diagnose(text)] == ["torch_cpu_build"]
+    assert compat._platform(compat.read_report(text), here=False).source == "this machine"
+
+
+def test_unreadable_frames_leave_only_what_the_message_supports(capsys):
+    text = (
+        "Traceback (most recent call last):\n  <the frames were lost in the copy>\n"
+        + VERBATIM["cached_download"].splitlines()[-1]
+    )
+    (diagnosis,) = compat.explain(text)
+    assert diagnosis.id == "removed_name"  # not cached_download: nothing shows that diffusers asks
+    out = capsys.readouterr().out
+    assert "frames could not be read" in out and "history: diffusers asks for it in 0.24.0 - 0.28.2" in out
+
+
+def test_a_message_alone_names_the_libraries_that_asked():
+    (diagnosis,) = compat.diagnose("ImportError: cannot import name 'cached_download' from 'huggingface_hub'")
+    assert diagnosis.id == "removed_name" and "huggingface_hub<0.26.0" in diagnosis.fix
+    assert 'if it is diffusers, pip install -U "diffusers>=0.29.0"' in diagnosis.fix
+
+
+def test_a_harmless_warning_beside_an_unknown_error_is_not_the_answer(capsys):
+    text = (
+        "A matching Triton is not available, some optimizations will not be enabled.\n"
+        "Error caught was: No module named 'triton'\nOSError: No such device (os error 19)"
+    )
+    assert compat.explain(text) == []
+    out = capsys.readouterr().out
+    assert "Harmless warning" in out and "Not recognised" in out and "os error 19" in out
+
+
+def test_the_message_index_says_who_raises_an_unknown_error(capsys):
+    text = "ValueError: `editing_prompt_embeddings` and `negative_prompt_embeds` must have the same shape when passed directly, but got: `editing_prompt_embeddings` (1,) != `negative_prompt_embeds` (2,)."
+    assert compat.explain(text) == []
+    out = capsys.readouterr().out
+    assert "raised by: diffusers.pipelines.ledits_pp" in out and "diffusers has this message in" in out
+
+
+# --- what explain reads: the message itself, a file, or standard input ----------------------------------------------
+
+
+def test_explain_takes_the_message_as_its_argument():
+    result = CliRunner().invoke(app, ["explain", "ImportError: cannot import name 'HfFolder' from 'huggingface_hub'"])
+    assert result.exit_code == 0 and "[hf_folder]" in result.output
+    # typed without quotes: the shell splits it into words, and takes the quotes away
+    words = "ImportError: cannot import name HfFolder from huggingface_hub".split()
+    result = CliRunner().invoke(app, ["explain", *words])
+    assert result.exit_code == 0 and "huggingface_hub 1.0.0 removed" in result.output
+
+
+def test_a_missing_file_says_how_to_pass_a_message():
+    result = CliRunner().invoke(app, ["explain", "error.txt"])
+    assert result.exit_code == 1
+    assert (
+        "Cannot read error.txt: there is no such file" in result.output
+        and 'svd-learn explain "ImportError' in result.output
+    )
+
+
+@pytest.mark.slow  # starts the command three times
+def test_explain_answers_within_a_second():
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    command = Path(sys.executable).with_name("svd-learn")
+    text = VERBATIM["accelerate_for_device_map"]  # looks up the message index and the release history too
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        done = subprocess.run([str(command), "explain", "-"], input=text, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        assert done.returncode == 0, done.stderr
+    assert min(times) < 1.0, times

@@ -94,9 +94,8 @@ def _ipython(code: str, colors: str) -> str:
 
     from IPython.core.interactiveshell import InteractiveShell
 
-    shell = InteractiveShell.instance()
+    shell = InteractiveShell.instance(colors=colors)
     try:
-        shell.colors = colors
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             shell.run_cell(code)
