@@ -210,6 +210,19 @@ ImportError: Using `low_cpu_mem_usage=True` or a `device_map` requires Accelerat
   File "{SITE}/imageio/core/format.py", line 574, in append_data
     raise ValueError("append_data requires ndarray as first arg")
 ValueError: append_data requires ndarray as first arg""",
+    # captured: torchaudio 2.6.0 from PyPI beside torch 2.13.0+cpu (its last lines)
+    "extension_abi_mismatch": f"""  File "{SITE}/torch/_ops.py", line 1518, in load_library
+    raise OSError(f"Could not load this library: {{path}}") from e
+OSError: libtorch_cuda.so: cannot open shared object file: No such file or directory""",
+    # captured: diffusers 0.39.0, StableVideoDiffusionPipeline called with prompt=
+    "svd_call_arguments": "TypeError: StableVideoDiffusionPipeline.__call__() got an unexpected keyword argument 'prompt'",
+    "video_output_attribute": "AttributeError: 'StableVideoDiffusionPipelineOutput' object has no attribute 'images'",
+    "size_not_divisible": "ValueError: `height` and `width` have to be divisible by 8 but are 577 and 1024.",
+    # the message of transformers 4.46's requires_backends (written for this test: CLIP's image processor without Pillow)
+    "missing_backend": "ImportError: \nCLIPImageProcessor requires the PIL library but it was not found in your environment. You can install it with pip:\n`pip install pillow`. Please note that you may need to restart your runtime after installation.",
+    # captured: diffusers 0.39.0 without imageio (its warning)
+    "video_export_backend": "It is recommended to use `export_to_video` with `imageio` and `imageio-ffmpeg` as a backend. \nThese libraries are not present in your environment. Attempting to use legacy OpenCV backend to export video.",
+    "hub_rate_limited": "huggingface_hub.errors.HfHubHTTPError: 429 Client Error: Too Many Requests for url: https://huggingface.co/api/models/stabilityai/stable-video-diffusion-img2vid-xt/revision/main",
     "missing_components": "ValueError: Pipeline <class 'diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion.StableVideoDiffusionPipeline'> expected {'feature_extractor', 'image_encoder', 'scheduler', 'unet', 'vae'}, but only {'scheduler', 'unet', 'vae'} were passed.",
 }
 

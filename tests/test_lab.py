@@ -39,6 +39,7 @@ NOT_REPRODUCIBLE_HERE = {
     "triton_not_available_warning": "a warning of xformers and torchao where Triton is absent (Windows)",
     "torch_dll_windows": "needs Windows",
     "device_mismatch": "needs a GPU",
+    "hub_rate_limited": "needs the Hub (the lab is offline)",
 }
 RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
 
