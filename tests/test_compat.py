@@ -222,6 +222,8 @@ OSError: libtorch_cuda.so: cannot open shared object file: No such file or direc
     "missing_backend": "ImportError: \nCLIPImageProcessor requires the PIL library but it was not found in your environment. You can install it with pip:\n`pip install pillow`. Please note that you may need to restart your runtime after installation.",
     # captured: diffusers 0.39.0 without imageio (its warning)
     "video_export_backend": "It is recommended to use `export_to_video` with `imageio` and `imageio-ffmpeg` as a backend. \nThese libraries are not present in your environment. Attempting to use legacy OpenCV backend to export video.",
+    # captured: diffusers 0.39.0, an unconditional DDPM pipeline called with prompt=
+    "pipeline_call_argument": "TypeError: DDPMPipeline.__call__() got an unexpected keyword argument 'prompt'",
     "hub_rate_limited": "huggingface_hub.errors.HfHubHTTPError: 429 Client Error: Too Many Requests for url: https://huggingface.co/api/models/stabilityai/stable-video-diffusion-img2vid-xt/revision/main",
     "missing_components": "ValueError: Pipeline <class 'diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion.StableVideoDiffusionPipeline'> expected {'feature_extractor', 'image_encoder', 'scheduler', 'unet', 'vae'}, but only {'scheduler', 'unet', 'vae'} were passed.",
 }
