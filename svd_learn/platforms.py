@@ -30,7 +30,7 @@ SIGNS: dict[str, tuple[str, ...]] = {
         r"python_embeded",
         r"\bwin(?:32|_amd64)\b",
         r"\.dll\b",
-        r"(?i)\bwindows (?:10|11)\b|\bon windows\b|\bwin(?:10|11)\b",
+        r"(?i)\bwindows\b|\bwin(?:10|11)\b",  # also the word itself ("on Windows")
     ),
     "macos": (
         r"/Users/[^/\s]+/",
@@ -41,6 +41,7 @@ SIGNS: dict[str, tuple[str, ...]] = {
         r"\bmps\b",
         r"(?i)\b(?:mac ?book|mac ?(?:m\d|mini|studio)|m\d (?:pro |max |ultra )?mac|apple (?:m\d|silicon)|osx)\b",
         r"(?i)\b(?:on|my|a) mac\b",
+        r"\bMac\b|\bmacOS\b|(?i:\bOS ?X\b|\bM[1-4] (?:chip|pro|max|ultra)\b)",  # the words themselves
     ),
     "colab": (r"/content/", r"google\.colab", r"localhost:8080/#", r"<ipython-input-[\w-]+>"),
     "kaggle": (r"/kaggle/",),
