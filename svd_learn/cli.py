@@ -93,13 +93,17 @@ def doctor() -> None:
 
 @app.command()
 def explain(
-    file: str = typer.Argument("-", help="A file holding the error message or traceback; '-' reads standard input."),
+    source: list[str] = typer.Argument(
+        None,
+        help="The error message itself (in quotes), a file holding the error or traceback, or '-' (the default) "
+        "to paste it.",
+    ),
     list_known: bool = typer.Option(False, "--list", help="List the known errors instead."),
 ) -> None:
     """Name the cause, the evidence, the versions involved and the fix of a pasted error (lesson 3); exit 1 if not recognised."""
     from svd_learn import compat
 
-    raise typer.Exit(compat.explain_command(file, list_known))
+    raise typer.Exit(compat.explain_command(" ".join(source or ["-"]), list_known))
 
 
 @app.command(cls=Command)
