@@ -197,9 +197,9 @@ assert (source.name != "tiny") == (params.validate("svd-xt") == [])
 # ## 3. La imagen de entrada
 #
 # SVD se entrenó con imágenes horizontales de 576x1024 (16:9). El pipeline estiraría a ese tamaño cualquier otra
-# forma. Dos llamadas de bibliotecas preparan la foto en su lugar. `load_image` de diffusers la abre derecha
-# (las fotos del teléfono se guardan de lado, con una etiqueta de rotación en sus datos EXIF) y en RGB.
-# `ImageOps.fit` de Pillow la escala hasta cubrir el tamaño y recorta el centro.
+# forma. Dos llamadas de bibliotecas preparan la foto en su lugar. `load_image` de diffusers la abre con la
+# orientación correcta (las fotos del teléfono se guardan de lado, con una etiqueta de rotación en sus datos
+# EXIF) y en RGB. `ImageOps.fit` de Pillow la escala hasta cubrir el tamaño y recorta el centro.
 
 # %%
 from diffusers.utils import load_image

@@ -740,7 +740,7 @@ print("fallback order on out-of-memory:", " -> ".join(planner.fallback_order()))
 assert planner.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
 
 # %% [markdown]
-# La elección se explica sola (el mismo texto que `svd-learn plan --vram 14.74 --host-ram 12.7`):
+# El planificador explica su elección (el mismo texto que `svd-learn plan --vram 14.74 --host-ram 12.7`):
 
 # %%
 print(t4_choice.explain())

@@ -402,17 +402,17 @@ print(on_t4.explain())
 # CUDA. Así hay menos fragmentación, y la calibración se midió con ellos.
 
 # %% [markdown]
-# `emulate_t4=True` limita una GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así
-# comprobó el curso esta misma función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño
-# completo: 25 fotogramas, 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador
-# elige ahora `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez). "Pico reservado" es la
-# mayor cantidad de memoria de GPU que tuvo PyTorch (lección 4):
+# `emulate_t4=True` limita una GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así comprobó
+# el curso esta misma función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño completo: 25
+# fotogramas, 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador elige ahora
+# `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez). "Pico reservado" es la mayor
+# cantidad de memoria de GPU que tuvo PyTorch (lección 4):
 #
 # | límite | plan elegido | pico reservado | llamada al pipeline | pico de RAM del sistema |
 # |---|---|---|---|---|
-# | T4 (`--emulate-t4`, 14.74 GiB) | gpu-decode2 | 12.56 GiB (límite 14.0) | 24.9 s | 3.8 GiB |
-# | 24 GiB (`--vram-budget 24`, FlashAttention permitido) | gpu-decode2 | 12.56 GiB | 22.0 s | 3.8 GiB |
-# | 8 GiB (`--vram-budget 8`) | sequential-offload-chunked-decode1 | 4.61 GiB | 196 s | 6.5 GiB |
+# | T4 (`--emulate-t4`, 14.74 GiB) | `gpu-decode2` | 12.56 GiB (límite 14.0) | 24.9 s | 3.8 GiB |
+# | 24 GiB (`--vram-budget 24`, FlashAttention permitido) | `gpu-decode2` | 12.56 GiB | 22.0 s | 3.8 GiB |
+# | 8 GiB (`--vram-budget 8`) | `sequential-offload-chunked-decode1` | 4.61 GiB | 196 s | 6.5 GiB |
 
 # %% [markdown]
 # El mismo plan tardó 23.7 s en la ejecución de la lección 4 y 24.9 s aquí. Es la variación normal de un
