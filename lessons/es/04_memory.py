@@ -684,8 +684,8 @@ assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chose
 # %% [markdown]
 # - La receta inicial hace bien los pasos de eliminación de ruido (con offload por modelos). Luego se queda sin
 #   memoria al decodificar los 25 fotogramas a la vez.
-# - La receta de poca memoria de la documentación de diffusers (offload por modelos + troceado del feed-forward
-#   + `decode_chunk_size=2`) cabe con margen de sobra. Pero mueve los pesos en cada llamada. Y trocea las capas
+# - La receta de poca memoria de la documentación de diffusers (offload por modelos, troceado del feed-forward y
+#   `decode_chunk_size=2`) cabe con margen de sobra. Pero mueve los pesos en cada llamada. Y trocea las capas
 #   feed-forward, algo que en una T4 no hace falta.
 # - Mantener todo en la GPU y decodificar pocos fotogramas a la vez también cabe en una T4. En la H100 limitada
 #   fue 1.25x más rápido. También necesita menos RAM del sistema (Colab gratis tiene 12.7 GiB): los pesos no
