@@ -510,8 +510,8 @@ assert not (work / "a.mp4").exists()
 # - un archivo que no es una imagen, o una imagen truncada o animada, o una demasiado pequeña para usarla;
 # - una salida que ya existe (añade `--force` para reemplazarla);
 # - parámetros fuera de rango;
-# - un modelo con acceso restringido (gated) sin token (el mensaje dice dónde aceptar la licencia y cómo iniciar
-#   sesión);
+# - un modelo con acceso restringido (gated) sin token (el mensaje dice dónde aceptar la licencia y cómo
+#   iniciar sesión);
 # - sin red y sin nada en la caché. El mensaje dice qué hacer. Sin un `--source pretrained` explícito, el
 #   comando pasa a los pesos diminutos, y lo avisa.
 #
@@ -545,7 +545,7 @@ assert not (work / "a.mp4").exists()
 
 # %% [markdown]
 # ## Para seguir leyendo
-# La [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers
-# (en inglés), la página alrededor de la cual creció este curso. Lee su primer ejemplo: es la receta de la
-# sección 0. Después, su parte sobre el microcondicionamiento (micro-conditioning; la sección 7 de la lección 2)
-# y su parte sobre memoria: compara cada consejo con lo que midió la lección 4.
+# La [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers (en
+# inglés), la página alrededor de la cual creció este curso. Lee su primer ejemplo: es la receta de la sección 0.
+# Después, su parte sobre el microcondicionamiento (micro-conditioning; la sección 7 de la lección 2) y su parte
+# sobre memoria: compara cada consejo con lo que midió la lección 4.
