@@ -331,7 +331,9 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # H100. Primero con 1 proceso (GPU 0), luego con 2 (GPU 0 y 1). El modelo: SVD-XT a tamaño completo, con pesos
 # fp16 aleatorios (la memoria y la velocidad del modelo real, sin descarga). 25 fotogramas de 576x1024, 10 pasos
 # de eliminación de ruido (denoising). Son menos que los 25 del uso real, para ahorrar tiempo de GPU: un paso
-# cuesta lo mismo en un caso y en el otro.
+# cuesta lo mismo en un caso y en el otro. Se midió en noviembre de 2026, antes de que el curso diera a `generate`
+# y a `batch` una sola sesión compartida: los trabajos, el reparto y la medición del tiempo son los mismos, pero
+# las cifras de abajo son de aquel código anterior (medirlas otra vez requiere una máquina con dos GPU).
 #
 # El lote mide dos rendimientos:
 # - mientras trabaja: desde que todos los procesos cargaron el pipeline hasta su último video (lo que las GPU
@@ -423,6 +425,19 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # - los procesos no deben compartir una GPU: dos copias de SVD-XT en una GPU compiten por el mismo cálculo y la
 #   misma memoria;
 # - la máquina debe tener RAM para cargar a la vez un pipeline por proceso.
+
+# %% [markdown]
+# **Un lote largo es también donde compilar compensa.** `svd-learn batch --compile` compila la UNet una vez por
+# proceso con `torch.compile` (el mismo video, pasos más rápidos). El compilador trabaja en la CPU antes del
+# primer video, varios minutos con los dos núcleos de Colab. El modelo de la T4 del curso dice a partir de cuántos
+# videos compensa:
+
+# %%
+from svd_learn import t4
+
+payback = t4.compile_payback()
+print(payback.describe())
+assert payback.videos_to_break_even > 1  # one video never pays for the compiler: leave --compile off for it
 
 # %% [markdown]
 # ## 6. Lanzar en una máquina con varias GPU
