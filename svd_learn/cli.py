@@ -231,6 +231,13 @@ def generate(
     ),
     compile_unet: CompileOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
+    smooth: int = typer.Option(
+        None,
+        "--smooth",
+        metavar="FPS",
+        help="Also write a smoother copy at FPS frames a second (e.g. 24; OUTPUT-24fps.mp4), the frames between the "
+        "model's made by ffmpeg's motion interpolation (minterpolate). The original video stays.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     report: str = typer.Option(
         None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."
@@ -256,6 +263,7 @@ def generate(
         emulate_t4=emulate_t4,
         compile_unet=compile_unet,
         gif=gif,
+        smooth_fps=smooth,
         force=force,
         command=("svd-learn", *sys.argv[1:]),
     )
