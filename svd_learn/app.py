@@ -29,6 +29,7 @@ import threading
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -59,6 +60,7 @@ SETTINGS = (
     "random_seed",
     "smooth_fps",
 )
+SLIDERS = SETTINGS[1:8]  # the parameters of the call (GenerationParameters' knobs), each on a slider
 
 
 class Studio:
@@ -170,78 +172,97 @@ class Studio:
 
 
 def build(studio: Studio) -> gr.Blocks:
-    """The page: the photo and its crop, the settings with their hints, the plan, Generate and Stop, the video and
-    its files, and the earlier results of this browser session side by side."""
+    """The page: the photo and its crop, the plan, Generate and Stop, the video and its files, the settings with
+    their hints, and the earlier results of this browser session side by side."""
     choice = studio.choice(DEFAULT_CHECKPOINT)
     source_note = WORDS["random_weights"].format(source=choice.source) if choice.source in ("tiny", "random") else ""
     with gr.Blocks(title=WORDS["title"], analytics_enabled=False) as page:
         gr.Markdown(f"## {WORDS['title']}\n\n" + WORDS["intro"].format(source=source_note))
-        with gr.Row():
-            with gr.Column():
-                photo = gr.File(label=TEXT["photo"], file_types=["image"], type="filepath", elem_id="photo")
-                sample = gr.Button(TEXT["sample"], elem_id="sample")
-                crop = gr.Image(label=TEXT["crop"], type="pil", interactive=False, elem_id="crop")
-                crop_note = gr.Markdown(elem_id="crop-note")
-            with gr.Column():
-                settings = setting_controls()
-                plan = gr.Markdown(elem_id="plan")
-                with gr.Row():
-                    go = gr.Button(TEXT["generate"], variant="primary", elem_id="generate")
-                    stop = gr.Button(TEXT["stop"], variant="stop", elem_id="stop")
-        with gr.Row():
-            video = gr.Video(
-                label=TEXT["video"], height=VIDEO_HEIGHT, interactive=False, autoplay=True, loop=True, elem_id="video"
-            )
-            smooth = gr.Video(
-                label=TEXT["smooth_video"],
-                height=VIDEO_HEIGHT,
-                interactive=False,
-                visible=False,
-                autoplay=True,
-                loop=True,
-                elem_id="smooth",
-            )
-        files = gr.File(label=TEXT["downloads"], file_count="multiple", interactive=False, elem_id="files")
-        status = gr.Markdown(elem_id="status")
-        gr.Markdown(TEXT["history"])
-        history = gr.State([])
-        with gr.Row():
-            earlier = [
-                gr.Video(height=VIDEO_HEIGHT // 2, visible=False, interactive=False, loop=True, elem_id=f"earlier-{i}")
-                for i in range(HISTORY_SLOTS)
-            ]
-
-        checkpoint, frames, steps = settings["checkpoint"], settings["num_frames"], settings["num_inference_steps"]
-        sample.click(lambda: str(models.SAMPLE_IMAGE), outputs=photo, api_name=False)
-        for changed in (photo, checkpoint):
-            changed.change(
-                lambda *shown: show_crop(studio, *shown), [photo, checkpoint], [crop, crop_note], api_name=False
-            )
-        checkpoint.change(lambda name: CHECKPOINTS[name].num_frames, checkpoint, frames, api_name=False)
-        for changed in (checkpoint, frames, steps):
-            changed.change(lambda *size: studio.plan(*size), [checkpoint, frames, steps], plan, api_name=False)
-        page.load(lambda *size: studio.plan(*size), [checkpoint, frames, steps], plan, api_name=False)
-
-        def generate_clicked(photo, *values, progress=gr.Progress()):
-            return make_video(studio, photo, *values, progress=progress)
-
-        go.click(
-            generate_clicked,
-            [photo, *settings.values(), history],
-            [video, smooth, files, status, settings["seed"], history, *earlier],
-            api_name="generate",
-            concurrency_limit=1,
-            show_progress_on=video,
-        )
-        stop.click(lambda: stop_clicked(studio), api_name="stop", concurrency_limit=None)
+        shown = layout()
+        wire(page, shown, studio)
     return page
+
+
+def layout() -> SimpleNamespace:
+    """The page's components, laid out: the photo, its crop, the plan, the buttons and the results on the left, the
+    settings on the right, the earlier results below."""
+    with gr.Row():
+        with gr.Column():
+            photo = gr.File(label=TEXT["photo"], file_types=["image"], type="filepath", elem_id="photo")
+            sample = gr.Button(TEXT["sample"], elem_id="sample")
+            crop = gr.Image(label=TEXT["crop"], type="pil", interactive=False, elem_id="crop")
+            crop_note, plan = gr.Markdown(elem_id="crop-note"), gr.Markdown(elem_id="plan")
+            with gr.Row():
+                go = gr.Button(TEXT["generate"], variant="primary", elem_id="generate")
+                stop = gr.Button(TEXT["stop"], variant="stop", elem_id="stop")
+            player = dict(height=VIDEO_HEIGHT, interactive=False, autoplay=True, loop=True)
+            video = gr.Video(label=TEXT["video"], elem_id="video", **player)
+            smooth = gr.Video(label=TEXT["smooth_video"], visible=False, elem_id="smooth", **player)
+            files = gr.File(label=TEXT["downloads"], file_count="multiple", interactive=False, elem_id="files")
+            status = gr.Markdown(elem_id="status")
+        with gr.Column():
+            settings = setting_controls()
+    gr.Markdown(TEXT["history"])
+    with gr.Row():
+        earlier = [
+            gr.Video(height=VIDEO_HEIGHT // 2, visible=False, interactive=False, loop=True, elem_id=f"earlier-{i}")
+            for i in range(HISTORY_SLOTS)
+        ]
+    return SimpleNamespace(
+        photo=photo,
+        sample=sample,
+        crop=crop,
+        crop_note=crop_note,
+        plan=plan,
+        go=go,
+        stop=stop,
+        video=video,
+        smooth=smooth,
+        files=files,
+        status=status,
+        settings=settings,
+        earlier=earlier,
+        history=gr.State([]),  # this browser session's results: {"video", "label"}, newest first
+    )
+
+
+def wire(page: gr.Blocks, shown: SimpleNamespace, studio: Studio) -> None:
+    """What each control does: the sample and a new photo show the crop; the size shows the plan; Generate makes a
+    video (the `generate` API endpoint too); Stop asks the running one to stop."""
+    settings = shown.settings
+    checkpoint, frames, steps = settings["checkpoint"], settings["num_frames"], settings["num_inference_steps"]
+    shown.sample.click(lambda: str(models.SAMPLE_IMAGE), outputs=shown.photo, api_name=False)
+    for changed in (shown.photo, checkpoint):
+        changed.change(
+            lambda *asked: show_crop(studio, *asked),
+            [shown.photo, checkpoint],
+            [shown.crop, shown.crop_note],
+            api_name=False,
+        )
+    checkpoint.change(lambda name: CHECKPOINTS[name].num_frames, checkpoint, frames, api_name=False)
+    for changed in (checkpoint, frames, steps):
+        changed.change(lambda *size: studio.plan(*size), [checkpoint, frames, steps], shown.plan, api_name=False)
+    page.load(lambda *size: studio.plan(*size), [checkpoint, frames, steps], shown.plan, api_name=False)
+
+    def generate_clicked(photo, *values, progress=gr.Progress()):
+        return on_generate(studio, photo, *values, progress=progress)
+
+    shown.go.click(
+        generate_clicked,
+        [shown.photo, *settings.values(), shown.history],
+        [shown.video, shown.smooth, shown.files, shown.status, settings["seed"], shown.history, *shown.earlier],
+        api_name="generate",
+        concurrency_limit=1,
+        show_progress_on=shown.video,
+    )
+    shown.stop.click(lambda: on_stop(studio), api_name="stop", concurrency_limit=None)
 
 
 def setting_controls() -> dict:
     """One control per setting (SETTINGS), labelled and hinted from data/app.toml, starting at the defaults."""
     controls = {"checkpoint": gr.Dropdown(list(CHECKPOINTS), value=DEFAULT_CHECKPOINT, **words("checkpoint"))}
     starts = {**DEFAULTS.to_dict(), "num_frames": CHECKPOINTS[DEFAULT_CHECKPOINT].num_frames}
-    for name in SETTINGS[1:8]:
+    for name in SLIDERS:
         ranges = {key: CONTROLS[name][key] for key in ("minimum", "maximum", "step")}
         controls[name] = gr.Slider(value=starts[name], **ranges, **words(name))
     controls["seed"] = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, **words("seed"))
@@ -267,14 +288,14 @@ def show_crop(studio: Studio, photo, checkpoint: str):
         return None, f"**{html.escape(said_of(error, photo))}**"
 
 
-def make_video(studio: Studio, photo, *values, progress):
+def on_generate(studio: Studio, photo, *values, progress):
     """Generate's handler: one video, its files and the earlier results; a refusal is one line (gr.Error)."""
     *values, history = values
     chosen = dict(zip(SETTINGS, values))
     if not photo:
         raise gr.Error(TEXT["no_photo"], print_exception=False)
     seed = secrets.randbelow(2**32) if chosen["random_seed"] else int(chosen["seed"] or 0)
-    knobs = {name: parameters.knob_type(name)(chosen[name]) for name in SETTINGS[1:8]}  # sliders send floats
+    knobs = {name: parameters.knob_type(name)(chosen[name]) for name in SLIDERS}  # a slider sends a float
     params = GenerationParameters(**knobs, seed=seed)
     progress(0, desc=TEXT["loading"])
 
@@ -307,12 +328,8 @@ def make_video(studio: Studio, photo, *values, progress):
 
 
 def label(run: RunReport) -> str:
-    """An earlier result's label: what differs between two settings."""
-    p = run.parameters
-    return (
-        f"motion {p['motion_bucket_id']}, noise {p['noise_aug_strength']:g}, fps {p['fps']}, seed {p['seed']}, "
-        f"{run.frames} frames, {p['num_inference_steps']} steps"
-    )
+    """An earlier result's label: the settings that tell two results apart."""
+    return TEXT["earlier"].format(**run.parameters)
 
 
 def said_of(error: UserError, photo) -> str:
@@ -320,7 +337,7 @@ def said_of(error: UserError, photo) -> str:
     return str(error).replace(str(photo), Path(photo).name)
 
 
-def stop_clicked(studio: Studio) -> None:
+def on_stop(studio: Studio) -> None:
     studio.request_stop()
     gr.Info(TEXT["stopping"])
 

@@ -202,6 +202,16 @@ CompileOption = Annotated[
     ),
 ]
 
+SmoothOption = Annotated[
+    int,
+    typer.Option(
+        "--smooth",
+        metavar="FPS",
+        help="Also write a smoother copy at FPS frames a second (e.g. 24; OUTPUT-24fps.mp4), the frames between the "
+        "model's made by ffmpeg's motion interpolation (minterpolate). The original video stays.",
+    ),
+]
+
 
 @app.command(cls=Command)
 def generate(
@@ -231,13 +241,7 @@ def generate(
     ),
     compile_unet: CompileOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
-    smooth: int = typer.Option(
-        None,
-        "--smooth",
-        metavar="FPS",
-        help="Also write a smoother copy at FPS frames a second (e.g. 24; OUTPUT-24fps.mp4), the frames between the "
-        "model's made by ffmpeg's motion interpolation (minterpolate). The original video stays.",
-    ),
+    smooth: SmoothOption = None,
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     report: str = typer.Option(
         None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."

@@ -90,7 +90,7 @@ def test_every_refusal_of_a_photo_is_one_line_without_the_uploads_folder(tmp_pat
         crop, note = app.show_crop(studio, str(photo), "svd-xt")
         assert crop is None and phrase in note and str(tmp_path) not in note and "\n" not in note
         with pytest.raises(gr.Error, match=re.escape(phrase)):
-            app.make_video(studio, str(photo), *settings(), [], progress=no_progress)
+            app.on_generate(studio, str(photo), *settings(), [], progress=no_progress)
     assert not (tmp_path / "out").exists()
 
 
@@ -110,7 +110,7 @@ def test_one_session_makes_the_videos_until_the_checkpoint_changes_and_stop_writ
     photo, steps = str(models.SAMPLE_IMAGE), []
 
     def made(*changes, history=()):
-        return app.make_video(studio, photo, *settings(**dict(changes)), list(history), progress=no_progress)
+        return app.on_generate(studio, photo, *settings(**dict(changes)), list(history), progress=no_progress)
 
     first = made(("motion_bucket_id", 60))
     second = made(("motion_bucket_id", 200), history=first[5])
@@ -141,9 +141,9 @@ def test_out_of_memory_with_every_plan_is_one_line_and_the_next_video_starts_afr
     studio = app.Studio(RunSpec(source="tiny"), tmp_path)
     with generate.simulated_out_of_memory("cpu"):
         with pytest.raises(gr.Error, match="Out of GPU memory with every plan down to cpu"):
-            app.make_video(studio, str(models.SAMPLE_IMAGE), *settings(), [], progress=no_progress)
+            app.on_generate(studio, str(models.SAMPLE_IMAGE), *settings(), [], progress=no_progress)
     assert studio.session is None and list(tmp_path.iterdir()) == []
-    made = app.make_video(studio, str(models.SAMPLE_IMAGE), *settings(smooth_fps=24), [], progress=no_progress)
+    made = app.on_generate(studio, str(models.SAMPLE_IMAGE), *settings(smooth_fps=24), [], progress=no_progress)
     assert video.read_video_info(made[0])["frames"] == 3 and Path(made[2][2]).name == "rocket-001-24fps.mp4"
     assert "smoother copy" in made[3]
 
@@ -249,11 +249,10 @@ def visit(page, port: int, folder: Path) -> None:
     report = json.loads(downloaded["rocket-001.json"].read_text())
     assert report["frames"] == 25 and report["parameters"]["motion_bucket_id"] == 180
     page.locator("#photo button[aria-label=Clear]").click()
-    with page.expect_file_chooser() as chooser:
-        page.locator("#photo button.upload-container").click()
-    chooser.value.set_files(text_file_named_png(folder))
+    page.locator("#photo input[type=file]").set_input_files(text_file_named_png(folder))  # what the file chooser does
     expect(page.locator("#crop-note")).to_contain_text("holiday.png is not an image Pillow can read")
     page.get_by_role("button", name=app.TEXT["generate"]).click()
-    expect(page.get_by_text("holiday.png is not an image Pillow can read").first).to_be_visible()
+    toast = page.locator("[data-testid=toast-body]")  # gradio's message box for a gr.Error
+    expect(toast.filter(has_text="holiday.png is not an image Pillow can read")).to_be_visible()
     assert "Traceback" not in page.content()
     expect(page.locator("#earlier-0 video")).to_be_visible()  # the page kept working: the first video is still there
