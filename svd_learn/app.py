@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import sys
 import threading
 import tomllib
 from dataclasses import replace
@@ -35,6 +36,7 @@ import gradio as gr
 
 from svd_learn import generate, measure, memory, models, parameters, planner, t4
 from svd_learn.checkpoints import CHECKPOINTS, DATA, DEFAULT_CHECKPOINT
+from svd_learn.environment import in_colab
 from svd_learn.errors import UserError
 from svd_learn.parameters import GenerationParameters
 from svd_learn.run import Outputs, RunReport, RunSpec
@@ -370,6 +372,8 @@ def serve(
         quiet=True,
     )
     print(WORDS["served"].format(url=page.local_url), flush=True)
+    if in_colab() and "ipykernel" not in sys.modules:  # `!svd-learn app`: no notebook to show the page in
+        print(WORDS["colab_command"], flush=True)
     if share:
         print(WORDS["shared"].format(url=page.share_url), flush=True)
     if block:

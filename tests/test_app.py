@@ -148,6 +148,26 @@ def test_out_of_memory_with_every_plan_is_one_line_and_the_next_video_starts_afr
     assert "smoother copy" in made[3]
 
 
+@pytest.mark.parametrize("share", [False, True])
+def test_the_page_listens_on_127_0_0_1_and_is_public_only_when_asked(tmp_path, monkeypatch, capsys, share):
+    """gradio's own default in a notebook, Colab's included, is a public link: the app always says share=False, so
+    that Colab shows the page through its own proxy; a `!svd-learn app` in Colab is told where to open it."""
+    asked = {}
+
+    def launch(page, **options):
+        asked.update(options)
+        page.local_url, page.share_url = "http://127.0.0.1:7860/", "https://x.gradio.live" if share else None
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
+    monkeypatch.setattr(app, "in_colab", lambda: True)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)  # a command, not a notebook
+    app.serve(RunSpec(source="tiny"), tmp_path, share=share, block=False)
+    assert asked["server_name"] == "127.0.0.1" and asked["share"] is share
+    said = capsys.readouterr().out
+    assert "served by this computer at http://127.0.0.1:7860/" in said and "open it from a notebook cell" in said
+    assert ("a public link through gradio's servers" in said) is share
+
+
 def test_svd_learn_app_without_gradio_says_how_to_get_it(monkeypatch):
     from typer.testing import CliRunner
 
