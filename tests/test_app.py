@@ -206,6 +206,8 @@ def test_a_gradio_client_gets_a_25_frame_video_and_a_non_image_gets_a_message(tm
         with pytest.raises(Exception, match="holiday.png is not an image Pillow can read") as refused:
             client.predict(handle_file(str(text_file_named_png(tmp_path))), *values, api_name="/generate")
         assert "Traceback" not in str(refused.value)
+        after = client.predict(handle_file(str(models.SAMPLE_IMAGE)), *settings(), api_name="/generate")
+        assert video.read_video_info(after[0]["video"] if isinstance(after[0], dict) else after[0])["frames"] == 3
     finally:
         page.close()
 
