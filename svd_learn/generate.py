@@ -11,7 +11,7 @@
     3. open a `Session`: the weights built or loaded (fp16 variant, safetensors), the plan applied, the UNet
        compiled if asked. Without Hub access, when the user named neither a model nor a source: tiny weights;
     4. make the video: denoise and decode (measure.measure_call; on CUDA out-of-memory: free everything, take the
-       next lower plan, say so, record it), write the mp4 (and a GIF) atomically, then the run report;
+       next lower plan, say so, record it), write the mp4 (and a GIF, and a smoother copy: video.write_smooth_mp4) atomically, then the run report;
     5. return the report.
 
 A `Session` is steps 3 and 4 for many videos: `svd-learn batch` opens one per process, an app keeps one while the
@@ -39,7 +39,7 @@ from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
 from svd_learn.quiet import quiet_libraries
 from svd_learn.run import Outputs, RunReport, RunSpec
-from svd_learn.video import write_gif, write_mp4
+from svd_learn.video import check_smooth, write_gif, write_mp4, write_smooth_mp4
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 # How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
@@ -83,7 +83,7 @@ def generate_video(
     KeyboardInterrupt from anywhere leaves no file; a failed run creates no folder.
     """
     # 1. Check every input: a refusal now costs nothing; the same refusal after ten minutes of GPU costs ten minutes.
-    outputs = Outputs.check(output, report, spec.gif, spec.force)
+    outputs = Outputs.check(output, report, spec.gif, spec.force, spec.smooth_fps)
     choice = models.resolve_model(spec.model, spec.source)  # nothing built or downloaded yet
     params = params or GenerationParameters()
     request = video_request(image, params, choice, outputs)  # too small an image? said now
@@ -129,6 +129,8 @@ def video_request(image, params: GenerationParameters, choice: ModelChoice, outp
     prepared to their size (ImageError if it cannot be). Returns the request, with the parameters' warnings and
     `notes` to record."""
     params, warnings = checked_parameters(params, choice)
+    if outputs.smooth_fps is not None:
+        check_smooth(outputs.smooth_fps, params.fps)
     original = parameters.load_image(image, height=params.height, width=params.width)
     picture = parameters.prepare_image(original, params.height, params.width)
     return VideoRequest(str(image), picture, params, (*warnings, *notes), outputs)
@@ -338,13 +340,22 @@ class Session:
             write_mp4(frames, request.outputs.video, fps=params.fps, force=request.outputs.replace)
             if request.outputs.gif:
                 write_gif(frames, request.outputs.gif, fps=params.fps, force=request.outputs.replace)
+            smoothed = self.write_smooth(frames, request.outputs, params.fps)
         load_s, self.unreported_load_s = self.unreported_load_s, 0.0
         finished = time.perf_counter()
         timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
         timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
         run = self.report(request, params, call.measurement, frames, fallbacks, timings)
+        run.smooth = smoothed
         run.save(request.outputs.report, force=request.outputs.replace)
         return run
+
+    def write_smooth(self, frames, outputs: Outputs, fps: int) -> dict | None:
+        """The smoother copy, if asked for (video.write_smooth_mp4); what the report says of it."""
+        if outputs.smooth is None:
+            return None
+        self.progress(f"writing {outputs.smooth}: frames interpolated to {outputs.smooth_fps} fps by ffmpeg ...")
+        return write_smooth_mp4(frames, outputs.smooth, fps, outputs.smooth_fps, force=outputs.replace)
 
     def call(self, request: VideoRequest, on_step, should_stop):
         """Denoise and decode with the current plan; on CUDA out-of-memory free everything, take the next lower

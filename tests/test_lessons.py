@@ -197,11 +197,11 @@ def test_no_markdown_cell_is_a_wall_of_text(source):
     assert long == [], f"split these cells (at most {limit} words each)"
 
 
-# A code cell calls the libraries themselves when it imports from diffusers, huggingface_hub or accelerate, calls
-# the pipeline or a method of it or of its networks, reads a network's config, or calls one of those libraries'
-# functions or classes by name. (`parameters.load_image` is the course's; a bare `load_image` is diffusers'.)
+# A code cell calls the libraries themselves when it imports from diffusers, huggingface_hub, accelerate or (lesson
+# 5's app) gradio, calls the pipeline or a method of it or of its networks, reads a network's config, or calls one of
+# those libraries' functions or classes by name. (`parameters.load_image` is the course's; a bare `load_image` is diffusers'.)
 LIBRARY_CALL = re.compile(
-    r"(?m)^\s*(from|import) (diffusers|huggingface_hub|accelerate)\b"
+    r"(?m)^\s*(from|import) (diffusers|huggingface_hub|accelerate|gradio)\b"
     r"|\bpipe(\.\w+)*\("
     r"|\bpipe\.\w+\.config\b"
     r"|\bhuggingface_hub\.\w+"
@@ -224,6 +224,7 @@ def test_the_library_pattern_tells_a_library_call_from_a_helper():
     assert LIBRARY_CALL.search("frames = pipe(image, decode_chunk_size=2).frames[0]")
     assert LIBRARY_CALL.search("hook = pipe.unet.register_forward_pre_hook(record)")
     assert LIBRARY_CALL.search("image = load_image(str(path))")
+    assert LIBRARY_CALL.search("import gradio as gr")
     assert not LIBRARY_CALL.search("image = parameters.load_image(path)")
     assert not LIBRARY_CALL.search("capture = parameters.inspect_conditioning(pipe, image, params)")
 

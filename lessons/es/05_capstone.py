@@ -525,14 +525,55 @@ assert not (work / "a.mp4").exists()
 # svd-learn generate my_photo.jpg -o out.mp4 --motion-bucket-id 180 --noise-aug-strength 0.1 --seed 3 --gif
 # svd-learn generate my_photo.jpg -o out.mp4 --plan model-offload-chunked-decode2 --force
 # svd-learn generate my_photo.jpg -o out.mp4 --emulate-t4                   # en una GPU grande: actuar como una T4
+# svd-learn generate my_photo.jpg -o out.mp4 --smooth 24   # además out-24fps.mp4: fotogramas añadidos por interpolación de ffmpeg
+# svd-learn app                                                             # la página de la sección 10, en 127.0.0.1
 # ```
+
+# %% [markdown]
+# ## 10. El mismo programa, en una página web
 #
+# Las llamadas de arriba sirven para aprender. Para probar diez ajustes con tu propia foto, una página es más
+# rápida: mueves un control deslizante, pulsas un botón y comparas. `svd-learn app` es esa página, hecha con
+# gradio (Colab ya lo trae). Te muestra el recorte que verá SVD, cada parámetro de la lección 2 con una pista
+# de una línea, y el plan con sus minutos en una T4, antes de que pulses **Generate**. Después, una barra de
+# progreso por paso, **Stop**, el video, su mp4 y su informe para descargar, y tus resultados anteriores uno al
+# lado del otro. No es otra forma de generar: mantiene abierta una sola `generate.Session`, así que el segundo
+# video no vuelve a cargar el pipeline, y cada rechazo de la sección 8 aparece como una línea en la página.
+
+# %% [markdown]
+# La celda de abajo construye la página (`app.build`) y la arranca con el `launch` del propio gradio.
+# `server_name="127.0.0.1"` significa que solo esta máquina puede abrirla. `share=False` importa en Colab: allí,
+# por defecto, gradio crea un enlace público a través de sus servidores; con `False`, el proxy de Colab te
+# muestra la página debajo de la celda, solo a ti. La celda no genera nada: la página espera a que pulses
+# **Generate**. En una CPU los pesos son tiny, así que los videos son ruido. `page.close()` detiene la página.
+
+# %%
+import gradio as gr  # Colab ships it; elsewhere: pip install "svd-learn[app]"
+
+from svd_learn import app
+
+studio = app.Studio(RunSpec(), work / "app")  # the videos go to work/app; one session, kept between videos
+page = app.build(studio)  # a gr.Blocks: the page, made of gradio's own components
+page.queue().launch(
+    server_name="127.0.0.1",  # this machine only
+    share=False,  # no public link: on Colab, Colab's own proxy shows the page below this cell
+    prevent_thread_lock=True,  # the cell returns; the page keeps running beside the notebook
+    allowed_paths=[str(studio.output_dir), str(models.SAMPLE_IMAGE.parent)],  # the only folders it may serve
+    quiet=True,
+)
+print("the page is at", page.local_url, "(page.close() stops it)")
+assert isinstance(page, gr.Blocks) and page.local_url.startswith("http://127.0.0.1:") and not page.share_url
+assert studio.session is None and not studio.output_dir.exists()  # nothing loaded, nothing made
+
+# %% [markdown]
 # ## Cosas para probar
 # - Ejecuta este notebook en Colab con una T4 y compara `run.peak_reserved_gib` con la predicción del plan.
 # - Sube tu foto en la sección 0 y prueba la receta de movimiento de la lección 2: `motion_bucket_id=180`, y
 #   después `noise_aug_strength=0.1`. En la línea de comandos: `--motion-bucket-id 180 --noise-aug-strength 0.1`.
 # - Fuerza `plan="sequential-offload-chunked-decode1"` y compara `run.timings` con el plan automático.
 # - Genera dos veces con la misma semilla y comprueba que los fotogramas son idénticos.
+# - En la página de la sección 10, haz un video con movimiento 60 y otro con 200, y compáralos uno al lado del
+#   otro. Después elige *Smoother copy: 24 fps* y compara los dos reproductores.
 
 # %% [markdown]
 # ## Resumen
@@ -542,6 +583,7 @@ assert not (work / "a.mp4").exists()
 # - H.264 + yuv420p + tamaño par = un video que todo navegador reproduce.
 # - El plan sale de mediciones (lección 4); si se acaba la memoria, libera todo y baja un plan.
 # - El informe (JSON) dice qué se ejecutó, con qué versiones, cuánta memoria usó y cuánto tardó.
+# - `svd-learn app` es el mismo programa en una página web en 127.0.0.1, con una sesión abierta entre videos.
 
 # %% [markdown]
 # ## Para seguir leyendo
