@@ -325,7 +325,8 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # fewer than the 25 of real use, to save GPU time: a step costs the same either way. It ran in November 2026,
 # before the course gave `generate` and `batch` one shared session; the jobs, the split and the timing are the
 # same, but the figures below are from that earlier code (measuring again needs a machine with two GPUs).
-#
+
+# %% [markdown]
 # The batch measures two throughputs:
 # - while working: from the moment every process has loaded the pipeline to its last video (what the GPUs sustain);
 # - launch to exit: from `accelerate launch` to its exit (what a small batch feels: start-up and loading included).

@@ -334,7 +334,8 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # cuesta lo mismo en un caso y en el otro. Se midió en noviembre de 2026, antes de que el curso diera a `generate`
 # y a `batch` una sola sesión compartida: los trabajos, el reparto y la medición del tiempo son los mismos, pero
 # las cifras de abajo son de aquel código anterior (medirlas otra vez requiere una máquina con dos GPU).
-#
+
+# %% [markdown]
 # El lote mide dos rendimientos:
 # - mientras trabaja: desde que todos los procesos cargaron el pipeline hasta su último video (lo que las GPU
 #   sostienen);
