@@ -15,6 +15,8 @@ runs the same notebooks the same way, with three stand-ins:
     # that carries .rehearsal/hub alone does the same (the wheels of the local Hub's own environment)
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/hub /tmp/svd-learn-rehearsal/hub-wheels
+    # likewise for any bundle that does not fit beside the others (Lesson 5's app: .rehearsal/app -> app-wheels)
+    mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/app /tmp/svd-learn-rehearsal/app-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
@@ -170,9 +172,12 @@ def download_wheels(bundles: list[str]) -> None:
 
 
 def install_bundles(target: Path) -> None:
-    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once."""
+    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once.
+    A bundle that an earlier call copied to /tmp/svd-learn-rehearsal/NAME-wheels (a call's 64 MiB cannot hold them
+    all) is installed from there."""
     for bundle in ("kernel", "video", "app"):
-        wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
+        carried = BUNDLES / bundle if (BUNDLES / bundle).is_dir() else WORK / f"{bundle}-wheels"
+        wheels = [str(w) for w in carried.glob("*.whl")]
         marker = target / f".installed-{bundle}"
         if wheels and not marker.exists():
             subprocess.run(
