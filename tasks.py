@@ -10,11 +10,12 @@
 
 The first run creates .venv/ and installs, in this order: torch (the spec in $SVD_LEARN_TORCH, default
 torch==2.13.0: on the course's CI machines this is a CPU build already on disk), then the course with its
-hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
-`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml and of its hub and test extras
+app, hub and test extras. Later runs reuse .venv/ and reinstall only when pyproject.toml or the torch spec changed.
+`oldest` builds a fresh .venv-oldest/ with each `name>=X` of pyproject.toml and of its app, hub and test extras
 held at `name==X` (torch stays at $SVD_LEARN_TORCH: no older torch runs on the CI machines) and runs every
 test there, Lesson 3 included, with huggingface_hub at its lower bound (1.4): the local Hub's server, olah,
-runs from its own environment (svd_learn/hub.py), whatever the lesson's libraries are.
+runs from its own environment (svd_learn/hub.py), whatever the lesson's libraries are; and the app on gradio 5.50,
+the oldest Colab ships.
 """
 
 import hashlib
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 OLDEST_VENV = ROOT / ".venv-oldest"
 TORCH = os.environ.get("SVD_LEARN_TORCH", "torch==2.13.0")
-EXTRAS = ".[hub,test]"
+EXTRAS = ".[app,hub,test]"
 # Stored outputs come from the newest versions: a stream of nothing but progress bars is not compared (see the plugin).
 NBVAL_VERSIONS = ["-p", "tools.nbval_versions"]
 # Two pytest-xdist workers: the lab's real installs wait on the network while the other worker runs notebooks.
@@ -126,7 +127,7 @@ def cli(*arguments: str) -> None:
 def oldest() -> None:
     """Every test on the oldest supported versions (see the module docstring)."""
     shutil.rmtree(OLDEST_VENV, ignore_errors=True)
-    ensure_environment(OLDEST_VENV, lower_bounds("hub", "test"))
+    ensure_environment(OLDEST_VENV, lower_bounds("app", "hub", "test"))
     step("pytest in .venv-oldest/: unit tests, strict nbval of the lessons, and the check against Colab's images")
     run(python_in(OLDEST_VENV), "-m", "pytest", *PARALLEL, *NBVAL_VERSIONS, SVD_LEARN_COLAB_CHECK="1")
 

@@ -5,8 +5,9 @@ runs the same notebooks the same way, with three stand-ins:
 - the real repo ids are answered from a Hub cache filled with full-size random SVD weights, laid out exactly
   as a finished `from_pretrained(repo_id, variant="fp16")` download leaves them, with HF_HUB_OFFLINE=1;
 - every Python process sees a T4 (install_emulation of benchmarks/colab_t4/t4_emulation.py, through its sitecustomize);
-- the libraries are Colab's (the 2026-08-19 image: diffusers 0.39.0, huggingface_hub 1.27.0, accelerate 1.14.0;
-  transformers is the GPU machine's), carried as wheels; the lab's pinned wheels come from a local folder.
+- the libraries are Colab's (the 2026-08-19 image: diffusers 0.39.0, huggingface_hub 1.27.0, accelerate 1.14.0,
+  and gradio 6.24.0 for Lesson 5's app; transformers is the GPU machine's), carried as wheels; the lab's pinned
+  wheels come from a local folder.
 
     # here, where the package registry is reachable: the wheels the GPU machine lacks, in bundles of <= 64 MiB
     python benchmarks/rehearse_colab.py wheels
@@ -14,6 +15,8 @@ runs the same notebooks the same way, with three stand-ins:
     # that carries .rehearsal/hub alone does the same (the wheels of the local Hub's own environment)
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/lab /tmp/svd-learn-rehearsal/lab-wheels
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/hub /tmp/svd-learn-rehearsal/hub-wheels
+    # likewise for any bundle that does not fit beside the others (Lesson 5's app: .rehearsal/app -> app-wheels)
+    mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/app /tmp/svd-learn-rehearsal/app-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
@@ -64,13 +67,14 @@ COLAB_STACK = ["diffusers==0.39.0", "huggingface_hub==1.27.0", "accelerate==1.14
 # its own environment (svd_learn.hub.server_environment): the hub bundle holds all it needs, as a wheel folder.
 KERNEL = ["ipykernel", "nbclient", "jupytext"]
 VIDEO = ["imageio-ffmpeg==0.6.0"]  # Colab's version; 29.5 MB, so it travels in its own bundle
+APP = ["gradio==6.24.0"]  # Lesson 5's app cell: Colab's gradio, with what it needs that the image lacks (about 35 MiB)
 HUB = tomllib.loads((ROOT / "svd_learn" / "data" / "hub_server.toml").read_text())["requirements"]
 # Packages the GPU machine's image already has (device/KINDS.md, 2026-11-17): not carried.
 GPU_IMAGE_HAS = set(
     """absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs certifi
 charset-normalizer click cloudpickle colorama contourpy cycler filelock fonttools frozenlist fsspec h11 hf-xet httpcore
 httpx huggingface-hub idna imageio iniconfig jinja2 joblib kiwisolver markdown markdown-it-py markupsafe matplotlib mdurl
-mpmath multidict networkx numpy packaging pillow pip pluggy portalocker propcache protobuf psutil pygments pyparsing
+mpmath multidict networkx numpy packaging pandas pillow pip pluggy portalocker propcache protobuf psutil pygments pyparsing
 python-dateutil pyyaml regex requests rich safetensors setuptools shellingham six sympy tokenizers torch tqdm
 transformers triton typer typing-extensions typing-inspect urllib3 uvloop wheel zipp""".split()
 )
@@ -86,16 +90,31 @@ PLATFORM = ["--only-binary=:all:", "--python-version", "3.12", "--implementation
     )
     for arg in ("--platform", tag)
 ]
-BUNDLE_NAMES = ("kernel", "video", "hub", "lab")
+BUNDLE_NAMES = ("kernel", "video", "app", "hub", "lab")
 
 
 # ----------------------------------------------------------------------------------------------------
 # Here: the wheels
 
 
-def _download(folder: Path, requirements: list[str], deps: bool) -> None:
+def _download(folder: Path, requirements: list[str], deps: bool, constraints: list[str] = ()) -> None:
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(folder), *PLATFORM]
-    subprocess.run(command + ([] if deps else ["--no-deps"]) + requirements, check=True)
+    if constraints:  # held at these versions (a file beside the wheels, removed after)
+        held = folder / "constraints.txt"
+        folder.mkdir(parents=True, exist_ok=True)
+        held.write_text("\n".join(constraints) + "\n")
+        command += ["--constraint", str(held)]
+    try:
+        subprocess.run(command + ([] if deps else ["--no-deps"]) + requirements, check=True)
+    finally:
+        (folder / "constraints.txt").unlink(missing_ok=True)
+
+
+def colab_versions() -> list[str]:
+    """The 2026-08-19 image's pins (its pip freeze), without its URL installs and its torch family."""
+    freeze = (ROOT / "tests" / "colab" / "pip-freeze.gpu.2026-08-19.txt").read_text().splitlines()
+    family = re.compile(r"^(torch|torchvision|torchaudio|torchcodec|triton|nvidia-[\w-]+)==", re.IGNORECASE)
+    return [line for line in freeze if "==" in line and " @ " not in line and not family.match(line)]
 
 
 def _name(wheel: Path) -> str:
@@ -117,7 +136,7 @@ def _drop(bundle: Path, names: set[str]) -> None:
 
 
 def download_wheels(bundles: list[str]) -> None:
-    """Fill .rehearsal/{kernel,video,hub,lab} (or the bundles named): each fits a GPU call's 64 MiB with the tree.
+    """Fill .rehearsal/{kernel,video,app,hub,lab} (or the bundles named): each fits a GPU call's 64 MiB with the tree.
     The lab bundle (57 MiB) and the hub bundle travel alone: the call that carries one copies it to /tmp on the
     warm machine."""
     from svd_learn import lab
@@ -132,6 +151,9 @@ def download_wheels(bundles: list[str]) -> None:
         _drop(BUNDLES / "kernel", GPU_IMAGE_HAS - pinned)
     if "video" in bundles:
         _download(BUNDLES / "video", VIDEO, deps=False)
+    if "app" in bundles:
+        _download(BUNDLES / "app", APP, deps=True, constraints=colab_versions())  # gradio's libraries as on Colab
+        _drop(BUNDLES / "app", GPU_IMAGE_HAS)  # huggingface_hub among them: the kernel bundle's 1.27.0 stays
     if "hub" in bundles:
         # everything olah needs in a fresh environment, the GPU image's packages too (15.5 MiB): it travels alone
         _download(BUNDLES / "hub", HUB, deps=True)
@@ -150,9 +172,12 @@ def download_wheels(bundles: list[str]) -> None:
 
 
 def install_bundles(target: Path) -> None:
-    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once."""
-    for bundle in ("kernel", "video"):
-        wheels = [str(w) for w in (BUNDLES / bundle).glob("*.whl")]
+    """Install the carried bundles (not the lab's or the hub's: those are find-links folders) into `target`, each once.
+    A bundle that an earlier call copied to /tmp/svd-learn-rehearsal/NAME-wheels (a call's 64 MiB cannot hold them
+    all) is installed from there."""
+    for bundle in ("kernel", "video", "app"):
+        carried = BUNDLES / bundle if (BUNDLES / bundle).is_dir() else WORK / f"{bundle}-wheels"
+        wheels = [str(w) for w in carried.glob("*.whl")]
         marker = target / f".installed-{bundle}"
         if wheels and not marker.exists():
             subprocess.run(

@@ -47,7 +47,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 GIB = 2**30
 T4_GIB = 14.74
 PLAN = "gpu-decode2"  # the planner's plan for a free Colab T4 (svd-learn plan --vram 14.74 --host-ram 12.7)
-REGIONAL_BLOCKS = ["SpatioTemporalResBlock", "TransformerSpatioTemporalModel"]
 # Kernels that do matrix work on tensor cores, by name: cuBLAS (nvjet_*, *gemm*), cuDNN convolutions (*xmma*,
 # implicit_convolve_sgemm) and PyTorch's memory-efficient attention (fmha_cutlass*). Every other kernel is bound by
 # memory bandwidth: elementwise, norms, copies, layout transforms, inductor's fused triton_* kernels.
@@ -87,16 +86,11 @@ def load(args):
 
 
 def compile_unet(pipe, how: str, backend: str) -> None:
-    import torch
+    """What `svd-learn generate --compile` does (generate.compile_unet), or nothing for "none"."""
+    if how != "none":
+        from svd_learn import generate
 
-    if how == "full":
-        pipe.unet = torch.compile(pipe.unet, backend=backend)
-    elif how == "regional":
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-        if hasattr(torch._dynamo.config, "recompile_limit"):
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-        pipe.unet._repeated_blocks = REGIONAL_BLOCKS
-        pipe.unet.compile_repeated_blocks(fullgraph=True, backend=backend)
+        generate.compile_unet(pipe, how, backend)
 
 
 def call(pipe, image, args, steps: int, chunk: int = 2, profile: bool = False) -> dict:
@@ -339,7 +333,6 @@ def parent(args) -> None:
     }
     results["settings"].update(
         plan=PLAN,
-        regional_blocks=REGIONAL_BLOCKS,
         limits=f"{T4_GIB} GiB pool, no FlashAttention, no cuDNN attention, expandable segments",
     )
     out = Path(args.out)

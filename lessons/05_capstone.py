@@ -505,14 +505,54 @@ assert not (work / "a.mp4").exists()
 # svd-learn generate my_photo.jpg -o out.mp4 --motion-bucket-id 180 --noise-aug-strength 0.1 --seed 3 --gif
 # svd-learn generate my_photo.jpg -o out.mp4 --plan model-offload-chunked-decode2 --force
 # svd-learn generate my_photo.jpg -o out.mp4 --emulate-t4                   # on a big GPU: behave like a T4
+# svd-learn generate my_photo.jpg -o out.mp4 --smooth 24   # also out-24fps.mp4: frames added by ffmpeg's interpolation
+# svd-learn app                                                             # section 10's page, on 127.0.0.1
 # ```
+
+# %% [markdown]
+# ## 10. The same program, in a web page
 #
+# The calls above teach well. To try ten settings on your own photo, a page is quicker: move a slider, press a
+# button, compare. `svd-learn app` is that page, made with gradio (Colab ships it). It shows the crop SVD will
+# see, each setting of lesson 2 with a one-line hint, and the plan with its T4 minutes, before you press
+# **Generate**. Then a progress bar per step, **Stop**, the video, its mp4 and report to download, and your
+# earlier results side by side. It is no second way to generate: it keeps one `generate.Session` open, so the
+# second video does not reload the pipeline, and each refusal of section 8 appears as one line in the page.
+
+# %% [markdown]
+# The cell below builds the page (`app.build`) and starts it with gradio's own `launch`.
+# `server_name="127.0.0.1"` means that only this machine can open it. `share=False` matters on Colab: there
+# gradio's default is a public link through gradio's servers; with `False`, Colab's own proxy shows the page
+# below the cell, to you only. The cell makes nothing: the page waits until you press **Generate**. On a CPU
+# the weights are tiny, so the videos are noise. `page.close()` stops the page.
+
+# %%
+import gradio as gr  # Colab ships it; elsewhere: pip install "svd-learn[app]"
+
+from svd_learn import app
+
+studio = app.Studio(RunSpec(), work / "app")  # the videos go to work/app; one session, kept between videos
+page = app.build(studio)  # a gr.Blocks: the page, made of gradio's own components
+page.queue().launch(
+    server_name="127.0.0.1",  # this machine only
+    share=False,  # no public link: on Colab, Colab's own proxy shows the page below this cell
+    prevent_thread_lock=True,  # the cell returns; the page keeps running beside the notebook
+    allowed_paths=[str(studio.output_dir), str(models.SAMPLE_IMAGE.parent)],  # the only folders it may serve
+    quiet=True,
+)
+print("the page is at", page.local_url, "(page.close() stops it)")
+assert isinstance(page, gr.Blocks) and page.local_url.startswith("http://127.0.0.1:") and not page.share_url
+assert studio.session is None and not studio.output_dir.exists()  # nothing loaded, nothing made
+
+# %% [markdown]
 # ## Things to try
 # - Run this notebook on Colab with a T4 and compare `run.peak_reserved_gib` with the plan's prediction.
 # - Upload your photo in section 0 and try lesson 2's motion recipe: `motion_bucket_id=180`, then
 #   `noise_aug_strength=0.1`. On the command line: `--motion-bucket-id 180 --noise-aug-strength 0.1`.
 # - Force `plan="sequential-offload-chunked-decode1"` and compare `run.timings` with the auto plan.
 # - Generate twice with the same seed and check that the frames are identical.
+# - In the page of section 10, make a video with motion 60, then one with 200, and compare them side by side.
+#   Then choose *Smoother copy: 24 fps* and compare the two players.
 
 # %% [markdown]
 # ## Summary
@@ -521,6 +561,7 @@ assert not (work / "a.mp4").exists()
 # - H.264 + yuv420p + even size = a video every browser plays.
 # - The plan comes from measurements (lesson 4); on out-of-memory, free everything and step down a plan.
 # - The report (JSON) says what ran, with which versions, how much memory and how long.
+# - `svd-learn app` is the same program in a web page on 127.0.0.1, with one session kept open between videos.
 
 # %% [markdown]
 # ## Read next

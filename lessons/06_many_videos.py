@@ -322,8 +322,11 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # `benchmarks/batch_throughput.py` ran the same batch twice in one session on a machine with two H100s:
 # with 1 process (GPU 0), then with 2 (GPUs 0 and 1). The model: full-size SVD-XT with random fp16 weights
 # (the real model's memory and speed, no download). 25 frames of 576x1024, 10 denoising steps. That is
-# fewer than the 25 of real use, to save GPU time: a step costs the same either way.
-#
+# fewer than the 25 of real use, to save GPU time: a step costs the same either way. It ran in November 2026,
+# before the course gave `generate` and `batch` one shared session; the jobs, the split and the timing are the
+# same, but the figures below are from that earlier code (measuring again needs a machine with two GPUs).
+
+# %% [markdown]
 # The batch measures two throughputs:
 # - while working: from the moment every process has loaded the pipeline to its last video (what the GPUs sustain);
 # - launch to exit: from `accelerate launch` to its exit (what a small batch feels: start-up and loading included).
@@ -409,6 +412,18 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # be long enough to hide the start-up (under half a minute here). Two conditions:
 # - the processes must not share a GPU: two copies of SVD-XT on one GPU compete for the same compute and memory;
 # - the host must have the RAM to load one pipeline per process at once.
+
+# %% [markdown]
+# **A long batch is also where compiling pays.** `svd-learn batch --compile` compiles the UNet once per
+# process with `torch.compile` (the same video, faster steps). The compiler runs on the CPU before the first
+# video, for minutes on Colab's two cores. The course's T4 model says after how many videos that pays back:
+
+# %%
+from svd_learn import t4
+
+payback = t4.compile_payback()
+print(payback.describe())
+assert payback.videos_to_break_even > 1  # one video never pays for the compiler: leave --compile off for it
 
 # %% [markdown]
 # ## 6. Launching on a multi-GPU machine

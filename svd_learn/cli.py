@@ -1,7 +1,7 @@
 """The `svd-learn` command. Each lesson's module adds the commands it teaches; this file only wires them.
 
 `main` is the program: it asks PyTorch's CUDA allocator for expandable segments before anything else, then runs
-the command. The commands whose work imports torch, diffusers or the lab (generate, batch, doctor, explain, lab)
+the command. The commands whose work imports torch, diffusers, gradio or the lab (generate, batch, app, doctor, explain, lab)
 import it inside their body: that takes seconds, and a mistake in the arguments is refused before. The generation options become one `GenerationParameters` and
 one `RunSpec`, here, once; they reach the pipeline call as they are.
 """
@@ -95,13 +95,17 @@ def doctor() -> None:
 
 @app.command()
 def explain(
-    file: str = typer.Argument("-", help="A file holding the error message or traceback; '-' reads standard input."),
+    source: list[str] = typer.Argument(
+        None,
+        help="The error message itself (in quotes), a file holding the error or traceback, or '-' (the default) "
+        "to paste it.",
+    ),
     list_known: bool = typer.Option(False, "--list", help="List the known errors instead."),
 ) -> None:
     """Name the cause, the evidence, the versions involved and the fix of a pasted error (lesson 3); exit 1 if not recognised."""
     from svd_learn import compat
 
-    raise typer.Exit(compat.explain_command(file, list_known))
+    raise typer.Exit(compat.explain_command(" ".join(source or ["-"]), list_known))
 
 
 @app.command(cls=Command)
@@ -211,6 +215,15 @@ FullSizeOnCpuOption = Annotated[
         help="Run full-size weights (random or pretrained) without a CUDA GPU: about 15 GB of RAM and tens of minutes a denoising step. Refused without it, after saying what it costs.",
     ),
 ]
+SmoothOption = Annotated[
+    int,
+    typer.Option(
+        "--smooth",
+        metavar="FPS",
+        help="Also write a smoother copy at FPS frames a second (e.g. 24; OUTPUT-24fps.mp4), the frames between the "
+        "model's made by ffmpeg's motion interpolation (minterpolate). The original video stays.",
+    ),
+]
 
 
 @app.command(cls=Command)
@@ -242,6 +255,7 @@ def generate(
     compile_unet: CompileOption = False,
     full_size_on_cpu: FullSizeOnCpuOption = False,
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the video."),
+    smooth: SmoothOption = None,
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     report: str = typer.Option(
         None, "--report", help="Where to write the JSON run report (default: OUTPUT with .json)."
@@ -267,6 +281,7 @@ def generate(
         emulate_t4=emulate_t4,
         compile_unet=compile_unet,
         gif=gif,
+        smooth_fps=smooth,
         force=force,
         full_size_on_cpu=full_size_on_cpu,
         command=("svd-learn", *sys.argv[1:]),
@@ -393,6 +408,35 @@ def batch(
         model=model, source=source, plan=plan, compile_unet=compile_unet, force=force, full_size_on_cpu=full_size_on_cpu
     )
     raise typer.Exit(run_command(images_dir, output_dir, sweep, params, spec))
+
+
+@app.command("app", cls=Command)
+def app_command(
+    source: SourceOption = None,
+    output_dir: str = typer.Option(
+        "outputs/app", "-o", "--output-dir", help="Where the videos and their reports go (numbered, never replaced)."
+    ),
+    port: int = typer.Option(None, "--port", help="The port on 127.0.0.1 (default: the first free one from 7860)."),
+    share: bool = typer.Option(
+        False,
+        "--share",
+        help="Also make a public link through gradio's servers: anyone who has it can use this computer. Off unless asked.",
+    ),
+) -> None:
+    """A web page for the capstone (lesson 5) on 127.0.0.1: your photo, the settings, the plan, the video. Needs
+    gradio: pip install 'svd-learn[app]' (Colab ships it)."""
+    try:
+        from svd_learn import app as page  # gradio, torch and diffusers: seconds, so after the arguments
+    except ModuleNotFoundError as error:
+        if error.name != "gradio":
+            raise
+        typer.echo("error: svd-learn app needs gradio: pip install 'svd-learn[app]' (Colab ships it).", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    try:
+        page.serve(RunSpec(source=source), output_dir, port=port, share=share)
+    except UserError as error:  # a bad --source, say
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def main() -> None:

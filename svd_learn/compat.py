@@ -1,106 +1,42 @@
 """Known version errors, as data: recognise them in an error text, and find them in this environment.
 
 Lesson 3 teaches why old pins break (`cached_download` and its family). The knowledge lives in
-`data/known_errors.toml`; one entry per error says how to recognise it (regular expressions on the error
-text), which versions it affects (ranges read with `packaging.specifiers`), why it happens, how to fix it
-and where the facts come from. Name errors in huggingface_hub, diffusers, transformers and accelerate are
-also answered from their release history (`name_errors.py`, `releases.py`), and the structure of a report
-(`tracebacks.py`: the frames, the versions pasted beside it) is evidence that wins over an entry. This module
-reads the file and puts the pieces together:
+`data/known_errors.toml` (read by known_errors.py); one entry per error says how to recognise it (regular
+expressions on the error text), which versions it affects (ranges read with `packaging.specifiers`), where its
+fix applies (platforms), why it happens, how to fix it and where the facts come from. Name errors in
+huggingface_hub, diffusers, transformers and accelerate are also answered from their release history
+(`name_errors.py`, `releases.py`), and any message from the libraries' own index (`messages.py`: who raises
+it, in which releases). The report's own evidence wins over an entry (`tracebacks.py` reads every format people
+paste): the frames that show who asks, the versions pasted beside it, the platform; when the frames cannot be
+read, only what the message alone supports is answered. This module puts the pieces together:
 
 - `diagnose(text)`       the known errors in an error message or a whole pasted traceback;
 - `check_environment()`  the known-bad combinations installed here, and modules that stay stale after a
                          `pip install` in a running kernel (restart needed);
-- `doctor()` / `explain()` print both for a person (`svd-learn doctor`, `svd-learn explain`);
+- `doctor()` / `explain()` print both for a person (`svd-learn doctor`, `svd-learn explain`; explain.py words it);
 - `load_ipython_extension(ip)` prints the diagnosis under the traceback of a cell (`%load_ext svd_learn`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-import tomllib
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from svd_learn import name_errors
 from svd_learn.environment import installed_version, requirement_problems
+from svd_learn.explain import UnreadableInput, format_diagnosis, format_unknown, read_source
+from svd_learn.known_errors import KNOWN_ERRORS, NOT_INSTALLED, Diagnosis, KnownError, in_ranges, known_error, phrase
+from svd_learn.messages import MessageSource, sources_of
+from svd_learn.platforms import Platform, platform_here
 from svd_learn.tracebacks import Report, read_report
 
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-NOT_INSTALLED = "not installed"  # a version range in the data file that means "this library is absent"
-
-
-@dataclass(frozen=True)
-class KnownError:
-    """One entry of data/known_errors.toml."""
-
-    id: str
-    title: str
-    patterns: tuple[re.Pattern, ...]  # any one matching the error text recognises the error
-    versions: dict[str, tuple[str, ...]]  # distribution -> ranges (any one) in which the error happens
-    flag_when_installed: bool  # True: the version combination itself is broken, `doctor` reports it
-    explanation: str
-    fix: str
-    sources: tuple[str, ...]
-    conflicts_of: tuple[str, ...] = ()  # distributions whose own requirements, when unmet, cause this error
-    conflicts_on: str | None = None  # only their requirements on this distribution (None: any)
-    asker: str | None = None  # the package whose code raises it; frames that show another package contradict the entry
-    superseded_by: tuple[str, ...] = ()  # entries that, when also found, are the deeper cause: this one is dropped
-    pasted: dict[str, re.Pattern] = field(
-        default_factory=dict
-    )  # distribution -> pattern on a version pasted in the text
-    context: tuple[re.Pattern, ...] = ()  # with `pasted`: the text must also match one of these
-    history: dict[str, str] = field(
-        default_factory=dict
-    )  # {"library", "change"}: answers name errors of the release history
-    harmless: bool = False  # a warning, not an error
-    doctor_title: str = ""  # the title of a `conflicts_of` finding in doctor ({asker}: the distribution)
-
-    def matches_installed(self, versions: dict[str, str | None]) -> bool:
-        """True when every library of the entry is installed in one of its affected ranges."""
-        if not self.versions:
-            return False
-        return all(in_ranges(versions.get(name), ranges) for name, ranges in self.versions.items())
-
-
-@dataclass
-class Diagnosis:
-    """A known error recognised in a text."""
-
-    id: str
-    title: str
-    explanation: str
-    fix: str
-    versions: dict[str, str]  # distribution -> the affected range(s), e.g. {"diffusers": "<0.29"}
-    sources: tuple[str, ...]
-    evidence: str  # the line of the text that matched
-    seen: dict[str, str] = field(
-        default_factory=dict
-    )  # versions named in the text itself, e.g. "found huggingface-hub==1.3.4"
-    notes: list[str] = field(
-        default_factory=list
-    )  # more evidence: the frame that asks, pasted versions, the release history
-    harmless: bool = False  # a warning, not an error: nothing to fix
-
-    def versions_line(self, show_installed: bool = True) -> str:
-        affected = ", ".join(f"{name} {spec}" for name, spec in self.versions.items()) or "any version"
-        line = f"affected: {affected}"
-        if self.seen:
-            line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
-        if show_installed and self.versions:  # a pasted error may come from another environment: say what is here
-            line += "; installed here: " + ", ".join(
-                f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions
-            )
-        return line
 
 
 @dataclass
@@ -111,71 +47,6 @@ class Finding:
     title: str
     detail: str  # what was found, with the installed versions
     fix: str
-
-
-def in_ranges(version: str | None, ranges: tuple[str, ...]) -> bool:
-    """True when an installed version (None = not installed) is in any of the ranges."""
-    for spec in ranges:
-        if spec == NOT_INSTALLED:
-            if version is None:
-                return True
-        elif version is not None:
-            try:
-                if SpecifierSet(spec).contains(Version(version), prereleases=True):
-                    return True
-            except InvalidVersion:
-                continue
-    return False
-
-
-def _read_known_errors() -> tuple[KnownError, ...]:
-    data = tomllib.loads(resources.files("svd_learn").joinpath("data/known_errors.toml").read_text(encoding="utf-8"))
-    entries = []
-    for raw in data["error"]:
-        versions = {
-            name: tuple([ranges] if isinstance(ranges, str) else ranges)
-            for name, ranges in raw.get("versions", {}).items()
-        }
-        for ranges in versions.values():  # fail on a typo in the data file, not silently at diagnosis time
-            for spec in ranges:
-                if spec != NOT_INSTALLED:
-                    SpecifierSet(spec)
-        conflicts = raw.get("conflicts_of", ())
-        entries.append(
-            KnownError(
-                id=raw["id"],
-                title=raw["title"],
-                patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", [])),
-                versions=versions,
-                flag_when_installed=raw.get("flag_when_installed", False),
-                explanation=raw["explanation"].strip(),
-                fix=raw["fix"].strip(),
-                sources=tuple(raw["sources"]),
-                conflicts_of=(conflicts,) if isinstance(conflicts, str) else tuple(conflicts),
-                conflicts_on=raw.get("conflicts_on"),
-                asker=raw.get("asker"),
-                superseded_by=tuple(raw.get("superseded_by", ())),
-                pasted={name: re.compile(p) for name, p in raw.get("pasted", {}).items()},
-                context=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("context", [])),
-                history=raw.get("history", {}),
-                harmless=raw.get("harmless", False),
-                doctor_title=raw.get("doctor_title", ""),
-            )
-        )
-    ids = [entry.id for entry in entries]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"known_errors.toml has duplicate ids: {sorted(i for i in ids if ids.count(i) > 1)}")
-    return tuple(entries)
-
-
-KNOWN_ERRORS: tuple[KnownError, ...] = _read_known_errors()
-
-
-def known_error(error_id: str) -> KnownError:
-    for entry in KNOWN_ERRORS:
-        if entry.id == error_id:
-            return entry
-    raise KeyError(f"No known error {error_id!r}. Known: {', '.join(e.id for e in KNOWN_ERRORS)}.")
 
 
 def _line_of(text: str, start: int, end: int) -> str:
@@ -215,17 +86,51 @@ def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis
     return None
 
 
-def _contradicted(entry: KnownError, report: Report, asked: str) -> str | None:
+def _platform(report: Report, here: bool) -> Platform:
+    """The platform the report shows; when it shows none and the error was raised here (in this process, or in
+    files that exist on this disk), this machine's."""
+    if report.platform.system:
+        return report.platform
+    local = here or any(os.path.isabs(frame.path) and os.path.isfile(frame.path) for frame in report.frames)
+    return platform_here() if local else report.platform
+
+
+def _not_here(entry: KnownError, text: str, platform: Platform) -> str | None:
+    """Why an entry cannot answer for this report: its fix is for another platform, or the text shows another
+    setup (`unless`). None when it can."""
+    if not platform.allows(entry.platforms):
+        return phrase("not_on_platform", where=", ".join(entry.platforms), platform=platform.kind or platform.system)
+    for pattern in entry.unless:
+        shown = pattern.search(text)
+        if shown:
+            return phrase("other_setup", evidence=shown.group(0))
+    return None
+
+
+def _asker_named(entry: KnownError, report: Report, sources: list[MessageSource]) -> bool:
+    """The message itself shows the package that asks: it names it ("Failed to import diffusers.pipelines..."),
+    or the message index says that package raises this message."""
+    wrapped = re.search(r"Failed to import ([\w.]+)", report.text)
+    named = bool(wrapped and wrapped.group(1).split(".")[0] == entry.asker)
+    return named or any(source.library == entry.asker for source in sources)
+
+
+def _contradicted(entry: KnownError, report: Report, asked: str, line: str, sources: list[MessageSource]) -> str | None:
     """Why the report's evidence contradicts the entry, or None: a pasted version outside the entry's ranges,
-    or frames that show another package (or your code) asking library `asked`."""
-    for name, ranges in entry.versions.items():
+    frames that show another package (or your code) asking library `asked`, or frames that cannot be read
+    when the entry rests on who asks."""
+    for name, ranges in entry.versions.items() if not entry.versions_typical else ():
         pasted = report.versions.get(name)
         if pasted and not in_ranges(pasted, ranges):
-            return f"the pasted {name} {pasted} is not in {' or '.join(ranges)}"
-    if not entry.asker or not report.frames:
+            return phrase("pasted_outside", name=name, version=pasted, ranges=" or ".join(ranges))
+    if not entry.asker or _asker_named(entry, report, sources):
         return None
-    asker, frame = name_errors.asker_of(report, asked)
-    return None if asker == entry.asker else f"the frames show {asker}, not {entry.asker}: {frame}"
+    if report.unreadable:
+        return phrase("asker_unreadable", asker=entry.asker)
+    if not report.frames:  # the release history answers what the message alone supports
+        return phrase("asker_not_shown", asker=entry.asker)
+    asker, frame = name_errors.asker_of(report, asked, line)
+    return None if asker == entry.asker else phrase("asker_other", shown=asker, asker=entry.asker, frame=frame)
 
 
 def _history_entry(answer: name_errors.NameAnswer) -> KnownError | None:
@@ -260,22 +165,29 @@ def _from_history(error: name_errors.NameError_ | None, report: Report) -> tuple
     return diagnosis, answer.evidence
 
 
-def diagnose(text: str) -> list[Diagnosis]:
+def diagnose(text: str, here: bool = False) -> list[Diagnosis]:
     """The known errors named in `text` (an error message or a whole traceback), in the order they appear.
 
     An empty list means: not recognised. Nothing is guessed: an entry that the report's own evidence
-    contradicts (the frames show another package, a pasted version) gives way to what the evidence shows.
+    contradicts (the frames show another package, a pasted version, the platform) gives way to what the
+    evidence shows. `here`: the error was raised on this machine (its platform counts when the text shows none).
     """
-    return _diagnose(text)[0]
+    return _diagnose(text, here)[0]
 
 
-def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
+def _diagnose(text: str, here: bool = False) -> tuple[list[Diagnosis], Report, list[str]]:
     report = read_report(text)
+    text = report.text  # in CPython's format, whatever format was pasted
+    platform = _platform(report, here)
     name_error = name_errors.read_name_error(text)
-    found, against = [], []  # against: entries that matched, and the evidence that contradicts them
+    asked = name_error.library if name_error else ""
+    sources = sources_of(f"{report.error_line}\n{report.message}" if report.error_line else text[-4000:])
+    found, against = [], []  # against: entries that matched, and why they do not answer
     for entry in KNOWN_ERRORS:
         matched = _match(entry, text, report)
-        why = matched and _contradicted(entry, report, name_error.library if name_error else "")
+        why = matched and (
+            _not_here(entry, text, platform) or _contradicted(entry, report, asked, matched[1].evidence, sources)
+        )
         if why:
             against.append(f"not {entry.id}: {why}")
         elif matched:
@@ -290,19 +202,43 @@ def _diagnose(text: str) -> tuple[list[Diagnosis], Report, list[str]]:
         for _, diagnosis in found:
             if diagnosis.evidence == from_history.evidence:
                 diagnosis.notes += from_history.notes
-    raised = [frame for frame in report.frames if frame.owner]
     for _, diagnosis in found:
-        if raised and not any(note.startswith("asked by") for note in diagnosis.notes):
-            frame = raised[-1]
-            diagnosis.notes.append(f'raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
-        pasted = [
-            f"{name} {version}"
-            for name, version in report.versions.items()
-            if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes
-        ]
-        if pasted:
-            diagnosis.notes.append("pasted: " + ", ".join(pasted))
-    return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, shown[1:] + against
+        _add_notes(diagnosis, report, platform, sources)
+    context = [phrase("platform", platform=platform.describe())] if platform.system else []
+    context += [phrase("frames_unreadable")] if report.unreadable else []
+    context += [line for source in sources[:2] for line in _source_lines(source)]
+    return [d for _, d in sorted(found, key=lambda pair: pair[0])], report, context + shown[1:] + against
+
+
+def _source_lines(source: MessageSource) -> list[str]:
+    """ "raised by: diffusers f (...)", "diffusers has this message in 0.24.0 - 0.42.1 (...)" """
+    return [
+        phrase("raised_by", where=source.where()),
+        phrase("message_releases", library=source.library, span=source.span()),
+    ]
+
+
+def _add_notes(diagnosis: Diagnosis, report: Report, platform: Platform, sources: list[MessageSource]) -> None:
+    """The evidence around a diagnosis: where it was raised (the frames, else the message index), the versions
+    pasted, the platform when it decided, and frames that could not be read."""
+    entry = known_error(diagnosis.id)
+    raised = [frame for frame in report.frames if frame.owner]
+    if raised and not any(note.startswith("asked by") for note in diagnosis.notes):
+        frame = raised[-1]
+        diagnosis.notes.append(phrase("raised_in", owner=frame.owner, path=frame.path, line=frame.line))
+    elif sources and not raised:
+        diagnosis.notes += _source_lines(sources[0])
+    pasted = [
+        f"{name} {version}"
+        for name, version in report.versions.items()
+        if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes
+    ]
+    if pasted:
+        diagnosis.notes.append("pasted: " + ", ".join(pasted))
+    if entry.platforms and platform.system:
+        diagnosis.notes.append(phrase("platform", platform=platform.describe()))
+    if report.unreadable:
+        diagnosis.notes.append(phrase("frames_unreadable"))
 
 
 def _unmet_requirements(distribution: str, on: str | None = None) -> list[str]:
@@ -380,75 +316,18 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
     return findings
 
 
-# --- for people: the text that `svd-learn explain` and the IPython extension print ------------------------
-
-
-def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
-    """The diagnosis as text, with the evidence it rests on; `show_installed` adds the versions installed here."""
-    kind = "Harmless warning" if diagnosis.harmless else "Known error"
-    lines = [f"{kind}: {diagnosis.title} [{diagnosis.id}]", f"  matched: {diagnosis.evidence}"]
-    lines += [f"  {note}" for note in diagnosis.notes]
-    lines += [
-        f"  {diagnosis.versions_line(show_installed)}",
-        "  why: " + diagnosis.explanation.replace("\n", "\n       "),
-        "  fix: " + diagnosis.fix.replace("\n", "\n       "),
-        "  sources: " + "; ".join(diagnosis.sources),
-    ]
-    return "\n".join(lines)
-
-
-def format_unknown(report: Report, shown: list[str]) -> str:
-    """What a report shows when no entry explains it: the exception, where it was raised, the versions."""
-    lines = [
-        f"Not recognised: the cause is not in svd-learn's knowledge ({len(KNOWN_ERRORS)} known errors, "
-        "and the release history of huggingface_hub, diffusers, transformers and accelerate)."
-    ]
-    if report.exception:
-        lines.append(f"  the error: {report.error_line}")
-    raised = [frame for frame in report.frames if frame.owner]
-    if raised:
-        frame = raised[-1]
-        lines.append(f'  raised in: {frame.owner} (File "{frame.path}", line {frame.line})')
-    lines += [f"  {line}" for line in shown]
-    if report.versions:
-        lines.append(
-            "  versions in the text: " + ", ".join(f"{name} {version}" for name, version in report.versions.items())
-        )
-    lines.append(
-        "  Read the last line of the traceback first, then the frames above it: the last frame in your code "
-        "is the call that failed. Search the error line in the issues of the package it was raised in."
-    )
-    return "\n".join(lines)
-
-
-class UnreadableInput(ValueError):
-    """The input to `explain` is empty or not text."""
-
-
-def read_error_text(data: bytes) -> str:
-    """Decode what a person pasted or piped into `explain`; refuse empty or binary input with a clear message."""
-    if not data.strip():
-        raise UnreadableInput(
-            "The input is empty. Paste an error message or a traceback, or pass a file that holds one."
-        )
-    if b"\x00" in data:
-        raise UnreadableInput("The input is binary, not text. Pass the error message or traceback as text.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnreadableInput(
-            "The input is not UTF-8 text. Save the error message or traceback as UTF-8 text."
-        ) from None
-
-
-def explain(text: str) -> list[Diagnosis]:
+def explain(text: str, here: bool = False) -> list[Diagnosis]:
     """Print the diagnosis of an error text (or say honestly that it is not recognised, and what the text
-    does show); return it."""
-    diagnoses, report, shown = _diagnose(text)
-    if not diagnoses:
-        print(format_unknown(report, shown))
+    does show); return the diagnoses that explain it. Harmless warnings beside an error that no entry
+    explains do not explain it: they are printed, and the error is said to be not recognised (an empty list).
+    `here`: the error was raised on this machine."""
+    diagnoses, report, shown = _diagnose(text, here)
     for diagnosis in diagnoses:
         print(format_diagnosis(diagnosis))
+    if all(d.harmless for d in diagnoses) and (report.exception or not diagnoses):
+        if not any(report.error_line and report.error_line in d.evidence for d in diagnoses):
+            print(format_unknown(report, shown))
+            return []
     return diagnoses
 
 
@@ -510,7 +389,7 @@ def _after_cell(result) -> None:
     import traceback
 
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    diagnoses = diagnose(text)
+    diagnoses = diagnose(text, here=True)
     if diagnoses:
         print("\nsvd-learn recognises this error:")
         for diagnosis in diagnoses:
@@ -529,27 +408,14 @@ def unload_ipython_extension(ip) -> None:
 
 
 def explain_command(source: str, list_known: bool = False) -> int:
-    """`svd-learn explain [FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
+    """`svd-learn explain [MESSAGE|FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
     if list_known:
         for entry in KNOWN_ERRORS:  # a history entry's title is filled in per error: show its slots as <slot>
             title = re.sub(r"[{](\w+)[}]", r"<\1>", entry.title)
             print(f"{entry.id:30} {title}")
         return 0
     try:
-        if source == "-":
-            if sys.stdin.isatty():
-                print(
-                    "Paste the error message or traceback, then press Ctrl-D (Ctrl-Z Enter on Windows):",
-                    file=sys.stderr,
-                )
-            data = sys.stdin.buffer.read()
-        else:
-            try:
-                with open(source, "rb") as handle:
-                    data = handle.read()
-            except OSError as error:
-                raise UnreadableInput(f"Cannot read {source}: {error.strerror}.") from None
-        text = read_error_text(data)
+        text = read_source(source)
     except UnreadableInput as error:
         print(f"svd-learn explain: {error}", file=sys.stderr)
         return 1

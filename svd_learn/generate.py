@@ -12,8 +12,9 @@
     3. open a `Session`: the weights built or loaded (fp16 variant, safetensors), the plan applied, the UNet
        compiled if asked. Without Hub access, when the user named neither a model nor a source: tiny weights;
     4. make the video: denoise and decode (measure.measure_call; on CUDA out-of-memory: free everything, take the
-       next lower plan, say so, record it), then write the mp4, a GIF if asked and the run report, all
-       written and read back before they replace the old files together;
+       next lower plan, say so, record it), then write the mp4, a GIF and a smoother copy if asked
+       (video.save_smooth_mp4) and the run report, all written and read back before they replace the old files
+       together;
     5. return the report.
 
 A `Session` is steps 3 and 4 for many videos: `svd-learn batch` opens one per process, an app keeps one while the
@@ -43,7 +44,7 @@ from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
 from svd_learn.quiet import quiet_libraries
 from svd_learn.request import VideoRequest, check_arguments, video_request
-from svd_learn.run import RunReport, RunSpec
+from svd_learn.run import Outputs, RunReport, RunSpec
 
 RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
 # How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
@@ -337,19 +338,29 @@ class Session:
         frames, outputs = call.frames[0], request.outputs  # the first (only) video
         self.progress(f"writing {outputs.video} ...")
         written = time.perf_counter()
-        # The three files replace the old ones together, once all are written and read back: never a new video
-        # beside an old report, nor a report of a video that failed to land.
+        # The files replace the old ones together, once all are written and read back: never a new video beside
+        # an old report, nor a report of a video that failed to land.
         with video.replaced_together(force=outputs.replace) as files:
             file_bytes = video.save_mp4(files, frames, outputs.video, params.fps).stat().st_size
             if outputs.gif:
                 video.save_gif(files, frames, outputs.gif, params.fps)
+            smoothed = self.save_smooth(files, frames, outputs, params.fps)
             load_s, finished = self.unreported_load_s, time.perf_counter()
             timings = dict(load_s=round(load_s, 2), **call_timings(call.measurement))
             timings.update(write_s=round(finished - written, 2), total_s=round(finished - started + load_s, 2))
             run = self.report(request, params, call.measurement, frames, fallbacks, timings, file_bytes)
+            run.smooth = smoothed
             video.save_json(files, run.to_dict(), outputs.report)
         self.unreported_load_s = 0.0  # counted in this video's report, now written
         return run
+
+    def save_smooth(self, files: video.FileGroup, frames, outputs: Outputs, fps: int) -> dict | None:
+        """The smoother copy, if asked for, written with the other files (video.save_smooth_mp4); what the report
+        says of it."""
+        if outputs.smooth is None:
+            return None
+        self.progress(f"writing {outputs.smooth}: frames interpolated to {outputs.smooth_fps} fps by ffmpeg ...")
+        return video.save_smooth_mp4(files, frames, outputs.smooth, fps, outputs.smooth_fps)
 
     def call(self, request: VideoRequest, on_step, should_stop):
         """Denoise and decode with the current plan; on CUDA out-of-memory free everything, take the next lower

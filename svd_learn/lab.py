@@ -21,8 +21,10 @@ PIP_FIND_LINKS=DIR (also searched) and PIP_NO_INDEX=1 (nothing else) are honoure
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,8 @@ from pathlib import Path
 
 from svd_learn import compat
 from svd_learn.environment import course_home, installed_version
+from svd_learn.errors import UserError
+from svd_learn.explain import format_diagnosis
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
 UNREACHABLE_SIGNS = (
@@ -54,7 +58,7 @@ UNREACHABLE_SIGNS = (
 ENV_NAME = "env"
 
 
-class LabError(RuntimeError):
+class LabError(UserError, RuntimeError):
     """A reproduction could not run (unknown id, installer missing, registry unreachable, install failed)."""
 
 
@@ -117,10 +121,23 @@ def list_reproductions() -> list[Reproduction]:
     return list(REPRODUCTIONS.values())
 
 
+def _folded(name: str) -> str:
+    """An id as people type it: HfFolder, FLAX_WEIGHTS_NAME and hf-folder all fold to the id's letters."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def get_reproduction(entry_id: str) -> Reproduction:
-    if entry_id not in REPRODUCTIONS:
-        raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
-    return REPRODUCTIONS[entry_id]
+    """The reproduction with this id, matched case-insensitively and without `_` or `-` (`HfFolder` is
+    `hf_folder`); an unknown id is refused with the closest ids."""
+    if entry_id in REPRODUCTIONS:
+        return REPRODUCTIONS[entry_id]
+    folded = {_folded(known): known for known in REPRODUCTIONS}
+    if _folded(entry_id) in folded:
+        return REPRODUCTIONS[folded[_folded(entry_id)]]
+    close = difflib.get_close_matches(_folded(entry_id), list(folded), n=3, cutoff=0.6)
+    if close:
+        raise LabError(f"No reproduction {entry_id!r}. Did you mean {' or '.join(folded[c] for c in close)}?")
+    raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
 
 
 def runs_on_this_python(reproduction: Reproduction) -> bool:
@@ -357,7 +374,7 @@ def run_reproduction(
         import platform
 
         raise LabError(
-            f"{entry_id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
+            f"{reproduction.id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
             f"{platform.python_version()}, so this error cannot happen here either."
         )
     home = Path(workdir) if workdir is not None else lab_home()
@@ -380,12 +397,13 @@ def _lab_lock(home: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _diagnose(reproduction: Reproduction, error_text: str, echo) -> tuple[list, bool]:
-    """Step 3: diagnose the broken run's text; whether the known error (or one it is also diagnosed as) is named."""
+def _diagnose_captured(reproduction: Reproduction, error_text: str, echo) -> tuple[list[compat.Diagnosis], bool]:
+    """Step 3: the diagnosis of the captured text, and whether it names the reproduced error."""
+    echo("[3/4] diagnose the captured text (svd-learn explain)")
     diagnoses = compat.diagnose(error_text)
     reproduced = bool({reproduction.id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
     for diagnosis in diagnoses:
-        echo("    " + compat.format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
+        echo("    " + format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
     if not reproduced:
         echo(f"    NOT REPRODUCED: the output does not show the known error {reproduction.id!r}.")
     return diagnoses, reproduced
@@ -437,8 +455,7 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
         echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
         echo(f"    exit status {returncode}")
 
-        echo("[3/4] diagnose the captured text (svd-learn explain)")
-        diagnoses, reproduced = _diagnose(reproduction, error_text, echo)
+        diagnoses, reproduced = _diagnose_captured(reproduction, error_text, echo)
 
         start = time.perf_counter()
         fixed_pins, fixed_ok, fixed_output = _run_fixed(

@@ -22,11 +22,14 @@ from packaging.version import InvalidVersion, Version
 from svd_learn import releases
 from svd_learn.tracebacks import Report
 
-PATTERNS = (  # Python's own messages; a message may be wrapped in another (diffusers' RuntimeError)
-    ("name", re.compile(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'")),
-    ("name", re.compile(r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'")),
-    ("module", re.compile(r"No module named '(?P<module>[\w.]+)'")),
-    ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")),
+# Python's own messages; a message may be wrapped in another (diffusers' RuntimeError). The quotes may be gone:
+# `svd-learn explain ImportError: cannot import name 'x' from 'y'` typed unquoted reaches us without them.
+_END = r"(?![\w.])"  # a whole name: "diffusers" is not the start of "diffusers.models"
+PATTERNS = (
+    ("name", re.compile(rf"cannot import name '?(?P<name>\w+)'? from '?(?P<module>[\w.]*\w){_END}'?")),
+    ("name", re.compile(rf"module '?(?P<module>[\w.]*\w){_END}'? has no attribute '?(?P<name>\w+)'?")),
+    ("module", re.compile(rf"No module named '?(?P<module>[\w.]*\w){_END}'?")),
+    ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '?(?P<name>\w+)'?")),
 )
 YOUR_CODE = "your code"
 DID_YOU_MEAN = re.compile(r"Did you mean: '(\w+)'\?")
@@ -82,12 +85,12 @@ def read_name_error(text: str) -> NameError_ | None:
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
-def asker_of(report: Report, library: str) -> tuple[str, str]:
+def asker_of(report: Report, library: str, line: str = "") -> tuple[str, str]:
     """Which package's code asks `library` for the name, and the frame that shows it.
 
-    The last frame outside `library` itself (library "": the last frame); a file outside site-packages is
-    the user's own code."""
-    for frame in reversed(report.frames):
+    The last frame outside `library` itself (library "": the last frame) in the traceback whose exception shows
+    `line` (a chained report has several); a file outside site-packages is the user's own code."""
+    for frame in reversed(report.frames_for(line)):
         if frame.owner != library or not library:
             return frame.owner or YOUR_CODE, f'File "{frame.path}", line {frame.line}' + (
                 f": {frame.code}" if frame.code else ""
@@ -163,13 +166,29 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
             f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
             f"libraries may need a newer {library})."
         )
+        if not answer.asker:
+            answer.fix += _tracked_askers(answer, error)
+
+
+def _tracked_askers(answer: NameAnswer, error: NameError_) -> str:
+    """When no frame shows who asks: the tracked libraries that did ask, as evidence, and the fix for each."""
+    fixes = []
+    for library in releases.LIBRARIES:
+        asking = _asking_history(library, error) if library != answer.library else None
+        if asking is not None:
+            stopped = f"; {asking.removed_in} no longer does" if asking.removed_in else ""
+            answer.evidence.append(f"history: {library} asks for it in {asking.first} - {asking.last}{stopped}")
+            if asking.removed_in:
+                fixes.append(f'if it is {library}, pip install -U "{library}>={asking.removed_in}"')
+                answer.sources.append(_notes_release(library, asking.removed_in))
+    return (" Of the libraries svd-learn tracks: " + "; ".join(fixes) + ".") if fixes else ""
 
 
 def answer(error: NameError_, report: Report) -> NameAnswer:
     """What the history says about a name error (see the module docstring)."""
     history, what = _fact(error, report)
     library = history.library if history else error.library
-    asker, frame = asker_of(report, library)
+    asker, frame = asker_of(report, library, error.line)
     result = NameAnswer("", library, what, asker, "", "", evidence=[f"error: {error.line}"], kind=error.kind)
     if frame:
         result.evidence.append(f"asked by: {asker} ({frame})")

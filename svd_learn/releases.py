@@ -95,7 +95,8 @@ class FactHistory:
 
 
 @cache
-def _unpack(spans: str, covered: tuple[str, ...]) -> tuple[str, ...]:
+def unpack(spans: str, covered: tuple[str, ...]) -> tuple[str, ...]:
+    """ "0.19.0..0.25.2,0.27.0" -> every covered release in those runs, oldest first."""
     held = []
     for run in spans.split(","):
         first, _, last = run.partition("..")
@@ -109,7 +110,7 @@ def history(library: str, kind: str, fact: str) -> FactHistory | None:
     spans = _facts(library, kind).get(fact)
     if spans is None:
         return None
-    return FactHistory(library, kind, fact, _unpack(spans, tuple(releases(library))))
+    return FactHistory(library, kind, fact, unpack(spans, tuple(releases(library))))
 
 
 def name_history(module: str, name: str) -> FactHistory | None:

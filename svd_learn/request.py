@@ -2,9 +2,9 @@
 
 Two checks, both without torch or diffusers (seconds to import), so that a mistake costs a fraction of a second:
 
-- `check_arguments`: what needs nothing of the machine or the weights: the outputs (run.Outputs.check), the image
-  file, the model and source (models.check_model), the memory plan's name, a GPU cap's size, and the parameters'
-  values. `svd-learn generate` calls it before it imports the generation code; `generate_video` calls it first.
+- `check_arguments`: what needs nothing of the machine or the weights: the outputs (run.Outputs.check) and the
+  smoother copy's frame rate, the image file, the model and source (models.check_model), the memory plan's name,
+  a GPU cap's size, and the parameters' values. `svd-learn generate` calls it before it imports the generation code; `generate_video` calls it first.
 - `video_request`: one video's inputs for the chosen weights: the parameters filled for the checkpoint and
   validated, the image loaded and prepared to their size (`generate_video` and each job of a batch).
 """
@@ -20,6 +20,7 @@ from svd_learn.checkpoints import DEFAULT_CHECKPOINT, get_checkpoint
 from svd_learn.parameters import GenerationParameters
 from svd_learn.plans import get_plan
 from svd_learn.run import Outputs, RunSpec
+from svd_learn.video import check_smooth
 
 if TYPE_CHECKING:
     from svd_learn.models import ModelChoice
@@ -30,7 +31,9 @@ def check_arguments(
 ) -> Outputs:
     """Refuse a run whose arguments cannot work, whatever the machine and the weights (an errors.UserError that
     says what to do); return its checked outputs. Nothing is created, built or imported that takes seconds."""
-    outputs = Outputs.check(output, report, spec.gif, spec.force)
+    outputs = Outputs.check(output, report, spec.gif, spec.force, spec.smooth_fps)
+    if spec.smooth_fps is not None:
+        check_smooth(spec.smooth_fps, params.fps)
     models.check_model(spec.model, spec.source)
     if spec.plan != "auto":
         get_plan(spec.plan)
@@ -59,6 +62,8 @@ def video_request(image, params: GenerationParameters, choice: ModelChoice, outp
     prepared to their size (ImageError if it cannot be). Returns the request, with the parameters' warnings and
     `notes` to record."""
     params, warnings = checked_parameters(params, choice)
+    if outputs.smooth_fps is not None:
+        check_smooth(outputs.smooth_fps, params.fps)
     original = parameters.load_image(image, height=params.height, width=params.width)
     picture = parameters.prepare_image(original, params.height, params.width)
     return VideoRequest(str(image), picture, params, (*warnings, *notes), outputs)

@@ -35,6 +35,9 @@ class RunSpec:
     compile_unet: bool = False
     # Also write a GIF beside each video (for sharing: 256 colours a frame).
     gif: bool = False
+    # Also write a smoother copy at this frame rate, its frames interpolated by ffmpeg (video.save_smooth_mp4), as
+    # OUTPUT-24fps.mp4 beside the video, which stays as the model made it. None: no copy.
+    smooth_fps: int | None = None
     # Replace existing outputs (generate), or remake jobs already complete (batch). Never without it.
     force: bool = False
     # Run full-size weights (random or pretrained) without a CUDA GPU: about 15 GB of RAM and tens of minutes a
@@ -46,22 +49,34 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Outputs:
-    """Where one video goes: the mp4, its JSON report, and the GIF (None: no GIF); `replace`: an existing file may
-    be replaced (--force, or a batch job being remade)."""
+    """Where one video goes: the mp4, its JSON report, the GIF (None: no GIF) and the smoother copy at smooth_fps
+    (None: none); `replace`: an existing file may be replaced (--force, or a batch job being remade)."""
 
     video: Path
     report: Path
     gif: Path | None = None
     replace: bool = False
+    smooth: Path | None = None
+    smooth_fps: int | None = None
 
     @classmethod
-    def check(cls, video, report=None, gif: bool = False, force: bool = False) -> Outputs:
-        """The video, report (default: beside the video, .json) and GIF paths, each refused now (video.OutputError)
-        if it cannot be written. Nothing is created yet: a folder is made when its first file is written."""
+    def check(
+        cls, video, report=None, gif: bool = False, force: bool = False, smooth_fps: int | None = None
+    ) -> Outputs:
+        """The video, report (default: beside the video, .json), GIF and smoother copy's paths, each refused now
+        (video.OutputError) if it cannot be written. Nothing is created yet: a folder is made when its first file
+        is written."""
         video = check_output(video, force=force, suffix=".mp4")
         report = check_output(report if report is not None else video.with_suffix(".json"), force=force, suffix=".json")
         gif_path = check_output(video.with_suffix(".gif"), force=force, suffix=".gif") if gif else None
-        return cls(video, report, gif_path, force)
+        smooth = smooth_path(video, smooth_fps) if smooth_fps is not None else None
+        smooth = check_output(smooth, force=force, suffix=".mp4") if smooth else None
+        return cls(video, report, gif_path, force, smooth, smooth_fps)
+
+
+def smooth_path(video: Path, smooth_fps: int) -> Path:
+    """Where the smoother copy of `video` goes: beside it, its frame rate in the name (rocket.mp4: rocket-24fps.mp4)."""
+    return video.with_name(f"{video.stem}-{smooth_fps:g}fps.mp4")
 
 
 @dataclass
@@ -90,6 +105,7 @@ class RunReport:
     fps: float = 0
     file_bytes: int = 0
     gif: str | None = None
+    smooth: dict | None = None  # the smoother copy: its path, fps, frames, what was interpolated and how
     fallbacks: list[dict] = field(default_factory=list)  # {"plan", "error"}: each plan that ran out of GPU memory
     peak_allocated_gib: float | None = None
     peak_reserved_gib: float | None = None
@@ -122,4 +138,5 @@ class RunReport:
             f"{peak}, plan {self.plan}{fallbacks}"
             + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
             + (f"; {self.t4_estimate}" if self.t4_estimate else "")
+            + (f"; smoother copy {self.smooth['video']}: {self.smooth['interpolated']}" if self.smooth else "")
         )

@@ -1,19 +1,25 @@
 """Read the structure of an error report that a person pasted (lesson 3): the exception, the frames, the versions.
 
-Whole-message patterns do not generalise; a report's structure does. `read_report(text)` finds:
+Whole-message patterns do not generalise; a report's structure does. `read_report(text)` first turns the
+format it was pasted in (pytest, IPython, rich, logs, ...) into CPython's (traceback_formats.py), then finds:
 
-- the exception: its type and message (the last `SomeError: ...` line; a message may go on for lines);
+- the exception: its type and message (the last `SomeError: ...` line; a message may go on for lines), and each
+  traceback of a chain ("During handling of the above exception ...") with its own frames;
 - every frame (`File "...", line N, in f`) and the package that owns its file: the folder after
   `site-packages` or `dist-packages` (venv, conda, Colab, Windows, ComfyUI's embedded Python), or a
-  ComfyUI custom node;
+  ComfyUI custom node; and whether the text shows a traceback whose frames could not be read at all;
 - versions pasted beside it: `pip list`, `pip freeze`, `diffusers-cli env`, `hf env`, and banners such as
-  `torch 2.1.2+cpu` or `PyTorch 2.3.0+cu121 with CUDA 1201`.
+  `torch 2.1.2+cpu` or `PyTorch 2.3.0+cu121 with CUDA 1201`;
+- the platform its paths and banners show (platforms.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from svd_learn.platforms import Platform, platform_of
+from svd_learn.traceback_formats import plain
 
 # Distributions whose versions a diagnosis can use, by every spelling a report uses for them.
 SPELLINGS = {
@@ -49,14 +55,28 @@ XFORMERS_BUILT_FOR = re.compile(
 FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>\S+))?', re.M)
 IPYTHON_FRAMES = (  # notebooks print frames their own way
     re.compile(r"^\s*File (?P<path>(?:[A-Za-z]:)?[^:\"]+\.py):(?P<line>\d+)(?:, in (?P<function>\S+))?"),  # IPython 8
-    re.compile(r"^(?P<path>(?:[A-Za-z]:\\|/)\S+\.py) in (?P<function>\S+?)(?:\(.*\))?\s*$"),  # IPython 7 (older Colab)
+    re.compile(
+        r"^(?P<path>(?:[A-Za-z]:\\|/|~)\S+\.py) in (?P<function>\S+?)(?:\(.*\))?\s*$"
+    ),  # IPython 7 (older Colab)
     re.compile(r"^\s*(?P<path>Cell In\[\d+\]|<ipython-input-[\w-]+>), line (?P<line>\d+)"),  # your own cell
+    re.compile(r"^(?P<path><ipython-input-[\w-]+>) in (?P<function>.+?)\s*$"),  # your own cell, IPython 7
 )
 ARROW = re.compile(r"^\s*-*> ?(?P<line>\d+) (?P<code>.*)$")  # IPython's "---> 28 from huggingface_hub import ..."
-EXCEPTION = re.compile(
-    r"^(?:\w+\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Warning|Exit)|KeyboardInterrupt)(?:: (?P<message>.*))?$", re.M
+_TYPE = r"(?P<type>[A-Z]\w*(?:Error|Exception|Warning|Exit)|KeyboardInterrupt)"
+EXCEPTION = re.compile(rf"^(?:\w+\.)*{_TYPE}(?::[ \t]*(?P<message>.*))?$", re.M)
+EXCEPTION_IN_LINE = re.compile(rf"(?:^|\s)(?:\w+\.)*{_TYPE}: (?P<message>\S.*)$", re.M)  # after a log prefix
+CHAINED = re.compile(
+    r"^(?:During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:"
+    r"|Traceback \(most recent call last\):)\s*$",
+    re.M,
 )
-SITE = re.compile(r"[\\/](?:site|dist)-packages[\\/](?P<top>[^\\/]+)", re.I)
+COMFY_EXECUTING = re.compile(r"^Error occurred when executing [^\n]*:\s*\n\s*\n(?P<message>[^\n]+)", re.M)
+# What shows that a text holds a traceback, read or not: then frames that cannot be read are said to be unreadable.
+TRACEBACK_SIGNS = re.compile(
+    r"Traceback \(most recent call last\)|line \d+, in \S|\.py:\d+,? in \S|^\s*-+> ?\d+ |[│╭╰❱]|File \"", re.M
+)
+SITE = re.compile(r"(?:^|[\\/])(?:site|dist)-packages[\\/](?P<top>[^\\/]+)", re.I)
 CUSTOM_NODE = re.compile(r"[\\/]custom_nodes[\\/](?P<node>[^\\/]+)", re.I)
 PYTHON_IN_PATH = re.compile(r"[\\/]python(?P<version>3\.\d+)[\\/]", re.I)
 
@@ -71,18 +91,39 @@ class Frame:
 
 
 @dataclass
+class Block:
+    """One traceback of a chain ("During handling of the above exception..."): its frames and its exception."""
+
+    frames: list[Frame]
+    exception: str
+    message: str
+    error_line: str
+
+
+@dataclass
 class Report:
     exception: str  # "ImportError", or "" when the text has no exception line
     message: str
     error_line: str  # the exception line as it appears in the text
-    frames: list[Frame] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)  # every frame of every block, in order
     versions: dict[str, str] = field(default_factory=dict)  # distribution -> version pasted in the text
+    blocks: list[Block] = field(default_factory=list)
+    platform: Platform = field(default_factory=Platform)
+    unreadable: bool = False  # the text shows a traceback whose frames could not be read
+    text: str = ""  # the text in CPython's format (traceback_formats.plain)
 
     @property
     def raised_in(self) -> str:
         """The package whose file raised the exception (the last frame with an owner), or ""."""
         owners = [frame.owner for frame in self.frames if frame.owner]
         return owners[-1] if owners else ""
+
+    def frames_for(self, line: str) -> list[Frame]:
+        """The frames of the block whose exception shows `line` (a chained traceback has several), else all."""
+        for block in self.blocks:
+            if line and block.frames and (line in block.error_line or line in block.message):
+                return block.frames
+        return self.frames
 
 
 def owner_of(path: str) -> str:
@@ -132,17 +173,27 @@ def _frames(text: str) -> list[Frame]:
 
 
 def _exception(text: str) -> tuple[str, str, str]:
-    """The last exception line, and its message with the lines that continue it (a wrapped RuntimeError)."""
-    matches = list(EXCEPTION.finditer(text))
+    """The last exception line, and its message with the lines that continue it (a wrapped RuntimeError).
+    Without one at the start of a line: one after a log prefix, or the message of a ComfyUI error dialog."""
+    matches = list(EXCEPTION.finditer(text)) or list(EXCEPTION_IN_LINE.finditer(text))
     if not matches:
-        return "", "", ""
+        comfy = COMFY_EXECUTING.search(text)
+        return ("", comfy["message"].strip(), comfy["message"].strip()) if comfy else ("", "", "")
     match = matches[-1]
     message = match.group("message") or ""
     for line in text[match.end() :].splitlines()[1:]:  # lines after it, until a blank line or a new section
-        if not line.strip() or FRAME.match(line) or EXCEPTION.match(line) or line.startswith("Traceback"):
+        if not line.strip() or FRAME.match(line) or EXCEPTION.match(line) or CHAINED.match(line):
             break
         message += "\n" + line.strip()
     return match.group("type"), message.strip(), match.group(0).strip()
+
+
+def _blocks(text: str) -> list[Block]:
+    """The tracebacks of a chain, each with its frames and exception (one block for an unchained text)."""
+    starts = [0] + [m.start() for m in CHAINED.finditer(text) if m.start() > 0]
+    parts = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    blocks = [Block(_frames(part), *_exception(part)) for part in parts]
+    return [block for block in blocks if block.frames or block.exception] or [Block([], "", "", "")]
 
 
 def pasted_versions(text: str) -> dict[str, str]:
@@ -162,5 +213,12 @@ def pasted_versions(text: str) -> dict[str, str]:
 
 
 def read_report(text: str) -> Report:
+    """The structure of a pasted report, in whatever format it was pasted (see traceback_formats.py)."""
+    text = plain(text)
     exception, message, error_line = _exception(text)
-    return Report(exception, message, error_line, _frames(text), pasted_versions(text))
+    blocks = _blocks(text)
+    frames = [frame for block in blocks for frame in block.frames]
+    unreadable = not frames and bool(TRACEBACK_SIGNS.search(text))
+    return Report(
+        exception, message, error_line, frames, pasted_versions(text), blocks, platform_of(text), unreadable, text
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,15 @@ from svd_learn.errors import UserError
 # Constant-quality H.264 (crf 18 is visually lossless for most content); `+faststart` puts the index at the
 # start of the file so a browser can start playing before it has the whole file.
 FFMPEG_PARAMS = ["-crf", "18", "-movflags", "+faststart"]
+
+# A smoother video (generate --smooth FPS, the app's option): ffmpeg's motion-compensated frame interpolation,
+# minterpolate, which imageio-ffmpeg's ffmpeg has (no new dependency). mci: motion-compensated interpolation;
+# aobmc: overlapped blocks, adaptive; bidir: motion searched forwards and backwards; vsbmc: variable-size blocks.
+# The last frame is held (tpad clones it) so the new video lasts as long as the original, whose last frame also
+# shows for 1/fps s: 25 frames at 7 fps (3.57 s) become 86 at 24 fps (3.58 s). Measured on 2 CPU cores: 12 s for
+# 86 frames of 1024x576.
+SMOOTH_FILTER = "tpad=stop_mode=clone:stop=3,minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+SMOOTH_MAX_FPS = 60  # above it minterpolate takes minutes a video and a browser shows no difference
 
 # Free bytes below which a folder counts as full: less than one block of the usual file systems, so not even
 # the smallest report fits. (How much a video needs is known only once its frames are there: write_mp4.)
@@ -341,6 +352,49 @@ def write_mp4(frames, path: str | Path, fps: float, *, force: bool = False) -> P
     return Path(path)
 
 
+def check_smooth(smooth_fps: float, fps: float) -> None:
+    """Refuse a smoothing that cannot add frames: `smooth_fps` must be above the video's fps, at most SMOOTH_MAX_FPS."""
+    if not (math.isfinite(smooth_fps) and fps < smooth_fps <= SMOOTH_MAX_FPS):
+        raise OutputError(
+            f"--smooth {smooth_fps:g}: give a frame rate above the video's {fps:g} fps (frames are added between its "
+            f"frames) and at most {SMOOTH_MAX_FPS}, e.g. --smooth 24."
+        )
+
+
+def smooth_frame_count(frames: int, fps: float, smooth_fps: float) -> int:
+    """Frames of a video of `frames` frames at `fps` made smoother at `smooth_fps`, lasting as long (25 at 7 -> 86 at 24)."""
+    return round(frames * smooth_fps / fps)
+
+
+def save_smooth_mp4(group: FileGroup, frames, path: str | Path, fps: float, smooth_fps: float) -> dict:
+    """Write the frames (a video at `fps`) into the group as a smoother H.264 mp4 at `smooth_fps`, the frames between
+    them made by ffmpeg's motion interpolation (SMOOTH_FILTER), checked: ffmpeg exited with 0 and the file read back
+    has every frame. Returns what the run report says of it."""
+    check_smooth(smooth_fps, fps)
+    arrays = [even_size(a) for a in to_uint8_frames(frames)]
+    expected = smooth_frame_count(len(arrays), fps, smooth_fps)
+    video_filter = SMOOTH_FILTER.format(fps=f"{smooth_fps:g}")
+    with group.new(path, encoded_size(arrays[0], "JPEG"), f"a video of {expected} frames") as temporary:
+        encode_h264(arrays, temporary, fps, video_filter=video_filter, frames=expected)
+        check_frame_count(temporary, expected, count_mp4_frames)
+    kept = sum(1 for index in range(expected) if Fraction(index * fps, smooth_fps).denominator == 1)
+    return {
+        "video": str(path),
+        "fps": smooth_fps,
+        "frames": expected,
+        "interpolated": f"{expected} frames at {smooth_fps:g} fps from the model's {len(arrays)} at {fps:g} fps, "
+        f"lasting as long: {expected - kept} interpolated by ffmpeg (motion-compensated: estimates between the "
+        f"model's frames, not made by SVD), {kept} the model's own; the original video is kept",
+        "ffmpeg_filter": video_filter,
+    }
+
+
+def write_smooth_mp4(frames, path: str | Path, fps: float, smooth_fps: float, *, force: bool = False) -> dict:
+    """`save_smooth_mp4` on its own: `path` is replaced only by a checked file."""
+    with replaced_together(force=force) as group:
+        return save_smooth_mp4(group, frames, path, fps, smooth_fps)
+
+
 def encoded_size(array: np.ndarray, format: str) -> int:
     """Bytes of one frame alone in `format`: a lower bound of a file that holds it (an mp4 at crf 18 measured
     at least twice its first frame as a JPEG at quality 75, whatever the content). Milliseconds, no disk."""
@@ -349,9 +403,12 @@ def encoded_size(array: np.ndarray, format: str) -> int:
     return buffer.tell()
 
 
-def encode_h264(arrays: list[np.ndarray], path: Path, fps: float) -> None:
+def encode_h264(
+    arrays: list[np.ndarray], path: Path, fps: float, *, video_filter: str | None = None, frames: int | None = None
+) -> None:
     """Encode same-size RGB frames to `path` with ffmpeg (imageio-ffmpeg's binary), reading them from its
-    standard input. Raises IncompleteFile when ffmpeg fails, with its own last words."""
+    standard input; through `video_filter` (ffmpeg's -vf) and stopping after `frames`, if given. Raises
+    IncompleteFile when ffmpeg fails, with its own last words."""
     from imageio_ffmpeg import get_ffmpeg_exe
 
     height, width = arrays[0].shape[:2]
@@ -360,6 +417,8 @@ def encode_h264(arrays: list[np.ndarray], path: Path, fps: float) -> None:
     command = [
         *(get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error"),
         *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"),
+        *(("-vf", video_filter) if video_filter else ()),
+        *(("-frames:v", str(frames)) if frames else ()),
         *("-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", *FFMPEG_PARAMS, str(path)),
     ]
     done = subprocess.run(command, input=b"".join(array.tobytes() for array in arrays), capture_output=True)

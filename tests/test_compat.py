@@ -7,7 +7,7 @@ The texts below are verbatim: captured by the lab's reproductions on this machin
 import pytest
 from typer.testing import CliRunner
 
-from svd_learn import compat
+from svd_learn import compat, explain
 from svd_learn.cli import app
 
 SITE = "/venv/lib/python3.11/site-packages"
@@ -23,8 +23,9 @@ VERBATIM = {
   File "{SITE}/diffusers/utils/dynamic_modules_utils.py", line 28, in <module>
     from huggingface_hub import cached_download, hf_hub_download, model_info
 ImportError: cannot import name 'cached_download' from 'huggingface_hub' ({SITE}/huggingface_hub/__init__.py)""",
-    # captured: diffusers==0.24.0 + huggingface_hub==1.3.4
-    "hf_cache_home": f"""    from huggingface_hub.constants import HUGGINGFACE_HUB_CACHE, hf_cache_home
+    # captured: diffusers==0.24.0 + huggingface_hub==1.3.4 (its last frame)
+    "hf_cache_home": f"""  File "{SITE}/diffusers/utils/constants.py", line 17, in <module>
+    from huggingface_hub.constants import HUGGINGFACE_HUB_CACHE, hf_cache_home
 ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' ({SITE}/huggingface_hub/constants.py)""",
     # captured: diffusers==0.35.1 + transformers==5.0.0 + torch, from diffusers import StableVideoDiffusionPipeline
     "flax_weights_name": f"""    raise RuntimeError(
@@ -158,13 +159,81 @@ ImportError: cannot import name 'AutoencoderKLWan' from 'diffusers' (/venv/lib/p
     "moved_module": """Traceback (most recent call last):
   File "<string>", line 1, in <module>
 ModuleNotFoundError: No module named 'diffusers.models.unet_2d_condition'""",
+    # written for this test in the layout of a Mac (Apple silicon, a venv under /Users)
+    "cuda_on_mac": """  File "/Users/ana/svd/run.py", line 9, in <module>
+    pipe.to("cuda")
+  File "/Users/ana/svd/.venv/lib/python3.12/site-packages/torch/cuda/__init__.py", line 363, in _lazy_init
+    raise AssertionError("Torch not compiled with CUDA enabled")
+AssertionError: Torch not compiled with CUDA enabled""",
+    # the message of torchvision built for another torch, as PyPI's torchvision prints it beside this CPU torch
+    "torchvision_torch_mismatch": f"""  File "{SITE}/torchvision/_meta_registrations.py", line 163, in <module>
+    @torch.library.register_fake("torchvision::nms")
+RuntimeError: operator torchvision::nms does not exist""",
+    # written for this test: diffusers 0.36 next to torch 2.0.1 (conda)
+    "torch_too_old": """  File "/home/ana/miniconda3/envs/svd/lib/python3.10/site-packages/diffusers/utils/torch_utils.py", line 37, in <module>
+    "xpu": torch.xpu.empty_cache,
+AttributeError: module 'torch' has no attribute 'xpu'""",
+    # torch 2.6+ beside typing_extensions 4.9.0, import torch
+    "typing_extensions_old": f"""  File "{SITE}/torch/__init__.py", line 43, in <module>
+    from typing_extensions import ParamSpec as _ParamSpec, TypeIs as _TypeIs
+ImportError: cannot import name 'TypeIs' from 'typing_extensions' ({SITE}/typing_extensions.py)""",
+    # captured: torch 2.13.0, torch.load of a Git LFS pointer file (the message's last lines)
+    "checkpoint_not_a_file": """_pickle.UnpicklingError: Weights only load failed. In PyTorch 2.6, we changed the default value of the `weights_only` argument in `torch.load` from `False` to `True`. Re-running `torch.load` with `weights_only` set to `False` will likely succeed, but it can result in arbitrary code execution. Do it only if you got the file from a trusted source.
+Please file an issue with the following so that we can make `weights_only=True` compatible with your use case: WeightsUnpickler error:
+
+Unsupported operand 118""",
+    # captured: torch 2.13.0, torch.save({"step": numpy.float64(1.0)}) then torch.load (shortened)
+    "weights_only_default": """_pickle.UnpicklingError: Weights only load failed. This file can still be loaded, to do so you have two options, do those steps only if you trust the source of the checkpoint.
+	WeightsUnpickler error: Unsupported global: GLOBAL numpy._core.multiarray.scalar was not an allowed global by default.""",
+    # written for this test in a Windows venv's layout
+    "triton_windows": r"""  File "C:\Users\ana\svd\.venv\Lib\site-packages\torch\_inductor\runtime\hints.py", line 36, in <module>
+torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised:
+RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old.""",
+    "triton_missing": """  File "/home/ana/svd/.venv/lib/python3.11/site-packages/torch/_inductor/scheduler.py", line 3, in create_backend
+RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old.""",
+    # xformers' warning on Windows, where triton is absent
+    "triton_not_available_warning": r"""A matching Triton is not available, some optimizations will not be enabled.
+Error caught was: No module named 'triton'""",
+    "torch_dll_windows": r"""OSError: [WinError 126] The specified module could not be found. Error loading "C:\Users\ana\svd\.venv\Lib\site-packages\torch\lib\fbgemm.dll" or one of its dependencies.""",
+    # transformers' check before device_map (written for this test in ComfyUI portable's layout)
+    "accelerate_for_device_map": r"""  File "D:\ComfyUI_windows_portable\python_embeded\Lib\site-packages\transformers\modeling_utils.py", line 3370, in from_pretrained
+    raise ImportError(
+ImportError: Using `low_cpu_mem_usage=True` or a `device_map` requires Accelerate: `pip install 'accelerate>=0.26.0'`""",
+    "device_mismatch": "RuntimeError: Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! (when checking argument for argument mat1 in method wrapper_CUDA_addmm)",
+    # captured: torch 2.13.0, torch.nn.Linear (fp32) called with an fp16 input
+    "dtype_mismatch": "RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float",
+    # captured: diffusers 0.42.1, export_to_video([[frames]]) (a batch of one video)
+    "frames_batch_export": f"""Traceback (most recent call last):
+  File "<string>", line 5, in <module>
+  File "{SITE}/diffusers/utils/export_utils.py", line 216, in export_to_video
+    writer.append_data(frame)
+  File "{SITE}/imageio/core/format.py", line 574, in append_data
+    raise ValueError("append_data requires ndarray as first arg")
+ValueError: append_data requires ndarray as first arg""",
+    # captured: torchaudio 2.6.0 from PyPI beside torch 2.13.0+cpu (its last lines)
+    "extension_abi_mismatch": f"""  File "{SITE}/torch/_ops.py", line 1518, in load_library
+    raise OSError(f"Could not load this library: {{path}}") from e
+OSError: libtorch_cuda.so: cannot open shared object file: No such file or directory""",
+    # captured: diffusers 0.39.0, StableVideoDiffusionPipeline called with prompt=
+    "svd_call_arguments": "TypeError: StableVideoDiffusionPipeline.__call__() got an unexpected keyword argument 'prompt'",
+    "video_output_attribute": "AttributeError: 'StableVideoDiffusionPipelineOutput' object has no attribute 'images'",
+    "size_not_divisible": "ValueError: `height` and `width` have to be divisible by 8 but are 577 and 1024.",
+    # the message of transformers 4.46's requires_backends (written for this test: CLIP's image processor without Pillow)
+    "missing_backend": "ImportError: \nCLIPImageProcessor requires the PIL library but it was not found in your environment. You can install it with pip:\n`pip install pillow`. Please note that you may need to restart your runtime after installation.",
+    # captured: diffusers 0.39.0 without imageio (its warning)
+    "video_export_backend": "It is recommended to use `export_to_video` with `imageio` and `imageio-ffmpeg` as a backend. \nThese libraries are not present in your environment. Attempting to use legacy OpenCV backend to export video.",
+    # captured: diffusers 0.39.0, an unconditional DDPM pipeline called with prompt=
+    "pipeline_call_argument": "TypeError: DDPMPipeline.__call__() got an unexpected keyword argument 'prompt'",
+    "hub_rate_limited": "huggingface_hub.errors.HfHubHTTPError: 429 Client Error: Too Many Requests for url: https://huggingface.co/api/models/stabilityai/stable-video-diffusion-img2vid-xt/revision/main",
+    "missing_components": "ValueError: Pipeline <class 'diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion.StableVideoDiffusionPipeline'> expected {'feature_extractor', 'image_encoder', 'scheduler', 'unet', 'vae'}, but only {'scheduler', 'unet', 'vae'} were passed.",
 }
 
 # More verbatim variants of the same errors.
 VARIANTS = [
-    # captured on Python 3.13.0 (3.12 and later add the suggestion)
+    # captured on Python 3.13.0 (3.12 and later add the suggestion). No frame shows who asks: the release
+    # history answers (huggingface_hub 0.26.0 removed it; diffusers and transformers asked for it until ...)
     (
-        "cached_download",
+        "removed_name",
         "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/venv/lib/python3.13/site-packages/huggingface_hub/__init__.py). Did you mean: 'hf_hub_download'?",
     ),
     (
@@ -175,8 +244,8 @@ VARIANTS = [
         "old_hub_pin",
         "ImportError: huggingface-hub>=1.3.0,<2.0 is required for a normal functioning of this module, but found huggingface-hub==1.2.1.",
     ),
-    (
-        "old_hub_pin",
+    (  # no frame shows transformers asking: the history says which huggingface_hub added it, and who asks
+        "hub_too_old",
         "ImportError: cannot import name 'ResolvedRevision' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)",
     ),
     ("accelerate_missing", "ImportError: enable_model_cpu_offload requires accelerate v0.17.0 or higher."),
@@ -194,8 +263,8 @@ VARIANTS = [
     ),
     # written for these tests in the layouts and forms learners meet (Windows, conda, ComfyUI, Python 3.12)
     ("numpy2_abi", "RuntimeError: Numpy is not available"),
-    (
-        "hf_cache_home",
+    (  # the message alone: the history answers, naming diffusers among the packages that asked
+        "removed_name",
         "ImportError: cannot import name 'hf_cache_home' from 'huggingface_hub.constants' (/usr/local/lib/python3.12/dist-packages/huggingface_hub/constants.py). Did you mean: 'HF_HUB_CACHE'?",
     ),
     (
@@ -676,7 +745,7 @@ def test_a_harmless_warning_exits_0_and_says_so():
 def test_every_diagnosis_prints_its_evidence():
     text = VERBATIM["flax_weights_name"]
     (diagnosis,) = compat.diagnose(text)
-    printed = compat.format_diagnosis(diagnosis)
+    printed = explain.format_diagnosis(diagnosis)
     assert "matched: cannot import name 'FLAX_WEIGHTS_NAME'" in printed
     assert "history: FLAX_WEIGHTS_NAME (from transformers.utils) is in transformers" in printed
 
@@ -770,3 +839,127 @@ def test_names_the_history_cannot_date_are_admitted():
 def test_transformers_5_serves_the_old_fast_tokenizer_names():
     # transformers 5 resolves BertTokenizerFast at run time; the history must not call it removed
     assert compat.diagnose("ImportError: cannot import name 'BertTokenizerFast' from 'transformers'") == []
+
+
+# --- the platform, the setup and frames that cannot be read (written for these tests, not users' posts) ------------
+
+NO_CUDA = "AssertionError: Torch not compiled with CUDA enabled"
+
+
+@pytest.mark.parametrize(
+    "where,expected",
+    [
+        (
+            '  File "/Users/ana/svd/.venv/lib/python3.11/site-packages/torch/cuda/__init__.py", line 363, in _lazy_init\n',
+            "cuda_on_mac",
+        ),
+        (
+            '  File "C:\\Users\\ana\\svd\\.venv\\Lib\\site-packages\\torch\\cuda\\__init__.py", line 310, in _lazy_init\n',
+            "torch_cpu_build",
+        ),
+        (
+            "",
+            "torch_cpu_build",
+        ),  # no platform shown: the entry whose fix covers Windows and Linux (and says what a Mac needs)
+    ],
+)
+def test_the_platform_decides_which_fix_applies(where, expected):
+    assert [d.id for d in compat.diagnose(where + NO_CUDA)] == [expected]
+
+
+def test_a_fix_for_another_platform_gives_way(capsys):
+    windows = '  File "C:\\svd\\venv\\Lib\\site-packages\\torch\\_inductor\\scheduler.py", line 3, in f\n'
+    linux = '  File "/home/ana/svd/.venv/lib/python3.11/site-packages/torch/_inductor/scheduler.py", line 3, in f\n'
+    error = (
+        "RuntimeError: Cannot find a working triton installation. Either the package is not installed or it is too old."
+    )
+    assert [d.id for d in compat.diagnose(windows + error)] == ["triton_windows"]
+    assert [d.id for d in compat.diagnose(linux + error)] == ["triton_missing"]
+    compat.explain(windows + error)
+    assert "platform: windows, from the report" in capsys.readouterr().out
+
+
+def test_another_setup_in_the_text_keeps_an_entry_from_answering(capsys):
+    text = "Torch backend: Intel IPEX 2.0.110+xpu\n" + NO_CUDA  # an Intel GPU: a CUDA build is not the fix
+    assert compat.explain(text) == []
+    assert "not torch_cpu_build: the text shows another setup (IPEX)" in capsys.readouterr().out
+
+
+def test_the_machine_counts_for_an_error_raised_here():
+    # no platform in the text, but the frame's file is on this (Linux) machine: the Mac's entry cannot answer
+    text = f'  File "{compat.__file__}", line 1, in <module>\n' + NO_CUDA
+    assert [d.id for d in compat.diagnose(text)] == ["torch_cpu_build"]
+    assert compat._platform(compat.read_report(text), here=False).source == "this machine"
+
+
+def test_unreadable_frames_leave_only_what_the_message_supports(capsys):
+    text = (
+        "Traceback (most recent call last):\n  <the frames were lost in the copy>\n"
+        + VERBATIM["cached_download"].splitlines()[-1]
+    )
+    (diagnosis,) = compat.explain(text)
+    assert diagnosis.id == "removed_name"  # not cached_download: nothing shows that diffusers asks
+    out = capsys.readouterr().out
+    assert "frames could not be read" in out and "history: diffusers asks for it in 0.24.0 - 0.28.2" in out
+
+
+def test_a_message_alone_names_the_libraries_that_asked():
+    (diagnosis,) = compat.diagnose("ImportError: cannot import name 'cached_download' from 'huggingface_hub'")
+    assert diagnosis.id == "removed_name" and "huggingface_hub<0.26.0" in diagnosis.fix
+    assert 'if it is diffusers, pip install -U "diffusers>=0.29.0"' in diagnosis.fix
+
+
+def test_a_harmless_warning_beside_an_unknown_error_is_not_the_answer(capsys):
+    text = (
+        "A matching Triton is not available, some optimizations will not be enabled.\n"
+        "Error caught was: No module named 'triton'\nOSError: No such device (os error 19)"
+    )
+    assert compat.explain(text) == []
+    out = capsys.readouterr().out
+    assert "Harmless warning" in out and "Not recognised" in out and "os error 19" in out
+
+
+def test_the_message_index_says_who_raises_an_unknown_error(capsys):
+    text = "ValueError: `editing_prompt_embeddings` and `negative_prompt_embeds` must have the same shape when passed directly, but got: `editing_prompt_embeddings` (1,) != `negative_prompt_embeds` (2,)."
+    assert compat.explain(text) == []
+    out = capsys.readouterr().out
+    assert "raised by: diffusers.pipelines.ledits_pp" in out and "diffusers has this message in" in out
+
+
+# --- what explain reads: the message itself, a file, or standard input ----------------------------------------------
+
+
+def test_explain_takes_the_message_as_its_argument():
+    result = CliRunner().invoke(app, ["explain", "ImportError: cannot import name 'HfFolder' from 'huggingface_hub'"])
+    assert result.exit_code == 0 and "[hf_folder]" in result.output
+    # typed without quotes: the shell splits it into words, and takes the quotes away
+    words = "ImportError: cannot import name HfFolder from huggingface_hub".split()
+    result = CliRunner().invoke(app, ["explain", *words])
+    assert result.exit_code == 0 and "huggingface_hub 1.0.0 removed" in result.output
+
+
+def test_a_missing_file_says_how_to_pass_a_message():
+    result = CliRunner().invoke(app, ["explain", "error.txt"])
+    assert result.exit_code == 1
+    assert (
+        "Cannot read error.txt: there is no such file" in result.output
+        and 'svd-learn explain "ImportError' in result.output
+    )
+
+
+@pytest.mark.slow  # starts the command three times
+def test_explain_answers_within_a_second():
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    command = Path(sys.executable).with_name("svd-learn")
+    text = VERBATIM["accelerate_for_device_map"]  # looks up the message index and the release history too
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        done = subprocess.run([str(command), "explain", "-"], input=text, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        assert done.returncode == 0, done.stderr
+    assert min(times) < 1.0, times

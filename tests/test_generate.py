@@ -141,6 +141,31 @@ def test_requested_fps_frames_and_report_path(tmp_path, image):
     assert not out.with_suffix(".json").exists()
 
 
+def test_smooth_24_writes_a_24_fps_copy_as_long_as_the_video_and_the_report_says_so(tmp_path, image):
+    out = tmp_path / "clip.mp4"
+    result = cli(image, "-o", out, "--steps", "1", "--smooth", "24")  # 25 frames at 7 fps
+    assert result.exit_code == 0, result.output
+    smooth = tmp_path / "clip-24fps.mp4"
+    assert (video.read_video_info(out)["frames"], video.read_video_info(out)["fps"]) == (25, 7.0)  # the original stays
+    assert (video.read_video_info(smooth)["frames"], video.read_video_info(smooth)["fps"]) == (86, 24.0)
+    said = json.loads(out.with_suffix(".json").read_text())["smooth"]
+    assert said["video"] == str(smooth) and (said["frames"], said["fps"]) == (86, 24)
+    assert "86 frames at 24 fps from the model's 25 at 7 fps" in said["interpolated"]
+    assert f"smoother copy {smooth}" in result.output and no_leftovers(tmp_path)
+    again = cli(image, "-o", tmp_path / "other.mp4", "--steps", "1", "--smooth", "24")
+    assert again.exit_code == 0 and (tmp_path / "other-24fps.mp4").exists()
+    out.unlink()
+    out.with_suffix(".json").unlink()  # the smoother copy is left: refused first, as the video would be
+    assert_clean_failure(cli(image, "-o", out, "--smooth", "24"), "clip-24fps.mp4 exists; pass --force")
+
+
+def test_a_smoothing_that_adds_no_frames_is_refused_before_loading(tmp_path, image, monkeypatch):
+    loads = count_builds_and_loads(monkeypatch)
+    result = cli(image, "-o", tmp_path / "clip.mp4", "--fps", "12", "--smooth", "10")
+    assert_clean_failure(result, "--smooth 10: give a frame rate above the video's 12 fps")
+    assert loads == [] and list(tmp_path.iterdir()) == [image.parent]
+
+
 def test_python_api_returns_the_report(tmp_path, image):
     messages = []
     params = GenerationParameters(num_frames=3, num_inference_steps=1)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from svd_learn import install
@@ -51,6 +52,18 @@ def test_the_base_install_has_neither_olah_nor_uv_and_the_hub_extra_adds_only_uv
     assert {"olah", "uv"}.isdisjoint(names(base))
     assert names(with_hub) - names(base) == {"uv"}  # olah runs from the local Hub's own environment
     assert all(Requirement(spec).marker is None for spec in with_hub)  # markers dropped: pip gets plain specs
+
+
+def test_gradio_is_only_in_the_app_extra_from_the_oldest_version_colab_ships():
+    extras = set(PROJECT["optional-dependencies"])
+    base = install.requirements(declared=declared_requirements(), known_extras=extras)
+    with_app = install.requirements("app", declared=declared_requirements(), known_extras=extras)
+    assert "gradio" not in names(base) and names(with_app) - names(base) == {"gradio"}
+    shipped = {
+        line.split("==")[1] for freeze in FREEZES for line in freeze.read_text().split() if line.startswith("gradio==")
+    }
+    oldest = min(shipped, key=Version)
+    assert next(Requirement(r) for r in with_app if r.startswith("gradio")).specifier == SpecifierSet(f">={oldest}")
 
 
 def test_olah_is_only_in_the_local_hubs_own_environment():
@@ -266,6 +279,18 @@ def test_the_hub_extra_keeps_everything_each_image_ships(freeze, tmp_path):
     assert changed_on_colab(resolved, colab, released) == {}
     added = set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")}
     assert added == {"uv"}
+
+
+@COLAB_CHECK
+@pytest.mark.parametrize("freeze", FREEZES, ids=lambda path: path.stem.rsplit(".", 1)[-1])
+def test_the_app_extra_adds_nothing_on_any_image(freeze, tmp_path):
+    """`svd-learn app` and Lesson 5's app section on Colab: every image ships gradio (5.50.0 or 6.24.0), and the
+    app extra neither replaces nor adds anything."""
+    resolved, colab, released = resolve_on_colab(freeze, f"{ROOT}[app]", tmp_path)
+    assert "gradio" in colab and resolved["gradio"] == colab["gradio"]
+    assert changed_on_colab(resolved, colab, released) == {}
+    added = set(resolved) - set(colab) - {"svd-learn"} - {n for n in resolved if TORCH_FAMILY.match(f"{n}==")}
+    assert added == set()
 
 
 def test_the_oldest_stage_leaves_out_only_streams_of_progress_bars(monkeypatch):

@@ -30,6 +30,16 @@ NOT_REPRODUCIBLE_HERE = {
     "host_ram_exhausted": "would exhaust this shared machine's RAM",
     "disk_full": "would fill this shared machine's disk",
     "transformers_too_old": "not reproduced yet (diffusers guards most of its transformers imports); its test text is written",
+    "cuda_on_mac": "needs a Mac",
+    "torch_too_old": "needs a torch older than any wheel for this Python that is not a CUDA build of GBs",
+    "torchvision_torch_mismatch": "the broken half runs (PyPI's torchvision 0.28.0 beside this CPU torch: its test text);"
+    " the fixed pair is a CUDA build of GBs, or a CPU torchvision from an index this machine does not reach",
+    "triton_windows": "needs Windows",
+    "triton_missing": "needs a GPU (torch.compile of CPU code needs no Triton)",
+    "triton_not_available_warning": "a warning of xformers and torchao where Triton is absent (Windows)",
+    "torch_dll_windows": "needs Windows",
+    "device_mismatch": "needs a GPU",
+    "hub_rate_limited": "needs the Hub (the lab is offline)",
 }
 RESULTS = {}  # entry id -> LabResult, so that a later test can look closer without reinstalling
 
@@ -91,6 +101,19 @@ def test_unknown_id_lists_the_ids():
     result = CliRunner().invoke(app, ["lab", "run", "nope"])
     assert result.exit_code == 2
     assert "No reproduction 'nope'" in result.output and "hf_cache_home" in result.output
+
+
+@pytest.mark.parametrize("typed", ["HfFolder", "hf-folder", "HF_FOLDER"])
+def test_ids_as_people_type_them(typed):  # the README printed the error's names, not the ids
+    assert lab.get_reproduction(typed).id == "hf_folder"
+    assert lab.get_reproduction("FLAX_WEIGHTS_NAME").id == "flax_weights_name"
+
+
+def test_a_near_miss_suggests_the_closest_ids():
+    with pytest.raises(lab.LabError, match=r"No reproduction 'cachd_download'. Did you mean cached_download\?"):
+        lab.get_reproduction("cachd_download")
+    result = CliRunner().invoke(app, ["lab", "run", "hf_foldr"])
+    assert result.exit_code == 2 and "Did you mean hf_folder?" in result.output
 
 
 @pytest.mark.slow  # runs uv and pip for real against a closed port (20 s)

@@ -197,11 +197,11 @@ def test_no_markdown_cell_is_a_wall_of_text(source):
     assert long == [], f"split these cells (at most {limit} words each)"
 
 
-# A code cell calls the libraries themselves when it imports from diffusers, huggingface_hub or accelerate, calls
-# the pipeline or a method of it or of its networks, reads a network's config, or calls one of those libraries'
-# functions or classes by name. (`parameters.load_image` is the course's; a bare `load_image` is diffusers'.)
+# A code cell calls the libraries themselves when it imports from diffusers, huggingface_hub, accelerate or (lesson
+# 5's app) gradio, calls the pipeline or a method of it or of its networks, reads a network's config, or calls one of
+# those libraries' functions or classes by name. (`parameters.load_image` is the course's; a bare `load_image` is diffusers'.)
 LIBRARY_CALL = re.compile(
-    r"(?m)^\s*(from|import) (diffusers|huggingface_hub|accelerate)\b"
+    r"(?m)^\s*(from|import) (diffusers|huggingface_hub|accelerate|gradio)\b"
     r"|\bpipe(\.\w+)*\("
     r"|\bpipe\.\w+\.config\b"
     r"|\bhuggingface_hub\.\w+"
@@ -224,6 +224,7 @@ def test_the_library_pattern_tells_a_library_call_from_a_helper():
     assert LIBRARY_CALL.search("frames = pipe(image, decode_chunk_size=2).frames[0]")
     assert LIBRARY_CALL.search("hook = pipe.unet.register_forward_pre_hook(record)")
     assert LIBRARY_CALL.search("image = load_image(str(path))")
+    assert LIBRARY_CALL.search("import gradio as gr")
     assert not LIBRARY_CALL.search("image = parameters.load_image(path)")
     assert not LIBRARY_CALL.search("capture = parameters.inspect_conditioning(pipe, image, params)")
 
@@ -233,3 +234,104 @@ def test_every_lesson_ends_with_what_to_read_next(source):
     last = jupytext.read(source).cells[-1]
     assert last.cell_type == "markdown" and re.search(r"(?m)^## (Read next|Para seguir leyendo)", last.source)
     assert re.search(r"\]\(https://", last.source), "read next names its source with a link"
+
+
+# The Spanish glossary (issue 27): one term per concept. lessons/es/GLOSARIO.md holds a table, one row per concept:
+# | inglés | en el curso | 1.ª vez | no usar | nota |. These tests hold the lessons and README.es.md to it.
+GLOSSARY = LESSONS / "es" / "GLOSARIO.md"
+SPANISH_TEXTS = [*SPANISH, ROOT / "README.es.md"]
+
+
+def glossary_rows() -> list[dict]:
+    rows = []
+    for line in GLOSSARY.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 5 and cells[0] not in ("inglés", "---"):
+            english, spanish, first_use, rejected, _ = cells
+            rejected = [] if rejected == "—" else [variant.strip() for variant in rejected.split(",")]
+            rows.append(
+                {"english": english, "spanish": spanish.strip("*"), "first_use": first_use, "rejected": rejected}
+            )
+    return rows
+
+
+def spanish_prose(text: str) -> str:
+    """What a reader reads as running text: no fenced code, no code spans, no link targets, no headings."""
+    text = re.sub(r"(?s)```.*?```", " ", text)
+    text = re.sub(r"`[^`]*`", "CODE", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return re.sub(r"(?m)^#.*$", "", text)
+
+
+def markdown_of(path: Path) -> str:
+    if path.suffix == ".md":
+        return path.read_text()
+    return "\n\n".join(cell.source for cell in jupytext.read(path).cells if cell.cell_type == "markdown")
+
+
+def words(phrase: str) -> str:
+    """A phrase as a regex: whole words, any whitespace between them (a line may break there), plural allowed."""
+    return r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?:s|es)?(?![\w-])"
+
+
+def glossary_problems(prose: str, rows: list[dict]) -> list[str]:
+    problems = []
+    for row in rows:
+        # the English term may stand in parentheses, where it names the concept at its first use
+        text = re.sub(r"\([^()]*" + re.escape(row["english"]) + r"[^()]*\)", "", prose, flags=re.IGNORECASE)
+        for variant in row["rejected"]:
+            for found in re.finditer(words(variant), text, re.IGNORECASE):
+                problems.append(f"{found.group(0)!r} (the glossary says {row['spanish']!r})")
+        first = re.search(words(row["spanish"]), prose, re.IGNORECASE)
+        if not first or row["first_use"] == "—":
+            continue
+        if row["first_use"] == "cursiva" and not (
+            prose[first.start() - 1 : first.start()] == "*" and prose[first.start() - 2 : first.start()] != "**"
+        ):
+            problems.append(f"first {row['spanish']!r} is not in italics")
+        if row["first_use"] == "paréntesis":
+            after = re.match(r"[^()]{0,60}?\(([^()]*)\)", prose[first.end() :])
+            if not (after and re.search(r"(?<!\w)" + re.escape(row["english"]), after.group(1), re.IGNORECASE)):
+                problems.append(f"first {row['spanish']!r} lacks ({row['english']}) after it")
+    return problems
+
+
+def test_the_glossary_has_its_terms():
+    rows = glossary_rows()
+    assert len(rows) > 20 and {"batch", "chunk", "hook", "offload"} <= {row["english"] for row in rows}
+    assert all(row["first_use"] in ("paréntesis", "cursiva", "—") for row in rows)
+    assert "lessons/es/GLOSARIO.md" in (ROOT / "README.es.md").read_text()
+
+
+@pytest.mark.parametrize("path", SPANISH_TEXTS, ids=lambda path: path.name)
+def test_the_spanish_text_follows_the_glossary(path):
+    problems = glossary_problems(spanish_prose(markdown_of(path)), glossary_rows())
+    assert problems == [], f"{path.name}: follow lessons/es/GLOSARIO.md"
+
+
+def test_the_glossary_check_catches_a_rejected_variant_and_a_missing_first_use():
+    rows = [{"english": "batch", "spanish": "lote", "first_use": "paréntesis", "rejected": ["batch"]}]
+    assert glossary_problems("Un lote (batch) de imágenes. Otro lote.", rows) == []
+    assert glossary_problems("Un lote de imágenes (batch). Otro lote.", rows) == []
+    assert len(glossary_problems("Un lote de imágenes. Otro batch.", rows)) == 2
+    assert glossary_problems(spanish_prose("Usa `svd-learn batch` con un lote (batch)."), rows) == []
+    italic = [{"english": "offload", "spanish": "offload", "first_use": "cursiva", "rejected": ["offloading"]}]
+    assert glossary_problems("El *offload* mueve pesos. El offload tarda.", italic) == []
+    assert glossary_problems("El offload mueve pesos.", italic) == ["first 'offload' is not in italics"]
+    assert len(glossary_problems("El *offload* mueve pesos; el offloading tarda.", italic)) == 1
+
+
+# Numbers in Spanish prose (GLOSARIO.md, "Números"): the decimal point as Python prints it, thousands grouped with a
+# space. "200,000" reads as two hundred to a reader who writes the decimal comma.
+NUMBER_WITH_COMMA = re.compile(r"\d,\d")
+UNGROUPED_THOUSANDS = re.compile(r"(?<![\d.])\d{5,}(?![\d.])")
+
+
+@pytest.mark.parametrize("path", SPANISH_TEXTS, ids=lambda path: path.name)
+def test_spanish_numbers_have_one_format(path):
+    prose = spanish_prose(markdown_of(path))
+    assert NUMBER_WITH_COMMA.findall(prose) == [] and UNGROUPED_THOUSANDS.findall(prose) == []
+    assert NUMBER_WITH_COMMA.search("unas 200,000 horas") and UNGROUPED_THOUSANDS.search("unas 200000 horas")
+    assert not NUMBER_WITH_COMMA.search("200\u00a0000 horas, 4.2 GiB") and not UNGROUPED_THOUSANDS.search(
+        "200 000 y 9216"
+    )

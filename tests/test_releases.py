@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ DATA = ROOT / "svd_learn" / "data" / "release_history.json"
 
 
 def _build_script():
+    if str(ROOT / "tools") not in sys.path:  # the script imports its sibling, tools/message_templates.py
+        sys.path.insert(0, str(ROOT / "tools"))
     spec = importlib.util.spec_from_file_location("build_release_history", ROOT / "tools" / "build_release_history.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -80,7 +83,7 @@ def test_spans_round_trip():
     build = _build_script()
     covered = ["1", "2", "3", "4", "5"]
     assert build.spans([0, 1, 2, 4], covered) == "1..3,5"
-    assert releases._unpack("1..3,5", tuple(covered)) == ("1", "2", "3", "5")
+    assert releases.unpack("1..3,5", tuple(covered)) == ("1", "2", "3", "5")
 
 
 SAMPLE = [

@@ -117,6 +117,16 @@ def test_the_patched_cuda_module_reports_a_t4():
     assert total == int(14.74 * GIB) and free == int(14.74 * GIB) - 2 * GIB
 
 
+def test_a_compiled_rehearsal_keeps_the_real_compute_capability(monkeypatch):
+    """Triton builds for the capability it reads: the rehearsal's compiled run must see the real chip's."""
+    monkeypatch.setenv(t4_emulation.REAL_CAPABILITY_VARIABLE, "1")
+    cuda = fake_cuda()
+    t4_emulation.patch_cuda(cuda)
+    properties = cuda.get_device_properties(0)
+    assert (properties.name, properties.major, properties.minor) == ("Tesla T4", 9, 0)
+    assert properties.total_memory == int(14.74 * GIB)
+
+
 def test_the_memory_cap_waits_for_cuda_to_start_and_fractions_mean_a_t4():
     cuda = fake_cuda()
     t4_emulation.patch_cuda(cuda)

@@ -155,3 +155,26 @@ def test_a_failing_encoder_says_why_in_a_few_words():
     assert video.encoder_failure(228, stderr) == "ffmpeg: Error closing file: No space left on device"
     assert video.encoder_failure(-25, b"") == "ffmpeg was stopped by SIGXFSZ"
     assert video.encoder_failure(1, b"") == "ffmpeg: exit status 1"
+
+
+# ----------------------------------------------------------------------------------------------------
+# A smoother copy (generate --smooth FPS): ffmpeg's motion interpolation, written like every other file.
+
+
+def test_smooth_turns_25_frames_at_7_fps_into_86_at_24_lasting_as_long(tmp_path):
+    said = video.write_smooth_mp4(frames(25), tmp_path / "clip-24fps.mp4", fps=7, smooth_fps=24)
+    info = video.read_video_info(tmp_path / "clip-24fps.mp4")
+    assert (info["fps"], info["frames"]) == (24.0, 86) and abs(86 / 24 - 25 / 7) < 1 / 24  # the same 3.6 s
+    assert said["frames"] == 86 and said["fps"] == 24 and "minterpolate" in said["ffmpeg_filter"]
+    assert "82 interpolated by ffmpeg" in said["interpolated"] and "4 the model's own" in said["interpolated"]
+    decoded = np.stack(video.read_frames(tmp_path / "clip-24fps.mp4")).astype(int)
+    changes = np.abs(np.diff(decoded[:80], axis=0)).mean(axis=(1, 2, 3))
+    assert (changes > 0.5).all()  # every frame is a new one: interpolated, not each frame repeated 3-4 times
+    assert [p.name for p in tmp_path.iterdir()] == ["clip-24fps.mp4"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("smooth_fps", [7, 5, 61, float("nan")])
+def test_a_smoothing_that_adds_no_frames_is_refused(tmp_path, smooth_fps):
+    with pytest.raises(video.OutputError, match="give a frame rate above the video's 7 fps"):
+        video.write_smooth_mp4(frames(3), tmp_path / "clip.mp4", fps=7, smooth_fps=smooth_fps)
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,14 @@ What it records, per library (each fact with the releases it holds in, see `rele
 - params:   the keyword parameters of the functions learners call (PARAMETERS below), the `**kwargs` that
             the function pops by name included.
 
+It also builds svd_learn/data/messages.json: the templates of the errors and warnings each release raises,
+with the function that raises each (tools/message_templates.py, read by svd_learn/messages.py), for the four
+libraries and for torch and numpy at the releases Colab shipped (COLAB_RELEASES, read from their macOS wheels:
+the same Python files as the CUDA builds, in 60-80 MB instead of gigabytes). torch's messages written in C++
+are not in its wheels' Python files: svd_learn/data/torch_cpp_messages.toml holds the ones learners meet.
+
+    python tools/build_release_history.py --only messages   # just messages.json (about 15 minutes on 2 cores)
+
 To add a new release: run the script again. It asks the registry for the versions of each library (`pip
 index versions`), downloads the wheels it does not have (`pip download --no-deps --only-binary=:all:`) and
 rebuilds the whole file from the cache (a few minutes). Then run `pytest -m slow tests/test_releases.py`,
@@ -34,6 +42,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from message_templates import templates_in
 from packaging.version import Version
 
 # The first release of each library since diffusers 0.24.0 (2023-11-29).
@@ -333,6 +342,128 @@ def download(cache: Path, library: str, version: str) -> Path | None:
     return cached_wheel(cache, library, version)
 
 
+# --- the messages: templates of the errors and warnings of each release -------------------------------------
+
+# torch and numpy at the releases Colab shipped (Colab's published pip freezes, 2023-11 to 2026-08).
+COLAB_RELEASES = {
+    "torch": ("2.1.0", "2.5.0", "2.6.0", "2.9.0", "2.10.0", "2.11.0"),
+    "numpy": ("1.23.5", "1.26.4", "2.0.2", "2.1.3"),
+}
+# Of torch, the files whose messages learners meet: CUDA and devices, dtypes, loading checkpoints, compile.
+TORCH_PARTS = (
+    "cuda/",
+    "backends/",
+    "mps/",
+    "xpu/",
+    "amp/",
+    "nn/modules/module.py",
+    "nn/functional.py",
+    "__init__.py",
+    "serialization.py",
+    "_weights_only_unpickler.py",
+    "_tensor.py",
+    "_utils.py",
+    "storage.py",
+    "library.py",
+    "hub.py",
+    "random.py",
+    "functional.py",
+    "utils/_triton.py",
+    "_dynamo/exc.py",
+    "_inductor/exc.py",
+)
+MESSAGES_OUTPUT = OUTPUT.parent / "messages.json"
+RAISERS_KEPT = 3  # a check copied into many pipelines: the first three raisers (by name) stand for the others
+
+
+def reads_messages_of(library: str, path: str) -> bool:
+    """The files of a wheel whose messages the index keeps: no tests; of transformers, not the model folders
+    (hundreds of copies of the same checks) except CLIP (SVD's image encoder) and auto; of torch, TORCH_PARTS."""
+    parts = path.split("/")
+    if not path.endswith(".py") or parts[0] != library or "tests" in parts or "testing" in path:
+        return False
+    if library == "transformers" and len(parts) > 3 and parts[1] == "models":
+        return parts[2] in ("clip", "auto")
+    if library == "torch":
+        return path.removeprefix("torch/").startswith(TORCH_PARTS)
+    if library == "numpy":
+        return parts[1] not in ("f2py", "distutils", "typing", "_pyinstaller", "array_api", "testing")
+    return True
+
+
+def read_messages(wheel: Path, library: str) -> set[str]:
+    """The messages of one release: "template\tkind\tmodule:function" (see tools/message_templates.py)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for path in sorted(archive.namelist()):
+            if reads_messages_of(library, path):
+                source = archive.read(path).decode("utf-8", errors="replace")
+                for text, kind, raiser in templates_in(source, _module_name(path)):
+                    found.setdefault((text, kind), []).append(raiser)
+    return {
+        f"{text}\t{kind}\t{raiser}"
+        for (text, kind), raisers in found.items()
+        for raiser in sorted(raisers)[:RAISERS_KEPT]
+    }
+
+
+def download_from_any_platform(cache: Path, library: str, version: str) -> Path | None:
+    """torch and numpy: the macOS (arm64) wheel, the smallest that holds the Python files."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "macosx_11_0_arm64",
+            "--python-version",
+            "3.11",
+            "--quiet",
+            "--dest",
+            str(cache / library),
+            f"{library}=={version}",
+        ],
+        check=False,
+    )
+    return cached_wheel(cache, library, version)
+
+
+def compact_messages(per_release: dict[str, set[str]]) -> dict:
+    """{version: messages} -> {"releases": [...], "messages": {spans: [[template, kind, raiser], ...]}}."""
+    releases = sorted(per_release, key=Version)
+    holding: dict[str, list[int]] = {}
+    for index, version in enumerate(releases):
+        for fact in per_release[version]:
+            holding.setdefault(fact, []).append(index)
+    grouped: dict[str, list[list[str]]] = {}
+    for fact, indices in sorted(holding.items()):
+        grouped.setdefault(spans(indices, releases), []).append(fact.split("\t"))
+    return {"releases": releases, "messages": grouped}
+
+
+def build_messages(cache: Path, offline: bool) -> dict:
+    index = {}
+    for library in LIBRARIES + tuple(COLAB_RELEASES):
+        if library in COLAB_RELEASES:
+            versions, fetch = list(COLAB_RELEASES[library]), download_from_any_platform
+        else:
+            versions = registry_versions(library) if not offline else _cached_versions(cache, library)
+            fetch = download
+        per_release = {}
+        for version in versions:
+            wheel = cached_wheel(cache, library, version) or (None if offline else fetch(cache, library, version))
+            if wheel is None:
+                print(f"no wheel for {library} {version}: skipped", file=sys.stderr)
+                continue
+            per_release[version] = read_messages(wheel, library)
+            print(f"{library} {version}: {len(per_release[version])} messages", file=sys.stderr)
+        index[library] = compact_messages(per_release)
+    return index
+
+
 # --- the compact file: each fact with the releases it holds in ------------------------------------------------
 
 
@@ -377,14 +508,14 @@ def compact(per_release: dict[str, dict[str, set[str]]]) -> dict:
     return library
 
 
+def _cached_versions(cache: Path, library: str) -> list[str]:
+    return sorted((p.name.split("-")[1] for p in (cache / library).glob("*.whl")), key=Version)
+
+
 def build(cache: Path, offline: bool) -> dict:
     history = {}
     for library in LIBRARIES:
-        versions = (
-            registry_versions(library)
-            if not offline
-            else sorted((p.name.split("-")[1] for p in (cache / library).glob("*.whl")), key=Version)
-        )
+        versions = registry_versions(library) if not offline else _cached_versions(cache, library)
         per_release = {}
         for version in versions:
             wheel = cached_wheel(cache, library, version) or (None if offline else download(cache, library, version))
@@ -403,11 +534,16 @@ def main() -> None:
         "--wheels", type=Path, default=Path("/tmp/svd-learn-wheels"), help="the wheel cache (one folder per library)"
     )
     parser.add_argument("--offline", action="store_true", help="use only the wheels already in the cache")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where release_history.json goes")
+    parser.add_argument("--messages-output", type=Path, default=MESSAGES_OUTPUT, help="where messages.json goes")
+    parser.add_argument("--only", choices=("history", "messages"), help="build one of the two files")
     args = parser.parse_args()
-    history = build(args.wheels, args.offline)
-    args.output.write_text(json.dumps(history, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    builds = {"history": (build, args.output), "messages": (build_messages, args.messages_output)}
+    for name, (builder, output) in builds.items():
+        if args.only in (None, name):
+            built = builder(args.wheels, args.offline)
+            output.write_text(json.dumps(built, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+            print(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
 
 
 if __name__ == "__main__":

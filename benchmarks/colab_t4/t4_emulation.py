@@ -28,6 +28,10 @@ from svd_learn.memory import host_peak_rss_gib
 from svd_learn.t4 import TimeModel, estimate_seconds, time_model
 
 EMULATION_VARIABLE = "SVD_LEARN_EMULATE_T4"  # "1": install_emulation() at start-up (sitecustomize.py)
+# "1": keep the real compute capability. torch.compile's Triton builds kernels for the capability it reads, and a
+# T4's sm_75 kernels cannot run on the bigger GPU: the rehearsal's compiled run sets this (a T4's own compile stays
+# unmeasured).
+REAL_CAPABILITY_VARIABLE = "SVD_LEARN_EMULATE_T4_REAL_CAPABILITY"
 REPORT_VARIABLE = "SVD_LEARN_REHEARSAL_LOG"  # a file: each process appends one JSON line at exit
 
 
@@ -38,7 +42,8 @@ class _T4Properties:
         self._real = real
         self.name = model.name
         self.total_memory = int(model.memory_gib * GIB)
-        self.major, self.minor = model.compute_capability
+        keep = os.environ.get(REAL_CAPABILITY_VARIABLE) == "1"
+        self.major, self.minor = (real.major, real.minor) if keep else model.compute_capability
 
     def __getattr__(self, attribute):
         return getattr(self._real, attribute)

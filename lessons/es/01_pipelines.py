@@ -18,14 +18,15 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/es/01_pipelines.ipynb)
 #
-# **Qué vas a aprender.** Qué construye de verdad `DiffusionPipeline.from_pretrained` cuando lo apuntas a
-# Stable Video Diffusion (SVD). Verás la carpeta que lee, los cinco componentes que crea y el tamaño de cada uno.
-# Verás también qué archivos de pesos elige y qué devuelve una llamada. Cada afirmación se comprueba en una celda de abajo.
+# **Qué vas a aprender.** Qué construye de verdad `DiffusionPipeline.from_pretrained` cuando le pides Stable
+# Video Diffusion (SVD). Verás la carpeta que lee, los cinco componentes que crea y el tamaño de cada uno. Verás
+# también qué archivos de pesos elige y qué devuelve una llamada. Cada afirmación se comprueba en una celda de
+# abajo.
 #
 # **La idea.** Un pipeline no es un solo modelo. Es una carpeta con un `model_index.json` que nombra los
-# componentes, y una subcarpeta por componente. `from_pretrained` lee el índice. Construye cada componente
-# con su propia biblioteca (diffusers o transformers). Luego se los entrega a una clase de pipeline que los
-# ejecuta en orden.
+# componentes, y una subcarpeta por componente. `from_pretrained` lee el índice. Construye cada componente con
+# su propia biblioteca (diffusers o transformers). Luego se los entrega a una clase de pipeline que los ejecuta
+# en orden.
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
@@ -56,8 +57,8 @@ print(lesson_work.describe("01_pipelines"))
 # ella, las lecciones siguientes encuentran los archivos en tu Drive y no descargan nada. Necesitas unos 5 GiB
 # libres en tu Drive.
 #
-# `huggingface_hub` lee `HF_HOME` una sola vez, cuando se importa. Así que ejecuta esta celda justo después de la
-# celda de configuración (Setup), antes de que algo lo importe. Fuera de Colab, la celda no hace nada.
+# `huggingface_hub` lee `HF_HOME` una sola vez, cuando se importa. Así que ejecuta esta celda justo después de
+# la celda de preparación (setup), antes de que algo lo importe. Fuera de Colab, la celda no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -66,16 +67,16 @@ KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (
 print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
-# La cabecera dice de dónde vienen los pesos (el *origen del modelo*, `model source`). Sin GPU, el curso usa
-# pesos **tiny** (diminutos): pesos aleatorios construidos con las clases reales. Todas las estructuras, formas
+# La cabecera dice de dónde vienen los pesos: la *fuente del modelo* (model source). Sin GPU, el curso usa
+# **pesos diminutos** (tiny): pesos aleatorios construidos con las clases reales. Todas las estructuras, formas
 # y archivos de abajo son reales. Los números dentro de los pesos no lo son, así que los fotogramas generados
 # son ruido. Con GPU, el curso usa los pesos reales de SVD-XT.
 #
 # ## 1. La carpeta que lee `from_pretrained`
 #
 # `pipeline_location` da lo que el curso le pasa a `from_pretrained`. Para el modelo real, es el id del repo en
-# el Hub. Para los pesos tiny, es una carpeta local (se construye una sola vez, en más o menos un segundo). En los
-# dos casos, la estructura es la del Hub, archivo por archivo.
+# el Hub. Para los pesos diminutos, es una carpeta local (se construye una sola vez, en más o menos un segundo).
+# En los dos casos, la estructura es la del Hub, archivo por archivo.
 
 # %%
 from pathlib import Path
@@ -108,8 +109,8 @@ assert (folder / "model_index.json").is_file()
 # para los componentes que son redes neuronales. El scheduler y el extractor de características
 # (`feature_extractor`) tienen configuración, pero no tienen pesos.
 #
-# La carpeta tiny tiene dos archivos de pesos por red: fp32 y fp16. Del Hub solo bajaron los archivos fp16: los
-# eligió `variant="fp16"` (sección 4).
+# La carpeta de los pesos diminutos tiene dos archivos de pesos por red: fp32 y fp16. Del Hub solo bajaron los
+# archivos fp16: los eligió `variant="fp16"` (sección 4).
 #
 # ## 2. `model_index.json`: el índice
 
@@ -122,11 +123,11 @@ index = DiffusionPipeline.load_config(location)
 print(json.dumps({k: v for k, v in index.items() if k != "_diffusers_version"}, indent=2))  # that one: next cell
 
 # %% [markdown]
-# `_diffusers_version` registra qué versión de diffusers escribió el archivo. Es un registro, no un requisito
-# de versión. Las carpetas tiny y random las escribe la versión de diffusers instalada aquí. El
-# `model_index.json` del SVD-XT real lo escribió la 0.24.0.dev0, justo antes del primer lanzamiento de SVD (el
-# curso incluye una copia, tomada del Hub). La versión actual de diffusers todavía lo carga: en Colab, lo hace
-# cada lección.
+# `_diffusers_version` registra qué versión de diffusers escribió el archivo. Es un registro, no un requisito de
+# versión. Las carpetas de las fuentes `tiny` y `random` las escribe la versión de diffusers instalada aquí. El
+# `model_index.json` del SVD-XT real lo escribió la 0.24.0.dev0, justo antes de que se publicara SVD (el curso
+# incluye una copia, tomada del Hub). La versión actual de diffusers todavía lo carga: en Colab, lo hace cada
+# lección.
 
 # %%
 real_index = json.loads((models.DATA / "svd-xt-config" / "model_index.json").read_text())
@@ -163,7 +164,7 @@ assert set(pipe.components) == {name for name in index if not name.startswith("_
 # %% [markdown]
 # ## 3. Los componentes: clase, tamaño, dtype, dispositivo
 #
-# `pipe.components` es un dict normal con los objetos que tiene el pipeline.
+# `pipe.components` es un diccionario normal de Python con los objetos que tiene el pipeline.
 
 # %%
 def show_components(rows):
@@ -178,7 +179,7 @@ def show_components(rows):
 show_components(models.describe_components(pipe))
 
 # %% [markdown]
-# El modelo tiny tiene unos 2 millones de parámetros. El SVD-XT real tiene 2.25 **mil millones**. No hace
+# El modelo diminuto tiene unos 2 millones de parámetros. El SVD-XT real tiene 2.25 **mil millones**. No hace
 # falta descargar 4.2 GiB para verlo. Construimos la arquitectura real en el dispositivo `meta` de PyTorch, que
 # registra las formas y no reserva memoria.
 
@@ -247,12 +248,13 @@ del vae
 
 # %% [markdown]
 # **La trampa.** Copia `dtype=torch.float16` de la documentación actual en un Colab con diffusers 0.39. Nada
-# falla. diffusers escribe una línea en el log, ignora el argumento y carga el modelo en fp32: el doble de
-# memoria. El código fuente lo confirma. En diffusers 0.39.0, `DiffusionPipeline.from_pretrained` solo toma
-# `torch_dtype` de sus argumentos. Todos los argumentos que no conoce acaban en un único aviso
-# (`src/diffusers/pipelines/pipeline_utils.py`):
+# falla. diffusers escribe una línea de aviso en su registro (log), ignora el argumento y carga el modelo en
+# fp32: el doble de memoria. El código fuente lo confirma. En diffusers 0.39.0,
+# `DiffusionPipeline.from_pretrained` solo toma `torch_dtype` de sus argumentos. Todos los argumentos que no
+# conoce acaban en un único aviso (`src/diffusers/pipelines/pipeline_utils.py`):
 #
-# `logger.warning(f"Keyword arguments {unused_kwargs} are not expected by {pipeline_class.__name__} and will be ignored.")`
+# `logger.warning(f"Keyword arguments {unused_kwargs} are not expected by {pipeline_class.__name__} and will be
+# ignored.")`
 #
 # El aviso dice que la clase del pipeline no espera esos argumentos y que los va a ignorar. Por eso este curso
 # siempre escribe `torch_dtype=`: todas las versiones de diffusers con SVD lo aceptan.
@@ -330,9 +332,9 @@ del reloaded_vae
 # %% [markdown]
 # ## 7. Cambiar el scheduler
 #
-# El scheduler convierte las predicciones de la UNet en una trayectoria de eliminación de ruido. No tiene
-# pesos, solo una configuración. Por eso puedes reconstruirlo con otros ajustes. El de SVD usa sigmas de Karras
-# que van de 700 a 0.002:
+# El scheduler convierte las predicciones de la UNet en una trayectoria de eliminación de ruido (denoising). No
+# tiene pesos, solo una configuración. Por eso puedes reconstruirlo con otros ajustes. El de SVD usa sigmas de
+# Karras que van de 700 a 0.002:
 
 # %%
 from diffusers import EulerDiscreteScheduler
@@ -366,13 +368,13 @@ assert twin.unet is pipe.unet
 # ## 9. Qué devuelve una llamada
 #
 # SVD recibe una imagen y ningún prompt. Llamamos al pipeline con el tamaño con el que se entrenó el modelo, y
-# con pocos pasos. Para los pesos tiny, ese tamaño es el real, 576x1024, dividido entre 8. Esta lección trata de
-# la estructura; la lección 2, de los parámetros.
+# con pocos pasos. Para los pesos diminutos, ese tamaño es el real, 576x1024, dividido entre 8. Esta lección
+# trata de la estructura; la lección 2, de los parámetros.
 #
 # Dónde están las redes durante la llamada, y cuántos fotogramas decodifica el VAE a la vez, es la *receta para
-# T4* del curso. Es lo que elige el planificador de memoria para una T4 (14.74 GiB de memoria de GPU, 12.7 GiB de
-# RAM): la lección 4 mide por qué cabe. La celda la imprime, y también lo que tardan en una T4 las dos llamadas
-# de abajo:
+# T4* del curso. Es lo que elige el planificador de memoria para una T4 (14.74 GiB de memoria de GPU, 12.7 GiB
+# de RAM): la lección 4 mide por qué cabe. La celda la imprime, y también lo que tardan en una T4 las dos
+# llamadas de abajo:
 
 # %%
 from svd_learn import planner, plans, t4
@@ -438,8 +440,8 @@ plt.show()
 # ## Resumen
 # - Un pipeline es una carpeta: `model_index.json` nombra un `[library, class]` por componente; `_class_name`
 #   elige el pipeline.
-# - SVD-XT = UNet (1.52 B parámetros, B = mil millones) + codificador de imágenes CLIP (0.63 B) + VAE temporal
-#   (0.10 B) + scheduler + extractor de características: 4.2 GiB en fp16.
+# - SVD-XT = UNet (1520 millones de parámetros) + codificador de imágenes CLIP (630 millones) + VAE temporal
+#   (100 millones) + scheduler + extractor de características: 4.2 GiB en fp16.
 # - `from_pretrained` = descargar (`DiffusionPipeline.download`) + construir a partir de la carpeta.
 # - `variant="fp16"` elige los *archivos* de pesos; `torch_dtype=` elige el dtype *en memoria*. Escribe
 #   `torch_dtype=`: el diffusers 0.39 de Colab ignora `dtype=` y carga en fp32.

@@ -20,16 +20,17 @@
 #
 # **Qué vas a aprender.** Qué significa cada argumento de `StableVideoDiffusionPipeline.__call__`. Qué dice de
 # él la ficha del modelo (model card), y qué hace de verdad el pipeline con él. No nos fiamos solo de la
-# documentación: ponemos hooks (ganchos) en el pipeline real y capturamos lo que recibe la UNet. Conocerás los
+# documentación: ponemos ganchos (hooks) en el pipeline real y capturamos lo que recibe la UNet. Conocerás los
 # tres checkpoints de SVD, cómo se entrenaron y qué no pueden hacer. Al final tendrás una receta para que tu
 # propia foto se mueva más o menos, y la ejecutarás.
 
 # %% [markdown]
 # **La idea.** SVD no tiene prompt. Además de la imagen, lo guían tres números: la frecuencia de fotogramas, el
 # *motion bucket* (cuánto movimiento) y la intensidad del ruido que se añade a la imagen. El modelo vio esos
-# números durante el entrenamiento. A eso se añade una escala de guía (guidance scale) que cambia de un fotograma
-# a otro. Esos tres números son el *micro-conditioning* (microcondicionamiento): cada uno se convierte en un
-# vector de senos y cosenos, que se suma a la señal que le dice a la UNet en qué paso de eliminación de ruido está.
+# números durante el entrenamiento. A eso se añade una escala de guía (guidance scale) que cambia de un
+# fotograma a otro. Esos tres números son el microcondicionamiento (micro-conditioning): cada uno se convierte
+# en un vector de senos y cosenos, que se suma a la señal que le dice a la UNet en qué paso de la eliminación de
+# ruido (denoising) está.
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
@@ -53,10 +54,10 @@ source = print_header()
 print(lesson_work.describe("02_svd_parameters"))
 
 # %% [markdown]
-# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
-# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
-# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
-# configuración (Setup). Fuera de Colab no hace nada.
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con `KEEP_WEIGHTS_ON_DRIVE
+# = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección ya descargó los pesos
+# en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de preparación (setup).
+# Fuera de Colab no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -65,14 +66,15 @@ KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (
 print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
-# Con los pesos **tiny** (sin GPU), todo lo que la UNet *recibe* es real: los números de condicionamiento, su
-# embedding, la guía de cada fotograma y los 8 canales de entrada. Lo que *produce* es ruido, porque sus pesos
-# son aleatorios. Con los pesos reales (en una GPU), los videos de la sección 7 son videos reales de tu foto.
+# Con los **pesos diminutos** (tiny, sin GPU), todo lo que la UNet *recibe* es real: los números de
+# condicionamiento, su *embedding*, la guía de cada fotograma y los 8 canales de entrada. Lo que *produce* es
+# ruido, porque sus pesos son aleatorios. Con los pesos reales (en una GPU), los videos de la sección 7 son
+# videos reales de tu foto.
 #
 # ## 1. Tres checkpoints, una arquitectura
 #
-# Stability publicó tres checkpoints de imagen a video. Comparten la arquitectura y el tamaño de
-# entrenamiento. Se diferencian en cuántos fotogramas producen y en su último ajuste fino (finetuning).
+# Stability publicó tres checkpoints de imagen a video. Comparten la arquitectura y el tamaño de entrenamiento.
+# Se diferencian en cuántos fotogramas producen y en su último ajuste fino (fine-tuning).
 
 # %%
 from svd_learn import models
@@ -87,8 +89,9 @@ for checkpoint in models.CHECKPOINTS.values():
 # %% [markdown]
 # La página de cada repo en el Hub es su *ficha del modelo* (model card), la fuente de esta lección:
 # [stable-video-diffusion-img2vid](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid) (SVD),
-# [stable-video-diffusion-img2vid-xt](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt) (SVD-XT)
-# y [stable-video-diffusion-img2vid-xt-1-1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1)
+# [stable-video-diffusion-img2vid-xt](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt)
+# (SVD-XT) y
+# [stable-video-diffusion-img2vid-xt-1-1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1)
 # (SVD-XT 1.1).
 #
 # **Cómo se entrenó SVD**, en tres etapas (las fichas y el artículo que enlazan):
@@ -97,7 +100,7 @@ for checkpoint in models.CHECKPOINTS.values():
 #    entrena con un gran conjunto de videos seleccionados, a baja resolución.
 # 3. *Ajuste fino de alta calidad*: un conjunto más pequeño de buenos videos, a 576x1024.
 #
-# El apéndice de la ficha de SVD cifra el coste de todo en unas 200,000 horas de GPU A100 de 80 GB.
+# El apéndice de la ficha de SVD cifra el costo de todo en unas 200 000 horas de GPU A100 de 80 GB.
 
 # %% [markdown]
 # **Etiquetas, y qué significa "6 fps".** Durante el entrenamiento, cada clip se etiquetó con su frecuencia de
@@ -111,11 +114,11 @@ for checkpoint in models.CHECKPOINTS.values():
 # defecto.
 
 # %% [markdown]
-# **Repos restringidos (gated) y tokens.** `svd-xt-1-1` está *restringido*: sus archivos solo se descargan con
-# una cuenta que ha iniciado sesión y ha aceptado la licencia en la página del modelo en el Hub. Un *token* es
-# la forma en que tu código demuestra quién eres. Crea uno (con acceso de lectura) en
+# **Repos de acceso restringido (gated) y tokens.** `svd-xt-1-1` es de *acceso restringido*: sus archivos solo
+# se descargan con una cuenta que ha iniciado sesión y ha aceptado la licencia en la página del modelo en el
+# Hub. Un *token* es la forma en que tu código demuestra quién eres. Crea uno (con acceso de lectura) en
 # huggingface.co/settings/tokens. Luego ejecuta `huggingface_hub.login()` o, en Colab, añádelo como el secreto
-# `HF_TOKEN`. Sin token, `from_pretrained` falla con un error 401/403 "gated repo" (la lección 3 explica ese
+# `HF_TOKEN`. Sin token, `from_pretrained` falla con un error 401/403 `gated repo` (la lección 3 explica ese
 # error). Los otros dos repos no necesitan token.
 
 # %%
@@ -179,8 +182,8 @@ except parameters.ParameterError as error:
     assert "height=500: must be a multiple of 8" in str(error) and "decode_chunk_size=0" in str(error)
 
 # %% [markdown]
-# Con los pesos tiny, usaremos el tamaño del modelo tiny (el real dividido entre 8). `validate` dice con
-# honestidad que el checkpoint real no se entrenó con ese tamaño:
+# Con los pesos diminutos usaremos su propio tamaño (el real dividido entre 8). `validate` avisa, con razón, de
+# que el checkpoint real no se entrenó con ese tamaño:
 
 # %%
 checkpoint = models.get_checkpoint("svd-xt")
@@ -194,9 +197,9 @@ assert (source.name != "tiny") == (params.validate("svd-xt") == [])
 # ## 3. La imagen de entrada
 #
 # SVD se entrenó con imágenes horizontales de 576x1024 (16:9). El pipeline estiraría a ese tamaño cualquier otra
-# forma. Dos llamadas de bibliotecas preparan la foto en su lugar. `load_image` de diffusers la abre derecha
-# (las fotos del teléfono se guardan de lado, con una etiqueta de rotación en sus datos EXIF) y en RGB.
-# `ImageOps.fit` de Pillow la escala hasta cubrir el tamaño y recorta el centro.
+# forma. Dos llamadas de bibliotecas preparan la foto en su lugar. `load_image` de diffusers la abre con la
+# orientación correcta (las fotos del teléfono se guardan de lado, con una etiqueta de rotación en sus datos
+# EXIF) y en RGB. `ImageOps.fit` de Pillow la escala hasta cubrir el tamaño y recorta el centro.
 
 # %%
 from diffusers.utils import load_image
@@ -210,9 +213,10 @@ assert plain.size == (width, height)
 # %% [markdown]
 # `load_image` y `prepare_image`, del curso, hacen lo mismo, y añaden lo que una llamada simple no hace.
 # Rechazan un archivo animado o dañado con un mensaje claro. Ponen los píxeles transparentes sobre blanco y
-# reducen las imágenes de 16 bits a 8 bits. Decodifican un JPEG grande a menor escala cuando eso todavía cubre el
-# tamaño (más rápido, menos memoria). Y rechazan una imagen que habría que ampliar más de 2x: ampliar inventa
-# desenfoque, y SVD animaría el desenfoque. Con una foto normal, el resultado es la misma imagen:
+# reducen las imágenes de 16 bits a 8 bits. Decodifican un JPEG grande a menor escala cuando eso todavía cubre
+# el tamaño (más rápido, menos memoria). Y rechazan una imagen que habría que ampliar más de 2x: una ampliación
+# así no añade detalle, solo desenfoque, y SVD animaría ese desenfoque. Con una foto normal, el resultado es la
+# misma imagen:
 
 # %%
 import numpy as np
@@ -228,10 +232,10 @@ except parameters.ImageError as error:
     assert "at least 512x288" in str(error)
 
 # %% [markdown]
-# Qué significa esto para tus fotos. Una foto más pequeña se amplía: la muestra del curso, de 640x427, se amplía
-# 1.6 veces para el modelo real. Eso está permitido, pero el video sale menos nítido que con una foto de 1024x576
-# o más. Una foto vertical se escala hasta que su ancho es 1024. Luego se conserva su franja central: se corta la
-# mayor parte de arriba y de abajo. La celda comprueba los dos números:
+# Qué significa esto para tus fotos. Una foto más pequeña se amplía: la foto de ejemplo del curso, de 640x427,
+# se amplía 1.6 veces para el modelo real. Eso está permitido, pero el video sale menos nítido que con una foto
+# de 1024x576 o más. Una foto vertical se escala hasta que su ancho es 1024. Luego se conserva su franja
+# central: se corta la mayor parte de arriba y de abajo. La celda comprueba los dos números:
 
 # %%
 def enlargement(size, target=(1024, 576)):
@@ -277,8 +281,8 @@ print(f"placed as the T4 recipe says: {recipe.name} ({recipe.description})")
 print("sections 4 to 6:", t4.describe_estimate(unet_steps=8, decoded_frames=25))
 
 # %% [markdown]
-# Primero, la forma simple de PyTorch de ver lo que recibe una red: un *forward pre-hook*. Es una función que
-# PyTorch llama con las entradas de un módulo justo antes de que el módulo se ejecute. Aquí guarda los
+# Primero, la forma simple de PyTorch de ver lo que recibe una red: un gancho previo (*forward pre-hook*), una
+# función que PyTorch llama con las entradas de un módulo justo antes de ejecutarlo. Aquí guarda los
 # `added_time_ids` de la UNet, los tres números de microcondicionamiento. Puedes copiarlo en cualquier notebook.
 # `output_type="latent"` se detiene antes de que decodifique el VAE: sin fotogramas, menos tiempo.
 
@@ -293,9 +297,9 @@ print("fps=12 -> added_time_ids[0] =", [round(x, 4) for x in received[0][0]])
 assert received[0][0][0] == 11
 
 # %% [markdown]
-# `parameters.inspect_conditioning(pipe, image, params)` es ese hook y cinco más, en una sola llamada. También
-# pone hooks en el VAE y en el scheduler, cuenta las llamadas y quita todos los hooks al terminar. Devuelve lo
-# que vieron:
+# `parameters.inspect_conditioning(pipe, image, params)` es ese gancho y cinco más, en una sola llamada. También
+# pone ganchos en el VAE y en el scheduler, cuenta las llamadas y quita todos los ganchos al terminar. Devuelve
+# lo que vieron:
 
 # %%
 capture = parameters.inspect_conditioning(pipe, image, params, output_type="np")
@@ -306,11 +310,11 @@ for half, row in zip(("unconditional", "conditional"), capture.added_time_ids.to
 # %% [markdown]
 # ### fps: la UNet recibe fps - 1
 #
-# **Ficha / documentación:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training."
-# Es decir: durante el entrenamiento, la UNet de SVD se microcondicionó con fps-1.
-# **Código:** `fps = fps - 1`, justo antes de construir los time ids. El script de la propia Stability llama
-# `fps_id` a este número y le da 6 por defecto, que equivale al valor por defecto de diffusers, `fps=7`. El hook
-# de arriba vio 11 para `fps=12`. La primera columna de la captura también es `fps - 1`:
+# **Ficha / documentación:** "Stable Video Diffusion's UNet was micro-conditioned on fps-1 during training." Es
+# decir: durante el entrenamiento, la UNet de SVD se microcondicionó con fps-1. **Código:** `fps = fps - 1`,
+# justo antes de construir `added_time_ids`. El script de la propia Stability llama `fps_id` a este número y le
+# da 6 por defecto, que equivale al valor por defecto de diffusers, `fps=7`. El gancho de arriba vio 11 para
+# `fps=12`. La primera columna de la captura también es `fps - 1`:
 
 # %%
 print(f"fps={params.fps} -> the UNet receives {capture.added_time_ids[0, 0].item():g}")
@@ -323,10 +327,10 @@ assert torch.all(capture.added_time_ids[:, 0] == params.fps - 1)
 #
 # ### motion_bucket_id y noise_aug_strength: los otros dos números de condicionamiento
 #
-# Cada uno de los tres números se convierte en senos y cosenos y se suma al *embedding del timestep* (el vector
-# que le dice a la UNet en qué paso de eliminación de ruido está). Esa suma llega a todos los bloques de la UNet.
-# El módulo de la UNet que lo hace es `pipe.unet.add_time_proj`. Llámalo tú con los tres números (256 valores
-# cada uno en el modelo real, 768 en total; 32 cada uno en el tiny):
+# Cada uno de los tres números se convierte en senos y cosenos y se suma al *embedding* del paso de tiempo
+# (timestep embedding): el vector que le dice a la UNet en qué paso de la eliminación de ruido está. Esa suma
+# llega a todos los bloques de la UNet. El módulo de la UNet que lo hace es `pipe.unet.add_time_proj`. Llámalo
+# tú con los tres números (256 valores cada uno en el modelo real, 768 en total; 32 cada uno en el diminuto):
 
 # %%
 time_ids = torch.tensor([params.fps - 1, params.motion_bucket_id, params.noise_aug_strength])
@@ -403,12 +407,12 @@ assert capture.unet_sample.shape[-2:] == (height // 8, width // 8)  # height and
 # ## 5. La guía, fotograma a fotograma
 #
 # **Documentación:** `min_guidance_scale` se usa "with the first frame" (con el primer fotograma), y
-# `max_guidance_scale`, "with the last frame" (con el último fotograma).
-# **Código:** `torch.linspace(min, max, num_frames)`. La guía sin clasificador (classifier-free guidance)
-# ejecuta la UNet sobre un batch de dos mitades. Una mitad *incondicional* recibe embeddings de imagen **cero**
-# y latentes de imagen **cero**. La mitad condicional recibe tu imagen. El resultado es
-# `uncond + scale * (cond - uncond)`, por fotograma. El inspector midió la escala a partir de las salidas de la
-# UNet (los puntos del gráfico de la izquierda, más arriba):
+# `max_guidance_scale`, "with the last frame" (con el último fotograma). **Código:** `torch.linspace(min, max,
+# num_frames)`. La guía sin clasificador (classifier-free guidance, CFG) ejecuta la UNet sobre un lote (batch)
+# de dos mitades. Una mitad *incondicional* recibe embeddings de imagen **cero** y latentes de imagen **cero**.
+# La mitad condicional recibe tu imagen. El resultado es `uncond + scale * (cond - uncond)`, por fotograma. El
+# inspector midió la escala a partir de las salidas de la UNet (los puntos del gráfico de la izquierda, más
+# arriba):
 
 # %%
 print("set:     ", [round(x, 2) for x in capture.guidance_scale[:5].tolist()], "...", round(capture.guidance_scale[-1].item(), 2))
@@ -421,9 +425,9 @@ assert torch.count_nonzero(capture.half(capture.image_embeddings, False)) == tor
 
 # %% [markdown]
 # El primer fotograma es tu imagen, así que necesita poca guía. Los fotogramas posteriores se alejan de ella y
-# reciben más. Con `max_guidance_scale <= 1`, la guía está desactivada: el batch de la UNet se reduce a la
-# mitad, y también su tiempo por paso. El hook de la sección 4 lo muestra: registra el tamaño del batch que
-# recibe la UNet.
+# reciben más. Con `max_guidance_scale <= 1`, la guía está desactivada: el lote de la UNet se reduce a la mitad,
+# y también su tiempo por paso. El gancho de la sección 4 lo muestra: registra el tamaño del lote que recibe la
+# UNet.
 
 # %%
 batches = []
@@ -436,14 +440,14 @@ print("UNet batch with guidance:", capture.unet_sample.shape[0], "| without:", b
 assert (capture.unet_sample.shape[0], batches[0]) == (2, 1)
 
 # %% [markdown]
-# ## 6. Pasos, fotogramas, chunks de decodificación, semilla
+# ## 6. Pasos, fotogramas, trozos de decodificación, semilla
 #
 # - `num_inference_steps`: una llamada a la UNet por paso (25 por defecto; Stability usa 30 para XT).
-# - `num_frames`: la cantidad propia del checkpoint (14 o 25). Otras cantidades se ejecutan, pero el modelo
-#   no se entrenó con ellas.
-# - `decode_chunk_size`: el VAE decodifica esta cantidad de fotogramas en cada llamada. Menos fotogramas por
-#   llamada: menos memoria y un video algo menos fluido. La lección 4 mide la memoria; aquí contamos las
-#   llamadas.
+# - `num_frames`: la cantidad propia del checkpoint (14 o 25). Otras cantidades se ejecutan, pero el modelo no
+#   se entrenó con ellas.
+# - `decode_chunk_size`: el tamaño de cada trozo (chunk) de fotogramas que el VAE decodifica en una llamada.
+#   Menos fotogramas por llamada: menos memoria y un video algo menos fluido. La lección 4 mide la memoria; aquí
+#   contamos las llamadas.
 # - `seed`: la semilla del generador. La misma semilla da el mismo ruido inicial (los barridos de arriba
 #   dependían de eso).
 
@@ -475,20 +479,16 @@ assert torch.equal(by_motion[0].noisy_latents, by_motion[255].noisy_latents)  # 
 #
 # ```python
 # frames = pipe(
-#     image,                     # 1024x576, prepared as in section 3
-#     motion_bucket_id=127,      # how much motion: higher moves more
-#     noise_aug_strength=0.02,   # noise on your image: higher moves more, looks less like it
-#     fps=7,                     # frames per second; the model receives fps - 1
-#     min_guidance_scale=1.0,    # guidance of the first frame ...
-#     max_guidance_scale=3.0,    # ... rising to this at the last frame
-#     decode_chunk_size=2,       # frames the VAE decodes at once: the T4 recipe's value (lesson 4)
-#     generator=torch.manual_seed(42),  # the same seed gives the same video
+#     image,                     # 1024x576, preparada como en la sección 3
+#     motion_bucket_id=127,      # cuánto movimiento: más alto, más movimiento
+#     noise_aug_strength=0.02,   # ruido sobre tu imagen: más alto, más movimiento y menos parecido
+#     fps=7,                     # fotogramas por segundo; el modelo recibe fps - 1
+#     min_guidance_scale=1.0,    # la guía del primer fotograma...
+#     max_guidance_scale=3.0,    # ... sube hasta esta en el último
+#     decode_chunk_size=2,       # fotogramas que el VAE decodifica a la vez: el de la receta para T4 (lección 4)
+#     generator=torch.manual_seed(42),  # la misma semilla da el mismo video
 # ).frames[0]
 # ```
-#
-# En la llamada: `motion_bucket_id` es cuánto movimiento; `noise_aug_strength`, el ruido sobre tu imagen (más
-# alto: más movimiento, menos parecido); `fps`, los fotogramas por segundo; la guía sube de `min_guidance_scale`
-# en el primer fotograma a `max_guidance_scale` en el último; la misma semilla da el mismo video.
 
 # %% [markdown]
 # **Los rangos, y de dónde vienen.**
@@ -516,8 +516,8 @@ assert torch.equal(by_motion[0].noisy_latents, by_motion[255].noisy_latents)  # 
 
 # %% [markdown]
 # **Tu propia foto.** En Colab, pon `UPLOAD_MY_PHOTO = True` y ejecuta la celda: debajo aparece un selector de
-# archivos. Elige una foto; horizontal y de al menos 1024x576 da el mejor video. El curso la recorta como explica
-# la sección 3. Sin subir nada (o fuera de Colab), la celda usa la foto de muestra.
+# archivos. Elige una foto; horizontal y de al menos 1024x576 da el mejor video. El curso la recorta como
+# explica la sección 3. Sin subir nada (o fuera de Colab), la celda usa la foto de ejemplo.
 
 # %%
 from pathlib import Path
@@ -537,7 +537,7 @@ print(f"{photo_path.name}: prepared to {my_image.size[0]}x{my_image.size[1]}")
 # demás con los valores por defecto. Para que quepa en una sesión de Colab, hacemos 14 fotogramas (no 25) en 10
 # pasos (no 25). El trabajo de la UNet en cada paso crece con los fotogramas, así que cada video cuesta más o
 # menos una cuarta parte de uno completo (las dos líneas de abajo). Con menos pasos, los fotogramas salen menos
-# nítidos; con menos fotogramas, el video es más corto. En una CPU (pesos tiny), la celda hace 2 pasos.
+# nítidos; con menos fotogramas, el video es más corto. En una CPU (pesos diminutos), la celda hace 2 pasos.
 
 # %%
 print("one full video (25 frames, 25 steps):", t4.describe_estimate(unet_steps=25))
@@ -566,7 +566,7 @@ assert all(len(frames) == 14 for frames in videos.values())
 
 # %% [markdown]
 # `motion_score` es el cambio medio entre fotogramas consecutivos (0 para un video quieto). Con los pesos
-# reales, espera que crezca con el motion bucket, aunque no con todas las fotos. Con los pesos tiny, los
+# reales, espera que crezca con el motion bucket, aunque no con todas las fotos. Con los pesos diminutos, los
 # fotogramas son ruido: la cuadrícula solo muestra la disposición.
 
 # %%
@@ -578,9 +578,9 @@ plt.show()
 print("motion scores:", {value: round(score, 1) for value, score in scores.items()})
 
 # %% [markdown]
-# Y el video con más movimiento, como lo reproduce un navegador. `export_to_video` es el escritor de diffusers;
-# guarda el video con los `fps` con los que lo generaste. (Con los pesos tiny, imageio avisa de que rellena
-# 128x72 hasta un múltiplo de 16.)
+# Y el video con más movimiento, como lo reproduce un navegador. `export_to_video` es la función de diffusers
+# que escribe videos; guarda el video con los `fps` con los que lo generaste. (Con los pesos diminutos, imageio
+# avisa de que rellena 128x72 hasta un múltiplo de 16.)
 
 # %%
 import tempfile
@@ -643,10 +643,10 @@ assert {r["field"] for r in parameters.RULES if r["level"] == "warning"} >= {"he
 # ## Para seguir leyendo
 # Las tres fichas del modelo (en inglés):
 # [SVD](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid),
-# [SVD-XT](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt),
-# [SVD-XT 1.1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1) (restringida: inicia
-# sesión para ver sus archivos). En cada una, lee "Model Details" (fotogramas, tamaño, de qué modelo se ajustó) y
+# [SVD-XT](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt), [SVD-XT
+# 1.1](https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1) (restringida: inicia sesión
+# para ver sus archivos). En cada una, lee "Model Details" (fotogramas, tamaño, de qué modelo se ajustó) y
 # "Uses" (para qué sirve, y sus limitaciones). En la ficha de SVD-XT 1.1, busca el condicionamiento fijo (6 fps,
-# motion bucket 127). En la ficha de SVD, el apéndice da el cómputo del entrenamiento. Después, la
-# [guía de SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers: su parte sobre
-# "micro-conditioning" es la sección 4 de esta lección.
+# motion bucket 127). En la ficha de SVD, el apéndice da el cómputo del entrenamiento. Después, la [guía de
+# SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers: su parte sobre el
+# microcondicionamiento ("micro-conditioning") es la sección 4 de esta lección.

@@ -16,20 +16,18 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/svd-learn/svd-learn/blob/main/lessons/es/03_hub_and_versions.ipynb)
 #
-# **Qué vas a aprender.**
-# Parte A: qué descarga `from_pretrained` del Hugging Face Hub, con y sin `variant="fp16"`;
-# `hf_hub_download` y `snapshot_download`; cómo es la caché en tu disco; branches, tags y
-# commits, y por qué fijar un commit hace reproducible un notebook; trabajar sin conexión; inspeccionar y
-# limpiar la caché; tokens y repos con acceso restringido (gated).
-# Parte B: el error más común en los notebooks antiguos de SVD, `cannot import name 'cached_download'`
-# ("no se puede importar el nombre `cached_download`"). Lo provocamos a propósito, leemos su traceback,
-# lo diagnosticamos y lo corregimos de la forma correcta.
+# **Qué vas a aprender.** Parte A: qué descarga `from_pretrained` del Hugging Face Hub, con y sin
+# `variant="fp16"`; `hf_hub_download` y `snapshot_download`; cómo es la caché en tu disco; ramas (branches),
+# *tags* y commits, y por qué fijar un commit hace reproducible un notebook; trabajar sin conexión; inspeccionar
+# y limpiar la caché; tokens y repos de acceso restringido (gated). Parte B: el error más común en los notebooks
+# antiguos de SVD, `cannot import name 'cached_download'` ("no se puede importar el nombre `cached_download`").
+# Lo provocamos a propósito, leemos su traceback, lo diagnosticamos y lo corregimos de la forma correcta.
 
 # %% [markdown]
-# **La idea.** Un modelo en el Hub es un repositorio git. Cada descarga indica una *revisión* (un branch, un tag
+# **La idea.** Un modelo en el Hub es un repositorio git. Cada descarga indica una *revisión* (una rama, un tag
 # o un commit). El cliente guarda lo que descargó en una caché organizada por commit. Los errores de versiones
-# son la misma historia, un nivel más arriba. Cada biblioteca fija un rango de versiones de las demás.
-# Una versión fijada hace tiempo se rompe cuando el resto de las bibliotecas avanza.
+# son la misma historia, un nivel más arriba. Cada biblioteca fija un rango de versiones de las demás. Una
+# versión fijada hace tiempo se rompe cuando el resto de las bibliotecas avanza.
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
@@ -52,18 +50,17 @@ print(lesson_work.describe("03_hub_and_versions"))
 # %% [markdown]
 # ## Un Hub real en esta máquina
 #
-# Esta lección no descarga nada de huggingface.co. Ejecuta un servidor compatible con el Hub (olah, de PyPI)
-# en `127.0.0.1` y apunta el cliente hacia él. olah funciona desde su propio entorno pequeño, creado en su
-# primer arranque (unos segundos con uv), así que no cambia ninguna biblioteca de este notebook.
-# El servidor habla la API HTTP del Hub. Sirve un repo del curso,
-# `svd-learn/tiny-svd-xt`: la estructura y las clases reales de SVD-XT, con pesos aleatorios diminutos. El repo
-# es un repositorio git con historial:
+# Esta lección no descarga nada de huggingface.co. Ejecuta un servidor compatible con el Hub (olah, de PyPI) en
+# `127.0.0.1` y configura el cliente para que lo use. olah funciona desde su propio entorno pequeño, creado en
+# su primer arranque (unos segundos con uv), así que no cambia ninguna biblioteca de este notebook. El servidor
+# responde a la misma API HTTP que el Hub. Sirve un repo del curso, `svd-learn/tiny-svd-xt`: la estructura y las
+# clases reales de SVD-XT, con pesos aleatorios diminutos. El repo es un repositorio git con historial:
 #
 # | commit | mensaje | qué cambió | refs |
 # |---|---|---|---|
-# | 1 | Add full-precision weights | configs, `*.safetensors` (fp32) | tag `v1.0` |
-# | 2 | Add the fp16 variant | `*.fp16.safetensors` | branch `main` |
-# | 3 | Try trailing timestep spacing | config del scheduler | branch `dev` |
+# | 1 | `Add full-precision weights` | configuraciones, `*.safetensors` (fp32) | tag `v1.0` |
+# | 2 | `Add the fp16 variant` | `*.fp16.safetensors` | rama `main` |
+# | 3 | `Try trailing timestep spacing` | configuración del scheduler | rama `dev` |
 
 # %% [markdown]
 # `huggingface_hub` lee la variable `HF_ENDPOINT` **una sola vez, al importarse**. Por eso elegimos el puerto,
@@ -117,9 +114,9 @@ assert all(".fp16." in name for name in fp16_files if name.endswith(".safetensor
 assert len([name for name in fp16_files if name.endswith(".safetensors")]) == 3  # unet, vae, image_encoder
 
 # %% [markdown]
-# Con `variant="fp16"`, diffusers descarga `model_index.json`, la config de cada componente y solo los pesos
-# `*.fp16.safetensors`. El repo también tiene archivos en precisión completa; no llegó ninguno. Aquí está cada
-# petición que hizo el cliente, en orden de llegada (las descargas de archivos van en paralelo, así que las
+# Con `variant="fp16"`, diffusers descarga `model_index.json`, la configuración de cada componente y solo los
+# pesos `*.fp16.safetensors`. El repo también tiene archivos en precisión completa; no llegó ninguno. Aquí está
+# cada petición que hizo el cliente, en orden de llegada (las descargas de archivos van en paralelo, así que las
 # mostramos ordenadas):
 
 # %%
@@ -131,19 +128,19 @@ assert api_requests[0][:2] == ("GET", f"/api/models/{REPO}")  # 1. which files d
 
 # %% [markdown]
 # Cómo leerlo:
-# 1. `GET /api/models/{repo}`: la lista de archivos del repo en su branch por defecto, y el commit al que
-#    apunta ese branch (`huggingface_hub.model_info`). diffusers elige de esa lista los archivos que necesita.
+# 1. `GET /api/models/{repo}`: la lista de archivos del repo en su rama por defecto, y el commit al que apunta
+#    esa rama (`huggingface_hub.model_info`). diffusers elige de esa lista los archivos que necesita.
 # 2. `GET /api/models/{repo}/revision/main` y `.../tree/<commit>`: `snapshot_download` averigua a qué commit
 #    apunta `main` y luego lista los archivos de ese commit. Cada petición posterior nombra el **commit**, no
-#    `main`. Así, una descarga nunca mezcla archivos de dos commits, aunque alguien haga push mientras tanto.
-#    (huggingface_hub 1.4, la versión de la imagen de Colab de 2026-02, no pide `tree`: toma la lista de
-#    archivos de la respuesta a `revision`.)
+#    `main`. Así, una descarga nunca mezcla archivos de dos commits, aunque alguien suba un commit nuevo
+#    mientras tanto. (huggingface_hub 1.4, la versión de la imagen de Colab de 2026-02, no pide `tree`: toma la
+#    lista de archivos de la respuesta a `revision`.)
 # 3. Para cada archivo, `HEAD .../resolve/<commit>/<file>` (tamaño, `ETag` = hash del contenido,
 #    `X-Repo-Commit`), y luego `GET` para el contenido.
 #
-# En huggingface.co, los archivos grandes reciben otra respuesta (una redirección a un servidor de contenido,
-# o el protocolo de almacenamiento Xet). Así que cuenta aquí las peticiones para aprender el flujo, no el
-# tráfico exacto del Hub.
+# En huggingface.co, los archivos grandes reciben otra respuesta (una redirección a un servidor de contenido, o
+# el protocolo de almacenamiento Xet). Así que cuenta aquí las peticiones para aprender el flujo, no el tráfico
+# exacto del Hub.
 #
 # Ahora sin variante, en precisión completa:
 
@@ -158,10 +155,11 @@ print("configs downloaded again:", configs_downloaded or "none")
 assert not configs_downloaded
 
 # %% [markdown]
-# Solo se descargaron los tres archivos de pesos en precisión completa. Las configs no se descargaron otra vez.
-# Ya estaban en la caché, en `snapshots/<commit>/`, y un archivo en un commit dado nunca puede cambiar.
-# Así que el cliente no necesita descargarlo para confiar en él. (Algunas versiones de diffusers, como la 0.39
-# de Colab, todavía envían un `HEAD .../resolve/main/model_index.json` para saber a qué commit apunta `main` ahora.)
+# Solo se descargaron los tres archivos de pesos en precisión completa. Los archivos de configuración no se
+# descargaron otra vez. Ya estaban en la caché, en `snapshots/<commit>/`, y un archivo en un commit dado nunca
+# puede cambiar. Así que el cliente no necesita descargarlo para confiar en él. (Algunas versiones de diffusers,
+# como la 0.39 de Colab, todavía envían un `HEAD .../resolve/main/model_index.json` para saber a qué commit
+# apunta `main` ahora.)
 #
 # ¿Cuántos bytes son? La lista de archivos del repo incluye el tamaño de cada archivo:
 
@@ -234,7 +232,7 @@ assert metadata.commit_hash == refs["main"] and metadata.size == sizes["unet/dif
 # ## 3. Varios archivos: `snapshot_download` con `allow_patterns`
 #
 # `snapshot_download` descarga una revisión entera, o la parte que coincide con `allow_patterns` (patrones al
-# estilo de la shell). Aquí: todos los archivos JSON (las configs, sin pesos) del branch `dev`.
+# estilo de la shell). Aquí: todos los archivos JSON (las configuraciones, sin pesos) de la rama `dev`.
 
 # %%
 from pathlib import Path
@@ -253,11 +251,11 @@ assert files == requested_files(server.requests(), "HEAD") and all(name.endswith
 assert requested_files(server.requests()) == ["scheduler/scheduler_config.json"]
 
 # %% [markdown]
-# Seis archivos de configuración, sin pesos, y solo uno de ellos descargado. En `dev`, la config del scheduler
-# es distinta de la de `main`. Los otros cinco tienen el mismo contenido que archivos que ya están en la caché.
-# La respuesta a `HEAD` trae el hash del contenido (ETag). El cliente encontró en su caché un archivo con ese
-# hash y lo enlazó, en lugar de descargarlo otra vez. La caché guarda contenidos, no nombres de archivo, como
-# muestra la sección siguiente.
+# Seis archivos de configuración, sin pesos, y solo uno de ellos descargado. En `dev`, la configuración del
+# scheduler es distinta de la de `main`. Los otros cinco tienen el mismo contenido que archivos que ya están en
+# la caché. La respuesta a `HEAD` trae el hash del contenido (ETag). El cliente encontró en su caché un archivo
+# con ese hash y lo enlazó, en lugar de descargarlo otra vez. La caché guarda contenidos, no nombres de archivo,
+# como muestra la sección siguiente.
 #
 # `from_pretrained` en sí es `snapshot_download` con patrones calculados a partir de `model_index.json` y de la
 # variante. Cuando necesitas una parte de un repo grande (un componente, un formato), `allow_patterns` es la
@@ -297,10 +295,10 @@ print("unet weights blob:", weights_blob, "= sha256 of the content = the ETag")
 assert weights_blob == hashlib.sha256(weights.read_bytes()).hexdigest() == metadata.etag
 
 # %% [markdown]
-# ## 5. Revisiones: branch, tag, commit
+# ## 5. Revisiones: rama, tag, commit
 #
-# Cada descarga acepta `revision=`: un branch (`main`, `dev`), un tag (`v1.0`) o el hash de un commit. Los
-# branches y tags del repo:
+# Cada descarga acepta `revision=`: una rama (`main`, `dev`), un tag (`v1.0`) o el hash de un commit. Las ramas
+# y los tags del repo:
 
 # %%
 repo_refs = api.list_repo_refs(REPO)
@@ -322,8 +320,8 @@ for revision in ["main", "dev", hub.TAG, refs["main"]]:
 assert timestep_spacing("dev") == "trailing" and timestep_spacing("main") == "leading"
 
 # %% [markdown]
-# `dev` contiene un cambio que los autores están probando. Los branches se mueven; un commit nunca cambia.
-# Supón que ahora los autores fusionan (merge) `dev` en `main`, como pasa en el Hub sin aviso:
+# `dev` contiene un cambio que los autores están probando. Las ramas se mueven; un commit nunca cambia. Supón
+# que ahora los autores fusionan (merge) `dev` en `main`, como pasa en el Hub sin aviso:
 
 # %%
 pinned = refs["main"]  # the commit this notebook was written against
@@ -407,7 +405,7 @@ except IncompleteSnapshotError as error:
 print(type(offline_pipe).__name__, "loaded from the cache with the server stopped")
 
 # %% [markdown]
-# Sin conexión, un nombre de branch se resuelve a través de `refs/` (el commit al que apuntaba en la última
+# Sin conexión, un nombre de rama se resuelve a través de `refs/` (el commit al que apuntaba en la última
 # descarga). Así, una ejecución sin conexión puede usar un `main` desactualizado sin saberlo. Otra razón para
 # fijar el commit.
 #
@@ -417,9 +415,9 @@ print(type(offline_pipe).__name__, "loaded from the cache with the server stoppe
 #
 # ## 7. Inspeccionar y limpiar la caché
 #
-# `scan_cache_dir()` lee la caché. `delete_revisions(...)` planea un borrado, te dice cuánto libera y lo hace
-# al llamar a `.execute()`. (Desde una terminal, las versiones recientes de huggingface_hub tienen
-# `hf cache ls` y `hf cache rm`.)
+# `scan_cache_dir()` lee la caché. `delete_revisions(...)` planea un borrado, te dice cuánto libera y lo hace al
+# llamar a `.execute()`. (Desde una terminal, las versiones recientes de huggingface_hub tienen `hf cache ls` y
+# `hf cache rm`.)
 
 # %%
 from huggingface_hub import scan_cache_dir
@@ -458,15 +456,15 @@ assert not (repo_cache / "snapshots" / pinned).exists()
 
 # %% [markdown]
 # Borrar una revisión libera solo los blobs que no usa ninguna otra revisión de la caché. Cada archivo de `v1.0`
-# que teníamos en la caché (`model_index.json`, la config del scheduler) tiene el mismo contenido que en el
-# `main` antiguo: un solo blob, compartido por los dos. Por eso borrar `v1.0` no liberaría nada. Por eso,
+# que teníamos en la caché (`model_index.json`, la configuración del scheduler) tiene el mismo contenido que en
+# el `main` antiguo: un solo blob, compartido por los dos. Por eso borrar `v1.0` no liberaría nada. Por eso,
 # también, un commit nuevo que cambia un archivo de configuración añade a tu caché un blob pequeño, no una
 # segunda copia de los pesos.
 #
-# ## 8. Tokens y repos con acceso restringido
+# ## 8. Tokens y repos de acceso restringido
 #
-# Algunos repos son *gated* (de acceso restringido). Tienes que aceptar su licencia en la página web del Hub,
-# con tu sesión iniciada, y enviar un token con cada petición. De los tres checkpoints de SVD, uno lo es:
+# Algunos repos son de acceso restringido (gated). Tienes que aceptar su licencia en la página web del Hub, con
+# tu sesión iniciada, y enviar un token con cada petición. De los tres checkpoints de SVD, uno lo es:
 
 # %%
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
@@ -481,21 +479,22 @@ assert headers["authorization"] == "Bearer hf_example_not_a_real_token"
 assert issubclass(GatedRepoError, RepositoryNotFoundError)
 
 # %% [markdown]
-# - El cliente envía el token como `Authorization: Bearer <token>`. Dónde lo busca depende de la versión.
-#   Desde huggingface_hub 1.19 (Colab tiene la 1.27): `token=`; si no, la variable de entorno `HF_TOKEN`; si
-#   no, el archivo que escribió `hf auth login`; si no (en Colab), un secreto llamado `HF_TOKEN` en el panel
-#   Secrets. Hasta la 1.18, el secreto de Colab iba antes que la variable y el archivo (se lee en `get_token`,
-#   en `huggingface_hub/utils/_auth.py` de cada versión). `help(huggingface_hub.get_token)` describe la tuya.
-#   Usa el panel Secrets: un token escrito en una celda acaba en el notebook guardado.
-# - Sin acceso, un repo gated responde con un error que el cliente lanza como `GatedRepoError`. Es una
-#   subclase de `RepositoryNotFoundError`. Por eso, captura `GatedRepoError` primero si quieres distinguirlos.
-#   La solución está en la página web (aceptar la licencia), y luego un token. Reintentar no sirve.
+# - El cliente envía el token como `Authorization: Bearer <token>`. Dónde lo busca depende de la versión. Desde
+#   huggingface_hub 1.19 (Colab tiene la 1.27): `token=`; si no, la variable de entorno `HF_TOKEN`; si no, el
+#   archivo que escribió `hf auth login`; si no (en Colab), un secreto llamado `HF_TOKEN` en el panel Secrets.
+#   Hasta la 1.18, el secreto de Colab iba antes que la variable y el archivo (se lee en `get_token`, en
+#   `huggingface_hub/utils/_auth.py` de cada versión). `help(huggingface_hub.get_token)` describe la tuya. Usa
+#   el panel Secrets: un token escrito en una celda acaba en el notebook guardado.
+# - Sin acceso, un repo de acceso restringido responde con un error que el cliente lanza como `GatedRepoError`.
+#   Es una subclase de `RepositoryNotFoundError`. Por eso, captura `GatedRepoError` primero si quieres
+#   distinguirlos. La solución está en la página web (aceptar la licencia), y luego un token. Reintentar no
+#   sirve.
 
 # %% [markdown]
 # **Lo que este servidor local no puede mostrar.** No tiene cuentas ni acceso restringido. Sirve todos los
-# archivos a cualquiera e ignora los tokens. Así que no podemos mostrarte una respuesta gated real, la página
-# de la licencia ni un token rechazado. Además, cuando falta un archivo o una revisión, responde como si
-# faltara el repo (`RepositoryNotFoundError`). El Hub lanza ahí `RemoteEntryNotFoundError` o
+# archivos a cualquiera e ignora los tokens. Así que no podemos mostrarte la respuesta real de un repo de acceso
+# restringido, la página de la licencia ni un token rechazado. Además, cuando falta un archivo o una revisión,
+# responde como si faltara el repo (`RepositoryNotFoundError`). El Hub lanza ahí `RemoteEntryNotFoundError` o
 # `RevisionNotFoundError`, así que aquí no mostramos esos errores. Todo lo demás de arriba es el cliente real
 # contra un servidor HTTP real.
 
@@ -504,7 +503,7 @@ assert issubclass(GatedRepoError, RepositoryNotFoundError)
 #
 # ## 9. Provocar `cached_download` a propósito
 #
-# Muchos notebooks de SVD de 2023 y 2024 fijan un diffusers antiguo. Ahora fallan en su primer import:
+# Muchos notebooks de SVD de 2023 y 2024 fijan un diffusers antiguo. Ahora fallan en su primera importación:
 #
 # `ImportError: cannot import name 'cached_download' from 'huggingface_hub'`
 #
@@ -529,8 +528,8 @@ assert result.reproduced and result.fixed_ok
 # %% [markdown]
 # ## 10. Leer el traceback
 #
-# Un traceback se lee de abajo arriba. La última línea es el error. Los frames de arriba dicen quién hizo la
-# llamada.
+# Un traceback se lee de abajo arriba. La última línea es el error. Los marcos (frames) de arriba dicen quién lo
+# pidió.
 
 # %%
 lines = result.error_text.splitlines()
@@ -547,14 +546,13 @@ assert failing_line.startswith("from huggingface_hub import cached_download")
 # %% [markdown]
 # - **El error**: `huggingface_hub` no tiene `cached_download`. La ruta entre paréntesis dice *qué*
 #   huggingface_hub: el que está instalado en ese entorno.
-# - **Qué archivo**: ni tu código ni huggingface_hub, sino `diffusers/utils/dynamic_modules_utils.py`.
-#   diffusers 0.28.2 importa `cached_download` al principio de ese archivo. Por eso falla incluso
-#   `import diffusers`.
-# - **Qué versiones**: huggingface_hub eliminó `cached_download` en la 0.26.0; diffusers quitó el import en
-#   la 0.29.0. diffusers 0.28.2 no pone límite superior a huggingface_hub. Así que pip instala sin quejarse el
-#   hub nuevo junto al diffusers antiguo. (Versiones posteriores añadieron un límite: los wheels de diffusers
-#   0.36 y 0.39 exigen un hub inferior a 2.0.) En Python 3.12 y posteriores, el error termina con
-#   `Did you mean: 'hf_hub_download'?` ("¿quisiste decir `hf_hub_download`?").
+# - **Qué archivo**: ni tu código ni huggingface_hub, sino `diffusers/utils/dynamic_modules_utils.py`. diffusers
+#   0.28.2 importa `cached_download` al principio de ese archivo. Por eso falla incluso `import diffusers`.
+# - **Qué versiones**: huggingface_hub eliminó `cached_download` en la 0.26.0; diffusers quitó esa importación
+#   en la 0.29.0. diffusers 0.28.2 no pone límite superior a huggingface_hub. Así que pip instala sin quejarse
+#   el hub nuevo junto al diffusers antiguo. (Versiones posteriores añadieron un límite: los wheels de diffusers
+#   0.36 y 0.39 exigen un hub inferior a 2.0.) En Python 3.12 y posteriores, el error termina con `Did you mean:
+#   'hf_hub_download'?` ("¿quisiste decir `hf_hub_download`?").
 #
 # ## 11. Diagnosticarlo: `explain` y `doctor`
 #
@@ -608,12 +606,12 @@ assert f"huggingface_hub version: {installed_version('huggingface_hub')}" in hub
 
 # %% [markdown]
 # `doctor` encuentra un segundo problema en esas bibliotecas de Colab. El traceback no podía mostrarlo, porque
-# el import se detuvo en el primero. diffusers antes de la 0.35.2 importa `FLAX_WEIGHTS_NAME` de transformers,
-# y transformers 5 lo eliminó. Fijar `diffusers==0.29` solo te llevaría a ese error (míralo con
+# la importación se detuvo en el primero. diffusers antes de la 0.35.2 importa `FLAX_WEIGHTS_NAME` de
+# transformers, y transformers 5 lo eliminó. Fijar `diffusers==0.29` solo te llevaría a ese error (míralo con
 # `svd-learn lab run flax_weights_name`). Actualizar diffusers a una versión actual corrige los dos.
 #
-# Aquí está, fila por fila, un diffusers antiguo fijado en el Colab de hoy (huggingface_hub 1.x,
-# transformers 5). La celda de abajo construye la tabla con imports reales. El lab instala cada diffusers
+# Aquí está, fila por fila, un diffusers antiguo fijado en el Colab de hoy (huggingface_hub 1.x, transformers
+# 5). La celda de abajo construye la tabla con importaciones reales. El laboratorio instala cada diffusers
 # antiguo junto a un huggingface_hub 1.x y ejecuta `import diffusers`. La fila de `cached_download` es la
 # ejecución de la sección 9.
 
@@ -647,7 +645,7 @@ assert oldest_svd_pin.fixed_ok and result.fixed_ok and "diffusers==0.39.0" in re
 # %% [markdown]
 # ## 12. Corregirlo de la forma correcta
 #
-# El último paso del lab instaló `diffusers==0.39.0` (la versión de Colab, en 2026) y ejecutó el mismo
+# El último paso del laboratorio instaló `diffusers==0.39.0` (la versión de Colab, en 2026) y ejecutó el mismo
 # `import diffusers` sin errores:
 
 # %%
@@ -676,8 +674,8 @@ assert lowest >= Version("0.26.0")
 
 # %% [markdown]
 # pip avisa de ese conflicto e instala de todos modos. Entonces falla `import transformers`, y SVD necesita
-# transformers (su codificador de imágenes, el image encoder, es un modelo CLIP). El lab lo muestra:
-# transformers 5.0.0, luego `pip install huggingface_hub==0.25.2`, luego `import transformers`:
+# transformers (su codificador de imágenes es un modelo CLIP). El laboratorio lo muestra: transformers 5.0.0,
+# luego `pip install huggingface_hub==0.25.2`, luego `import transformers`:
 
 # %%
 old_pin = lab.run_reproduction("old_hub_pin")
@@ -685,8 +683,8 @@ assert old_pin.reproduced and old_pin.fixed_ok
 print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 
 # %% [markdown]
-# transformers 5.0.0 importa nombres que solo tiene huggingface_hub 1.x (aquí, `is_offline_mode`). Así que el
-# import falla antes de que transformers llegue siquiera a comprobar las versiones que declaró.
+# transformers 5.0.0 importa nombres que solo tiene huggingface_hub 1.x (aquí, `is_offline_mode`). Así que la
+# importación falla antes de que transformers llegue siquiera a comprobar las versiones que declaró.
 #
 # Un hub antiguo no puede servir a la vez a un diffusers antiguo y a un transformers nuevo. Un diffusers nuevo
 # funciona con los dos.
@@ -694,22 +692,22 @@ print("\nthe last line:", old_pin.error_text.splitlines()[-1].split(" (")[0])
 # ## 13. La regla del reinicio en Colab
 #
 # Python importa un módulo una vez por proceso. Un `pip install` en un notebook en marcha cambia los archivos
-# del disco, no los módulos ya importados. La versión antigua sigue cargada. Colab avisa:
-# `The following packages were previously imported in this runtime: [...] You must restart the runtime in
-# order to use newly installed versions.` Significa: esos paquetes ya se importaron en este entorno de
-# ejecución (runtime), y tienes que reiniciarlo para usar las versiones recién instaladas. El lab lo muestra
-# en un entorno desechable. Un proceso importa huggingface_hub 1.3.4, instala la 1.27.0 (como haría una celda
-# `!pip install`) y compara:
+# del disco, no los módulos ya importados. La versión antigua sigue cargada. Colab avisa: `The following
+# packages were previously imported in this runtime: [...] You must restart the runtime in order to use newly
+# installed versions.` Significa: esos paquetes ya se importaron en este entorno de ejecución (runtime), y
+# tienes que reiniciarlo para usar las versiones recién instaladas. El laboratorio lo muestra en un entorno
+# desechable. Un proceso importa huggingface_hub 1.3.4, instala la 1.27.0 (como haría una celda `!pip install`)
+# y compara:
 
 # %%
 stale = lab.run_reproduction("stale_module")
 assert stale.reproduced and stale.fixed_ok
 
 # %% [markdown]
-# La regla: **instala en la primera celda, antes de cualquier import; si instalas más tarde, reinicia el
-# runtime** (Runtime > Restart session) y ejecuta el notebook desde el principio. El `check_requirements()` del
-# curso (en cada celda de preparación) compara la versión cargada y la instalada de cada biblioteca. Te avisa
-# cuando hace falta reiniciar. En este notebook coinciden:
+# La regla: **instala en la primera celda, antes de cualquier importación; si instalas más tarde, reinicia el
+# entorno de ejecución** (Runtime > Restart session) y ejecuta el notebook desde el principio. El
+# `check_requirements()` del curso, que está en cada celda de preparación (setup), compara la versión cargada y
+# la instalada de cada biblioteca. Te avisa cuando hace falta reiniciar. En este notebook coinciden:
 
 # %%
 from svd_learn.environment import installed_version, loaded_version
@@ -727,13 +725,13 @@ for name in ["huggingface_hub", "diffusers", "transformers"]:
 
 # %% [markdown]
 # ## Resumen
-# - `from_pretrained(repo, variant="fp16")` descarga solo las configs y los `*.fp16.safetensors`: 4.2 GiB para
-#   SVD-XT en vez de 8.4 GiB. `hf_hub_download` descarga un archivo; `snapshot_download(allow_patterns=...)`,
-#   una parte.
-# - La caché es `blobs/` (contenido, con el hash como nombre), `snapshots/<commit>/` (enlaces) y `refs/`
-#   (branch -> commit).
-# - Los branches se mueven, los commits no: fija `revision="<commit hash>"` para tener un notebook
-#   reproducible (y servir desde la caché sin ninguna petición).
+# - `from_pretrained(repo, variant="fp16")` descarga solo los archivos de configuración y los
+#   `*.fp16.safetensors`: 4.2 GiB para SVD-XT en vez de 8.4 GiB. `hf_hub_download` descarga un archivo;
+#   `snapshot_download(allow_patterns=...)`, una parte.
+# - La caché es `blobs/` (contenido, con el hash como nombre), `snapshots/<commit>/` (enlaces) y `refs/` (rama
+#   -> commit).
+# - Las ramas se mueven, los commits no: fija `revision="<commit hash>"` para tener un notebook reproducible (y
+#   servir desde la caché sin ninguna petición).
 # - `HF_ENDPOINT` y `HF_HUB_OFFLINE` se leen al importar; `local_files_only=True` funciona en cada llamada.
 # - `scan_cache_dir().delete_revisions(...)` libera solo los blobs que no usa ninguna otra revisión.
 # - `cached_download`: actualiza diffusers (>= 0.29; 0.39+ en el Colab de hoy). Nunca fijes huggingface_hub

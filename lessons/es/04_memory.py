@@ -19,14 +19,15 @@
 # **Qué vas a aprender.** Por qué Stable Video Diffusion (SVD) necesita tanta memoria de GPU. Qué hace de verdad
 # cada herramienta de memoria de diffusers y Accelerate (y cuánto tiempo cuesta). Qué consejo habitual no sirve
 # para nada. Y cómo elegir la configuración más rápida que cabe en tu GPU. Cada número viene de una medición:
-# aquí, celdas en vivo con pesos diminutos; y ejecuciones a tamaño completo en una GPU real, guardadas con el curso.
+# aquí, celdas en vivo con pesos diminutos (tiny); y ejecuciones a tamaño completo en una GPU real, guardadas
+# con el curso.
 
 # %% [markdown]
 # **La idea.** La memoria de la GPU guarda dos cosas. Los *pesos* ocupan 4.2 GiB para SVD-XT en fp16. Las
 # *activaciones* son los tensores que una llamada crea por el camino. En SVD, el problema son las activaciones.
 # La UNet ve cada fotograma dos veces por paso. El VAE decodifica los fotogramas a resolución completa. Puedes
-# sacar pesos de la GPU (offload). Puedes cortar las activaciones en trozos (chunking). Cada cosa cuesta tiempo.
-# La mezcla correcta depende de cuánta memoria tengas.
+# sacar pesos de la GPU: es el *offload*. Puedes trocear las activaciones, es decir, cortarlas en trozos
+# (chunking). Cada cosa cuesta tiempo. La mezcla correcta depende de cuánta memoria tengas.
 
 # %% [markdown]
 # **Unidades.** Todos los tamaños de este curso están en GiB: 1 GiB = 2^30 bytes. PyTorch informa en GiB. Las
@@ -64,10 +65,10 @@ source = print_header()
 print(lesson_work.describe("04_memory"))
 
 # %% [markdown]
-# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
-# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
-# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
-# configuración (Setup). Fuera de Colab no hace nada.
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con `KEEP_WEIGHTS_ON_DRIVE
+# = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección ya descargó los pesos
+# en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de preparación (setup).
+# Fuera de Colab no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -102,14 +103,14 @@ print(f"{'total':14}{sum(weights_gib.values()):5.2f} GiB")
 assert 4.1 < sum(weights_gib.values()) < 4.3
 
 # %% [markdown]
-# **La RAM del host al cargar: los pesos vacíos de Accelerate.** El dispositivo `meta` también sirve para que la
-# carga ahorre RAM del host. Un modelo normal de PyTorch se construye primero con pesos aleatorios; luego la
-# carga los sobrescribe. Durante un momento, el host guarda el modelo dos veces. En cambio,
-# `accelerate.init_empty_weights()` construye el modelo en el dispositivo `meta`: formas, sin memoria. Luego los
-# pesos van directamente a él. Construimos el VAE real de SVD-XT (0.1 B parámetros, es decir, 0.1 mil millones,
-# en fp32) de las dos formas y medimos la memoria del proceso: su *RSS* (resident set size, tamaño residente), la
-# RAM del host que el proceso ocupa de verdad. Esto se ejecuta al principio de la lección, antes de cargar y
-# liberar ningún pipeline: la memoria liberada se reutilizaría y ocultaría el crecimiento.
+# **La RAM del sistema (host) al cargar: los pesos vacíos de Accelerate.** El dispositivo `meta` también sirve
+# para que la carga ahorre RAM del sistema. Un modelo normal de PyTorch se construye primero con pesos
+# aleatorios; luego la carga los sobrescribe. Durante un momento, la RAM del sistema guarda el modelo dos veces.
+# En cambio, `accelerate.init_empty_weights()` construye el modelo en el dispositivo `meta`: formas, sin
+# memoria. Luego los pesos van directamente a él. Construimos el VAE real de SVD-XT (100 millones de parámetros,
+# en fp32) de las dos formas y medimos la memoria del proceso: su *RSS* (resident set size, tamaño residente),
+# la RAM del sistema que el proceso ocupa de verdad. Esto se ejecuta al principio de la lección, antes de cargar
+# y liberar ningún pipeline: la memoria liberada se reutilizaría y ocultaría el crecimiento.
 
 # %%
 import gc
@@ -141,16 +142,16 @@ del empty_vae, random_vae
 _ = gc.collect()
 
 # %% [markdown]
-# Rara vez lo llamas tú. `from_pretrained` lo hace cuando accelerate está instalado: `low_cpu_mem_usage=True`
-# es su valor por defecto. El docstring de diffusers dice que "tries to not use more than 1x model size in CPU
+# Rara vez lo llamas tú. `from_pretrained` lo hace cuando accelerate está instalado: `low_cpu_mem_usage=True` es
+# su valor por defecto. El docstring de diffusers dice que "tries to not use more than 1x model size in CPU
 # memory (including peak memory) while loading the model" (`ModelMixin.from_pretrained`). Significa: mientras
 # carga el modelo, intenta no usar en la memoria de la CPU más de 1 vez su tamaño (incluido el pico). Sin
-# accelerate, diffusers muestra un aviso y el pico de RAM del host sube.
+# accelerate, diffusers muestra un aviso y el pico de RAM del sistema sube.
 
 # %% [markdown]
 # Otros dos argumentos de carga vienen de Accelerate:
 # - `device_map="cuda"` carga los pesos en la GPU en lugar de la CPU. La sección 3 lo mide: allí no ahorró RAM
-#   del host, y el pico de la GPU fue 1.1 GiB más alto.
+#   del sistema, y el pico de la GPU fue 1.1 GiB más alto.
 # - `max_memory={0: "10GiB", "cpu": "8GiB"}` con `device_map="auto"` permite a Accelerate repartir un mismo
 #   *modelo* entre la GPU y la CPU. Cada red de SVD cabe por sí sola en una T4, así que el curso no lo necesita.
 #
@@ -158,8 +159,9 @@ _ = gc.collect()
 #
 # ### 1.2 La UNet ve cada fotograma dos veces
 #
-# Con classifier-free guidance (CFG), el pipeline ejecuta la UNet en cada paso sobre dos copias del video: una
-# condicionada y otra sin condicionar. Capturamos la entrada de la UNet con un forward hook, con pesos diminutos:
+# Con la guía sin clasificador (classifier-free guidance, CFG), el pipeline ejecuta la UNet en cada paso sobre
+# dos copias del video: una condicionada y otra sin condicionar. Capturamos la entrada de la UNet con un gancho
+# de PyTorch (forward hook), con pesos diminutos:
 
 # %%
 from PIL import Image
@@ -188,12 +190,13 @@ print("UNet input (CFG copies, frames, channels, latent height, latent width):",
 assert seen[0][:2] == (2, num_frames) and len(seen) == 2  # 2 steps, one UNet call each with both copies
 
 # %% [markdown]
-# Dentro, la UNet lo aplana en un batch de imágenes: 2 x el número de fotogramas, **50 para SVD-XT**. Sus
-# primeros bloques trabajan sobre la cuadrícula latente: 72 x 128 = 9,216 posiciones para un video de
-# 576 x 1024, con 320 canales. Un mapa de características del modelo real ocupa 50 x 9,216 x 320 x 2 bytes. La
-# capa feed-forward de cada bloque transformer lo ensancha 8x. Es una *GEGLU*, una capa con compuerta: una
-# proyección produce dos tensores, cada uno 4x más ancho que su entrada, y multiplica uno por una función suave
-# (GELU) del otro. Así que la salida de la proyección es 8x más ancha. Según la config real:
+# Dentro, la UNet lo aplana en un lote (batch) de imágenes: 2 x el número de fotogramas, **50 para SVD-XT**. Sus
+# primeros bloques trabajan sobre la cuadrícula latente: 72 x 128 = 9216 posiciones para un video de 576 x 1024,
+# con 320 canales. Un mapa de características del modelo real ocupa 50 x 9216 x 320 x 2 bytes. La capa
+# *feed-forward* de cada bloque transformer (las capas lineales que siguen a la atención) lo ensancha 8x. Es una
+# *GEGLU*, una capa con compuerta: una proyección produce dos tensores, cada uno 4x más ancho que su entrada, y
+# multiplica uno por una función suave (GELU) del otro. Así que la salida de la proyección es 8x más ancha.
+# Según la configuración real:
 
 # %%
 unet_config = models.real_configs("svd-xt")["unet"]
@@ -223,7 +226,7 @@ assert geglu_shapes[0][0] == 2 * num_frames and geglu_shapes[0][2] == 8 * tiny_c
 #
 # Después del último paso, el VAE vuelve a convertir los latentes en píxeles. Por defecto, el pipeline
 # decodifica **todos los fotogramas a la vez** (`decode_chunk_size=None` significa todos). Los tensores más
-# grandes del decodificador tienen el tamaño completo de la imagen. Con hooks, buscamos el más grande del VAE
+# grandes del decodificador tienen el tamaño completo de la imagen. Con ganchos, buscamos el más grande del VAE
 # diminuto, por fotograma:
 
 # %%
@@ -274,7 +277,7 @@ assert f"Tried to allocate {all_frames_gib:.2f} GiB" in seed_oom["error"]
 # ### 2.1 Dónde están las redes: offload
 #
 # `pipe.to("cuda")` pone los 4.2 GiB en la GPU. `enable_model_cpu_offload()` mantiene las redes en la RAM del
-# host. Mueve una *red entera* a la GPU cuando esa red se ejecuta. Lo hace con el hook documentado de
+# sistema. Mueve una *red entera* a la GPU cuando esa red se ejecuta. Lo hace con el gancho documentado de
 # Accelerate, `accelerate.cpu_offload_with_hook`, uno por red, encadenados en el orden de
 # `model_cpu_offload_seq` del pipeline. Las versiones recientes de diffusers (0.34 y posteriores) se niegan a
 # activarlo sin un acelerador:
@@ -297,15 +300,16 @@ assert pipe.model_cpu_offload_seq.split("->") == ["image_encoder", "unet", "vae"
 
 # %% [markdown]
 # `cpu_offload_with_hook(model, prev_module_hook=...)` es la forma en que Accelerate documenta la cadena. Cada
-# hook mueve su red a la GPU antes de que se ejecute, y devuelve la red *anterior* a la CPU. Así, el hook del
-# VAE saca la UNet de la GPU. Nada saca el VAE hasta que termina la llamada. Además, el VAE se ejecuta primero
-# (codifica tu imagen). Por eso se queda en la GPU junto a la UNet durante los pasos de eliminación de ruido.
+# gancho mueve su red a la GPU antes de que se ejecute, y devuelve la red *anterior* a la CPU. Así, el gancho
+# del VAE saca la UNet de la GPU. Nada saca el VAE hasta que termina la llamada. Además, el VAE se ejecuta
+# primero (codifica tu imagen). Por eso se queda en la GPU junto a la UNet durante los pasos de eliminación de
+# ruido.
 #
-# Los hooks en sí están en atributos privados del pipeline, así que no los leemos. En su lugar, miramos el
-# resultado. `measure.measure_call` añade un forward hook (de PyTorch, sin más) a cada red. Registra dónde está
-# cada red cuando se ejecuta una de ellas. Esto es lo que registró en una GPU para cuatro configuraciones (los
-# mismos hooks se ejecutan en vivo en la sección 5). `meta` significa que el offload secuencial dejó los pesos
-# aparcados en la CPU y los va trayendo capa por capa.
+# Los ganchos de Accelerate están en atributos privados del pipeline, así que no los leemos. En su lugar,
+# miramos el resultado. `measure.measure_call` añade a cada red un gancho de PyTorch, sin más. Registra dónde
+# está cada red cuando se ejecuta una de ellas. Esto es lo que registró en una GPU para cuatro configuraciones
+# (los mismos ganchos se ejecutan en vivo en la sección 5). `meta` significa que el offload secuencial
+# (sequential offload) dejó los pesos aparcados en la CPU y los va trayendo capa por capa.
 
 # %%
 def trace_table(plan):
@@ -327,23 +331,24 @@ assert set(gpu_trace["unet"].values()) == {"cuda"} and set(sequential_trace["une
 # %% [markdown]
 # Cuatro ubicaciones, de la que más memoria de GPU usa a la que menos:
 # - **gpu**: todo se queda en la GPU. Nada se mueve; es la más rápida.
-# - **model offload**: una red cada vez (la UNet, 2.8 GiB, más el VAE). Los pesos viajan por *PCIe*, el bus
-#   entre la memoria del host y la GPU. Mover 4.2 GiB por él en cada llamada cuesta unos segundos. El host tiene
-#   que guardar todos los pesos (unos 6 GiB de RAM del host, medido).
-# - **group offload**: los bloques de la UNet llegan a la GPU uno tras otro, en cada paso (detalles abajo).
-# - **sequential offload**: una capa cada vez. La que menos memoria de GPU usa, y mucho más lenta.
+# - **offload por modelos** (model offload): una red entera cada vez (la UNet, 2.8 GiB, más el VAE). Los pesos
+#   viajan por *PCIe*, el bus entre la RAM del sistema y la GPU. Mover 4.2 GiB por él en cada llamada cuesta
+#   unos segundos. La RAM del sistema tiene que guardar todos los pesos (unos 6 GiB, medido).
+# - **offload por grupos** (group offload): los bloques de la UNet llegan a la GPU uno tras otro, en cada paso
+#   (detalles abajo).
+# - **offload secuencial**: una capa cada vez. La que menos memoria de GPU usa, y mucho más lenta.
 
 # %% [markdown]
-# El group offload es `pipe.unet.enable_group_offload(..., use_stream=True)`. Un *CUDA stream* es una cola de
-# trabajo de la GPU; las copias en su propio stream se ejecutan mientras otro stream calcula. Así, el siguiente
-# bloque llega mientras el anterior calcula. Cada bloque vuelve a la CPU en cuanto termina (por eso la traza
-# muestra la UNet en la CPU incluso justo después de ejecutarse). Solo la UNet: sobre el pipeline entero, choca
-# con la conversión del VAE a fp32 (upcast). Cada paso vuelve a mover la UNet entera.
+# El offload por grupos es `pipe.unet.enable_group_offload(..., use_stream=True)`. Un *CUDA stream* es una cola
+# de trabajo de la GPU; las copias en su propio stream se ejecutan mientras otro stream calcula. Así, el
+# siguiente bloque llega mientras el anterior calcula. Cada bloque vuelve a la CPU en cuanto termina (por eso la
+# traza muestra la UNet en la CPU incluso justo después de ejecutarse). Solo la UNet: sobre el pipeline entero,
+# choca con la conversión del VAE a fp32 (upcast). Cada paso vuelve a mover la UNet entera.
 #
 # ### 2.2 El attention slicing no hace nada en SVD
 #
 # `pipe.enable_attention_slicing()` solo llega a las redes que tienen un método `set_attention_slice`. Ni la
-# UNet ni el VAE de SVD lo tienen. Así que la llamada pasa sin decir nada y no cambia nada:
+# UNet ni el VAE de SVD lo tienen. Así que la llamada no da ningún error, y no cambia nada:
 
 # %%
 pipe = load()
@@ -356,8 +361,8 @@ print("has set_attention_slice: unet", hasattr(pipe.unet, "set_attention_slice")
 assert unchanged == len(before) and not hasattr(pipe.unet, "set_attention_slice") and not hasattr(pipe.vae, "set_attention_slice")
 
 # %% [markdown]
-# En la GPU (sin límite de memoria), la receta inicial (model offload + attention slicing, decodificar todos los
-# fotogramas) y la misma receta sin attention slicing llegaron exactamente al mismo pico de memoria:
+# En la GPU (sin límite de memoria), la receta inicial (offload por modelos + *attention slicing*, decodificar
+# todos los fotogramas) y la misma receta sin attention slicing llegaron exactamente al mismo pico de memoria:
 
 # %%
 def find(plan, cap=memory.T4_GIB, checkpoint="svd-xt", steps=25, **extra):
@@ -387,12 +392,12 @@ for method in ("enable_slicing", "enable_tiling"):
 assert set(vae_errors) == {"enable_slicing", "enable_tiling"}
 
 # %% [markdown]
-# ### 2.4 Forward chunking: las capas feed-forward, una muestra cada vez
+# ### 2.4 Troceado del feed-forward: una muestra cada vez
 #
-# `pipe.unet.enable_forward_chunking()` ejecuta cada capa feed-forward sobre una sola imagen del batch cada
-# vez. Así, el tensor 8x más ancho de la sección 1.2 existe para una imagen, no para 2 x el número de
-# fotogramas. El resultado debería ser el mismo. Comprobamos las dos cosas: la misma llamada, con la misma
-# semilla, sin chunking y con chunking.
+# `pipe.unet.enable_forward_chunking()` activa el troceado (forward chunking) de las capas feed-forward: ejecuta
+# cada una sobre una sola imagen del lote cada vez. Así, el tensor 8x más ancho de la sección 1.2 existe para
+# una imagen, no para 2 x el número de fotogramas. El resultado debería ser el mismo. Comprobamos las dos cosas:
+# la misma llamada, con la misma semilla, sin troceado y con troceado.
 
 # %%
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -433,24 +438,24 @@ print("frames per decoder call with decode_chunk_size=2:", decoder_batches)
 assert decoder_batches == [2] * (num_frames // 2)
 
 # %% [markdown]
-# **Lo que cuesta un chunk pequeño.** El decodificador del VAE de SVD es *temporal*: algunas de sus capas
-# mezclan fotogramas vecinos, para que el video sea fluido. Pero cada chunk se decodifica solo. Los fotogramas
-# de chunks distintos nunca se ven entre sí. La documentación de diffusers lo advierte
-# ([guía de SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Con `decode_chunk_size=1`,
-# "the video might have some flickering": el video puede tener algo de parpadeo. Y un chunk más pequeño
-# "slightly leads to video quality deterioration": empeora un poco la calidad del video.
+# **Lo que cuesta un trozo pequeño.** El decodificador del VAE de SVD es *temporal*: algunas de sus capas
+# mezclan fotogramas vecinos, para que el video sea fluido. Pero cada trozo se decodifica solo. Los fotogramas
+# de trozos distintos nunca se ven entre sí. La documentación de diffusers lo advierte ([guía de
+# SVD](https://huggingface.co/docs/diffusers/using-diffusers/svd)). Con `decode_chunk_size=1`, "the video might
+# have some flickering": el video puede tener algo de parpadeo. Y un trozo más pequeño "slightly leads to video
+# quality deterioration": empeora un poco la calidad del video.
 
 # %% [markdown]
 # Lo medimos. Primero, un conjunto de latentes para los 25 fotogramas (unos pocos pasos de eliminación de
 # ruido). Luego, esos mismos latentes decodificados con `decode_chunk_size` 1, 2, 8 y 25. `pipe.decode_latents`
-# es el bucle de decodificación del propio pipeline. Dos números por tamaño de chunk:
-# - cuánto se alejan sus fotogramas de la decodificación de todos a la vez (diferencia absoluta media por píxel);
-# - el cambio medio entre fotogramas vecinos, en un borde entre chunks y dentro de un chunk.
+# es el bucle de decodificación del propio pipeline. Dos números por tamaño de trozo:
+# - cuánto se alejan sus fotogramas de la decodificación de todos a la vez (diferencia absoluta media por
+#   píxel);
+# - el cambio medio entre fotogramas vecinos, en un borde entre trozos y dentro de un trozo.
 #
 # Decodificar a la vez 25 fotogramas a tamaño completo necesita el tensor de 7.03 GiB de la sección 1.3: no cabe
-# en una T4. Por eso la celda se salta el tamaño de chunk 25 cuando una pieza pasaría de 2 GiB. En su lugar,
-# compara con el tamaño de chunk 8.
-# Latentes y decodificación, con el modelo real:
+# en una T4. Por eso la celda se salta el tamaño de trozo 25 cuando una pieza pasaría de 2 GiB. En su lugar,
+# compara con el tamaño de trozo 8. Latentes y decodificación, con el modelo real:
 
 # %%
 from svd_learn import t4
@@ -482,7 +487,7 @@ for size, frames in decoded.items():
 assert all((decoded[size] - decoded[reference]).abs().max() > 0 for size in chunk_sizes if size != reference)
 
 # %% [markdown]
-# Cada tamaño de chunk da píxeles distintos: el chunk no es solo un ajuste de memoria. La comprobación de abajo
+# Cada tamaño de trozo da píxeles distintos: el trozo no es solo un ajuste de memoria. La comprobación de abajo
 # muestra por qué. Los 8 primeros fotogramas decodificados con `decode_chunk_size=8` son exactamente los 8
 # primeros latentes decodificados solos. Ningún fotograma posterior influyó en ellos.
 
@@ -494,18 +499,18 @@ assert torch.equal(first_chunk_alone, decoded[8][:, :, :8])
 
 # %% [markdown]
 # Con pesos diminutos, los fotogramas son ruido. Ahí, mira solo la estructura: los píxeles difieren, y los
-# chunks son independientes. Con el modelo real, la tabla muestra lo que cuesta de verdad. Si el cambio en un
-# borde es claramente mayor que el cambio dentro de un chunk, lo verías como un salto cada
-# `decode_chunk_size` fotogramas.
+# trozos son independientes. Con el modelo real, la tabla muestra lo que cuesta de verdad. Si el cambio en un
+# borde es claramente mayor que el cambio dentro de un trozo, lo verías como un salto cada `decode_chunk_size`
+# fotogramas.
 
 # %% [markdown]
-# **Por qué el curso decodifica 2 fotogramas a la vez en una T4.** El planificador (sección 4) midió dos
-# planes con el presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8`
-# llegó a un pico de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s.
-# El chunk cambia el video: las capas temporales del VAE solo ven los fotogramas de un chunk. Por eso, cuando
-# la velocidad es la misma, el planificador elige el chunk más grande que cabe con espacio de sobra. Un
-# notebook que ya ejecutó un pipeline llega a un pico más alto que un proceso nuevo: en el ensayo de Colab del
-# curso, `gpu-decode8` llegó a 14.55 GiB en la lección 5, por encima de los 14.0 que permite una T4. Por eso el
+# **Por qué el curso decodifica 2 fotogramas a la vez en una T4.** El planificador (sección 4) midió dos planes
+# con el presupuesto de memoria de una T4. Los dos mantienen el modelo entero en la GPU. `gpu-decode8` llegó a
+# un pico de 13.42 GiB reservados, y `gpu-decode2`, a 12.56 GiB. Los dos decodificaron en unos 2.5 s. El trozo
+# cambia el video: las capas temporales del VAE solo ven los fotogramas de un trozo. Por eso, cuando la
+# velocidad es la misma, el planificador elige el trozo más grande que cabe con espacio de sobra. Un notebook
+# que ya ejecutó un pipeline llega a un pico más alto que un proceso nuevo: en el ensayo de Colab del curso,
+# `gpu-decode8` llegó a 14.55 GiB en la lección 5, por encima de los 14.0 que permite una T4. Por eso el
 # planificador elige 8 fotogramas solo con 1.1 GiB de sobra (desde 16 GiB de memoria de GPU), y 2 en una T4.
 
 # %%
@@ -517,15 +522,16 @@ assert decode8["peak_reserved_gib"] <= memory.T4_SAFE_PEAK_GIB and decode2["peak
 assert abs(decode8["decode_seconds"] - decode2["decode_seconds"]) < 0.1 * decode2["decode_seconds"]
 
 # %% [markdown]
-# ### 2.6 Expandable segments: menos memoria desperdiciada
+# ### 2.6 Segmentos expandibles: menos memoria desperdiciada
 #
-# PyTorch mantiene *reservada* (reserved) la memoria de GPU liberada, para reutilizarla. Los tensores de
-# tamaños cambiantes dejan huecos en ella (fragmentación). Así, la memoria *reservada* crece más que la
-# *asignada* (allocated). Y llegan errores out of memory (sin memoria) aunque, en teoría, haya memoria libre.
-# `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` deja que el asignador haga crecer los segmentos en lugar de
-# dejar huecos. PyTorch lo lee **una sola vez, cuando CUDA arranca**: configúralo primero. La celda de
-# preparación lo hizo con `memory.enable_expandable_segments()`, que se niega si CUDA ya arrancó. Todas las
-# mediciones de abajo lo usaron.
+# PyTorch mantiene *reservada* (reserved) la memoria de GPU liberada, para reutilizarla. Los tensores de tamaños
+# cambiantes dejan huecos en ella (fragmentación). Así, la memoria *reservada* crece más que la *asignada*
+# (allocated). Y llegan errores de falta de memoria (out of memory) aunque, en teoría, haya memoria libre. Los
+# segmentos expandibles (expandable segments) lo evitan: `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` deja
+# que el asignador haga crecer los segmentos en lugar de dejar huecos. PyTorch lo lee **una sola vez, cuando
+# CUDA arranca**: configúralo primero. La celda de preparación lo hizo con
+# `memory.enable_expandable_segments()`, que se niega si CUDA ya arrancó. Todas las mediciones de abajo lo
+# usaron.
 
 # %%
 import os
@@ -563,7 +569,7 @@ print("\nraised during:", seed_oom["error_at"])
 # 6. **107.71 MiB is reserved by PyTorch but unallocated** (reservados pero sin asignar): reservada pero libre,
 #    los huecos de la sección 2.6. El mensaje completo sigue: "If reserved but unallocated memory is large try
 #    setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation" (si esa memoria es grande,
-#    prueba expandable segments para evitar la fragmentación).
+#    prueba los segmentos expandibles para evitar la fragmentación).
 
 # %% [markdown]
 # Los mismos números, leídos con código: lo que se pidió, lo que estaba libre y adónde fue el resto.
@@ -589,22 +595,22 @@ assert asked > allowed - in_use and gaps < 0.5 and abs(asked - all_frames_gib) <
 # - *Lo pedido es mucho más que lo libre* (aquí, 7.03 GiB frente a 1.41): haz más pequeña esa operación. El
 #   mensaje dice cuánto, y las últimas líneas de diffusers del traceback dicen dónde. En la decodificación del
 #   VAE: un `decode_chunk_size` más pequeño (2 fotogramas necesitan 0.56 GiB). En la UNet: menos fotogramas, y
-#   luego forward chunking (sección 2.4).
-# - *La memoria "reservada pero sin asignar" es grande* (GiB, no MiB): se pierde memoria en huecos. Activa
-#   expandable segments antes de que arranque CUDA (sección 2.6).
+#   luego el troceado del feed-forward (sección 2.4).
+# - *La memoria "reservada pero sin asignar" es grande* (GiB, no MiB): se pierde memoria en huecos. Activa los
+#   segmentos expandibles antes de que arranque CUDA (sección 2.6).
 # - *Solo después*, el offload: es lo que más libera, y lo que más tiempo cuesta (sección 3).
 #
-# Aquí los huecos eran 0.11 GiB, así que expandable segments no habría salvado esta ejecución. Un chunk de
-# decodificación más pequeño, sí.
+# Aquí los huecos eran 0.11 GiB, así que los segmentos expandibles no habrían salvado esta ejecución. Un trozo
+# de decodificación más pequeño, sí.
 
 # %% [markdown]
 # ## 3. Medido: SVD-XT a tamaño completo con los límites de una T4
 #
-# `benchmarks/run_plans.py` construyó la arquitectura real de SVD-XT a partir de sus configs reales, con pesos
-# fp16 aleatorios (la memoria y la velocidad dependen de las formas, no de los valores). Luego ejecutó cada plan
-# en su propio proceso, en una H100 limitada como una T4 (`memory.emulate_t4()`: 14.74 GiB, sin
-# FlashAttention, fp16). 25 fotogramas, 576 x 1024, 25 pasos. Pico = `torch.cuda.max_memory_reserved`,
-# host = el pico de RSS del proceso, tiempo = la llamada al pipeline.
+# `benchmarks/run_plans.py` construyó la arquitectura real de SVD-XT a partir de sus configuraciones reales, con
+# pesos fp16 aleatorios (la memoria y la velocidad dependen de las formas, no de los valores). Luego ejecutó
+# cada plan en su propio proceso, en una H100 limitada como una T4 (`memory.emulate_t4()`: 14.74 GiB, sin
+# FlashAttention, fp16). 25 fotogramas, 576 x 1024, 25 pasos. Pico = `torch.cuda.max_memory_reserved`, `host` =
+# el pico de RSS del proceso (la RAM del sistema), tiempo = la llamada al pipeline.
 
 # %%
 machine = benchmarks["machine"]
@@ -621,8 +627,8 @@ for r in t4_runs:
 # Dos ejecuciones en dos máquinas del mismo tipo. `main` midió todos los planes. `planner` volvió a ejecutar la
 # elección del planificador junto a las dos recetas. El offload secuencial se midió solo con 4 pasos: a 6 o 7 s
 # por paso en una H100, una llamada completa tarda 3 minutos. Tres ejecuciones de `main` cargaron los pesos
-# directamente en la GPU (`from_pretrained(..., device_map="cuda")`). Eso no ahorró memoria del host y costó
-# 1.1 GiB más en el pico de gpu-decode8. Por eso los planes cargan en la CPU y luego mueven el pipeline.
+# directamente en la GPU (`from_pretrained(..., device_map="cuda")`). Eso no ahorró RAM del sistema y costó 1.1
+# GiB más en el pico de `gpu-decode8`. Por eso los planes cargan en la CPU y luego mueven el pipeline.
 
 # %% [markdown]
 # **Lee los segundos con cuidado.** El límite hace que una H100 se quede sin memoria donde se quedaría una T4.
@@ -676,22 +682,22 @@ assert plans.PLANS[chosen["plan"]].placement == "gpu" and chosen["peak_reserved_
 assert chosen["host_rss_gib"] < docs["host_rss_gib"] and docs["seconds"] / chosen["seconds"] >= 1.25
 
 # %% [markdown]
-# - La receta inicial hace bien los pasos de eliminación de ruido (model offload). Luego se queda sin memoria
-#   al decodificar los 25 fotogramas a la vez.
-# - La receta de poca memoria de la documentación de diffusers (model offload + forward chunking +
-#   `decode_chunk_size=2`) cabe con margen de sobra. Pero mueve los pesos en cada llamada. Y divide en chunks
-#   las capas feed-forward, algo que en una T4 no hace falta.
+# - La receta inicial hace bien los pasos de eliminación de ruido (con offload por modelos). Luego se queda sin
+#   memoria al decodificar los 25 fotogramas a la vez.
+# - La receta de poca memoria de la documentación de diffusers (offload por modelos, troceado del feed-forward y
+#   `decode_chunk_size=2`) cabe con margen de sobra. Pero mueve los pesos en cada llamada. Y trocea las capas
+#   feed-forward, algo que en una T4 no hace falta.
 # - Mantener todo en la GPU y decodificar pocos fotogramas a la vez también cabe en una T4. En la H100 limitada
-#   fue 1.25x más rápido. También necesita menos RAM del host (Colab gratis tiene 12.7 GiB): los pesos no
-#   tienen que quedarse en la memoria del host. La mayor parte de la ganancia está en la decodificación
-#   (2.6 s frente a 4.8 a 5.1 s) y en no mover pesos. Por paso, la ganancia es del 11%.
+#   fue 1.25x más rápido. También necesita menos RAM del sistema (Colab gratis tiene 12.7 GiB): los pesos no
+#   tienen que quedarse en ella. La mayor parte de la ganancia está en la decodificación (2.6 s frente a 4.8 a
+#   5.1 s) y en no mover pesos. Por paso, la ganancia es del 11 %.
 
 # %% [markdown]
-# - El offload secuencial necesita la menor memoria de GPU (4.6 GiB) y es 7x más lento por paso: solo sirve
-#   para GPUs pequeñas.
-# - El group offload de la UNet, tal como se configura aquí (un bloque por grupo, CUDA streams), asignó menos
-#   memoria que el model offload (6.3 GiB frente a 7.5). Pero *reservó* más (sus streams fragmentan la
-#   memoria), fue más lento y usó más RAM del host. La memoria reservada es la que se agota, así que el
+# - El offload secuencial necesita la menor memoria de GPU (4.6 GiB) y es 7x más lento por paso: solo sirve para
+#   GPU pequeñas.
+# - El offload por grupos de la UNet, tal como se configura aquí (un bloque por grupo, CUDA streams), asignó
+#   menos memoria que el offload por modelos (6.3 GiB frente a 7.5). Pero *reservó* más (sus streams fragmentan
+#   la memoria), fue más lento y usó más RAM del sistema. La memoria reservada es la que se agota, así que el
 #   planificador nunca lo elige.
 
 # %%
@@ -707,10 +713,10 @@ assert group["host_rss_gib"] > model_offload["host_rss_gib"]
 # %% [markdown]
 # ## 4. El planificador: el plan más rápido que, según la predicción, cabe
 #
-# `planner.choose_plan` lee estas mediciones (datos del paquete, con la máquina y las versiones). Para una GPU
-# y una RAM dadas, elige el plan más rápido cuyo pico previsto cabe. Deja libres 0.74 GiB para el contexto de
-# CUDA (es decir, 14.0 GiB en una T4). Para otros tamaños escala las activaciones: el denoising, con
-# fotogramas x píxeles; la decodificación, con el chunk de decodificación x píxeles.
+# `planner.choose_plan` lee estas mediciones (datos del paquete, con la máquina y las versiones). Para una GPU y
+# una RAM dadas, elige el plan más rápido cuyo pico previsto cabe. Deja libres 0.74 GiB para el contexto de CUDA
+# (es decir, 14.0 GiB en una T4). Para otros tamaños escala las activaciones: la eliminación de ruido, con
+# fotogramas x píxeles; la decodificación, con el trozo de decodificación x píxeles.
 
 # %%
 print(f"{'GPU GiB':>8}  {'plan':36}{'predicted peak GiB':>19}  fits")
@@ -722,8 +728,8 @@ t4_choice = planner.choose_plan(memory.T4_GIB, 12.7)
 assert t4_choice.plan.placement == "gpu" and t4_choice.predicted_peak_gib <= memory.T4_SAFE_PEAK_GIB
 
 # %% [markdown]
-# Un plan al que otro plan supera a la vez en memoria de GPU, RAM del host y tiempo nunca se prueba, ni siquiera
-# como alternativa de respaldo: `planner.fallback_order()` lo deja fuera.
+# Un plan al que otro plan supera a la vez en memoria de GPU, RAM del sistema y tiempo nunca se prueba, ni
+# siquiera como alternativa de respaldo: `planner.fallback_order()` lo deja fuera.
 
 # %%
 for name in plans.PLANS:
@@ -734,7 +740,7 @@ print("fallback order on out-of-memory:", " -> ".join(planner.fallback_order()))
 assert planner.dominated_by("group-offload-chunked-decode2") == "model-offload-chunked-decode2"
 
 # %% [markdown]
-# La elección se explica sola (el mismo texto que `svd-learn plan --vram 14.74 --host-ram 12.7`):
+# El planificador explica su elección (el mismo texto que `svd-learn plan --vram 14.74 --host-ram 12.7`):
 
 # %%
 print(t4_choice.explain())
@@ -757,11 +763,12 @@ assert svd14["peak_reserved_gib"] <= predicted
 # %% [markdown]
 # ## 5. La receta que usa el proyecto final, medida en vivo
 #
-# Esto es lo que hace `svd-learn generate` (lección 5), en cinco líneas: expandable segments antes de que CUDA
-# arranque (la celda de preparación), la elección del planificador para esta máquina, un pipeline nuevo,
+# Esto es lo que hace `svd-learn generate` (lección 5), en cinco líneas: los segmentos expandibles antes de que
+# CUDA arranque (en la celda de preparación), la elección del planificador para esta máquina, un pipeline nuevo,
 # `apply_plan`, y la llamada con el `decode_chunk_size` del plan. En una GPU, `measure_run` registra el pico de
-# memoria y el tiempo en tu GPU (con menos pasos: la memoria no depende de ellos). Aquí, sin GPU, el mismo código
-# ejecuta el plan `cpu` con pesos diminutos. Registra la memoria del host, el tiempo y dónde estuvo cada red.
+# memoria y el tiempo en tu GPU (con menos pasos: la memoria no depende de ellos). Aquí, sin GPU, el mismo
+# código ejecuta el plan `cpu` con pesos diminutos. Registra la RAM del sistema, el tiempo y dónde estuvo cada
+# red.
 
 # %%
 from svd_learn import t4
@@ -814,18 +821,18 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 #
 # ```python
 # import os
-# os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # 1. before CUDA starts (section 2.6)
+# os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"  # 1. antes de que arranque CUDA (sección 2.6)
 #
 # import torch
 # from diffusers import StableVideoDiffusionPipeline
 # from diffusers.utils import export_to_video, load_image
 #
-# pipe = StableVideoDiffusionPipeline.from_pretrained(                 # 2. fp16 files, fp16 in memory
+# pipe = StableVideoDiffusionPipeline.from_pretrained(                 # 2. archivos fp16, fp16 en memoria
 #     "stabilityai/stable-video-diffusion-img2vid-xt", torch_dtype=torch.float16, variant="fp16")
-# pipe.to("cuda")                                                      # 3. everything on the GPU (section 3)
-# image = load_image("my_photo.jpg").resize((1024, 576))               #    the size SVD was trained at
-# frames = pipe(image, decode_chunk_size=2, generator=torch.manual_seed(42)).frames[0]  # 4. 2 frames per decode
-# export_to_video(frames, "my_video.mp4", fps=7)                       # 5. the video
+# pipe.to("cuda")                                                      # 3. todo en la GPU (sección 3)
+# image = load_image("my_photo.jpg").resize((1024, 576))               #    el tamaño con el que se entrenó SVD
+# frames = pipe(image, decode_chunk_size=2, generator=torch.manual_seed(42)).frames[0]  # 4. 2 fotogramas por decodificación
+# export_to_video(frames, "my_video.mp4", fps=7)                       # 5. el video
 # ```
 
 # %% [markdown]
@@ -835,7 +842,7 @@ assert (numbers["peak_reserved_gib"] is not None) == (device == "cuda")
 # - `.resize((1024, 576))` estira una foto con otras proporciones, y una foto pequeña queda borrosa al
 #   ampliarla. `prepare_image`, de la lección 2, recorta en lugar de estirar.
 #
-# La receta vive en un solo sitio: el planificador. Esta celda comprueba que el bloque de arriba sigue siendo su
+# La receta está en un solo sitio: el planificador. Esta celda comprueba que el bloque de arriba sigue siendo su
 # elección para una T4. Si nuevas mediciones le hacen cambiar de opinión, la celda falla, y el bloque tiene que
 # cambiar con él.
 
@@ -873,22 +880,23 @@ assert exit_code == 0 and small.fits and docs["peak_reserved_gib"] > 8 > small.p
 # ## Resumen
 # - La memoria de SVD se va en activaciones. La UNet trabaja con 2 x (número de fotogramas) imágenes (CFG), y el
 #   VAE decodifica a tamaño completo. Decodificar los 25 fotogramas a la vez necesita un tensor de 7.03 GiB.
-# - `decode_chunk_size` es el control de memoria del VAE; `unet.enable_forward_chunking()` divide las capas
+# - `decode_chunk_size` es el control de memoria del VAE; `unet.enable_forward_chunking()` trocea las capas
 #   feed-forward.
 # - `enable_attention_slicing()` no cambia nada en SVD; el VAE temporal no tiene slicing ni tiling.
-# - El offload (model, group, sequential) cambia tiempo y RAM del host por memoria de GPU.
+# - El offload (por modelos, por grupos, secuencial) cambia tiempo y RAM del sistema por memoria de GPU.
 # - Un mensaje de falta de memoria dice qué se pidió y qué estaba libre: primero reduce esa operación.
-# - En una T4: la elección del planificador (sección 4), con expandable segments activado. Limitada como una T4,
-#   fue 1.25x más rápida que la receta de poca memoria de la documentación (sección 3).
-# - Un `decode_chunk_size` pequeño cambia los píxeles: cada chunk se decodifica sin los demás fotogramas.
+# - En una T4: la elección del planificador (sección 4), con los segmentos expandibles activados. Limitada como
+#   una T4, fue 1.25x más rápida que la receta de poca memoria de la documentación (sección 3).
+# - Un `decode_chunk_size` pequeño cambia los píxeles: cada trozo se decodifica sin los demás fotogramas.
 # - `planner.choose_plan` / `svd-learn plan` eligen el plan más rápido que cabe y dicen por qué.
 
 # %% [markdown]
 # ## Para seguir leyendo
 # - [Big Model Inference](https://huggingface.co/docs/accelerate/usage_guides/big_modeling), de Accelerate (en
 #   inglés): lee cómo `init_empty_weights` construye un modelo sin memoria (aquí, sección 1.1), y después qué
-#   hacen `device_map="auto"` y `max_memory`. Busca los hooks de offload: `enable_model_cpu_offload` se basa en
-#   ellos (sección 2.1).
-# - [Reduce memory usage](https://huggingface.co/docs/diffusers/optimization/memory), de diffusers: lee sus partes
-#   sobre offload (CPU, model y group offloading) y sobre VAE slicing y tiling. Compara cada una con esta
-#   lección: cuáles llegan a la UNet y al VAE temporal de SVD, y cuánto costó cada una aquí.
+#   hacen `device_map="auto"` y `max_memory`. Busca los ganchos de offload (hooks): `enable_model_cpu_offload`
+#   se basa en ellos (sección 2.1).
+# - [Reduce memory usage](https://huggingface.co/docs/diffusers/optimization/memory), de diffusers: lee sus
+#   partes sobre offload (CPU offloading, model offloading, group offloading) y sobre VAE slicing y tiling.
+#   Compara cada una con esta lección: cuáles llegan a la UNet y al VAE temporal de SVD, y cuánto costó cada una
+#   aquí.

@@ -21,9 +21,9 @@
 # **Qué vas a aprender.** Primero, la receta simple de diffusers para una T4, del final de la lección 4, con los
 # ajustes de movimiento de la lección 2: la vas a ejecutar. Después, cómo las cuatro lecciones la refuerzan
 # hasta formar un programa que no se cae. Ese programa revisa sus entradas y salidas antes de gastar tiempo de
-# GPU. Elige un plan de memoria que cabe en la GPU que encuentra. Se recupera cuando la GPU se queda sin memoria.
-# Escribe un video que todo navegador reproduce. Nunca deja un archivo a medias. Y registra lo que hizo. Lo vas
-# a ejecutar, y luego vas a desarmar cada decisión.
+# GPU. Elige un plan de memoria que cabe en la GPU que encuentra. Se recupera cuando la GPU se queda sin
+# memoria. Escribe un video que todo navegador reproduce. Nunca deja un archivo a medias. Y registra lo que
+# hizo. Lo vas a ejecutar, y luego vas a examinar cada decisión una por una.
 
 # %% [markdown]
 # **La idea.** La receta son unas pocas llamadas de diffusers. `svd_learn.generate.generate_video` es la misma
@@ -31,11 +31,13 @@
 # comandos. Sus pasos, en orden:
 #
 # 1. revisar las salidas (no sobrescribir; crear la carpeta si falta);
-# 2. cargar la imagen (lección 2): bien orientada, en RGB, redimensionada y recortada al centro al tamaño del modelo;
-# 3. los parámetros de la ficha del modelo (la model card, lección 2), validados;
-# 4. mirar la máquina y elegir un plan de memoria (lección 4);
-# 5. cargar el pipeline (lección 1; el Hub y sus errores, lección 3), aplicar el plan, quitar el ruido, decodificar;
-#    si CUDA se queda sin memoria ("out of memory"), liberar todo y bajar al siguiente plan de la lista;
+# 2. cargar la imagen (lección 2): bien orientada, en RGB, redimensionada y recortada al centro al tamaño del
+#    modelo;
+# 3. los parámetros de la ficha del modelo (model card; lección 2), validados;
+# 4. examinar la máquina y elegir un plan de memoria (lección 4);
+# 5. cargar el pipeline (lección 1; el Hub y sus errores, lección 3), aplicar el plan, quitar el ruido,
+#    decodificar; si CUDA se queda sin memoria (out of memory), liberar todo y bajar al siguiente plan de la
+#    lista;
 # 6. escribir el mp4 (y un GIF) con un nombre temporal, y luego renombrarlo a su lugar;
 # 7. escribir un informe JSON junto al video.
 
@@ -61,10 +63,10 @@ source = print_header()
 print(lesson_work.describe("05_capstone"))
 
 # %% [markdown]
-# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
-# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
-# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
-# configuración (Setup). Fuera de Colab no hace nada.
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con `KEEP_WEIGHTS_ON_DRIVE
+# = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección ya descargó los pesos
+# en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de preparación (setup).
+# Fuera de Colab no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -75,10 +77,10 @@ print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 # %% [markdown]
 # En Colab con una T4, la fuente es **pretrained**. La receta descarga SVD-XT una vez (4.2 GiB) y hace un video
 # real de 25 fotogramas en 25 pasos: el único video completo de la lección. Después, `generate_video` hace uno
-# corto (14 fotogramas, 5 pasos) desde la caché, para mostrar lo que añade. Sin GPU, la fuente es **tiny**: el
-# mismo código corre con pesos aleatorios diminutos, a 1/8 del tamaño real, y **los fotogramas son ruido**. En
-# una CPU, la receta hace 2 pasos en vez de 25: una CPU es lenta. Todo lo demás (comprobaciones, plan, planes de
-# respaldo, archivo, informe) es igual.
+# corto (14 fotogramas, 5 pasos) desde la caché, para mostrar lo que añade. Sin GPU, la fuente es la de los
+# **pesos diminutos** (tiny): el mismo código se ejecuta con pesos aleatorios a 1/8 del tamaño real, y **los
+# fotogramas son ruido**. En una CPU, la receta hace 2 pasos en vez de 25: una CPU es lenta. Todo lo demás
+# (comprobaciones, plan, planes de respaldo, archivo, informe) es igual.
 #
 # ## 0. La receta simple
 #
@@ -102,8 +104,8 @@ print("photo:", photo_path.name)
 
 # %% [markdown]
 # Solo tres cosas vienen del curso. Dónde están los pesos (`location`: el id del repo en el Hub en Colab, una
-# carpeta local con pesos tiny). El tamaño (576x1024 para el modelo real). Y el dispositivo. La receta es la
-# elección del planificador para una T4 (lección 4): la celda comprueba que lo sigue siendo. Esto es lo que
+# carpeta local con pesos diminutos). El tamaño (576x1024 para el modelo real). Y el dispositivo. La receta es
+# la elección del planificador para una T4 (lección 4): la celda comprueba que lo sigue siendo. Esto es lo que
 # tarda el video en una T4 (una estimación; la descarga va aparte):
 
 # %%
@@ -152,20 +154,20 @@ print(f"{len(frames)} frames of {frames[0].size[0]}x{frames[0].size[1]} in {work
 assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].size == (width, height)
 
 # %% [markdown]
-# Eso es un video. En tu propio notebook, pon primero la línea de `PYTORCH_CUDA_ALLOC_CONF`: PyTorch la lee una
-# sola vez, cuando arranca CUDA. Aquí, la celda de preparación ya la había puesto, antes de que `print_header()`
-# le pidiera su nombre a la GPU (eso arranca CUDA). En una CPU (pesos tiny), diffusers avisa que un pipeline
-# fp16 no puede correr en la CPU, e imageio rellena 128x72 hasta un múltiplo de 16. Aun así, la celda corrió: el
-# aviso de fp16 se refiere al modelo real, y 1024x576 no necesita relleno. En la GPU de Colab no ves ninguno de
-# los dos.
+# Ya tienes un video. En tu propio notebook, pon primero la línea de `PYTORCH_CUDA_ALLOC_CONF`: PyTorch la lee
+# una sola vez, cuando arranca CUDA. Aquí, la celda de preparación ya la había puesto, antes de que
+# `print_header()` le pidiera su nombre a la GPU (eso arranca CUDA). En una CPU (pesos diminutos), diffusers
+# avisa de que un pipeline fp16 no puede ejecutarse en la CPU, e imageio rellena 128x72 hasta un múltiplo de 16.
+# Aun así, la celda se ejecutó: el aviso de fp16 se refiere al modelo real, y 1024x576 no necesita relleno. En
+# la GPU de Colab no ves ninguno de los dos.
 
 # %% [markdown]
-# Dos cosas merecen una segunda mirada:
+# Dos detalles merecen atención:
 # - `ImageOps.fit` recorta tu foto a 16:9; un simple `.resize((1024, 576))` la estiraría. La foto de ejemplo
-#   mide 640x427, así que además se agranda 1.6 veces. Agrandar no inventa detalle: el video sale menos nítido
-#   que uno hecho con una foto grande.
-# - El pipeline se queda en memoria hasta que lo sueltas. Un segundo pipeline a su lado necesitaría otros
-#   4.2 GiB de memoria de GPU y de RAM del sistema. Así que libéralo antes de la siguiente sección:
+#   mide 640x427, así que además se agranda 1.6 veces. Agrandar no añade detalle: el video sale menos nítido que
+#   uno hecho con una foto grande.
+# - El pipeline se queda en memoria hasta que lo sueltas. Un segundo pipeline a su lado necesitaría otros 4.2
+#   GiB de memoria de GPU y de RAM del sistema (host). Así que libéralo antes de la siguiente sección:
 
 # %%
 import gc
@@ -207,7 +209,7 @@ run = generate.generate_video(
 
 # %% [markdown]
 # Cada línea de arriba es un paso de la lista. `run` es el informe, que también se guarda como JSON junto al
-# video. El aviso sobre `num_frames=14` es honesto: SVD-XT se entrenó con 25. No se descargó nada por segunda
+# video. El aviso sobre `num_frames=14` tiene razón: SVD-XT se entrenó con 25. No se descargó nada por segunda
 # vez: `from_pretrained` encontró los archivos de la receta en la caché del Hub. `huggingface_hub` puede decir
 # dónde está un archivo de la caché:
 
@@ -266,10 +268,10 @@ assert sorted(p.name for p in video_path.parent.iterdir()) == ["rocket.gif", "ro
 
 # %% [markdown]
 # `export_to_video` de diffusers escribió el archivo de la receta en la sección 0. También es H.264 y yuv420p:
-# léelo. Lo que añade el escritor del curso es el resto de esta sección y de la siguiente. Conserva el tamaño de
-# los fotogramas: imageio, al que llama `export_to_video`, agranda un tamaño que no es múltiplo de 16 (128x72
-# pasa a 128x80 con los pesos tiny; 1024x576 no cambia). Escribe con un nombre temporal. Y nunca sobrescribe por
-# accidente.
+# léelo. Lo que añade el código del curso que escribe el video es el resto de esta sección y de la siguiente.
+# Conserva el tamaño de los fotogramas: imageio, al que llama `export_to_video`, agranda un tamaño que no es
+# múltiplo de 16 (128x72 pasa a 128x80 con los pesos diminutos; 1024x576 no cambia). Escribe con un nombre
+# temporal. Y nunca sobrescribe por accidente.
 
 # %%
 recipe_info = video.read_video_info(work / "recipe.mp4")
@@ -280,8 +282,8 @@ assert (recipe_info["codec"], recipe_info["pix_fmt"]) == ("h264", "yuv420p")
 assert recipe_frames[0].size == (width, -(-height // 16) * 16)  # the height rounded up to a multiple of 16
 
 # %% [markdown]
-# diffusers también escribe GIFs, con `export_to_gif`. `generate_video(..., gif=True)` escribió uno junto al
-# video, de forma atómica como el mp4. Los dos GIFs tienen los mismos fotogramas:
+# diffusers también escribe GIF, con `export_to_gif`. `generate_video(..., gif=True)` escribió uno junto al
+# video, de forma atómica como el mp4. Los dos GIF tienen los mismos fotogramas:
 
 # %%
 from diffusers.utils import export_to_gif
@@ -318,10 +320,10 @@ assert video_path.read_bytes() == before
 # ## 4. La imagen y los parámetros
 #
 # La imagen pasa por `load_image` de la lección 2 (orientación EXIF, cualquier modo a RGB, imágenes animadas
-# rechazadas). Luego pasa por `prepare_image`: redimensiona y recorta al centro al tamaño del modelo, y se
-# niega a agrandar más de 2x. La foto de ejemplo mide 640x427: se agranda 1.6 veces para cubrir 1024x576, y
-# luego se recorta. Eso está permitido. Pero agrandar no inventa detalle, así que el video sale menos nítido
-# que uno hecho con una foto más grande.
+# rechazadas). Luego pasa por `prepare_image`: redimensiona y recorta al centro al tamaño del modelo, y se niega
+# a agrandar más de 2x. La foto de ejemplo mide 640x427: se agranda 1.6 veces para cubrir 1024x576, y luego se
+# recorta. Eso está permitido. Pero agrandar no añade detalle, así que el video sale menos nítido que uno hecho
+# con una foto más grande.
 #
 # La forma del propio pipeline de preparar una foto es `load_image` de diffusers y `ImageOps.fit` de Pillow,
 # como en la receta. `prepare_image` da el mismo tamaño, y rechaza una foto que habría que agrandar más de 2x:
@@ -359,15 +361,15 @@ assert {k: run.parameters[k] for k in motion} == {k: getattr(preset, k) for k in
 assert (run.parameters["num_frames"], run.parameters["num_inference_steps"]) == (14, 5)
 
 # %% [markdown]
-# Los mismos fps, motion bucket, ruido y guía que la ficha del modelo. Con pesos tiny cambia el tamaño (su
-# "tamaño de entrenamiento" es 576x1024 / 8), y el chunk de decodificación es la elección del plan de memoria
-# (sección 5).
+# Los mismos fps, *motion bucket*, ruido y guía que la ficha del modelo. Con pesos diminutos cambia el tamaño
+# (su "tamaño de entrenamiento" es 576x1024 / 8), y el trozo de decodificación (decode chunk) lo elige el plan
+# de memoria (sección 5).
 #
 # ## 5. El plan de memoria: el más rápido que cabe en esta GPU
 #
 # La lección 4 midió cada plan en una GPU real, con el límite de memoria de una T4. `planner.choose_plan` elige
-# el plan más rápido que, según su predicción, cabe. Y explica por qué. Esto es lo que eligió para esta
-# máquina. También lo que elegiría en una T4 gratis de Colab (14.74 GiB) y en una tarjeta de 8 GiB:
+# el plan más rápido que, según su predicción, cabe. Y explica por qué. Esto es lo que eligió para esta máquina.
+# También lo que elegiría en una T4 gratis de Colab (14.74 GiB) y en una tarjeta de 8 GiB:
 
 # %%
 from svd_learn import memory, planner
@@ -392,25 +394,25 @@ print(on_t4.explain())
 # %% [markdown]
 # El plan decide dónde van las tres redes y cuántos fotogramas decodifica el VAE a la vez. En una T4, el
 # planificador deja el modelo entero en la GPU y decodifica pocos fotogramas a la vez: es más rápido que el
-# offload, que mueve pesos por PCIe (el bus entre el sistema y la GPU) en cada llamada. Con 8 GiB, los pesos ya
-# no caben junto a las activaciones, así que el planificador hace offload. En una CPU no hay nada que
-# planificar: todo corre ahí.
+# *offload*, que deja los pesos en la RAM del sistema y los lleva a la GPU por PCIe (el bus entre las dos) en
+# cada llamada. Con 8 GiB, los pesos ya no caben junto a las activaciones, así que el planificador hace offload.
+# En una CPU no hay nada que planificar: todo se ejecuta ahí.
 #
-# `generate_video` también le pide a PyTorch *expandable segments* (segmentos expandibles) antes de que
-# arranque CUDA. Así hay menos fragmentación, y la calibración se midió con ellos.
+# `generate_video` también le pide a PyTorch segmentos expandibles (expandable segments) antes de que arranque
+# CUDA. Así hay menos fragmentación, y la calibración se midió con ellos.
 
 # %% [markdown]
-# `emulate_t4=True` limita una GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así
-# comprobó el curso esta misma función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño
-# completo: 25 fotogramas, 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador
-# elige ahora `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez). "Pico reservado" es la
-# mayor cantidad de memoria de GPU que tuvo PyTorch (lección 4):
+# `emulate_t4=True` limita una GPU más grande a 14.74 GiB, sin FlashAttention (una T4 no lo tiene). Así comprobó
+# el curso esta misma función en una H100 80GB prestada, con pesos aleatorios de SVD-XT a tamaño completo: 25
+# fotogramas, 576x1024, 25 pasos (`benchmarks/results/capstone-*.json`; con 24 GiB el planificador elige ahora
+# `gpu-decode8`, igual de rápido, con 8 fotogramas decodificados a la vez). "Pico reservado" es la mayor
+# cantidad de memoria de GPU que tuvo PyTorch (lección 4):
 #
 # | límite | plan elegido | pico reservado | llamada al pipeline | pico de RAM del sistema |
 # |---|---|---|---|---|
-# | T4 (`--emulate-t4`, 14.74 GiB) | gpu-decode2 | 12.56 GiB (límite 14.0) | 24.9 s | 3.8 GiB |
-# | 24 GiB (`--vram-budget 24`, FlashAttention permitido) | gpu-decode2 | 12.56 GiB | 22.0 s | 3.8 GiB |
-# | 8 GiB (`--vram-budget 8`) | sequential-offload-chunked-decode1 | 4.61 GiB | 196 s | 6.5 GiB |
+# | T4 (`--emulate-t4`, 14.74 GiB) | `gpu-decode2` | 12.56 GiB (límite 14.0) | 24.9 s | 3.8 GiB |
+# | 24 GiB (`--vram-budget 24`, FlashAttention permitido) | `gpu-decode2` | 12.56 GiB | 22.0 s | 3.8 GiB |
+# | 8 GiB (`--vram-budget 8`) | `sequential-offload-chunked-decode1` | 4.61 GiB | 196 s | 6.5 GiB |
 
 # %% [markdown]
 # El mismo plan tardó 23.7 s en la ejecución de la lección 4 y 24.9 s aquí. Es la variación normal de un
@@ -423,7 +425,7 @@ print(on_t4.explain())
 #
 # Una predicción puede fallar: otro notebook ocupa memoria, la imagen es más grande, una versión de una
 # biblioteca reserva más. Entonces el pipeline lanza `torch.OutOfMemoryError`. `generate_video` lo captura.
-# Suelta el pipeline (y los hooks de offload que lleva enganchados). Ejecuta `gc.collect()` y
+# Suelta el pipeline y los ganchos (hooks) de offload que lleva puestos. Ejecuta `gc.collect()` y
 # `torch.cuda.empty_cache()`. Carga un pipeline nuevo y prueba el siguiente plan de la lista.
 #
 # En una CPU no podemos quedarnos sin memoria de GPU, y en una T4 no queremos. Así que lo **simulamos**:
@@ -452,7 +454,7 @@ assert video.read_video_info(work / "rescued.mp4")["frames"] == 4
 #
 # Todo lo necesario para reproducir la ejecución y para juzgarla: los parámetros y la semilla, el plan y su
 # motivo, los planes de respaldo, las versiones de las bibliotecas, la GPU, el pico de memoria de GPU, el pico
-# de memoria del sistema y los tiempos de cada fase.
+# de RAM del sistema y los tiempos de cada fase.
 
 # %%
 import json
@@ -511,7 +513,7 @@ assert not (work / "a.mp4").exists()
 # - un modelo con acceso restringido (gated) sin token (el mensaje dice dónde aceptar la licencia y cómo
 #   iniciar sesión);
 # - sin red y sin nada en la caché. El mensaje dice qué hacer. Sin un `--source pretrained` explícito, el
-#   comando pasa a los pesos tiny, y lo avisa.
+#   comando pasa a los pesos diminutos, y lo avisa.
 #
 # `tests/test_generate.py` comprueba cada caso.
 
@@ -523,14 +525,55 @@ assert not (work / "a.mp4").exists()
 # svd-learn generate my_photo.jpg -o out.mp4 --motion-bucket-id 180 --noise-aug-strength 0.1 --seed 3 --gif
 # svd-learn generate my_photo.jpg -o out.mp4 --plan model-offload-chunked-decode2 --force
 # svd-learn generate my_photo.jpg -o out.mp4 --emulate-t4                   # en una GPU grande: actuar como una T4
+# svd-learn generate my_photo.jpg -o out.mp4 --smooth 24   # además out-24fps.mp4: fotogramas añadidos por interpolación de ffmpeg
+# svd-learn app                                                             # la página de la sección 10, en 127.0.0.1
 # ```
+
+# %% [markdown]
+# ## 10. El mismo programa, en una página web
 #
+# Las llamadas de arriba sirven para aprender. Para probar diez ajustes con tu propia foto, una página es más
+# rápida: mueves un control deslizante, pulsas un botón y comparas. `svd-learn app` es esa página, hecha con
+# gradio (Colab ya lo trae). Te muestra el recorte que verá SVD, cada parámetro de la lección 2 con una pista
+# de una línea, y el plan con sus minutos en una T4, antes de que pulses **Generate**. Después, una barra de
+# progreso por paso, **Stop**, el video, su mp4 y su informe para descargar, y tus resultados anteriores uno al
+# lado del otro. No es otra forma de generar: mantiene abierta una sola `generate.Session`, así que el segundo
+# video no vuelve a cargar el pipeline, y cada rechazo de la sección 8 aparece como una línea en la página.
+
+# %% [markdown]
+# La celda de abajo construye la página (`app.build`) y la arranca con el `launch` del propio gradio.
+# `server_name="127.0.0.1"` significa que solo esta máquina puede abrirla. `share=False` importa en Colab: allí,
+# por defecto, gradio crea un enlace público a través de sus servidores; con `False`, el proxy de Colab te
+# muestra la página debajo de la celda, solo a ti. La celda no genera nada: la página espera a que pulses
+# **Generate**. En una CPU los pesos son tiny, así que los videos son ruido. `page.close()` detiene la página.
+
+# %%
+import gradio as gr  # Colab ships it; elsewhere: pip install "svd-learn[app]"
+
+from svd_learn import app
+
+studio = app.Studio(RunSpec(), work / "app")  # the videos go to work/app; one session, kept between videos
+page = app.build(studio)  # a gr.Blocks: the page, made of gradio's own components
+page.queue().launch(
+    server_name="127.0.0.1",  # this machine only
+    share=False,  # no public link: on Colab, Colab's own proxy shows the page below this cell
+    prevent_thread_lock=True,  # the cell returns; the page keeps running beside the notebook
+    allowed_paths=[str(studio.output_dir), str(models.SAMPLE_IMAGE.parent)],  # the only folders it may serve
+    quiet=True,
+)
+print("the page is at", page.local_url, "(page.close() stops it)")
+assert isinstance(page, gr.Blocks) and page.local_url.startswith("http://127.0.0.1:") and not page.share_url
+assert studio.session is None and not studio.output_dir.exists()  # nothing loaded, nothing made
+
+# %% [markdown]
 # ## Cosas para probar
 # - Ejecuta este notebook en Colab con una T4 y compara `run.peak_reserved_gib` con la predicción del plan.
 # - Sube tu foto en la sección 0 y prueba la receta de movimiento de la lección 2: `motion_bucket_id=180`, y
 #   después `noise_aug_strength=0.1`. En la línea de comandos: `--motion-bucket-id 180 --noise-aug-strength 0.1`.
 # - Fuerza `plan="sequential-offload-chunked-decode1"` y compara `run.timings` con el plan automático.
 # - Genera dos veces con la misma semilla y comprueba que los fotogramas son idénticos.
+# - En la página de la sección 10, haz un video con movimiento 60 y otro con 200, y compáralos uno al lado del
+#   otro. Después elige *Smoother copy: 24 fps* y compara los dos reproductores.
 
 # %% [markdown]
 # ## Resumen
@@ -540,10 +583,11 @@ assert not (work / "a.mp4").exists()
 # - H.264 + yuv420p + tamaño par = un video que todo navegador reproduce.
 # - El plan sale de mediciones (lección 4); si se acaba la memoria, libera todo y baja un plan.
 # - El informe (JSON) dice qué se ejecutó, con qué versiones, cuánta memoria usó y cuánto tardó.
+# - `svd-learn app` es el mismo programa en una página web en 127.0.0.1, con una sesión abierta entre videos.
 
 # %% [markdown]
 # ## Para seguir leyendo
 # La [guía de Stable Video Diffusion](https://huggingface.co/docs/diffusers/using-diffusers/svd) de diffusers (en
 # inglés), la página alrededor de la cual creció este curso. Lee su primer ejemplo: es la receta de la sección 0.
-# Después, su parte sobre micro-conditioning (la sección 7 de la lección 2) y su parte sobre memoria: compara
-# cada consejo con lo que midió la lección 4.
+# Después, su parte sobre el microcondicionamiento (micro-conditioning; la sección 7 de la lección 2) y su parte
+# sobre memoria: compara cada consejo con lo que midió la lección 4.

@@ -47,10 +47,10 @@ source = print_header()
 print(lesson_work.describe("06_many_videos"))
 
 # %% [markdown]
-# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con
-# `KEEP_WEIGHTS_ON_DRIVE = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección
-# ya descargó los pesos en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de
-# configuración (Setup). Fuera de Colab no hace nada.
+# **Opcional, en Colab: guarda los pesos en Google Drive** (la lección 1 lo explica). Con `KEEP_WEIGHTS_ON_DRIVE
+# = True`, la celda monta tu Drive y guarda ahí la caché de Hugging Face. Si otra lección ya descargó los pesos
+# en tu Drive, te ahorras la descarga de 4.2 GiB. Ejecútala justo después de la celda de preparación (setup).
+# Fuera de Colab no hace nada.
 
 # %%
 from svd_learn.environment import keep_hub_cache_on_drive
@@ -59,16 +59,16 @@ KEEP_WEIGHTS_ON_DRIVE = False  # True: keep the Hub cache on your Google Drive (
 print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 
 # %% [markdown]
-# **En Colab.** Colab te da una sola GPU, así que allí nada de esto corre en varias GPU. Lo que sí corre en
-# una T4 de Colab: todas las celdas. El lanzamiento de la sección 2 inicia un proceso en esa única GPU, con los
-# pesos reales. El reparto, la imagen rota, la reanudación y el resumen funcionan igual con un proceso. Lo que
-# necesita una máquina con varias GPU: ver cómo dos o más procesos se reparten la lista, y la aceleración.
-# Para eso, la sección 5 muestra números medidos en dos H100. La sección 6 da los comandos para escribir en
-# una máquina así. Sin GPU (con pesos tiny), la lección inicia dos procesos de CPU, así que ahí también ves el
-# reparto.
+# **En Colab.** Colab te da una sola GPU, así que allí nada de esto se ejecuta en varias GPU. Lo que sí se
+# ejecuta en una T4 de Colab: todas las celdas. El lanzamiento de la sección 2 inicia un proceso en esa única
+# GPU, con los pesos reales. El reparto, la imagen rota, la reanudación y el resumen funcionan igual con un
+# proceso. Lo que necesita una máquina con varias GPU: ver cómo dos o más procesos se reparten la lista, y la
+# aceleración. Para eso, la sección 5 muestra números medidos en dos H100. La sección 6 da los comandos para
+# escribir en una máquina así. Sin GPU, con pesos diminutos (tiny), la lección inicia dos procesos de CPU, así
+# que ahí también ves el reparto.
 
 # %% [markdown]
-# Con pesos **tiny** (sin GPU), los fotogramas son ruido. Pero todo lo que trata esta lección es real: los
+# Con pesos diminutos (sin GPU), los fotogramas son ruido. Pero todo lo que trata esta lección es real: los
 # procesos, el reparto, los archivos, los fallos y la reanudación. Sin GPU, los procesos son procesos de CPU que
 # se comunican por `gloo` (el backend de PyTorch para CPU). No son procesos de GPU que se comunican por NCCL.
 #
@@ -96,11 +96,11 @@ ImageOps.grayscale(sample).save(images_dir / "rocket_grey.png")
 print(sorted(p.name for p in images_dir.iterdir()))
 
 # %% [markdown]
-# Un *trabajo* (job) es un par (imagen, parámetros). Con un barrido (aquí, dos motion buckets), cada imagen da
-# un trabajo por valor. Todos los procesos deben construir **la misma lista en el mismo orden**. Si no, sus
-# partes se solaparían o dejarían huecos. Por eso las imágenes se ordenan por nombre. El nombre de salida de
-# cada trabajo se forma con el nombre de la imagen y los valores del barrido. Nada aleatorio, nada que dependa
-# del proceso.
+# Un *trabajo* (job) es un par (imagen, parámetros). Con un barrido (aquí, dos valores del *motion bucket*),
+# cada imagen da un trabajo por valor. Todos los procesos deben construir **la misma lista en el mismo orden**.
+# Si no, sus partes se solaparían o dejarían huecos. Por eso las imágenes se ordenan por nombre. El nombre de
+# salida de cada trabajo se forma con el nombre de la imagen y los valores del barrido. Nada aleatorio, nada que
+# dependa del proceso.
 
 # %%
 sweep = batch.parse_sweep(["motion_bucket_id=60,180"])
@@ -175,8 +175,8 @@ assert split.returncode == 0 and sorted(ran) == sorted(f"job {number}" for numbe
 # %% [markdown]
 # Cada trabajo se ejecutó exactamente una vez, y las partes son contiguas (con dos procesos, el proceso 0 toma
 # la primera mitad). Ahora, un trabajo en sí, con diffusers sin más: la imagen del trabajo, su valor del
-# barrido, una semilla fija, una llamada, un archivo. (Pocos fotogramas y un solo paso, para que la lección corra
-# en segundos.)
+# barrido, una semilla fija, una llamada, un archivo. (Pocos fotogramas y un solo paso, para que la lección se
+# ejecute en segundos.)
 
 # %%
 import gc
@@ -203,9 +203,9 @@ if torch.cuda.is_available():
 assert len(frames) == 4
 
 # %% [markdown]
-# `svd-learn batch` es ese bucle, más lo que necesita un batch real:
-# - cada proceso carga el pipeline **una vez** (no una vez por video) y planifica su memoria como en el
-#   proyecto final;
+# `svd-learn batch` es ese bucle, más lo que necesita un procesamiento por lotes (batch) real:
+# - cada proceso carga el pipeline **una vez** (no una vez por video) y planifica su memoria como en el proyecto
+#   final;
 # - cada video y su informe se escriben de forma atómica;
 # - un trabajo que falla queda registrado, y se ejecuta el siguiente;
 # - las salidas que ya están completas se saltan.
@@ -217,7 +217,7 @@ assert len(frames) == 4
 # ```
 #
 # (`-m svd_learn.cli` ejecuta el comando `svd-learn` como módulo, que es lo que necesita `accelerate launch`.)
-# Aquí usamos pocos fotogramas y pasos, para que la lección corra en segundos.
+# Aquí usamos pocos fotogramas y pasos, para que la lección se ejecute en segundos.
 
 # %%
 print("each video of 4 frames and 1 step:", t4.describe_estimate(unet_steps=1, num_frames=4))
@@ -252,10 +252,10 @@ assert summary["num_processes"] == processes
 # %% [markdown]
 # ## 3. Cada trabajo exactamente una vez, una imagen rota registrada
 #
-# El reparto es contiguo: con 8 trabajos y 2 procesos, el proceso 0 tomó los cuatro primeros y el proceso 1
-# los cuatro últimos. Cada imagen buena dio exactamente un video por motion bucket, cada uno con su informe.
-# Leemos de nuevo cada video y contamos sus fotogramas. El archivo roto falló dos veces (una por bucket) sin
-# detener nada.
+# El reparto es contiguo: con 8 trabajos y 2 procesos, el proceso 0 tomó los cuatro primeros y el proceso 1 los
+# cuatro últimos. Cada imagen buena dio exactamente un video por valor del motion bucket, cada uno con su
+# informe. Leemos de nuevo cada video y contamos sus fotogramas. El archivo roto falló dos veces (una por valor)
+# sin detener nada.
 
 # %%
 from svd_learn.video import read_video_info
@@ -276,7 +276,7 @@ print("failed:", summary["failed"][0]["error"])
 
 # %% [markdown]
 # diffusers vuelve a leer cualquiera de estos videos con `load_video`. Aquí están los fotogramas del primero
-# (ruido con pesos tiny; en Colab, tu video):
+# (ruido con pesos diminutos; en Colab, tu video):
 
 # %%
 from diffusers.utils import load_video, make_image_grid
@@ -294,11 +294,11 @@ assert len(first) == 4
 #
 # ## 4. Retomar después de una interrupción
 #
-# Un trabajo está completo cuando su informe existe y su video tiene el tamaño que el informe registra (el
-# video se escribe primero y el informe al final, ambos de forma atómica). Supón que la máquina se detuvo
-# después de escribir un video, pero antes de su informe: borramos un informe. Luego ejecutamos el batch otra
-# vez, en este notebook (un proceso). Los trabajos completos se saltan. El interrumpido se hace de nuevo. El
-# roto se intenta otra vez, y vuelve a fallar.
+# Un trabajo está completo cuando su informe existe y su video tiene el tamaño que el informe registra (el video
+# se escribe primero y el informe al final, ambos de forma atómica). Supón que la máquina se detuvo después de
+# escribir un video, pero antes de su informe: borramos un informe. Luego ejecutamos el lote otra vez, en este
+# notebook (un proceso). Los trabajos completos se saltan. El interrumpido se hace de nuevo. El roto se intenta
+# otra vez, y vuelve a fallar.
 
 # %%
 interrupted = good[0]
@@ -327,17 +327,20 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 # %% [markdown]
 # ## 5. La velocidad: dos GPU contra una, medida
 #
-# `benchmarks/batch_throughput.py` ejecutó el mismo batch dos veces en una misma sesión, en una máquina con
-# dos H100. Primero con 1 proceso (GPU 0), luego con 2 (GPU 0 y 1). El modelo: SVD-XT a tamaño completo, con
-# pesos fp16 aleatorios (la memoria y la velocidad del modelo real, sin descarga). 25 fotogramas de 576x1024,
-# 10 pasos de eliminación de ruido. Son menos que los 25 del uso real, para ahorrar tiempo de GPU: un paso
-# cuesta lo mismo en un caso y en el otro.
-#
-# El batch mide dos rendimientos:
+# `benchmarks/batch_throughput.py` ejecutó el mismo lote dos veces en una misma sesión, en una máquina con dos
+# H100. Primero con 1 proceso (GPU 0), luego con 2 (GPU 0 y 1). El modelo: SVD-XT a tamaño completo, con pesos
+# fp16 aleatorios (la memoria y la velocidad del modelo real, sin descarga). 25 fotogramas de 576x1024, 10 pasos
+# de eliminación de ruido (denoising). Son menos que los 25 del uso real, para ahorrar tiempo de GPU: un paso
+# cuesta lo mismo en un caso y en el otro. Se midió en noviembre de 2026, antes de que el curso diera a `generate`
+# y a `batch` una sola sesión compartida: los trabajos, el reparto y la medición del tiempo son los mismos, pero
+# las cifras de abajo son de aquel código anterior (medirlas otra vez requiere una máquina con dos GPU).
+
+# %% [markdown]
+# El lote mide dos rendimientos:
 # - mientras trabaja: desde que todos los procesos cargaron el pipeline hasta su último video (lo que las GPU
 #   sostienen);
-# - del lanzamiento a la salida: desde `accelerate launch` hasta que termina (lo que se nota en un batch
-#   pequeño, con el arranque y la carga incluidos).
+# - del lanzamiento a la salida: desde `accelerate launch` hasta que termina (lo que se nota en un lote pequeño,
+#   con el arranque y la carga incluidos).
 
 # %%
 measured = batch.measured_throughput()
@@ -418,17 +421,30 @@ assert abs(predicted_minutes(one["videos_done"], 2) * 60 - measured["two_process
 assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 
 # %% [markdown]
-# Así que espera unas **N veces más videos por minuto con N GPU**, cada GPU a la velocidad de una sola. El
-# batch debe ser lo bastante largo para esconder el arranque (aquí, menos de medio minuto). Hay dos condiciones:
+# Así que espera unas **N veces más videos por minuto con N GPU**, cada GPU a la velocidad de una sola. El lote
+# debe ser lo bastante largo para esconder el arranque (aquí, menos de medio minuto). Hay dos condiciones:
 # - los procesos no deben compartir una GPU: dos copias de SVD-XT en una GPU compiten por el mismo cálculo y la
 #   misma memoria;
 # - la máquina debe tener RAM para cargar a la vez un pipeline por proceso.
 
 # %% [markdown]
+# **Un lote largo es también donde compilar compensa.** `svd-learn batch --compile` compila la UNet una vez por
+# proceso con `torch.compile` (el mismo video, pasos más rápidos). El compilador trabaja en la CPU antes del
+# primer video, varios minutos con los dos núcleos de Colab. El modelo de la T4 del curso dice a partir de cuántos
+# videos compensa:
+
+# %%
+from svd_learn import t4
+
+payback = t4.compile_payback()
+print(payback.describe())
+assert payback.videos_to_break_even > 1  # one video never pays for the compiler: leave --compile off for it
+
+# %% [markdown]
 # ## 6. Lanzar en una máquina con varias GPU
 #
-# Esto es para una máquina con varias GPU (una VM en la nube, un servidor de laboratorio). Colab tiene una
-# sola GPU: ahí te basta con `svd-learn batch`, sin más.
+# Esto es para una máquina con varias GPU (una máquina virtual en la nube, un servidor de tu universidad o de tu
+# empresa). Colab tiene una sola GPU: ahí te basta con `svd-learn batch`, sin más.
 #
 # ```bash
 # pip install "svd-learn @ git+https://github.com/svd-learn/svd-learn"
@@ -438,8 +454,8 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # ```
 #
 # ¿Se interrumpió? Ejecuta el mismo comando otra vez: los videos completos se saltan. Sin GPU, `--multi_gpu
-# --num_processes 2` inicia dos procesos de CPU, como hizo esta lección. `accelerate config` guarda tus
-# opciones habituales. Así, `accelerate launch -m svd_learn.cli batch ...` no necesita más opciones.
+# --num_processes 2` inicia dos procesos de CPU, como hizo esta lección. `accelerate config` guarda tus opciones
+# habituales. Así, `accelerate launch -m svd_learn.cli batch ...` no necesita más opciones.
 
 # %% [markdown]
 # ## Cosas para probar
@@ -457,16 +473,17 @@ assert predicted_minutes(400, 1) / predicted_minutes(400, 2) > 1.9
 # - `accelerate launch --num_processes N` inicia un proceso por GPU. `PartialState()` le dice a cada uno quién
 #   es y qué dispositivo es el suyo. `split_between_processes` le da a cada uno una parte contigua de la misma
 #   lista. `gather_object` reúne los resultados. El proceso principal informa una sola vez.
-# - La misma lista en cada proceso, nombres y semillas deterministas: cada trabajo corre exactamente una vez.
-#   Una nueva ejecución salta lo que está completo. Un trabajo que falla queda registrado; los demás siguen.
+# - La misma lista en cada proceso, nombres y semillas deterministas: cada trabajo se ejecuta exactamente una
+#   vez. Una nueva ejecución salta lo que está completo. Un trabajo que falla queda registrado; los demás
+#   siguen.
 # - Medido en dos H100: mientras trabajaban, 2 GPU hicieron videos unas dos veces más rápido que una. El
-#   arranque y la carga se pagan una vez por lanzamiento, así que los batches largos obtienen toda la aceleración.
+#   arranque y la carga se pagan una vez por lanzamiento, así que los lotes largos obtienen toda la aceleración.
 
 # %% [markdown]
 # ## Para seguir leyendo
 # La guía [Distributed inference](https://huggingface.co/docs/accelerate/usage_guides/distributed_inference) de
-# Accelerate (en inglés). Su primera parte, "Sending chunks of a batch automatically to each loaded model"
-# (enviar trozos de un batch a cada copia del modelo), es el patrón de esta lección: una copia completa del
+# Accelerate (en inglés). Su primera parte, la que envía trozos de un lote a cada copia del modelo ("Sending
+# chunks of a batch automatically to each loaded model"), es el patrón de esta lección: una copia completa del
 # modelo por GPU, y `split_between_processes`. Busca `apply_padding` (iguala las partes) y cómo vuelven los
 # resultados. Sus partes siguientes reparten un solo modelo entre varias GPU: SVD-XT cabe en una GPU, así que
 # aquí no las necesitas.
