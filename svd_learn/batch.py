@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -578,8 +579,9 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], params: Generat
     130 interrupted (Ctrl-C).
     """
 
-    def say(message: str) -> None:  # what it does, as generate's progress: on stderr
-        print(message, file=sys.stderr, flush=True)
+    def say(message: str) -> None:  # what it does, as generate's progress: on stderr, one write a line (processes
+        sys.stderr.write(message + "\n")  # of a launch share the terminal: their lines must not run into each other)
+        sys.stderr.flush()
 
     def summarize(text: str) -> None:  # the outcome, as generate's summary: on stdout
         print(text, flush=True)
@@ -591,9 +593,25 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], params: Generat
             say(f"error: {error}")
         return 1
     except BatchInterrupted as interrupted:
-        say(f"interrupted: {interrupted}")
+        ignore_further_interrupts()
+        say(f"{this_process()}interrupted: {interrupted}")
         return 130
     except KeyboardInterrupt:  # before the jobs started, or while the summary was gathered
-        say("interrupted: videos already complete stay; run the same command again to finish the batch.")
+        ignore_further_interrupts()
+        say(
+            f"{this_process()}interrupted: videos already complete stay; run the same command again to finish the batch."
+        )
         return 130
     return 1 if summary.failed else 0
+
+
+def ignore_further_interrupts() -> None:
+    """Ctrl-C reaches every process of a launch, then `accelerate launch` forwards a second one: once a process is
+    stopping in order, a second interrupt would only turn its exit into a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def this_process() -> str:
+    """ "[process 1/2] " under a launch of several processes (their lines share one terminal), else nothing."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return f"[process {os.environ.get('RANK', '0')}/{world}] " if world > 1 else ""

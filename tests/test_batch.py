@@ -434,3 +434,26 @@ def test_full_size_weights_on_a_cpu_are_refused_before_they_are_built(tmp_path, 
     result = batch_command(tmp_path / "in", "-o", tmp_path / "out", "--source", "random", "--frames", "2")
     assert result.exit_code == 1 and "about 15 GB of RAM" in result.stderr and "--full-size-on-cpu" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_process_of_a_launch_says_its_share_once_and_ignores_the_forwarded_interrupt(
+    monkeypatch, capsys
+):
+    """Ctrl-C reaches every process of `accelerate launch`, which then forwards a second SIGINT: the process that is
+    already stopping in order says what it made, prefixed with its rank, and does not turn its exit into a traceback."""
+    import signal
+
+    def interrupted(*args, **kwargs):
+        raise batch.BatchInterrupted(["image0"], [], ["image1"])
+
+    monkeypatch.setattr(batch, "run_batch", interrupted)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        code = batch.run_command("in", "out", [], FAST, TINY)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = capsys.readouterr().err
+    assert code == 130 and err.startswith("[process 1/2] interrupted: ") and "image1" in err and err.count("\n") == 1
