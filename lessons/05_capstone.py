@@ -288,6 +288,10 @@ with Image.open(plain_gif) as ours, Image.open(video_path.with_suffix(".gif")) a
 # Only the video, the GIF and the report are there: no temporary file. Each was written as
 # `.rocket.<random>.partial.mp4` beside its target, then renamed. `os.replace` is atomic on one file
 # system. So a crash or a Ctrl-C leaves the old file or nothing, never half a video.
+#
+# Before any rename, each new file is checked: ffmpeg's exit status, then the file read back (its frames
+# counted, the report's text compared). Only then do the three replace the old ones, together. A full disk
+# ends in one line that says what failed and how much space is free; the old files stay as they were.
 
 # %% [markdown]
 # ## 3. Outputs are checked first, and never overwritten by accident

@@ -300,6 +300,11 @@ with Image.open(plain_gif) as ours, Image.open(video_path.with_suffix(".gif")) a
 # `.rocket.<random>.partial.mp4` junto a su destino, y luego se renombró. `os.replace` es atómico dentro de un
 # mismo sistema de archivos. Así, una caída del programa o un Ctrl-C deja el archivo anterior o nada. Nunca
 # deja medio video.
+#
+# Antes de renombrar, cada archivo nuevo se comprueba: el código de salida de ffmpeg, y luego el archivo leído de
+# nuevo (se cuentan sus fotogramas, se compara el texto del informe). Solo entonces los tres reemplazan a los
+# anteriores, juntos. Un disco lleno termina en una línea que dice qué falló y cuánto espacio queda libre; los
+# archivos anteriores quedan como estaban.
 
 # %% [markdown]
 # ## 3. Las salidas se revisan primero, y nunca se sobrescriben por accidente
