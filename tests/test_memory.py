@@ -518,3 +518,15 @@ def test_apply_plan_offload_branches_attach_their_hooks(tiny_pipe_factory, plan)
         output_type="pt",
     ).frames
     assert frames.shape[1] == 3 and torch.isfinite(frames).all()
+
+
+def test_the_readmes_t4_recipe_is_the_planners_t4_choice():
+    """README.md and README.es.md print the T4 recipe as diffusers code: it must be what the planner chooses."""
+    from svd_learn import planner
+
+    chosen = planner.choose_plan(14.74, 12.7)
+    assert chosen.plan.placement == "gpu" and not chosen.plan.forward_chunking
+    for readme in ("README.md", "README.es.md"):
+        text = (Path(__file__).resolve().parent.parent / readme).read_text()
+        assert 'pipe.to("cuda")' in text and f"decode_chunk_size={chosen.plan.decode_chunk_size}," in text, readme
+        assert f"{chosen.predicted_peak_gib:.1f} GiB" in text and "expandable_segments:True" in text, readme
