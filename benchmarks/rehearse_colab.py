@@ -443,10 +443,13 @@ def cli_sources_sha256(python: str = sys.executable, environment: dict | None = 
 
 
 def install_console_script(site: Path) -> None:
-    """`svd-learn` on the PATH, as pip writes a console script (the GPU machine has the course only as a folder)."""
+    """`svd-learn` on the PATH, as pip writes the console script pyproject.toml declares (the GPU machine has the
+    course only as a folder)."""
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["svd-learn"]
+    module, function = entry.split(":")
     script = site / "bin" / "svd-learn"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom svd_learn.cli import main\nsys.exit(main())\n")
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {function}\nsys.exit({function}())\n")
     script.chmod(0o755)
 
 
@@ -486,7 +489,7 @@ def rehearse_cli(site: Path, work: Path, timeout: int) -> list[dict]:
             done = subprocess.run(
                 run["command"], cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout
             )
-            code, output = done.returncode, done.stdout + done.stderr
+            code, output = done.returncode, done.stderr + done.stdout  # the summary (stdout) last
         except subprocess.TimeoutExpired as expired:
             code, output = None, f"timed out after {timeout} s: {expired.stdout or ''}{expired.stderr or ''}"
         processes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
