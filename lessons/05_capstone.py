@@ -125,9 +125,10 @@ from PIL import ImageOps
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
 device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
+dtype = torch.float16 if device == "cuda" else torch.float32  # on Colab: torch.float16 (a CPU computes in fp32)
 work = Path(tempfile.mkdtemp())
 
-pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
+pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=dtype, variant="fp16")
 pipe.to(device)
 image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
 frames = pipe(
@@ -150,9 +151,8 @@ assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].s
 # %% [markdown]
 # That is a video. In your own notebook, put the `PYTORCH_CUDA_ALLOC_CONF` line first: PyTorch reads it
 # once, when CUDA starts. Here the setup cell set it already, before `print_header()` asked the GPU for its
-# name (that starts CUDA). On a CPU (tiny weights) diffusers warns that an fp16 pipeline cannot run on the CPU,
-# and imageio pads 128x72 to a multiple of 16. The cell ran anyway: the fp16 warning is about the real model,
-# and 1024x576 needs no padding. On Colab's GPU you see neither.
+# name (that starts CUDA). On a GPU the pipeline is fp16; a CPU computes in fp32 (tiny weights here), and
+# imageio pads their 128x72 to a multiple of 16 with a warning. 1024x576 needs no padding: on Colab you see none.
 
 # %% [markdown]
 # Two things are worth a second look:

@@ -450,6 +450,7 @@ def test_an_interrupted_process_of_a_launch_says_its_share_once_and_ignores_the_
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a shell (pytest-xdist's workers ignore it)
     try:
         code = batch.run_command("in", "out", [], FAST, TINY)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

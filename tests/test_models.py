@@ -140,9 +140,13 @@ def test_describe_components_reports_size_dtype_device():
 # not look for Ctrl-C (as safetensors writing gigabytes does; seconds here, minutes in a real build) in a process of
 # its own (models.in_own_process, as the full-size random weights are built).
 INTERRUPTED_BUILD = """
+import signal
 import sys
 from pathlib import Path
 from svd_learn import models
+
+# Ctrl-C as a shell delivers it: pytest-xdist's workers ignore SIGINT, and a child would inherit that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def build(partial):
     partial.mkdir()

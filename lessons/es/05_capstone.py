@@ -131,9 +131,10 @@ from PIL import ImageOps
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
 device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
+dtype = torch.float16 if device == "cuda" else torch.float32  # on Colab: torch.float16 (a CPU computes in fp32)
 work = Path(tempfile.mkdtemp())
 
-pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
+pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=dtype, variant="fp16")
 pipe.to(device)
 image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
 frames = pipe(
@@ -156,10 +157,9 @@ assert len(frames) == models.get_checkpoint("svd-xt").num_frames and frames[0].s
 # %% [markdown]
 # Ya tienes un video. En tu propio notebook, pon primero la línea de `PYTORCH_CUDA_ALLOC_CONF`: PyTorch la lee
 # una sola vez, cuando arranca CUDA. Aquí, la celda de preparación ya la había puesto, antes de que
-# `print_header()` le pidiera su nombre a la GPU (eso arranca CUDA). En una CPU (pesos diminutos), diffusers
-# avisa de que un pipeline fp16 no puede ejecutarse en la CPU, e imageio rellena 128x72 hasta un múltiplo de 16.
-# Aun así, la celda se ejecutó: el aviso de fp16 se refiere al modelo real, y 1024x576 no necesita relleno. En
-# la GPU de Colab no ves ninguno de los dos.
+# `print_header()` le pidiera su nombre a la GPU (eso arranca CUDA). En una GPU el pipeline es fp16; una CPU
+# calcula en fp32 (aquí, pesos diminutos), e imageio rellena sus 128x72 hasta un múltiplo de 16, con un aviso.
+# 1024x576 no necesita relleno: en Colab no ves ninguno.
 
 # %% [markdown]
 # Dos detalles merecen atención:
