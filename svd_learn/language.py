@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import gettext
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -22,10 +24,13 @@ LANGUAGE_VARIABLE = "SVD_LEARN_LANG"
 LANGUAGES = ("en", "es")
 DOMAIN = "svd_learn"
 LOCALE = Path(__file__).parent / "locale"
+_SPEAKING: ContextVar[str | None] = ContextVar("speaking", default=None)  # set by `speaking`, in this thread only
 
 
 def current() -> str:
     """The learner's language: "en" or "es" (see the module's docstring). A value that names neither is skipped."""
+    if _SPEAKING.get() is not None:
+        return _SPEAKING.get()
     requested = _language_of(os.environ.get(LANGUAGE_VARIABLE, ""))
     if requested in LANGUAGES:
         return requested
@@ -48,6 +53,16 @@ def use(language: str) -> str:
         raise ValueError(f"{language!r} is not a language of svd-learn: use one of {', '.join(LANGUAGES)}.")
     os.environ[LANGUAGE_VARIABLE] = language
     return language
+
+
+@contextmanager
+def speaking(language: str):
+    """Show text in `language` inside the block (this thread only), whatever the learner's language."""
+    token = _SPEAKING.set(language)
+    try:
+        yield
+    finally:
+        _SPEAKING.reset(token)
 
 
 @cache
@@ -129,3 +144,13 @@ def joined(parts, separator: str = "; ") -> Localized:
     parts = list(parts)
     template = "{separator}".join(f"{{part{index}}}" for index in range(len(parts)))
     return Localized(template, separator=separator, **{f"part{index}": part for index, part in enumerate(parts)})
+
+
+def first_line(text) -> Localized:
+    """The first line of a (possibly multi-line) Localized or exception, in every language."""
+    lines = {}
+    for language in LANGUAGES:
+        with speaking(language):
+            shown = str(text).strip()
+        lines[language] = shown.splitlines()[0] if shown else ""
+    return Localized.from_data(lines["en"], {language: line for language, line in lines.items() if language != "en"})
