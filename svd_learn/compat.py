@@ -97,7 +97,8 @@ def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis
         context = [m for p in entry.context for m in p.finditer(text)]
         if version and pattern.search(version) and context:
             line = _line_of(text, context[-1].start(), context[-1].end())
-            notes = [Localized("pasted: {versions}", versions=f"{name} {version}")]
+            pasted = f"{name} {version}"
+            notes = [Localized("pasted: {versions}", versions=pasted)]
             return context[-1].start(), _diagnosis(entry, line, {name: version}, notes=notes)
     return None
 

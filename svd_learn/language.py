@@ -143,7 +143,8 @@ def joined(parts, separator: str = "; ") -> Localized:
     """Sentences joined with `separator` (itself a Localized, or punctuation), shown each in the language."""
     parts = list(parts)
     template = "{separator}".join(f"{{part{index}}}" for index in range(len(parts)))
-    return Localized(template, separator=separator, **{f"part{index}": part for index, part in enumerate(parts)})
+    fields = {f"part{index}": part for index, part in enumerate(parts)}
+    return Localized(template, separator=separator, **fields)
 
 
 def first_line(text) -> Localized:

@@ -270,7 +270,8 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     elif history.added_in:
         result.change, result.release = "added", history.added_in
         result.sources.append(_notes_release(library, history.added_in))
-        have = Localized(" (pasted: {version})", version=f"{library} {pasted}") if pasted else ""
+        pasted_here = f"{library} {pasted}"
+        have = Localized(" (pasted: {version})", version=pasted_here) if pasted else ""
         result.fix = Localized(
             'Upgrade {library}{have}: pip install -U "{library}>={release}", then restart the runtime.',
             library=library,

@@ -91,7 +91,7 @@ def describe_seconds(seconds: float, note: str = "", model: TimeModel | None = N
     note = joined(["; ", note], "") if note else ""
     if high < 90:
         range_ = f"{low:.0f}-{high:.0f} s"
-        return Localized("about {typical} s ({range}{note})", typical=f"{seconds:.0f}", range=range_, note=note)
+        return Localized("about {seconds:.0f} s ({range}{note})", seconds=seconds, range=range_, note=note)
     typical = f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}"
     if round(high / 60) - round(low / 60) >= 2:  # whole minutes where the range is wide enough to show them
         range_ = f"{round(low / 60)}-{round(high / 60)} min"

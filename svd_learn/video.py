@@ -75,7 +75,7 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
                 "{path} is a folder; give a file name ending with {suffix}, such as {example}.",
                 path=path,
                 suffix=suffix,
-                example=f"{path / 'video'}{suffix}",
+                example=(path / "video").with_suffix(suffix),
             )
         )
     if path.suffix.lower() != suffix:
