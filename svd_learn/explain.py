@@ -67,7 +67,7 @@ def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
         f"  {diagnosis.versions_line(show_installed)}",
         f"  {why}: " + str(diagnosis.explanation).replace("\n", "\n" + " " * (len(why) + 4)),
         f"  {fix}: " + str(diagnosis.fix).replace("\n", "\n" + " " * (len(fix) + 4)),
-        f"  {phrase('sources')}: " + "; ".join(diagnosis.sources),
+        f"  {phrase('sources')}: " + "; ".join(map(str, diagnosis.sources)),
     ]
     return "\n".join(lines)
 

@@ -101,7 +101,8 @@ def asker_of(report: Report, library: str, line: str = "") -> tuple[str, str]:
 
 
 def _notes_release(library: str, version: str) -> str:
-    return f"{library} {version} release notes: https://github.com/huggingface/{library}/releases/tag/v{version}"  # each repository is named as its package
+    url = f"https://github.com/huggingface/{library}/releases/tag/v{version}"  # each repository is named as its package
+    return Localized("{library} {version} release notes: {url}", library=library, version=version, url=url)
 
 
 def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bool | None:
@@ -116,7 +117,8 @@ def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bo
 
 def _fact(error: NameError_, report: Report) -> tuple[releases.FactHistory | None, str]:
     if error.kind == "name":
-        return releases.name_history(error.module, error.name), f"{error.name} (from {error.module})"
+        name = Localized("{name} (from {module})", name=error.name, module=error.module)
+        return releases.name_history(error.module, error.name), name
     if error.kind == "module":
         return releases.module_history(error.module), Localized("the module {module}", module=error.module)
     found = releases.parameter_history(error.module, error.name)
@@ -250,7 +252,9 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
                 )
             )
         return result
-    result.sources.append("svd-learn's release history (data/release_history.json), read from the wheels on PyPI")
+    result.sources.append(
+        Localized("svd-learn's release history (data/release_history.json), read from the wheels on PyPI")
+    )
     result.evidence.append(Localized("history: {what} is in {releases}", what=what, releases=history.describe()))
     pasted = report.versions.get(library)
     if _pasted_contradicts(history, pasted):
