@@ -332,6 +332,8 @@ def lesson_test_environment(home: str) -> dict[str, str]:
     tiny weights, no progress bars (their timings differ every run), a private Hub cache, no telemetry."""
     return {
         SOURCE_VARIABLE: "tiny",
+        # English, whatever this machine's locale: the stored outputs are English (the Spanish lessons set "es").
+        "SVD_LEARN_LANG": "en",
         "SVD_LEARN_HOME": f"{home}/svd-learn",
         "HF_HOME": f"{home}/hf-home",
         "HF_HUB_DISABLE_TELEMETRY": "1",
