@@ -224,6 +224,27 @@ def _tracked_askers(answer: NameAnswer, error: NameError_) -> str:
     return Localized(" Of the libraries svd-learn tracks: {fixes}.", fixes=joined(fixes)) if fixes else ""
 
 
+def _not_in_the_history(result: NameAnswer, error: NameError_) -> NameAnswer:
+    """The answer when the history does not date the name: what svd-learn records, or that no release has it."""
+    result.known = False
+    library, what = result.library, result.what
+    if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
+        result.evidence.append(
+            Localized(
+                "history: svd-learn records the public names of {library} and of the modules one level below it, "
+                "not {name} of {module}",
+                library=library,
+                name=error.name,
+                module=error.module,
+            )
+        )
+    elif library in releases.LIBRARIES:
+        result.evidence.append(
+            Localized("history: {what} is in no release of {library} since November 2023", what=what, library=library)
+        )
+    return result
+
+
 def answer(error: NameError_, report: Report) -> NameAnswer:
     """What the history says about a name error (see the module docstring)."""
     history, what = _fact(error, report)
@@ -234,24 +255,7 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     if frame:
         result.evidence.append(Localized("asked by: {asker} ({frame})", asker=asker, frame=frame))
     if history is None:
-        result.known = False
-        if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
-            result.evidence.append(
-                Localized(
-                    "history: svd-learn records the public names of {library} and of the modules one level below it, "
-                    "not {name} of {module}",
-                    library=library,
-                    name=error.name,
-                    module=error.module,
-                )
-            )
-        elif library in releases.LIBRARIES:
-            result.evidence.append(
-                Localized(
-                    "history: {what} is in no release of {library} since November 2023", what=what, library=library
-                )
-            )
-        return result
+        return _not_in_the_history(result, error)
     result.sources.append(
         Localized("svd-learn's release history (data/release_history.json), read from the wheels on PyPI")
     )

@@ -258,23 +258,7 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
     Pillow's decompression-bomb guard stays on: images above 2 x 89.5 Mpx are refused.
     - A URL is refused, with how to download it: the file is what a run report records and reproduces.
     """
-    if URL.match(str(path)):
-        raise ImageError(
-            Localized(
-                "{path} is a URL; svd-learn reads image files. Download it first (curl -LO '{path}', or upload it on "
-                "Colab), then pass the file: the run report then names an input that stays the same.",
-                path=path,
-            )
-        )
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(
-            Localized("{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).", path=path)
-        )
-    if not path.exists():
-        raise ImageError(
-            Localized("{path} does not exist. Check the path (on Colab, upload the file first).", path=path)
-        )
+    path = _image_file(path)
     try:
         with Image.open(path) as opened:
             frames = getattr(opened, "n_frames", 1)
@@ -310,6 +294,28 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
             )
         ) from None
     return to_rgb(image)
+
+
+def _image_file(path: str | Path) -> Path:
+    """`path` as a file to open, or the ImageError that says why it is not one (a URL, a folder, nothing there)."""
+    if URL.match(str(path)):
+        raise ImageError(
+            Localized(
+                "{path} is a URL; svd-learn reads image files. Download it first (curl -LO '{path}', or upload it on "
+                "Colab), then pass the file: the run report then names an input that stays the same.",
+                path=path,
+            )
+        )
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(
+            Localized("{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).", path=path)
+        )
+    if not path.exists():
+        raise ImageError(
+            Localized("{path} does not exist. Check the path (on Colab, upload the file first).", path=path)
+        )
+    return path
 
 
 def to_rgb(image):
