@@ -400,7 +400,7 @@ def _lab_lock(home: Path):
 
 def _diagnose_captured(reproduction: Reproduction, error_text: str, echo) -> tuple[list[compat.Diagnosis], bool]:
     """Step 3: the diagnosis of the captured text, and whether it names the reproduced error."""
-    echo("[3/4] diagnose the captured text (svd-learn explain)")
+    echo(Localized("[3/4] diagnose the captured text (svd-learn explain)"))
     diagnoses = compat.diagnose(error_text)
     reproduced = bool({reproduction.id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
     for diagnosis in diagnoses:
