@@ -296,42 +296,52 @@ VOLATILE = (
 )
 
 
-def test_generate_writes_the_same_files_and_report_in_both_languages(tmp_path):
+def in_language(code: str, monkeypatch, *arguments):
+    """`svd-learn ARGUMENTS` in this process (torch is imported already), speaking `code`."""
+    from typer.testing import CliRunner
+
+    from svd_learn.cli import app
+
+    monkeypatch.setenv(language.LANGUAGE_VARIABLE, code)
+    return CliRunner().invoke(app, [*map(str, arguments)])
+
+
+def test_generate_writes_the_same_files_and_report_in_both_languages(tmp_path, monkeypatch):
     """The same tiny video made in English and in Spanish: the same exit code, the same files, the same report
     (its text fields in English: plan_reason, warnings, source_reason, t4_estimate, the smoother copy's note)."""
-    reports = {}
+    runs = {}
     for code in ("en", "es"):
-        folder = tmp_path / code
-        folder.mkdir()
-        arguments = ["generate", str(models.SAMPLE_IMAGE), "-o", "v.mp4", "--frames", "3", "--steps", "1", "--fps", "6"]
-        done = svd_learn([*arguments, "--plan", "gpu-decode2", "--smooth", "12", "--gif"], code, folder)
-        assert done.returncode == 0, done.stderr
-        reports[code] = (done, json.loads((folder / "v.json").read_text()), sorted(p.name for p in folder.iterdir()))
-    (english_run, english_report, english_files), (spanish_run, spanish_report, spanish_files) = (
-        reports["en"],
-        reports["es"],
-    )
-    assert english_files == spanish_files == ["v-12fps.mp4", "v.gif", "v.json", "v.mp4"]
-    same = {k: v for k, v in english_report.items() if k not in (*VOLATILE, "command")}
-    assert same == {k: v for k, v in spanish_report.items() if k not in (*VOLATILE, "command")}
+        video = tmp_path / code / "v.mp4"
+        arguments = ["generate", models.SAMPLE_IMAGE, "-o", video, "--frames", "3", "--steps", "1", "--fps", "6"]
+        done = in_language(code, monkeypatch, *arguments, "--plan", "gpu-decode2", "--smooth", "12", "--gif")
+        assert done.exit_code == 0, done.output
+        report = json.loads(video.with_suffix(".json").read_text())
+        runs[code] = (
+            done.output,
+            {k: v for k, v in report.items() if k not in (*VOLATILE, "command", "gif", "smooth")},
+        )
+        runs[code] += (sorted(p.name for p in video.parent.iterdir()), report["smooth"]["interpolated"])
+    (english_said, english_report, english_files, english_note), (spanish_said, *spanish) = runs["en"], runs["es"]
+    assert english_files == spanish[1] == ["v-12fps.mp4", "v.gif", "v.json", "v.mp4"]
+    assert english_report == spanish[0] and english_note == spanish[2] and "interpolated by ffmpeg" in english_note
     assert "run on the CPU" in english_report["plan_reason"] and english_report["warnings"]
-    assert english_run.stdout.startswith("wrote ") and spanish_run.stdout.startswith("escrito ")
-    assert "aviso: " in spanish_run.stderr and "warning: " not in spanish_run.stderr
+    assert "wrote " in english_said and "escrito " in spanish_said and "interpolados por ffmpeg" in spanish_said
+    assert "aviso: " in spanish_said and "warning: " not in spanish_said
 
 
-def test_batch_records_the_same_summary_in_both_languages(tmp_path):
+def test_batch_records_the_same_summary_in_both_languages(tmp_path, monkeypatch):
     """A batch with a broken image: its error is said in Spanish and recorded in English in batch_summary.json."""
     images = tmp_path / "images"
     images.mkdir()
     (images / "broken.png").write_bytes(b"not a png")
     (images / "rocket.jpg").write_bytes(models.SAMPLE_IMAGE.read_bytes())
-    summaries = {}
+    runs = {}
     for code in ("en", "es"):
-        done = svd_learn(["batch", str(images), "-o", f"out-{code}", "--frames", "2", "--steps", "1"], code, tmp_path)
-        summary = json.loads((tmp_path / f"out-{code}" / "batch_summary.json").read_text())
-        summaries[code] = (done, summary)
-    (english_run, english_summary), (spanish_run, spanish_summary) = summaries["en"], summaries["es"]
-    assert english_run.returncode == spanish_run.returncode == 1
-    assert english_summary["failed"][0]["error"] == spanish_summary["failed"][0]["error"]
-    assert "is not an image Pillow can read" in english_summary["failed"][0]["error"]
-    assert "no es una imagen que Pillow pueda leer" in spanish_run.stdout + spanish_run.stderr
+        out = tmp_path / f"out-{code}"
+        done = in_language(code, monkeypatch, "batch", images, "-o", out, "--frames", "2", "--steps", "1")
+        summary = json.loads((out / "batch_summary.json").read_text())
+        runs[code] = (done, [(entry["name"], entry["error"]) for entry in summary["failed"]], len(summary["done"]))
+    (english_run, english_failed, english_done), (spanish_run, spanish_failed, spanish_done) = runs["en"], runs["es"]
+    assert english_run.exit_code == spanish_run.exit_code == 1 and english_done == spanish_done == 1
+    assert english_failed == spanish_failed and "is not an image Pillow can read" in english_failed[0][1]
+    assert "no es una imagen que Pillow pueda leer" in spanish_run.output and "lote: 2 trabajos" in spanish_run.output
