@@ -38,7 +38,7 @@ from svd_learn import compat
 from svd_learn.environment import course_home, installed_version
 from svd_learn.errors import UserError
 from svd_learn.explain import format_diagnosis
-from svd_learn.language import Localized, localized
+from svd_learn.language import Localized, joined, localized
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
 UNREACHABLE_SIGNS = (
@@ -137,8 +137,15 @@ def get_reproduction(entry_id: str) -> Reproduction:
         return REPRODUCTIONS[folded[_folded(entry_id)]]
     close = difflib.get_close_matches(_folded(entry_id), list(folded), n=3, cutoff=0.6)
     if close:
-        raise LabError(f"No reproduction {entry_id!r}. Did you mean {' or '.join(folded[c] for c in close)}?")
-    raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
+        ids = joined([folded[c] for c in close], Localized(" or "))
+        raise LabError(Localized("No reproduction {id!r}. Did you mean {ids}?", id=entry_id, ids=ids))
+    raise LabError(
+        Localized(
+            "No reproduction {id!r}. Choose one of: {ids} (svd-learn lab list).",
+            id=entry_id,
+            ids=", ".join(REPRODUCTIONS),
+        )
+    )
 
 
 def runs_on_this_python(reproduction: Reproduction) -> bool:
@@ -227,11 +234,17 @@ class Installer:
         for folder in self.find_links:
             if not Path(folder).is_dir():
                 raise LabError(
-                    f"The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS or UV_FIND_LINKS."
+                    Localized(
+                        "The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS "
+                        "or UV_FIND_LINKS.",
+                        folder=folder,
+                    )
                 )
         if self.no_index and not self.find_links:
             raise LabError(
-                "No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR."
+                Localized(
+                    "No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR."
+                )
             )
 
     def note(self) -> str:
@@ -301,7 +314,9 @@ def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> l
     find_links = _find_links() if find_links is None else find_links
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
-        raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
+        raise LabError(
+            Localized("This reproduction needs torch, and torch is not installed here. Install torch first.")
+        )
     local_wheel = any(
         Path(folder, name).is_file()
         for folder in find_links
@@ -312,7 +327,11 @@ def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> l
     if not local_wheel:
         torch = torch.split("+")[0]  # the registry has no local builds such as +cu128: take the public one
         echo(
-            f"    (no local torch wheel: torch {torch} is downloaded from the registry once, then cached; this takes minutes)"
+            Localized(
+                "    (no local torch wheel: torch {version} is downloaded from the registry once, then cached; this "
+                "takes minutes)",
+                version=torch,
+            )
         )
     numpy_pin = [f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else []
     return pins + [f"torch=={torch}"] + numpy_pin
@@ -375,8 +394,13 @@ def run_reproduction(
         import platform
 
         raise LabError(
-            f"{reproduction.id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
-            f"{platform.python_version()}, so this error cannot happen here either."
+            Localized(
+                "{id} needs Python {python}: its pinned wheels do not exist for Python {here}, so this error cannot "
+                "happen here either.",
+                id=reproduction.id,
+                python=reproduction.python,
+                here=platform.python_version(),
+            )
         )
     home = Path(workdir) if workdir is not None else lab_home()
     installer = Installer(cache_dir=home / "cache", use_uv=use_uv, find_links=find_links, no_index=no_index)
@@ -494,7 +518,7 @@ def run_command(entry_id: str, use_uv: bool | None = None, find_links: list[str]
     try:
         result = run_reproduction(entry_id, use_uv=use_uv, find_links=find_links, no_index=no_index)
     except LabError as error:
-        print(f"svd-learn lab: {error}", file=sys.stderr)
+        print(f"svd-learn lab: {error}", file=sys.stderr)  # (the error in the learner's language)
         return 2
     timings = ", ".join(f"{step} {value:.1f} s" for step, value in result.seconds.items())
     yes, no = Localized("yes"), Localized("NO")
