@@ -324,7 +324,7 @@ assert len(again.skipped) == len(good) - 1 and len(again.failed) == 2
 changed = batch.run_batch(images_dir, out_dir, GenerationParameters(num_frames=4, num_inference_steps=2),
                           RunSpec(source=source.name), sweep=sweep, say=lambda message: None)
 refused = [entry for entry in changed.failed if not entry["name"].startswith("broken")]
-print(refused[0]["error"].replace(str(out_dir), "videos"))
+print(str(refused[0]["error"]).replace(str(out_dir), "videos"))  # str(): the message in the lesson's language
 assert len(refused) == len(good) and not changed.done
 assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
 
