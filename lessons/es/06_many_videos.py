@@ -326,7 +326,7 @@ changed = batch.run_batch(images_dir, out_dir, GenerationParameters(num_frames=4
 refused = [entry for entry in changed.failed if not entry["name"].startswith("broken")]
 print(str(refused[0]["error"]).replace(str(out_dir), "videos"))  # str(): the message in the lesson's language
 assert len(refused) == len(good) and not changed.done
-assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
+assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]  # as recorded: English, like batch_summary.json
 
 # %% [markdown]
 # ## 5. La velocidad: dos GPU contra una, medida
