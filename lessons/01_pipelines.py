@@ -26,6 +26,7 @@
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
+LANGUAGE = "en"  # the language of svd-learn's messages: "en" or "es" (the Spanish edition says "es")
 import sys
 
 if "google.colab" in sys.modules:
@@ -34,7 +35,9 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import lesson_work, memory
+from svd_learn import language, lesson_work, memory
+
+language.use(LANGUAGE)  # every message below, and those of the commands this notebook runs
 
 # Before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 9; lesson 4 explains).
 memory.enable_expandable_segments()

@@ -32,6 +32,7 @@
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
+LANGUAGE = "en"  # the language of svd-learn's messages: "en" or "es" (the Spanish edition says "es")
 import os
 import sys
 
@@ -41,7 +42,10 @@ if "google.colab" in sys.modules:
 
     install_requirements("hub")  # and the hub extra: uv, for fast throwaway environments
 
-from svd_learn import lesson_work
+from svd_learn import language, lesson_work
+
+language.use(LANGUAGE)  # every message below, and those of the commands this notebook runs
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()

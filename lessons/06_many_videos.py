@@ -31,6 +31,7 @@
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
+LANGUAGE = "en"  # the language of svd-learn's messages: "en" or "es" (the Spanish edition says "es")
 import sys
 
 if "google.colab" in sys.modules:
@@ -39,7 +40,10 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import lesson_work
+from svd_learn import language, lesson_work
+
+language.use(LANGUAGE)  # every message below, and those of the commands this notebook runs
+
 from svd_learn.environment import check_requirements, print_header
 
 check_requirements()
@@ -312,9 +316,9 @@ assert len(again.skipped) == len(good) - 1 and len(again.failed) == 2
 changed = batch.run_batch(images_dir, out_dir, GenerationParameters(num_frames=4, num_inference_steps=2),
                           RunSpec(source=source.name), sweep=sweep, say=lambda message: None)
 refused = [entry for entry in changed.failed if not entry["name"].startswith("broken")]
-print(refused[0]["error"].replace(str(out_dir), "videos"))
+print(str(refused[0]["error"]).replace(str(out_dir), "videos"))  # str(): the message in the lesson's language
 assert len(refused) == len(good) and not changed.done
-assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]
+assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]  # as recorded: English, like batch_summary.json
 
 # %% [markdown]
 # ## 5. How fast: two GPUs against one, measured

@@ -38,6 +38,7 @@ from svd_learn import generate, measure, memory, models, parameters, planner, t4
 from svd_learn.checkpoints import CHECKPOINTS, DATA, DEFAULT_CHECKPOINT
 from svd_learn.environment import in_colab
 from svd_learn.errors import UserError
+from svd_learn.language import Localized, localized
 from svd_learn.parameters import GenerationParameters
 from svd_learn.request import checked_parameters
 from svd_learn.run import Outputs, RunReport, RunSpec
@@ -100,9 +101,9 @@ class Studio:
         picture = parameters.prepare_image(original, params.height, params.width)
         width, height = original.size
         size = f"{params.width}x{params.height}"
-        note = TEXT["crop_note"].format(width=width, height=height, size=size)
+        note = word(TEXT, "crop_note", width=width, height=height, size=size)
         scale = max(params.width / width, params.height / height)  # as prepare_image covers the size
-        return picture, note + (" " + TEXT["upscaled"].format(scale=scale, size=size) if scale > 1 else "")
+        return picture, note + (" " + word(TEXT, "upscaled", scale=scale, size=size) if scale > 1 else "")
 
     def plan(self, checkpoint: str, num_frames: int, steps: int) -> str:
         """The plan for a video of this size on this machine, its predicted peak and the minutes on a T4, as
@@ -111,18 +112,18 @@ class Studio:
         asked = replace(DEFAULTS, num_frames=int(num_frames), num_inference_steps=int(steps))
         params, warnings = checked_parameters(asked, choice)
         plans = generate.plan_memory(self.spec, self.machine, params, choice, say=warnings.append)
-        peak = TEXT["no_gpu_peak"] if plans.predicted_peak_gib is None else f"{plans.predicted_peak_gib:.1f} GiB"
-        lines = [TEXT["plan"].format(plan=plans.first.name, description=plans.first.description, peak=peak)]
+        peak = word(TEXT, "no_gpu_peak") if plans.predicted_peak_gib is None else f"{plans.predicted_peak_gib:.1f} GiB"
+        lines = [word(TEXT, "plan", plan=plans.first.name, description=plans.first.description, peak=peak)]
         steps, frames = params.num_inference_steps, params.num_frames
         if self.machine.device.startswith("cuda"):
             estimate = t4.describe_plan_estimate(plans.first, steps, frames, params.height, params.width)
-            lines.append(TEXT["estimate"].format(estimate=estimate))
+            lines.append(word(TEXT, "estimate", estimate=estimate))
         else:  # the plan and minutes of a free Colab T4, for the real model
             real = CHECKPOINTS[choice.checkpoint.name]
             on_t4 = planner.choose_plan(memory.T4_GIB, COLAB_HOST_RAM_GIB, real.name, frames, real.height, real.width)
             estimate = t4.describe_plan_estimate(on_t4.plan, steps, frames, real.height, real.width)
-            lines.append(TEXT["on_t4"].format(plan=on_t4.plan.name, peak=on_t4.predicted_peak_gib, estimate=estimate))
-        return "\n\n".join(lines + [f"warning: {warning}" for warning in warnings])
+            lines.append(word(TEXT, "on_t4", plan=on_t4.plan.name, peak=on_t4.predicted_peak_gib, estimate=estimate))
+        return "\n\n".join(lines + [str(Localized("warning: {warning}", warning=warning)) for warning in warnings])
 
     def make_video(self, photo, checkpoint: str, params: GenerationParameters, smooth_fps: int | None, on_step):
         """One video of `photo`, as `svd-learn generate` makes it, in the output folder; returns its report and what
@@ -178,9 +179,9 @@ def build(studio: Studio) -> gr.Blocks:
     """The page: the photo and its crop, the plan, Generate and Stop, the video and its files, the settings with
     their hints, and the earlier results of this browser session side by side."""
     choice = studio.choice(DEFAULT_CHECKPOINT)
-    source_note = WORDS["random_weights"].format(source=choice.source) if choice.source in ("tiny", "random") else ""
-    with gr.Blocks(title=WORDS["title"], analytics_enabled=False) as page:
-        gr.Markdown(f"## {WORDS['title']}\n\n" + WORDS["intro"].format(source=source_note))
+    source_note = word(WORDS, "random_weights", source=choice.source) if choice.source in ("tiny", "random") else ""
+    with gr.Blocks(title=word(WORDS, "title"), analytics_enabled=False) as page:
+        gr.Markdown(f"## {word(WORDS, 'title')}\n\n" + word(WORDS, "intro", source=source_note))
         shown = layout()
         wire(page, shown, studio)
     return page
@@ -191,21 +192,21 @@ def layout() -> SimpleNamespace:
     settings on the right, the earlier results below."""
     with gr.Row():
         with gr.Column():
-            photo = gr.File(label=TEXT["photo"], file_types=["image"], type="filepath", elem_id="photo")
-            sample = gr.Button(TEXT["sample"], elem_id="sample")
-            crop = gr.Image(label=TEXT["crop"], type="pil", interactive=False, elem_id="crop")
+            photo = gr.File(label=word(TEXT, "photo"), file_types=["image"], type="filepath", elem_id="photo")
+            sample = gr.Button(word(TEXT, "sample"), elem_id="sample")
+            crop = gr.Image(label=word(TEXT, "crop"), type="pil", interactive=False, elem_id="crop")
             crop_note, plan = gr.Markdown(elem_id="crop-note"), gr.Markdown(elem_id="plan")
             with gr.Row():
-                go = gr.Button(TEXT["generate"], variant="primary", elem_id="generate")
-                stop = gr.Button(TEXT["stop"], variant="stop", elem_id="stop")
+                go = gr.Button(word(TEXT, "generate"), variant="primary", elem_id="generate")
+                stop = gr.Button(word(TEXT, "stop"), variant="stop", elem_id="stop")
             player = dict(height=VIDEO_HEIGHT, interactive=False, autoplay=True, loop=True)
-            video = gr.Video(label=TEXT["video"], elem_id="video", **player)
-            smooth = gr.Video(label=TEXT["smooth_video"], visible=False, elem_id="smooth", **player)
-            files = gr.File(label=TEXT["downloads"], file_count="multiple", interactive=False, elem_id="files")
+            video = gr.Video(label=word(TEXT, "video"), elem_id="video", **player)
+            smooth = gr.Video(label=word(TEXT, "smooth_video"), visible=False, elem_id="smooth", **player)
+            files = gr.File(label=word(TEXT, "downloads"), file_count="multiple", interactive=False, elem_id="files")
             status = gr.Markdown(elem_id="status")
         with gr.Column():
             settings = setting_controls()
-    gr.Markdown(TEXT["history"])
+    gr.Markdown(word(TEXT, "history"))
     with gr.Row():
         earlier = [
             gr.Video(height=VIDEO_HEIGHT // 2, visible=False, interactive=False, loop=True, elem_id=f"earlier-{i}")
@@ -271,14 +272,14 @@ def setting_controls() -> dict:
     controls["seed"] = gr.Number(value=DEFAULTS.seed, precision=0, minimum=0, **words("seed"))
     controls["random_seed"] = gr.Checkbox(value=False, **words("random_seed"))
     smooth = CONTROLS["smooth_fps"]
-    choices = [(f"{fps} fps" if fps else smooth["none"], fps) for fps in smooth["choices"]]
+    choices = [(f"{fps} fps" if fps else word(smooth, "none"), fps) for fps in smooth["choices"]]
     controls["smooth_fps"] = gr.Dropdown(choices, value=0, **words("smooth_fps"))
     return controls
 
 
 def words(name: str) -> dict:
     """A control's label, hint and element id (for the browser tests)."""
-    return dict(label=CONTROLS[name]["label"], info=CONTROLS[name]["hint"], elem_id=name.replace("_", "-"))
+    return dict(label=word(CONTROLS[name], "label"), info=word(CONTROLS[name], "hint"), elem_id=name.replace("_", "-"))
 
 
 def show_crop(studio: Studio, photo, checkpoint: str):
@@ -296,27 +297,27 @@ def on_generate(studio: Studio, photo, *values, progress):
     *values, history = values
     chosen = dict(zip(SETTINGS, values))
     if not photo:
-        raise gr.Error(TEXT["no_photo"], print_exception=False)
+        raise gr.Error(word(TEXT, "no_photo"), print_exception=False)
     seed = secrets.randbelow(2**32) if chosen["random_seed"] else int(chosen["seed"] or 0)
     knobs = {name: parameters.knob_type(name)(chosen[name]) for name in SLIDERS}  # a slider sends a float
     params = GenerationParameters(**knobs, seed=seed)
-    progress(0, desc=TEXT["loading"])
+    progress(0, desc=word(TEXT, "loading"))
 
     def on_step(step: int, total: int) -> None:
-        progress((step, total), desc=TEXT["working"], unit="steps")
+        progress((step, total), desc=word(TEXT, "working"), unit="steps")
 
     try:
         run, said = studio.make_video(photo, chosen["checkpoint"], params, int(chosen["smooth_fps"]) or None, on_step)
     except measure.StopRequested as stopped:
         reason = str(stopped)
-        status = TEXT["stopped"].format(reason=reason[:1].upper() + reason[1:])
+        status = word(TEXT, "stopped", reason=reason[:1].upper() + reason[1:])
         return gr.update(), gr.update(), gr.update(), status, seed, history, *[gr.update()] * HISTORY_SLOTS
     except UserError as error:
         raise gr.Error(html.escape(said_of(error, photo)), print_exception=False) from None
     history = [{"video": run.output, "label": label(run)}, *history][:HISTORY_SLOTS]
     files = [run.output, run.report] + ([run.smooth["video"]] if run.smooth else [])
     smooth = gr.update(value=run.smooth["video"] if run.smooth else None, visible=bool(run.smooth))
-    status = "\n\n".join([html.escape(run.summary()), *(html.escape(line) for line in said)])
+    status = "\n\n".join([html.escape(str(run.summary())), *(html.escape(str(line)) for line in said)])
     shown = [gr.update(value=h["video"], label=h["label"], visible=True) for h in history]
     return (
         run.output,
@@ -330,9 +331,15 @@ def on_generate(studio: Studio, photo, *values, progress):
     )
 
 
+def word(table: dict, key: str, **fields) -> str:
+    """A text of data/app.toml (a field of `table`) in the learner's language (its `_es` twin), {fields} filled in."""
+    text = localized(table, key)
+    return str(Localized(text, **fields) if fields else text)
+
+
 def label(run: RunReport) -> str:
     """An earlier result's label: the settings that tell two results apart."""
-    return TEXT["earlier"].format(**run.parameters)
+    return word(TEXT, "earlier", **run.parameters)
 
 
 def said_of(error: UserError, photo) -> str:
@@ -342,7 +349,7 @@ def said_of(error: UserError, photo) -> str:
 
 def on_stop(studio: Studio) -> None:
     studio.request_stop()
-    gr.Info(TEXT["stopping"])
+    gr.Info(word(TEXT, "stopping"))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -372,11 +379,11 @@ def serve(
         prevent_thread_lock=True,
         quiet=True,
     )
-    print(WORDS["served"].format(url=page.local_url), flush=True)
+    print(word(WORDS, "served", url=page.local_url), flush=True)
     if in_colab() and "ipykernel" not in sys.modules:  # `!svd-learn app`: no notebook to show the page in
-        print(WORDS["colab_command"], flush=True)
+        print(word(WORDS, "colab_command"), flush=True)
     if share:
-        print(WORDS["shared"].format(url=page.share_url), flush=True)
+        print(word(WORDS, "shared", url=page.share_url), flush=True)
     if block:
         page.block_thread()  # until Ctrl-C
         studio.close()

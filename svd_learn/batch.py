@@ -48,6 +48,7 @@ from accelerate.utils import gather_object
 from svd_learn import generate, models
 from svd_learn.checkpoints import DATA
 from svd_learn.errors import UserError
+from svd_learn.language import Localized, first_line, joined
 from svd_learn.parameters import KNOBS, GenerationParameters, ImageError, knob_type, load_image, prepare_image
 from svd_learn.quiet import quiet_libraries
 from svd_learn.request import checked_parameters, video_request
@@ -77,11 +78,17 @@ class BatchInterrupted(KeyboardInterrupt):
 
     def __str__(self) -> str:
         total = len(self.done) + len(self.failed) + len(self.not_done)
-        made = f"made {len(self.done)} of {total} videos" + (f" ({', '.join(self.done)})" if self.done else "")
-        failed = f"; failed: {', '.join(self.failed)}" if self.failed else ""
-        return (
-            f"{made}{failed}; not made: {', '.join(self.not_done) or 'none'}. Run the same command again to make "
-            "the rest: complete videos are skipped."
+        made = Localized("made {done} of {total} videos", done=len(self.done), total=total)
+        made = Localized("{made} ({names})", made=made, names=", ".join(self.done)) if self.done else made
+        failed = Localized("; failed: {names}", names=", ".join(self.failed)) if self.failed else ""
+        return str(
+            Localized(
+                "{made}{failed}; not made: {names}. Run the same command again to make the rest: complete videos are "
+                "skipped.",
+                made=made,
+                failed=failed,
+                names=", ".join(self.not_done) or Localized("none"),
+            )
         )
 
 
@@ -108,12 +115,20 @@ def list_images(images_dir: str | Path) -> list[Path]:
     """The image files directly in `images_dir` (by suffix; hidden files skipped), sorted by name."""
     folder = Path(images_dir).expanduser()
     if not folder.is_dir():
-        raise BatchError(f"{folder} is not a folder. Pass a folder of images (PNG, JPEG, WebP).")
+        raise BatchError(
+            Localized("{folder} is not a folder. Pass a folder of images (PNG, JPEG, WebP).", folder=folder)
+        )
     images = sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
     if not images:
-        raise BatchError(f"{folder} has no images (files ending with {', '.join(IMAGE_SUFFIXES)}).")
+        raise BatchError(
+            Localized(
+                "{folder} has no images (files ending with {suffixes}).",
+                folder=folder,
+                suffixes=", ".join(IMAGE_SUFFIXES),
+            )
+        )
     return images
 
 
@@ -127,20 +142,34 @@ def parse_sweep(specs: list[str] | tuple[str, ...]) -> dict[str, list[int | floa
         name, equals, values = spec.partition("=")
         name = name.strip().replace("-", "_")
         if not equals or not values.strip():
-            raise BatchError(f"--sweep {spec!r}: write NAME=V1,V2,... (e.g. motion_bucket_id=60,127,180).")
+            raise BatchError(
+                Localized("--sweep {spec!r}: write NAME=V1,V2,... (e.g. motion_bucket_id=60,127,180).", spec=spec)
+            )
         if name not in SWEEPABLE:
-            raise BatchError(f"--sweep {spec!r}: {name!r} cannot be swept. Sweepable: {', '.join(SWEEPABLE)}.")
+            raise BatchError(
+                Localized(
+                    "--sweep {spec!r}: {name!r} cannot be swept. Sweepable: {sweepable}.",
+                    spec=spec,
+                    name=name,
+                    sweepable=", ".join(SWEEPABLE),
+                )
+            )
         if name in sweep:
-            raise BatchError(f"--sweep {name} is given twice: put all its values in one --sweep.")
+            raise BatchError(Localized("--sweep {name} is given twice: put all its values in one --sweep.", name=name))
         convert = knob_type(name)
         try:
             parsed = [convert(value.strip()) for value in values.split(",")]
         except ValueError:
             raise BatchError(
-                f"--sweep {spec!r}: {name} takes {'whole numbers' if convert is int else 'numbers'}."
+                Localized(
+                    "--sweep {spec!r}: {name} takes {kind}.",
+                    spec=spec,
+                    name=name,
+                    kind=Localized("whole numbers") if convert is int else Localized("numbers"),
+                )
             ) from None
         if len(set(parsed)) != len(parsed):
-            raise BatchError(f"--sweep {spec!r}: a value is repeated.")
+            raise BatchError(Localized("--sweep {spec!r}: a value is repeated.", spec=spec))
         sweep[name] = parsed
     return sweep
 
@@ -159,7 +188,12 @@ def make_jobs(images: list[Path], sweep: dict[str, list[int | float]] | None = N
     for job in jobs:
         if job.name in by_name and by_name[job.name] != job.image:
             raise BatchError(
-                f"{Path(by_name[job.name]).name} and {Path(job.image).name} would both write {job.name}.mp4: rename one."
+                Localized(
+                    "{first} and {second} would both write {name}.mp4: rename one.",
+                    first=Path(by_name[job.name]).name,
+                    second=Path(job.image).name,
+                    name=job.name,
+                )
             )
         by_name[job.name] = job.image
     return jobs
@@ -183,18 +217,22 @@ def output_state(job: Job, out_dir: Path, expected: dict) -> tuple[str, str]:
     """
     video, report = job.video(out_dir), job.report(out_dir)
     if not report.exists():
-        return ("partial", "a video without its report") if video.exists() else ("missing", "")
+        return ("partial", Localized("a video without its report")) if video.exists() else ("missing", "")
     try:
         data = json.loads(report.read_text())
         recorded = fingerprint(data["source"], data["checkpoint"], data["parameters"])
         size_ok = video.exists() and video.stat().st_size == data["file_bytes"] and data["frames"] > 0
     except (OSError, ValueError, KeyError, TypeError):
-        return "partial", "an unreadable report"
+        return "partial", Localized("an unreadable report")
     if not size_ok:
-        return "partial", "a report without its video"
-    changed = [f"{k} {recorded.get(k)!r} there, {v!r} now" for k, v in expected.items() if recorded.get(k) != v]
+        return "partial", Localized("a report without its video")
+    changed = [
+        Localized("{name} {there!r} there, {now!r} now", name=k, there=recorded.get(k), now=v)
+        for k, v in expected.items()
+        if recorded.get(k) != v
+    ]
     if changed:
-        return "different", "made with other settings (" + "; ".join(changed) + ")"
+        return "different", Localized("made with other settings ({changes})", changes=joined(changed))
     return "complete", ""
 
 
@@ -239,31 +277,61 @@ class BatchSummary:
         return asdict(self)
 
     def text(self) -> str:
+        """The summary as `svd-learn batch` prints it, in the learner's language."""
         lines = [
-            f"batch: {self.jobs} jobs on {self.num_processes} process(es): {len(self.done)} done, "
-            f"{len(self.skipped)} skipped, {len(self.failed)} failed in {self.wall_s:.1f} s"
+            Localized(
+                "batch: {jobs} jobs on {processes} process(es): {done} done, {skipped} skipped, {failed} failed in "
+                "{seconds:.1f} s",
+                jobs=self.jobs,
+                processes=self.num_processes,
+                done=len(self.done),
+                skipped=len(self.skipped),
+                failed=len(self.failed),
+                seconds=self.wall_s,
+            )
         ]
         for entry in self.done:
-            lines.append(f"  done     {entry['name']}  (process {entry['process']}, {entry['seconds']:.1f} s)")
+            lines.append(
+                Localized(
+                    "  done     {name}  (process {process}, {seconds:.1f} s)",
+                    name=entry["name"],
+                    process=entry["process"],
+                    seconds=entry["seconds"],
+                )
+            )
         for entry in self.skipped:
-            lines.append(f"  skipped  {entry['name']}  (already complete)")
+            lines.append(Localized("  skipped  {name}  (already complete)", name=entry["name"]))
         for entry in self.failed:
-            where = f"process {entry['process']}" if entry["process"] is not None else "before the split"
-            lines.append(f"  failed   {entry['name']}  ({where}): {entry['error']}")
+            process = entry["process"]
+            where = (
+                Localized("process {process}", process=process)
+                if process is not None
+                else Localized("before the split")
+            )
+            lines.append(
+                Localized(
+                    "  failed   {name}  ({where}): {error}", name=entry["name"], where=where, error=entry["error"]
+                )
+            )
         if self.videos_per_minute:
             lines.append(
-                f"throughput: {self.videos_per_minute:.2f} videos a minute ({self.work_s:.1f} s for "
-                f"{len(self.done)} videos once every process had loaded the pipeline)"
+                Localized(
+                    "throughput: {rate:.2f} videos a minute ({seconds:.1f} s for {done} videos once every process had "
+                    "loaded the pipeline)",
+                    rate=self.videos_per_minute,
+                    seconds=self.work_s,
+                    done=len(self.done),
+                )
             )
-        lines.append(f"summary: {Path(self.out_dir) / SUMMARY_NAME}")
-        return "\n".join(lines)
+        lines.append(Localized("summary: {path}", path=Path(self.out_dir) / SUMMARY_NAME))
+        return "\n".join(map(str, lines))
 
 
 def short_error(error: BaseException) -> str:
     """One line: the errors a user can cause already say what to do; anything else gets its type name."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if isinstance(error, UserError):
-        return text
+        return first_line(error)  # in English in batch_summary.json, in the learner's language when shown
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -374,10 +442,19 @@ def run_this_share(state, share: list[Job], pending: int, context: Share, say) -
     tag = f"[process {state.process_index}/{state.num_processes}] " if state.num_processes > 1 else ""
 
     def say_here(message: str) -> None:
-        say(tag + message)
+        say(joined([tag, message], ""))
 
     if share:
-        say_here(f"{len(share)} of {pending} jobs on {state.device}: {', '.join(job.name for job in share)}")
+        names = ", ".join(job.name for job in share)
+        say_here(
+            Localized(
+                "{share} of {pending} jobs on {device}: {names}",
+                share=len(share),
+                pending=pending,
+                device=state.device,
+                names=names,
+            )
+        )
     try:
         loaded = open_session(share, context, say_here)
     except KeyboardInterrupt:
@@ -413,9 +490,9 @@ def settings(spec: RunSpec, choice, params: GenerationParameters | None, sweep) 
 def say_warnings(checked: dict, choice, say) -> None:
     """The jobs' warnings, each once, and what random weights mean."""
     for warning in dict.fromkeys(w for _, warnings in checked.values() for w in warnings):
-        say(f"warning: {warning}")
+        say(Localized("warning: {warning}", warning=warning))
     if choice.source in ("tiny", "random"):
-        say("note: " + generate.RANDOM_WEIGHTS_NOTE.format(source=choice.source))
+        say(Localized("note: {note}", note=generate.random_weights_note(choice.source)))
 
 
 def write_summary(summary: BatchSummary, out_dir: Path) -> None:
@@ -430,7 +507,7 @@ def job_parameters(jobs: list[Job], params: GenerationParameters, choice) -> dic
         try:
             checked[job.name] = checked_parameters(replace(params, **dict(job.sweep)), choice)
         except UserError as error:  # the same for every image: the command line is wrong, stop here
-            raise BatchError(f"{job.name}: {error}") from None
+            raise BatchError(Localized("{job}: {error}", job=job.name, error=error)) from None
     return checked
 
 
@@ -455,7 +532,11 @@ def resume(jobs: list[Job], checked: dict, plan_chunk: int, out_dir: Path, choic
             results.append(entry)
         elif state_now == "different" and not force:
             entry.status = "failed"
-            entry.error = f"{job.video(out_dir)} exists, {why}: pass --force to replace it, or use another OUT_DIR."
+            entry.error = Localized(
+                "{video} exists, {why}: pass --force to replace it, or use another OUT_DIR.",
+                video=job.video(out_dir),
+                why=why,
+            )
             results.append(entry)
         else:
             pending.append(job)
@@ -481,7 +562,7 @@ def open_session(share: list[Job], context: Share, say_here) -> LoadedShare:
         try:
             prepare_image(load_image(job.image, height=params.height, width=params.width), params.height, params.width)
         except ImageError as error:
-            loaded.unusable[job.name] = str(error)
+            loaded.unusable[job.name] = error.args[0]  # (the sentence itself: English in batch_summary.json)
     if len(loaded.unusable) == len(share):
         return loaded
     loading = time.perf_counter()
@@ -491,10 +572,17 @@ def open_session(share: list[Job], context: Share, say_here) -> LoadedShare:
         )
     except Exception as error:  # noqa: BLE001 -- every job of this share fails with it; the others go on
         loaded.load_error = short_error(error)
-        say_here(f"could not load the pipeline: {loaded.load_error}")
+        say_here(Localized("could not load the pipeline: {error}", error=loaded.load_error))
         return loaded
     loaded.load_s = time.perf_counter() - loading
-    say_here(f"loaded {context.choice.source} weights in {loaded.load_s:.1f} s, plan {loaded.session.plan.name}")
+    say_here(
+        Localized(
+            "loaded {source} weights in {seconds:.1f} s, plan {plan}",
+            source=context.choice.source,
+            seconds=loaded.load_s,
+            plan=loaded.session.plan.name,
+        )
+    )
     return loaded
 
 
@@ -506,8 +594,21 @@ def run_share(share: list[Job], context: Share, loaded: LoadedShare, process: in
         for number, job in enumerate(share, 1):
             results.append(run_job(job, context, loaded, process))
             entry = results[-1]
-            outcome = f"wrote {job.video(context.out_dir).name}" if entry.status == "done" else f"FAILED: {entry.error}"
-            say_here(f"job {number}/{len(share)} {job.name}: {outcome} ({entry.seconds:.1f} s)")
+            outcome = (
+                Localized("wrote {video}", video=job.video(context.out_dir).name)
+                if entry.status == "done"
+                else Localized("FAILED: {error}", error=entry.error)
+            )
+            say_here(
+                Localized(
+                    "job {number}/{jobs} {name}: {outcome} ({seconds:.1f} s)",
+                    number=number,
+                    jobs=len(share),
+                    name=job.name,
+                    outcome=outcome,
+                    seconds=entry.seconds,
+                )
+            )
     except KeyboardInterrupt:  # the job under way left nothing (its files are replaced together, or not at all)
         done, failed = ([r.name for r in results if (r.status == "done") == made] for made in (True, False))
         raise BatchInterrupted(done, failed, unfinished(share, results)) from None
@@ -526,7 +627,7 @@ def run_job(job: Job, context: Share, loaded: LoadedShare, process: int) -> JobR
         if job.name in loaded.unusable:
             raise ImageError(loaded.unusable[job.name])
         if loaded.load_error:
-            raise generate.GenerationError(f"the pipeline did not load: {loaded.load_error}")
+            raise generate.GenerationError(Localized("the pipeline did not load: {error}", error=loaded.load_error))
         # replace: output_state said this job is to be (re)made.
         outputs = Outputs(job.video(context.out_dir), job.report(context.out_dir), None, replace=True)
         request = video_request(job.image, context.checked[job.name][0], loaded.session.choice, outputs)
@@ -590,16 +691,19 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], params: Generat
         summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep), say=say, summarize=summarize)
     except UserError as error:
         if os.environ.get("RANK", "0") == "0":  # every process fails the same way: say it once
-            say(f"error: {error}")
+            say(Localized("error: {error}", error=error))
         return 1
     except BatchInterrupted as interrupted:
         ignore_further_interrupts()
-        say(f"{this_process()}interrupted: {interrupted}")
+        say(this_process() + str(Localized("interrupted: {what}", what=interrupted)))
         return 130
     except KeyboardInterrupt:  # before the jobs started, or while the summary was gathered
         ignore_further_interrupts()
         say(
-            f"{this_process()}interrupted: videos already complete stay; run the same command again to finish the batch."
+            this_process()
+            + str(
+                Localized("interrupted: videos already complete stay; run the same command again to finish the batch.")
+            )
         )
         return 130
     return 1 if summary.failed else 0

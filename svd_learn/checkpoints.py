@@ -10,6 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
+from svd_learn.language import Localized, localized
+
 DATA = resources.files("svd_learn") / "data"
 DEFAULT_CHECKPOINT = "svd-xt"
 
@@ -30,8 +32,14 @@ class Checkpoint:
 def _read_checkpoints() -> tuple[dict[str, Checkpoint], tuple[int, int], dict]:
     table = tomllib.loads((DATA / "checkpoints.toml").read_text())
     tiny, on_cpu = table.pop("tiny"), table.pop("full_size_on_cpu")
-    checkpoints = {name: Checkpoint(name=name, **spec) for name, spec in table.items()}
+    checkpoints = {name: _checkpoint(name, spec) for name, spec in table.items()}
     return checkpoints, (tiny["height"], tiny["width"]), on_cpu
+
+
+def _checkpoint(name: str, spec: dict) -> Checkpoint:
+    """One table of checkpoints.toml; its note shown in the learner's language (note_es)."""
+    fields = {key: value for key, value in spec.items() if key not in ("note", "note_es")}
+    return Checkpoint(name=name, note=localized(spec, "note"), **fields)
 
 
 # The checkpoints; the tiny weights' size; what full-size weights cost without a GPU (RAM, disk, an assumed rate).
@@ -43,7 +51,11 @@ def get_checkpoint(name: str) -> Checkpoint:
     try:
         return CHECKPOINTS[name]
     except KeyError:
-        raise ValueError(f"Unknown checkpoint {name!r}. Known checkpoints: {', '.join(CHECKPOINTS)}.") from None
+        raise ValueError(
+            Localized(
+                "Unknown checkpoint {name!r}. Known checkpoints: {known}.", name=name, known=", ".join(CHECKPOINTS)
+            )
+        ) from None
 
 
 def checkpoint_for_repo(repo_id: str) -> Checkpoint | None:

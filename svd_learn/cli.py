@@ -27,6 +27,7 @@ from typer.core import TyperCommand
 from svd_learn import memory
 from svd_learn.environment import choose_source, header, probe
 from svd_learn.errors import UserError
+from svd_learn.language import Localized
 from svd_learn.parameters import GenerationParameters
 from svd_learn.planner import plan_command
 from svd_learn.request import check_arguments
@@ -52,7 +53,7 @@ def course_version() -> str:
     try:
         return metadata.version("svd-learn")
     except metadata.PackageNotFoundError:  # a source checkout that was never installed
-        return "unknown (not installed: pip install -e .)"
+        return Localized("unknown (not installed: pip install -e .)")
 
 
 def show_version(value: bool) -> None:
@@ -77,12 +78,17 @@ def env(as_json: bool = typer.Option(False, "--json", help="Print the probe and 
     try:
         source = choose_source(environment)
     except ValueError as error:  # a bad $SVD_LEARN_SOURCE
-        typer.echo(f"error: {error}", err=True)
+        echo_error(error)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps({**environment.to_dict(), "model_source": asdict(source)}, indent=2))
     else:
         typer.echo(header(environment, source))
+
+
+def echo_error(error: Exception | str) -> None:
+    """A user's mistake, in one line on stderr, in the learner's language."""
+    typer.echo(str(Localized("error: {error}", error=error)), err=True)
 
 
 @app.command()
@@ -300,7 +306,7 @@ def run_generate(image: str, output: str, report: str | None, params: Generation
     bar = DenoisingBar(console)
 
     def say(message: str) -> None:
-        console.print(message, markup=False)
+        console.print(str(message), markup=False)  # str(): the learner's language (rich prints a str's own text)
 
     try:
         check_arguments(image, output, report, params, spec)  # a mistake costs a fraction of a second: no torch yet
@@ -309,11 +315,11 @@ def run_generate(image: str, output: str, report: str | None, params: Generation
         run = generate_video(image, output, params, spec, report=report, say=say, on_step=bar.on_step)
     except UserError as error:
         bar.stop()
-        console.print(f"error: {error}", markup=False)
+        say(Localized("error: {error}", error=error))
         return EXIT_ERROR
     except KeyboardInterrupt:
         bar.stop()
-        console.print(f"interrupted: nothing was written ({output} is as it was).", markup=False)
+        say(Localized("interrupted: nothing was written ({output} is as it was).", output=output))
         return EXIT_INTERRUPTED
     print(run.summary())
     return EXIT_OK
@@ -324,14 +330,14 @@ class DenoisingBar:
 
     def __init__(self, console):
         self.progress = Progress(
-            TextColumn("denoising"),
+            TextColumn(str(Localized("denoising"))),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("steps,"),
+            TextColumn(str(Localized("steps,"))),
             TimeElapsedColumn(),
-            TextColumn("elapsed,"),
+            TextColumn(str(Localized("elapsed,"))),
             TimeRemainingColumn(),
-            TextColumn("left"),
+            TextColumn(str(Localized("left"))),
             console=console,
         )
         self.task = None
@@ -389,7 +395,7 @@ def batch(
     try:
         check_output_folder(output_dir)  # a mistake costs a fraction of a second: no torch yet
     except UserError as error:
-        typer.echo(f"error: {error}", err=True)
+        echo_error(error)
         raise typer.Exit(1) from None
     from svd_learn.batch import run_command  # torch, diffusers and accelerate: seconds, so after the arguments
 
@@ -430,12 +436,12 @@ def app_command(
     except ModuleNotFoundError as error:
         if error.name != "gradio":
             raise
-        typer.echo("error: svd-learn app needs gradio: pip install 'svd-learn[app]' (Colab ships it).", err=True)
+        echo_error(Localized("svd-learn app needs gradio: pip install 'svd-learn[app]' (Colab ships it)."))
         raise typer.Exit(EXIT_ERROR) from None
     try:
         page.serve(RunSpec(source=source), output_dir, port=port, share=share)
     except UserError as error:  # a bad --source, say
-        typer.echo(f"error: {error}", err=True)
+        echo_error(error)
         raise typer.Exit(EXIT_ERROR) from None
 
 

@@ -29,7 +29,17 @@ from packaging.requirements import InvalidRequirement, Requirement
 from svd_learn import name_errors
 from svd_learn.environment import installed_version, requirement_problems
 from svd_learn.explain import UnreadableInput, format_diagnosis, format_unknown, read_source
-from svd_learn.known_errors import KNOWN_ERRORS, NOT_INSTALLED, Diagnosis, KnownError, in_ranges, known_error, phrase
+from svd_learn.known_errors import (
+    KNOWN_ERRORS,
+    NOT_INSTALLED,
+    Diagnosis,
+    KnownError,
+    in_ranges,
+    known_error,
+    phrase,
+    shown_range,
+)
+from svd_learn.language import Localized, joined
 from svd_learn.messages import MessageSource, sources_of
 from svd_learn.platforms import Platform, platform_here
 from svd_learn.tracebacks import Report, read_report
@@ -61,13 +71,18 @@ def _diagnosis(entry: KnownError, evidence: str, seen: dict[str, str] | None = N
         title=fields.pop("title", entry.title),
         explanation=fields.pop("explanation", entry.explanation),
         fix=fields.pop("fix", entry.fix),
-        versions=fields.pop("versions", {name: " or ".join(ranges) for name, ranges in entry.versions.items()}),
+        versions=fields.pop("versions", {name: either(ranges) for name, ranges in entry.versions.items()}),
         sources=fields.pop("sources", entry.sources),
         evidence=evidence,
         seen=seen or {},
         harmless=entry.harmless,
         **fields,
     )
+
+
+def either(ranges) -> Localized:
+    """Version ranges, any one of them: "<0.29 or not installed"."""
+    return joined([shown_range(spec) for spec in ranges], Localized(" or "))
 
 
 def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis] | None:
@@ -82,7 +97,9 @@ def _match(entry: KnownError, text: str, report: Report) -> tuple[int, Diagnosis
         context = [m for p in entry.context for m in p.finditer(text)]
         if version and pattern.search(version) and context:
             line = _line_of(text, context[-1].start(), context[-1].end())
-            return context[-1].start(), _diagnosis(entry, line, {name: version}, notes=[f"pasted: {name} {version}"])
+            pasted = f"{name} {version}"
+            notes = [Localized("pasted: {versions}", versions=pasted)]
+            return context[-1].start(), _diagnosis(entry, line, {name: version}, notes=notes)
     return None
 
 
@@ -122,7 +139,7 @@ def _contradicted(entry: KnownError, report: Report, asked: str, line: str, sour
     for name, ranges in entry.versions.items() if not entry.versions_typical else ():
         pasted = report.versions.get(name)
         if pasted and not in_ranges(pasted, ranges):
-            return phrase("pasted_outside", name=name, version=pasted, ranges=" or ".join(ranges))
+            return phrase("pasted_outside", name=name, version=pasted, ranges=either(ranges))
     if not entry.asker or _asker_named(entry, report, sources):
         return None
     if report.unreadable:
@@ -155,8 +172,8 @@ def _from_history(error: name_errors.NameError_ | None, report: Report) -> tuple
     diagnosis = _diagnosis(
         entry,
         answer.evidence[0].removeprefix("error: "),
-        title=entry.title.format(**fields),
-        explanation=entry.explanation.format(**fields),
+        title=Localized(entry.title, **fields),
+        explanation=Localized(entry.explanation, **fields),
         fix=answer.fix,
         sources=tuple(answer.sources) + entry.sources,
         notes=answer.evidence[1:],
@@ -189,7 +206,7 @@ def _diagnose(text: str, here: bool = False) -> tuple[list[Diagnosis], Report, l
             _not_here(entry, text, platform) or _contradicted(entry, report, asked, matched[1].evidence, sources)
         )
         if why:
-            against.append(f"not {entry.id}: {why}")
+            against.append(Localized("not {id}: {why}", id=entry.id, why=why))
         elif matched:
             found.append(matched)
     ids = {diagnosis.id for _, diagnosis in found}
@@ -234,7 +251,7 @@ def _add_notes(diagnosis: Diagnosis, report: Report, platform: Platform, sources
         if name in diagnosis.versions and f"pasted: {name} {version}" not in diagnosis.notes
     ]
     if pasted:
-        diagnosis.notes.append("pasted: " + ", ".join(pasted))
+        diagnosis.notes.append(Localized("pasted: {versions}", versions=", ".join(pasted)))
     if entry.platforms and platform.system:
         diagnosis.notes.append(phrase("platform", platform=platform.describe()))
     if report.unreadable:
@@ -262,7 +279,15 @@ def _unmet_requirements(distribution: str, on: str | None = None) -> list[str]:
             continue
         installed = installed_version(requirement.name)
         if installed is not None and not requirement.specifier.contains(installed, prereleases=True):
-            unmet.append(f"{distribution} requires {requirement} but {requirement.name} {installed} is installed")
+            unmet.append(
+                Localized(
+                    "{distribution} requires {requirement} but {name} {installed} is installed",
+                    distribution=distribution,
+                    requirement=requirement,
+                    name=requirement.name,
+                    installed=installed,
+                )
+            )
     return unmet
 
 
@@ -289,8 +314,12 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
     findings = []
     for entry in KNOWN_ERRORS:
         if entry.flag_when_installed and entry.matches_installed(versions):
-            installed = ", ".join(f"{name} {versions[name] or NOT_INSTALLED}" for name in entry.versions)
-            findings.append(Finding(entry.id, entry.title, f"installed: {installed}", entry.fix))
+            installed = joined(
+                [joined([name, versions[name] or shown_range(NOT_INSTALLED)], " ") for name in entry.versions], ", "
+            )
+            findings.append(
+                Finding(entry.id, entry.title, Localized("installed: {versions}", versions=installed), entry.fix)
+            )
         for name, pattern in (
             entry.pasted.items() if entry.flag_when_installed and not what_if and nvidia_driver_present() else ()
         ):
@@ -300,19 +329,23 @@ def check_environment(versions: dict[str, str | None] | None = None) -> list[Fin
                     Finding(
                         entry.id,
                         entry.title,
-                        f"installed: {name} {installed}, and this machine has an NVIDIA driver",
+                        Localized(
+                            "installed: {name} {version}, and this machine has an NVIDIA driver",
+                            name=name,
+                            version=installed,
+                        ),
                         entry.fix,
                     )
                 )
         for distribution in entry.conflicts_of if not what_if else ():
             for unmet in _unmet_requirements(distribution, entry.conflicts_on):
-                title = entry.doctor_title.format(asker=distribution) if entry.doctor_title else entry.title
+                title = Localized(entry.doctor_title, asker=distribution) if entry.doctor_title else entry.title
                 findings.append(Finding(entry.id, title, unmet, entry.fix))
     if not what_if:
         stale = known_error("stale_module")
         for problem in requirement_problems():
             if problem.kind == "stale":
-                findings.append(Finding(stale.id, stale.title, str(problem), stale.fix))
+                findings.append(Finding(stale.id, stale.title, problem.sentence(), stale.fix))
     return findings
 
 
@@ -332,44 +365,60 @@ def explain(text: str, here: bool = False) -> list[Diagnosis]:
 
 
 def doctor(console=None) -> list[Finding]:
-    """Print this environment as a table, then every known-bad combination installed with its fix.
+    """Print this environment as a table, then every known-bad combination installed with its fix (in the
+    learner's language).
 
     Call it inside a running notebook (`compat.doctor()`) to also catch modules that stay loaded at an
     old version after a `pip install` there; `svd-learn doctor` runs in a fresh process, which cannot see them.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from svd_learn.environment import probe
 
     console = console or Console()
-    env = probe()
-    table = Table(title="svd-learn doctor: this environment", show_header=True)
-    table.add_column("what")
-    table.add_column("value")
-    table.add_row("Python", f"{env.python} ({env.platform})")
-    table.add_row("Colab", "yes" if env.in_colab else "no")
-    table.add_row("host RAM", f"{env.host_ram_gib:.1f} GiB")
-    if env.cuda_available:
-        major, minor = env.compute_capability
-        gpu = (
-            f"{env.gpu_name}, {env.vram_gib:.2f} GiB VRAM, compute capability {major}.{minor}, CUDA {env.cuda_version}"
-        )
-        gpu += "" if env.supports_bf16 else " (no bf16: use fp16)"
-    else:
-        gpu = "no CUDA GPU"
-    table.add_row("GPU", gpu)
-    for name, version in env.versions.items():
-        table.add_row(name, version or NOT_INSTALLED)
-    console.print(table)
+    console.print(environment_table(probe()))
     findings = check_environment()
     if not findings:
-        console.print(f"No known-bad combination installed ({len(KNOWN_ERRORS)} known errors checked).")
+        checked = Localized(
+            "No known-bad combination installed ({known} known errors checked).", known=len(KNOWN_ERRORS)
+        )
+        console.print(str(checked))
+    fix = str(phrase("fix"))
     for finding in findings:
-        console.print(f"[bold red]Problem:[/] {finding.title} [{finding.id}]", highlight=False)
+        console.print(f"[bold red]{Localized('Problem:')}[/] {finding.title} [{finding.id}]", highlight=False)
         console.print(f"  {finding.detail}", highlight=False, markup=False)
-        console.print("  fix: " + finding.fix.replace("\n", "\n       "), highlight=False, markup=False)
+        fixed = f"  {fix}: " + str(finding.fix).replace("\n", "\n" + " " * (len(fix) + 4))
+        console.print(fixed, highlight=False, markup=False)
     return findings
+
+
+def environment_table(env):
+    """`svd-learn doctor`'s table of this environment (a rich Table), in the learner's language."""
+    from rich.table import Table
+
+    table = Table(title=str(Localized("svd-learn doctor: this environment")), show_header=True)
+    table.add_column(str(Localized("what")))
+    table.add_column(str(Localized("value")))
+    table.add_row("Python", f"{env.python} ({env.platform})")
+    table.add_row("Colab", str(Localized("yes") if env.in_colab else Localized("no")))
+    table.add_row(str(Localized("host RAM")), f"{env.host_ram_gib:.1f} GiB")
+    if env.cuda_available:
+        major, minor = env.compute_capability
+        gpu = Localized(
+            "{gpu}, {vram:.2f} GiB VRAM, compute capability {major}.{minor}, CUDA {cuda}",
+            gpu=env.gpu_name,
+            vram=env.vram_gib,
+            major=major,
+            minor=minor,
+            cuda=env.cuda_version,
+        )
+        gpu = gpu if env.supports_bf16 else Localized("{gpu} (no bf16: use fp16)", gpu=gpu)
+    else:
+        gpu = Localized("no CUDA GPU")
+    table.add_row("GPU", str(gpu))
+    for name, version in env.versions.items():
+        table.add_row(name, version or str(shown_range(NOT_INSTALLED)))
+    return table
 
 
 # --- the IPython extension: %load_ext svd_learn ----------------------------------------------------------
@@ -382,7 +431,7 @@ def _after_cell(result) -> None:
     if "pip install" in cell:
         for finding in check_environment():
             if finding.id == "stale_module":
-                print(f"svd-learn: {finding.detail}")
+                print(f"svd-learn: {finding.detail}")  # (the detail is shown in the learner's language)
     error = getattr(result, "error_in_exec", None)
     if error is None:
         return
@@ -391,7 +440,7 @@ def _after_cell(result) -> None:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     diagnoses = diagnose(text, here=True)
     if diagnoses:
-        print("\nsvd-learn recognises this error:")
+        print(f"\n{Localized('svd-learn recognises this error:')}")
         for diagnosis in diagnoses:
             print(format_diagnosis(diagnosis))
 
@@ -399,7 +448,11 @@ def _after_cell(result) -> None:
 def load_ipython_extension(ip) -> None:
     if _after_cell not in ip.events.callbacks["post_run_cell"]:
         ip.events.register("post_run_cell", _after_cell)
-    print(f"svd-learn: known errors will be diagnosed under their traceback ({len(KNOWN_ERRORS)} known).")
+    print(
+        Localized(
+            "svd-learn: known errors will be diagnosed under their traceback ({known} known).", known=len(KNOWN_ERRORS)
+        )
+    )
 
 
 def unload_ipython_extension(ip) -> None:
@@ -411,7 +464,7 @@ def explain_command(source: str, list_known: bool = False) -> int:
     """`svd-learn explain [MESSAGE|FILE|-]`: the exit status is 0 when the error was recognised, 1 otherwise."""
     if list_known:
         for entry in KNOWN_ERRORS:  # a history entry's title is filled in per error: show its slots as <slot>
-            title = re.sub(r"[{](\w+)[}]", r"<\1>", entry.title)
+            title = re.sub(r"[{](\w+)[}]", r"<\1>", str(entry.title))
             print(f"{entry.id:30} {title}")
         return 0
     try:

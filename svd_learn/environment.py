@@ -24,11 +24,15 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from svd_learn.language import Localized, joined
+
 SOURCE_VARIABLE = "SVD_LEARN_SOURCE"
 SOURCES = {
-    "tiny": "tiny random weights, real classes (outputs are noise; shapes, memory flow and timing structure are real)",
-    "random": "full-size SVD architecture, random fp16 weights (real memory and speed; outputs are noise)",
-    "pretrained": "the real weights from the Hugging Face Hub",
+    "tiny": Localized(
+        "tiny random weights, real classes (outputs are noise; shapes, memory flow and timing structure are real)"
+    ),
+    "random": Localized("full-size SVD architecture, random fp16 weights (real memory and speed; outputs are noise)"),
+    "pretrained": Localized("the real weights from the Hugging Face Hub"),
 }
 # The libraries whose versions decide whether SVD runs (lesson 3 explains each one).
 LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "huggingface_hub", "numpy")
@@ -113,7 +117,13 @@ def probe() -> Environment:
 def check_source(name: str, given_as: str) -> str:
     """`name` if it is a model source (the one check of source names), else a ValueError that lists them."""
     if name not in SOURCES:
-        raise ValueError(f"{given_as} is not a model source. Use one of: {', '.join(SOURCES)}.")
+        raise ValueError(
+            Localized(
+                "{given_as} is not a model source. Use one of: {sources}.",
+                given_as=given_as,
+                sources=", ".join(SOURCES),
+            )
+        )
     return name
 
 
@@ -130,22 +140,46 @@ def choose_source(env: Environment | None = None) -> SourceChoice:
     allocator setting that `svd-learn` makes first must still be read when CUDA starts."""
     requested = os.environ.get(SOURCE_VARIABLE, "").strip().lower()
     if requested:
-        return SourceChoice(check_source(requested, f"{SOURCE_VARIABLE}={requested}"), f"set by {SOURCE_VARIABLE}")
+        given = f"{SOURCE_VARIABLE}={requested}"
+        return SourceChoice(check_source(requested, given), Localized("set by {variable}", variable=SOURCE_VARIABLE))
     if env.cuda_available if env is not None else _cuda_available():
-        return SourceChoice("pretrained", f"a CUDA GPU is present; set {SOURCE_VARIABLE}=tiny or random to change")
-    return SourceChoice("tiny", f"no CUDA GPU; set {SOURCE_VARIABLE}=pretrained or random to change")
+        return SourceChoice(
+            "pretrained",
+            Localized("a CUDA GPU is present; set {variable}=tiny or random to change", variable=SOURCE_VARIABLE),
+        )
+    return SourceChoice(
+        "tiny", Localized("no CUDA GPU; set {variable}=pretrained or random to change", variable=SOURCE_VARIABLE)
+    )
 
 
 def header(env: Environment, choice: SourceChoice) -> str:
-    """The two lines printed at the top of every lesson."""
+    """The lines printed at the top of every lesson (and by `svd-learn env`), in the learner's language."""
     if env.cuda_available:
-        machine = f"GPU {env.gpu_name}, {env.vram_gib:.1f} GiB VRAM, compute capability {env.compute_capability[0]}.{env.compute_capability[1]}"
+        major, minor = env.compute_capability
+        machine = Localized(
+            "GPU {gpu}, {vram:.1f} GiB VRAM, compute capability {major}.{minor}",
+            gpu=env.gpu_name,
+            vram=env.vram_gib,
+            major=major,
+            minor=minor,
+        )
     else:
-        machine = "no CUDA GPU"
-    machine += f"; host RAM {env.host_ram_gib:.1f} GiB; {'Colab' if env.in_colab else 'not Colab'}"
-    versions = ", ".join(f"{name} {version or 'missing'}" for name, version in env.versions.items())
-    return (
-        f"model source: {choice.name} ({choice.reason})\nmachine: {machine}\nversions: Python {env.python}, {versions}"
+        machine = Localized("no CUDA GPU")
+    colab = "Colab" if env.in_colab else Localized("not Colab")
+    missing = Localized("missing")
+    versions = ", ".join(f"{name} {version or missing}" for name, version in env.versions.items())
+    return str(
+        Localized(
+            "model source: {source} ({reason})\nmachine: {machine}; host RAM {ram:.1f} GiB; {colab}\nversions: "
+            "Python {python}, {versions}",
+            source=choice.name,
+            reason=choice.reason,
+            machine=machine,
+            ram=env.host_ram_gib,
+            colab=colab,
+            python=env.python,
+            versions=versions,
+        )
     )
 
 
@@ -167,8 +201,10 @@ def keep_hub_cache_on_drive(keep: bool, folder: str = DRIVE_HF_HOME) -> str:
     if keep and in_colab():
         if "huggingface_hub" in sys.modules:  # it reads HF_HOME once, when it is imported
             raise RuntimeError(
-                "huggingface_hub is already imported, so it would not see the new HF_HOME. "
-                "Restart the session (Runtime > Restart session) and run this cell right after the setup cell."
+                Localized(
+                    "huggingface_hub is already imported, so it would not see the new HF_HOME. Restart the session "
+                    "(Runtime > Restart session) and run this cell right after the setup cell."
+                )
             )
         from google.colab import drive
 
@@ -176,8 +212,14 @@ def keep_hub_cache_on_drive(keep: bool, folder: str = DRIVE_HF_HOME) -> str:
         os.makedirs(folder, exist_ok=True)
         os.environ["HF_HOME"] = folder
     elif keep:
-        return f"Not on Colab: the Hub cache stays where it is ({os.environ.get('HF_HOME', '~/.cache/huggingface')})."
-    return f"Hub cache: {os.environ.get('HF_HOME', '~/.cache/huggingface (the default)')}"
+        return str(
+            Localized(
+                "Not on Colab: the Hub cache stays where it is ({folder}).",
+                folder=os.environ.get("HF_HOME", "~/.cache/huggingface"),
+            )
+        )
+    default = Localized("~/.cache/huggingface (the default)")
+    return str(Localized("Hub cache: {folder}", folder=os.environ.get("HF_HOME", default)))
 
 
 def loaded_version(module_name: str) -> str | None:
@@ -198,13 +240,29 @@ class RequirementProblem:
     loaded: str | None = None
 
     def __str__(self) -> str:
+        return str(self.sentence())
+
+    def sentence(self) -> Localized:
+        """What is wrong and what to do (in English as files record it; str() is the learner's language)."""
         if self.kind == "missing":
-            return f"{self.name} is not installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
+            return Localized(
+                "{name} is not installed; the course needs {requirement}. Run: pip install '{requirement}'",
+                name=self.name,
+                requirement=self.requirement,
+            )
         if self.kind == "out_of_range":
-            return f"{self.name} {self.installed} is installed; the course needs {self.requirement}. Run: pip install '{self.requirement}'"
-        return (
-            f"{self.name} {self.loaded} is loaded in this process but {self.installed} is installed: "
-            "restart the runtime (Colab: Runtime > Restart session) so Python imports the new version."
+            return Localized(
+                "{name} {installed} is installed; the course needs {requirement}. Run: pip install '{requirement}'",
+                name=self.name,
+                installed=self.installed,
+                requirement=self.requirement,
+            )
+        return Localized(
+            "{name} {loaded} is loaded in this process but {installed} is installed: restart the runtime (Colab: "
+            "Runtime > Restart session) so Python imports the new version.",
+            name=self.name,
+            loaded=self.loaded,
+            installed=self.installed,
         )
 
 
@@ -262,7 +320,10 @@ def check_requirements() -> None:
     problems = requirement_problems()
     if problems:
         raise RuntimeError(
-            "The environment needs fixing before this lesson can run:\n- " + "\n- ".join(map(str, problems))
+            Localized(
+                "The environment needs fixing before this lesson can run:\n- {problems}",
+                problems=joined([problem.sentence() for problem in problems], "\n- "),
+            )
         )
 
 
@@ -271,6 +332,8 @@ def lesson_test_environment(home: str) -> dict[str, str]:
     tiny weights, no progress bars (their timings differ every run), a private Hub cache, no telemetry."""
     return {
         SOURCE_VARIABLE: "tiny",
+        # English, whatever this machine's locale: the stored outputs are English (the Spanish lessons set "es").
+        "SVD_LEARN_LANG": "en",
         "SVD_LEARN_HOME": f"{home}/svd-learn",
         "HF_HOME": f"{home}/hf-home",
         "HF_HUB_DISABLE_TELEMETRY": "1",

@@ -57,30 +57,33 @@ def read_source(source: str) -> str:
 
 
 def format_diagnosis(diagnosis: Diagnosis, show_installed: bool = True) -> str:
-    """The diagnosis as text, with the evidence it rests on; `show_installed` adds the versions installed here."""
+    """The diagnosis as text, with the evidence it rests on, in the learner's language; `show_installed` adds the
+    versions installed here."""
     kind = phrase("harmless_warning") if diagnosis.harmless else phrase("known_error")
     lines = [f"{kind}: {diagnosis.title} [{diagnosis.id}]", f"  {phrase('matched')}: {diagnosis.evidence}"]
     lines += [f"  {note}" for note in diagnosis.notes]
+    why, fix = str(phrase("why")), str(phrase("fix"))  # a text's next lines start under its first word
     lines += [
         f"  {diagnosis.versions_line(show_installed)}",
-        f"  {phrase('why')}: " + diagnosis.explanation.replace("\n", "\n       "),
-        f"  {phrase('fix')}: " + diagnosis.fix.replace("\n", "\n       "),
-        f"  {phrase('sources')}: " + "; ".join(diagnosis.sources),
+        f"  {why}: " + str(diagnosis.explanation).replace("\n", "\n" + " " * (len(why) + 4)),
+        f"  {fix}: " + str(diagnosis.fix).replace("\n", "\n" + " " * (len(fix) + 4)),
+        f"  {phrase('sources')}: " + "; ".join(map(str, diagnosis.sources)),
     ]
     return "\n".join(lines)
 
 
 def format_unknown(report: Report, shown: list[str]) -> str:
-    """What a report shows when no entry explains it: the exception, where it was raised, what else was found."""
+    """What a report shows when no entry explains it: the exception, where it was raised, what else was found (in
+    the learner's language)."""
     lines = [phrase("not_recognised", known=len(KNOWN_ERRORS))]
     if report.error_line:
-        lines.append("  " + phrase("the_error", line=report.error_line))
+        lines.append(f"  {phrase('the_error', line=report.error_line)}")
     raised = [frame for frame in report.frames if frame.owner]
     if raised:
-        lines.append("  " + phrase("raised_in", owner=raised[-1].owner, path=raised[-1].path, line=raised[-1].line))
+        lines.append(f"  {phrase('raised_in', owner=raised[-1].owner, path=raised[-1].path, line=raised[-1].line)}")
     lines += [f"  {line}" for line in shown]
     if report.versions:
         versions = ", ".join(f"{name} {version}" for name, version in report.versions.items())
-        lines.append("  " + phrase("versions_in_text", versions=versions))
-    lines.append("  " + phrase("read_first"))
-    return "\n".join(lines)
+        lines.append(f"  {phrase('versions_in_text', versions=versions)}")
+    lines.append("  " + str(phrase("read_first")))
+    return "\n".join(map(str, lines))

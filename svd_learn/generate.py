@@ -40,13 +40,20 @@ from svd_learn import measure, memory, models, planner, plans, t4, video
 from svd_learn.checkpoints import FULL_SIZE_ON_CPU
 from svd_learn.environment import SOURCE_VARIABLE, Environment, course_home, cpu_threads, probe
 from svd_learn.errors import UserError
+from svd_learn.language import Localized, joined
 from svd_learn.models import HubUnreachable, ModelChoice
 from svd_learn.parameters import GenerationParameters
 from svd_learn.quiet import quiet_libraries
 from svd_learn.request import VideoRequest, check_arguments, video_request
 from svd_learn.run import Outputs, RunReport, RunSpec
 
-RANDOM_WEIGHTS_NOTE = "the weights are random ({source} source): the frames are noise, not a video of your image"
+
+def random_weights_note(source: str) -> Localized:
+    return Localized(
+        "the weights are random ({source} source): the frames are noise, not a video of your image", source=source
+    )
+
+
 # How --compile compiles the UNet. "regional": its repeated blocks, one by one (diffusers' compile_repeated_blocks),
 # measured on the T4 plan with 2 CPU cores: a 128 s warm-up, steps 9% faster, 1.6 GiB less reserved (data/t4.toml
 # [compile.regional]; t4.compile_payback says after how many videos it pays back). "full": torch.compile(pipe.unet),
@@ -144,11 +151,15 @@ def machine_for(spec: RunSpec, say: Callable[[str], None] = print) -> Machine:
     budget = spec.vram_budget_gib
     if (spec.emulate_t4 or budget is not None) and device != "cuda":
         raise GenerationError(
-            "--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU."
+            Localized("--emulate-t4 and --vram-budget cap a CUDA GPU's memory, and this machine has no CUDA GPU.")
         )
     if budget is not None and not (math.isfinite(budget) and 0 < budget <= env.vram_gib):
         raise GenerationError(
-            f"--vram-budget {budget:g}: give GiB above 0 and at most this GPU's {env.vram_gib:g} GiB."
+            Localized(
+                "--vram-budget {budget:g}: give GiB above 0 and at most this GPU's {vram:g} GiB.",
+                budget=budget,
+                vram=env.vram_gib,
+            )
         )
     if budget is None and spec.emulate_t4:
         budget = memory.T4_GIB
@@ -164,9 +175,13 @@ def expandable_segments(say) -> None:
         memory.enable_expandable_segments()
     except RuntimeError:
         say(
-            f"warning: CUDA started before {memory.ALLOC_CONF_VARIABLE}={memory.EXPANDABLE_SEGMENTS} was set: "
-            "expect more reserved memory than the plan predicts. To get what the plan assumed, restart the runtime "
-            "and run `memory.enable_expandable_segments()` (the lessons' setup cell does) before anything uses the GPU."
+            Localized(
+                "warning: CUDA started before {variable}={setting} was set: expect more reserved memory than the plan "
+                "predicts. To get what the plan assumed, restart the runtime and run "
+                "`memory.enable_expandable_segments()` (the lessons' setup cell does) before anything uses the GPU.",
+                variable=memory.ALLOC_CONF_VARIABLE,
+                setting=memory.EXPANDABLE_SEGMENTS,
+            )
         )
 
 
@@ -183,14 +198,20 @@ def plan_memory(spec: RunSpec, machine: Machine, params: GenerationParameters, c
 
 def tiny_fallback(choice: ModelChoice, error: Exception, say) -> tuple[ModelChoice, str]:
     """Tiny weights instead of the default's pretrained ones, which the Hub cannot give; and the warning to record."""
-    fallback = (
-        f"the Hub is unreachable and {choice.location} is not cached, so tiny random weights were used "
-        f"(set {SOURCE_VARIABLE}=pretrained to make this an error)"
+    fallback = Localized(
+        "the Hub is unreachable and {location} is not cached, so tiny random weights were used (set "
+        "{variable}=pretrained to make this an error)",
+        location=choice.location,
+        variable=SOURCE_VARIABLE,
     )
     say(
-        f"note: {error}\nnote: falling back to tiny random weights (set {SOURCE_VARIABLE}=pretrained to make this an error)"
+        Localized(
+            "note: {error}\nnote: falling back to tiny random weights (set {variable}=pretrained to make this an error)",
+            error=error,
+            variable=SOURCE_VARIABLE,
+        )
     )
-    return ModelChoice("", "tiny", choice.checkpoint, False, "fell back: " + fallback), fallback
+    return ModelChoice("", "tiny", choice.checkpoint, False, Localized("fell back: {why}", why=fallback)), fallback
 
 
 def check_full_size_on_cpu(spec: RunSpec, choice: ModelChoice, device: str) -> None:
@@ -199,8 +220,11 @@ def check_full_size_on_cpu(spec: RunSpec, choice: ModelChoice, device: str) -> N
     if device.split(":")[0] != "cpu" or choice.source not in ("random", "pretrained") or spec.full_size_on_cpu:
         return
     raise GenerationError(
-        full_size_on_cpu_cost(choice) + " Add --full-size-on-cpu to run it anyway, or use --source tiny (seconds; "
-        "the frames are noise) or a machine with a CUDA GPU."
+        Localized(
+            "{cost} Add --full-size-on-cpu to run it anyway, or use --source tiny (seconds; the frames are noise) or a "
+            "machine with a CUDA GPU.",
+            cost=full_size_on_cpu_cost(choice),
+        )
     )
 
 
@@ -212,26 +236,38 @@ def full_size_on_cpu_cost(choice: ModelChoice) -> str:
     minutes = step_tflop / cost["cpu_tflops"] / 60
     ram_gb = psutil.virtual_memory().total / 1e9
     if choice.source == "random":
-        disk = (
-            f"{cost['random_disk_gb']:g} GB of disk for its random weights (built once under {course_home()}: minutes)"
+        disk = Localized(
+            "{gb:g} GB of disk for its random weights (built once under {home}: minutes)",
+            gb=cost["random_disk_gb"],
+            home=course_home(),
         )
     else:
-        disk = f"a {cost['download_gb']:g} GB download into the Hub cache (once)"
-    return (
-        f"{choice.source.capitalize()} weights without a CUDA GPU run the full-size {choice.checkpoint.name} on the "
-        f"CPU: about {cost['host_ram_gb']:g} GB of RAM (this machine has {ram_gb:.1f} GB), {disk}, and roughly "
-        f"{minutes:.0f} min a denoising step at {frames} frames ({step_tflop:.0f} TFLOP at an assumed "
-        f"{cost['cpu_tflops']:g} TFLOP/s), {minutes * 25 / 60:.0f} h for 25 steps."
+        disk = Localized("a {gb:g} GB download into the Hub cache (once)", gb=cost["download_gb"])
+    weights = Localized("Random weights") if choice.source == "random" else Localized("Pretrained weights")
+    return Localized(
+        "{weights} without a CUDA GPU run the full-size {checkpoint} on the CPU: about {ram:g} GB of RAM (this "
+        "machine has {here:.1f} GB), {disk}, and roughly {minutes:.0f} min a denoising step at {frames} frames "
+        "({tflop:.0f} TFLOP at an assumed {rate:g} TFLOP/s), {hours:.0f} h for 25 steps.",
+        weights=weights,
+        checkpoint=choice.checkpoint.name,
+        ram=cost["host_ram_gb"],
+        here=ram_gb,
+        disk=disk,
+        minutes=minutes,
+        frames=frames,
+        tflop=step_tflop,
+        rate=cost["cpu_tflops"],
+        hours=minutes * 25 / 60,
     )
 
 
 def say_notes(request: VideoRequest, session: Session, say) -> None:
     """The request's warnings, and what random weights mean."""
     for warning in request.warnings:
-        say(f"warning: {warning}")
+        say(Localized("warning: {warning}", warning=warning))
     source = session.choice.source
     if source in ("tiny", "random"):
-        say("note: " + RANDOM_WEIGHTS_NOTE.format(source=source))
+        say(Localized("note: {note}", note=random_weights_note(source)))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -266,9 +302,17 @@ class Session:
         quiet_libraries()  # before anything imports diffusers: some of its noise is printed at import
         session = cls(spec, choice, machine, plans_to_try, say, quiet)
         session.choice = models.with_weights(choice, say)  # tiny and random weights: built once, then reused
-        session.progress(f"loading {session.choice.location} ({session.choice.source} weights: {choice.reason}) ...")
+        loaded = session.choice
+        session.progress(
+            Localized(
+                "loading {location} ({source} weights: {reason}) ...",
+                location=loaded.location,
+                source=loaded.source,
+                reason=choice.reason,
+            )
+        )
         session.load()
-        session.progress(f"plan: {session.plan.name} ({plans_to_try.reason})")
+        session.progress(Localized("plan: {plan} ({reason})", plan=session.plan.name, reason=plans_to_try.reason))
         return session
 
     @property
@@ -336,7 +380,7 @@ class Session:
         with self.limits():
             call, params, fallbacks = self.call(request, on_step, should_stop)
         frames, outputs = call.frames[0], request.outputs  # the first (only) video
-        self.progress(f"writing {outputs.video} ...")
+        self.progress(Localized("writing {video} ...", video=outputs.video))
         written = time.perf_counter()
         # The files replace the old ones together, once all are written and read back: never a new video beside
         # an old report, nor a report of a video that failed to land.
@@ -359,7 +403,13 @@ class Session:
         says of it."""
         if outputs.smooth is None:
             return None
-        self.progress(f"writing {outputs.smooth}: frames interpolated to {outputs.smooth_fps} fps by ffmpeg ...")
+        self.progress(
+            Localized(
+                "writing {video}: frames interpolated to {fps} fps by ffmpeg ...",
+                video=outputs.smooth,
+                fps=outputs.smooth_fps,
+            )
+        )
         return video.save_smooth_mp4(files, frames, outputs.smooth, fps, outputs.smooth_fps)
 
     def call(self, request: VideoRequest, on_step, should_stop):
@@ -370,7 +420,7 @@ class Session:
         while True:
             try:
                 if self.pipe is None:  # a fresh pipeline, free of the failed plan's hooks
-                    self.say(f"reloading {self.choice.location} ...")
+                    self.say(Localized("reloading {location} ...", location=self.choice.location))
                     self.load()
                 params = request.params.with_plan_chunk(self.plan.decode_chunk_size)
                 _raise_if_simulated(self.plan.name)
@@ -392,11 +442,25 @@ class Session:
             if on_step is not None:
                 on_step(step, steps)
             if step == total:
-                self.progress(f"decoding {params.num_frames} frames, {params.decode_chunk_size} at a time ...")
+                self.progress(
+                    Localized(
+                        "decoding {frames} frames, {chunk} at a time ...",
+                        frames=params.num_frames,
+                        chunk=params.decode_chunk_size,
+                    )
+                )
 
         if on_step is not None or self.quiet:  # our own bar, or processes side by side: no diffusers bar
             self.pipe.set_progress_bar_config(disable=True)
-        self.progress(f"denoising: {total} steps, {params.num_frames} frames of {params.width}x{params.height}")
+        self.progress(
+            Localized(
+                "denoising: {steps} steps, {frames} frames of {width}x{height}",
+                steps=total,
+                frames=params.num_frames,
+                width=params.width,
+                height=params.height,
+            )
+        )
         arguments = dict(device=self.machine.device, on_step=step_done, should_stop=should_stop)
         try:
             return measure.measure_call(self.pipe, picture, params, **arguments)
@@ -415,12 +479,20 @@ class Session:
         memory.free_memory(self.machine.device)
         if self.plan_index + 1 == len(self.plans.plans):
             raise GenerationError(
-                f"Out of GPU memory with every plan down to {failed.name}. Try fewer frames (--frames 14), "
-                "a smaller --decode-chunk-size (1), or a GPU with more memory."
+                Localized(
+                    "Out of GPU memory with every plan down to {plan}. Try fewer frames (--frames 14), a smaller "
+                    "--decode-chunk-size (1), or a GPU with more memory.",
+                    plan=failed.name,
+                )
             )
         self.plan_index += 1
         self.say(
-            f"out of GPU memory with plan {failed.name} ({error}); freed it, falling back to plan {self.plan.name}"
+            Localized(
+                "out of GPU memory with plan {failed} ({error}); freed it, falling back to plan {plan}",
+                failed=failed.name,
+                error=error,
+                plan=self.plan.name,
+            )
         )
 
     # ------------------------------------------------------------------------------------------------
@@ -430,16 +502,19 @@ class Session:
         """Compile the UNet (COMPILE_MODE) when the plan keeps it on its device; say why not otherwise."""
         if self.plan.placement not in ("gpu", "cpu"):
             self.compiled_unet = None
-            self.compile_note = (
-                f"plan {self.plan.name} offloads the UNet, and compiling an offloaded UNet is not measured"
+            self.compile_note = Localized(
+                "plan {plan} offloads the UNet, and compiling an offloaded UNet is not measured", plan=self.plan.name
             )
-            self.say(f"note: --compile skipped: {self.compile_note}")
+            self.say(Localized("note: --compile skipped: {why}", why=self.compile_note))
             return
         self.compiled_unet = compile_unet(pipe, COMPILE_MODE, COMPILE_BACKEND)
         self.compile_note = None
         self.progress(
-            f"compiling the UNet ({self.compiled_unet}) with torch.compile: the first video waits for it (minutes "
-            "on a GPU); later ones run faster"
+            Localized(
+                "compiling the UNet ({how}) with torch.compile: the first video waits for it (minutes on a GPU); later "
+                "ones run faster",
+                how=self.compiled_unet,
+            )
         )
 
     def uncompile(self, error: BaseException) -> None:
@@ -448,9 +523,14 @@ class Session:
         while (inner := getattr(cause, "inner_exception", None) or cause.__cause__) is not None:
             cause = inner
         first_line = next((line for line in str(cause).splitlines() if line.strip()), "")
-        self.compile_note = f"compiling failed ({type(cause).__name__}: {first_line[:200]}); ran the plain UNet"
+        failure = f"{type(cause).__name__}: {first_line[:200]}"
+        self.compile_note = Localized("compiling failed ({failure}); ran the plain UNet", failure=failure)
         self.say(
-            f"note: {self.compile_note.replace('; ran', ': running')} instead, the same video without the speed-up"
+            Localized(
+                "note: compiling failed ({failure}): running the plain UNet instead, the same video without the "
+                "speed-up",
+                failure=failure,
+            )
         )
         uncompile_unet(self.pipe, self.compiled_unet)
         self.compiled_unet = None
@@ -475,7 +555,7 @@ class Session:
             warnings=list(request.warnings),
             device=machine.device,
             plan=self.plan.name,
-            plan_reason=self.plans.reason + planner.on_the_cpu(self.plan, machine.device),
+            plan_reason=joined([self.plans.reason, planner.on_the_cpu(self.plan, machine.device)], ""),
             predicted_peak_gib=self.plans.predicted_peak_gib,
             budget_gib=machine.budget_gib,
             emulate_t4=self.spec.emulate_t4,
@@ -519,7 +599,11 @@ def t4_estimate(plan, params, tiny: bool) -> str:
     size (tiny weights stand for the real model at its 576x1024)."""
     height, width = (576, 1024) if tiny else (params.height, params.width)
     text = t4.describe_plan_estimate(plan, params.num_inference_steps, params.num_frames, height, width)
-    return f"with the real model at {width}x{height}, {text}" if tiny else text
+    if tiny:
+        return Localized(
+            "with the real model at {width}x{height}, {estimate}", width=width, height=height, estimate=text
+        )
+    return text
 
 
 @contextmanager

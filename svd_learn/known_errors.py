@@ -18,6 +18,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from svd_learn.environment import installed_version
+from svd_learn.language import Localized, joined, localized
 
 
 def _data_file(name: str) -> dict:
@@ -29,12 +30,18 @@ def _phrases() -> dict[str, str]:
     return _data_file("explain_phrases.toml")
 
 
-def phrase(key: str, **fields) -> str:
-    """A sentence of data/explain_phrases.toml with its {fields} filled in."""
-    return _phrases()[key].format(**fields)
+def phrase(key: str, **fields) -> Localized:
+    """A sentence of data/explain_phrases.toml (in the learner's language: its `_es` twin) with its {fields} filled in."""
+    text = localized(_phrases(), key)
+    return Localized(text, **fields) if fields else text
 
 
 NOT_INSTALLED = "not installed"  # a version range in the data file that means "this library is absent"
+
+
+def shown_range(spec: str) -> str:
+    """A version range as a learner reads it: "not installed" in the learner's language, a specifier as it is."""
+    return Localized("not installed") if spec == NOT_INSTALLED else spec
 
 
 @dataclass(frozen=True)
@@ -92,16 +99,18 @@ class Diagnosis:
     )  # more evidence: the frame that asks, pasted versions, the release history
     harmless: bool = False  # a warning, not an error: nothing to fix
 
-    def versions_line(self, show_installed: bool = True) -> str:
-        affected = ", ".join(f"{name} {spec}" for name, spec in self.versions.items()) or "any version"
-        line = f"affected: {affected}"
+    def versions_line(self, show_installed: bool = True) -> Localized:
+        affected = joined([joined([name, spec], " ") for name, spec in self.versions.items()], ", ")
+        parts = [Localized("affected: {versions}", versions=affected if self.versions else Localized("any version"))]
         if self.seen:
-            line += "; named in the text: " + ", ".join(f"{name} {version}" for name, version in self.seen.items())
+            named = ", ".join(f"{name} {version}" for name, version in self.seen.items())
+            parts.append(Localized("; named in the text: {versions}", versions=named))
         if show_installed and self.versions:  # a pasted error may come from another environment: say what is here
-            line += "; installed here: " + ", ".join(
-                f"{name} {installed_version(name) or NOT_INSTALLED}" for name in self.versions
-            )
-        return line
+            installed = [
+                joined([name, installed_version(name) or shown_range(NOT_INSTALLED)], " ") for name in self.versions
+            ]
+            parts.append(Localized("; installed here: {versions}", versions=joined(installed, ", ")))
+        return joined(parts, "")
 
 
 def in_ranges(version: str | None, ranges: tuple[str, ...]) -> bool:
@@ -117,6 +126,14 @@ def in_ranges(version: str | None, ranges: tuple[str, ...]) -> bool:
             except InvalidVersion:
                 continue
     return False
+
+
+def _text(raw: dict, key: str, default: str = "") -> Localized | str:
+    """A text field of an entry (and its `_es` twin), without the blank lines around it."""
+    if key not in raw:
+        return default
+    translations = {name[len(key) + 1 :]: value.strip() for name, value in raw.items() if name.startswith(f"{key}_")}
+    return Localized.from_data(raw[key].strip(), translations)
 
 
 def _read_known_errors() -> tuple[KnownError, ...]:
@@ -135,12 +152,12 @@ def _read_known_errors() -> tuple[KnownError, ...]:
         entries.append(
             KnownError(
                 id=raw["id"],
-                title=raw["title"],
+                title=_text(raw, "title"),
                 patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", [])),
                 versions=versions,
                 flag_when_installed=raw.get("flag_when_installed", False),
-                explanation=raw["explanation"].strip(),
-                fix=raw["fix"].strip(),
+                explanation=_text(raw, "explanation"),
+                fix=_text(raw, "fix"),
                 sources=tuple(raw["sources"]),
                 conflicts_of=(conflicts,) if isinstance(conflicts, str) else tuple(conflicts),
                 conflicts_on=raw.get("conflicts_on"),
@@ -150,7 +167,7 @@ def _read_known_errors() -> tuple[KnownError, ...]:
                 context=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("context", [])),
                 history=raw.get("history", {}),
                 harmless=raw.get("harmless", False),
-                doctor_title=raw.get("doctor_title", ""),
+                doctor_title=_text(raw, "doctor_title"),
                 platforms=tuple(raw.get("platforms", ())),
                 unless=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("unless", [])),
                 versions_typical=raw.get("versions_typical", False),

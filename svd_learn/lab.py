@@ -38,6 +38,7 @@ from svd_learn import compat
 from svd_learn.environment import course_home, installed_version
 from svd_learn.errors import UserError
 from svd_learn.explain import format_diagnosis
+from svd_learn.language import Localized, joined, localized
 
 # What an installer prints when it cannot reach the package index (uv first, then pip).
 UNREACHABLE_SIGNS = (
@@ -101,7 +102,7 @@ def _read_reproductions() -> dict[str, Reproduction]:
     for raw in data["reproduction"]:
         entries[raw["id"]] = Reproduction(
             id=raw["id"],
-            summary=raw["summary"],
+            summary=localized(raw, "summary"),
             broken=tuple(tuple(step) for step in raw["broken"]),
             fixed=tuple(tuple(step) for step in raw.get("fixed", [])),
             code=raw["code"],
@@ -136,8 +137,15 @@ def get_reproduction(entry_id: str) -> Reproduction:
         return REPRODUCTIONS[folded[_folded(entry_id)]]
     close = difflib.get_close_matches(_folded(entry_id), list(folded), n=3, cutoff=0.6)
     if close:
-        raise LabError(f"No reproduction {entry_id!r}. Did you mean {' or '.join(folded[c] for c in close)}?")
-    raise LabError(f"No reproduction {entry_id!r}. Choose one of: {', '.join(REPRODUCTIONS)} (svd-learn lab list).")
+        ids = joined([folded[c] for c in close], Localized(" or "))
+        raise LabError(Localized("No reproduction {id!r}. Did you mean {ids}?", id=entry_id, ids=ids))
+    raise LabError(
+        Localized(
+            "No reproduction {id!r}. Choose one of: {ids} (svd-learn lab list).",
+            id=entry_id,
+            ids=", ".join(REPRODUCTIONS),
+        )
+    )
 
 
 def runs_on_this_python(reproduction: Reproduction) -> bool:
@@ -226,11 +234,17 @@ class Installer:
         for folder in self.find_links:
             if not Path(folder).is_dir():
                 raise LabError(
-                    f"The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS or UV_FIND_LINKS."
+                    Localized(
+                        "The wheel folder {folder} does not exist. Check the path given to --find-links, PIP_FIND_LINKS "
+                        "or UV_FIND_LINKS.",
+                        folder=folder,
+                    )
                 )
         if self.no_index and not self.find_links:
             raise LabError(
-                "No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR."
+                Localized(
+                    "No package index (--no-index or PIP_NO_INDEX) and no wheel folder: give one with --find-links DIR."
+                )
             )
 
     def note(self) -> str:
@@ -300,7 +314,9 @@ def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> l
     find_links = _find_links() if find_links is None else find_links
     torch, numpy = installed_version("torch"), installed_version("numpy")
     if torch is None:
-        raise LabError("This reproduction needs torch, and torch is not installed here. Install torch first.")
+        raise LabError(
+            Localized("This reproduction needs torch, and torch is not installed here. Install torch first.")
+        )
     local_wheel = any(
         Path(folder, name).is_file()
         for folder in find_links
@@ -311,7 +327,11 @@ def _with_torch(pins: list[str], echo, find_links: list[str] | None = None) -> l
     if not local_wheel:
         torch = torch.split("+")[0]  # the registry has no local builds such as +cu128: take the public one
         echo(
-            f"    (no local torch wheel: torch {torch} is downloaded from the registry once, then cached; this takes minutes)"
+            Localized(
+                "    (no local torch wheel: torch {version} is downloaded from the registry once, then cached; this "
+                "takes minutes)",
+                version=torch,
+            )
         )
     numpy_pin = [f"numpy=={numpy}"] if numpy and not any(p.startswith("numpy") for p in pins) else []
     return pins + [f"torch=={torch}"] + numpy_pin
@@ -374,8 +394,13 @@ def run_reproduction(
         import platform
 
         raise LabError(
-            f"{reproduction.id} needs Python {reproduction.python}: its pinned wheels do not exist for Python "
-            f"{platform.python_version()}, so this error cannot happen here either."
+            Localized(
+                "{id} needs Python {python}: its pinned wheels do not exist for Python {here}, so this error cannot "
+                "happen here either.",
+                id=reproduction.id,
+                python=reproduction.python,
+                here=platform.python_version(),
+            )
         )
     home = Path(workdir) if workdir is not None else lab_home()
     installer = Installer(cache_dir=home / "cache", use_uv=use_uv, find_links=find_links, no_index=no_index)
@@ -399,13 +424,13 @@ def _lab_lock(home: Path):
 
 def _diagnose_captured(reproduction: Reproduction, error_text: str, echo) -> tuple[list[compat.Diagnosis], bool]:
     """Step 3: the diagnosis of the captured text, and whether it names the reproduced error."""
-    echo("[3/4] diagnose the captured text (svd-learn explain)")
+    echo(Localized("[3/4] diagnose the captured text (svd-learn explain)"))
     diagnoses = compat.diagnose(error_text)
     reproduced = bool({reproduction.id, *reproduction.also_diagnosed_as} & {d.id for d in diagnoses})
     for diagnosis in diagnoses:
         echo("    " + format_diagnosis(diagnosis, show_installed=False).replace("\n", "\n    "))
     if not reproduced:
-        echo(f"    NOT REPRODUCED: the output does not show the known error {reproduction.id!r}.")
+        echo(Localized("    NOT REPRODUCED: the output does not show the known error {id!r}.", id=reproduction.id))
     return diagnoses, reproduced
 
 
@@ -413,12 +438,12 @@ def _run_fixed(reproduction: Reproduction, installer: Installer, envs: Path, bro
     """Step 4: the fixed environment (fresh, with the fixed pins; or the broken one when the fix is in the code)
     running the fixed code. Returns its pins, whether it runs cleanly, and its output."""
     if reproduction.fixed:
-        echo("[4/4] fixed environment: a fresh virtual environment with the fixed pins")
+        echo(Localized("[4/4] fixed environment: a fresh virtual environment with the fixed pins"))
         fixed_python, fixed_pins = _build(
             installer, envs / ENV_NAME, reproduction.fixed, reproduction.needs_torch, echo
         )
     else:
-        echo("[4/4] the fix is in the code: the same environment, the corrected code")
+        echo(Localized("[4/4] the fix is in the code: the same environment, the corrected code"))
         fixed_python, fixed_pins = broken
     if reproduction.fixed_code != reproduction.code:
         echo("    python -c '...'\n    " + reproduction.fixed_code.strip().replace("\n", "\n    "))
@@ -426,7 +451,8 @@ def _run_fixed(reproduction: Reproduction, installer: Installer, envs: Path, bro
     fixed_ok = fixed_status == 0 and not compat.diagnose(fixed_output)
     if fixed_output:
         echo("    " + "\n    ".join(fixed_output.splitlines()[-4:]))
-    echo(f"    {'runs cleanly' if fixed_ok else 'STILL FAILS'} (exit status {fixed_status})")
+    outcome = Localized("runs cleanly") if fixed_ok else Localized("STILL FAILS")
+    echo(Localized("    {outcome} (exit status {status})", outcome=outcome, status=fixed_status))
     return fixed_pins, fixed_ok, fixed_output
 
 
@@ -435,25 +461,24 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
     seconds = {}
     echo(f"[lab] {reproduction.id}: {reproduction.summary}")
     if installer.note():
-        echo(f"      installer: {installer.note()}")
+        echo(Localized("      installer: {note}", note=installer.note()))
     try:
         start = time.perf_counter()
-        echo("[1/4] broken environment: a fresh virtual environment with the pinned versions")
+        echo(Localized("[1/4] broken environment: a fresh virtual environment with the pinned versions"))
         broken_python, broken_pins = _build(
             installer, envs / ENV_NAME, reproduction.broken, reproduction.needs_torch, echo
         )
         seconds["broken install"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        echo(
-            "[2/4] run in the broken environment: python -c '...'\n    "
-            + reproduction.code.strip().replace("\n", "\n    ")
-        )
+        code = reproduction.code.strip().replace("\n", "\n    ")
+        echo(Localized("[2/4] run in the broken environment: python -c '...'\n    {code}", code=code))
         returncode, error_text = _run_code(broken_python, reproduction.code, installer, reproduction.env)
         seconds["broken run"] = time.perf_counter() - start
-        echo("    output (last lines):")
-        echo("    " + ("\n    ".join(error_text.splitlines()[-8:]) if error_text else "(no output)"))
-        echo(f"    exit status {returncode}")
+        echo(Localized("    output (last lines):"))
+        last_lines = "\n    ".join(error_text.splitlines()[-8:]) if error_text else Localized("(no output)")
+        echo(f"    {last_lines}")
+        echo(Localized("    exit status {status}", status=returncode))
 
         diagnoses, reproduced = _diagnose_captured(reproduction, error_text, echo)
 
@@ -483,8 +508,8 @@ def _run_locked(reproduction: Reproduction, installer: Installer, envs: Path, ke
 
 def print_list() -> None:
     for reproduction in list_reproductions():
-        torch = " (installs torch)" if reproduction.needs_torch else ""
-        python = f" (Python {reproduction.python} only)" if reproduction.python else ""
+        torch = Localized(" (installs torch)") if reproduction.needs_torch else ""
+        python = Localized(" (Python {python} only)", python=reproduction.python) if reproduction.python else ""
         print(f"{reproduction.id:24} {reproduction.summary}{torch}{python}")
 
 
@@ -493,11 +518,16 @@ def run_command(entry_id: str, use_uv: bool | None = None, find_links: list[str]
     try:
         result = run_reproduction(entry_id, use_uv=use_uv, find_links=find_links, no_index=no_index)
     except LabError as error:
-        print(f"svd-learn lab: {error}", file=sys.stderr)
+        print(f"svd-learn lab: {error}", file=sys.stderr)  # (the error in the learner's language)
         return 2
     timings = ", ".join(f"{step} {value:.1f} s" for step, value in result.seconds.items())
+    yes, no = Localized("yes"), Localized("NO")
     print(
-        f"[lab] reproduced: {'yes' if result.reproduced else 'NO'}; fixed environment runs cleanly: "
-        f"{'yes' if result.fixed_ok else 'NO'} ({timings})"
+        Localized(
+            "[lab] reproduced: {reproduced}; fixed environment runs cleanly: {fixed} ({timings})",
+            reproduced=yes if result.reproduced else no,
+            fixed=yes if result.fixed_ok else no,
+            timings=timings,
+        )
     )
     return 0 if result.reproduced and result.fixed_ok else 1

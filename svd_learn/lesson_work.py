@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from svd_learn import t4
+from svd_learn.language import Localized, joined, localized
 
 SESSION_MINUTES = 10  # no lesson asks a T4 for more generation than this (issue 21: a learner's session)
 
@@ -36,8 +37,8 @@ class Run:
         """The T4 estimate of svd_learn.t4 for this work."""
         return t4.estimate_seconds(self.steps, self.frames, self.decoded_frames, self.height, self.width, self.guidance)
 
-    def describe(self) -> str:
-        return f"{self.cells}: {t4.describe_seconds(self.seconds())}"
+    def describe(self) -> Localized:
+        return joined([self.cells, t4.describe_seconds(self.seconds())], ": ")
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,31 @@ def read() -> dict[str, LessonWork]:
         name: LessonWork(
             lesson=name,
             download_gib=entry.get("download_gib", 0.0),
-            download=entry.get("download", ""),
-            runs=tuple(Run(**run) for run in entry.get("runs", [])),
+            download=localized(entry, "download", ""),
+            runs=tuple(_run(run) for run in entry.get("runs", [])),
         )
         for name, entry in tomllib.loads(text)["lessons"].items()
     }
+
+
+def _run(entry: dict) -> Run:
+    """One run of lesson_work.toml; its cells named in the learner's language (cells_es)."""
+    return Run(
+        **{key: value for key, value in entry.items() if key != "cells_es"} | {"cells": localized(entry, "cells")}
+    )
 
 
 def get(lesson: str) -> LessonWork:
     """The declared work of `lesson` (its file name without .py), or a ValueError naming the known lessons."""
     work = read()
     if lesson not in work:
-        raise ValueError(f"No lesson {lesson!r} in data/lesson_work.toml. Lessons: {', '.join(work)}.")
+        raise ValueError(
+            Localized(
+                "No lesson {lesson!r} in data/lesson_work.toml. Lessons: {lessons}.",
+                lesson=lesson,
+                lessons=", ".join(work),
+            )
+        )
     return work[lesson]
 
 
@@ -83,17 +97,23 @@ def describe(lesson: str) -> str:
     work = get(lesson)
     if work.download_gib:
         lines = [
-            f"On a Colab T4 this lesson downloads {work.download} ({work.download_gib:g} GiB), unless the Hub cache "
-            "already has them (the Drive cell below keeps them between sessions)."
+            Localized(
+                "On a Colab T4 this lesson downloads {weights} ({gib:g} GiB), unless the Hub cache already has them "
+                "(the Drive cell below keeps them between sessions).",
+                weights=work.download,
+                gib=work.download_gib,
+            )
         ]
     else:
-        lines = ["This lesson downloads no model weights from the Hub."]
+        lines = [Localized("This lesson downloads no model weights from the Hub.")]
     if not work.runs:
-        return "\n".join([*lines, "It runs no full-size model: it needs no GPU."])
+        return "\n".join(map(str, [*lines, Localized("It runs no full-size model: it needs no GPU.")]))
     lines.append(
-        "Its GPU cells, with the real weights, on a T4 (a model checked against public T4 runs, not a measurement):"
+        Localized(
+            "Its GPU cells, with the real weights, on a T4 (a model checked against public T4 runs, not a measurement):"
+        )
     )
     lines += [f"- {run.describe()}" for run in work.runs]
     if len(work.runs) > 1:
-        lines.append(f"In all: {t4.describe_seconds(work.seconds())} of generation.")
-    return "\n".join(lines)
+        lines.append(Localized("In all: {time} of generation.", time=t4.describe_seconds(work.seconds())))
+    return "\n".join(map(str, lines))

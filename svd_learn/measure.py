@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from svd_learn.environment import GIB
+from svd_learn.language import Localized
 from svd_learn.memory import host_peak_rss_gib
 from svd_learn.models import MODEL_COMPONENTS
 
@@ -132,7 +133,9 @@ class _StepClock:
         _synchronize(self.device)
         self.ends.append(time.perf_counter())
         if self.should_stop is not None and self.should_stop():
-            raise StopRequested(f"stopped after {step + 1} of {self.steps} steps, as asked")
+            raise StopRequested(
+                Localized("stopped after {step} of {steps} steps, as asked", step=step + 1, steps=self.steps)
+            )
         if self.on_step is not None:
             self.on_step(step + 1, self.steps)
         if step + 1 == self.steps:

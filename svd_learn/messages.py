@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from svd_learn.language import Localized
 from svd_learn.releases import unpack
 
 
@@ -41,7 +42,7 @@ class MessageSource:
         messages "torch's c10/cuda/CUDACachingAllocator.cpp (torch.OutOfMemoryError)" """
         module, _, function = self.raiser.partition(":")
         if not function:
-            return f"{self.library}'s {module} ({self.kind})"
+            return Localized("{library}'s {module} ({kind})", library=self.library, module=module, kind=self.kind)
         return f"{module}.{function} ({self.kind})"
 
     def span(self) -> str:
@@ -49,9 +50,16 @@ class MessageSource:
         first, last = self.held_in[0], self.held_in[-1]
         text = first if first == last else f"{first} - {last}"
         if len(self.held_in) == len(self.covered):
-            return f"{text} (every release covered, {self.covered[0]} - {self.covered[-1]})"
+            return Localized(
+                "{span} (every release covered, {first} - {last})",
+                span=text,
+                first=self.covered[0],
+                last=self.covered[-1],
+            )
         after = self.covered.index(last) + 1
-        return text + (f" (not in {self.covered[after]} and later)" if after < len(self.covered) else "")
+        if after < len(self.covered):
+            return Localized("{span} (not in {release} and later)", span=text, release=self.covered[after])
+        return text
 
 
 def _pieces(template: str) -> list[str]:

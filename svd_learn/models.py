@@ -46,6 +46,7 @@ from svd_learn.checkpoints import (
 )
 from svd_learn.environment import check_source, course_home
 from svd_learn.errors import UserError
+from svd_learn.language import Localized
 from svd_learn.quiet import quiet_libraries
 
 if TYPE_CHECKING:
@@ -262,9 +263,12 @@ def in_own_process(function, *args) -> None:
         raise
     if child.exitcode < 0:  # killed: the kernel's out-of-memory killer sends SIGKILL
         raise ModelError(
-            f"Building the weights was stopped by {signal.Signals(-child.exitcode).name}: if the machine ran out of "
-            f"memory, close other programs (full-size weights on a CPU need about "
-            f"{FULL_SIZE_ON_CPU['host_ram_gb']:g} GB of RAM)."
+            Localized(
+                "Building the weights was stopped by {signal}: if the machine ran out of memory, close other programs "
+                "(full-size weights on a CPU need about {ram:g} GB of RAM).",
+                signal=signal.Signals(-child.exitcode).name,
+                ram=FULL_SIZE_ON_CPU["host_ram_gb"],
+            )
         )
     if child.exitcode != 0:
         raise RuntimeError(f"{function.__name__} failed in its own process (its traceback is above).")
@@ -388,19 +392,30 @@ def check_model(model: str | None = None, source: str | None = None) -> Checkpoi
     if Path(model).expanduser().is_dir():
         folder = Path(model).expanduser()
         if not (folder / "model_index.json").exists():
-            raise ModelError(f"{folder} is a folder but not a diffusers pipeline (no model_index.json).")
+            raise ModelError(
+                Localized("{folder} is a folder but not a diffusers pipeline (no model_index.json).", folder=folder)
+            )
         return folder
     checkpoint = CHECKPOINTS.get(model) or checkpoint_for_repo(model)
     if checkpoint is None:  # a Hub repo the course does not know: only its real weights exist
         if "/" not in model:
             raise ModelError(
-                f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), a Hub repo id "
-                "(owner/name) nor an existing folder."
+                Localized(
+                    "{model!r} is not one of the course's checkpoints ({checkpoints}), a Hub repo id (owner/name) nor "
+                    "an existing folder.",
+                    model=model,
+                    checkpoints=", ".join(CHECKPOINTS),
+                )
             )
         if source not in (None, "pretrained"):
             raise ModelError(
-                f"{model!r} is not one of the course's checkpoints ({', '.join(CHECKPOINTS)}), so there are no "
-                f"{source} weights for it. Use --source pretrained, or --model svd-xt."
+                Localized(
+                    "{model!r} is not one of the course's checkpoints ({checkpoints}), so there are no {source} "
+                    "weights for it. Use --source pretrained, or --model svd-xt.",
+                    model=model,
+                    checkpoints=", ".join(CHECKPOINTS),
+                    source=source,
+                )
             )
     return checkpoint
 
@@ -414,7 +429,7 @@ def named_source(source: str | None) -> str | None:
         requested = os.environ.get(environment.SOURCE_VARIABLE, "").strip().lower()
         return check_source(requested, f"{environment.SOURCE_VARIABLE}={requested}") if requested else None
     except ValueError as error:
-        raise ModelError(str(error)) from None
+        raise ModelError(error.args[0]) from None
 
 
 def resolve_model(model: str | None = None, source: str | None = None) -> ModelChoice:
@@ -426,16 +441,17 @@ def resolve_model(model: str | None = None, source: str | None = None) -> ModelC
     """
     named = check_model(model, source)
     if isinstance(named, Path):
-        return ModelChoice(str(named), "folder", _checkpoint_of_folder(named), True, "a local pipeline folder")
+        folder = Localized("a local pipeline folder")
+        return ModelChoice(str(named), "folder", _checkpoint_of_folder(named), True, folder)
     if named is None:
-        return ModelChoice(model, "pretrained", get_checkpoint(DEFAULT_CHECKPOINT), True, "a Hub repo id")
+        return ModelChoice(model, "pretrained", get_checkpoint(DEFAULT_CHECKPOINT), True, Localized("a Hub repo id"))
     requested = named_source(source)
     if source is not None:
-        chosen, reason = source, "asked for with --source"
+        chosen, reason = source, Localized("asked for with --source")
     elif requested is not None:
-        chosen, reason = requested, f"set by {environment.SOURCE_VARIABLE}"
+        chosen, reason = requested, Localized("set by {variable}", variable=environment.SOURCE_VARIABLE)
     elif model is not None and "/" in model:
-        chosen, reason = "pretrained", "a Hub repo id: its weights are on the Hub"
+        chosen, reason = "pretrained", Localized("a Hub repo id: its weights are on the Hub")
     else:
         choice = environment.choose_source()
         chosen, reason = choice.name, choice.reason
@@ -452,7 +468,13 @@ def with_weights(choice: ModelChoice, say: Callable[[str], None] = print) -> Mod
     location = pipeline_location(
         choice.source,
         name,
-        on_build=lambda: say(f"building {choice.source} weights for {name} (once; later runs reuse them) ..."),
+        on_build=lambda: say(
+            Localized(
+                "building {source} weights for {name} (once; later runs reuse them) ...",
+                source=choice.source,
+                name=name,
+            )
+        ),
     )
     return replace(choice, location=location)
 
@@ -494,17 +516,30 @@ def hub_advice(error: BaseException, repo_id: str) -> ModelError | None:
     for cause in _chain(error):
         if isinstance(cause, GatedRepoError):
             return ModelError(
-                f"{repo_id} is gated: accept its license at {page} while logged in, then give this machine a token: "
-                "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). "
-                "Or use --model svd-xt, which is not gated."
+                Localized(
+                    "{repo} is gated: accept its license at {page} while logged in, then give this machine a token: "
+                    "`hf auth login` (or set HF_TOKEN; on Colab, add HF_TOKEN under Secrets). Or use --model svd-xt, "
+                    "which is not gated.",
+                    repo=repo_id,
+                    page=page,
+                )
             )
         if isinstance(cause, RepositoryNotFoundError):
-            return ModelError(f"{repo_id} was not found on the Hub (or is private): check the spelling at {page}.")
+            return ModelError(
+                Localized(
+                    "{repo} was not found on the Hub (or is private): check the spelling at {page}.",
+                    repo=repo_id,
+                    page=page,
+                )
+            )
         if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or _is_connection_error(cause):
             return HubUnreachable(
-                f"Cannot download {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
-                "Connect to the internet and run again (the download is about 4.5 GB, once), "
-                "or run without a download: --source tiny (seconds, noise) or --source random (full size, noise)."
+                Localized(
+                    "Cannot download {repo}: the Hub is unreachable (or HF_HUB_OFFLINE=1) and it is not in the cache. "
+                    "Connect to the internet and run again (the download is about 4.5 GB, once), or run without a "
+                    "download: --source tiny (seconds, noise) or --source random (full size, noise).",
+                    repo=repo_id,
+                )
             )
     return None
 

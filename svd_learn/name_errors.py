@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from svd_learn import releases
+from svd_learn.language import Localized, joined
 from svd_learn.tracebacks import Report
 
 # Python's own messages; a message may be wrapped in another (diffusers' RuntimeError). The quotes may be gone:
@@ -31,7 +32,7 @@ PATTERNS = (
     ("module", re.compile(rf"No module named '?(?P<module>[\w.]*\w){_END}'?")),
     ("keyword", re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '?(?P<name>\w+)'?")),
 )
-YOUR_CODE = "your code"
+YOUR_CODE = Localized("your code")
 DID_YOU_MEAN = re.compile(r"Did you mean: '(\w+)'\?")
 
 
@@ -60,7 +61,8 @@ class NameAnswer:
     kind: str = "name"  # of the error: "name", "module" or "keyword"
 
     def fields(self) -> dict[str, str]:
-        return {"library": self.library, "what": self.what, "asker": self.asker or "the code", "release": self.release}
+        asker = self.asker or Localized("the code")
+        return {"library": self.library, "what": self.what, "asker": asker, "release": self.release}
 
 
 def read_name_error(text: str) -> NameError_ | None:
@@ -99,7 +101,8 @@ def asker_of(report: Report, library: str, line: str = "") -> tuple[str, str]:
 
 
 def _notes_release(library: str, version: str) -> str:
-    return f"{library} {version} release notes: https://github.com/huggingface/{library}/releases/tag/v{version}"  # each repository is named as its package
+    url = f"https://github.com/huggingface/{library}/releases/tag/v{version}"  # each repository is named as its package
+    return Localized("{library} {version} release notes: {url}", library=library, version=version, url=url)
 
 
 def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bool | None:
@@ -114,14 +117,16 @@ def _pasted_contradicts(history: releases.FactHistory, pasted: str | None) -> bo
 
 def _fact(error: NameError_, report: Report) -> tuple[releases.FactHistory | None, str]:
     if error.kind == "name":
-        return releases.name_history(error.module, error.name), f"{error.name} (from {error.module})"
+        name = Localized("{name} (from {module})", name=error.name, module=error.module)
+        return releases.name_history(error.module, error.name), name
     if error.kind == "module":
-        return releases.module_history(error.module), f"the module {error.module}"
+        return releases.module_history(error.module), Localized("the module {module}", module=error.module)
     found = releases.parameter_history(error.module, error.name)
     if len(found) > 1:  # from_pretrained of diffusers and of transformers: the frames say whose
         owners = {frame.owner for frame in report.frames}
         found = [h for h in found if h.library in owners]
-    return (found[0] if len(found) == 1 else None), f"the keyword {error.name}= of {error.module}()"
+    keyword = Localized("the keyword {name}= of {function}()", name=error.name, function=error.module)
+    return (found[0] if len(found) == 1 else None), keyword
 
 
 def _asking_history(asker: str, error: NameError_) -> releases.FactHistory | None:
@@ -141,11 +146,20 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
     asking = _asking_history(answer.asker, error)
     if asking is not None and asking.removed_in:
         answer.evidence.append(
-            f"history: {answer.asker} asks for it in {asking.first} - {asking.last}; {asking.removed_in} no longer does"
+            Localized(
+                "history: {asker} asks for it in {first} - {last}; {removed} no longer does",
+                asker=answer.asker,
+                first=asking.first,
+                last=asking.last,
+                removed=asking.removed_in,
+            )
         )
-        answer.fix = (
-            f'Upgrade {answer.asker}: pip install -U "{answer.asker}>={asking.removed_in}" (the first release that no '
-            f"longer asks for it). Do not downgrade {library}: other libraries need its new releases."
+        answer.fix = Localized(
+            'Upgrade {asker}: pip install -U "{asker}>={release}" (the first release that no longer asks for it). Do '
+            "not downgrade {library}: other libraries need its new releases.",
+            asker=answer.asker,
+            release=asking.removed_in,
+            library=library,
         )
         answer.sources.append(_notes_release(answer.asker, asking.removed_in))
     elif answer.asker == YOUR_CODE:
@@ -154,20 +168,32 @@ def _removed_fix(answer: NameAnswer, error: NameError_, history: releases.FactHi
             if error.kind == "name"
             else releases.modules_named(library, error.name.rsplit(".", 1)[-1])
         )
-        where = f" It is in {', '.join(moved[:3])} now." if moved and error.kind != "keyword" else ""
+        where = Localized(" It is in {modules} now.", modules=", ".join(moved[:3]))
         suggested = DID_YOU_MEAN.search(error.line)  # Python 3.12+ suggests a name that exists
-        hint = f" Python suggests {suggested.group(1)}: check that it does the same job." if suggested else ""
-        answer.fix = f"Change your code: {library} {removed} removed it (read its release notes).{where}{hint}"
+        hint = Localized(
+            " Python suggests {name}: check that it does the same job.", name=suggested and suggested.group(1)
+        )
+        answer.fix = Localized(
+            "Change your code: {library} {removed} removed it (read its release notes).{where}{hint}",
+            library=library,
+            removed=removed,
+            where=where if moved and error.kind != "keyword" else "",
+            hint=hint if suggested else "",
+        )
     else:
-        who = answer.asker or "the package that asks for it (look at the frames above the error)"
-        version = f" (pasted: {pasted[answer.asker]})" if answer.asker in pasted else ""
-        answer.fix = (
-            f"Upgrade {who}{version}: a newer release may no longer need it. If none does, keep "
-            f'{library} below {removed}: pip install "{library}<{removed}" (then run pip check: other '
-            f"libraries may need a newer {library})."
+        who = answer.asker or Localized("the package that asks for it (look at the frames above the error)")
+        version = Localized(" (pasted: {version})", version=pasted[answer.asker]) if answer.asker in pasted else ""
+        answer.fix = Localized(
+            "Upgrade {who}{version}: a newer release may no longer need it. If none does, keep {library} below "
+            '{removed}: pip install "{library}<{removed}" (then run pip check: other libraries may need a newer '
+            "{library}).",
+            who=who,
+            version=version,
+            library=library,
+            removed=removed,
         )
         if not answer.asker:
-            answer.fix += _tracked_askers(answer, error)
+            answer.fix = joined([answer.fix, _tracked_askers(answer, error)], "")
 
 
 def _tracked_askers(answer: NameAnswer, error: NameError_) -> str:
@@ -176,12 +202,47 @@ def _tracked_askers(answer: NameAnswer, error: NameError_) -> str:
     for library in releases.LIBRARIES:
         asking = _asking_history(library, error) if library != answer.library else None
         if asking is not None:
-            stopped = f"; {asking.removed_in} no longer does" if asking.removed_in else ""
-            answer.evidence.append(f"history: {library} asks for it in {asking.first} - {asking.last}{stopped}")
+            stopped = Localized("; {release} no longer does", release=asking.removed_in) if asking.removed_in else ""
+            answer.evidence.append(
+                Localized(
+                    "history: {library} asks for it in {first} - {last}{stopped}",
+                    library=library,
+                    first=asking.first,
+                    last=asking.last,
+                    stopped=stopped,
+                )
+            )
             if asking.removed_in:
-                fixes.append(f'if it is {library}, pip install -U "{library}>={asking.removed_in}"')
+                fixes.append(
+                    Localized(
+                        'if it is {library}, pip install -U "{library}>={release}"',
+                        library=library,
+                        release=asking.removed_in,
+                    )
+                )
                 answer.sources.append(_notes_release(library, asking.removed_in))
-    return (" Of the libraries svd-learn tracks: " + "; ".join(fixes) + ".") if fixes else ""
+    return Localized(" Of the libraries svd-learn tracks: {fixes}.", fixes=joined(fixes)) if fixes else ""
+
+
+def _not_in_the_history(result: NameAnswer, error: NameError_) -> NameAnswer:
+    """The answer when the history does not date the name: what svd-learn records, or that no release has it."""
+    result.known = False
+    library, what = result.library, result.what
+    if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
+        result.evidence.append(
+            Localized(
+                "history: svd-learn records the public names of {library} and of the modules one level below it, "
+                "not {name} of {module}",
+                library=library,
+                name=error.name,
+                module=error.module,
+            )
+        )
+    elif library in releases.LIBRARIES:
+        result.evidence.append(
+            Localized("history: {what} is in no release of {library} since November 2023", what=what, library=library)
+        )
+    return result
 
 
 def answer(error: NameError_, report: Report) -> NameAnswer:
@@ -189,25 +250,26 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     history, what = _fact(error, report)
     library = history.library if history else error.library
     asker, frame = asker_of(report, library, error.line)
-    result = NameAnswer("", library, what, asker, "", "", evidence=[f"error: {error.line}"], kind=error.kind)
+    evidence = [Localized("error: {line}", line=error.line)]
+    result = NameAnswer("", library, what, asker, "", "", evidence=evidence, kind=error.kind)
     if frame:
-        result.evidence.append(f"asked by: {asker} ({frame})")
+        result.evidence.append(Localized("asked by: {asker} ({frame})", asker=asker, frame=frame))
     if history is None:
-        result.known = False
-        if error.kind == "name" and not releases.exports_recorded(error.module, error.name):
-            result.evidence.append(
-                f"history: svd-learn records the public names of {library} and of the modules one "
-                f"level below it, not {error.name} of {error.module}"
-            )
-        elif library in releases.LIBRARIES:
-            result.evidence.append(f"history: {what} is in no release of {library} since November 2023")
-        return result
-    result.sources.append("svd-learn's release history (data/release_history.json), read from the wheels on PyPI")
-    result.evidence.append(f"history: {what} is in {history.describe()}")
+        return _not_in_the_history(result, error)
+    result.sources.append(
+        Localized("svd-learn's release history (data/release_history.json), read from the wheels on PyPI")
+    )
+    result.evidence.append(Localized("history: {what} is in {releases}", what=what, releases=history.describe()))
     pasted = report.versions.get(library)
     if _pasted_contradicts(history, pasted):
         result.known = False
-        result.evidence.append(f"but the pasted {library} {pasted} has it: the version is not the cause")
+        result.evidence.append(
+            Localized(
+                "but the pasted {library} {version} has it: the version is not the cause",
+                library=library,
+                version=pasted,
+            )
+        )
         return result
     if history.removed_in:
         result.change, result.release = "removed", history.removed_in
@@ -216,14 +278,22 @@ def answer(error: NameError_, report: Report) -> NameAnswer:
     elif history.added_in:
         result.change, result.release = "added", history.added_in
         result.sources.append(_notes_release(library, history.added_in))
-        have = f" (pasted: {library} {pasted})" if pasted else ""
-        result.fix = (
-            f'Upgrade {library}{have}: pip install -U "{library}>={history.added_in}", then restart the runtime.'
+        pasted_here = f"{library} {pasted}"
+        have = Localized(" (pasted: {version})", version=pasted_here) if pasted else ""
+        result.fix = Localized(
+            'Upgrade {library}{have}: pip install -U "{library}>={release}", then restart the runtime.',
+            library=library,
+            have=have,
+            release=history.added_in,
         )
     else:  # in every release since November 2023: the version does not explain it
         result.known = False
         result.evidence.append(
-            f"{library} has it in every release since {history.first}: look for a file of yours named "
-            f"{library}.py, an unfinished install, or a release older than {history.first}"
+            Localized(
+                "{library} has it in every release since {first}: look for a file of yours named {library}.py, an "
+                "unfinished install, or a release older than {first}",
+                library=library,
+                first=history.first,
+            )
         )
     return result

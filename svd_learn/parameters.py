@@ -33,6 +33,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from svd_learn.checkpoints import CHECKPOINTS, DATA, get_checkpoint
 from svd_learn.errors import UserError
+from svd_learn.language import Localized, joined, localized
 
 
 class ParameterError(UserError, ValueError):
@@ -44,8 +45,11 @@ class ImageError(UserError, ValueError):
 
 
 _TABLE = tomllib.loads((DATA / "parameters.toml").read_text())
-RULE_SOURCES: dict[str, str] = _TABLE["sources"]  # where each rule comes from (not environment.SOURCES)
-RULES: list[dict] = _TABLE["rules"]
+# Where each rule comes from (not environment.SOURCES), and the rules; their words in the learner's language (_es).
+RULE_SOURCES: dict[str, str] = {
+    name: localized(_TABLE["sources"], name) for name in _TABLE["sources"] if not name.endswith("_es")
+}
+RULES: list[dict] = [{**rule, "why": localized(rule, "why")} if "why" in rule else rule for rule in _TABLE["rules"]]
 IMAGE_POLICY: dict = _TABLE["image"]
 PRESETS: tuple[str, ...] = tuple(_TABLE["presets"])
 
@@ -87,7 +91,7 @@ class GenerationParameters:
             get_checkpoint(checkpoint)  # a clear error for an unknown name
         errors = self._type_errors()
         if errors:  # comparing a string with a number would only add confusing lines
-            raise ParameterError("\n".join(errors))
+            raise ParameterError(joined(errors, "\n"))
         problems = {"error": [], "warning": []}
         for rule in RULES:
             if checkpoint not in rule.get("only_for", [checkpoint]):
@@ -96,10 +100,17 @@ class GenerationParameters:
             requirement = _broken_requirement(rule, value, self, checkpoint)
             if requirement:
                 problems[rule["level"]].append(
-                    f"{rule['field']}={value!r}: {requirement}. {rule['why']} (source: {RULE_SOURCES[rule['source']]})"
+                    Localized(
+                        "{field}={value!r}: {requirement}. {why} (source: {source})",
+                        field=rule["field"],
+                        value=value,
+                        requirement=requirement,
+                        why=rule["why"],
+                        source=RULE_SOURCES[rule["source"]],
+                    )
                 )
         if problems["error"]:
-            raise ParameterError("\n".join(problems["error"]))
+            raise ParameterError(joined(problems["error"], "\n"))
         return problems["warning"]
 
     def _type_errors(self) -> list[str]:
@@ -110,12 +121,24 @@ class GenerationParameters:
                 continue
             if spec.type.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
                 errors.append(
-                    f"{spec.name}={value!r}: must be a whole number (int). (source: {RULE_SOURCES['diffusers']})"
+                    Localized(
+                        "{name}={value!r}: must be a whole number (int). (source: {source})",
+                        name=spec.name,
+                        value=value,
+                        source=RULE_SOURCES["diffusers"],
+                    )
                 )
             elif spec.type == "float" and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
-                errors.append(f"{spec.name}={value!r}: must be a finite number. (source: {RULE_SOURCES['diffusers']})")
+                errors.append(
+                    Localized(
+                        "{name}={value!r}: must be a finite number. (source: {source})",
+                        name=spec.name,
+                        value=value,
+                        source=RULE_SOURCES["diffusers"],
+                    )
+                )
         return errors
 
     def for_checkpoint(self, checkpoint: str) -> GenerationParameters:
@@ -146,34 +169,35 @@ def _broken_requirement(rule: dict, value, params: GenerationParameters, checkpo
     None (num_frames or decode_chunk_size, left to the checkpoint or the memory plan) is checked once filled in."""
     if value is None:
         return None
-    check = rule["check"]
-    if check == "min" and value < rule["limit"]:
-        return f"must be at least {rule['limit']}"
-    if check == "max" and value > rule["limit"]:
-        return f"expected at most {rule['limit']}"
-    if check == "above" and value <= rule["limit"]:
-        return f"expected above {rule['limit']}"
-    if check == "multiple_of" and value % rule["limit"] != 0:
-        below, above = value - value % rule["limit"], value - value % rule["limit"] + rule["limit"]
-        return f"must be a multiple of {rule['limit']} (e.g. {below} or {above})"
+    check, limit = rule["check"], rule.get("limit")
+    other = f"{rule['other']}={getattr(params, rule['other'])!r}" if "other" in rule else None
+    if check == "min" and value < limit:
+        return Localized("must be at least {limit}", limit=limit)
+    if check == "max" and value > limit:
+        return Localized("expected at most {limit}", limit=limit)
+    if check == "above" and value <= limit:
+        return Localized("expected above {limit}", limit=limit)
+    if check == "multiple_of" and value % limit != 0:
+        below, above = value - value % limit, value - value % limit + limit
+        return Localized(
+            "must be a multiple of {limit} (e.g. {below} or {above})", limit=limit, below=below, above=above
+        )
     if check == "range" and not rule["min"] <= value <= rule["max"]:
         if rule["min"] == rule["max"]:
-            return f"expected {rule['min']}"
-        return f"expected {rule['min']} to {rule['max']}"
+            return Localized("expected {value}", value=rule["min"])
+        return Localized("expected {min} to {max}", min=rule["min"], max=rule["max"])
     if check == "not_above" and value > getattr(params, rule["other"]):
-        return f"expected at most {rule['other']}={getattr(params, rule['other'])!r}"
-    if (
-        check == "max_when_other_at_most"
-        and value > rule["limit"]
-        and getattr(params, rule["other"]) <= rule["other_limit"]
-    ):
-        return f"must be at most {rule['limit']} when {rule['other']}={getattr(params, rule['other'])!r}"
+        return Localized("expected at most {other}", other=other)
+    if check == "max_when_other_at_most" and value > limit and getattr(params, rule["other"]) <= rule["other_limit"]:
+        return Localized("must be at most {limit} when {other}", limit=limit, other=other)
     if check == "checkpoint":
         names = [checkpoint] if checkpoint else list(CHECKPOINTS)
         expected = sorted({getattr(CHECKPOINTS[name], rule["attribute"]) for name in names})
         if value not in expected:
-            trained = " or ".join(str(e) for e in expected)
-            return f"expected {trained} (the value {'/'.join(names)} was trained with)"
+            trained = joined([str(e) for e in expected], Localized(" or "))
+            return Localized(
+                "expected {trained} (the value {names} was trained with)", trained=trained, names="/".join(names)
+            )
     return None
 
 
@@ -193,7 +217,9 @@ def knob_type(name: str) -> type:
 def preset(name: str) -> GenerationParameters:
     """The parameters of a named preset (see PRESETS): model-card settings or Stability's reference sampler."""
     if name not in _TABLE["presets"]:
-        raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.")
+        raise ValueError(
+            Localized("Unknown preset {name!r}. Presets: {presets}.", name=name, presets=", ".join(PRESETS))
+        )
     table = _TABLE["presets"][name]
     values = {k: v for k, v in table.items() if k not in ("checkpoint", "description")}
     return GenerationParameters(**values).for_checkpoint(table["checkpoint"])
@@ -232,23 +258,18 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
     Pillow's decompression-bomb guard stays on: images above 2 x 89.5 Mpx are refused.
     - A URL is refused, with how to download it: the file is what a run report records and reproduces.
     """
-    if URL.match(str(path)):
-        raise ImageError(
-            f"{path} is a URL; svd-learn reads image files. Download it first (curl -LO '{path}', or upload it "
-            "on Colab), then pass the file: the run report then names an input that stays the same."
-        )
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).")
-    if not path.exists():
-        raise ImageError(f"{path} does not exist. Check the path (on Colab, upload the file first).")
+    path = _image_file(path)
     try:
         with Image.open(path) as opened:
             frames = getattr(opened, "n_frames", 1)
             if frames > 1:
                 raise ImageError(
-                    f"{path} is animated ({frames} frames). SVD starts from one still image: "
-                    "save the frame you want as PNG or JPEG and pass that."
+                    Localized(
+                        "{path} is animated ({frames} frames). SVD starts from one still image: save the frame you "
+                        "want as PNG or JPEG and pass that.",
+                        path=path,
+                        frames=frames,
+                    )
                 )
             if height and width and opened.format == "JPEG":
                 opened.draft("RGB", (width, height))  # decode at 1/2, 1/4 or 1/8 scale if that still covers the target
@@ -257,14 +278,44 @@ def load_image(path: str | Path, *, height: int | None = None, width: int | None
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path} is not an image Pillow can read. Use a PNG, JPEG or WebP file.") from None
+        raise ImageError(
+            Localized("{path} is not an image Pillow can read. Use a PNG, JPEG or WebP file.", path=path)
+        ) from None
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{path} is too large to open safely ({error}). Downscale it first.") from None
+        raise ImageError(
+            Localized("{path} is too large to open safely ({error}). Downscale it first.", path=path, error=error)
+        ) from None
     except OSError as error:  # truncated or corrupt data
         raise ImageError(
-            f"{path} could not be decoded ({error}). The file may be truncated: download it again."
+            Localized(
+                "{path} could not be decoded ({error}). The file may be truncated: download it again.",
+                path=path,
+                error=error,
+            )
         ) from None
     return to_rgb(image)
+
+
+def _image_file(path: str | Path) -> Path:
+    """`path` as a file to open, or the ImageError that says why it is not one (a URL, a folder, nothing there)."""
+    if URL.match(str(path)):
+        raise ImageError(
+            Localized(
+                "{path} is a URL; svd-learn reads image files. Download it first (curl -LO '{path}', or upload it on "
+                "Colab), then pass the file: the run report then names an input that stays the same.",
+                path=path,
+            )
+        )
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(
+            Localized("{path} is a folder, not an image file. Pass the path of one image (PNG, JPEG, WebP).", path=path)
+        )
+    if not path.exists():
+        raise ImageError(
+            Localized("{path} does not exist. Check the path (on Colab, upload the file first).", path=path)
+        )
+    return path
 
 
 def to_rgb(image):
@@ -301,9 +352,20 @@ def prepare_image(image, height: int, width: int):
     if scale > IMAGE_POLICY["max_upscale"]:
         smallest = (math.ceil(width / IMAGE_POLICY["max_upscale"]), math.ceil(height / IMAGE_POLICY["max_upscale"]))
         raise ImageError(
-            f"The image is {source_width}x{source_height} (width x height); covering {width}x{height} would upscale it "
-            f"{scale:.1f}x, more than the {IMAGE_POLICY['max_upscale']:g}x allowed (source: {RULE_SOURCES['course']}: upscaling "
-            f"invents blur that SVD then animates). Use an image of at least {smallest[0]}x{smallest[1]} pixels."
+            Localized(
+                "The image is {source_width}x{source_height} (width x height); covering {width}x{height} would upscale "
+                "it {scale:.1f}x, more than the {most:g}x allowed (source: {source}: upscaling invents blur that SVD "
+                "then animates). Use an image of at least {smallest_width}x{smallest_height} pixels.",
+                source_width=source_width,
+                source_height=source_height,
+                width=width,
+                height=height,
+                scale=scale,
+                most=IMAGE_POLICY["max_upscale"],
+                source=RULE_SOURCES["course"],
+                smallest_width=smallest[0],
+                smallest_height=smallest[1],
+            )
         )
     # The centred region of the source with the target's aspect ratio, resized straight to the target.
     crop_width, crop_height = width / scale, height / scale

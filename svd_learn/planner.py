@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from svd_learn import t4
 from svd_learn.checkpoints import DATA, get_checkpoint
 from svd_learn.environment import probe
+from svd_learn.language import Localized, joined
 from svd_learn.memory import ALLOC_CONF_VARIABLE, EXPANDABLE_SEGMENTS, expandable_segments_enabled
 from svd_learn.parameters import ParameterError, check_size
 from svd_learn.plans import PLANS, Plan, PlanError, get_plan
@@ -95,17 +96,18 @@ class PlanChoice:
     warnings: tuple[str, ...] = ()
 
     def explain(self) -> str:
-        peak = f"{self.predicted_peak_gib:.1f} GiB" if self.predicted_peak_gib is not None else "n/a"
+        """The choice as `svd-learn plan` prints it, in the learner's language."""
+        peak = f"{self.predicted_peak_gib:.1f} GiB" if self.predicted_peak_gib is not None else Localized("n/a")
         lines = [
-            f"plan: {self.plan.name} ({self.plan.description})",
-            f"predicted peak GPU memory: {peak}",
-            f"why: {self.reason}",
+            Localized("plan: {plan} ({description})", plan=self.plan.name, description=self.plan.description),
+            Localized("predicted peak GPU memory: {peak}", peak=peak),
+            Localized("why: {reason}", reason=self.reason),
         ]
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [Localized("warning: {warning}", warning=w) for w in self.warnings]
         if self.alternatives:
-            lines.append("considered:")
+            lines.append(Localized("considered:"))
             lines += [f"  {r.plan}: {r.why}" for r in self.alternatives]
-        return "\n".join(lines)
+        return "\n".join(map(str, lines))
 
 
 def predict_peak_gib(
@@ -149,7 +151,11 @@ def _dominated(num_frames: int, height: int, width: int, calibration: dict) -> d
             rejected[name] = Rejected(
                 name,
                 predict_peak_gib(name, num_frames, height, width, calibration),
-                f"{better} needs no more GPU memory, host RAM or time (within {SPEED_TIE:.0%}), measured",
+                Localized(
+                    "{better} needs no more GPU memory, host RAM or time (within {tie:.0%}), measured",
+                    better=better,
+                    tie=SPEED_TIE,
+                ),
             )
     return rejected
 
@@ -176,16 +182,22 @@ def choose_plan(
             plan=PLANS["cpu"],
             predicted_peak_gib=None,
             fits=True,
-            reason="no CUDA GPU: everything runs on the CPU in fp32. Tiny weights take seconds; the real SVD takes "
-            "hours per video on a CPU, so use a GPU (a free Colab T4 fits SVD-XT: see `svd-learn plan --vram 14.74`).",
+            reason=Localized(
+                "no CUDA GPU: everything runs on the CPU in fp32. Tiny weights take seconds; the real SVD takes "
+                "hours per video on a CPU, so use a GPU (a free Colab T4 fits SVD-XT: see `svd-learn plan --vram 14.74`)."
+            ),
         )
     budget = vram_gib - calibration["gpu_reserve_gib"]
     host_budget = host_ram_gib - calibration["host_reserve_gib"] if host_ram_gib else None
     warnings: list[str] = []
     if not expandable_segments_enabled():
         warnings.append(
-            f"the calibration was measured with {ALLOC_CONF_VARIABLE}={EXPANDABLE_SEGMENTS}: `svd-learn generate` "
-            "sets it itself; in your own code, set it before CUDA starts."
+            Localized(
+                "the calibration was measured with {variable}={setting}: `svd-learn generate` sets it itself; in your "
+                "own code, set it before CUDA starts.",
+                variable=ALLOC_CONF_VARIABLE,
+                setting=EXPANDABLE_SEGMENTS,
+            )
         )
     size = (num_frames, height, width)
     rejected = _dominated(*size, calibration)
@@ -209,16 +221,22 @@ def _fitting(
         peak = predict_peak_gib(name, *size, calibration)
         host_needed = entry.get("host_rss_gib")
         if peak is None:
-            rejected[name] = Rejected(name, None, "not measured on a GPU yet")
+            rejected[name] = Rejected(name, None, Localized("not measured on a GPU yet"))
             continue
-        limits = []  # every constraint this plan breaks, so the message names the one that binds
+        limits = {}  # every constraint this plan breaks, so the message names the one that binds
         if peak > budget:
-            limits.append(f"GPU memory: predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable")
+            limits["GPU memory"] = Localized(
+                "GPU memory: predicted peak {peak:.1f} GiB > {budget:.1f} GiB usable", peak=peak, budget=budget
+            )
         if host_budget is not None and host_needed and host_needed > host_budget:
-            limits.append(f"host RAM: needs about {host_needed:.1f} GiB > {host_budget:.1f} GiB usable")
+            limits["host RAM"] = Localized(
+                "host RAM: needs about {needed:.1f} GiB > {budget:.1f} GiB usable",
+                needed=host_needed,
+                budget=host_budget,
+            )
         if limits:
-            rejected[name] = Rejected(name, peak, "; ".join(limits))
-            binding.update(limit.split(":")[0] for limit in limits)
+            rejected[name] = Rejected(name, peak, joined(limits.values()))
+            binding.update(limits)
         else:
             fitting.append((entry.get("seconds") or float("inf"), name, peak))
     return fitting, binding
@@ -238,17 +256,25 @@ def _least_memory(
     num_frames, height, width = size
     name = fallback_order(calibration)[-1]
     peak = predict_peak_gib(name, *size, calibration)
-    limits = {"GPU memory": f"{budget:.1f} GiB of GPU memory", "host RAM": f"{host_budget or 0:.1f} GiB of host RAM"}
-    within = " and ".join(limits[kind] for kind in limits if kind in binding) or f"{budget:.1f} GiB of GPU memory"
+    gpu = Localized("{budget:.1f} GiB of GPU memory", budget=budget)
+    limits = {"GPU memory": gpu, "host RAM": Localized("{budget:.1f} GiB of host RAM", budget=host_budget or 0)}
+    within = [limits[kind] for kind in limits if kind in binding] or [gpu]
     warnings.append(
-        f"no plan is predicted to fit {num_frames} frames at {height}x{width} in {within} (even {name}, the plan "
-        "that needs the least GPU memory): use fewer frames or a smaller size (`svd-learn plan` says what fits)."
+        Localized(
+            "no plan is predicted to fit {frames} frames at {height}x{width} in {within} (even {plan}, the plan that "
+            "needs the least GPU memory): use fewer frames or a smaller size (`svd-learn plan` says what fits).",
+            frames=num_frames,
+            height=height,
+            width=width,
+            within=joined(within, Localized(" and ")),
+            plan=name,
+        )
     )
     alternatives = tuple(rejected[n] for n in PLANS if n in rejected and n != name)
-    why_not = rejected[name].why if name in rejected else "not measured"
+    why_not = rejected[name].why if name in rejected else Localized("not measured")
     return PlanChoice(
         PLANS[name],
-        f"nothing is predicted to fit; this plan needs the least GPU memory ({why_not})",
+        Localized("nothing is predicted to fit; this plan needs the least GPU memory ({why_not})", why_not=why_not),
         peak,
         False,
         alternatives,
@@ -274,36 +300,70 @@ def _fastest_with_most_context(
         if other == name:
             continue
         if other_seconds > fastest * (1 + SPEED_TIE):
-            why = f"fits, but slower ({other_seconds:.1f} s vs {seconds:.1f} s measured)"
+            why = Localized(
+                "fits, but slower ({seconds:.1f} s vs {chosen:.1f} s measured)", seconds=other_seconds, chosen=seconds
+            )
         elif (other_seconds, other, other_peak) not in roomy:
-            why = (
-                f"fits a fresh process ({other_peak:.1f} GiB), but decoding {PLANS[other].decode_chunk_size} frames at "
-                f"once is only taken with {margin:.1f} GiB to spare: a notebook that ran a pipeline before peaks "
-                f"that much higher ({other_peak + margin:.1f} > {budget:.1f} GiB usable)"
-            )
-        elif PLANS[other].decode_chunk_size < chunk:
-            why = (
-                f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but decodes fewer frames at once "
-                f"({PLANS[other].decode_chunk_size} instead of {chunk}: less temporal context)"
-            )
+            why = _needs_margin(PLANS[other].decode_chunk_size, other_peak, margin, budget)
         else:
-            why = f"fits and is as fast within {SPEED_TIE:.0%} ({other_seconds:.1f} s), but peaks higher ({other_peak:.1f} GiB)"
+            why = _as_fast_but(other, other_seconds, other_peak, chunk)
         rejected[other] = Rejected(other, other_peak, why)
     estimated = calibration["plans"][name].get("seconds_estimated_from_steps")
-    measured = f"estimated from {estimated} steps" if estimated else "measured"
-    reason = (
-        f"the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
-        f"{vram_gib:g} GiB (speed from the calibration GPU, {calibration['machine']['gpu']} under a T4 budget: "
-        f"{seconds:.1f} s per {calibration['reference']['steps']}-step SVD-XT call, {measured}; "
-        "your GPU's time differs)"
+    measured = Localized("estimated from {steps} steps", steps=estimated) if estimated else Localized("measured")
+    reason = Localized(
+        "the fastest plan that fits; its predicted peak, {peak:.1f} GiB, fits the {budget:.1f} GiB usable of "
+        "{vram:g} GiB (speed from the calibration GPU, {gpu} under a T4 budget: {seconds:.1f} s per {steps}-step "
+        "SVD-XT call, {measured}; your GPU's time differs)",
+        peak=peak,
+        budget=budget,
+        vram=vram_gib,
+        gpu=calibration["machine"]["gpu"],
+        seconds=seconds,
+        steps=calibration["reference"]["steps"],
+        measured=measured,
     )
     if len(tied) > 1:
-        reason += (
-            f". Plans within {SPEED_TIE:.0%} of the fastest count as equally fast; among them the largest decode "
-            f"chunk that fits with {margin:.1f} GiB to spare wins ({chunk} frames at once: the VAE's temporal "
-            "layers see more frames, so less flicker), then the lowest peak"
+        reason = Localized(
+            "{reason}. Plans within {tie:.0%} of the fastest count as equally fast; among them the largest decode "
+            "chunk that fits with {margin:.1f} GiB to spare wins ({chunk} frames at once: the VAE's temporal layers "
+            "see more frames, so less flicker), then the lowest peak",
+            reason=reason,
+            tie=SPEED_TIE,
+            margin=margin,
+            chunk=chunk,
         )
     return name, peak, reason
+
+
+def _needs_margin(chunk: int, peak: float, margin: float, budget: float) -> Localized:
+    return Localized(
+        "fits a fresh process ({peak:.1f} GiB), but decoding {chunk} frames at once is only taken with {margin:.1f} GiB "
+        "to spare: a notebook that ran a pipeline before peaks that much higher ({higher:.1f} > {budget:.1f} GiB usable)",
+        peak=peak,
+        chunk=chunk,
+        margin=margin,
+        higher=peak + margin,
+        budget=budget,
+    )
+
+
+def _as_fast_but(other: str, other_seconds: float, other_peak: float, chunk: int) -> Localized:
+    """Why a plan as fast as the chosen one lost: it decodes fewer frames at once, or peaks higher."""
+    if PLANS[other].decode_chunk_size < chunk:
+        return Localized(
+            "fits and is as fast within {tie:.0%} ({seconds:.1f} s), but decodes fewer frames at once ({other_chunk} "
+            "instead of {chunk}: less temporal context)",
+            tie=SPEED_TIE,
+            seconds=other_seconds,
+            other_chunk=PLANS[other].decode_chunk_size,
+            chunk=chunk,
+        )
+    return Localized(
+        "fits and is as fast within {tie:.0%} ({seconds:.1f} s), but peaks higher ({peak:.1f} GiB)",
+        tie=SPEED_TIE,
+        seconds=other_seconds,
+        peak=other_peak,
+    )
 
 
 @dataclass(frozen=True)
@@ -333,15 +393,20 @@ def plans_to_try(
         choice = choose_plan(vram_gib, host_ram_gib, checkpoint, *size)
         for warning in choice.warnings:
             if ALLOC_CONF_VARIABLE not in warning:  # the capstone set it, or said why it could not
-                say(f"warning: {warning}")
+                say(Localized("warning: {warning}", warning=warning))
         first, reason, predicted = choice.plan, choice.reason, choice.predicted_peak_gib
     else:
         first = get_plan(requested)  # the one list of plan names, the same `svd-learn plan` prints
-        reason, predicted = "asked for with --plan", predict_peak_gib(first, *size)
+        reason, predicted = Localized("asked for with --plan"), predict_peak_gib(first, *size)
     if (first.placement == "cpu") != (device == "cpu") and first.placement != "gpu":
+        cpu, gpu = Localized("the CPU"), Localized("a CUDA GPU")
         raise PlanError(
-            f"Plan {first.name} places the model on {'the CPU' if first.placement == 'cpu' else 'a CUDA GPU with offload'}, "
-            f"and this run is on {'a CUDA GPU' if device == 'cuda' else 'the CPU'}. Use --plan auto."
+            Localized(
+                "Plan {plan} places the model on {placement}, and this run is on {device}. Use --plan auto.",
+                plan=first.name,
+                placement=cpu if first.placement == "cpu" else Localized("a CUDA GPU with offload"),
+                device=gpu if device == "cuda" else cpu,
+            )
         )
     if device == "cpu":  # a GPU plan runs on the CPU (on_the_cpu): no GPU memory to predict
         predicted = None
@@ -354,9 +419,10 @@ def on_the_cpu(plan: Plan, device: str) -> str:
     to show the fallback on a CPU): where it really ran. "" otherwise."""
     if device.split(":")[0] != "cpu" or plan.placement != "gpu":
         return ""
-    return (
-        f"; run on the CPU: this machine has no CUDA GPU, so the plan's device is the CPU (the whole model on it, "
-        f"in fp32, decoding {plan.decode_chunk_size} frames at a time)"
+    return Localized(
+        "; run on the CPU: this machine has no CUDA GPU, so the plan's device is the CPU (the whole model on it, in "
+        "fp32, decoding {chunk} frames at a time)",
+        chunk=plan.decode_chunk_size,
     )
 
 
@@ -390,22 +456,38 @@ def plan_time_line(plan: Plan, num_frames: int, height: int, width: int, calibra
         return None
     steps = calibration["reference"]["steps"]
     entry = calibration["plans"].get(plan.name, {})
+    reference = calibration["reference"]
     measured = (
-        f"{entry['seconds']:.1f} s measured on {calibration['machine']['gpu']} under a T4 budget (at "
-        f"{calibration['reference']['frames']} frames, {calibration['reference']['width']}x{calibration['reference']['height']})"
+        Localized(
+            "{seconds:.1f} s measured on {gpu} under a T4 budget (at {frames} frames, {width}x{height})",
+            seconds=entry["seconds"],
+            gpu=calibration["machine"]["gpu"],
+            frames=reference["frames"],
+            width=reference["width"],
+            height=reference["height"],
+        )
         if entry.get("seconds")
-        else "not measured"
+        else Localized("not measured")
     )
-    return f"time for {steps} steps: {measured}; {t4.describe_plan_estimate(plan, steps, num_frames, height, width)}"
+    estimate = t4.describe_plan_estimate(plan, steps, num_frames, height, width)
+    return Localized(
+        "time for {steps} steps: {measured}; {estimate}", steps=steps, measured=measured, estimate=estimate
+    )
 
 
 def check_memory_sizes(vram_gib: float | None, host_ram_gib: float | None) -> None:
     """Refuse a GPU or host size that no machine has (negative, nan, infinite), with what to pass instead."""
-    for flag, value, rule in (("--vram", vram_gib, "0 (no GPU) or more"), ("--host-ram", host_ram_gib, "above 0")):
+    rules = (("--vram", vram_gib, Localized("0 (no GPU) or more")), ("--host-ram", host_ram_gib, Localized("above 0")))
+    for flag, value, rule in rules:
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "--host-ram" and value == 0)):
             raise ValueError(
-                f"{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} "
-                "(a Colab T4 has --vram 14.74 --host-ram 12.7)."
+                Localized(
+                    "{flag} {value:g} is not a memory size: give a finite number of GiB, {rule} (a Colab T4 has "
+                    "--vram 14.74 --host-ram 12.7).",
+                    flag=flag,
+                    value=value,
+                    rule=rule,
+                )
             )
 
 
@@ -422,15 +504,27 @@ def check_gpu_size(gib: float, flag: str, size: tuple[int, int, int] = (25, 576,
     use: at most what the CUDA context takes before any of it (PlanError), saying the smallest GPU predicted to
     fit a call of `size` (frames, height, width)."""
     if not math.isfinite(gib) or gib <= 0:
-        raise PlanError(f"{flag} {gib:g}: give a finite number of GiB above 0 (a Colab T4 has 14.74).")
+        raise PlanError(
+            Localized("{flag} {gib:g}: give a finite number of GiB above 0 (a Colab T4 has 14.74).", flag=flag, gib=gib)
+        )
     calibration = read_calibration()
     reserve = calibration["gpu_reserve_gib"]
     if gib <= reserve:
         least, smallest = smallest_gpu(*size, calibration)
         raise PlanError(
-            f"{flag} {gib:g}: the CUDA context and its libraries take about {reserve:g} GiB of a GPU before any of "
-            f"SVD, so nothing of it fits. The smallest GPU predicted to fit {size[0]} frames at {size[1]}x{size[2]} "
-            f"is {smallest:.1f} GiB (plan {least.name}; fewer frames need less)."
+            Localized(
+                "{flag} {gib:g}: the CUDA context and its libraries take about {reserve:g} GiB of a GPU before any of "
+                "SVD, so nothing of it fits. The smallest GPU predicted to fit {frames} frames at {height}x{width} is "
+                "{smallest:.1f} GiB (plan {plan}; fewer frames need less).",
+                flag=flag,
+                gib=gib,
+                reserve=reserve,
+                frames=size[0],
+                height=size[1],
+                width=size[2],
+                smallest=smallest,
+                plan=least.name,
+            )
         )
 
 
@@ -454,7 +548,7 @@ def plan_command(
         if vram_gib:  # 0: no GPU
             check_gpu_size(vram_gib, "--vram", (num_frames, height, width))
     except (ValueError, ParameterError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(Localized("error: {error}", error=error), file=sys.stderr)
         return 1
     if vram_gib is None or host_ram_gib is None:
         env = probe()
@@ -479,22 +573,30 @@ def plan_command(
 def print_no_plan(asked: dict, choice: PlanChoice, size_warnings: list[str], calibration: dict) -> None:
     """`svd-learn plan`'s text when no plan is predicted to fit: said plainly, each limit broken, and what would fit."""
     frames, height, width = asked["num_frames"], asked["height"], asked["width"]
-    print(
-        f"{asked['checkpoint']}, {frames} frames at {height}x{width}, on a GPU with {asked['vram_gib']:g} GiB and "
-        f"{asked['host_ram_gib']:g} GiB of host RAM\n"
-    )
+    gpu = Localized("a GPU with {vram:g} GiB", vram=asked["vram_gib"])
+    print(_asked_line(asked, gpu) + "\n")
     for warning in size_warnings:
-        print(f"warning: {warning}")
-    print("no plan fits: every plan is predicted to need more than this machine has.")
+        print(Localized("warning: {warning}", warning=warning))
+    print(Localized("no plan fits: every plan is predicted to need more than this machine has."))
     least, size = choice.plan, (frames, height, width)
     budget = asked["vram_gib"] - calibration["gpu_reserve_gib"]
     if choice.predicted_peak_gib > budget:
         peaks = {n: predict_peak_gib(least, n, height, width, calibration) for n in range(frames - 1, 0, -1)}
-        fewer = next((f"{n} frames" for n, peak in peaks.items() if peak <= budget), "no frame count")
+        fewer = next(
+            (Localized("{frames} frames", frames=n) for n, peak in peaks.items() if peak <= budget),
+            Localized("no frame count"),
+        )
         _, smallest = smallest_gpu(*size, calibration)
         print(
-            f"  GPU memory: {least.name}, the plan that needs the least, peaks at {choice.predicted_peak_gib:.1f} GiB "
-            f"> {budget:.1f} GiB usable\n  fits instead: {fewer} at this size, or a GPU of at least {smallest:.1f} GiB"
+            Localized(
+                "  GPU memory: {plan}, the plan that needs the least, peaks at {peak:.1f} GiB > {budget:.1f} GiB "
+                "usable\n  fits instead: {fewer} at this size, or a GPU of at least {smallest:.1f} GiB",
+                plan=least.name,
+                peak=choice.predicted_peak_gib,
+                budget=budget,
+                fewer=fewer,
+                smallest=smallest,
+            )
         )
     host_budget = asked["host_ram_gib"] - calibration["host_reserve_gib"]
     candidates = [n for n in fallback_order(calibration) if predict_peak_gib(n, *size, calibration) <= budget]
@@ -502,32 +604,58 @@ def print_no_plan(asked: dict, choice: PlanChoice, size_warnings: list[str], cal
     lightest = min(host_needs, key=host_needs.get)
     if host_needs[lightest] > host_budget:
         print(
-            f"  host RAM: {asked['host_ram_gib']:g} GiB leaves {host_budget:.1f} GiB usable, and {lightest} needs "
-            f"{host_needs[lightest]:.1f} GiB\n  fits instead: at least "
-            f"{host_needs[lightest] + calibration['host_reserve_gib']:.1f} GiB of host RAM"
+            Localized(
+                "  host RAM: {ram:g} GiB leaves {budget:.1f} GiB usable, and {plan} needs {needed:.1f} GiB\n  fits "
+                "instead: at least {enough:.1f} GiB of host RAM",
+                ram=asked["host_ram_gib"],
+                budget=host_budget,
+                plan=lightest,
+                needed=host_needs[lightest],
+                enough=host_needs[lightest] + calibration["host_reserve_gib"],
+            )
         )
     if choice.alternatives:
-        print("considered:")
+        print(Localized("considered:"))
         for rejected in choice.alternatives:
             print(f"  {rejected.plan}: {rejected.why}")
 
 
 def print_plan(asked: dict, choice: PlanChoice, size_warnings: list[str], time_line: str | None, calibration: dict):
     """`svd-learn plan`'s text: what was asked, the choice and why, the time, and where the calibration comes from."""
-    gpu = f"a GPU with {asked['vram_gib']:g} GiB" if asked["vram_gib"] else "no GPU"
-    print(
-        f"{asked['checkpoint']}, {asked['num_frames']} frames at {asked['height']}x{asked['width']}, on {gpu} and "
-        f"{asked['host_ram_gib']:g} GiB of host RAM\n"
-    )
+    gpu = Localized("a GPU with {vram:g} GiB", vram=asked["vram_gib"]) if asked["vram_gib"] else Localized("no GPU")
+    print(_asked_line(asked, gpu) + "\n")
     for warning in size_warnings:
-        print(f"warning: {warning}")
+        print(Localized("warning: {warning}", warning=warning))
     print(choice.explain())
     if time_line:
         print(time_line)
-    print(f"\nplans for `svd-learn generate --plan`: auto (this choice), {', '.join(PLANS)}")
+    plans = Localized("plans for `svd-learn generate --plan`: auto (this choice), {plans}", plans=", ".join(PLANS))
+    print(f"\n{plans}")
     machine = calibration["machine"]
     print(
-        f"calibration: measured on {machine['gpu']} (torch {machine['torch']}, diffusers {machine['diffusers']}) "
-        f"under a {calibration['reference']['cap_gib']} GiB cap; {calibration['source']}. "
-        "Predicted peaks apply to any GPU; times are that GPU's."
+        Localized(
+            "calibration: measured on {gpu} (torch {torch}, diffusers {diffusers}) under a {cap} GiB cap; {source}. "
+            "Predicted peaks apply to any GPU; times are that GPU's.",
+            gpu=machine["gpu"],
+            torch=machine["torch"],
+            diffusers=machine["diffusers"],
+            cap=calibration["reference"]["cap_gib"],
+            source=calibration["source"],
+        )
+    )
+
+
+def _asked_line(asked: dict, gpu: str) -> str:
+    """What `svd-learn plan` was asked: "svd-xt, 25 frames at 576x1024, on a GPU with 14.74 GiB and 12.7 GiB of
+    host RAM"."""
+    return str(
+        Localized(
+            "{checkpoint}, {frames} frames at {height}x{width}, on {gpu} and {ram:g} GiB of host RAM",
+            checkpoint=asked["checkpoint"],
+            frames=asked["num_frames"],
+            height=asked["height"],
+            width=asked["width"],
+            gpu=gpu,
+            ram=asked["host_ram_gib"],
+        )
     )

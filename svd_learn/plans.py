@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from svd_learn.errors import UserError
+from svd_learn.language import Localized
 
 PLACEMENTS = ("gpu", "model_offload", "sequential_offload", "group_offload", "cpu")
 DECODE_ALL = 25  # a decode_chunk_size >= num_frames decodes every frame at once (SVD-XT has 25)
@@ -57,25 +58,29 @@ def _plan(name, placement, forward_chunking, decode_chunk_size, description, **e
 # Candidates first (fallback_order() sorts them by measured peak), then the baselines.
 PLANS: dict[str, Plan] = dict(
     [
-        _plan("gpu-decode8", "gpu", False, 8, "everything on the GPU, decode 8 frames at a time"),
-        _plan("gpu-decode2", "gpu", False, 2, "everything on the GPU, decode 2 frames at a time"),
-        _plan("gpu-chunked-decode2", "gpu", True, 2, "everything on the GPU, forward chunking, decode 2"),
+        _plan("gpu-decode8", "gpu", False, 8, Localized("everything on the GPU, decode 8 frames at a time")),
+        _plan("gpu-decode2", "gpu", False, 2, Localized("everything on the GPU, decode 2 frames at a time")),
+        _plan("gpu-chunked-decode2", "gpu", True, 2, Localized("everything on the GPU, forward chunking, decode 2")),
         _plan(
-            "model-offload-chunked-decode2", "model_offload", True, 2, "model CPU offload, forward chunking, decode 2"
+            "model-offload-chunked-decode2",
+            "model_offload",
+            True,
+            2,
+            Localized("model CPU offload, forward chunking, decode 2"),
         ),
         _plan(
             "group-offload-chunked-decode2",
             "group_offload",
             True,
             2,
-            "UNet group offload with CUDA streams, forward chunking, decode 2",
+            Localized("UNet group offload with CUDA streams, forward chunking, decode 2"),
         ),
         _plan(
             "sequential-offload-chunked-decode1",
             "sequential_offload",
             True,
             1,
-            "sequential CPU offload, forward chunking, decode 1",
+            Localized("sequential CPU offload, forward chunking, decode 1"),
         ),
         # Baselines: measured, never chosen.
         _plan(
@@ -83,7 +88,7 @@ PLANS: dict[str, Plan] = dict(
             "gpu",
             False,
             DECODE_ALL,
-            "the naive way: everything on the GPU, decode all frames at once",
+            Localized("the naive way: everything on the GPU, decode all frames at once"),
             baseline=True,
         ),
         _plan(
@@ -91,7 +96,9 @@ PLANS: dict[str, Plan] = dict(
             "model_offload",
             False,
             DECODE_ALL,
-            "the seed notes' T4 advice: model offload + enable_attention_slicing(), decode all frames at once",
+            Localized(
+                "the seed notes' T4 advice: model offload + enable_attention_slicing(), decode all frames at once"
+            ),
             attention_slicing=True,
             baseline=True,
         ),
@@ -100,7 +107,7 @@ PLANS: dict[str, Plan] = dict(
             "model_offload",
             False,
             DECODE_ALL,
-            "the seed recipe without attention slicing",
+            Localized("the seed recipe without attention slicing"),
             baseline=True,
         ),
         _plan(
@@ -108,10 +115,10 @@ PLANS: dict[str, Plan] = dict(
             "model_offload",
             True,
             2,
-            "diffusers docs' low-memory recipe: model offload + forward chunking + decode 2",
+            Localized("diffusers docs' low-memory recipe: model offload + forward chunking + decode 2"),
             baseline=True,
         ),
-        _plan("cpu", "cpu", False, DECODE_ALL, "no GPU: everything on the CPU, in fp32", baseline=True),
+        _plan("cpu", "cpu", False, DECODE_ALL, Localized("no GPU: everything on the CPU, in fp32"), baseline=True),
     ]
 )
 
@@ -124,7 +131,11 @@ def get_plan(plan: Plan | str) -> Plan:
         return PLANS[plan]
     except KeyError:
         raise PlanError(
-            f"Unknown plan {plan!r}. Plans: auto, {', '.join(PLANS)} (`svd-learn plan` explains them)."
+            Localized(
+                "Unknown plan {plan!r}. Plans: auto, {plans} (`svd-learn plan` explains them).",
+                plan=plan,
+                plans=", ".join(PLANS),
+            )
         ) from None
 
 

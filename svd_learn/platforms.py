@@ -19,6 +19,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+from svd_learn.language import Localized, joined
+
 SYSTEMS = ("windows", "macos", "linux")
 KINDS = {"colab": "linux", "kaggle": "linux", "wsl": "linux"}  # a kind of Linux machine
 SIGNS: dict[str, tuple[str, ...]] = {
@@ -95,9 +97,18 @@ class Platform:
 
     def describe(self) -> str:
         """ "macos (conda), from the report: /Users/ana/" """
-        name = self.kind or self.system or "unknown"
+        name = self.kind or self.system or Localized("unknown")
         extra = f" ({', '.join(self.environments)})" if self.environments else ""
-        return f"{name}{extra}, from {self.source}: {self.evidence}" if self.evidence else f"{name}{extra}"
+        if not self.evidence:
+            return joined([name, extra], "")
+        source = {"the report": Localized("the report"), "this machine": Localized("this machine")}.get(self.source)
+        return Localized(
+            "{name}{extra}, from {source}: {evidence}",
+            name=name,
+            extra=extra,
+            source=source or self.source,
+            evidence=self.evidence,
+        )
 
 
 def _signs(text: str, name: str) -> list[str]:

@@ -22,6 +22,8 @@ from importlib import resources
 
 from packaging.version import Version
 
+from svd_learn.language import Localized, joined
+
 LIBRARIES = ("huggingface_hub", "diffusers", "transformers", "accelerate")
 
 
@@ -90,8 +92,11 @@ class FactHistory:
     def describe(self) -> str:
         """ "in 0.19.0 - 0.25.2, removed in 0.26.0" """
         span = self.first if self.first == self.last else f"{self.first} - {self.last}"
-        ended = f", removed in {self.removed_in}" if self.removed_in else ", still in the newest release"
-        return f"{self.library} {span}{ended}"
+        if self.removed_in:
+            ended = Localized(", removed in {release}", release=self.removed_in)
+        else:
+            ended = Localized(", still in the newest release")
+        return joined([f"{self.library} {span}", ended], "")
 
 
 @cache

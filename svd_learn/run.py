@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from svd_learn.language import Localized, joined
 from svd_learn.video import check_output, write_json
 
 
@@ -124,19 +125,44 @@ class RunReport:
     def save(self, path: str | Path, force: bool = True) -> Path:
         return write_json(self.to_dict(), path, force=force)  # replaced only by a complete file, read back
 
-    def summary(self) -> str:
+    def summary(self) -> Localized:
+        """The one line `svd-learn generate` prints when the video is written."""
         peak = (
-            f"peak VRAM {self.peak_reserved_gib:.2f} GiB reserved" if self.peak_reserved_gib is not None else "no GPU"
+            Localized("peak VRAM {peak:.2f} GiB reserved", peak=self.peak_reserved_gib)
+            if self.peak_reserved_gib is not None
+            else Localized("no GPU")
         )
-        fallbacks = f", after {len(self.fallbacks)} fallback(s)" if self.fallbacks else ""
+        fallbacks = Localized(", after {count} fallback(s)", count=len(self.fallbacks)) if self.fallbacks else ""
         measured_on = self.environment.get("gpu_name") if self.device.startswith("cuda") else None
-        if measured_on is None and self.plan != "cpu":
-            fallbacks = f" run on the CPU{fallbacks}"  # a GPU plan asked for on a machine without one
-        return (
-            f"wrote {self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:g} fps, "
-            f"{self.file_bytes / 1e6:.2f} MB, {self.timings.get('total_s', 0):.1f} s measured on {measured_on or 'the CPU'}, "
-            f"{peak}, plan {self.plan}{fallbacks}"
-            + (f" (random weights, {self.source} source: the frames are noise)" if self.random_weights else "")
-            + (f"; {self.t4_estimate}" if self.t4_estimate else "")
-            + (f"; smoother copy {self.smooth['video']}: {self.smooth['interpolated']}" if self.smooth else "")
-        )
+        if measured_on is None and self.plan != "cpu":  # a GPU plan asked for on a machine without one
+            fallbacks = Localized(" run on the CPU{fallbacks}", fallbacks=fallbacks)
+        parts = [
+            Localized(
+                "wrote {output}: {frames} frames {width}x{height} at {fps:g} fps, {mb:.2f} MB, {seconds:.1f} s "
+                "measured on {device}, {peak}, plan {plan}{fallbacks}",
+                output=self.output,
+                frames=self.frames,
+                width=self.width,
+                height=self.height,
+                fps=self.fps,
+                mb=self.file_bytes / 1e6,
+                seconds=self.timings.get("total_s", 0),
+                device=measured_on or Localized("the CPU"),
+                peak=peak,
+                plan=self.plan,
+                fallbacks=fallbacks,
+            )
+        ]
+        if self.random_weights:
+            parts.append(Localized(" (random weights, {source} source: the frames are noise)", source=self.source))
+        if self.t4_estimate:
+            parts.append(joined(["; ", self.t4_estimate], ""))
+        if self.smooth:
+            parts.append(
+                Localized(
+                    "; smoother copy {video}: {interpolated}",
+                    video=self.smooth["video"],
+                    interpolated=self.smooth["interpolated"],
+                )
+            )
+        return joined(parts, "")

@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
+from svd_learn.language import Localized, joined, localized
 from svd_learn.plans import get_plan
 
 # ----------------------------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def time_model() -> TimeModel:
         vae_tflops=calibration["vae_tflops"],
         low=calibration["low"],
         high=calibration["high"],
-        basis=calibration["basis"],
+        basis=localized(calibration, "basis"),
         name=gpu["name"],
         memory_gib=gpu["memory_gib"],
         compute_capability=tuple(gpu["compute_capability"]),
@@ -83,25 +84,32 @@ def estimate_seconds(
     return unet / model.unet_tflops + vae / model.vae_tflops
 
 
-def describe_seconds(seconds: float, note: str = "", model: TimeModel | None = None) -> str:
+def describe_seconds(seconds: float, note: str = "", model: TimeModel | None = None) -> Localized:
     """ "about 8.3 min (7-9 min; note)": the typical figure and the model's range, in words a lesson can print."""
     model = model or time_model()
     low, high = seconds * model.low, seconds * model.high
-    note = f"; {note}" if note else ""
+    note = joined(["; ", note], "") if note else ""
     if high < 90:
-        return f"about {seconds:.0f} s ({low:.0f}-{high:.0f} s{note})"
+        range_ = f"{low:.0f}-{high:.0f} s"
+        return Localized("about {seconds:.0f} s ({range}{note})", seconds=seconds, range=range_, note=note)
     typical = f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}"
     if round(high / 60) - round(low / 60) >= 2:  # whole minutes where the range is wide enough to show them
-        return f"about {typical} min ({round(low / 60)}-{round(high / 60)} min{note})"
-    return f"about {typical} min ({low / 60:.1f}-{high / 60:.1f} min{note})"
+        range_ = f"{round(low / 60)}-{round(high / 60)} min"
+    else:
+        range_ = f"{low / 60:.1f}-{high / 60:.1f} min"
+    return Localized("about {typical} min ({range}{note})", typical=typical, range=range_, note=note)
 
 
 def describe_estimate(unet_steps: int, num_frames: int = 25, decoded_frames: int | None = None, **shape) -> str:
     """One line for a lesson: the estimate, labelled as one, with its basis."""
     seconds = estimate_seconds(unet_steps, num_frames, decoded_frames, **shape)
     decoded = num_frames if decoded_frames is None else decoded_frames
-    work = f"{unet_steps} UNet step{'' if unet_steps == 1 else 's'} on {num_frames} frames, {decoded} decoded frames"
-    return f"On a T4 with the real model: {describe_seconds(seconds, f'a model checked against public T4 runs, not a measurement: {work}')}"
+    steps = Localized("1 UNet step") if unet_steps == 1 else Localized("{steps} UNet steps", steps=unet_steps)
+    work = Localized(
+        "{steps} on {frames} frames, {decoded} decoded frames", steps=steps, frames=num_frames, decoded=decoded
+    )
+    note = Localized("a model checked against public T4 runs, not a measurement: {work}", work=work)
+    return Localized("On a T4 with the real model: {time}", time=describe_seconds(seconds, note))
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def t4_rates() -> Rates:
         model.unet_tflops,
         model.vae_tflops,
         data["pcie"]["bandwidth_gb_s"],
-        f"{model.basis}; {data['pcie']['source']}",
+        joined([model.basis, data["pcie"]["source"]]),
     )
 
 
@@ -204,11 +212,12 @@ def describe_plan_estimate(plan, steps: int = 25, num_frames: int = 25, height: 
     seconds = work.seconds(rates)["seconds"]
     moved = (work.bytes_to_gpu + work.bytes_to_host) / 1e9
     link = (
-        f"; plus {moved:.1f} GB of weights over PCIe 3.0 x16 at {rates.link_gb_s:g} GB/s"
+        Localized("; plus {gb:.1f} GB of weights over PCIe 3.0 x16 at {rate:g} GB/s", gb=moved, rate=rates.link_gb_s)
         if moved
-        else "; no weights moved"
+        else Localized("; no weights moved")
     )
-    return f"estimated on a T4: {describe_seconds(seconds, f'a model, not a measurement: {time_model().basis}{link}')}"
+    note = Localized("a model, not a measurement: {basis}{link}", basis=time_model().basis, link=link)
+    return Localized("estimated on a T4: {time}", time=describe_seconds(seconds, note))
 
 
 @dataclass(frozen=True)
@@ -221,11 +230,15 @@ class CompilePayback:
     saved_per_video_s: float  # at the video's steps and size
     videos_to_break_even: int  # the first video count whose savings exceed the warm-up
 
-    def describe(self) -> str:
-        return (
-            f"--compile ({self.how}): the first video waits about {self.warm_up_s / 60:.0f} min for the compiler "
-            f"(measured on 2 CPU cores), each video then saves about {self.saved_per_video_s:.0f} s on a T4 "
-            f"(projected), so it pays back from video {self.videos_to_break_even} on"
+    def describe(self) -> Localized:
+        return Localized(
+            "--compile ({how}): the first video waits about {minutes:.0f} min for the compiler (measured on 2 CPU "
+            "cores), each video then saves about {saved:.0f} s on a T4 (projected), so it pays back from video {video} "
+            "on",
+            how=self.how,
+            minutes=self.warm_up_s / 60,
+            saved=self.saved_per_video_s,
+            video=self.videos_to_break_even,
         )
 
 

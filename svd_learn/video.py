@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from svd_learn.errors import UserError
+from svd_learn.language import Localized
 
 # Constant-quality H.264 (crf 18 is visually lossless for most content); `+faststart` puts the index at the
 # start of the file so a browser can start playing before it has the whole file.
@@ -70,15 +71,28 @@ def check_output(path: str | Path, *, force: bool, suffix: str) -> Path:
     path = Path(path).expanduser()
     if named_a_folder or path.is_dir():
         raise OutputError(
-            f"{path} is a folder; give a file name ending with {suffix}, such as {path / 'video'}{suffix}."
+            Localized(
+                "{path} is a folder; give a file name ending with {suffix}, such as {example}.",
+                path=path,
+                suffix=suffix,
+                example=(path / "video").with_suffix(suffix),
+            )
         )
     if path.suffix.lower() != suffix:
-        raise OutputError(f"{path} must end with {suffix}.")
+        raise OutputError(Localized("{path} must end with {suffix}.", path=path, suffix=suffix))
     if path.exists() and not force:
-        raise OutputError(f"{path} exists; pass --force to replace it (the old file is untouched).")
+        raise OutputError(
+            Localized("{path} exists; pass --force to replace it (the old file is untouched).", path=path)
+        )
     existing = nearest_folder(path)
     if not existing.is_dir():
-        raise OutputError(f"Cannot create the folder {path.parent}: {existing} is a file, not a folder.")
+        raise OutputError(
+            Localized(
+                "Cannot create the folder {folder}: {existing} is a file, not a folder.",
+                folder=path.parent,
+                existing=existing,
+            )
+        )
     check_writable(existing, path)
     return path
 
@@ -88,10 +102,21 @@ def check_output_folder(folder: str | Path) -> Path:
     above it, a folder this process may not write to, a full disk. Nothing is created."""
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} is a file, not a folder: give a folder for the outputs (it is made if missing).")
+        raise OutputError(
+            Localized(
+                "{folder} is a file, not a folder: give a folder for the outputs (it is made if missing).",
+                folder=folder,
+            )
+        )
     existing = folder if folder.is_dir() else nearest_folder(folder / "video.mp4")
     if not existing.is_dir():
-        raise OutputError(f"Cannot create the folder {folder}: {existing} is a file, not a folder.")
+        raise OutputError(
+            Localized(
+                "Cannot create the folder {folder}: {existing} is a file, not a folder.",
+                folder=folder,
+                existing=existing,
+            )
+        )
     check_writable(existing, folder)
     return folder
 
@@ -104,14 +129,23 @@ def check_writable(existing: Path, target: Path) -> None:
             pass
     except OSError as error:
         raise OutputError(
-            f"Cannot write to the folder {existing}: creating a file there failed ({error.strerror or error}). "
-            "Choose another folder for the output."
+            Localized(
+                "Cannot write to the folder {folder}: creating a file there failed ({reason}). Choose another folder "
+                "for the output.",
+                folder=existing,
+                reason=error.strerror or error,
+            )
         ) from None
     free = free_bytes(existing)
     if free is not None and free < FULL_BELOW:  # said now, not after minutes of generation
         raise OutputError(
-            f"Cannot write {target}: the disk is full ({readable_size(free)} free in {existing}). "
-            "Free some space or choose another folder for the output."
+            Localized(
+                "Cannot write {target}: the disk is full ({free} free in {folder}). Free some space or choose another "
+                "folder for the output.",
+                target=target,
+                free=readable_size(free),
+                folder=existing,
+            )
         )
 
 
@@ -138,11 +172,11 @@ def free_bytes(folder: Path) -> int | None:
 
 def readable_size(count: int | None) -> str:
     if count is None:
-        return "unknown space"
+        return Localized("unknown space")
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if count >= size:
             return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
+    return Localized("{count} bytes", count=count)
 
 
 def write_failed(path: Path, cause: str, targets: list[Path] | None = None) -> OutputError:
@@ -151,12 +185,18 @@ def write_failed(path: Path, cause: str, targets: list[Path] | None = None) -> O
     folder = nearest_folder(path)
     kept = [target for target in targets or [path] if target.exists()]
     if not kept:
-        state = "nothing was written"
+        state = Localized("nothing was written")
     else:
-        state = "the old file is untouched" if len(kept) == 1 else "the old files are untouched"
+        state = Localized("the old file is untouched") if len(kept) == 1 else Localized("the old files are untouched")
     return OutputError(
-        f"Could not write {path}: {cause}; {readable_size(free_bytes(folder))} free in {folder}, {state}. "
-        "Free some space or write elsewhere."
+        Localized(
+            "Could not write {path}: {cause}; {free} free in {folder}, {state}. Free some space or write elsewhere.",
+            path=path,
+            cause=cause,
+            free=readable_size(free_bytes(folder)),
+            folder=folder,
+            state=state,
+        )
     )
 
 
@@ -190,7 +230,8 @@ class FileGroup:
         if free is not None and free < at_least:
             targets = self.targets(path)
             self.discard()
-            raise write_failed(path, f"no room for {what} (at least {readable_size(at_least)})", targets)
+            room = Localized("no room for {what} (at least {size})", what=what, size=readable_size(at_least))
+            raise write_failed(path, room, targets)
         try:
             self.made.update(missing_folders(path))
             path.parent.mkdir(parents=True, exist_ok=True)  # made now, when there is something to write
@@ -205,7 +246,11 @@ class FileGroup:
         except (OSError, IncompleteFile) as error:
             targets = self.targets(path)
             self.discard()  # first, so that the free space said is what the user has
-            cause = str(error) if isinstance(error, IncompleteFile) else f"writing failed ({error.strerror or error})"
+            cause = (
+                error.args[0]
+                if isinstance(error, IncompleteFile)
+                else Localized("writing failed ({reason})", reason=error.strerror or error)
+            )
             raise write_failed(path, cause, targets) from None
 
     def targets(self, *more: Path) -> list[Path]:
@@ -216,7 +261,9 @@ class FileGroup:
         targets already replaced get their old files back (or are removed, where there was none)."""
         for _, target in self.staged:
             if target.exists() and not self.force:  # appeared while we worked: still never overwrite without --force
-                raise OutputError(f"{target} appeared while generating; pass --force to replace it.")
+                raise OutputError(
+                    Localized("{target} appeared while generating; pass --force to replace it.", target=target)
+                )
         replaced: list[tuple[Path, Path | None]] = []  # (target, where its old file waits), to put back
         target = None
         try:
@@ -226,7 +273,8 @@ class FileGroup:
         except BaseException as error:  # an interrupt too: all or nothing
             put_back(replaced)
             if isinstance(error, OSError):
-                raise write_failed(target, f"replacing it failed ({error.strerror or error})", self.targets()) from None
+                failed = Localized("replacing it failed ({reason})", reason=error.strerror or error)
+                raise write_failed(target, failed, self.targets()) from None
             raise
         for _, old in replaced:
             if old is not None:
@@ -339,7 +387,7 @@ def save_mp4(group: FileGroup, frames, path: str | Path, fps: float) -> Path:
     and the file read back has every frame. Returns the temporary (its size is the video's)."""
     arrays = [even_size(a) for a in to_uint8_frames(frames)]
     lower_bound = encoded_size(arrays[0], "JPEG")
-    with group.new(path, lower_bound, f"a video of {len(arrays)} frames") as temporary:
+    with group.new(path, lower_bound, Localized("a video of {frames} frames", frames=len(arrays))) as temporary:
         encode_h264(arrays, temporary, fps)
         check_frame_count(temporary, len(arrays), count_mp4_frames)
     return temporary
@@ -356,8 +404,13 @@ def check_smooth(smooth_fps: float, fps: float) -> None:
     """Refuse a smoothing that cannot add frames: `smooth_fps` must be above the video's fps, at most SMOOTH_MAX_FPS."""
     if not (math.isfinite(smooth_fps) and fps < smooth_fps <= SMOOTH_MAX_FPS):
         raise OutputError(
-            f"--smooth {smooth_fps:g}: give a frame rate above the video's {fps:g} fps (frames are added between its "
-            f"frames) and at most {SMOOTH_MAX_FPS}, e.g. --smooth 24."
+            Localized(
+                "--smooth {smooth:g}: give a frame rate above the video's {fps:g} fps (frames are added between its "
+                "frames) and at most {most}, e.g. --smooth 24.",
+                smooth=smooth_fps,
+                fps=fps,
+                most=SMOOTH_MAX_FPS,
+            )
         )
 
 
@@ -374,7 +427,9 @@ def save_smooth_mp4(group: FileGroup, frames, path: str | Path, fps: float, smoo
     arrays = [even_size(a) for a in to_uint8_frames(frames)]
     expected = smooth_frame_count(len(arrays), fps, smooth_fps)
     video_filter = SMOOTH_FILTER.format(fps=f"{smooth_fps:g}")
-    with group.new(path, encoded_size(arrays[0], "JPEG"), f"a video of {expected} frames") as temporary:
+    with group.new(
+        path, encoded_size(arrays[0], "JPEG"), Localized("a video of {frames} frames", frames=expected)
+    ) as temporary:
         encode_h264(arrays, temporary, fps, video_filter=video_filter, frames=expected)
         check_frame_count(temporary, expected, count_mp4_frames)
     kept = sum(1 for index in range(expected) if Fraction(index * fps, smooth_fps).denominator == 1)
@@ -382,9 +437,17 @@ def save_smooth_mp4(group: FileGroup, frames, path: str | Path, fps: float, smoo
         "video": str(path),
         "fps": smooth_fps,
         "frames": expected,
-        "interpolated": f"{expected} frames at {smooth_fps:g} fps from the model's {len(arrays)} at {fps:g} fps, "
-        f"lasting as long: {expected - kept} interpolated by ffmpeg (motion-compensated: estimates between the "
-        f"model's frames, not made by SVD), {kept} the model's own; the original video is kept",
+        "interpolated": Localized(
+            "{frames} frames at {smooth:g} fps from the model's {model_frames} at {fps:g} fps, lasting as long: "
+            "{interpolated} interpolated by ffmpeg (motion-compensated: estimates between the model's frames, not made "
+            "by SVD), {kept} the model's own; the original video is kept",
+            frames=expected,
+            smooth=smooth_fps,
+            model_frames=len(arrays),
+            fps=fps,
+            interpolated=expected - kept,
+            kept=kept,
+        ),
         "ffmpeg_filter": video_filter,
     }
 
@@ -423,7 +486,9 @@ def encode_h264(
     ]
     done = subprocess.run(command, input=b"".join(array.tobytes() for array in arrays), capture_output=True)
     if done.returncode != 0:
-        raise IncompleteFile(f"the encoder failed ({encoder_failure(done.returncode, done.stderr)})")
+        raise IncompleteFile(
+            Localized("the encoder failed ({reason})", reason=encoder_failure(done.returncode, done.stderr))
+        )
 
 
 def encoder_failure(returncode: int, stderr: bytes) -> str:
@@ -453,9 +518,11 @@ def check_frame_count(path: Path, expected: int, count) -> None:
         found = count(path)
     except Exception as error:  # noqa: BLE001 -- any reader's failure means the same: not a complete file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise IncompleteFile(f"the file written cannot be read back ({reason})") from None
+        raise IncompleteFile(Localized("the file written cannot be read back ({reason})", reason=reason)) from None
     if found != expected:
-        raise IncompleteFile(f"the file written has {found} of its {expected} frames")
+        raise IncompleteFile(
+            Localized("the file written has {found} of its {expected} frames", found=found, expected=expected)
+        )
 
 
 def save_gif(group: FileGroup, frames, path: str | Path, fps: float) -> Path:
@@ -464,7 +531,7 @@ def save_gif(group: FileGroup, frames, path: str | Path, fps: float) -> Path:
     arrays = to_uint8_frames(frames)
     images = [Image.fromarray(a) for a in arrays]
     lower_bound = encoded_size(arrays[0], "GIF")
-    with group.new(path, lower_bound, f"a GIF of {len(images)} frames") as temporary:
+    with group.new(path, lower_bound, Localized("a GIF of {frames} frames", frames=len(images))) as temporary:
         images[0].save(
             temporary, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
         )

@@ -74,19 +74,39 @@ def test_lesson_starts_with_badge_and_colab_install(source):
     assert "check_requirements()" in text and "print_header()" in text
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=lesson_id)
+def test_the_setup_cell_sets_the_language_of_its_edition(source):
+    """One marked line, `LANGUAGE = "en"` in lessons/ and "es" in lessons/es/, then language.use(LANGUAGE) before
+    anything prints: the tools then speak the lesson's language (tools/sync_spanish.py keeps the line)."""
+    setup = code_cells(jupytext.read(source))[0]
+    edition = "es" if source.parent.name == "es" else "en"
+    assert re.findall(r'(?m)^LANGUAGE = "(\w+)"', setup) == [edition]
+    assert setup.index("language.use(LANGUAGE)") < setup.index("print_header()")
+
+
+def test_the_spanish_twin_may_differ_only_in_the_language_line():
+    spanish_code = load_tool("sync_spanish").spanish_code
+    assert spanish_code('LANGUAGE = "en"  # note\nx = "en"') == 'LANGUAGE = "es"  # note\nx = "en"'
+    assert spanish_code('print("LANGUAGE = \\"en\\"")') == 'print("LANGUAGE = \\"en\\"")'
+
+
 def test_lesson_checks_detect_an_unexecuted_notebook():
     # The guard itself must be able to fail: an unexecuted conversion of a lesson has no outputs.
     problems = execution_problems(jupytext.read(SOURCES[0]))
     assert problems and all(p.startswith(("never executed", "prints but has no stored output")) for p in problems)
 
 
-def load_executor():
+def load_tool(name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("execute_lessons", ROOT / "tools" / "execute_lessons.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_executor():
+    return load_tool("execute_lessons")
 
 
 def test_stored_progress_bars_keep_their_last_state_without_timings_and_nbval_still_sees_a_bar():
@@ -171,7 +191,8 @@ def test_the_spanish_twin_has_the_same_code_and_sections(spanish):
     the two editions never drift. tools/sync_spanish.py copies changed English code into the twin."""
     english, twin = jupytext.read(LESSONS / spanish.name), jupytext.read(spanish)
     assert [cell.cell_type for cell in twin.cells] == [cell.cell_type for cell in english.cells]
-    assert code_cells(twin) == code_cells(english), (
+    spanish_code = load_tool("sync_spanish").spanish_code  # the one line that differs: LANGUAGE = "es"
+    assert code_cells(twin) == [spanish_code(cell) for cell in code_cells(english)], (
         f"run python tools/sync_spanish.py, then execute {lesson_id(spanish)}"
     )
     assert headings(twin) == headings(english)

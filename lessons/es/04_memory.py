@@ -45,6 +45,7 @@
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
+LANGUAGE = "es"  # the language of svd-learn's messages: "en" or "es" (the Spanish edition says "es")
 import sys
 
 if "google.colab" in sys.modules:
@@ -53,7 +54,9 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import lesson_work, memory
+from svd_learn import language, lesson_work, memory
+
+language.use(LANGUAGE)  # every message below, and those of the commands this notebook runs
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (section 2.6).
 memory.enable_expandable_segments()

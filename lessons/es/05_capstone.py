@@ -43,6 +43,7 @@
 
 # %%
 # Setup. On Colab this installs the course, then only what Colab lacks (Colab's torch stays); elsewhere nothing.
+LANGUAGE = "es"  # the language of svd-learn's messages: "en" or "es" (the Spanish edition says "es")
 import sys
 
 if "google.colab" in sys.modules:
@@ -51,7 +52,9 @@ if "google.colab" in sys.modules:
 
     install_requirements()  # the libraries it needs; replaces nothing Colab ships, never its torch
 
-from svd_learn import lesson_work, memory
+from svd_learn import language, lesson_work, memory
+
+language.use(LANGUAGE)  # every message below, and those of the commands this notebook runs
 
 # Must run before anything touches the GPU: PyTorch reads this setting once, when CUDA starts (lesson 4, 2.6).
 memory.enable_expandable_segments()
@@ -507,7 +510,7 @@ svd_learn_command = [sys.executable, "-m", "svd_learn.cli"]  # the program behin
 result = subprocess.run([*svd_learn_command, "generate", "missing.jpg", "-o", "a.mp4"], cwd=work,
                         capture_output=True, text=True)
 print(f"exit {result.returncode}: {result.stderr.strip()}")
-assert result.returncode == 1 and "missing.jpg does not exist" in result.stderr and "Traceback" not in result.stderr
+assert result.returncode == 1 and "missing.jpg" in result.stderr and "Traceback" not in result.stderr
 assert not (work / "a.mp4").exists()
 
 # %% [markdown]
