@@ -134,11 +134,12 @@ from PIL import ImageOps
 location = models.pipeline_location(source.name, "svd-xt")  # "stabilityai/stable-video-diffusion-img2vid-xt" on Colab
 height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
 device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
-dtype = torch.float16 if device == "cuda" else torch.float32  # on Colab: torch.float16 (a CPU computes in fp32)
 work = Path(tempfile.mkdtemp())
 
-pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=dtype, variant="fp16")
+pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
 pipe.to(device)
+if device == "cpu":
+    pipe.to(dtype=torch.float32)  # not on Colab: a CPU computes fp16 slowly, in fp32 quickly
 image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
 frames = pipe(
     image,
