@@ -136,10 +136,11 @@ height, width = models.TINY_SIZE if source.name == "tiny" else (576, 1024)
 device, steps = ("cuda", 25) if torch.cuda.is_available() else ("cpu", 2)
 work = Path(tempfile.mkdtemp())
 
-pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
+if device == "cuda":
+    pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float16, variant="fp16")
+else:  # not on Colab: a CPU computes fp16 slowly, so the harness loads the same files in fp32
+    pipe = StableVideoDiffusionPipeline.from_pretrained(location, torch_dtype=torch.float32, variant="fp16")
 pipe.to(device)
-if device == "cpu":
-    pipe.to(dtype=torch.float32)  # not on Colab: a CPU computes fp16 slowly, in fp32 quickly
 image = ImageOps.fit(load_image(str(photo_path)), (width, height))  # scale to cover 1024x576, crop the centre (lesson 2)
 frames = pipe(
     image,
