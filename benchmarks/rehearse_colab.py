@@ -29,8 +29,8 @@ the path, the filled Hub cache, HF_HUB_OFFLINE). `run --cli-only` runs only thos
 
 Each lesson runs top to bottom in a fresh kernel (nbclient, every failing cell collected). Its row holds the
 failing cells, the wall time, the largest host peak (VmHWM) and CUDA peak reserved of the processes it
-started, and the full-size UNet steps they ran. Rows carry the sha256 of the lesson's .py, so a row for an
-older version of a lesson shows as stale.
+started, and the full-size UNet steps they ran. Rows carry the sha256 of the lesson's .py and of its code cells;
+a row whose code differs from the lesson's code now shows as stale (a markdown edit runs nothing, so it does not).
 """
 
 from __future__ import annotations
@@ -315,6 +315,14 @@ def machine() -> dict:
     }
 
 
+def code_sha256(source: Path) -> str:
+    """The sha256 of a lesson's code cells, in order: what a rehearsal ran. A markdown edit leaves it unchanged."""
+    import jupytext
+
+    cells = [cell.source for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+    return hashlib.sha256("\n\0\n".join(cells).encode()).hexdigest()
+
+
 def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeout: int) -> tuple[dict, object]:
     """Execute one lesson in a fresh kernel under `environment`; its row and the executed notebook."""
     import jupytext
@@ -353,6 +361,7 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
     row = {
         "lesson": source.stem,
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "code_sha256": code_sha256(source),
         "errors": errors,
         "seconds": round(seconds, 1),
         "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),  # the largest process (the kernel)
@@ -524,6 +533,11 @@ def merge(paths: list[Path]) -> None:
         result = json.loads(path.read_text())
         merged.update({key: result[key] for key in ("machine", "emulated", "source")})
         rows.update({row["lesson"]: row for row in result["lessons"]})
+    for row in rows.values():  # rows from before code_sha256: the file they ran is the file as it stands, or stale
+        source = LESSONS / f"{row['lesson']}.py"
+        if "code_sha256" not in row and source.exists():
+            if hashlib.sha256(source.read_bytes()).hexdigest() == row["source_sha256"]:
+                row["code_sha256"] = code_sha256(source)
     merged["lessons"] = [rows[name] for name in sorted(rows)]
     commands = {row["command"]: row for row in merged.get("cli", [])}
     for path in paths:
@@ -531,9 +545,8 @@ def merge(paths: list[Path]) -> None:
     merged["cli"] = list(commands.values())
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
     for row in merged["lessons"]:
-        current = (LESSONS / f"{row['lesson']}.py").exists() and hashlib.sha256(
-            (LESSONS / f"{row['lesson']}.py").read_bytes()
-        ).hexdigest() == row["source_sha256"]
+        source = LESSONS / f"{row['lesson']}.py"
+        current = source.exists() and code_sha256(source) == row.get("code_sha256")
         print(
             f"{row['lesson']}: {'clean' if not row['errors'] else str(len(row['errors'])) + ' failing cell(s)'}, "
             f"{row['seconds']} s, host {row['host_peak_gib']} GiB, CUDA {row['cuda_peak_reserved_gib']} GiB, "

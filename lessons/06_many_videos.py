@@ -19,7 +19,7 @@
 # **What you will learn.** How to turn a folder of images (and a sweep of parameters) into videos on
 # several GPUs at once, with 🤗 Accelerate. How the work is split so that every video is made exactly once.
 # How to launch one process per GPU. What happens to a broken image. How a re-run resumes after an
-# interruption. And how much faster two GPUs really are (measured on two H100s).
+# interruption. And how much faster two GPUs really are (measured on two H200s).
 
 # %% [markdown]
 # **The idea.** Videos do not depend on each other. So we do not split the *model* across GPUs (SVD-XT
@@ -67,7 +67,7 @@ print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 # T4: every cell. The launch of section 2 starts one process on the one GPU, with the real weights. The
 # split, the broken image, the resume and the summary work the same with one process. What needs a
 # machine with several GPUs: seeing two or more processes share the list, and the speed-up. For those,
-# section 5 shows numbers measured on two H100s, and section 6 the commands to type on such a machine.
+# section 5 shows numbers measured on two H200s, and section 6 the commands to type on such a machine.
 # Without a GPU (on tiny weights) the lesson starts two CPU processes, so you see the split there too.
 
 # %% [markdown]
@@ -323,12 +323,11 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]  # as recorde
 # %% [markdown]
 # ## 5. How fast: two GPUs against one, measured
 #
-# `benchmarks/batch_throughput.py` ran the same batch twice in one session on a machine with two H100s:
+# `benchmarks/batch_throughput.py` ran the same batch twice in one session on a machine with two H200s:
 # with 1 process (GPU 0), then with 2 (GPUs 0 and 1). The model: full-size SVD-XT with random fp16 weights
 # (the real model's memory and speed, no download). 25 frames of 576x1024, 10 denoising steps. That is
-# fewer than the 25 of real use, to save GPU time: a step costs the same either way. It ran in November 2026,
-# before the course gave `generate` and `batch` one shared session; the jobs, the split and the timing are the
-# same, but the figures below are from that earlier code (measuring again needs a machine with two GPUs).
+# fewer than the 25 of real use, to save GPU time: a step costs the same either way. It ran in December 2026,
+# on the batch code this lesson runs. An H200 is much faster than a T4, so read the ratio, not the minutes.
 
 # %% [markdown]
 # The batch measures two throughputs:
