@@ -350,11 +350,12 @@ assert measured["one_process"]["videos_done"] == measured["two_processes"]["vide
 assert speedup["videos_per_minute"] >= 1.8
 
 # %% [markdown]
-# Slightly more than 2x while working? Look at each video's time. The first video a process makes is slower:
+# Just under 2x while working? Look at each video's time. The first video a process makes is slower:
 # CUDA kernels are chosen and cached on first use. After that, a video takes the same time on either GPU.
-# With 1 GPU, one of the four videos pays that warm-up; with 2 GPUs each GPU pays it on one of its two, in
-# parallel. In this run the 1-GPU warm-up happened to be longer (14.3 s against 12.1 and 11.6 s), which tips
-# the ratio just over 2. The steady per-video time is what to plan with:
+# With 1 GPU, one of the four videos pays that warm-up. With 2 GPUs, each GPU pays it on one of its two, in
+# parallel: the warm-up is a bigger share of a shorter run, so the ratio ends just under 2. The steady
+# per-video time is what to plan with. (The plan column says `gpu-decode8`: an H200 has room for it. A T4 runs
+# `gpu-decode2`, lesson 4. Each GPU works alone, so the ratio is what carries over to other GPUs.)
 
 # %%
 for key in ("one_process", "two_processes"):
@@ -461,7 +462,7 @@ assert payback.videos_to_break_even > 1  # one video never pays for the compiler
 #   `gather_object` brings the results back; the main process reports once.
 # - Same list in every process, deterministic names and seeds: every job runs exactly once, and a re-run
 #   skips what is complete. A failed job is recorded; the others go on.
-# - Measured on two H100s: 2 GPUs made videos about twice as fast as one while working. Start-up and
+# - Measured on two H200s: 2 GPUs made videos about twice as fast as one while working. Start-up and
 #   loading are paid once per launch, so long batches get the full speed-up.
 
 # %% [markdown]

@@ -19,7 +19,7 @@
 # **Qué vas a aprender.** Cómo convertir una carpeta de imágenes (y un barrido de parámetros) en videos, en
 # varias GPU a la vez, con 🤗 Accelerate. Cómo se reparte el trabajo para que cada video se haga exactamente
 # una vez. Cómo lanzar un proceso por GPU. Qué pasa con una imagen rota. Cómo una nueva ejecución retoma el
-# trabajo después de una interrupción. Y cuánto más rápidas son de verdad dos GPU (medido en dos H100).
+# trabajo después de una interrupción. Y cuánto más rápidas son de verdad dos GPU (medido en dos H200).
 
 # %% [markdown]
 # **La idea.** Los videos no dependen unos de otros. Por eso no repartimos el *modelo* entre las GPU (SVD-XT
@@ -67,7 +67,7 @@ print(keep_hub_cache_on_drive(KEEP_WEIGHTS_ON_DRIVE))
 # ejecuta en una T4 de Colab: todas las celdas. El lanzamiento de la sección 2 inicia un proceso en esa única
 # GPU, con los pesos reales. El reparto, la imagen rota, la reanudación y el resumen funcionan igual con un
 # proceso. Lo que necesita una máquina con varias GPU: ver cómo dos o más procesos se reparten la lista, y la
-# aceleración. Para eso, la sección 5 muestra números medidos en dos H100. La sección 6 da los comandos para
+# aceleración. Para eso, la sección 5 muestra números medidos en dos H200. La sección 6 da los comandos para
 # escribir en una máquina así. Sin GPU, con pesos diminutos (tiny), la lección inicia dos procesos de CPU, así
 # que ahí también ves el reparto.
 
@@ -332,12 +332,11 @@ assert "num_inference_steps 1 there, 2 now" in refused[0]["error"]  # as recorde
 # ## 5. La velocidad: dos GPU contra una, medida
 #
 # `benchmarks/batch_throughput.py` ejecutó el mismo lote dos veces en una misma sesión, en una máquina con dos
-# H100. Primero con 1 proceso (GPU 0), luego con 2 (GPU 0 y 1). El modelo: SVD-XT a tamaño completo, con pesos
+# H200. Primero con 1 proceso (GPU 0), luego con 2 (GPU 0 y 1). El modelo: SVD-XT a tamaño completo, con pesos
 # fp16 aleatorios (la memoria y la velocidad del modelo real, sin descarga). 25 fotogramas de 576x1024, 10 pasos
 # de eliminación de ruido (denoising). Son menos que los 25 del uso real, para ahorrar tiempo de GPU: un paso
-# cuesta lo mismo en un caso y en el otro. Se midió en noviembre de 2026, antes de que el curso diera a `generate`
-# y a `batch` una sola sesión compartida: los trabajos, el reparto y la medición del tiempo son los mismos, pero
-# las cifras de abajo son de aquel código anterior (medirlas otra vez requiere una máquina con dos GPU).
+# cuesta lo mismo en un caso y en el otro. Se midió en diciembre de 2026, con el código de lotes que ejecuta
+# esta lección. Una H200 es mucho más rápida que una T4: fíjate en la proporción, no en los minutos.
 
 # %% [markdown]
 # El lote mide dos rendimientos:
@@ -362,12 +361,13 @@ assert measured["one_process"]["videos_done"] == measured["two_processes"]["vide
 assert speedup["videos_per_minute"] >= 1.8
 
 # %% [markdown]
-# ¿Un poco más de 2x mientras trabaja? Mira el tiempo de cada video. El primer video que hace un proceso es más
-# lento: los kernels de CUDA se eligen y se guardan en caché la primera vez que se usan. Después, un video tarda
-# lo mismo en cualquiera de las GPU. Con 1 GPU, uno de los cuatro videos paga ese calentamiento. Con 2 GPU,
-# cada GPU lo paga en uno de sus dos videos, en paralelo. En esta ejecución, el calentamiento con 1 GPU resultó
-# más largo (14.3 s contra 12.1 y 11.6 s). Eso deja la proporción justo por encima de 2. Para planificar, usa
-# el tiempo estable por video:
+# ¿Un poco menos de 2x mientras trabaja? Mira el tiempo de cada video. El primer video que hace un proceso es
+# más lento: los kernels de CUDA se eligen y se guardan en caché la primera vez que se usan. Después, un video
+# tarda lo mismo en cualquiera de las GPU. Con 1 GPU, uno de los cuatro videos paga ese calentamiento. Con 2 GPU,
+# cada GPU lo paga en uno de sus dos videos, en paralelo: el calentamiento pesa más en una ejecución más corta,
+# así que la proporción queda justo por debajo de 2. Para planificar, usa el tiempo estable por video. (La
+# columna del plan dice `gpu-decode8`: una H200 tiene memoria para ese plan. Una T4 usa `gpu-decode2`, lección 4.
+# Cada GPU trabaja sola, así que lo que vale para otras GPU es la proporción.)
 
 # %%
 for key in ("one_process", "two_processes"):
@@ -480,7 +480,7 @@ assert payback.videos_to_break_even > 1  # one video never pays for the compiler
 # - La misma lista en cada proceso, nombres y semillas deterministas: cada trabajo se ejecuta exactamente una
 #   vez. Una nueva ejecución salta lo que está completo. Un trabajo que falla queda registrado; los demás
 #   siguen.
-# - Medido en dos H100: mientras trabajaban, 2 GPU hicieron videos unas dos veces más rápido que una. El
+# - Medido en dos H200: mientras trabajaban, 2 GPU hicieron videos unas dos veces más rápido que una. El
 #   arranque y la carga se pagan una vez por lanzamiento, así que los lotes largos obtienen toda la aceleración.
 
 # %% [markdown]
