@@ -19,6 +19,7 @@ runs the same notebooks the same way, with three stand-ins:
     mkdir -p /tmp/svd-learn-rehearsal && cp -r .rehearsal/app /tmp/svd-learn-rehearsal/app-wheels
     # on the GPU machine, from the repository root (.rehearsal carried):
     python3 benchmarks/rehearse_colab.py run 01 02 --out $OUT/rows.json
+    python3 benchmarks/rehearse_colab.py run es/01 es/02 --out $OUT/rows-es.json   # the Spanish twins
     # here again: merge the rows into benchmarks/results/colab-rehearsal.json
     python benchmarks/rehearse_colab.py merge /path/to/rows.json
 
@@ -315,6 +316,29 @@ def machine() -> dict:
     }
 
 
+def lesson_key(source: Path) -> str:
+    """A lesson's name in the rows: "01_pipelines" for the English source, "es/01_pipelines" for its Spanish twin."""
+    return source.stem if source.parent == LESSONS else f"{source.parent.name}/{source.stem}"
+
+
+def lesson_sources(prefixes: list[str]) -> list[Path]:
+    """The lessons that `prefixes` name ("01", "es/01", "es/"): every English lesson when none are given."""
+    english = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
+    if not prefixes:
+        return english
+    spanish = sorted((LESSONS / "es").glob("[0-9][0-9]_*.py"))
+    return [source for source in english + spanish if lesson_key(source).startswith(tuple(prefixes))]
+
+
+def silent_cells(notebook) -> list[int]:
+    """The code cells that showed nothing when they ran: a cell the text describes must not be among them."""
+    return [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and cell.source.strip() and not cell.get("outputs")
+    ]
+
+
 def code_sha256(source: Path) -> str:
     """The sha256 of a lesson's code cells, in order: what a rehearsal ran. A markdown edit leaves it unchanged."""
     import jupytext
@@ -328,7 +352,7 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
     import jupytext
     from nbclient import NotebookClient
 
-    log = work / f"{source.stem}.processes.jsonl"
+    log = work / f"{lesson_key(source).replace('/', '-')}.processes.jsonl"
     log.unlink(missing_ok=True)
     os.environ.update(environment, SVD_LEARN_REHEARSAL_LOG=str(log))  # t4_emulation.REPORT_VARIABLE
     if source.stem in ASKS_ITS_OWN_HUB:
@@ -342,7 +366,7 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
             timeout=timeout,
             kernel_name="python3",
             allow_errors=True,
-            resources={"metadata": {"path": str(LESSONS)}},
+            resources={"metadata": {"path": str(source.parent)}},
         ).execute()
         stopped = None
     except Exception as error:  # a cell over the timeout, a dead kernel: the row says so
@@ -359,10 +383,11 @@ def rehearse_lesson(source: Path, environment: dict[str, str], work: Path, timeo
         errors.append({"cell": None, "error": "execution stopped", "message": stopped[:500]})
     processes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     row = {
-        "lesson": source.stem,
+        "lesson": lesson_key(source),
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
         "code_sha256": code_sha256(source),
         "errors": errors,
+        "silent_cells": silent_cells(notebook),
         "seconds": round(seconds, 1),
         "host_peak_gib": max((p["host_peak_gib"] for p in processes), default=None),  # the largest process (the kernel)
         "cuda_peak_reserved_gib": max((p["cuda_peak_reserved_gib"] for p in processes), default=None),
@@ -386,11 +411,7 @@ def run(prefixes: list[str], out: Path, timeout: int, cli: bool = False, cli_onl
     from svd_learn import models
 
     hub_cache = WORK / "hf-home" / "hub"
-    sources = (
-        []
-        if cli_only
-        else sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py") if not prefixes or p.name.startswith(tuple(prefixes)))
-    )
+    sources = [] if cli_only else lesson_sources(prefixes)
     needs_weights = cli or any(source.stem not in ASKS_ITS_OWN_HUB for source in sources)
     if (
         needs_weights
@@ -415,7 +436,7 @@ def run(prefixes: list[str], out: Path, timeout: int, cli: bool = False, cli_onl
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")  # after every lesson: a call cut short keeps its rows
         if row["errors"]:
-            nbformat.write(notebook, out.parent / f"{source.stem}.executed.ipynb")
+            nbformat.write(notebook, out.parent / f"{lesson_key(source).replace('/', '-')}.executed.ipynb")
     if cli:
         results["cli"] = rehearse_cli(site, WORK, timeout)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -318,3 +318,25 @@ def test_the_plan_estimate_says_it_is_a_model_and_its_basis():
 @pytest.mark.slow
 def test_weight_bytes_in_the_data_are_what_the_architecture_counts():
     assert t4.count_weight_bytes() == t4._read_data()["weights"]
+
+
+def test_the_rehearsal_selects_either_edition_and_lists_the_cells_that_showed_nothing():
+    import nbformat
+
+    rehearse = _rehearse_colab()
+    english = rehearse.lesson_sources([])
+    assert [p.name for p in english] == sorted(p.name for p in (ROOT / "lessons").glob("[0-9][0-9]_*.py"))
+    assert [rehearse.lesson_key(p) for p in rehearse.lesson_sources(["es/01", "03"])] == [
+        "03_hub_and_versions",
+        "es/01_pipelines",
+    ]
+    assert len(rehearse.lesson_sources(["es/"])) == len(english)
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("The next cell prints the plan."),
+            nbformat.v4.new_code_cell("print('plan')", outputs=[nbformat.v4.new_output("stream", text="plan\n")]),
+            nbformat.v4.new_code_cell("import torch"),
+            nbformat.v4.new_code_cell("   "),
+        ]
+    )
+    assert rehearse.silent_cells(notebook) == [2]
