@@ -37,6 +37,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -489,7 +490,7 @@ def settings(spec: RunSpec, choice, params: GenerationParameters | None, sweep) 
 
 def say_warnings(checked: dict, choice, say) -> None:
     """The jobs' warnings, each once, and what random weights mean."""
-    for warning in dict.fromkeys(w for _, warnings in checked.values() for w in warnings):
+    for warning in dict.fromkeys(w for _, said in checked.values() for w in said):
         say(Localized("warning: {warning}", warning=warning))
     if choice.source in ("tiny", "random"):
         say(Localized("note: {note}", note=generate.random_weights_note(choice.source)))
@@ -687,6 +688,10 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], params: Generat
     def summarize(text: str) -> None:  # the outcome, as generate's summary: on stdout
         print(text, flush=True)
 
+    # diffusers 0.36 on a machine without CUDA warns twice when it imports a model the course never uses
+    # (models/transformers/transformer_kandinsky.py: "CUDA is not available or torch_xla is imported. Disabling
+    # autocast."): nothing a user can act on, and repeated by every process of a launch.
+    warnings.filterwarnings("ignore", message="CUDA is not available or torch_xla is imported", category=UserWarning)
     try:
         summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep), say=say, summarize=summarize)
     except UserError as error:

@@ -33,6 +33,8 @@ PYTEST_LONG = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): ?(?P<type>\w*)\s*$"
 PYTEST_CODE = re.compile(r"^>\s+(?P<code>\S.*)$")
 PYTEST_E = re.compile(r"^E {2,}(?P<rest>.*)$")
 PYTEST_LINE = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): (?P<error>\w+(?:Error|Exception|Warning): .*)$")
+# pytest's section headers: with --tb=line, pytest 8.0 prints no `E` line, only `path:12: Error: message`
+PYTEST_SECTION = re.compile(r"^=+ (?:FAILURES|ERRORS|short test summary info) =+$")
 FILE_RUN = re.compile(r'\s(?=File "[^"]+", line \d+)')
 PROGRESS = re.compile(r"\d{1,3}%\|[^|\n]*\|[^\[\n]*\[[^\]\n]*\]")
 TRACEBACK_MIDLINE = re.compile(r"(?<=\S)(?=Traceback \(most recent call last\):)")
@@ -57,7 +59,7 @@ def plain(text: str) -> str:
     lines = [part for line in lines for part in _split_runs(line)]
     if any(BOX_LINE.match(line) for line in lines):
         lines = _unboxed(lines)
-    if any(PYTEST_E.match(line) for line in lines):
+    if any(PYTEST_E.match(line) or PYTEST_SECTION.match(line) for line in lines):
         lines = _pytest_frames(lines)
     return _with_comfy_error("\n".join(lines))
 

@@ -89,6 +89,29 @@ def test_pytest_line(oldlib):
     assert report.exception == "ImportError" and report.frames[-1].owner == "oldlib", done.stdout
 
 
+# What pytest 8.0.0 printed with --tb=line for test_pytest_line's files (CI's oldest-supported stage): no `E` line,
+# only the section headers and `path:line: Error: message`. Newer pytest adds an `E` line (test_pytest_line).
+PYTEST_8_0_LINE = """\
+============================= test session starts ==============================
+collected 1 item
+
+test_uses_oldlib.py F                                                    [100%]
+
+=================================== FAILURES ===================================
+/tmp/ol/site-packages/oldlib/loader.py:1: ImportError: cannot import name 'cached_download' from \
+'huggingface_hub' (/usr/lib/python3.11/site-packages/huggingface_hub/__init__.py)
+=========================== short test summary info ============================
+FAILED test_uses_oldlib.py::test_it - ImportError: cannot import name 'cached...
+============================== 1 failed in 0.01s ===============================
+"""
+
+
+def test_pytest_8_0_line_without_an_e_line():
+    report = read_report(PYTEST_8_0_LINE)
+    assert report.exception == "ImportError" and report.frames[-1].owner == "oldlib"
+    assert '  File "/tmp/ol/site-packages/oldlib/loader.py", line 1, in ?' in plain(PYTEST_8_0_LINE)
+
+
 def _ipython(code: str, colors: str) -> str:
     import contextlib
 
