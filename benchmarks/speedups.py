@@ -184,7 +184,7 @@ def job_rates(args) -> None:
     for _ in range(3):  # warm-up: cuBLAS picks its kernel
         a @ b
     c = torch.empty_like(a)
-    seconds = _timed(lambda: [torch.matmul(a, b, out=c) for _ in range(repeats)], cuda)
+    seconds = timed(lambda: [torch.matmul(a, b, out=c) for _ in range(repeats)], cuda)
     row = {
         "job": "rates",
         "matmul_size": n,
@@ -198,13 +198,13 @@ def job_rates(args) -> None:
         host.fill_(1)  # touch every page: a copy from never-touched memory reads the zero page
         device.copy_(pinned)  # first copies: driver set-up
         device.copy_(host)
-        row["h2d_pageable_gb_s"] = 2 * GIB / _timed(lambda: device.copy_(host), cuda) / 1e9
-        row["h2d_pinned_gb_s"] = 2 * GIB / _timed(lambda: device.copy_(pinned), cuda) / 1e9
-        row["d2h_pageable_gb_s"] = 2 * GIB / _timed(lambda: host.copy_(device), cuda) / 1e9
+        row["h2d_pageable_gb_s"] = 2 * GIB / timed(lambda: device.copy_(host), cuda) / 1e9
+        row["h2d_pinned_gb_s"] = 2 * GIB / timed(lambda: device.copy_(pinned), cuda) / 1e9
+        row["d2h_pageable_gb_s"] = 2 * GIB / timed(lambda: host.copy_(device), cuda) / 1e9
     emit(row)
 
 
-def _timed(work, cuda: bool) -> float:
+def timed(work, cuda: bool) -> float:
     import torch
 
     if cuda:
@@ -349,7 +349,7 @@ def _decode(pipe, latents, num_frames: int, chunk: int, cuda: bool) -> tuple[dic
         torch.cuda.reset_peak_memory_stats()
     kept = []
     with torch.no_grad():
-        seconds = _timed(lambda: kept.append(pipe.decode_latents(latents, num_frames, chunk)), cuda)
+        seconds = timed(lambda: kept.append(pipe.decode_latents(latents, num_frames, chunk)), cuda)
     frames = (kept[0].float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).cpu()  # (batch, frames, channels, h, w)
     row = {"seconds": seconds}
     if cuda:

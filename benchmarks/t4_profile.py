@@ -44,8 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-GIB = 2**30
-T4_GIB = 14.74
+from speedups import emit, t4_limits, timed  # noqa: E402 (once benchmarks/ is on the path)
+
+from svd_learn.environment import GIB  # noqa: E402
+from svd_learn.memory import T4_GIB  # noqa: E402
+
 PLAN = "gpu-decode2"  # the planner's plan for a free Colab T4 (svd-learn plan --vram 14.74 --host-ram 12.7)
 # Kernels that do matrix work on tensor cores, by name: cuBLAS (nvjet_*, *gemm*), cuDNN convolutions (*xmma*,
 # implicit_convolve_sgemm) and PyTorch's memory-efficient attention (fmha_cutlass*). Every other kernel is bound by
@@ -53,19 +56,8 @@ PLAN = "gpu-decode2"  # the planner's plan for a free Colab T4 (svd-learn plan -
 MATRIX_KERNELS = ("nvjet", "gemm", "xmma", "fmha", "cutlass")
 
 
-def emit(row: dict) -> None:
-    print("RESULT " + json.dumps(row), flush=True)
-
-
 # ----------------------------------------------------------------------------------------------------
 # In a child
-
-
-def t4_limits(torch) -> None:
-    total = torch.cuda.get_device_properties(0).total_memory
-    torch.cuda.set_per_process_memory_fraction(T4_GIB * GIB / total, 0)
-    torch.backends.cuda.enable_flash_sdp(False)
-    torch.backends.cuda.enable_cudnn_sdp(False)
 
 
 def load(args):
@@ -179,18 +171,6 @@ def job_rates(args) -> None:
         copied = timed(lambda: [target.copy_(source) for _ in range(10)], cuda)
         row["device_copy_gb_s"] = round(2 * 10 * 2 * GIB / copied / 1e9, 1)  # bytes read plus bytes written
     emit(row)
-
-
-def timed(work, cuda: bool) -> float:
-    import torch
-
-    if cuda:
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    work()
-    if cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - started
 
 
 def job_profile(args) -> None:
