@@ -444,6 +444,17 @@ def compact_messages(per_release: dict[str, set[str]]) -> dict:
     return {"releases": releases, "messages": grouped}
 
 
+def read_releases(cache: Path, library: str, versions: list[str], fetch, offline: bool, read):
+    """(version, `read(wheel, library)`) for each release whose wheel is cached or, online, fetched, as each is read;
+    the others are skipped, and said."""
+    for version in versions:
+        wheel = cached_wheel(cache, library, version) or (None if offline else fetch(cache, library, version))
+        if wheel is None:
+            print(f"no wheel for {library} {version}: skipped", file=sys.stderr)
+            continue
+        yield version, read(wheel, library)
+
+
 def build_messages(cache: Path, offline: bool) -> dict:
     index = {}
     for library in LIBRARIES + tuple(COLAB_RELEASES):
@@ -453,13 +464,9 @@ def build_messages(cache: Path, offline: bool) -> dict:
             versions = registry_versions(library) if not offline else _cached_versions(cache, library)
             fetch = download
         per_release = {}
-        for version in versions:
-            wheel = cached_wheel(cache, library, version) or (None if offline else fetch(cache, library, version))
-            if wheel is None:
-                print(f"no wheel for {library} {version}: skipped", file=sys.stderr)
-                continue
-            per_release[version] = read_messages(wheel, library)
-            print(f"{library} {version}: {len(per_release[version])} messages", file=sys.stderr)
+        for version, messages in read_releases(cache, library, versions, fetch, offline, read_messages):
+            per_release[version] = messages
+            print(f"{library} {version}: {len(messages)} messages", file=sys.stderr)
         index[library] = compact_messages(per_release)
     return index
 
@@ -517,13 +524,9 @@ def build(cache: Path, offline: bool) -> dict:
     for library in LIBRARIES:
         versions = registry_versions(library) if not offline else _cached_versions(cache, library)
         per_release = {}
-        for version in versions:
-            wheel = cached_wheel(cache, library, version) or (None if offline else download(cache, library, version))
-            if wheel is None:
-                print(f"no wheel for {library} {version}: skipped", file=sys.stderr)
-                continue
-            per_release[version] = read_wheel(wheel, library)
-            print(f"{library} {version}: {sum(map(len, per_release[version].values()))} facts", file=sys.stderr)
+        for version, facts in read_releases(cache, library, versions, download, offline, read_wheel):
+            per_release[version] = facts
+            print(f"{library} {version}: {sum(map(len, facts.values()))} facts", file=sys.stderr)
         history[library] = compact(per_release)
     return history
 
