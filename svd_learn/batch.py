@@ -37,7 +37,6 @@ import os
 import signal
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -688,10 +687,6 @@ def run_command(images_dir: str, out_dir: str, sweep: list[str], params: Generat
     def summarize(text: str) -> None:  # the outcome, as generate's summary: on stdout
         print(text, flush=True)
 
-    # diffusers 0.36 on a machine without CUDA warns twice when it imports a model the course never uses
-    # (models/transformers/transformer_kandinsky.py: "CUDA is not available or torch_xla is imported. Disabling
-    # autocast."): nothing a user can act on, and repeated by every process of a launch.
-    warnings.filterwarnings("ignore", message="CUDA is not available or torch_xla is imported", category=UserWarning)
     try:
         summary = run_batch(images_dir, out_dir, params, spec, sweep=parse_sweep(sweep), say=say, summarize=summarize)
     except UserError as error:

@@ -172,8 +172,27 @@ def lab_run(
 
 # The sampling options that `generate` and `batch` share, defined once (typer reads the Annotated metadata). Their
 # defaults are GenerationParameters' own (diffusers' call defaults), and each command builds one GenerationParameters
-# from them: the short option names (--frames, --steps, --min-guidance, --max-guidance) are renamed there, once.
+# from them with sampling_parameters, where the short option names (--frames, --steps, --min-guidance,
+# --max-guidance) become diffusers' argument names, once.
 DEFAULTS = GenerationParameters()
+
+
+def sampling_parameters(
+    frames, steps, fps, motion_bucket_id, noise_aug_strength, min_guidance, max_guidance, decode_chunk_size, seed
+) -> GenerationParameters:
+    """The shared sampling options of `generate` and `batch`, under diffusers' names."""
+    return GenerationParameters(
+        num_frames=frames,
+        num_inference_steps=steps,
+        fps=fps,
+        motion_bucket_id=motion_bucket_id,
+        noise_aug_strength=noise_aug_strength,
+        min_guidance_scale=min_guidance,
+        max_guidance_scale=max_guidance,
+        decode_chunk_size=decode_chunk_size,
+        seed=seed,
+    )
+
 
 ModelOption = Annotated[
     str,
@@ -268,16 +287,8 @@ def generate(
     ),
 ) -> None:
     """Generate a video from one image (lesson 5): planned for this GPU, written safely, reported."""
-    params = GenerationParameters(
-        num_frames=frames,
-        num_inference_steps=steps,
-        fps=fps,
-        motion_bucket_id=motion_bucket_id,
-        noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance,
-        max_guidance_scale=max_guidance,
-        decode_chunk_size=decode_chunk_size,
-        seed=seed,
+    params = sampling_parameters(
+        frames, steps, fps, motion_bucket_id, noise_aug_strength, min_guidance, max_guidance, decode_chunk_size, seed
     )
     spec = RunSpec(
         model=model,
@@ -399,16 +410,8 @@ def batch(
         raise typer.Exit(1) from None
     from svd_learn.batch import run_command  # torch, diffusers and accelerate: seconds, so after the arguments
 
-    params = GenerationParameters(
-        num_frames=frames,
-        num_inference_steps=steps,
-        fps=fps,
-        motion_bucket_id=motion_bucket_id,
-        noise_aug_strength=noise_aug_strength,
-        min_guidance_scale=min_guidance,
-        max_guidance_scale=max_guidance,
-        decode_chunk_size=decode_chunk_size,
-        seed=seed,
+    params = sampling_parameters(
+        frames, steps, fps, motion_bucket_id, noise_aug_strength, min_guidance, max_guidance, decode_chunk_size, seed
     )
     spec = RunSpec(
         model=model, source=source, plan=plan, compile_unet=compile_unet, force=force, full_size_on_cpu=full_size_on_cpu

@@ -165,6 +165,7 @@ def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = Tru
     folder = Path(folder)
     pipe = StableVideoDiffusionPipeline(**components)
     verbosity = diffusers_logging.get_verbosity()
+    bars_were_on = transformers_logging.is_progress_bar_enabled()  # off in a session (quiet_libraries): stays off
     diffusers_logging.set_verbosity_error()  # casting a model we just built is fine; diffusers warns anyway
     transformers_logging.disable_progress_bar()  # one "Writing model shards" bar per tiny file is noise
     try:
@@ -174,7 +175,8 @@ def write_pipeline_folder(components: dict, folder: str | Path, fp32: bool = Tru
             pipe.to(torch.float16).save_pretrained(folder, variant="fp16")
     finally:
         diffusers_logging.set_verbosity(verbosity)
-        transformers_logging.enable_progress_bar()
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
     # Name the classes exactly as the Hub repo does. (transformers without torchvision substitutes
     # CLIPImageProcessorPil for CLIPImageProcessor and would write that name into the index.)
     index_path = folder / "model_index.json"

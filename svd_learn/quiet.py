@@ -17,11 +17,15 @@ builds or loads weights. Each message below was read where the library prints it
   models/embeddings_flax.py log it when diffusers imports its Flax models, which it does where jax and flax are
   installed (Colab ships both). The course uses no Flax class. (In a notebook that imported diffusers before, it
   has already been printed once: it says nothing about the course's code.)
+- diffusers 0.36's "CUDA is not available or torch_xla is imported. Disabling autocast." (a UserWarning of
+  models/transformers/transformer_kandinsky.py, a model the course never uses): printed at import on a machine
+  without CUDA, twice, and once more by every process of `accelerate launch`.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 
 # logger name -> the start of the messages it prints that say nothing a learner can act on
 NOISE = {
@@ -31,6 +35,9 @@ NOISE = {
     ),
     "diffusers.models.embeddings_flax": ("Flax classes are deprecated",),
 }
+
+# the start of the Python warnings (warnings.warn, UserWarning) that say nothing a learner can act on
+NOISE_WARNINGS = ("CUDA is not available or torch_xla is imported",)
 
 
 class _DropNoise(logging.Filter):
@@ -53,6 +60,8 @@ def quiet_libraries() -> None:
     (the Flax notice is printed at import)."""
     for name, noise in _FILTERS.items():
         logging.getLogger(name).addFilter(noise)  # the same filter twice is kept once
+    for start in NOISE_WARNINGS:  # an identical filter is not added twice
+        warnings.filterwarnings("ignore", message=start, category=UserWarning)
     from diffusers.utils import logging as diffusers_logging  # (imports diffusers: seconds, so only here)
     from transformers.utils import logging as transformers_logging
 

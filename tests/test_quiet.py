@@ -2,6 +2,7 @@
 nothing else is."""
 
 import logging
+import warnings
 
 import diffusers
 import pytest
@@ -70,3 +71,24 @@ def test_the_loading_bars_are_off_and_quieting_twice_adds_no_second_filter(seen)
     quiet.quiet_libraries()
     assert not diffusers_logging.is_progress_bar_enabled() and not transformers_logging.is_progress_bar_enabled()
     assert all(len(logging.getLogger(name).filters) == 1 for name in quiet.NOISE)
+
+
+@pytest.mark.parametrize("bars_on", [False, True])
+def test_building_tiny_weights_leaves_the_loading_bars_as_it_found_them(seen, tmp_path, bars_on):
+    # The first `svd-learn generate` builds the tiny weights inside its session: turning the bars back on there
+    # printed transformers' "Loading weights" bar on that run only.
+    quiet.quiet_libraries()
+    if bars_on:
+        transformers_logging.enable_progress_bar()
+    models.build_tiny_pipeline(tmp_path / "tiny")
+    assert transformers_logging.is_progress_bar_enabled() is bars_on
+
+
+def test_diffusers_kandinsky_autocast_warning_is_dropped_and_other_warnings_are_kept():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.quiet_libraries()
+        autocast = "CUDA is not available or torch_xla is imported. Disabling autocast."  # diffusers 0.36
+        warnings.warn(autocast, UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["something else"]
