@@ -266,7 +266,6 @@ def rehearsal_environment(site: Path, work: Path) -> dict[str, str]:
         "PIP_FIND_LINKS": str(LAB_WHEELS),
         "UV_NO_INDEX": "1",  # the GPU machine has uv: the same for it
         "UV_OFFLINE": "1",
-        "MPLBACKEND": "Agg",
         # The GPU machine's jax (0.11) is newer than Colab's (0.7.2 on the 2026-08-19 image). diffusers 0.39's
         # `diffusers-cli env` calls jax.lib.xla_bridge.get_backend(), which jax 0.8 removed: on Colab's jax it
         # works (checked on a CPU with diffusers 0.39.0 + jax 0.7.2). Hide jax from diffusers, as if Colab had none.

@@ -209,11 +209,19 @@ def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
 KNOWN_REHEARSAL_GAPS: dict[str, str] = {}  # lesson -> why its row is not clean yet (a strict xfail)
 
 
-@pytest.mark.parametrize("lesson", sorted(p.stem for p in (ROOT / "lessons").glob("[0-9][0-9]_*.py")))
+LESSON_KEYS = sorted(  # "01_pipelines", ..., "es/01_pipelines", ...: the English lessons and their Spanish twins
+    path.relative_to(ROOT / "lessons").with_suffix("").as_posix()
+    for pattern in ("[0-9][0-9]_*.py", "es/[0-9][0-9]_*.py")
+    for path in (ROOT / "lessons").glob(pattern)
+)
+
+
+@pytest.mark.parametrize("lesson", LESSON_KEYS)
 def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, request):
-    """benchmarks/results/colab-rehearsal.json: each lesson as it stands ran top to bottom as a Colab T4 learner runs
-    it (pretrained source, emulated T4), within a free Colab's limits. Editing a lesson makes this fail until the
-    lesson's code is rehearsed again (benchmarks/rehearse_colab.py); its markdown may change."""
+    """benchmarks/results/colab-rehearsal.json: each lesson as it stands, in English ("01_pipelines") and in Spanish
+    ("es/01_pipelines"), ran top to bottom as a Colab T4 learner runs it (pretrained source, emulated T4), within a
+    free Colab's limits. Editing a lesson makes this fail until the lesson's code is rehearsed again
+    (benchmarks/rehearse_colab.py); its markdown may change."""
     import json
 
     if lesson in KNOWN_REHEARSAL_GAPS:
@@ -228,6 +236,7 @@ def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, reques
         f"the code of {lesson} changed since its rehearsal"
     )
     assert row["errors"] == [], f"{lesson}: {row['errors']}"
+    assert row.get("silent_cells", []) == [], f"{lesson}: code cells that showed nothing on the learner's path"
     assert row["host_peak_gib"] <= 11.0 and row["cuda_peak_reserved_gib"] <= 14.0, row
     assert row["estimated_t4_minutes"] <= 10.0, row
 
