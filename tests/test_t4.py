@@ -204,16 +204,23 @@ def test_the_rehearsal_counts_full_size_work_at_the_shapes_it_ran(monkeypatch):
     )
 
 
+def _rehearse_colab():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rehearse_colab
+
+    return rehearse_colab
+
+
 # Lessons whose current rehearsal row is known not to be clean, and why. strict: once the lesson is rehearsed clean,
 # the xfail itself fails, so the entry must be removed.
 KNOWN_REHEARSAL_GAPS: dict[str, str] = {}  # lesson -> why its row is not clean yet (a strict xfail)
 
 
-LESSON_KEYS = sorted(  # "01_pipelines", ..., "es/01_pipelines", ...: the English lessons and their Spanish twins
-    path.relative_to(ROOT / "lessons").with_suffix("").as_posix()
-    for pattern in ("[0-9][0-9]_*.py", "es/[0-9][0-9]_*.py")
-    for path in (ROOT / "lessons").glob(pattern)
-)
+LESSON_KEYS = [  # "01_pipelines", ..., "es/01_pipelines", ...: the English lessons and their Spanish twins
+    _rehearse_colab().lesson_key(path)
+    for edition in (ROOT / "lessons", ROOT / "lessons" / "es")
+    for path in sorted(edition.glob("[0-9][0-9]_*.py"))
+]
 
 
 @pytest.mark.parametrize("lesson", LESSON_KEYS)
@@ -239,13 +246,6 @@ def test_every_lesson_has_a_clean_rehearsal_of_its_current_source(lesson, reques
     assert row.get("silent_cells", []) == [], f"{lesson}: code cells that showed nothing on the learner's path"
     assert row["host_peak_gib"] <= 11.0 and row["cuda_peak_reserved_gib"] <= 14.0, row
     assert row["estimated_t4_minutes"] <= 10.0, row
-
-
-def _rehearse_colab():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import rehearse_colab
-
-    return rehearse_colab
 
 
 @pytest.mark.slow
